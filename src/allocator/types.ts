@@ -1,0 +1,116 @@
+/**
+ * The allocator's public surface: what the HTTP layer, the library users and the
+ * benchmarks call. Segment and snowflake tags are served through the same methods; the
+ * facade (allocator/index.ts) routes each tag by its mode.
+ */
+import type { TagMode } from '../store/types.js';
+
+/** A range of IDs, `start`..`end` inclusive. */
+export interface IdRange {
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+/** One buffer of a segment tag as this node holds it. */
+export interface SegmentView {
+  readonly start: bigint;
+  readonly end: bigint;
+  /** The next ID this buffer will hand out. */
+  readonly next: bigint;
+  readonly remaining: bigint;
+}
+
+/** This node's live state of a segment tag (SPEC §2 `GET /v1/tags/{tag}`). */
+export interface SegmentState {
+  readonly tag: string;
+  readonly current: SegmentView | null;
+  readonly next: SegmentView | null;
+  /** True when the second buffer holds a fetched segment. */
+  readonly nextReady: boolean;
+  /** True while a fetch from the store is in flight. */
+  readonly fetching: boolean;
+  /** The step the next fetch will ask for. */
+  readonly step: number;
+  /** The tag's configured minimum step, as last seen from the store. */
+  readonly configuredStep: number;
+  /** Wall-clock ms of the last successful fetch, or null. */
+  readonly lastFetchAt: number | null;
+  /** The highest ID the store has granted this node (regression fence), or null. */
+  readonly highWater: bigint | null;
+}
+
+/** A snowflake ID taken apart (SPEC §2 `GET /v1/snowflake/{id}`). */
+export interface DecodedSnowflake {
+  readonly id: string;
+  /** Milliseconds since the Unix epoch. */
+  readonly timestamp: number;
+  /** ISO-8601 UTC. */
+  readonly time: string;
+  readonly workerId: number;
+  readonly sequence: number;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not, when not ready. */
+  readonly reason?: string;
+}
+
+/** The allocator as the service and library users see it. */
+export interface IdAllocator {
+  /**
+   * The next ID of a tag. Returns the bigint itself (no promise) when it is buffered;
+   * `await` works on both.
+   * @throws IdAllocError TAG_NOT_FOUND, TAG_EXHAUSTED, UNAVAILABLE, …
+   */
+  next(tag: string): bigint | Promise<bigint>;
+  /** `count` IDs of a tag, ascending. Synchronous when all are buffered. */
+  nextBatch(tag: string, count: number): bigint[] | Promise<bigint[]>;
+  /**
+   * A range of `size` IDs reserved for the caller alone (segment tags only).
+   * @throws IdAllocError WRONG_MODE for a snowflake tag
+   */
+  lease(tag: string, size: number): Promise<IdRange>;
+  /** The tag's mode as last seen, or undefined when this node has not served it. */
+  modeOf(tag: string): TagMode | undefined;
+  /** This node's state of a segment tag, or undefined when it holds none. */
+  segmentState(tag: string): SegmentState | undefined;
+  /** Segment tags this node holds buffers for (for metrics). */
+  segmentTags(): string[];
+  /** Decodes a snowflake ID of this node's layout. @throws IdAllocError INVALID_ARGUMENT */
+  decodeSnowflake(id: string): DecodedSnowflake;
+  /** Ready to serve: the store answers and, when snowflake is on, a worker ID is held. */
+  readiness(): Promise<Readiness>;
+  /** Stops background work, releases the worker lease, closes nothing it did not open. */
+  close(): Promise<void>;
+}
+
+/**
+ * What the allocators report as they work; the service turns it into metrics
+ * (metrics.ts), tests into assertions. Every method is optional and must not throw.
+ */
+export interface AllocatorObserver {
+  idsIssued?(tag: string, mode: TagMode, count: number): void;
+  segmentFetched?(tag: string, outcome: 'ok' | 'error' | 'discarded', seconds: number): void;
+  /** A request found both buffers empty and waited for a fetch. */
+  segmentWait?(tag: string): void;
+  /** The store granted a range at or below one it granted before (SPEC §8.4). */
+  storeRegression?(tag: string): void;
+  clockBackwards?(outcome: 'waited' | 'refused'): void;
+}
+
+/** The logging the allocators need (a pino logger fits). */
+export interface Log {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export const silentLog: Log = Object.freeze({ error() {}, warn() {}, info() {} });
+
+/** Injected time: wall-clock milliseconds. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = Object.freeze({ now: () => Date.now() });

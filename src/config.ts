@@ -1,0 +1,166 @@
+/**
+ * Every setting of the service and the admin script (SPEC §10): one schema, each entry
+ * with its default and meaning, parsed once at start into a frozen object that is passed
+ * down. Nothing else reads `process.env`.
+ */
+import { z } from 'zod';
+
+const DEFAULT_EPOCH = '2024-01-01T00:00:00Z';
+
+/** `host:port,host:port` → list of endpoints. */
+const endpoints = z.string().transform((s, ctx) => {
+  const out: { host: string; port: number }[] = [];
+  for (const part of s.split(',').map((p) => p.trim())) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(part);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port < 1 || port > 65535) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `'${part}' is not host:port (a comma-separated list of host:port)`,
+      });
+      return z.NEVER;
+    }
+    out.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return out;
+});
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, { message: `an integer from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, `an integer from ${min} to ${max}`)
+        .max(max, `an integer from ${min} to ${max}`),
+    );
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const fraction = z
+  .string()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, { message: 'a number between 0 and 1 (e.g. 0.1)' })
+  .transform(Number)
+  .pipe(z.number().gt(0, 'a number above 0 and at most 1').max(1));
+
+const isoTime = z.string().transform((s, ctx) => {
+  const t = Date.parse(s);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(s) || Number.isNaN(t) || t < 0 || t > Date.now()) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'an ISO-8601 UTC time in the past, e.g. 2024-01-01T00:00:00Z',
+    });
+    return z.NEVER;
+  }
+  return t;
+});
+
+/** The schema: environment variable → parsed value, with the SPEC §10 defaults. */
+const schema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, { message: 'a redis:// or rediss:// URL' })
+    .optional(),
+  REDIS_SENTINELS: endpoints.optional(),
+  REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
+  REDIS_CLUSTER_NODES: endpoints.optional(),
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:{}-]{0,64}$/, { message: 'up to 64 of A-Z a-z 0-9 _ . : { } -' })
+    .default('idalloc:'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  API_TOKENS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0),
+    )
+    .optional(),
+  MAX_BATCH: int(1, 1_000_000).default(1000),
+  MAX_RANGE: int(1, 100_000_000).default(100_000),
+  PREFETCH_AT: fraction.default(0.1),
+  SEGMENT_TARGET_SECONDS: int(1, 86_400 * 7).default(900),
+  MAX_STEP: int(1, 1_000_000_000).default(1_000_000),
+  FETCH_TIMEOUT_MS: int(1, 600_000).default(2000),
+  REDIS_MIN_REPLICAS: int(0, 100).default(0),
+  REDIS_WAIT_TIMEOUT_MS: int(1, 60_000).default(100),
+  REQUIRE_DURABLE_STORE: bool.default(false),
+  SNOWFLAKE_EPOCH: isoTime.default(Date.parse(DEFAULT_EPOCH)),
+  SNOWFLAKE_WORKER_BITS: int(1, 20).default(10),
+  SNOWFLAKE_SEQUENCE_BITS: int(0, 20).default(12),
+  SNOWFLAKE_WORKER_ID: int(0, 1_048_575).optional(),
+  SNOWFLAKE_LEASE_MS: int(3000, 3_600_000).default(30_000),
+  MAX_BACKWARD_MS: int(0, 10_000).default(5),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+
+/** A configuration problem: one line naming the variable, the value and what is allowed. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Parses the environment into a frozen {@link Config}. Empty strings count as unset.
+ * @throws ConfigError naming the first bad variable, its value and what is allowed.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? '');
+    throw new ConfigError(
+      `invalid configuration: ${key}=${JSON.stringify(input[key] ?? '')}: expected ${issue.message}`,
+    );
+  }
+  const c = parsed.data;
+  const problem = crossCheck(c);
+  if (problem) throw new ConfigError(`invalid configuration: ${problem}`);
+  return Object.freeze(c);
+}
+
+function crossCheck(c: z.infer<typeof schema>): string | undefined {
+  const topologies = [c.REDIS_URL, c.REDIS_SENTINELS, c.REDIS_CLUSTER_NODES].filter(
+    (v) => v !== undefined,
+  ).length;
+  if (topologies > 1) {
+    return 'REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES: set at most one of them';
+  }
+  if (c.REDIS_SENTINELS && !c.REDIS_SENTINEL_MASTER) {
+    return 'REDIS_SENTINEL_MASTER is unset: expected the master name when REDIS_SENTINELS is set';
+  }
+  const bits = c.SNOWFLAKE_WORKER_BITS + c.SNOWFLAKE_SEQUENCE_BITS;
+  if (bits > 22) {
+    return `SNOWFLAKE_WORKER_BITS + SNOWFLAKE_SEQUENCE_BITS = ${bits}: expected at most 22, so that 41 bits of milliseconds fit in 63`;
+  }
+  if (
+    c.SNOWFLAKE_WORKER_ID !== undefined &&
+    c.SNOWFLAKE_WORKER_ID >= 2 ** c.SNOWFLAKE_WORKER_BITS
+  ) {
+    return `SNOWFLAKE_WORKER_ID=${c.SNOWFLAKE_WORKER_ID}: expected 0 to ${2 ** c.SNOWFLAKE_WORKER_BITS - 1} for SNOWFLAKE_WORKER_BITS=${c.SNOWFLAKE_WORKER_BITS}`;
+  }
+  return undefined;
+}
+
+/** Which store the configuration points at. */
+export function storeKind(c: Config): 'redis' | 'sentinel' | 'cluster' | 'embedded' {
+  if (c.REDIS_SENTINELS) return 'sentinel';
+  if (c.REDIS_CLUSTER_NODES) return 'cluster';
+  if (c.REDIS_URL) return 'redis';
+  return 'embedded';
+}

@@ -1,0 +1,63 @@
+--[[
+  allocate-1: grant the next range of IDs of a segment tag (SPEC §4, §5, §8.1, §8.2).
+
+  KEYS[1]  the tag hash, {prefix}tag:{name}
+  ARGV[1]  count: how many IDs are wanted, an integer from 1 to 2^52
+  ARGV[2]  '1': all of count or nothing (a range leased to a caller);
+           '0': grant fewer when the tag's max leaves fewer (a segment)
+
+  Returns
+    {start, end, step, max, bumped}
+        start..end inclusive, decimal strings; step and max as the tag has them now
+        (so nodes follow `tag update` without polling); bumped '1' when the
+        incarnation guard raised next by the gap before this grant, else '0'
+    -1  TAG_NOT_FOUND  no such tag (or only a deleted tag's tombstone)
+    -2  TAG_DAMAGED    the hash lacks a valid next, max, step or gap: fail closed, never
+                       a counter started afresh
+    -3  WRONG_MODE     not a segment tag
+    -4  TAG_EXHAUSTED  nothing left below max (exact: fewer than count left)
+]]
+local rcall = redis.call
+-- @include decimal
+-- @include tag
+
+local key = KEYS[1]
+local count = tonumber(ARGV[1])
+local exact = ARGV[2] == '1'
+
+-- Fail closed: allocation never creates a tag, and never trusts a damaged one.
+local t = read_tag(key)
+if not t then return -1 end
+if t.mode ~= 'segment' then
+  if t.mode == 'snowflake' then return -3 end
+  return -2
+end
+if not segment_fields_valid(t) then return -2 end
+
+local next_id = t.next
+local max_plus_one = dec_add(t.max, 1)
+local bumped = '0'
+
+-- Incarnation guard: a server that is not the one that granted last may lack its most
+-- recent grants (restart, promoted replica, restore), so first skip the safety gap.
+local run_id = server_run_id()
+if run_id and t.run_id ~= run_id then
+  if t.run_id then
+    next_id = dec_add(next_id, tonumber(t.gap))
+    if dec_cmp(next_id, max_plus_one) > 0 then next_id = max_plus_one end
+    bumped = '1'
+  end
+  rcall('HSET', key, 'run_id', run_id, 'next', next_id)
+end
+
+-- What is left below max decides the size of the grant.
+local room = dec_sub(max_plus_one, next_id)
+if room <= 0 then return -4 end
+if room < count then
+  if exact then return -4 end
+  count = room
+end
+
+local last = dec_add(next_id, count - 1)
+rcall('HSET', key, 'next', dec_add(next_id, count))
+return {next_id, last, t.step, t.max, bumped}

@@ -1,0 +1,37 @@
+/**
+ * The one key builder (SPEC §4). No Redis key is spelled anywhere else.
+ *
+ * Each tag is one hash, so an allocation touches one key and tags spread over Cluster
+ * slots. Worker leases and horizons share a hash tag per worker ID (`{…}`), so the
+ * scripts that touch both run on one Cluster slot.
+ */
+export interface Keys {
+  readonly prefix: string;
+  /** `{prefix}tag:{name}` — the tag's hash (mode, next, step, max, gap, run_id, …). */
+  tag(name: string): string;
+  /** The SCAN pattern matching every tag hash. */
+  readonly tagPattern: string;
+  /** Recovers the tag name from a key matched by {@link tagPattern}. */
+  tagName(key: string): string | undefined;
+  /** `{prefix}worker:{id}` — a snowflake worker's lease (expires). */
+  worker(id: number): string;
+  /** `{prefix}worker:{id}:horizon` — the worker's horizon (never expires). */
+  workerHorizon(id: number): string;
+}
+
+export function createKeys(prefix: string): Keys {
+  const tagHead = `${prefix}tag:`;
+  return Object.freeze({
+    prefix,
+    tag: (name: string) => tagHead + name,
+    tagPattern: `${escapeGlob(tagHead)}*`,
+    tagName: (key: string) => (key.startsWith(tagHead) ? key.slice(tagHead.length) : undefined),
+    worker: (id: number) => `${prefix}worker:{${id}}`,
+    workerHorizon: (id: number) => `${prefix}worker:{${id}}:horizon`,
+  });
+}
+
+/** SCAN MATCH treats * ? [ ] \ as glob syntax; a prefix must match itself literally. */
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
