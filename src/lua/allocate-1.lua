@@ -2,7 +2,8 @@
   allocate-1: grant the next range of IDs of a segment tag (SPEC §4, §5, §8.1, §8.2).
 
   KEYS[1]  the tag hash, {prefix}tag:{name}
-  ARGV[1]  count: how many IDs are wanted, an integer from 1 to 2^52
+  ARGV[1]  count: how many IDs are wanted, an integer from 1 to 2^52, or 0 for the
+           tag's configured step (a node's first fetch, before it knows the step)
   ARGV[2]  '1': all of count or nothing (a range leased to a caller);
            '0': grant fewer when the tag's max leaves fewer (a segment)
 
@@ -33,6 +34,7 @@ if t.mode ~= 'segment' then
   return -2
 end
 if not segment_fields_valid(t) then return -2 end
+if count == 0 then count = tonumber(t.step) end
 
 local next_id = t.next
 local max_plus_one = dec_add(t.max, 1)
