@@ -3,6 +3,7 @@
  * the stores (SPEC §2, §3).
  */
 import { invalidArgument } from './errors.js';
+import type { CreateTagInput, TagChanges } from './store/types.js';
 
 export const TAG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -45,4 +46,90 @@ export function parseSmallInt(what: string, text: string, min: number, max: numb
     );
   }
   return Number(text);
+}
+
+/** The longest description a tag keeps. */
+export const MAX_DESCRIPTION = 1024;
+
+/** @throws IdAllocError INVALID_ARGUMENT when the text is longer than {@link MAX_DESCRIPTION} */
+export function checkDescription(text: string): string {
+  if (text.length > MAX_DESCRIPTION) {
+    throw invalidArgument(
+      `description of ${text.length} characters is too long: at most ${MAX_DESCRIPTION}`,
+    );
+  }
+  return text;
+}
+
+function checkStep(step: number): void {
+  if (!Number.isSafeInteger(step) || step < 1 || step > MAX_SMALL) {
+    throw invalidArgument(
+      `step ${step} is not allowed: expected an integer from 1 to ${MAX_SMALL}`,
+    );
+  }
+}
+
+function checkGap(gap: bigint): void {
+  if (gap < 0n || gap > BigInt(MAX_SMALL)) {
+    throw invalidArgument(`gap ${gap} is not allowed: expected an integer from 0 to ${MAX_SMALL}`);
+  }
+}
+
+/**
+ * The settings of a new tag (SPEC §3): a valid name, step 1..2^52, start ≥ 0, start < max
+ * ≤ {@link MAX_ID}, gap 0..2^52, a description of at most {@link MAX_DESCRIPTION}.
+ * Stores check them before writing, so no caller can leave a tag the scripts cannot use.
+ * @throws IdAllocError INVALID_ARGUMENT naming the value and the rule
+ */
+export function checkCreateInput(input: CreateTagInput): CreateTagInput {
+  checkTagName(input.name);
+  if (input.mode !== 'segment' && input.mode !== 'snowflake') {
+    throw invalidArgument(
+      `mode '${String(input.mode)}' is not allowed: expected segment or snowflake`,
+    );
+  }
+  checkStep(input.step);
+  checkGap(input.gap);
+  if (input.start < 0n || input.start > MAX_ID) {
+    throw invalidArgument(
+      `start ${input.start} is not allowed: expected an integer from 0 to ${MAX_ID}`,
+    );
+  }
+  if (input.max > MAX_ID) {
+    throw invalidArgument(`max ${input.max} is not allowed: the largest ID is ${MAX_ID}`);
+  }
+  if (input.max <= input.start) {
+    throw invalidArgument(
+      `max ${input.max} is not allowed: it must be above start ${input.start}, so the tag has room for at least two IDs`,
+    );
+  }
+  checkDescription(input.description);
+  return input;
+}
+
+/** Checks the changes of `tag update` (same rules as {@link checkCreateInput}). */
+export function checkTagChanges(changes: TagChanges): TagChanges {
+  if (changes.step !== undefined) checkStep(changes.step);
+  if (changes.gap !== undefined) checkGap(changes.gap);
+  if (changes.max !== undefined && (changes.max < 0n || changes.max > MAX_ID)) {
+    throw invalidArgument(
+      `max ${changes.max} is not allowed: expected an integer from 0 to ${MAX_ID}`,
+    );
+  }
+  if (changes.description !== undefined) checkDescription(changes.description);
+  return changes;
+}
+
+/**
+ * Checks a bump: `to` any ID up to {@link MAX_ID}, `by` 1..2^52 (what the bump script
+ * adds exactly). @throws IdAllocError INVALID_ARGUMENT
+ */
+export function checkBump(how: 'to' | 'by', value: bigint): bigint {
+  const [min, max] = how === 'to' ? [0n, MAX_ID] : [1n, BigInt(MAX_SMALL)];
+  if (value < min || value > max) {
+    throw invalidArgument(
+      `bump ${how} ${value} is not allowed: expected an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
 }

@@ -4,7 +4,7 @@
  */
 import { Cluster, type Redis } from 'ioredis';
 import { ErrorCode, IdAllocError, scriptError, unavailable } from '../../errors.js';
-import { MAX_ID } from '../../tags.js';
+import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../tags.js';
 import type {
   BumpResult,
   CreateTagInput,
@@ -14,8 +14,16 @@ import type {
   TagConfig,
   TagMode,
 } from '../types.js';
-import type { RedisLike } from './client.js';
+import {
+  allocationConnection,
+  connectionEpoch,
+  isRedirection,
+  refreshSlots,
+  whenReady,
+  type RedisLike,
+} from './client.js';
 import { createKeys, type Keys } from './keys.js';
+import { confirmReplicated } from './replication.js';
 import type { ScriptReply } from './scripts.js';
 
 export interface RedisStoreOptions {
@@ -27,6 +35,23 @@ export interface RedisStoreOptions {
   readonly kind?: Store['kind'];
   /** Wall clock for created_at / deleted_at (ms since the Unix epoch). */
   readonly now?: () => number;
+  /**
+   * `REDIS_MIN_REPLICAS`: replicas that must acknowledge a grant (`WAIT`) before it is
+   * served (SPEC §8.3); 0 turns the check off.
+   * @default 0
+   */
+  readonly minReplicas?: number;
+  /**
+   * `REDIS_WAIT_TIMEOUT_MS`: how long `WAIT` may block.
+   * @default 100
+   */
+  readonly waitTimeoutMs?: number;
+  /**
+   * How long an allocation waits for the allocation connection to be (re)connected
+   * before it fails; commands are never queued while it is down.
+   * @default 1000
+   */
+  readonly readyTimeoutMs?: number;
 }
 
 /** A reply that is not what a script's header promises. */
@@ -76,23 +101,43 @@ export class RedisStore implements Store {
   private readonly client: RedisLike;
   private readonly alloc: RedisLike;
   private readonly now: () => number;
+  private readonly minReplicas: number;
+  private readonly waitTimeoutMs: number;
+  private readonly readyTimeoutMs: number;
 
   constructor(opts: RedisStoreOptions) {
     this.client = opts.client;
     this.alloc = opts.allocClient;
+    this.minReplicas = opts.minReplicas ?? 0;
+    this.waitTimeoutMs = opts.waitTimeoutMs ?? 100;
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 1000;
     this.keys = createKeys(opts.keyPrefix);
     this.kind = opts.kind ?? (opts.client instanceof Cluster ? 'cluster' : 'redis');
     this.now = opts.now ?? Date.now;
   }
 
+  /**
+   * Runs the allocation script on the allocation connection (for a Cluster, the
+   * connection to the master of the tag's slot) and, with `minReplicas`, serves the grant
+   * only once `WAIT` on that same connection confirms it (SPEC §8.3).
+   */
   async allocate(tag: string, count: number, exact: boolean): Promise<Grant> {
+    const key = this.keys.tag(tag);
+    let conn: Redis;
     let reply: ScriptReply;
+    let epochAtGrant: number;
     try {
-      reply = await this.alloc.idallocAllocate(
-        this.keys.tag(tag),
-        String(count),
-        exact ? '1' : '0',
-      );
+      conn = await allocationConnection(this.alloc, key, this.readyTimeoutMs);
+      try {
+        reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0');
+      } catch (err) {
+        // A redirected command did not run: once, follow the cluster's new slot map.
+        if (!(this.alloc instanceof Cluster && isRedirection(err))) throw err;
+        await refreshSlots(this.alloc);
+        conn = await allocationConnection(this.alloc, key, this.readyTimeoutMs);
+        reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0');
+      }
+      epochAtGrant = connectionEpoch(conn);
     } catch (err) {
       throw storeFailure(err, `allocation for '${tag}'`);
     }
@@ -100,13 +145,28 @@ export class RedisStore implements Store {
     if (code !== undefined) throw scriptError(code, tag, { wanted: 'segment', mode: 'snowflake' });
     if (!isStringArray(reply, 5)) throw badReply('allocate', reply);
     const [start, end, step, max, bumped] = reply as [string, string, string, string, string];
-    return {
+    const grant: Grant = {
       start: BigInt(start),
       end: BigInt(end),
       step: Number(step),
       max: BigInt(max),
       bumped: bumped === '1',
     };
+    if (this.minReplicas > 0) {
+      // Not pipelined with the script: a NOSCRIPT there makes ioredis re-run the script
+      // outside the pipeline, after the WAIT meant for it.
+      const node = conn;
+      await confirmReplicated({
+        tag,
+        grant,
+        minReplicas: this.minReplicas,
+        waitTimeoutMs: this.waitTimeoutMs,
+        wait: (n, ms) => node.wait(n, ms),
+        epochAtGrant,
+        epochNow: () => connectionEpoch(node),
+      });
+    }
+    return grant;
   }
 
   async raiseFloor(tag: string, floor: bigint): Promise<void> {
@@ -114,7 +174,7 @@ export class RedisStore implements Store {
   }
 
   async bumpTag(name: string, how: 'to' | 'by', value: bigint): Promise<BumpResult> {
-    return this.bump(this.client, name, how, value);
+    return this.bump(this.client, name, how, checkBump(how, value));
   }
 
   private async bump(
@@ -144,6 +204,7 @@ export class RedisStore implements Store {
   }
 
   async createTag(input: CreateTagInput): Promise<{ tag: TagConfig; raisedByTombstone: boolean }> {
+    checkCreateInput(input);
     let reply: ScriptReply;
     try {
       reply = await this.client.idallocCreate(
@@ -161,15 +222,26 @@ export class RedisStore implements Store {
     }
     const code = codeOf(reply);
     if (code !== undefined) {
+      // -7: the tombstone of a deleted tag of this name already reaches max.
+      const floor = code === -7 ? await this.tombstoneNext(input.name) : undefined;
       throw scriptError(code, input.name, {
         max: input.max,
-        next: 'above max (a deleted tag of this name reached it)',
+        next: `${floor ?? 'above max'}, left by a deleted tag of this name`,
       });
     }
     if (!isStringArray(reply, 2)) throw badReply('create', reply);
     const tag = await this.getTag(input.name);
     if (!tag) throw badReply('create (tag missing right after)', reply);
     return { tag, raisedByTombstone: reply[1] === '1' };
+  }
+
+  /** The next ID a deleted tag's tombstone keeps, if any (for messages). */
+  private async tombstoneNext(name: string): Promise<string | undefined> {
+    try {
+      return (await this.client.hget(this.keys.tag(name), 'next')) ?? undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async getTag(name: string): Promise<TagConfig | undefined> {
@@ -185,6 +257,8 @@ export class RedisStore implements Store {
   async listTags(): Promise<TagConfig[]> {
     const names = new Set<string>();
     try {
+      // A Cluster client knows its masters only once it is ready.
+      if (this.client instanceof Cluster) await whenReady(this.client, this.readyTimeoutMs * 5);
       const nodes: Redis[] =
         this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
       for (const node of nodes) {
@@ -210,11 +284,17 @@ export class RedisStore implements Store {
   }
 
   async updateTag(name: string, changes: TagChanges): Promise<TagConfig> {
+    checkTagChanges(changes);
     const args: string[] = [];
     if (changes.step !== undefined) args.push('step', String(changes.step));
     if (changes.max !== undefined) args.push('max', changes.max.toString());
     if (changes.gap !== undefined) args.push('gap', changes.gap.toString());
     if (changes.description !== undefined) args.push('description', changes.description);
+    if (args.length === 0) {
+      const tag = await this.getTag(name);
+      if (!tag) throw scriptError(-1, name);
+      return tag;
+    }
     let reply: ScriptReply;
     try {
       reply = await this.client.idallocUpdate(this.keys.tag(name), ...args);
@@ -246,6 +326,15 @@ export class RedisStore implements Store {
     }
     const code = codeOf(reply);
     if (code !== 1) throw code === undefined ? badReply('delete', reply) : scriptError(code, name);
+  }
+
+  /**
+   * Hands every connection error of both clients to `listener` (ioredis prints errors
+   * nobody listens to on stderr, and retries by itself either way).
+   */
+  onConnectionError(listener: (err: Error) => void): void {
+    this.client.on('error', listener);
+    this.alloc.on('error', listener);
   }
 
   async ping(): Promise<boolean> {

@@ -1,0 +1,250 @@
+/**
+ * The admin script's command line (SPEC §3): `tag <command> [name] [flags]` parsed with
+ * node:util `parseArgs` (strict) into an {@link AdminCommand}. Everything that can be
+ * judged from the command line alone is judged here, so that a bad call is a usage error
+ * (exit 2) before any store is opened.
+ */
+import { parseArgs } from 'node:util';
+import { isIdAllocError } from '../errors.js';
+import type { CreateTagInput, TagChanges, TagMode } from '../store/types.js';
+import {
+  checkBump,
+  checkCreateInput,
+  checkDescription,
+  checkTagChanges,
+  checkTagName,
+  MAX_ID,
+  MAX_SMALL,
+  parseId,
+  parseSmallInt,
+} from '../tags.js';
+
+/** The command synopsis, printed after a usage error. */
+export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: npm run admin -- tag …)
+
+  tag create <name> [--mode segment|snowflake] [--step 1000] [--start 1] [--max N]
+                    [--gap N] [--description TEXT]
+  tag list
+  tag show <name>
+  tag update <name> [--step N] [--max N] [--gap N] [--description TEXT]
+  tag bump <name> (--to N | --by N)     raise the next ID; never lowers it
+  tag bump --all --by N                 every segment tag (after a store restore or failover)
+  tag delete <name> --yes
+`;
+
+/** `--help`: the synopsis and what applies to every command. */
+export const USAGE = `${SYNOPSIS}
+Every command takes --json (machine-readable output, IDs as strings).
+Exit codes: 0 done, 1 refused or failed, 2 usage error.
+The store is the service's: REDIS_URL (or REDIS_SENTINELS + REDIS_SENTINEL_MASTER, or
+REDIS_CLUSTER_NODES) and KEY_PREFIX.
+`;
+
+/** A command line that cannot be run as written (exit 2). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** `tag create` settings; `gap` is unset when the configured default applies. */
+export type CreateRequest = Omit<CreateTagInput, 'gap'> & { readonly gap?: bigint };
+
+/** A parsed admin command. */
+export type AdminCommand =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'create'; readonly json: boolean; readonly input: CreateRequest }
+  | { readonly kind: 'list'; readonly json: boolean }
+  | { readonly kind: 'show'; readonly json: boolean; readonly name: string }
+  | {
+      readonly kind: 'update';
+      readonly json: boolean;
+      readonly name: string;
+      readonly changes: TagChanges;
+    }
+  | {
+      readonly kind: 'bump';
+      readonly json: boolean;
+      readonly name: string;
+      readonly how: 'to' | 'by';
+      readonly value: bigint;
+    }
+  | { readonly kind: 'bump-all'; readonly json: boolean; readonly by: bigint }
+  | { readonly kind: 'delete'; readonly json: boolean; readonly name: string };
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  mode: { type: 'string' },
+  step: { type: 'string' },
+  start: { type: 'string' },
+  max: { type: 'string' },
+  gap: { type: 'string' },
+  description: { type: 'string' },
+  to: { type: 'string' },
+  by: { type: 'string' },
+  all: { type: 'boolean' },
+  yes: { type: 'boolean' },
+} as const;
+
+type Flag = keyof typeof OPTIONS;
+type Values = { [K in Flag]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+
+/** The flags each command takes, besides --json and --help. */
+const ALLOWED: Readonly<Record<string, readonly Flag[]>> = {
+  create: ['mode', 'step', 'start', 'max', 'gap', 'description'],
+  list: [],
+  show: [],
+  update: ['step', 'max', 'gap', 'description'],
+  bump: ['to', 'by', 'all'],
+  delete: ['yes'],
+};
+
+/**
+ * Parses the arguments after the script name.
+ * @throws UsageError naming what is wrong (the caller prints it with {@link USAGE})
+ */
+export function parseCommand(argv: readonly string[]): AdminCommand {
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError(parseArgsMessage(err));
+  }
+  if (values.help) return { kind: 'help' };
+  const [group, sub, name, ...extra] = positionals;
+  if (group === undefined) throw new UsageError('no command given');
+  if (group !== 'tag') throw new UsageError(`unknown command '${group}': expected 'tag'`);
+  if (sub === undefined) throw new UsageError('no tag command given');
+  const allowed = ALLOWED[sub];
+  if (!allowed) {
+    throw new UsageError(
+      `unknown command 'tag ${sub}': expected one of ${Object.keys(ALLOWED).join(', ')}`,
+    );
+  }
+  for (const flag of Object.keys(values) as Flag[]) {
+    if (flag !== 'json' && !allowed.includes(flag)) {
+      throw new UsageError(`'tag ${sub}' does not take --${flag}`);
+    }
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  try {
+    return build(sub, name, values, values.json === true);
+  } catch (err) {
+    // Values that break a rule (range, name, form) are usage errors too.
+    if (isIdAllocError(err, 'INVALID_ARGUMENT')) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function build(sub: string, name: string | undefined, v: Values, json: boolean): AdminCommand {
+  if (sub === 'list') {
+    if (name !== undefined) throw new UsageError(`unexpected argument '${name}'`);
+    return { kind: 'list', json };
+  }
+  if (sub === 'bump' && v.all) return buildBumpAll(name, v, json);
+  if (name === undefined) throw new UsageError(`'tag ${sub}' needs a tag name`);
+  checkTagName(name);
+  switch (sub) {
+    case 'create':
+      return { kind: 'create', json, input: buildCreate(name, v) };
+    case 'show':
+      return { kind: 'show', json, name };
+    case 'update':
+      return { kind: 'update', json, name, changes: buildUpdate(v) };
+    case 'bump':
+      return buildBump(name, v, json);
+    case 'delete':
+    default:
+      if (!v.yes) {
+        throw new UsageError(
+          `refusing to delete tag '${name}' without --yes: deleting stops every node from allocating it`,
+        );
+      }
+      return { kind: 'delete', json, name };
+  }
+}
+
+function buildCreate(name: string, v: Values): CreateRequest {
+  const mode: TagMode = v.mode === undefined ? 'segment' : parseMode(v.mode);
+  if (mode === 'snowflake') {
+    const given = (['step', 'start', 'max', 'gap'] as const).filter((f) => v[f] !== undefined);
+    if (given.length > 0) {
+      throw new UsageError(
+        `a snowflake tag takes no --${given.join(', --')}: its IDs come from the clock, not a counter`,
+      );
+    }
+  }
+  const step = v.step === undefined ? 1000 : parseSmallInt('--step', v.step, 1, MAX_SMALL);
+  const start = v.start === undefined ? 1n : parseId('--start', v.start);
+  const max = v.max === undefined ? MAX_ID : parseId('--max', v.max);
+  const gap = v.gap === undefined ? undefined : parseGap(v.gap);
+  const description = checkDescription(v.description ?? '');
+  // The full check runs once the default gap is known; here a placeholder stands in.
+  checkCreateInput({ name, mode, step, start, max, gap: gap ?? 0n, description });
+  return { name, mode, step, start, max, description, ...(gap === undefined ? {} : { gap }) };
+}
+
+function buildUpdate(v: Values): TagChanges {
+  const changes: TagChanges = {
+    ...(v.step === undefined ? {} : { step: parseSmallInt('--step', v.step, 1, MAX_SMALL) }),
+    ...(v.max === undefined ? {} : { max: parseId('--max', v.max) }),
+    ...(v.gap === undefined ? {} : { gap: parseGap(v.gap) }),
+    ...(v.description === undefined ? {} : { description: v.description }),
+  };
+  if (Object.keys(changes).length === 0) {
+    throw new UsageError(`'tag update' needs at least one of --step, --max, --gap, --description`);
+  }
+  return checkTagChanges(changes);
+}
+
+function buildBump(name: string, v: Values, json: boolean): AdminCommand {
+  if ((v.to === undefined) === (v.by === undefined)) {
+    throw new UsageError(`'tag bump ${name}' needs exactly one of --to N or --by N`);
+  }
+  if (v.to !== undefined) {
+    return { kind: 'bump', json, name, how: 'to', value: checkBump('to', parseId('--to', v.to)) };
+  }
+  return { kind: 'bump', json, name, how: 'by', value: parseBy(v.by ?? '') };
+}
+
+function buildBumpAll(name: string | undefined, v: Values, json: boolean): AdminCommand {
+  if (name !== undefined) {
+    throw new UsageError(`'tag bump --all' takes no tag name (got '${name}')`);
+  }
+  if (v.to !== undefined) throw new UsageError(`'tag bump --all' takes --by N, not --to`);
+  if (v.by === undefined) throw new UsageError(`'tag bump --all' needs --by N`);
+  return { kind: 'bump-all', json, by: parseBy(v.by) };
+}
+
+function parseMode(text: string): TagMode {
+  if (text === 'segment' || text === 'snowflake') return text;
+  throw new UsageError(`--mode '${text}' is not allowed: expected segment or snowflake`);
+}
+
+function parseGap(text: string): bigint {
+  return BigInt(parseSmallInt('--gap', text, 0, MAX_SMALL));
+}
+
+function parseBy(text: string): bigint {
+  return checkBump('by', BigInt(parseSmallInt('--by', text, 1, MAX_SMALL)));
+}
+
+/** node's parseArgs messages, on one line and in this script's words where clearer. */
+function parseArgsMessage(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const unknown = /Unknown option '([^']+)'/.exec(e.message ?? '');
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+    return `unknown option '${unknown[1]}'`;
+  }
+  const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(e.message ?? '');
+  if (ambiguous) {
+    const flag = ambiguous[1]!;
+    return `${flag} is followed by a value starting with '-': write it as ${flag}=VALUE if that is meant`;
+  }
+  return (e.message ?? String(err)).replace(/\s*\n\s*/g, ' ');
+}
