@@ -260,9 +260,12 @@ export class SegmentAllocator {
       tb.waiters.push(w);
       this.drain(tb);
       if (tb.waiters.includes(w)) {
-        // Both buffers ran dry under this request: it waits, and the step doubles.
-        this.observer.segmentWait?.(tag);
-        tb.starved = true;
+        // Both buffers ran dry under this request: it waits, and the step doubles (a
+        // tag's very first load is a cold start, not a sign the step is too small).
+        if (tb.configuredStep > 0) {
+          this.observer.segmentWait?.(tag);
+          tb.starved = true;
+        }
         w.timer = setTimeout(() => this.timeOut(tb, w), this.opts.fetchTimeoutMs);
         this.prefetch(tb, true);
       }
