@@ -6,7 +6,6 @@
 import { ConfigError, type Config } from '../config.js';
 import { createRedisClient, topologyOf } from './redis/client.js';
 import { RedisStore } from './redis/store.js';
-import type { Store } from './types.js';
 
 export type { Store } from './types.js';
 
@@ -19,9 +18,14 @@ export function openStore(config: Config): RedisStore {
   }
   return new RedisStore({
     client: createRedisClient(topology, 'general'),
-    allocClient: createRedisClient(topology, 'allocation'),
+    // WAIT blocks the allocation connection up to REDIS_WAIT_TIMEOUT_MS: leave it room.
+    allocClient: createRedisClient(topology, 'allocation', {
+      commandTimeoutMs: Math.max(2000, config.REDIS_WAIT_TIMEOUT_MS + 1000),
+    }),
     keyPrefix: config.KEY_PREFIX,
     kind: topology.kind,
+    minReplicas: config.REDIS_MIN_REPLICAS,
+    waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
   });
 }
 

@@ -10,6 +10,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../../config.js';
 import { defineScripts } from './scripts.js';
+import { keySlot } from './slot.js';
 
 export type RedisLike = Redis | Cluster;
 
@@ -61,6 +62,16 @@ export const generalOptions: RedisOptions = Object.freeze({
   commandTimeout: 5000,
 });
 
+/** Per-client settings beyond the role's defaults. */
+export interface ClientSettings {
+  /**
+   * Longest a command may take, in ms. The allocation connection's `WAIT` blocks up to
+   * `REDIS_WAIT_TIMEOUT_MS`, so its timeout must be longer than that.
+   * @default 2000 (allocation), 5000 (general)
+   */
+  readonly commandTimeoutMs?: number;
+}
+
 function build(t: RedisTopology, opts: RedisOptions, name: string): RedisLike {
   const connectionName = `idalloc-${name}`;
   switch (t.kind) {
@@ -75,6 +86,9 @@ function build(t: RedisTopology, opts: RedisOptions, name: string): RedisLike {
         sentinelRetryStrategy: retryStrategy,
       });
     case 'cluster': {
+      // Node connections of a Cluster client never reconnect (ioredis replaces them after
+      // a slot refresh), and ioredis forces their offline queue on: it only holds the
+      // commands sent before a new node's first connect, never a replay.
       const clusterOpts: ClusterOptions = {
         redisOptions: { ...opts, connectionName },
         clusterRetryStrategy: retryStrategy,
@@ -91,8 +105,110 @@ function build(t: RedisTopology, opts: RedisOptions, name: string): RedisLike {
 }
 
 /** A client with the idalloc scripts defined on it. */
-export function createRedisClient(t: RedisTopology, role: 'general' | 'allocation'): RedisLike {
-  const client = build(t, role === 'allocation' ? allocationOptions : generalOptions, role);
+export function createRedisClient(
+  t: RedisTopology,
+  role: 'general' | 'allocation',
+  settings: ClientSettings = {},
+): RedisLike {
+  const base = role === 'allocation' ? allocationOptions : generalOptions;
+  const opts =
+    settings.commandTimeoutMs === undefined
+      ? base
+      : { ...base, commandTimeout: settings.commandTimeoutMs };
+  const client = build(t, opts, role);
   defineScripts(client);
+  if (client instanceof Redis) trackConnectionEpoch(client);
   return client;
+}
+
+const epochs = new WeakMap<Redis, { value: number }>();
+
+/**
+ * Counts the connections a client has made from now on: the epoch rises on every
+ * `ready`, so a reply and a later command on the same epoch went over the same
+ * connection (SPEC §8.3). Idempotent.
+ */
+export function trackConnectionEpoch(conn: Redis): void {
+  if (epochs.has(conn)) return;
+  const epoch = { value: 0 };
+  epochs.set(conn, epoch);
+  conn.on('ready', () => {
+    epoch.value += 1;
+  });
+}
+
+/** The connection epoch of a tracked client (see {@link trackConnectionEpoch}). */
+export function connectionEpoch(conn: Redis): number {
+  const epoch = epochs.get(conn);
+  if (!epoch) throw new Error('connectionEpoch of a client that is not tracked');
+  return epoch.value;
+}
+
+/** Resolves once `c` is ready; rejects after `timeoutMs` or when it closed for good. */
+export function whenReady(c: RedisLike, timeoutMs: number): Promise<void> {
+  if (c.status === 'ready') return Promise.resolve();
+  if (c.status === 'end') return Promise.reject(new Error('the connection is closed for good'));
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      c.off('ready', onReady);
+      reject(new Error(`not connected within ${timeoutMs} ms (status '${c.status}')`));
+    }, timeoutMs);
+    c.once('ready', onReady);
+  });
+}
+
+const scriptedNodes = new WeakSet<Redis>();
+
+/**
+ * The connection an allocation of `key` must go through, so that its `WAIT` can follow
+ * on the same connection to the same node: the client itself for standalone and
+ * Sentinel; for a Cluster, the connection to the master that owns the key's slot (the
+ * Cluster client would route a bare `WAIT` to a random node, and resend a command whose
+ * connection closed).
+ * @throws Error when the client is not connected within `readyTimeoutMs`, or no master
+ *   of the slot is known (a slot refresh is started).
+ */
+export async function allocationConnection(
+  client: RedisLike,
+  key: string,
+  readyTimeoutMs: number,
+): Promise<Redis> {
+  await whenReady(client, readyTimeoutMs);
+  if (client instanceof Redis) return client;
+  const slot = keySlot(key);
+  const owner = client.slots[slot]?.[0];
+  const node = client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  if (!node) {
+    client.refreshSlotsCache();
+    throw new Error(`no connected master owns slot ${slot} (of '${key}') yet`);
+  }
+  if (!scriptedNodes.has(node)) {
+    defineScripts(node);
+    scriptedNodes.add(node);
+  }
+  trackConnectionEpoch(node);
+  return node;
+}
+
+/**
+ * True when a Cluster node refused a command without running it because the slot lives
+ * elsewhere or the cluster is reconfiguring: safe to retry after a slot refresh.
+ */
+export function isRedirection(err: unknown): boolean {
+  return err instanceof Error && /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.test(err.message);
+}
+
+/** Refreshes a Cluster client's slot map; resolves after it did, or after `timeoutMs`. */
+export function refreshSlots(cluster: Cluster, timeoutMs = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    cluster.refreshSlotsCache(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -1,0 +1,80 @@
+/**
+ * The replication ack (SPEC §8.3): a granted segment is served only once `WAIT` — sent on
+ * the connection that carried the grant, to the node that executed it — reports enough
+ * replicas, and only if that connection was not re-established in between (a `WAIT` on a
+ * fresh connection has written nothing and confirms nothing). Anything else discards the
+ * segment: a gap is harmless, a duplicate is not.
+ */
+import { ErrorCode, IdAllocError } from '../../errors.js';
+import type { Grant } from '../types.js';
+
+export interface ReplicationAck {
+  readonly tag: string;
+  readonly grant: Grant;
+  /** `REDIS_MIN_REPLICAS`: replicas that must acknowledge. */
+  readonly minReplicas: number;
+  /** `REDIS_WAIT_TIMEOUT_MS`: how long `WAIT` may block. */
+  readonly waitTimeoutMs: number;
+  /** Sends `WAIT replicas timeoutMs` on the connection that carried the grant. */
+  readonly wait: (replicas: number, timeoutMs: number) => Promise<unknown>;
+  /** The connection's epoch when the grant's reply arrived. */
+  readonly epochAtGrant: number;
+  /** The connection's epoch now (it rises on every new connection). */
+  readonly epochNow: () => number;
+}
+
+/**
+ * Resolves when the grant is confirmed on `minReplicas` replicas.
+ * @throws IdAllocError UNAVAILABLE with `details.discarded = true` otherwise; none of the
+ *   segment's IDs may be served.
+ */
+export async function confirmReplicated(ack: ReplicationAck): Promise<void> {
+  let reply: unknown;
+  try {
+    reply = await ack.wait(ack.minReplicas, ack.waitTimeoutMs);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw discarded(ack, `WAIT failed (${message})`, {}, err);
+  }
+  if (ack.epochNow() !== ack.epochAtGrant) {
+    throw discarded(
+      ack,
+      'the connection was re-established between the grant and WAIT, so WAIT confirms nothing',
+      {},
+    );
+  }
+  // WAIT answers with the count even on timeout (integer replies arrive as strings here).
+  const acked = typeof reply === 'number' || typeof reply === 'string' ? Number(reply) : NaN;
+  if (!Number.isInteger(acked)) {
+    throw discarded(ack, `WAIT answered ${JSON.stringify(reply)}, not a count`, {});
+  }
+  if (acked < ack.minReplicas) {
+    throw discarded(
+      ack,
+      `${acked} of ${ack.minReplicas} required replicas acknowledged within ${ack.waitTimeoutMs} ms`,
+      { acked },
+    );
+  }
+}
+
+function discarded(
+  ack: ReplicationAck,
+  reason: string,
+  extra: Record<string, unknown>,
+  cause?: unknown,
+): IdAllocError {
+  const { tag, grant } = ack;
+  return new IdAllocError(
+    ErrorCode.UNAVAILABLE,
+    `segment ${grant.start}..${grant.end} of tag '${tag}' discarded: ${reason}`,
+    {
+      tag,
+      discarded: true,
+      start: grant.start.toString(),
+      end: grant.end.toString(),
+      minReplicas: ack.minReplicas,
+      ...extra,
+    },
+    { retryAfterSeconds: 1, ...(cause === undefined ? {} : { cause }) },
+  );
+}
