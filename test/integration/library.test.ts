@@ -1,0 +1,43 @@
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
+import { createAllocator } from '../../src/lib.js';
+import { testPrefix } from '../support/prefix.js';
+import { segmentTag, testStore } from '../support/store.js';
+
+const url = inject('redisUrl');
+
+describe('library createAllocator', () => {
+  it('serves IDs in-process from a redis:// URL, synchronously once buffered', async () => {
+    const keyPrefix = testPrefix();
+    const admin = testStore(url, keyPrefix);
+    await admin.createTag(segmentTag('order', { step: 50 }));
+    const ids = await createAllocator({ redis: url, keyPrefix });
+    try {
+      expect(await ids.next('order')).toBe(1n);
+      const second = ids.next('order');
+      expect(second).toBe(2n); // a bigint, not a promise
+      expect(await ids.nextBatch('order', 3)).toEqual([3n, 4n, 5n]);
+      // A leased range lies past everything this node was granted (here 1..150).
+      const range = await ids.lease('order', 10);
+      expect(range.end - range.start).toBe(9n);
+      expect(range.start).toBeGreaterThan(5n);
+      expect(ids.segmentState('order')?.highWater).toBe(range.end);
+    } finally {
+      await ids.close();
+      await admin.close();
+    }
+  });
+
+  it('leaves a client the caller passed open after close()', async () => {
+    const keyPrefix = testPrefix();
+    const admin = testStore(url, keyPrefix);
+    await admin.createTag(segmentTag('order'));
+    const mine = new Redis(url);
+    const ids = await createAllocator({ redis: mine, keyPrefix });
+    expect(await ids.next('order')).toBe(1n);
+    await ids.close();
+    expect(await mine.ping()).toBe('PONG');
+    await mine.quit();
+    await admin.close();
+  });
+});
