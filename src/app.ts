@@ -1,0 +1,111 @@
+/**
+ * The HTTP service (SPEC §2) as an express app. `createApp` only builds it; the entry
+ * file (index.ts) listens, and tests start it on port 0.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import express, { type Express, type Request, type RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import type { IdAllocator } from './allocator/types.js';
+import type { Config } from './config.js';
+import { bearerAuth } from './http/auth.js';
+import type { RouteContext } from './http/context.js';
+import { errorHandler, notFound, type ErrorLocals } from './http/errors.js';
+import { idRoutes } from './http/ids.js';
+import { opsRoutes } from './http/ops.js';
+import type { ReadyState } from './http/ready.js';
+import { tagRoutes } from './http/tags.js';
+import { UNMATCHED_ROUTE, type Metrics } from './metrics.js';
+import type { TagStore } from './store/types.js';
+
+export { ReadyState } from './http/ready.js';
+
+export interface AppDeps {
+  readonly allocator: IdAllocator;
+  /** Read-only tag access for `GET /v1/tags…` and the Leaf routes' first request. */
+  readonly tags: Pick<TagStore, 'getTag' | 'listTags'>;
+  readonly metrics: Metrics;
+  readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE' | 'API_TOKENS'>;
+  readonly logger: Logger;
+  readonly ready: ReadyState;
+}
+
+/** A client's `x-request-id` is echoed when it is a plain token of sane length. */
+const REQUEST_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+/** Routes whose successful requests are frequent probes: logged at debug only. */
+const PROBES = new Set(['/metrics', '/healthz', '/readyz']);
+
+/** The route pattern that served a request (SPEC §9: never the raw path). */
+function routeOf(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? path : UNMATCHED_ROUTE;
+}
+
+/**
+ * First on every request: the request id (echoed in `X-Request-Id`), the duration
+ * histogram, and the ready state for `closeIfDraining` (context.ts).
+ */
+function requestContext(metrics: Metrics, ready: ReadyState): RequestHandler {
+  return (req, res, next) => {
+    const start = performance.now();
+    const given = req.headers['x-request-id'];
+    req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    (res.locals as { ready?: ReadyState }).ready = ready;
+    res.once('finish', () => {
+      metrics.observeRequest(
+        req.method,
+        routeOf(req),
+        res.statusCode,
+        (performance.now() - start) / 1000,
+      );
+    });
+    next();
+  };
+}
+
+/** Builds the app; never listens. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // IDs are never the same twice: no ETag hashing, no conditional GETs.
+  app.set('etag', false);
+  deps.metrics.watch(deps.allocator);
+
+  const ctx: RouteContext = {
+    allocator: deps.allocator,
+    tags: deps.tags,
+    metrics: deps.metrics,
+    config: deps.config,
+    logger: deps.logger,
+    ready: deps.ready,
+    auth: bearerAuth(deps.config.API_TOKENS),
+  };
+
+  app.use(requestContext(deps.metrics, deps.ready));
+  // The hot routes come before the request log: a line per ID would cost more than the
+  // ID. Their failures are logged by the error handler.
+  idRoutes(app, ctx);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req) => req.id,
+      customLogLevel: (req, res, err) => {
+        if (err || res.statusCode >= 500) return 'error';
+        if (res.statusCode >= 400) return 'warn';
+        return PROBES.has(routeOf(req as Request)) ? 'debug' : 'info';
+      },
+      customSuccessObject: (_req, res, value) => {
+        const error = (res as unknown as { locals?: ErrorLocals }).locals?.error;
+        return error ? { ...value, error } : value;
+      },
+    }),
+  );
+  tagRoutes(app, ctx);
+  opsRoutes(app, ctx);
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

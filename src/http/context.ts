@@ -1,0 +1,71 @@
+/**
+ * What the route modules need; built once by `createApp`.
+ */
+import type { Express, RequestHandler, Response } from 'express';
+import { invalidArgument } from '../errors.js';
+import type { Logger } from 'pino';
+import type { IdAllocator } from '../allocator/types.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { TagStore } from '../store/types.js';
+import type { ReadyState } from './ready.js';
+import { pathParam, shown } from './validate.js';
+
+export interface RouteContext {
+  readonly allocator: IdAllocator;
+  readonly tags: Pick<TagStore, 'getTag' | 'listTags'>;
+  readonly metrics: Metrics;
+  readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>;
+  readonly logger: Logger;
+  readonly ready: ReadyState;
+  /** Bearer auth for `/v1/*` and the Leaf routes (passes everything without tokens). */
+  readonly auth: RequestHandler;
+}
+
+/** What the request context leaves on `res.locals` for the senders below. */
+export interface DrainLocals {
+  readonly ready?: { readonly shuttingDown: boolean };
+}
+
+/**
+ * Once shutdown began, every answer (also of requests that started before) says
+ * `Connection: close`, so no client sends another request on a socket about to close.
+ */
+export function closeIfDraining(res: Response): void {
+  if ((res.locals as DrainLocals).ready?.shuttingDown) res.setHeader('Connection', 'close');
+}
+
+/** Sends a 200 body as is: no ETag, never cached (every answer is a new ID). */
+export function sendOk(res: Response, contentType: string, body: string): void {
+  closeIfDraining(res);
+  res.statusCode = 200;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(body);
+}
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+export const TEXT_TYPE = 'text/plain; charset=utf-8';
+
+/**
+ * Answers 400 INVALID_ARGUMENT for what a `{base}/:param` route cannot match: an empty
+ * value, or one with `/` (raw, or `%2F`, which the router decodes) or `..` segments, so
+ * that a bad name is named as such instead of being a 404.
+ * @param check throws the INVALID_ARGUMENT naming the value (e.g. `checkTagName`)
+ * @param empty also refuse `{base}` itself (false where it is a route of its own)
+ */
+export function refusePaths(
+  app: Express,
+  base: string,
+  auth: RequestHandler,
+  check: (value: string) => unknown,
+  { empty = true }: { empty?: boolean } = {},
+): void {
+  const refuse: RequestHandler = (req) => {
+    const value = pathParam(req.params.rest);
+    check(value);
+    throw invalidArgument(`'${shown(value)}' is not allowed here`);
+  };
+  if (empty) app.get(base, auth, refuse);
+  app.get(`${base}/*rest`, auth, refuse);
+}

@@ -1,0 +1,119 @@
+/**
+ * The one place an error becomes an HTTP answer (SPEC §2): every error body is
+ * `{"error":{"code","message"}}`, INTERNAL errors are logged with their stack and never
+ * sent, UNAVAILABLE carries `Retry-After`.
+ */
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { ErrorCode, IdAllocError } from '../errors.js';
+import { closeIfDraining } from './context.js';
+import { shown } from './validate.js';
+
+/** The code of a request no route matches (HTTP only; the domain never raises it). */
+export const NOT_FOUND = 'NOT_FOUND';
+
+/** Status of each code a client can see; anything else is 500 INTERNAL. */
+const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
+  [ErrorCode.INVALID_ARGUMENT]: 400,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.TAG_NOT_FOUND]: 404,
+  [ErrorCode.WRONG_MODE]: 409,
+  [ErrorCode.TAG_EXHAUSTED]: 409,
+  [ErrorCode.UNAVAILABLE]: 503,
+});
+
+export interface HttpError {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly retryAfterSeconds?: number;
+  /** True when the cause is a bug or an unknown failure: log the stack, hide the message. */
+  readonly internal: boolean;
+}
+
+/** What a thrown value means for the client. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof IdAllocError) {
+    const status = STATUS[err.code];
+    if (status === undefined) return internalError();
+    if (err.code === ErrorCode.UNAVAILABLE) {
+      const retryAfterSeconds = Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1));
+      return { status, code: err.code, message: err.message, retryAfterSeconds, internal: false };
+    }
+    return { status, code: err.code, message: err.message, internal: false };
+  }
+  // The router marks an undecodable path parameter (a bad % escape) with status 400.
+  if (err instanceof URIError || statusOf(err) === 400) {
+    return {
+      status: 400,
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: 'malformed URL: a % escape does not decode to UTF-8 text',
+      internal: false,
+    };
+  }
+  return internalError();
+}
+
+function internalError(): HttpError {
+  return { status: 500, code: ErrorCode.INTERNAL, message: 'internal error', internal: true };
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status = (err as { status?: unknown }).status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Writes the error body; also used for answers that are not thrown (404, 401, 503). */
+export function sendError(res: Response, e: Omit<HttpError, 'internal'>): void {
+  const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+  closeIfDraining(res);
+  res.statusCode = e.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
+  res.end(body);
+}
+
+/** Marks a response so the request log says what went wrong. */
+export interface ErrorLocals {
+  error?: { code: string; message: string };
+}
+
+/**
+ * The central error handler. Requests that went through pino-http are logged there (it
+ * reads `res.err`); the hot routes skip pino-http, so their errors are logged here.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      // Too late for a body: let express end the connection.
+      next(err);
+      return;
+    }
+    const e = toHttpError(err);
+    const message = e.internal ? `internal error (request ${String(req.id)})` : e.message;
+    (res.locals as ErrorLocals).error = { code: e.code, message };
+    if (e.internal) res.err = err instanceof Error ? err : new Error(String(err));
+    sendError(res, { ...e, message });
+    if (!req.log) logHot(logger, req, res, e, err);
+  };
+}
+
+/** One line for a failed request on a route pino-http does not log. */
+function logHot(logger: Logger, req: Request, res: Response, e: HttpError, err: unknown): void {
+  const line = {
+    req: { id: req.id, method: req.method, url: shown(req.originalUrl) },
+    res: { statusCode: res.statusCode },
+    ...(e.internal ? { err } : { error: { code: e.code, message: e.message } }),
+  };
+  if (e.status >= 500) logger.error(line, 'request failed');
+  else logger.warn(line, 'request refused');
+}
+
+/** Unknown routes: 404 NOT_FOUND as JSON. */
+export const notFound: RequestHandler = (req, res) => {
+  const message = `no route ${req.method} ${shown(req.path)}`;
+  (res.locals as ErrorLocals).error = { code: NOT_FOUND, message };
+  sendError(res, { status: 404, code: NOT_FOUND, message });
+};

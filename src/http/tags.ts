@@ -1,0 +1,106 @@
+/**
+ * Ranges, tag information and snowflake decoding: `GET /v1/ranges/{tag}`,
+ * `GET /v1/tags`, `GET /v1/tags/{tag}`, `GET /v1/snowflake/{id}`. 64-bit values are JSON
+ * strings; times are ISO-8601 UTC.
+ */
+import type { Express } from 'express';
+import type { SegmentState, SegmentView } from '../allocator/types.js';
+import { invalidArgument, tagNotFound } from '../errors.js';
+import type { TagConfig } from '../store/types.js';
+import { checkTagName, parseId } from '../tags.js';
+import { JSON_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
+import { intParam, pathParam, readQuery } from './validate.js';
+
+/** A tag's configuration as the API shows it. */
+export function tagJson(t: TagConfig) {
+  return {
+    name: t.name,
+    mode: t.mode,
+    step: t.step,
+    max: t.max.toString(),
+    gap: t.gap.toString(),
+    description: t.description,
+    createdAt: new Date(t.createdAt).toISOString(),
+    ...(t.next === undefined ? {} : { next: t.next.toString() }),
+  };
+}
+
+function viewJson(v: SegmentView | null) {
+  return v === null
+    ? null
+    : {
+        start: v.start.toString(),
+        end: v.end.toString(),
+        next: v.next.toString(),
+        remaining: v.remaining.toString(),
+      };
+}
+
+/** This node's live state of a segment tag as the API shows it. */
+export function stateJson(s: SegmentState) {
+  return {
+    current: viewJson(s.current),
+    next: viewJson(s.next),
+    nextReady: s.nextReady,
+    fetching: s.fetching,
+    step: s.step,
+    configuredStep: s.configuredStep,
+    lastFetchAt: s.lastFetchAt === null ? null : new Date(s.lastFetchAt).toISOString(),
+    highWater: s.highWater === null ? null : s.highWater.toString(),
+  };
+}
+
+const SIZE = ['size'] as const;
+const NONE = [] as const;
+
+const checkSnowflakeId = (id: string) => parseId('snowflake id', id);
+
+/** Registers the routes on `app`. */
+export function tagRoutes(app: Express, ctx: RouteContext): void {
+  const { allocator, tags, config } = ctx;
+
+  app.get('/v1/ranges/:tag', ctx.auth, async (req, res) => {
+    const tag = checkTagName(pathParam(req.params.tag));
+    const { size } = readQuery(req, SIZE);
+    if (size === undefined) {
+      throw invalidArgument(
+        `query parameter 'size' is required: an integer from 1 to ${config.MAX_RANGE}`,
+      );
+    }
+    const n = intParam('size', size, 1, config.MAX_RANGE);
+    const range = await allocator.lease(tag, n);
+    sendOk(
+      res,
+      JSON_TYPE,
+      JSON.stringify({ tag, start: range.start.toString(), end: range.end.toString() }),
+    );
+  });
+  refusePaths(app, '/v1/ranges', ctx.auth, checkTagName);
+
+  app.get('/v1/tags', ctx.auth, async (req, res) => {
+    readQuery(req, NONE);
+    const list = await tags.listTags();
+    sendOk(res, JSON_TYPE, JSON.stringify({ tags: list.map(tagJson) }));
+  });
+
+  app.get('/v1/tags/:tag', ctx.auth, async (req, res) => {
+    const tag = checkTagName(pathParam(req.params.tag));
+    readQuery(req, NONE);
+    const found = await tags.getTag(tag);
+    if (!found) throw tagNotFound(tag);
+    const state = allocator.segmentState(tag);
+    sendOk(
+      res,
+      JSON_TYPE,
+      JSON.stringify({ ...tagJson(found), node: state ? stateJson(state) : null }),
+    );
+  });
+  refusePaths(app, '/v1/tags', ctx.auth, checkTagName, { empty: false });
+
+  app.get('/v1/snowflake/:id', ctx.auth, (req, res) => {
+    const id = checkSnowflakeId(pathParam(req.params.id)).toString();
+    readQuery(req, NONE);
+    sendOk(res, JSON_TYPE, JSON.stringify(allocator.decodeSnowflake(id)));
+  });
+  refusePaths(app, '/v1/snowflake', ctx.auth, checkSnowflakeId);
+}

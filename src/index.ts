@@ -1,0 +1,149 @@
+/**
+ * The service entry: configuration → logger → store → allocator → app → listen, and a
+ * graceful shutdown on SIGTERM/SIGINT (readiness 503, in-flight requests finish, then
+ * the allocator and the store close; exit 0, forced after 10 s).
+ */
+import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
+import { createAllocator } from './allocator/index.js';
+import { createApp, ReadyState } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { openStore } from './store/index.js';
+
+/** Longest a shutdown may take before the process exits anyway. */
+const SHUTDOWN_LIMIT_MS = 10_000;
+/** After this, sockets idle since shutdown began are closed. */
+const IDLE_GRACE_MS = 1_000;
+/** After this, every socket is closed, busy or not. */
+const HARD_CLOSE_MS = 8_000;
+/** How often `idalloc_store_up` is refreshed without a probe. */
+const READY_POLL_MS = 5_000;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    return fail(err);
+  }
+  const logger = createLogger(config);
+  exitOnFatal(logger);
+  let store: ReturnType<typeof openStore>;
+  try {
+    store = openStore(config);
+  } catch (err) {
+    return fail(err);
+  }
+  const metrics = createMetrics();
+  const allocator = createAllocator({
+    store,
+    segment: {
+      prefetchAt: config.PREFETCH_AT,
+      targetSeconds: config.SEGMENT_TARGET_SECONDS,
+      maxStep: config.MAX_STEP,
+      fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
+    },
+    observer: metrics.observer,
+    log: logger,
+  });
+  const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
+  const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
+
+  const server: Server = app.listen(config.PORT, config.HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  }).catch((err: unknown) => {
+    logger.fatal({ err }, `cannot listen on ${config.HOST}:${config.PORT}`);
+    process.exit(1);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  logger.info(
+    { host: config.HOST, port, store: store.kind, keyPrefix: config.KEY_PREFIX },
+    `listening on http://${config.HOST}:${port}`,
+  );
+  const stopPolling = ready.poll(READY_POLL_MS);
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'already shutting down');
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining requests');
+    ready.beginShutdown();
+    stopPolling();
+    const limit = setTimeout(() => {
+      logger.error(`shutdown took longer than ${SHUTDOWN_LIMIT_MS} ms: exiting`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    limit.unref();
+    void drain(server)
+      .then(async () => {
+        await allocator.close();
+        await store.close();
+        logger.info('shut down');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+/**
+ * Stops accepting connections and resolves once every open one has ended.
+ *
+ * `http.Server.close()` would also drop idle keep-alive sockets at once, resetting a
+ * request a client may be sending on one right then. Instead the listener alone closes
+ * (new connections are refused cleanly), every answer from now on says
+ * `Connection: close` (see `closeIfDraining`), sockets still idle after a grace period
+ * are closed, and busy ones only at the hard limit.
+ */
+function drain(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const timers: NodeJS.Timeout[] = [];
+    NetServer.prototype.close.call(server, () => {
+      for (const t of timers) clearTimeout(t);
+      resolve();
+    });
+    timers.push(
+      setTimeout(() => {
+        server.closeIdleConnections();
+        const again = setInterval(() => server.closeIdleConnections(), 250);
+        again.unref();
+        timers.push(again);
+      }, IDLE_GRACE_MS),
+      setTimeout(() => server.closeAllConnections(), HARD_CLOSE_MS),
+    );
+    for (const t of timers) t.unref();
+  });
+}
+
+/** A configuration problem is one line on stderr and exit 1; anything else a stack. */
+function fail(err: unknown): void {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+
+/** Last resort: log and exit, so an orchestrator restarts a process in a bad state. */
+function exitOnFatal(logger: Logger): void {
+  const fatal = (err: unknown) => {
+    logger.fatal({ err }, 'uncaught error: exiting');
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+}
+
+void main();
