@@ -17,12 +17,19 @@
                        a counter started afresh
     -3  WRONG_MODE     not a segment tag
     -4  TAG_EXHAUSTED  nothing left below max (exact: fewer than count left)
+    an error reply     count or exact malformed (a caller's bug; nothing written)
 ]]
 local rcall = redis.call
 -- @include decimal
 -- @include tag
 
 local key = KEYS[1]
+if ARGV[1] ~= '0' and not small_valid(ARGV[1], 1) then
+  return bad_argument('allocate-1', "count '" .. tostring(ARGV[1]) .. "' is not 0 or 1..2^52")
+end
+if ARGV[2] ~= '0' and ARGV[2] ~= '1' then
+  return bad_argument('allocate-1', "exact '" .. tostring(ARGV[2]) .. "' is not '0' or '1'")
+end
 local count = tonumber(ARGV[1])
 local exact = ARGV[2] == '1'
 
@@ -42,13 +49,13 @@ local bumped = '0'
 
 -- Incarnation guard: a server that is not the one that granted last may lack its most
 -- recent grants (restart, promoted replica, restore), so first skip the safety gap.
+-- A tag without a run_id (written by hand, or damaged) is of an unknown incarnation:
+-- it gets the gap too. Past max + 1 the tag is exhausted, never overflowed.
 local run_id = server_run_id()
 if run_id and t.run_id ~= run_id then
-  if t.run_id then
-    next_id = dec_add(next_id, tonumber(t.gap))
-    if dec_cmp(next_id, max_plus_one) > 0 then next_id = max_plus_one end
-    bumped = '1'
-  end
+  next_id = dec_add(next_id, tonumber(t.gap))
+  if dec_cmp(next_id, max_plus_one) > 0 then next_id = max_plus_one end
+  bumped = '1'
   rcall('HSET', key, 'run_id', run_id, 'next', next_id)
 end
 

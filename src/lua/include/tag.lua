@@ -16,6 +16,12 @@ local function read_tag(key)
   return t
 end
 
+-- A caller's bug rather than a domain refusal (the stores check every value before a
+-- script runs): an error reply, so nothing is written and the caller sees a failure.
+local function bad_argument(script, message)
+  return redis.error_reply('ERR idalloc script ' .. script .. ': ' .. message)
+end
+
 -- true when a segment tag's counter fields are all well-formed
 local function segment_fields_valid(t)
   return dec_valid(t.next) and dec_valid(t.max) and small_valid(t.step, 1)
