@@ -10,11 +10,17 @@
   ARGV[6]  description (may be empty)
   ARGV[7]  created_at: milliseconds since the Unix epoch
 
+  A snowflake tag has no counter: its hash holds no next, except the floor of a deleted
+  segment tag's tombstone, kept so that the floor outlives this tag too (delete-1 leaves
+  a tombstone wherever the hash holds a next).
+
   Returns
-    {next, raised}  the tag's first ID; raised '1' when a deleted tag of the same name
-                    had issued IDs at or above start, so next starts above them instead
+    {next, raised}  the tag's first ID (segment tags; the floor or '' for snowflake
+                    tags); raised '1' when a deleted tag of the same name had issued IDs
+                    at or above start, so a segment tag's next starts above them instead
     -6  TAG_EXISTS      a live tag has this name
     -7  MAX_BELOW_NEXT  the deleted tag's IDs already reach max
+    an error reply      a malformed argument (a caller's bug; nothing written)
 ]]
 local rcall = redis.call
 -- @include decimal
@@ -23,22 +29,38 @@ local rcall = redis.call
 local key = KEYS[1]
 local mode, step, start, max, gap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
+-- Malformed settings would leave a tag every other script refuses as damaged.
+if (mode ~= 'segment' and mode ~= 'snowflake') or not small_valid(step, 1)
+    or not dec_valid(start) or not dec_valid(max) or not small_valid(gap, 0)
+    or type(ARGV[6]) ~= 'string' or not string.match(ARGV[7] or '', '^%d+$') then
+  return bad_argument('create-1', 'expected mode, step, start, max, gap, description, created_at')
+end
+
 if read_tag(key) then return -6 end
 
 -- A tombstone remembers how far a deleted tag got: a tag created again under its name
 -- must never hand out those IDs a second time.
-local next_id = start
-local raised = '0'
-local old_next = rcall('HGET', key, 'next')
-if dec_valid(old_next) and dec_cmp(old_next, next_id) > 0 then
-  next_id = old_next
-  raised = '1'
+local floor = rcall('HGET', key, 'next')
+if not dec_valid(floor) then floor = nil end
+
+local fields = {'mode', mode, 'step', step, 'max', max, 'gap', gap,
+  'description', ARGV[6], 'created_at', ARGV[7]}
+local next_id, raised = '', '0'
+if mode == 'segment' then
+  next_id = start
+  if floor and dec_cmp(floor, start) > 0 then
+    next_id = floor
+    raised = '1'
+  end
+  if dec_cmp(next_id, max) > 0 then return -7 end
+  fields[#fields + 1], fields[#fields + 2] = 'next', next_id
+elseif floor then
+  next_id = floor
+  fields[#fields + 1], fields[#fields + 2] = 'next', floor
 end
-if mode == 'segment' and dec_cmp(next_id, max) > 0 then return -7 end
 
 rcall('DEL', key)
 -- Record the current server's run_id, so a new tag starts without an incarnation jump.
-rcall('HSET', key,
-  'mode', mode, 'next', next_id, 'step', step, 'max', max, 'gap', gap,
-  'run_id', server_run_id(), 'description', ARGV[6], 'created_at', ARGV[7])
+fields[#fields + 1], fields[#fields + 2] = 'run_id', server_run_id()
+rcall('HSET', key, unpack(fields))
 return {next_id, raised}

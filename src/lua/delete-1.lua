@@ -4,8 +4,9 @@
   KEYS[1]  the tag hash, {prefix}tag:{name}
   ARGV[1]  deleted_at: milliseconds since the Unix epoch
 
-  The tombstone keeps the segment counter's next, so that a tag created again under the
-  same name starts above every ID the deleted one issued.
+  The tombstone keeps the counter's next, so that a tag created again under the same
+  name starts above every ID the deleted one issued. A snowflake tag leaves one only when
+  its hash carries the floor of an earlier segment tag (see create-1).
 
   Returns
     1   deleted
@@ -20,7 +21,7 @@ local t = read_tag(key)
 if not t then return -1 end
 
 rcall('DEL', key)
-if t.mode == 'segment' and dec_valid(t.next) then
+if dec_valid(t.next) then
   rcall('HSET', key, 'next', t.next, 'deleted_at', ARGV[1])
 end
 return 1
