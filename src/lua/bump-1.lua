@@ -14,12 +14,25 @@
     -2  TAG_DAMAGED
     -3  WRONG_MODE     not a segment tag
     -5  WOULD_LOWER    'to' a value below the current next
+    an error reply     how or value malformed (a caller's bug; nothing written)
 ]]
 local rcall = redis.call
 -- @include decimal
 -- @include tag
 
 local key, how, value = KEYS[1], ARGV[1], ARGV[2]
+-- A malformed value written as next would damage the tag: refuse before reading it.
+if how == 'by' then
+  if not small_valid(value, 0) then
+    return bad_argument('bump-1', "by '" .. tostring(value) .. "' is not an integer from 0 to 2^52")
+  end
+elseif how == 'to' or how == 'atleast' then
+  if not dec_valid(value) then
+    return bad_argument('bump-1', how .. " '" .. tostring(value) .. "' is not a decimal ID")
+  end
+else
+  return bad_argument('bump-1', "how '" .. tostring(how) .. "' is not to, by or atleast")
+end
 
 local t = read_tag(key)
 if not t then return -1 end

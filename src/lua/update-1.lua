@@ -2,20 +2,43 @@
   update-1: change a tag's settings (SPEC §3 `tag update`).
 
   KEYS[1]  the tag hash, {prefix}tag:{name}
-  ARGV     field, value pairs, each field one of step, max, gap, description; the caller
-           has checked every value's form (step 1..2^52, gap 0..2^52, max a decimal string)
+  ARGV     field, value pairs, each field one of step (1..2^52), max (a decimal ID),
+           gap (0..2^52), description
 
   Returns
     1   updated
     -1  TAG_NOT_FOUND
+    -2  TAG_DAMAGED     max asked of a segment tag whose next is not valid (nothing to
+                        compare it with)
     -3  WRONG_MODE      step, max or gap asked of a snowflake tag
     -7  MAX_BELOW_NEXT  max below IDs already issued (max must be at least next - 1)
+    an error reply      no pairs, an unknown field or a malformed value (a caller's bug;
+                        nothing written)
 ]]
 local rcall = redis.call
 -- @include decimal
 -- @include tag
 
 local key = KEYS[1]
+
+-- Only these fields, each well-formed: anything else (next, run_id, mode) is not
+-- changed by an update, and a malformed value would damage the tag.
+local form = {
+  step = function(v) return small_valid(v, 1) end,
+  gap = function(v) return small_valid(v, 0) end,
+  max = dec_valid,
+  description = function(v) return type(v) == 'string' end,
+}
+if #ARGV == 0 or #ARGV % 2 ~= 0 then
+  return bad_argument('update-1', 'expected field, value pairs')
+end
+for i = 1, #ARGV, 2 do
+  local check = form[ARGV[i]]
+  if not check or not check(ARGV[i + 1]) then
+    return bad_argument('update-1', "field '" .. ARGV[i] .. "' or its value is not allowed")
+  end
+end
+
 local t = read_tag(key)
 if not t then return -1 end
 
@@ -23,7 +46,10 @@ for i = 1, #ARGV, 2 do
   local field, value = ARGV[i], ARGV[i + 1]
   if field ~= 'description' and t.mode ~= 'segment' then return -3 end
   -- A max below what was handed out would not take those IDs back: refuse it.
-  if field == 'max' and dec_cmp(dec_add(value, 1), t.next) < 0 then return -7 end
+  if field == 'max' then
+    if not dec_valid(t.next) then return -2 end
+    if dec_cmp(dec_add(value, 1), t.next) < 0 then return -7 end
+  end
 end
 
 rcall('HSET', key, unpack(ARGV))
