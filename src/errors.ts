@@ -66,6 +66,8 @@ export const ScriptCode = {
   MAX_BELOW_NEXT: -7,
   NOT_HOLDER: -8,
   HORIZON_BEHIND: -9,
+  WORKER_TAKEN: -10,
+  WORKER_DAMAGED: -11,
 } as const;
 export type ScriptCode = (typeof ScriptCode)[keyof typeof ScriptCode];
 
@@ -105,6 +107,23 @@ export function scriptError(code: number, tag: string, context: Record<string, u
         ErrorCode.REFUSED,
         `max ${String(context.max)} for tag '${tag}' is below IDs already issued (next ID is ${String(context.next)})`,
         { tag, ...context },
+      );
+    // The worker scripts (snowflake leases) pass 'worker <id>' as the subject.
+    case ScriptCode.NOT_HOLDER:
+      return unavailable(
+        `the lease on ${tag} is not this node's any more (it expired, or another node holds it)`,
+      );
+    case ScriptCode.HORIZON_BEHIND:
+      return unavailable(
+        `${tag} is fenced until ${String(context.floor ?? 'later')}: an earlier holder may have used timestamps up to then`,
+      );
+    case ScriptCode.WORKER_TAKEN:
+      return unavailable(`${tag} is leased by another node`);
+    case ScriptCode.WORKER_DAMAGED:
+      return new IdAllocError(
+        ErrorCode.INTERNAL,
+        `${tag} is damaged in the store (its horizon hash has no valid 'h'); refusing to use it`,
+        { worker: tag, ...context },
       );
     default:
       return new IdAllocError(ErrorCode.INTERNAL, `unexpected script reply ${code} for '${tag}'`, {
