@@ -9,7 +9,8 @@
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { IdAllocError, isIdAllocError } from '../errors.js';
 import { topologyOf } from '../store/redis/client.js';
-import type { RedisStore } from '../store/redis/store.js';
+import { RedisStore } from '../store/redis/store.js';
+import type { Store } from '../store/types.js';
 import { defaultGap, openStore } from '../store/index.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
 import { bumpJson, bumpText, createdText, json, tagJson, tagTable, tagText } from './output.js';
@@ -51,7 +52,7 @@ async function runAdmin(
     return 0;
   }
   const asJson = command.json;
-  let store: RedisStore | undefined;
+  let store: Store | undefined;
   try {
     const config = loadConfig(env);
     store = openStore(config);
@@ -88,9 +89,9 @@ function toFailure(err: unknown): Failure {
  * Fails fast when the store does not answer: the general client would otherwise retry
  * in the background for as long as the process lives.
  */
-async function reach(store: RedisStore, config: Config): Promise<void> {
+async function reach(store: Store, config: Config): Promise<void> {
   let lastError: Error | undefined;
-  store.onConnectionError((err) => (lastError = err));
+  if (store instanceof RedisStore) store.onConnectionError((err) => (lastError = err));
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), REACH_TIMEOUT_MS);
@@ -123,7 +124,7 @@ function where(config: Config): string {
 
 async function execute(
   command: Exclude<AdminCommand, { kind: 'help' }>,
-  store: RedisStore,
+  store: Store,
   config: Config,
   io: Io,
 ): Promise<number> {
@@ -179,7 +180,7 @@ async function execute(
  * (their IDs come from the clock). A tag that fails does not stop the others; exit 1
  * then.
  */
-async function bumpAll(store: RedisStore, by: bigint, asJson: boolean, io: Io): Promise<number> {
+async function bumpAll(store: Store, by: bigint, asJson: boolean, io: Io): Promise<number> {
   const results: Record<string, unknown>[] = [];
   let failed = 0;
   for (const tag of await store.listTags()) {
