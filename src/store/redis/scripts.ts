@@ -25,6 +25,38 @@ declare module 'ioredis' {
     ): Result<ScriptReply, Context>;
     idallocUpdate(key: string, ...fieldValues: string[]): Result<ScriptReply, Context>;
     idallocDelete(key: string, deletedAt: string): Result<ScriptReply, Context>;
+    /** Snowflake worker leases (worker-*-2.lua): lease key, horizon key, then ARGV. */
+    idallocWorkerInspect(
+      lease: string,
+      horizon: string,
+      now: string,
+      margin: string,
+    ): Result<ScriptReply, Context>;
+    idallocWorkerClaim(
+      lease: string,
+      horizon: string,
+      token: string,
+      leaseMs: string,
+      now: string,
+      ahead: string,
+      margin: string,
+      maxWait: string,
+    ): Result<ScriptReply, Context>;
+    idallocWorkerRenew(
+      lease: string,
+      horizon: string,
+      token: string,
+      leaseMs: string,
+      now: string,
+      target: string,
+      margin: string,
+    ): Result<ScriptReply, Context>;
+    idallocWorkerRelease(
+      lease: string,
+      horizon: string,
+      token: string,
+      settle: string,
+    ): Result<ScriptReply, Context>;
   }
 }
 

@@ -1,0 +1,87 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NOW, workerFixture, type WorkerFixture } from './worker-fixture.js';
+
+let f: WorkerFixture;
+beforeEach(() => {
+  f = workerFixture();
+});
+afterEach(() => f.close());
+
+const MARGIN = 30_000;
+
+function renew(token: string, now: number, target: number, leaseMs = 30_000) {
+  return f.raw.idallocWorkerRenew(
+    ...f.pair(3),
+    token,
+    String(leaseMs),
+    String(now),
+    String(target),
+    String(MARGIN),
+  );
+}
+
+/** Worker 3 held by `token`, with a horizon this server confirmed. */
+async function held(token: string, h: number, pttl = 1000) {
+  const [lease, horizon] = f.pair(3);
+  await f.raw.set(lease, token, 'PX', pttl);
+  await f.raw.hset(horizon, 'h', String(h), 'run_id', await f.runId(), 'floor', String(h - 100));
+}
+
+describe('worker-renew-2', () => {
+  it('extends the lease and raises the horizon to the target, floor unchanged', async () => {
+    await held('a', NOW + 100);
+    expect(await renew('a', NOW + 50, NOW + 29_000, 60_000)).toEqual([String(NOW + 29_000), '0']);
+    expect(Number(await f.raw.pttl(f.pair(3)[0]))).toBeGreaterThan(50_000);
+    expect(await f.horizon(3)).toMatchObject({ h: String(NOW + 29_000), floor: String(NOW) });
+  });
+
+  it('never lowers the horizon: a target below it keeps it', async () => {
+    await held('a', NOW + 100_000);
+    expect(await renew('a', NOW, NOW + 29_000)).toEqual([String(NOW + 100_000), '0']);
+    expect((await f.horizon(3)).h).toBe(String(NOW + 100_000));
+  });
+
+  it('re-fences above the margin when another server confirmed the horizon', async () => {
+    await held('a', NOW + 100);
+    await f.raw.hset(f.pair(3)[1], 'run_id', 'another-server');
+    const floor = NOW + 101 + MARGIN;
+    expect(await renew('a', NOW, NOW + 29_000)).toEqual([String(floor), String(floor)]);
+    expect(await f.horizon(3)).toEqual({
+      h: String(floor),
+      run_id: await f.runId(),
+      floor: String(floor),
+    });
+  });
+
+  it('re-fences above now + margin when the horizon is gone', async () => {
+    await f.raw.set(f.pair(3)[0], 'a', 'PX', 1000);
+    const floor = NOW + MARGIN;
+    expect(await renew('a', NOW, NOW + 29_000)).toEqual([String(floor), String(floor)]);
+  });
+
+  it('returns -8 NOT_HOLDER for another token or an expired lease, changing nothing', async () => {
+    await held('a', NOW + 100);
+    const before = await f.horizon(3);
+    expect(await renew('b', NOW, NOW + 29_000)).toBe('-8');
+    expect(Number(await f.raw.pttl(f.pair(3)[0]))).toBeLessThanOrEqual(1000);
+    await f.raw.del(f.pair(3)[0]);
+    expect(await renew('a', NOW, NOW + 29_000)).toBe('-8');
+    expect(await f.horizon(3)).toEqual(before);
+    expect(await f.raw.exists(f.pair(3)[0])).toBe('0');
+  });
+
+  it('returns -11 WORKER_DAMAGED for a horizon it did not write, changing nothing', async () => {
+    await held('a', NOW + 100);
+    await f.raw.hset(f.pair(3)[1], 'h', 'later');
+    expect(await renew('a', NOW, NOW + 29_000)).toBe('-11');
+    expect(Number(await f.raw.pttl(f.pair(3)[0]))).toBeLessThanOrEqual(1000);
+    expect((await f.horizon(3)).h).toBe('later');
+  });
+
+  it('answers malformed arguments with an error reply', async () => {
+    await held('a', NOW + 100);
+    await expect(
+      f.raw.idallocWorkerRenew(...f.pair(3), 'a', '30000', 'now', '1', '1'),
+    ).rejects.toThrow(/worker-renew: expected token/);
+  });
+});
