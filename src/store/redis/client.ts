@@ -90,7 +90,12 @@ function build(t: RedisTopology, opts: RedisOptions, name: string): RedisLike {
       // a slot refresh), and ioredis forces their offline queue on: it only holds the
       // commands sent before a new node's first connect, never a replay.
       const clusterOpts: ClusterOptions = {
-        redisOptions: { ...opts, connectionName },
+        // Not `stringNumbers` here: ioredis 6 reads the CLUSTER SLOTS reply through the
+        // same options, and with string slot bounds it skips every range that does not
+        // start at 0 or 10923 ("5461" <= "10922" is false), leaving those slots unmapped
+        // (the bug of ioredis#1395, back). IDs never travel as integer replies anyway:
+        // the scripts return them as decimal strings.
+        redisOptions: { ...opts, stringNumbers: false, connectionName },
         clusterRetryStrategy: retryStrategy,
         enableOfflineQueue: opts.enableOfflineQueue ?? true,
         maxRedirections: 16,

@@ -22,6 +22,7 @@ import {
   whenReady,
   type RedisLike,
 } from './client.js';
+import { checkDurability, type DurabilityReport } from './durability.js';
 import { createKeys, type Keys } from './keys.js';
 import { confirmReplicated } from './replication.js';
 import type { ScriptReply } from './scripts.js';
@@ -335,6 +336,18 @@ export class RedisStore implements Store {
   onConnectionError(listener: (err: Error) => void): void {
     this.client.on('error', listener);
     this.alloc.on('error', listener);
+  }
+
+  /**
+   * The durability check of SPEC §8.5 on every master behind this store; the service
+   * sets `idalloc_store_durable` from it and, with `REQUIRE_DURABLE_STORE=true`, refuses
+   * to start unless it says durable (`requireDurable`).
+   */
+  checkDurability(): Promise<DurabilityReport> {
+    return checkDurability(this.client, {
+      tagPattern: this.keys.tagPattern,
+      minReplicas: this.minReplicas,
+    });
   }
 
   async ping(): Promise<boolean> {

@@ -1,0 +1,119 @@
+/**
+ * SPEC §10–11: the store on Redis Cluster and behind Sentinel, opened from configuration
+ * as the service and the admin script open it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openStore } from '../../src/store/index.js';
+import { keySlot } from '../../src/store/redis/slot.js';
+import type { RedisStore } from '../../src/store/redis/store.js';
+import { startCluster, type LocalCluster } from '../support/cluster.js';
+import { testPrefix } from '../support/prefix.js';
+import type { RedisServer } from '../support/redis-server.js';
+import { startSentinelSet, type SentinelSet } from '../support/sentinel.js';
+import { segmentTag } from '../support/store.js';
+import { withClient } from '../support/wait.js';
+
+describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
+  let cluster: LocalCluster;
+  let store: RedisStore;
+  const prefix = testPrefix();
+  /** Tag names spread so that every master owns at least one. */
+  const tags: string[] = [];
+  const owners = new Map<string, RedisServer>();
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    store = openStore(
+      loadConfig({
+        REDIS_CLUSTER_NODES: cluster.seedsEnv,
+        KEY_PREFIX: prefix,
+        REDIS_MIN_REPLICAS: '1',
+        REDIS_WAIT_TIMEOUT_MS: '1000',
+      }),
+    );
+    store.onConnectionError(() => {});
+    const seen = new Set<RedisServer>();
+    for (let i = 0; seen.size < 3 || tags.length < 6; i++) {
+      const name = `tag${i}`;
+      const owner = await cluster.masterOf(keySlot(store.keys.tag(name)));
+      if (seen.has(owner) && tags.length >= 3 && seen.size < 3) continue;
+      seen.add(owner);
+      owners.set(name, owner);
+      tags.push(name);
+    }
+    for (const name of tags) await store.createTag(segmentTag(name, { step: 50 }));
+  });
+  afterAll(async () => {
+    await store?.close();
+    await cluster?.dispose();
+  });
+
+  it('computes the slot Redis itself computes for every tag key', async () => {
+    for (const name of tags) {
+      const key = store.keys.tag(name);
+      const slot = await withClient(cluster.nodes[0]!.port, (c) => c.cluster('KEYSLOT', key));
+      expect(Number(slot)).toBe(keySlot(key));
+    }
+  });
+
+  it('serves every tag, on whichever master owns its slot, with the replication ack on', async () => {
+    expect(new Set(owners.values()).size).toBe(3);
+    for (const name of tags) {
+      const a = await store.allocate(name, 50, false);
+      const b = await store.allocate(name, 50, false);
+      expect([a.start, a.end, b.start, b.end]).toEqual([1n, 50n, 51n, 100n]);
+      // The counter lives on the owning master, where the script ran.
+      const next = await withClient(owners.get(name)!.port, (c) =>
+        c.hget(store.keys.tag(name), 'next'),
+      );
+      expect(next).toBe('101');
+    }
+  });
+
+  it('lists the tags of every master', async () => {
+    const listed = (await store.listTags()).map((t) => t.name);
+    expect(listed).toEqual([...tags].sort());
+  });
+
+  it('checks the durability of every master', async () => {
+    const report = await store.checkDurability();
+    expect(report.nodes).toHaveLength(3);
+    expect(report.nodes.every((n) => n.role === 'master' && n.connectedReplicas === 1)).toBe(true);
+    expect(report.nodes.reduce((sum, n) => sum + n.sampledTagKeys, 0)).toBe(tags.length);
+  });
+});
+
+describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', () => {
+  let set: SentinelSet;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    set = await startSentinelSet({ replicas: 2 });
+    store = openStore(
+      loadConfig({
+        REDIS_SENTINELS: set.sentinelsEnv,
+        REDIS_SENTINEL_MASTER: set.masterName,
+        KEY_PREFIX: testPrefix(),
+        REDIS_MIN_REPLICAS: '2',
+        REDIS_WAIT_TIMEOUT_MS: '1000',
+      }),
+    );
+    store.onConnectionError(() => {});
+  });
+  afterAll(async () => {
+    await store?.close();
+    await set?.dispose();
+  });
+
+  it('allocates on the master the Sentinels name, acknowledged by both replicas', async () => {
+    expect(store.kind).toBe('sentinel');
+    await store.createTag(segmentTag('order', { step: 10 }));
+    expect(await store.allocate('order', 10, false)).toMatchObject({ start: 1n, end: 10n });
+    expect(await store.allocate('order', 10, false)).toMatchObject({ start: 11n, end: 20n });
+    const master = await set.currentMaster();
+    expect(master).toBe(set.servers[0]);
+    const next = await withClient(master.port, (c) => c.hget(store.keys.tag('order'), 'next'));
+    expect(next).toBe('21');
+  });
+});

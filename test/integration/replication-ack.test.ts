@@ -1,0 +1,52 @@
+/**
+ * SPEC §8.3 on real processes: with REDIS_MIN_REPLICAS=1 a grant is served only once a
+ * replica acknowledged it; otherwise it is discarded and none of its IDs is served.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, IdAllocError } from '../../src/errors.js';
+import type { RedisStore } from '../../src/store/redis/store.js';
+import { startReplicated, type ReplicatedSet } from '../support/replication.js';
+import { segmentTag } from '../support/store.js';
+import { standalone, storeOn } from '../support/topology-store.js';
+
+let set: ReplicatedSet;
+let store: RedisStore;
+
+beforeAll(async () => {
+  set = await startReplicated({ replicas: 1 });
+  store = storeOn(standalone(set.master.port), { minReplicas: 1, waitTimeoutMs: 200 });
+  await store.createTag(segmentTag('order', { step: 100 }));
+});
+afterAll(async () => {
+  await store.close();
+  await set.dispose();
+});
+
+describe('RedisStore.allocate with REDIS_MIN_REPLICAS=1', () => {
+  it('serves a grant a replica acknowledged', async () => {
+    const grant = await store.allocate('order', 100, false);
+    expect(grant).toMatchObject({ start: 1n, end: 100n });
+  });
+
+  it('discards the grant when no replica acknowledges within the timeout', async () => {
+    const replica = set.replicas[0]!;
+    await replica.kill('SIGKILL');
+    const t0 = Date.now();
+    const err = await store.allocate('order', 100, false).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190); // WAIT ran out its timeout
+    expect(err).toBeInstanceOf(IdAllocError);
+    const e = err as IdAllocError;
+    expect(e.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(e.details).toMatchObject({ discarded: true, start: '101', end: '200', acked: 0 });
+    // The range is spent in the store: skipped, never handed to anyone.
+    expect((await store.getTag('order'))?.next).toBe(201n);
+
+    await replica.start();
+    await set.waitInSync(replica);
+    const after = await store.allocate('order', 100, false);
+    expect(after.start).toBe(201n);
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * A RedisStore on any topology (standalone, Sentinel, Cluster) with a fresh key prefix and
+ * the guard options under test, built the way `openStore` builds it.
+ */
+import { createRedisClient, type RedisTopology } from '../../src/store/redis/client.js';
+import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/store.js';
+import { testPrefix } from './prefix.js';
+
+export type StoreGuards = Pick<
+  RedisStoreOptions,
+  'minReplicas' | 'waitTimeoutMs' | 'readyTimeoutMs' | 'now'
+>;
+
+/** `close()` quits both connections; connection errors are expected in these tests. */
+export function storeOn(
+  topology: RedisTopology,
+  guards: StoreGuards = {},
+  keyPrefix = testPrefix(),
+): RedisStore {
+  const store = new RedisStore({
+    client: createRedisClient(topology, 'general'),
+    allocClient: createRedisClient(topology, 'allocation', {
+      commandTimeoutMs: Math.max(2000, (guards.waitTimeoutMs ?? 100) + 1000),
+    }),
+    keyPrefix,
+    kind: topology.kind,
+    ...guards,
+  });
+  store.onConnectionError(() => {}); // servers are killed on purpose here
+  return store;
+}
+
+export const standalone = (port: number): RedisTopology => ({
+  kind: 'redis',
+  url: `redis://127.0.0.1:${port}`,
+});
