@@ -1,0 +1,278 @@
+/**
+ * The deployment files (SPEC §12) against the metrics contract (SPEC §9): every query in
+ * the Grafana dashboard and every alert rule names only metrics, labels and label values
+ * the service exports, so a renamed metric cannot leave a silent, empty panel or an alert
+ * that never fires. Plain text checks: no Docker, promtool or YAML parser needed.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+/** A label's allowed values, or null for any value. */
+type Labels = Readonly<Record<string, readonly string[] | null>>;
+interface MetricSpec {
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly labels: Labels;
+}
+
+/** SPEC §9, by hand: the point is to notice when code, dashboard or spec drift apart. */
+const SPEC_METRICS: Readonly<Record<string, MetricSpec>> = {
+  idalloc_ids_issued_total: {
+    type: 'counter',
+    labels: { tag: null, mode: ['segment', 'snowflake'] },
+  },
+  idalloc_segment_fetches_total: {
+    type: 'counter',
+    labels: { tag: null, outcome: ['ok', 'error', 'discarded'] },
+  },
+  idalloc_segment_fetch_duration_seconds: { type: 'histogram', labels: { tag: null } },
+  idalloc_segment_remaining_ids: {
+    type: 'gauge',
+    labels: { tag: null, buffer: ['current', 'next'] },
+  },
+  idalloc_segment_step: { type: 'gauge', labels: { tag: null } },
+  idalloc_segment_waits_total: { type: 'counter', labels: { tag: null } },
+  idalloc_store_regressions_total: { type: 'counter', labels: { tag: null } },
+  idalloc_store_up: { type: 'gauge', labels: {} },
+  idalloc_store_durable: { type: 'gauge', labels: {} },
+  idalloc_snowflake_worker_id: { type: 'gauge', labels: {} },
+  idalloc_snowflake_clock_backwards_total: {
+    type: 'counter',
+    labels: { outcome: ['waited', 'refused'] },
+  },
+  http_request_duration_seconds: {
+    type: 'histogram',
+    labels: { method: null, route: null, status_code: null },
+  },
+};
+
+/** Labels Prometheus attaches to every scraped series. */
+const TARGET_LABELS: Labels = { instance: null, job: null };
+const HISTOGRAM_SERIES = /^(.+)_(bucket|sum|count)$/;
+
+/**
+ * What is wrong with one PromQL expression: metric names outside SPEC §9, label
+ * matchers a metric does not have (or values it never takes), and `by`/`without`
+ * labels that none of the expression's metrics carry.
+ */
+function checkExpr(expr: string): string[] {
+  const problems: string[] = [];
+  const usable = new Set(Object.keys(TARGET_LABELS));
+  for (const m of expr.matchAll(/\b((?:idalloc|http)_[a-z0-9_]*)\s*(\{[^}]*\})?/g)) {
+    const token = m[1]!;
+    const split = HISTOGRAM_SERIES.exec(token);
+    const histogram = split && SPEC_METRICS[split[1]!]?.type === 'histogram' ? split : null;
+    const name = histogram ? histogram[1]! : token;
+    const spec = SPEC_METRICS[name];
+    if (!spec) {
+      problems.push(`'${token}' is not a SPEC §9 metric (in: ${expr})`);
+      continue;
+    }
+    const labels: Labels = {
+      ...spec.labels,
+      ...TARGET_LABELS,
+      ...(histogram?.[2] === 'bucket' ? { le: null } : {}),
+    };
+    for (const l of Object.keys(labels)) usable.add(l);
+    for (const [, label, op, value] of (m[2] ?? '').matchAll(/(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"/g)) {
+      const allowed = labels[label!];
+      if (allowed === undefined) {
+        problems.push(`${token} has no label '${label}' (in: ${expr})`);
+        continue;
+      }
+      if (allowed === null || value!.includes('$')) continue;
+      const values = op!.endsWith('~') ? value!.split('|') : [value!];
+      for (const v of values.filter((x) => !allowed.includes(x))) {
+        problems.push(`${token}{${label}} never takes the value '${v}' (in: ${expr})`);
+      }
+    }
+  }
+  for (const m of expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
+    for (const label of m[1]!.split(',').map((l) => l.trim())) {
+      if (label && !usable.has(label)) {
+        problems.push(`no metric in the expression has the label '${label}' (in: ${expr})`);
+      }
+    }
+  }
+  return problems;
+}
+
+interface Panel {
+  readonly id?: number;
+  readonly type?: string;
+  readonly title?: string;
+  readonly gridPos?: { h: number; w: number; x: number; y: number };
+  readonly datasource?: { type?: string; uid?: string };
+  readonly targets?: readonly { expr?: string; datasource?: { uid?: string } }[];
+  readonly panels?: readonly Panel[];
+}
+interface Dashboard {
+  readonly uid?: string;
+  readonly title?: string;
+  readonly schemaVersion?: number;
+  readonly panels: readonly Panel[];
+  readonly templating?: {
+    list: readonly {
+      name: string;
+      datasource?: { uid?: string };
+      query?: string | { query?: string };
+      definition?: string;
+    }[];
+  };
+}
+
+const dashboard = JSON.parse(read('deploy/grafana/dashboards/idalloc.json')) as Dashboard;
+const allPanels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+const datasourceUid = /^\s*uid:\s*(\S+)\s*$/m.exec(
+  read('deploy/grafana/provisioning/datasources/prometheus.yml'),
+)?.[1];
+
+function dashboardExprs(): string[] {
+  const exprs = allPanels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
+  for (const v of dashboard.templating?.list ?? []) {
+    exprs.push(typeof v.query === 'string' ? v.query : (v.query?.query ?? ''));
+    if (v.definition) exprs.push(v.definition);
+  }
+  return exprs;
+}
+
+/** The `expr:` of each rule, inline or as a folded/literal block (`>-`, `|`). */
+function alertExprs(yaml: string): string[] {
+  const lines = yaml.split('\n');
+  const exprs: string[] = [];
+  lines.forEach((line, i) => {
+    const m = /^(\s*)expr:\s*(.*)$/.exec(line);
+    if (!m) return;
+    if (!/^[>|][-+]?$/.test(m[2]!)) {
+      exprs.push(m[2]!);
+      return;
+    }
+    const block: string[] = [];
+    for (const next of lines.slice(i + 1)) {
+      if (next.trim() !== '' && next.search(/\S/) <= m[1]!.length) break;
+      block.push(next.trim());
+    }
+    exprs.push(block.join(' ').trim());
+  });
+  return exprs;
+}
+
+describe('the metric checker used below', () => {
+  it('reports unknown metrics, labels, label values and grouping labels', () => {
+    const problems = checkExpr(
+      'sum by (tag, status) (rate(idalloc_ids_total[1m])) + ' +
+        'idalloc_segment_fetches_total{outcome="failed", node="a"} + idalloc_store_up_bucket',
+    );
+    expect(problems).toHaveLength(5);
+  });
+
+  it('accepts histogram series, target labels and regex alternatives SPEC §9 allows', () => {
+    const expr =
+      'histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket' +
+      '{instance=~"$instance", status_code="503"}[5m]))) + ' +
+      'sum by (job) (idalloc_segment_fetches_total{outcome=~"error|discarded"})';
+    expect(checkExpr(expr)).toEqual([]);
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  it('has what provisioning needs: uid, title, schemaVersion and unique panel ids', () => {
+    expect(dashboard.uid).toMatch(/^[A-Za-z0-9_-]{1,40}$/);
+    expect(dashboard.title).toBeTruthy();
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
+    const ids = allPanels.map((p) => p.id);
+    expect(ids.every((id) => Number.isInteger(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('places every panel inside the 24-column grid without overlaps', () => {
+    const cells = new Set<string>();
+    const clashes: string[] = [];
+    for (const p of allPanels) {
+      const g = p.gridPos;
+      expect(g, `gridPos of '${p.title}'`).toBeDefined();
+      if (!g) continue;
+      expect(g.x + g.w, `right edge of '${p.title}'`).toBeLessThanOrEqual(24);
+      for (let x = g.x; x < g.x + g.w; x++) {
+        for (let y = g.y; y < g.y + g.h; y++) {
+          if (cells.has(`${x},${y}`)) clashes.push(`'${p.title}' at ${x},${y}`);
+          cells.add(`${x},${y}`);
+        }
+      }
+    }
+    expect(clashes).toEqual([]);
+  });
+
+  it('queries the provisioned Prometheus data source by its uid', () => {
+    expect(datasourceUid).toBeTruthy();
+    const uids = [
+      ...allPanels.filter((p) => p.type !== 'row').map((p) => p.datasource?.uid),
+      ...allPanels.flatMap((p) => (p.targets ?? []).map((t) => t.datasource?.uid)),
+      ...(dashboard.templating?.list ?? []).map((v) => v.datasource?.uid),
+    ];
+    expect(new Set(uids)).toEqual(new Set([datasourceUid]));
+  });
+
+  it('uses only the metrics, labels and label values of SPEC §9', () => {
+    const exprs = dashboardExprs();
+    expect(exprs.filter((e) => e.includes('idalloc_')).length).toBeGreaterThanOrEqual(10);
+    expect(exprs.flatMap(checkExpr)).toEqual([]);
+  });
+
+  it('charts every SPEC §9 metric', () => {
+    const text = dashboardExprs().join('\n');
+    const missing = Object.keys(SPEC_METRICS).filter((name) => !text.includes(name));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('the Prometheus alert rules', () => {
+  const yaml = read('deploy/prometheus/alerts.yml');
+
+  it('use only the metrics, labels and label values of SPEC §9', () => {
+    const exprs = alertExprs(yaml);
+    expect(exprs).toHaveLength(yaml.match(/^\s*- alert:/gm)?.length ?? -1);
+    expect(exprs.flatMap(checkExpr)).toEqual([]);
+  });
+});
+
+describe('docker-compose.yml', () => {
+  it('has Prometheus scrape every idalloc node it runs, on the port the image exposes', () => {
+    const nodes = [...read('docker-compose.yml').matchAll(/^ {2}(idalloc-\d+):\s*$/gm)]
+      .map((m) => `${m[1]}:8080`)
+      .sort();
+    const targets = [...read('deploy/prometheus/prometheus.yml').matchAll(/- (idalloc-\S+)/g)]
+      .map((m) => m[1])
+      .sort();
+    expect(nodes.length).toBeGreaterThanOrEqual(2);
+    expect(targets).toEqual(nodes);
+    expect(read('Dockerfile')).toMatch(/^EXPOSE 8080$/m);
+  });
+});
+
+describe('the Dockerfile', () => {
+  it('sends every file `npm run build` reads into the build context and copies it', () => {
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    const files: string[] = [
+      ...(pkg.scripts.build!.match(/[\w./-]+\.(?:json|mjs|cjs|js)\b/g) ?? []),
+    ];
+    for (const config of files.filter((f) => f.startsWith('tsconfig'))) {
+      const base = /"extends":\s*"\.\/([^"]+)"/.exec(read(config))?.[1];
+      if (base) files.push(base);
+    }
+    expect(files).toContain('tsconfig.build.json');
+    const allowed = read('.dockerignore')
+      .split('\n')
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1).trim());
+    const copied = read('Dockerfile')
+      .split('\n')
+      .filter((l) => /^COPY (?!--from)/.test(l))
+      .join(' ');
+    for (const file of [...files, 'src']) {
+      expect(allowed, `.dockerignore lets ${file} through`).toContain(file);
+      expect(copied, `the Dockerfile copies ${file}`).toContain(file);
+    }
+  });
+});
