@@ -10,6 +10,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../../config.js';
 import { defineScripts } from './scripts.js';
+import { masterConnection, reloadRoutes, slotOwner } from './cluster-route.js';
 import { keySlot } from './slot.js';
 
 export type RedisLike = Redis | Cluster;
@@ -93,8 +94,9 @@ function build(t: RedisTopology, opts: RedisOptions, name: string): RedisLike {
         // Not `stringNumbers` here: ioredis 6 reads the CLUSTER SLOTS reply through the
         // same options, and with string slot bounds it skips every range that does not
         // start at 0 or 10923 ("5461" <= "10922" is false), leaving those slots unmapped
-        // (the bug of ioredis#1395, back). IDs never travel as integer replies anyway:
-        // the scripts return them as decimal strings.
+        // (the bug of ioredis#1395, back); commands to them then go by MOVED. Allocation
+        // routes by its own map (cluster-route.ts) either way. IDs never travel as
+        // integer replies: the scripts return them as decimal strings.
         redisOptions: { ...opts, stringNumbers: false, connectionName },
         clusterRetryStrategy: retryStrategy,
         enableOfflineQueue: opts.enableOfflineQueue ?? true,
@@ -185,12 +187,13 @@ export async function allocationConnection(
   await whenReady(client, readyTimeoutMs);
   if (client instanceof Redis) return client;
   const slot = keySlot(key);
-  const owner = client.slots[slot]?.[0];
-  const node = client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  let node = masterConnection(client, await slotOwner(client, slot));
   if (!node) {
-    client.refreshSlotsCache();
-    throw new Error(`no connected master owns slot ${slot} (of '${key}') yet`);
+    // A failover or a reshard moved the slot, or a master died: read the maps again.
+    await refreshSlots(client);
+    node = masterConnection(client, await slotOwner(client, slot));
   }
+  if (!node) throw new Error(`no connected master owns slot ${slot} (of '${key}') now`);
   if (!scriptedNodes.has(node)) {
     defineScripts(node);
     scriptedNodes.add(node);
@@ -207,11 +210,17 @@ export function isRedirection(err: unknown): boolean {
   return err instanceof Error && /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.test(err.message);
 }
 
-/** Refreshes a Cluster client's slot map; resolves after it did, or after `timeoutMs`. */
+/**
+ * Refreshes both slot maps of a Cluster client, ioredis's (which picks the node
+ * connections) and idalloc's (see cluster-route.ts); resolves after both, or after
+ * `timeoutMs`.
+ */
 export function refreshSlots(cluster: Cluster, timeoutMs = 1000): Promise<void> {
+  const ours = reloadRoutes(cluster).catch(() => undefined); // the next lookup reports it
+  const theirs = new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);
-    cluster.refreshSlotsCache(() => {
+    void Promise.all([ours, theirs]).then(() => {
       clearTimeout(timer);
       resolve();
     });
