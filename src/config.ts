@@ -99,6 +99,14 @@ const schema = z.object({
   SNOWFLAKE_WORKER_BITS: int(1, 20).default(10),
   SNOWFLAKE_SEQUENCE_BITS: int(0, 20).default(12),
   SNOWFLAKE_WORKER_ID: int(0, 1_048_575).optional(),
+  /**
+   * `default`: 41 bits of ms | SNOWFLAKE_WORKER_BITS | SNOWFLAKE_SEQUENCE_BITS, below 2^63.
+   * `js-safe`: IDs below 2^53 (exact as JavaScript numbers): 41 | 4 | 8 unless the two
+   * widths are set, which must then add up to at most 12.
+   */
+  SNOWFLAKE_LAYOUT: z
+    .enum(['default', 'js-safe'], { message: 'default or js-safe' })
+    .default('default'),
   SNOWFLAKE_LEASE_MS: int(3000, 3_600_000).default(30_000),
   MAX_BACKWARD_MS: int(0, 10_000).default(5),
 });
@@ -129,6 +137,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     );
   }
   const c = parsed.data;
+  if (c.SNOWFLAKE_LAYOUT === 'js-safe') {
+    // The preset's widths apply unless set explicitly (then crossCheck holds them to 53 bits).
+    if (input.SNOWFLAKE_WORKER_BITS === undefined) c.SNOWFLAKE_WORKER_BITS = 4;
+    if (input.SNOWFLAKE_SEQUENCE_BITS === undefined) c.SNOWFLAKE_SEQUENCE_BITS = 8;
+  }
   const problem = crossCheck(c);
   if (problem) throw new ConfigError(`invalid configuration: ${problem}`);
   return Object.freeze(c);
@@ -147,6 +160,9 @@ function crossCheck(c: z.infer<typeof schema>): string | undefined {
   const bits = c.SNOWFLAKE_WORKER_BITS + c.SNOWFLAKE_SEQUENCE_BITS;
   if (bits > 22) {
     return `SNOWFLAKE_WORKER_BITS + SNOWFLAKE_SEQUENCE_BITS = ${bits}: expected at most 22, so that 41 bits of milliseconds fit in 63`;
+  }
+  if (c.SNOWFLAKE_LAYOUT === 'js-safe' && bits > 12) {
+    return `SNOWFLAKE_WORKER_BITS + SNOWFLAKE_SEQUENCE_BITS = ${bits}: expected at most 12 with SNOWFLAKE_LAYOUT=js-safe, so that 41 bits of milliseconds fit in 53 (IDs below 2^53)`;
   }
   if (
     c.SNOWFLAKE_WORKER_ID !== undefined &&

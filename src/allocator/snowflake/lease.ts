@@ -1,0 +1,375 @@
+/**
+ * The worker-ID lease and its horizon fence (SPEC §6), on any {@link WorkerLeaseStore}.
+ *
+ * One step at a time, on injected time:
+ * - no worker ID: choose one (below) and claim it; retry every third of the lease while
+ *   all are leased, sooner after an error;
+ * - holding one: renew every third of the lease, raising the horizon to now + lease -
+ *   guard; after a failed renewal retry sooner; when the store says the lease is not
+ *   ours any more, drop it and claim again at once.
+ *
+ * The node never issues a timestamp above the horizon the store last confirmed (the
+ * generator checks), which is also where its lease could lapse minus the guard: a node
+ * that cannot renew stops issuing before its lease could lapse, and a node paused past
+ * it wakes up to timestamps its successor cannot use (the successor starts above the
+ * horizon).
+ *
+ * Choosing: worker IDs are read a window at a time (one inspect per ID, all in flight at
+ * once), starting at a random one; the first free ID usable without waiting is claimed.
+ * When none is, the free one whose fence ends first is claimed, and the node waits for
+ * its fence. A restarted node usually finds one usable at once: a released ID is settled
+ * at what its holder used, and a crashed holder's horizon passes with its lease.
+ */
+import { randomUUID } from 'node:crypto';
+import { silentLog, systemClock, type Clock, type Log } from '../types.js';
+
+/** A worker ID as a node choosing one sees it. */
+export type WorkerLook =
+  | { readonly id: number; readonly state: 'held' }
+  | { readonly id: number; readonly state: 'damaged' }
+  /** `floor`: the first timestamp (Unix ms) a claim would get now. */
+  | { readonly id: number; readonly state: 'free'; readonly floor: number };
+
+export interface ClaimRequest {
+  readonly token: string;
+  readonly leaseMs: number;
+  /** The claimant's clock, Unix ms. */
+  readonly now: number;
+  /** The new horizon is at least now + aheadMs. */
+  readonly aheadMs: number;
+  /** Added to the floor when the stored horizon may have lost raises. */
+  readonly marginMs: number;
+  /** Refuse (`fenced`) when the floor lies more than this after now. */
+  readonly maxWaitMs: number;
+}
+
+export type ClaimOutcome =
+  | {
+      readonly kind: 'claimed';
+      /** The first timestamp the holder may use (Unix ms). */
+      readonly floor: number;
+      /** The highest timestamp it may use until it renews. */
+      readonly horizon: number;
+      /** True when the incarnation margin was added to the floor. */
+      readonly margin: boolean;
+    }
+  | { readonly kind: 'taken' | 'fenced' | 'damaged' };
+
+export interface RenewRequest {
+  readonly token: string;
+  readonly leaseMs: number;
+  readonly now: number;
+  /** Raise the horizon to at least this (Unix ms). */
+  readonly target: number;
+  readonly marginMs: number;
+}
+
+export type RenewOutcome =
+  | {
+      readonly kind: 'renewed';
+      readonly horizon: number;
+      /** Set when the store's server changed: the holder starts again from here. */
+      readonly floor: number | undefined;
+    }
+  | { readonly kind: 'lost' | 'damaged' };
+
+/**
+ * Where leases and horizons live (Redis: store/redis/worker-lease.ts). Each call is
+ * atomic in the store; a failure to reach it rejects (IdAllocError UNAVAILABLE).
+ */
+export interface WorkerLeaseStore {
+  /** Reads worker IDs without changing them (a hint: claim decides). */
+  inspect(ids: readonly number[], now: number, marginMs: number): Promise<WorkerLook[]>;
+  /** Leases a free worker ID and fences it: SET NX PX, horizon raised above the floor. */
+  claim(workerId: number, req: ClaimRequest): Promise<ClaimOutcome>;
+  /** Compare-and-expire, raising the horizon. */
+  renew(workerId: number, req: RenewRequest): Promise<RenewOutcome>;
+  /**
+   * Compare-and-delete; the horizon settles at `settle` (the highest timestamp used),
+   * never below what earlier holders could use.
+   */
+  release(
+    workerId: number,
+    token: string,
+    settle: number,
+  ): Promise<'released' | 'lost' | 'damaged'>;
+}
+
+/** Runs `fn` after `ms`; returns a cancel function. */
+export type Schedule = (fn: () => unknown, ms: number) => () => void;
+
+/** setTimeout, unref'd: a pending renewal alone does not keep a process alive. */
+export const timerSchedule: Schedule = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
+};
+
+/** What this node holds: a worker ID and the timestamps it may use. */
+export interface WorkerGrant {
+  readonly workerId: number;
+  /** The first timestamp (Unix ms) it may use. */
+  readonly floor: number;
+  /** The highest timestamp it may use: confirmed by the store, raised at each renewal. */
+  readonly horizon: number;
+  /** Local time the last confirmation was sent. */
+  readonly confirmedAt: number;
+  /** Changes with each claim and each re-fence (a new floor): sequences restart. */
+  readonly epoch: number;
+}
+
+export interface WorkerLeaseOptions {
+  readonly store: WorkerLeaseStore;
+  /** How many worker IDs exist (2^workerBits). */
+  readonly workerCount: number;
+  /** `SNOWFLAKE_LEASE_MS`. @default 30000 */
+  readonly leaseMs?: number;
+  /**
+   * Added to the floor when a horizon is missing or another server confirmed it; must
+   * exceed how far ahead a holder's horizon goes plus the clock skew between nodes.
+   * @default leaseMs
+   */
+  readonly marginMs?: number;
+  /** Worker IDs read per round trip while choosing. @default 64 */
+  readonly windowSize?: number;
+  readonly clock?: Clock;
+  readonly schedule?: Schedule;
+  /** Where the choice starts. @default Math.random */
+  readonly random?: () => number;
+  /** @default crypto.randomUUID */
+  readonly newToken?: () => string;
+  readonly log?: Log;
+}
+
+/** The lease timings derived from its length (documented in the README). */
+export function leaseTimings(leaseMs: number) {
+  const renewEveryMs = Math.max(1, Math.floor(leaseMs / 3));
+  // The horizon stops this far short of where the lease could lapse: room for the
+  // clock skew between nodes, and a node stops issuing before its lease could lapse.
+  const guardMs = Math.min(1000, Math.floor(leaseMs / 10));
+  return Object.freeze({
+    renewEveryMs,
+    guardMs,
+    aheadMs: leaseMs - guardMs,
+    retryMs: Math.min(1000, renewEveryMs),
+  });
+}
+
+interface Hold {
+  readonly token: string;
+  grant: WorkerGrant;
+}
+
+export class WorkerLease {
+  private readonly store: WorkerLeaseStore;
+  private readonly workerCount: number;
+  private readonly leaseMs: number;
+  private readonly marginMs: number;
+  private readonly windowSize: number;
+  private readonly timings: ReturnType<typeof leaseTimings>;
+  private readonly clock: Clock;
+  private readonly schedule: Schedule;
+  private readonly random: () => number;
+  private readonly newToken: () => string;
+  private readonly log: Log;
+
+  private hold: Hold | undefined;
+  private epoch = 0;
+  private problem = 'the worker lease has not started';
+  private inFlight: Promise<void> | undefined;
+  private cancel: (() => void) | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(opts: WorkerLeaseOptions) {
+    this.store = opts.store;
+    this.workerCount = opts.workerCount;
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    if (!Number.isInteger(this.leaseMs) || this.leaseMs < 3) {
+      throw new RangeError(`leaseMs ${this.leaseMs}: expected an integer of at least 3`);
+    }
+    this.marginMs = opts.marginMs ?? this.leaseMs;
+    this.windowSize = Math.max(1, Math.min(opts.windowSize ?? 64, this.workerCount));
+    this.timings = leaseTimings(this.leaseMs);
+    this.clock = opts.clock ?? systemClock;
+    this.schedule = opts.schedule ?? timerSchedule;
+    this.random = opts.random ?? Math.random;
+    this.newToken = opts.newToken ?? randomUUID;
+    this.log = opts.log ?? silentLog;
+  }
+
+  /** The worker ID held now and its fence, or undefined. */
+  current(): WorkerGrant | undefined {
+    return this.hold?.grant;
+  }
+
+  /** Why no worker ID is held, or why the last renewal failed (undefined when all is well). */
+  get reason(): string | undefined {
+    return this.problem === '' ? undefined : this.problem;
+  }
+
+  /** Runs the first claim (its outcome shows in {@link current} and {@link reason}). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.run();
+  }
+
+  /**
+   * Stops the loop and releases the worker ID, settling its horizon at `settle` (the
+   * highest timestamp used; the caller has stopped issuing). Never throws.
+   */
+  async close(settle: number): Promise<void> {
+    this.closed = true;
+    this.cancel?.();
+    await this.inFlight;
+    const hold = this.hold;
+    this.hold = undefined;
+    this.problem = 'the worker lease is closed';
+    if (!hold) return;
+    const id = hold.grant.workerId;
+    try {
+      const r = await this.store.release(id, hold.token, Math.max(0, settle, hold.grant.floor - 1));
+      if (r === 'released') this.log.info({ workerId: id }, 'released snowflake worker ID');
+      else
+        this.log.warn(
+          { workerId: id, outcome: r },
+          'snowflake worker lease was not ours to release',
+        );
+    } catch (err) {
+      this.log.warn(
+        { workerId: id, err },
+        'could not release the snowflake worker lease; it expires by itself',
+      );
+    }
+  }
+
+  /** One step at a time; a step never rejects. */
+  private run(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.inFlight ??= this.step().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async step(): Promise<void> {
+    let delay: number;
+    try {
+      delay = this.hold ? await this.renew(this.hold) : await this.claim();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.problem = this.hold
+        ? `cannot renew the lease on worker ${this.hold.grant.workerId}: ${message}`
+        : `cannot claim a worker ID: ${message}`;
+      this.log.warn({ err }, this.problem);
+      delay = this.timings.retryMs;
+    }
+    if (!this.closed) this.cancel = this.schedule(() => this.run(), delay);
+  }
+
+  private async renew(hold: Hold): Promise<number> {
+    const g = hold.grant;
+    const now = this.clock.now();
+    const r = await this.store.renew(g.workerId, {
+      token: hold.token,
+      leaseMs: this.leaseMs,
+      now,
+      target: Math.max(g.horizon, now + this.timings.aheadMs),
+      marginMs: this.marginMs,
+    });
+    if (r.kind !== 'renewed') {
+      // Lost (expired, or another node holds it) or damaged: this worker ID is done.
+      this.hold = undefined;
+      this.problem = `the lease on worker ${g.workerId} was ${r.kind === 'lost' ? 'lost (it expired or another node holds it)' : 'refused: its horizon is damaged in the store'}; claiming a worker ID again`;
+      this.log[r.kind === 'lost' ? 'warn' : 'error']({ workerId: g.workerId }, this.problem);
+      return 0;
+    }
+    this.problem = '';
+    if (r.floor === undefined) {
+      hold.grant = { ...g, horizon: r.horizon, confirmedAt: now };
+    } else {
+      hold.grant = {
+        ...g,
+        floor: r.floor,
+        horizon: r.horizon,
+        confirmedAt: now,
+        epoch: ++this.epoch,
+      };
+      this.log.warn(
+        { workerId: g.workerId, floor: new Date(r.floor).toISOString() },
+        'the store answering for the snowflake worker lease changed (restart or failover): issuing again only from the fenced floor',
+      );
+    }
+    return this.timings.renewEveryMs;
+  }
+
+  private async claim(): Promise<number> {
+    const n = this.workerCount;
+    const first = Math.floor(this.random() * n) % n;
+    const token = this.newToken();
+    const fenced: { id: number; floor: number }[] = [];
+    let damaged = 0;
+    for (let offset = 0; offset < n; offset += this.windowSize) {
+      const ids: number[] = [];
+      for (let i = offset; i < Math.min(n, offset + this.windowSize); i++)
+        ids.push((first + i) % n);
+      const now = this.clock.now();
+      for (const look of await this.store.inspect(ids, now, this.marginMs)) {
+        if (look.state === 'damaged') damaged++;
+        if (look.state !== 'free') continue;
+        if (look.floor > now) fenced.push({ id: look.id, floor: look.floor });
+        else if (await this.tryClaim(look.id, token, 0)) return this.timings.renewEveryMs;
+      }
+    }
+    // Nothing usable at once: the fence that ends first (a fresh store fences every ID);
+    // among equals, scan order, so that random starts keep nodes apart.
+    fenced.sort((a, b) => a.floor - b.floor);
+    for (const f of fenced) {
+      const wait = Math.max(0, f.floor - this.clock.now());
+      if (await this.tryClaim(f.id, token, wait + this.leaseMs)) return this.timings.renewEveryMs;
+    }
+    this.problem =
+      damaged === 0
+        ? `all ${n} worker IDs are leased; trying again every ${this.timings.renewEveryMs} ms`
+        : `no worker ID is free: of ${n}, ${damaged} have a damaged horizon in the store and the rest are leased; trying again every ${this.timings.renewEveryMs} ms`;
+    this.log.warn({ workerCount: n, damaged }, this.problem);
+    return this.timings.renewEveryMs;
+  }
+
+  private async tryClaim(id: number, token: string, maxWaitMs: number): Promise<boolean> {
+    const now = this.clock.now();
+    const r = await this.store.claim(id, {
+      token,
+      leaseMs: this.leaseMs,
+      now,
+      aheadMs: this.timings.aheadMs,
+      marginMs: this.marginMs,
+      maxWaitMs,
+    });
+    if (r.kind !== 'claimed') return false;
+    this.hold = {
+      token,
+      grant: {
+        workerId: id,
+        floor: r.floor,
+        horizon: r.horizon,
+        confirmedAt: now,
+        epoch: ++this.epoch,
+      },
+    };
+    this.problem = '';
+    this.log.info(
+      {
+        workerId: id,
+        ...(r.floor > now
+          ? { fencedUntil: new Date(r.floor).toISOString(), margin: r.margin }
+          : {}),
+      },
+      r.floor > now
+        ? 'claimed snowflake worker ID; waiting for its fence (an earlier holder, or a store that may have lost writes)'
+        : 'claimed snowflake worker ID',
+    );
+    return true;
+  }
+}
