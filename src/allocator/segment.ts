@@ -401,12 +401,15 @@ export class SegmentAllocator {
         try {
           g = await this.store.allocate(tb.tag, count, exact);
         } catch (err) {
-          const discarded = isIdAllocError(err) && err.details.discarded === true;
-          this.observer.segmentFetched?.(
-            tb.tag,
-            discarded ? 'discarded' : 'error',
-            secondsSince(t0),
-          );
+          // A refusal (unknown tag, wrong mode, exhausted) is an answer, not a failed fetch.
+          if (!isRefusal(err)) {
+            const discarded = isIdAllocError(err) && err.details.discarded === true;
+            this.observer.segmentFetched?.(
+              tb.tag,
+              discarded ? 'discarded' : 'error',
+              secondsSince(t0),
+            );
+          }
           throw err;
         }
         const mark = tb.highWater;
@@ -466,6 +469,14 @@ export class SegmentAllocator {
       this.sleeps.add(t);
     });
   }
+}
+
+function isRefusal(err: unknown): boolean {
+  return (
+    isIdAllocError(err, ErrorCode.TAG_NOT_FOUND) ||
+    isIdAllocError(err, ErrorCode.WRONG_MODE) ||
+    isIdAllocError(err, ErrorCode.TAG_EXHAUSTED)
+  );
 }
 
 function secondsSince(t0: number): number {
