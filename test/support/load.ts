@@ -21,6 +21,8 @@ export interface LoadOptions {
   readonly concurrency?: number;
   /** How long a loop backs off after an error. @default 20 */
   readonly pauseOnErrorMs?: number;
+  /** A pause between two requests of a loop, to hold the rate down. @default 0 */
+  readonly intervalMs?: number;
 }
 
 export interface Outage {
@@ -87,8 +89,9 @@ export class Load {
         if (!this.failingSince.has(tag)) this.failingSince.set(tag, Date.now());
         await pause(this.opts.pauseOnErrorMs ?? 20);
       }
+      if (this.opts.intervalMs) await pause(this.opts.intervalMs);
       // Let timers and I/O run between synchronous fast-path answers.
-      if (n % 64 === 0) await new Promise((r) => setImmediate(r));
+      else if (n % 64 === 0) await new Promise((r) => setImmediate(r));
     }
   }
 }
