@@ -8,7 +8,7 @@ import { invalidArgument } from '../../errors.js';
 import type { AllocatorObserver, Clock, Log } from '../types.js';
 import { SnowflakeGenerator } from './generator.js';
 import { layoutFromConfig } from './layout.js';
-import type { WorkerLeaseStore } from './lease.js';
+import type { WorkerLeaseStore } from './lease-store.js';
 
 export interface SnowflakeDeps {
   /** Where worker IDs are leased; not needed when `SNOWFLAKE_WORKER_ID` pins one. */
@@ -50,4 +50,5 @@ export {
   layoutFromConfig,
   type SnowflakeLayout,
 } from './layout.js';
-export type { Schedule, WorkerGrant, WorkerLeaseStore } from './lease.js';
+export type { Schedule, WorkerGrant } from './lease.js';
+export type { WorkerLeaseStore } from './lease-store.js';

@@ -21,79 +21,11 @@
  * at what its holder used, and a crashed holder's horizon passes with its lease.
  */
 import { randomUUID } from 'node:crypto';
+import { invalidArgument } from '../../errors.js';
 import { silentLog, systemClock, type Clock, type Log } from '../types.js';
+import type { WorkerLeaseStore } from './lease-store.js';
 
-/** A worker ID as a node choosing one sees it. */
-export type WorkerLook =
-  | { readonly id: number; readonly state: 'held' }
-  | { readonly id: number; readonly state: 'damaged' }
-  /** `floor`: the first timestamp (Unix ms) a claim would get now. */
-  | { readonly id: number; readonly state: 'free'; readonly floor: number };
-
-export interface ClaimRequest {
-  readonly token: string;
-  readonly leaseMs: number;
-  /** The claimant's clock, Unix ms. */
-  readonly now: number;
-  /** The new horizon is at least now + aheadMs. */
-  readonly aheadMs: number;
-  /** Added to the floor when the stored horizon may have lost raises. */
-  readonly marginMs: number;
-  /** Refuse (`fenced`) when the floor lies more than this after now. */
-  readonly maxWaitMs: number;
-}
-
-export type ClaimOutcome =
-  | {
-      readonly kind: 'claimed';
-      /** The first timestamp the holder may use (Unix ms). */
-      readonly floor: number;
-      /** The highest timestamp it may use until it renews. */
-      readonly horizon: number;
-      /** True when the incarnation margin was added to the floor. */
-      readonly margin: boolean;
-    }
-  | { readonly kind: 'taken' | 'fenced' | 'damaged' };
-
-export interface RenewRequest {
-  readonly token: string;
-  readonly leaseMs: number;
-  readonly now: number;
-  /** Raise the horizon to at least this (Unix ms). */
-  readonly target: number;
-  readonly marginMs: number;
-}
-
-export type RenewOutcome =
-  | {
-      readonly kind: 'renewed';
-      readonly horizon: number;
-      /** Set when the store's server changed: the holder starts again from here. */
-      readonly floor: number | undefined;
-    }
-  | { readonly kind: 'lost' | 'damaged' };
-
-/**
- * Where leases and horizons live (Redis: store/redis/worker-lease.ts). Each call is
- * atomic in the store; a failure to reach it rejects (IdAllocError UNAVAILABLE).
- */
-export interface WorkerLeaseStore {
-  /** Reads worker IDs without changing them (a hint: claim decides). */
-  inspect(ids: readonly number[], now: number, marginMs: number): Promise<WorkerLook[]>;
-  /** Leases a free worker ID and fences it: SET NX PX, horizon raised above the floor. */
-  claim(workerId: number, req: ClaimRequest): Promise<ClaimOutcome>;
-  /** Compare-and-expire, raising the horizon. */
-  renew(workerId: number, req: RenewRequest): Promise<RenewOutcome>;
-  /**
-   * Compare-and-delete; the horizon settles at `settle` (the highest timestamp used),
-   * never below what earlier holders could use.
-   */
-  release(
-    workerId: number,
-    token: string,
-    settle: number,
-  ): Promise<'released' | 'lost' | 'damaged'>;
-}
+export type * from './lease-store.js';
 
 /** Runs `fn` after `ms`; returns a cancel function. */
 export type Schedule = (fn: () => unknown, ms: number) => () => void;
@@ -186,7 +118,9 @@ export class WorkerLease {
     this.workerCount = opts.workerCount;
     this.leaseMs = opts.leaseMs ?? 30_000;
     if (!Number.isInteger(this.leaseMs) || this.leaseMs < 3) {
-      throw new RangeError(`leaseMs ${this.leaseMs}: expected an integer of at least 3`);
+      throw invalidArgument(
+        `leaseMs ${this.leaseMs} is not allowed: expected an integer of at least 3`,
+      );
     }
     this.marginMs = opts.marginMs ?? this.leaseMs;
     this.windowSize = Math.max(1, Math.min(opts.windowSize ?? 64, this.workerCount));

@@ -12,7 +12,7 @@ import type {
   RenewRequest,
   WorkerLeaseStore,
   WorkerLook,
-} from '../../allocator/snowflake/lease.js';
+} from '../../allocator/snowflake/lease-store.js';
 import type { RedisLike } from './client.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './scripts.js';

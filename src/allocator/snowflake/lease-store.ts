@@ -1,0 +1,77 @@
+/**
+ * What the worker lease needs of a store (SPEC §6): atomic claim, renew and release of
+ * one worker ID each, and a read-only look at many. Redis implements it in
+ * store/redis/worker-lease.ts with the worker-*-2.lua scripts.
+ */
+
+/** A worker ID as a node choosing one sees it. */
+export type WorkerLook =
+  | { readonly id: number; readonly state: 'held' }
+  | { readonly id: number; readonly state: 'damaged' }
+  /** `floor`: the first timestamp (Unix ms) a claim would get now. */
+  | { readonly id: number; readonly state: 'free'; readonly floor: number };
+
+export interface ClaimRequest {
+  readonly token: string;
+  readonly leaseMs: number;
+  /** The claimant's clock, Unix ms. */
+  readonly now: number;
+  /** The new horizon is at least now + aheadMs. */
+  readonly aheadMs: number;
+  /** Added to the floor when the stored horizon may have lost raises. */
+  readonly marginMs: number;
+  /** Refuse (`fenced`) when the floor lies more than this after now. */
+  readonly maxWaitMs: number;
+}
+
+export type ClaimOutcome =
+  | {
+      readonly kind: 'claimed';
+      /** The first timestamp the holder may use (Unix ms). */
+      readonly floor: number;
+      /** The highest timestamp it may use until it renews. */
+      readonly horizon: number;
+      /** True when the incarnation margin was added to the floor. */
+      readonly margin: boolean;
+    }
+  | { readonly kind: 'taken' | 'fenced' | 'damaged' };
+
+export interface RenewRequest {
+  readonly token: string;
+  readonly leaseMs: number;
+  readonly now: number;
+  /** Raise the horizon to at least this (Unix ms). */
+  readonly target: number;
+  readonly marginMs: number;
+}
+
+export type RenewOutcome =
+  | {
+      readonly kind: 'renewed';
+      readonly horizon: number;
+      /** Set when the store's server changed: the holder starts again from here. */
+      readonly floor: number | undefined;
+    }
+  | { readonly kind: 'lost' | 'damaged' };
+
+/**
+ * Where leases and horizons live (Redis: store/redis/worker-lease.ts). Each call is
+ * atomic in the store; a failure to reach it rejects (IdAllocError UNAVAILABLE).
+ */
+export interface WorkerLeaseStore {
+  /** Reads worker IDs without changing them (a hint: claim decides). */
+  inspect(ids: readonly number[], now: number, marginMs: number): Promise<WorkerLook[]>;
+  /** Leases a free worker ID and fences it: SET NX PX, horizon raised above the floor. */
+  claim(workerId: number, req: ClaimRequest): Promise<ClaimOutcome>;
+  /** Compare-and-expire, raising the horizon. */
+  renew(workerId: number, req: RenewRequest): Promise<RenewOutcome>;
+  /**
+   * Compare-and-delete; the horizon settles at `settle` (the highest timestamp used),
+   * never below what earlier holders could use.
+   */
+  release(
+    workerId: number,
+    token: string,
+    settle: number,
+  ): Promise<'released' | 'lost' | 'damaged'>;
+}
