@@ -1,0 +1,200 @@
+/**
+ * The embedded store's SQLite file (SPEC §11) through Node's built-in `node:sqlite`:
+ * opening it with the settings that make it durable and shareable between processes,
+ * the schema, transactions, and SQLite failures as typed errors.
+ *
+ * Settings, and why:
+ * - `journal_mode=WAL`: readers (tag listings, the admin script) never block an
+ *   allocation and an allocation never blocks them; a commit appends to one file and
+ *   needs one fsync. WAL needs shared memory between the processes, so the file must be
+ *   on a local disk of this host, never on a network filesystem; this store serves one
+ *   host by design anyway.
+ * - `synchronous=FULL`: in WAL mode the log is fsynced at every commit, so a committed
+ *   allocation survives a crash or a power cut; with NORMAL the last commits could roll
+ *   back after a power cut and a range be handed out twice.
+ * - `busy_timeout`: a process that finds the write lock taken waits for it instead of
+ *   failing at once. Every write is `BEGIN IMMEDIATE`, which takes the write lock up
+ *   front, so the wait happens there (a deferred transaction that upgrades could fail
+ *   with SQLITE_BUSY without waiting).
+ */
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { ConfigError } from '../../config.js';
+import { ErrorCode, IdAllocError, unavailable } from '../../errors.js';
+
+/** The file under DATA_DIR. */
+export const DATABASE_FILE = 'idalloc.db';
+
+/** Bumped when the tables change; a file from a newer version is refused. */
+const SCHEMA_VERSION = 1;
+
+/**
+ * IDs (`next`, `max`) are decimal TEXT: `next` reaches 2^63 (max + 1) when a tag is
+ * exhausted, one past SQLite's signed 64-bit INTEGER. Arithmetic on them is BigInt,
+ * inside the transaction. A row with `deleted_at` is a tombstone (see tag-ops.ts).
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tags (
+  name        TEXT PRIMARY KEY NOT NULL,
+  mode        TEXT,
+  next        TEXT,
+  step        INTEGER,
+  max         TEXT,
+  gap         INTEGER,
+  description TEXT,
+  created_at  INTEGER,
+  deleted_at  INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS worker_leases (
+  id         INTEGER PRIMARY KEY NOT NULL,
+  token      TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS worker_horizons (
+  id    INTEGER PRIMARY KEY NOT NULL,
+  h     INTEGER NOT NULL,
+  floor INTEGER
+);
+`;
+
+/** Primary SQLite result codes that mean a bug or a damaged file rather than "try again". */
+const BROKEN = new Map<number, string>([
+  [1, 'SQL error'],
+  [11, 'the database file is corrupt'],
+  [19, 'constraint violated'],
+  [20, 'datatype mismatch'],
+  [21, 'library misuse'],
+  [26, 'not a SQLite database'],
+]);
+
+interface SqliteError extends Error {
+  readonly code?: string;
+  readonly errcode?: number;
+}
+
+function primaryCode(err: unknown): number | undefined {
+  const e = err as SqliteError;
+  return e instanceof Error && e.code === 'ERR_SQLITE_ERROR' && typeof e.errcode === 'number'
+    ? e.errcode & 0xff
+    : undefined;
+}
+
+/**
+ * A failure of the database as a typed error: a damaged file or a bug is INTERNAL;
+ * anything else (the lock still taken after the busy timeout, a full disk, an I/O
+ * error, a closed store) is UNAVAILABLE, so the allocator keeps serving what it holds
+ * and tries again.
+ */
+export function sqliteFailure(err: unknown, what: string): IdAllocError {
+  if (err instanceof IdAllocError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = primaryCode(err);
+  if (code !== undefined && BROKEN.has(code)) {
+    return new IdAllocError(
+      ErrorCode.INTERNAL,
+      `${what} failed in the embedded store (${BROKEN.get(code)}): ${message}`,
+      { sqliteCode: code },
+      { cause: err },
+    );
+  }
+  return unavailable(`embedded store unavailable during ${what}: ${message}`, 1, err);
+}
+
+/**
+ * Runs `fn` in a write transaction: BEGIN IMMEDIATE (waiting up to the busy timeout for
+ * the lock), COMMIT, which with synchronous=FULL returns only once the log is on disk.
+ * Any throw rolls back, so a refusal writes nothing.
+ */
+export function writeTransaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+export interface OpenOptions {
+  readonly dataDir: string;
+  /** How long to wait for another process's write lock, ms. */
+  readonly busyTimeoutMs: number;
+}
+
+/** Configuration the operator must fix: one line naming DATA_DIR, the cause and the way out. */
+function dataDirError(dataDir: string, what: string, cause: unknown): ConfigError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new ConfigError(
+    `DATA_DIR=${JSON.stringify(dataDir)}: ${what} (${why}); expected a writable directory on a local disk, or set REDIS_URL to use Redis`,
+    { cause },
+  );
+}
+
+/**
+ * Opens (creating if missing) DATA_DIR/idalloc.db with the settings above and the
+ * schema. @throws ConfigError naming DATA_DIR when it cannot be created or written, or
+ *   holds a file this store cannot use
+ */
+export function openDatabase(opts: OpenOptions): { db: DatabaseSync; path: string } {
+  const dir = resolve(opts.dataDir);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw dataDirError(opts.dataDir, 'cannot create or write the directory', err);
+  }
+  const path = join(dir, DATABASE_FILE);
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path);
+    // The busy timeout first: switching to WAL needs a lock another process may hold.
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
+    const mode = db.prepare('PRAGMA journal_mode = WAL').get();
+    if (mode?.journal_mode !== 'wal') {
+      throw new Error(`journal_mode is ${String(mode?.journal_mode)}, WAL is needed`);
+    }
+    db.exec('PRAGMA synchronous = FULL');
+    const version = Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0);
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `the file has schema version ${version}, written by a newer idalloc; this one knows ${SCHEMA_VERSION}`,
+      );
+    }
+    const ready = db;
+    writeTransaction(ready, () => {
+      ready.exec(SCHEMA);
+      ready.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    });
+  } catch (err) {
+    try {
+      db?.close();
+    } catch {
+      // already failing: the first error is the one to report
+    }
+    if (err instanceof ConfigError) throw err;
+    throw dataDirError(opts.dataDir, `cannot use the embedded store ${path}`, err);
+  }
+  return { db, path };
+}
+
+/** The settings the connection actually runs with (for the start-up log and tests). */
+export interface DatabaseSettings {
+  readonly path: string;
+  readonly journalMode: string;
+  /** 2 is FULL. */
+  readonly synchronous: number;
+  readonly busyTimeoutMs: number;
+}
+
+export function readSettings(db: DatabaseSync, path: string): DatabaseSettings {
+  const one = (pragma: string, column: string) => db.prepare(`PRAGMA ${pragma}`).get()?.[column];
+  return Object.freeze({
+    path,
+    journalMode: String(one('journal_mode', 'journal_mode')),
+    synchronous: Number(one('synchronous', 'synchronous')),
+    busyTimeoutMs: Number(one('busy_timeout', 'timeout')),
+  });
+}

@@ -1,0 +1,312 @@
+/**
+ * The embedded store (SPEC §11): the {@link Store} on a SQLite file under DATA_DIR, for
+ * a single host without Redis. Each operation is one write transaction with the same
+ * steps, checks and refusals as its Lua script in src/lua (allocate-1, bump-1, create-1,
+ * update-1, delete-1), so the two stores answer alike; the contract suite in
+ * test/integration/store-contract.test.ts runs against both.
+ *
+ * Differences from Redis, by design:
+ * - no incarnation guard (SPEC §8.1): a local file committed with synchronous=FULL does
+ *   not lose acknowledged writes to a restart or a failover, so there is no `run_id` and
+ *   a grant is never `bumped`; the `gap` setting is kept so that tags move to Redis
+ *   unchanged;
+ * - one host only: SQLite's locks hold between the processes of this host (the service,
+ *   several of them, the admin script), not across hosts.
+ *
+ * `node:sqlite` is synchronous: a transaction blocks the event loop for its duration,
+ * one fsync, or up to the busy timeout while another process holds the write lock.
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { ErrorCode, IdAllocError, ScriptCode, scriptError } from '../../errors.js';
+import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../tags.js';
+import type { BumpResult, CreateTagInput, Grant, Store, TagChanges, TagConfig } from '../types.js';
+import {
+  openDatabase,
+  readSettings,
+  sqliteFailure,
+  writeTransaction,
+  type DatabaseSettings,
+} from './database.js';
+import {
+  decValid,
+  newRow,
+  segmentFields,
+  TagRows,
+  toTagConfig,
+  type SegmentRow,
+  type TagRow,
+} from './tag-rows.js';
+
+export interface EmbeddedStoreOptions {
+  /** `DATA_DIR`: the directory of `idalloc.db`, created if missing. */
+  readonly dataDir: string;
+  /** Wall clock, ms since the Unix epoch: created_at, deleted_at, lease expiry. */
+  readonly now?: () => number;
+  /**
+   * How long an operation waits for another process's write lock before it fails
+   * UNAVAILABLE. Locks are held for one commit (one fsync), so waits are short.
+   * @default 5000
+   */
+  readonly busyTimeoutMs?: number;
+}
+
+/** What the service logs first when it runs on the embedded store. */
+export function embeddedWarning(path: string): string {
+  return (
+    `embedded store (SQLite) at ${path}: it serves this host only, shared safely by the ` +
+    `processes of this host; nodes on other hosts must not use a copy of it or a network ` +
+    `share of it. To run on several hosts, set REDIS_URL (or REDIS_SENTINELS with ` +
+    `REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES) and create the tags there with ` +
+    `--start above the next IDs shown by 'tag list' here`
+  );
+}
+
+/** A caller's bug (what a Lua script answers with an error reply): nothing is written. */
+function badArgument(what: string, message: string): IdAllocError {
+  return new IdAllocError(ErrorCode.INTERNAL, `${what} refused a malformed argument: ${message}`);
+}
+
+/** Errors of segment operations carry what scriptError needs for WRONG_MODE. */
+const SEGMENT_CONTEXT = { wanted: 'segment', mode: 'snowflake' } as const;
+
+export class EmbeddedStore implements Store {
+  readonly kind = 'embedded' as const;
+  /** Absolute path of the database file. */
+  readonly path: string;
+  /** The one-host notice the service logs as its first line. */
+  readonly warning: string;
+  private readonly db: DatabaseSync;
+  private readonly rows: TagRows;
+  private readonly probe: StatementSync;
+  private readonly now: () => number;
+
+  /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
+  constructor(opts: EmbeddedStoreOptions) {
+    const { db, path } = openDatabase({
+      dataDir: opts.dataDir,
+      busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
+    });
+    this.db = db;
+    this.path = path;
+    this.warning = embeddedWarning(path);
+    this.now = opts.now ?? Date.now;
+    this.rows = new TagRows(db);
+    this.probe = db.prepare('SELECT count(*) AS n FROM tags LIMIT 1');
+  }
+
+  /** The settings the connection runs with: WAL, synchronous FULL (2), the busy timeout. */
+  settings(): DatabaseSettings {
+    return this.read('a read of the settings', () => readSettings(this.db, this.path));
+  }
+
+  async allocate(tag: string, count: number, exact: boolean): Promise<Grant> {
+    const what = `allocation for '${tag}'`;
+    if (count !== 0 && !(Number.isSafeInteger(count) && count >= 1 && count <= MAX_SMALL)) {
+      throw badArgument(what, `count ${count} is not 0 or an integer from 1 to 2^52`);
+    }
+    return this.write(what, () => {
+      // Fail closed: never a tag created here, never a damaged one trusted.
+      const s = this.segment(tag, this.rows.get(tag), SEGMENT_CONTEXT);
+      let wanted = count === 0 ? BigInt(s.step) : BigInt(count);
+      // What is left below max decides the size of the grant.
+      const room = s.max + 1n - s.next;
+      if (room <= 0n || (exact && room < wanted)) {
+        throw scriptError(ScriptCode.TAG_EXHAUSTED, tag, SEGMENT_CONTEXT);
+      }
+      if (room < wanted) wanted = room;
+      this.rows.setNext(tag, s.next + wanted);
+      return { start: s.next, end: s.next + wanted - 1n, step: s.step, max: s.max, bumped: false };
+    });
+  }
+
+  async raiseFloor(tag: string, floor: bigint): Promise<void> {
+    if (!decValid(floor.toString())) {
+      throw badArgument(`bump of '${tag}'`, `floor ${floor} is not a decimal ID`);
+    }
+    await this.bump(tag, 'atleast', floor);
+  }
+
+  async bumpTag(name: string, how: 'to' | 'by', value: bigint): Promise<BumpResult> {
+    return this.bump(name, how, checkBump(how, value));
+  }
+
+  private async bump(tag: string, how: 'to' | 'by' | 'atleast', value: bigint) {
+    return this.write(`bump of '${tag}'`, (): BumpResult => {
+      const s = this.segment(tag, this.rows.get(tag), { ...SEGMENT_CONTEXT, to: value });
+      let target: bigint;
+      if (how === 'by') target = s.next + value;
+      else if (how === 'atleast') target = value > s.next ? value : s.next;
+      else if (value < s.next) {
+        throw scriptError(ScriptCode.WOULD_LOWER, tag, {
+          ...SEGMENT_CONTEXT,
+          to: value,
+          next: s.next,
+        });
+      } else target = value;
+      // Past max + 1 there is nothing to protect: stop there.
+      let clamped = false;
+      if (target > s.max + 1n) {
+        target = s.next > s.max + 1n ? s.next : s.max + 1n;
+        clamped = true;
+      }
+      if (target !== s.next) this.rows.setNext(tag, target);
+      return { previous: s.next, next: target, clamped };
+    });
+  }
+
+  async createTag(input: CreateTagInput): Promise<{ tag: TagConfig; raisedByTombstone: boolean }> {
+    checkCreateInput(input);
+    const created = this.write(`create of '${input.name}'`, () => {
+      const old = this.rows.get(input.name);
+      if (old && old.deleted_at === null) throw scriptError(ScriptCode.TAG_EXISTS, input.name);
+      // A tombstone remembers how far a deleted tag got: never hand those IDs out again.
+      const floor = old && decValid(old.next) ? BigInt(old.next) : undefined;
+      let next: bigint | undefined = floor;
+      let raised = false;
+      if (input.mode === 'segment') {
+        next = input.start;
+        if (floor !== undefined && floor > input.start) {
+          next = floor;
+          raised = true;
+        }
+        if (next > input.max) {
+          throw scriptError(ScriptCode.MAX_BELOW_NEXT, input.name, {
+            max: input.max,
+            next: `${next}, left by a deleted tag of this name`,
+          });
+        }
+      }
+      // A snowflake tag keeps a tombstone's floor, so it outlives this tag too.
+      const row = newRow(input.name, {
+        mode: input.mode,
+        next: next === undefined ? null : next.toString(),
+        step: BigInt(input.step),
+        max: input.max.toString(),
+        gap: input.gap,
+        description: input.description,
+        created_at: BigInt(Math.floor(this.now())),
+      });
+      this.rows.put(row);
+      return { row, raised };
+    });
+    const tag = toTagConfig(created.row);
+    if (!tag) throw new IdAllocError(ErrorCode.INTERNAL, `create of '${input.name}' lost the tag`);
+    return { tag, raisedByTombstone: created.raised };
+  }
+
+  async getTag(name: string): Promise<TagConfig | undefined> {
+    const row = this.read(`read of '${name}'`, () => this.rows.get(name));
+    return row && toTagConfig(row);
+  }
+
+  async listTags(): Promise<TagConfig[]> {
+    const rows = this.read('tag listing', () => this.rows.live());
+    return rows
+      .map(toTagConfig)
+      .filter((t): t is TagConfig => t !== undefined)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async updateTag(name: string, changes: TagChanges): Promise<TagConfig> {
+    checkTagChanges(changes);
+    const fields = (['step', 'max', 'gap', 'description'] as const).filter(
+      (f) => changes[f] !== undefined,
+    );
+    if (fields.length === 0) {
+      const tag = await this.getTag(name);
+      if (!tag) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+      return tag;
+    }
+    const row = this.write(`update of '${name}'`, () => {
+      const old = this.rows.get(name);
+      if (!old || old.deleted_at !== null) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+      const context = { ...SEGMENT_CONTEXT, max: changes.max };
+      for (const field of fields) {
+        // Only segment tags have a counter; their description is all a snowflake tag has.
+        if (field !== 'description' && old.mode !== 'segment') {
+          throw scriptError(ScriptCode.WRONG_MODE, name, context);
+        }
+        // A max below what was handed out would not take those IDs back: refuse it.
+        if (field === 'max' && changes.max !== undefined) {
+          if (!decValid(old.next)) throw scriptError(ScriptCode.TAG_DAMAGED, name, context);
+          if (changes.max + 1n < BigInt(old.next)) {
+            throw scriptError(ScriptCode.MAX_BELOW_NEXT, name, { ...context, next: old.next });
+          }
+        }
+      }
+      const updated: TagRow = {
+        ...old,
+        ...(changes.step !== undefined ? { step: BigInt(changes.step) } : {}),
+        ...(changes.max !== undefined ? { max: changes.max.toString() } : {}),
+        ...(changes.gap !== undefined ? { gap: changes.gap } : {}),
+        ...(changes.description !== undefined ? { description: changes.description } : {}),
+      };
+      this.rows.put(updated);
+      return updated;
+    });
+    const tag = toTagConfig(row);
+    if (!tag) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+    return tag;
+  }
+
+  async deleteTag(name: string): Promise<void> {
+    this.write(`delete of '${name}'`, () => {
+      const old = this.rows.get(name);
+      if (!old || old.deleted_at !== null) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+      // The tombstone keeps next, so a tag created again under this name starts above.
+      if (decValid(old.next)) {
+        this.rows.put(newRow(name, { next: old.next, deleted_at: BigInt(Math.floor(this.now())) }));
+      } else {
+        this.rows.delete(name);
+      }
+    });
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      this.probe.get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  /**
+   * The counter fields of a live segment tag, or the refusal the Lua scripts give:
+   * TAG_NOT_FOUND (no row, or a tombstone), WRONG_MODE, INTERNAL (damaged).
+   */
+  private segment(
+    tag: string,
+    row: TagRow | undefined,
+    context: Record<string, unknown>,
+  ): SegmentRow {
+    if (!row || row.deleted_at !== null) throw scriptError(ScriptCode.TAG_NOT_FOUND, tag, context);
+    if (row.mode !== 'segment') {
+      const code = row.mode === 'snowflake' ? ScriptCode.WRONG_MODE : ScriptCode.TAG_DAMAGED;
+      throw scriptError(code, tag, context);
+    }
+    const s = segmentFields(row);
+    if (!s) throw scriptError(ScriptCode.TAG_DAMAGED, tag, context);
+    return s;
+  }
+
+  private write<T>(what: string, fn: () => T): T {
+    try {
+      return writeTransaction(this.db, fn);
+    } catch (err) {
+      throw sqliteFailure(err, what);
+    }
+  }
+
+  private read<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw sqliteFailure(err, what);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The `tags` table of the embedded store: one row per tag with the fields of the Redis
+ * tag hash (SPEC §4) except `run_id`. A tombstone is a row holding only `next` and
+ * `deleted_at`, as delete-1.lua leaves a hash holding only those two.
+ *
+ * Values are read as SQLite stored them (integers as bigint) and checked here before
+ * use, exactly as the Lua scripts check a hash: whatever a hand edit or a damaged file
+ * left in a row, a tag is used only when every counter field is well-formed.
+ */
+import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
+import { MAX_ID, MAX_SMALL } from '../../tags.js';
+import type { TagConfig, TagMode } from '../types.js';
+
+/** A row as stored; any column may hold anything a hand edit put there. */
+export interface TagRow {
+  readonly name: string;
+  readonly mode: SQLOutputValue;
+  readonly next: SQLOutputValue;
+  readonly step: SQLOutputValue;
+  readonly max: SQLOutputValue;
+  readonly gap: SQLOutputValue;
+  readonly description: SQLOutputValue;
+  readonly created_at: SQLOutputValue;
+  readonly deleted_at: SQLOutputValue;
+}
+
+const COLUMNS = [
+  'name',
+  'mode',
+  'next',
+  'step',
+  'max',
+  'gap',
+  'description',
+  'created_at',
+  'deleted_at',
+] as const;
+
+/** A canonical non-negative decimal of at most 20 digits (decimal.lua's dec_valid). */
+export function decValid(v: unknown): v is string {
+  return typeof v === 'string' && /^(0|[1-9]\d{0,19})$/.test(v);
+}
+
+/** An integer from `lo` to 2^52 (decimal.lua's small_valid). */
+export function smallValid(v: unknown, lo: number): v is bigint {
+  return typeof v === 'bigint' && v >= BigInt(lo) && v <= BigInt(MAX_SMALL);
+}
+
+/** A live tag (not a tombstone) whose counter fields are all well-formed. */
+export interface SegmentRow {
+  readonly next: bigint;
+  readonly max: bigint;
+  readonly step: number;
+  readonly gap: bigint;
+}
+
+/** tag.lua's segment_fields_valid: the counter fields, or undefined when one is damaged. */
+export function segmentFields(row: TagRow): SegmentRow | undefined {
+  if (!decValid(row.next) || !decValid(row.max)) return undefined;
+  if (!smallValid(row.step, 1) || !smallValid(row.gap, 0)) return undefined;
+  return { next: BigInt(row.next), max: BigInt(row.max), step: Number(row.step), gap: row.gap };
+}
+
+/** The row as a {@link TagConfig}, or undefined for a tombstone or a row without a mode. */
+export function toTagConfig(row: TagRow): TagConfig | undefined {
+  if (row.deleted_at !== null || (row.mode !== 'segment' && row.mode !== 'snowflake')) {
+    return undefined;
+  }
+  const mode: TagMode = row.mode;
+  const id = (v: SQLOutputValue, fallback: bigint) => (decValid(v) ? BigInt(v) : fallback);
+  const int = (v: SQLOutputValue) => (typeof v === 'bigint' ? Number(v) : 0);
+  return Object.freeze({
+    name: row.name,
+    mode,
+    step: int(row.step),
+    max: id(row.max, MAX_ID),
+    gap: typeof row.gap === 'bigint' && row.gap >= 0n ? row.gap : 0n,
+    description: typeof row.description === 'string' ? row.description : '',
+    createdAt: int(row.created_at),
+    ...(mode === 'segment' && decValid(row.next) ? { next: BigInt(row.next) } : {}),
+  });
+}
+
+/** The prepared statements on the table. */
+export class TagRows {
+  private readonly selectOne: StatementSync;
+  private readonly selectAll: StatementSync;
+  private readonly upsert: StatementSync;
+  private readonly updateNext: StatementSync;
+  private readonly remove: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.selectOne = db.prepare(`SELECT ${COLUMNS.join(', ')} FROM tags WHERE name = ?`);
+    this.selectAll = db.prepare(
+      `SELECT ${COLUMNS.join(', ')} FROM tags WHERE deleted_at IS NULL ORDER BY name`,
+    );
+    this.upsert = db.prepare(
+      `INSERT OR REPLACE INTO tags (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+    );
+    this.updateNext = db.prepare('UPDATE tags SET next = ? WHERE name = ?');
+    this.remove = db.prepare('DELETE FROM tags WHERE name = ?');
+    // Integers beyond 2^53 (a damaged step, say) must reach the checks, not throw.
+    this.selectOne.setReadBigInts(true);
+    this.selectAll.setReadBigInts(true);
+  }
+
+  /** The row of `name`, tombstone included; undefined when there is none. */
+  get(name: string): TagRow | undefined {
+    return this.selectOne.get(name) as TagRow | undefined;
+  }
+
+  /** Every row that is not a tombstone, by name. */
+  live(): TagRow[] {
+    return this.selectAll.all() as unknown as TagRow[];
+  }
+
+  /** Writes the whole row (what was not changed is written back as it was read). */
+  put(row: TagRow): void {
+    this.upsert.run(...COLUMNS.map((c) => row[c] as SQLInputValue));
+  }
+
+  setNext(name: string, next: bigint): void {
+    this.updateNext.run(next.toString(), name);
+  }
+
+  delete(name: string): void {
+    this.remove.run(name);
+  }
+}
+
+/** The row of a new tag or a tombstone: every column named, unset ones null. */
+export function newRow(name: string, fields: Partial<Omit<TagRow, 'name'>>): TagRow {
+  return {
+    name,
+    mode: null,
+    next: null,
+    step: null,
+    max: null,
+    gap: null,
+    description: null,
+    created_at: null,
+    deleted_at: null,
+    ...fields,
+  };
+}
