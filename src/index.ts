@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { createAllocator } from './allocator/index.js';
 import { createApp, ReadyState } from './app.js';
+import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
 
   const server: Server = app.listen(config.PORT, config.HOST);
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

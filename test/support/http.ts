@@ -1,0 +1,228 @@
+/**
+ * The HTTP service in tests: the real app (createApp) on port 0 over a real allocator and
+ * a RedisStore on a fresh prefix, logs captured as parsed lines; raw requests for what
+ * fetch would normalise away; a small Prometheus text parser.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { createAllocator } from '../../src/allocator/index.js';
+import type { SnowflakeSource } from '../../src/allocator/index.js';
+import type { SegmentOptions } from '../../src/allocator/segment.js';
+import type { IdAllocator } from '../../src/allocator/types.js';
+import { createApp, ReadyState } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { answerClientErrors } from '../../src/http/client-errors.js';
+import { REDACTED_PATHS } from '../../src/logger.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
+import type { RedisStore } from '../../src/store/redis/store.js';
+import { testStore } from './store.js';
+
+/** A log line as pino wrote it. */
+export type LogLine = Record<string, unknown> & { level: number; msg: string };
+
+export interface TestService {
+  readonly base: string;
+  readonly port: number;
+  readonly store: RedisStore;
+  readonly allocator: IdAllocator;
+  readonly metrics: Metrics;
+  readonly ready: ReadyState;
+  readonly logs: LogLine[];
+  close(): Promise<void>;
+}
+
+export interface TestServiceOptions {
+  /** Environment as the service would read it (MAX_BATCH, API_TOKENS, …). */
+  readonly env?: Record<string, string>;
+  readonly segment?: Partial<SegmentOptions>;
+  readonly keyPrefix?: string;
+  /** Add prom-client's default process metrics. @default false */
+  readonly defaultMetrics?: boolean;
+  /** Serves snowflake tags (the tests pass a stand-in with the default layout). */
+  readonly snowflake?: SnowflakeSource;
+}
+
+/** Starts the app on 127.0.0.1:0 against `redisUrl`. */
+export async function startService(
+  redisUrl: string,
+  opts: TestServiceOptions = {},
+): Promise<TestService> {
+  const config: Config = loadConfig({ REDIS_URL: redisUrl, ...opts.env });
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line) logs.push(JSON.parse(line) as LogLine);
+      }
+      done();
+    },
+  });
+  const logger = pino(
+    { level: 'debug', redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' } },
+    sink,
+  );
+  const store = testStore(redisUrl, opts.keyPrefix);
+  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
+  const allocator = createAllocator({
+    store,
+    observer: metrics.observer,
+    log: logger,
+    ...(opts.segment ? { segment: opts.segment } : {}),
+    ...(opts.snowflake ? { snowflake: opts.snowflake } : {}),
+  });
+  const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
+  const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
+  const server: Server = app.listen(0, '127.0.0.1');
+  answerClientErrors(server);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    store,
+    allocator,
+    metrics,
+    ready,
+    logs,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await allocator.close();
+      await store.close();
+    },
+  };
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/**
+ * Sends `GET <target>` byte for byte (no normalisation of `..`, raw UTF-8 allowed) on a
+ * fresh connection and reads the whole answer.
+ */
+export async function rawGet(
+  port: number,
+  target: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const head = Object.entries({ Host: `127.0.0.1:${port}`, Connection: 'close', ...headers })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.write(
+    Buffer.concat([
+      Buffer.from('GET '),
+      Buffer.isBuffer(target) ? target : Buffer.from(target, 'utf8'),
+      Buffer.from(` HTTP/1.1\r\n${head}\r\n`),
+    ]),
+  );
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  await once(socket, 'end');
+  socket.destroy();
+  const text = Buffer.concat(chunks).toString('utf8');
+  const split = text.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
+  const out: Record<string, string> = {};
+  for (const l of lines) {
+    const at = l.indexOf(':');
+    out[l.slice(0, at).toLowerCase()] = l.slice(at + 1).trim();
+  }
+  return {
+    status: Number(statusLine?.split(' ')[1]),
+    headers: out,
+    body: text.slice(split + 4),
+  };
+}
+
+/** One sample of a Prometheus text exposition. */
+export interface Sample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+export interface Exposition {
+  readonly types: ReadonlyMap<string, string>;
+  readonly samples: readonly Sample[];
+}
+
+const SAMPLE =
+  /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*)\})? (\S+)$/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\.)*)"/g;
+
+/**
+ * Parses the text format (version 0.0.4) strictly: every line is a `# HELP`, a `# TYPE`
+ * or a sample of a declared metric, or the parse throws naming the line.
+ */
+export function parseExposition(text: string): Exposition {
+  const types = new Map<string, string>();
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const type =
+      /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (type) {
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
+    const m = SAMPLE.exec(line);
+    if (!m) throw new Error(`not a Prometheus text line: ${JSON.stringify(line)}`);
+    const name = m[1]!;
+    const family = [...types.keys()].find(
+      (f) =>
+        name === f || (name.startsWith(f) && /^_(bucket|sum|count)$/.test(name.slice(f.length))),
+    );
+    if (family === undefined) throw new Error(`sample of an undeclared metric: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!;
+    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
+    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad sample value: ${line}`);
+    samples.push({ name, labels, value });
+  }
+  return { types, samples };
+}
+
+/** The samples of one series name whose labels include `labels`. */
+export function find(e: Exposition, name: string, labels: Record<string, string> = {}): Sample[] {
+  return e.samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+}
+
+/**
+ * A stand-in snowflake source with the default layout (41 | 10 | 12 bits, epoch
+ * 2024-01-01), for the routes; the real generator has its own tests.
+ */
+export function stubSnowflake(workerId = 3): SnowflakeSource {
+  const epoch = Date.parse('2024-01-01T00:00:00Z');
+  let seq = 0n;
+  const make = () =>
+    (BigInt(Date.now() - epoch) << 22n) | (BigInt(workerId) << 12n) | (seq++ & 4095n);
+  return {
+    next: make,
+    nextBatch: (n) => Array.from({ length: n }, make),
+    decode(id) {
+      const v = BigInt(id);
+      const timestamp = Number(v >> 22n) + epoch;
+      return {
+        id,
+        timestamp,
+        time: new Date(timestamp).toISOString(),
+        workerId: Number((v >> 12n) & 1023n),
+        sequence: Number(v & 4095n),
+      };
+    },
+    readiness: () => ({ ready: true }),
+    close: async () => {},
+  };
+}
