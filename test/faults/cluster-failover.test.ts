@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
 import { loadConfig } from '../../src/config.js';
-import { openStore } from '../../src/store/index.js';
 import { keySlot } from '../../src/store/redis/slot.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import type { Grant } from '../../src/store/types.js';
@@ -17,6 +16,7 @@ import { Load } from '../support/load.js';
 import { testPrefix } from '../support/prefix.js';
 import type { RedisServer } from '../support/redis-server.js';
 import { segmentTag } from '../support/store.js';
+import { redisStoreFrom } from '../support/topology-store.js';
 import { pause, waitUntil } from '../support/wait.js';
 
 const GAP = 1_000_000n;
@@ -31,8 +31,7 @@ beforeAll(async () => {
   cluster = await startCluster({ nodeTimeoutMs: 1000 });
   const config = loadConfig({ REDIS_CLUSTER_NODES: cluster.seedsEnv, KEY_PREFIX: testPrefix() });
   for (let n = 0; n < 2; n++) {
-    const store = openStore(config);
-    store.onConnectionError(() => {});
+    const store = redisStoreFrom(config);
     stores.push(store);
     nodes.push(
       createAllocator({

@@ -5,7 +5,6 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { openStore } from '../../src/store/index.js';
 import { allocationOptions } from '../../src/store/redis/client.js';
 import { defineScripts } from '../../src/store/redis/scripts.js';
 import { keySlot } from '../../src/store/redis/slot.js';
@@ -15,6 +14,7 @@ import { testPrefix } from '../support/prefix.js';
 import type { RedisServer } from '../support/redis-server.js';
 import { startSentinelSet, type SentinelSet } from '../support/sentinel.js';
 import { segmentTag } from '../support/store.js';
+import { redisStoreFrom } from '../support/topology-store.js';
 import { withClient } from '../support/wait.js';
 
 describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
@@ -27,7 +27,7 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
 
   beforeAll(async () => {
     cluster = await startCluster();
-    store = openStore(
+    store = redisStoreFrom(
       loadConfig({
         REDIS_CLUSTER_NODES: cluster.seedsEnv,
         KEY_PREFIX: prefix,
@@ -35,7 +35,6 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
         REDIS_WAIT_TIMEOUT_MS: '1000',
       }),
     );
-    store.onConnectionError(() => {});
     const seen = new Set<RedisServer>();
     for (let i = 0; seen.size < 3 || tags.length < 6; i++) {
       const name = `tag${i}`;
@@ -121,7 +120,7 @@ describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', 
 
   beforeAll(async () => {
     set = await startSentinelSet({ replicas: 2 });
-    store = openStore(
+    store = redisStoreFrom(
       loadConfig({
         REDIS_SENTINELS: set.sentinelsEnv,
         REDIS_SENTINEL_MASTER: set.masterName,
@@ -130,7 +129,6 @@ describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', 
         REDIS_WAIT_TIMEOUT_MS: '1000',
       }),
     );
-    store.onConnectionError(() => {});
   });
   afterAll(async () => {
     await store?.close();

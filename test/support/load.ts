@@ -4,7 +4,7 @@
  * recording every ID served, every error by code, and every outage (a span in which a
  * tag's every request failed), until stopped.
  */
-import { IdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError } from '../../src/errors.js';
 import { IdLedger } from './ledger.js';
 import { pause } from './wait.js';
 
@@ -102,4 +102,30 @@ function errorName(err: unknown): string {
     return typeof code === 'string' ? code : err.name;
   }
   return 'unknown';
+}
+
+/** A service node as a load target: `GET /v1/ids/{tag}`; an error answer throws its code. */
+export function httpTarget(name: string, base: string, timeoutMs = 5000): LoadTarget {
+  return {
+    name,
+    async next(tag) {
+      const res = await fetch(`${base}/v1/ids/${encodeURIComponent(tag)}`, {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const body = (await res.json()) as {
+        id?: string;
+        error?: { code?: string; message?: string };
+      };
+      if (res.ok && typeof body.id === 'string') return BigInt(body.id);
+      const code = body.error?.code;
+      throw new IdAllocError(
+        isErrorCode(code) ? code : ErrorCode.INTERNAL,
+        body.error?.message ?? `HTTP ${res.status}`,
+      );
+    },
+  };
+}
+
+function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && code in ErrorCode;
 }

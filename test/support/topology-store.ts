@@ -2,6 +2,8 @@
  * A RedisStore on any topology (standalone, Sentinel, Cluster) with a fresh key prefix and
  * the guard options under test, built the way `openStore` builds it.
  */
+import type { Config } from '../../src/config.js';
+import { openStore } from '../../src/store/index.js';
 import { createRedisClient, type RedisTopology } from '../../src/store/redis/client.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/store.js';
 import { testPrefix } from './prefix.js';
@@ -34,3 +36,11 @@ export const standalone = (port: number): RedisTopology => ({
   kind: 'redis',
   url: `redis://127.0.0.1:${port}`,
 });
+
+/** The Redis store `openStore` builds from a configuration (as the service does). */
+export function redisStoreFrom(config: Config): RedisStore {
+  const store: unknown = openStore(config);
+  if (!(store instanceof RedisStore)) throw new Error('this configuration names no Redis');
+  store.onConnectionError(() => {});
+  return store;
+}
