@@ -74,3 +74,4 @@ export type {
   SegmentState,
 } from './allocator/types.js';
 export { RedisStore } from './store/redis/store.js';
+export { IdClient, type IdClientOptions } from './client/id-client.js';
