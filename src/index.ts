@@ -1,7 +1,8 @@
 /**
- * The service entry: configuration → logger → store → allocator → app → listen, and a
- * graceful shutdown on SIGTERM/SIGINT (readiness 503, in-flight requests finish, then
- * the allocator and the store close; exit 0, forced after 10 s).
+ * The service entry: configuration → logger → store (and its durability check) →
+ * allocator → app → listen, and a graceful shutdown on SIGTERM/SIGINT (readiness 503,
+ * in-flight requests finish, then the allocator and the store close; exit 0, forced
+ * after 10 s).
  */
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
@@ -10,8 +11,10 @@ import { createApp, ReadyState } from './app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
-import { openStore } from './store/index.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { openStore, storeWarning } from './store/index.js';
+import { summary, type DurabilityReport } from './store/redis/durability.js';
+import { RedisStore } from './store/redis/store.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -37,7 +40,13 @@ async function main(): Promise<void> {
   } catch (err) {
     return fail(err);
   }
+  const warning = storeWarning(store);
+  if (warning) logger.warn(warning);
   const metrics = createMetrics();
+  if (!(await checkStore(store, config, logger, metrics))) {
+    await store.close();
+    process.exit(1);
+  }
   const allocator = createAllocator({
     store,
     segment: {
@@ -127,6 +136,51 @@ function drain(server: Server): Promise<void> {
     );
     for (const t of timers) t.unref();
   });
+}
+
+/**
+ * Redis: logs connection errors (ioredis would print them raw on stderr) and runs the
+ * durability check of SPEC §8.5 into `idalloc_store_durable`; with
+ * `REQUIRE_DURABLE_STORE=true` a store that can lose acknowledged writes stops the start
+ * (one line on stderr). The embedded store commits each segment with synchronous=FULL.
+ * @returns false when the process must not start
+ */
+async function checkStore(
+  store: ReturnType<typeof openStore>,
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<boolean> {
+  if (!(store instanceof RedisStore)) {
+    metrics.setStoreDurable(true);
+    return true;
+  }
+  store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
+  let report: DurabilityReport | undefined;
+  let why: string;
+  try {
+    report = await store.checkDurability();
+    why = summary(report);
+  } catch (err) {
+    why = `the durability check failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  const durable = report?.durable ?? false;
+  metrics.setStoreDurable(durable);
+  if (durable) {
+    logger.info({ notes: report?.notes }, `store durability: ${why}`);
+    return true;
+  }
+  if (config.REQUIRE_DURABLE_STORE) {
+    process.stderr.write(
+      `REQUIRE_DURABLE_STORE=true but the store can lose acknowledged writes: ${why}\n`,
+    );
+    return false;
+  }
+  logger.warn(
+    { problems: report?.problems, unchecked: report?.unchecked, notes: report?.notes },
+    `the store can lose acknowledged writes (idalloc_store_durable 0): ${why}`,
+  );
+  return true;
 }
 
 /** A configuration problem is one line on stderr and exit 1; anything else a stack. */

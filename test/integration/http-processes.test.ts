@@ -2,7 +2,10 @@
  * The service as real processes: start-up failures, two nodes on one Redis handing out
  * 50 000 unique IDs, and a SIGTERM under load that cuts no request off.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { testPrefix } from '../support/prefix.js';
@@ -71,6 +74,37 @@ describe('service start-up', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/REDIS_URL|DATA_DIR/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+  it('refuses to start on a store that can lose writes with REQUIRE_DURABLE_STORE=true', async () => {
+    // The test Redis runs without AOF: it can lose acknowledged writes.
+    const r = await runServiceToExit({ REDIS_URL: redisUrl, REQUIRE_DURABLE_STORE: 'true' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /^REQUIRE_DURABLE_STORE=true but the store can lose acknowledged writes: .*(AOF|appendonly)/i,
+    );
+  });
+
+  it('starts on such a store with a warning and idalloc_store_durable 0 otherwise', async () => {
+    const node = await start({ REDIS_URL: redisUrl, KEY_PREFIX: testPrefix() });
+    const warning = node.logs.find((l) => String(l.msg).startsWith('the store can lose'));
+    expect(warning?.level).toBe(40);
+    const text = await (await fetch(`${node.base}/metrics`)).text();
+    expect(text).toMatch(/^idalloc_store_durable 0$/m);
+  });
+
+  it('says first that the embedded store serves one host only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idalloc-http-'));
+    try {
+      const node = await start({ DATA_DIR: dir });
+      expect(node.logs[0]).toMatchObject({ level: 40 });
+      expect(String(node.logs[0]!.msg)).toMatch(/serves this host only.*set REDIS_URL/);
+      const text = await (await fetch(`${node.base}/metrics`)).text();
+      expect(text).toMatch(/^idalloc_store_durable 1$/m);
+      await node.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
