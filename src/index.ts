@@ -11,10 +11,9 @@ import { createApp, ReadyState } from './app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
+import { checkStore, startSnowflake } from './startup.js';
 import { openStore, storeWarning } from './store/index.js';
-import { summary, type DurabilityReport } from './store/redis/durability.js';
-import { RedisStore } from './store/redis/store.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -47,8 +46,10 @@ async function main(): Promise<void> {
     await store.close();
     process.exit(1);
   }
+  const snowflake = await startSnowflake(store, config, logger, metrics);
   const allocator = createAllocator({
     store,
+    ...(snowflake ? { snowflake: snowflake.generator } : {}),
     segment: {
       prefetchAt: config.PREFETCH_AT,
       targetSeconds: config.SEGMENT_TARGET_SECONDS,
@@ -95,7 +96,8 @@ async function main(): Promise<void> {
     limit.unref();
     void drain(server)
       .then(async () => {
-        await allocator.close();
+        await allocator.close(); // also releases the snowflake worker lease
+        await snowflake?.close();
         await store.close();
         logger.info('shut down');
         process.exit(0);
@@ -136,51 +138,6 @@ function drain(server: Server): Promise<void> {
     );
     for (const t of timers) t.unref();
   });
-}
-
-/**
- * Redis: logs connection errors (ioredis would print them raw on stderr) and runs the
- * durability check of SPEC §8.5 into `idalloc_store_durable`; with
- * `REQUIRE_DURABLE_STORE=true` a store that can lose acknowledged writes stops the start
- * (one line on stderr). The embedded store commits each segment with synchronous=FULL.
- * @returns false when the process must not start
- */
-async function checkStore(
-  store: ReturnType<typeof openStore>,
-  config: Config,
-  logger: Logger,
-  metrics: Metrics,
-): Promise<boolean> {
-  if (!(store instanceof RedisStore)) {
-    metrics.setStoreDurable(true);
-    return true;
-  }
-  store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
-  let report: DurabilityReport | undefined;
-  let why: string;
-  try {
-    report = await store.checkDurability();
-    why = summary(report);
-  } catch (err) {
-    why = `the durability check failed: ${err instanceof Error ? err.message : String(err)}`;
-  }
-  const durable = report?.durable ?? false;
-  metrics.setStoreDurable(durable);
-  if (durable) {
-    logger.info({ notes: report?.notes }, `store durability: ${why}`);
-    return true;
-  }
-  if (config.REQUIRE_DURABLE_STORE) {
-    process.stderr.write(
-      `REQUIRE_DURABLE_STORE=true but the store can lose acknowledged writes: ${why}\n`,
-    );
-    return false;
-  }
-  logger.warn(
-    { problems: report?.problems, unchecked: report?.unchecked, notes: report?.notes },
-    `the store can lose acknowledged writes (idalloc_store_durable 0): ${why}`,
-  );
-  return true;
 }
 
 /** A configuration problem is one line on stderr and exit 1; anything else a stack. */

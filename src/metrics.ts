@@ -48,8 +48,11 @@ export interface Metrics {
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
   setStoreUp(up: boolean): void;
   setStoreDurable(durable: boolean): void;
-  /** The snowflake worker ID this node holds, or null for none (reported as -1). */
-  setSnowflakeWorkerId(id: number | null): void;
+  /**
+   * Where `idalloc_snowflake_worker_id` is read at scrape time: the worker ID held now,
+   * or undefined for none (reported as -1).
+   */
+  watchSnowflakeWorker(workerId: () => number | undefined): void;
   /** The exposition text and its content type. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -130,10 +133,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Whether the start-up durability check found a store that cannot lose acknowledged writes.',
     registers: [registry],
   });
-  const workerId = new Gauge({
+  let heldWorker: () => number | undefined = () => undefined;
+  new Gauge({
     name: 'idalloc_snowflake_worker_id',
     help: 'The snowflake worker ID this node holds; -1 while it holds none.',
     registers: [registry],
+    collect() {
+      this.set(heldWorker() ?? -1);
+    },
   });
   const backwards = new Counter({
     name: 'idalloc_snowflake_clock_backwards_total',
@@ -150,7 +157,6 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   storeUp.set(0);
   storeDurable.set(0);
-  workerId.set(-1);
   for (const outcome of ['waited', 'refused'] as const) backwards.inc({ outcome }, 0);
 
   // The hot route observes on every request: keep the labelled child, skip the hashing.
@@ -196,7 +202,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     setStoreUp: (up: boolean) => storeUp.set(up ? 1 : 0),
     setStoreDurable: (durable: boolean) => storeDurable.set(durable ? 1 : 0),
-    setSnowflakeWorkerId: (id: number | null) => workerId.set(id ?? -1),
+    watchSnowflakeWorker(workerId: () => number | undefined) {
+      heldWorker = workerId;
+    },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

@@ -108,6 +108,40 @@ describe('service start-up', () => {
   });
 });
 
+describe('snowflake tags in the service', () => {
+  it('serves them with a leased worker ID that metrics and decoding agree on', async () => {
+    const keyPrefix = testPrefix();
+    const store = testStore(redisUrl, keyPrefix);
+    await store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
+    await store.close();
+    // A fresh worker ID waits out one lease length (its fence) before it issues IDs.
+    const node = await start({
+      REDIS_URL: redisUrl,
+      KEY_PREFIX: keyPrefix,
+      SNOWFLAKE_LEASE_MS: '3000',
+    });
+    const deadline = Date.now() + 10_000;
+    while ((await fetch(`${node.base}/readyz`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error('the node did not get ready within 10 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { ids } = (await (await fetch(`${node.base}/v1/ids/flake?count=3`)).json()) as {
+      ids: string[];
+    };
+    expect(BigInt(ids[0]!) < BigInt(ids[1]!) && BigInt(ids[1]!) < BigInt(ids[2]!)).toBe(true);
+    const leaf = await (await fetch(`${node.base}/api/snowflake/get/flake`)).text();
+    expect(BigInt(leaf) > BigInt(ids[2]!)).toBe(true);
+    const decoded = (await (await fetch(`${node.base}/v1/snowflake/${leaf}`)).json()) as {
+      workerId: number;
+      timestamp: number;
+    };
+    expect(Math.abs(decoded.timestamp - Date.now())).toBeLessThan(60_000);
+    const metrics = await (await fetch(`${node.base}/metrics`)).text();
+    expect(metrics).toContain(`\nidalloc_snowflake_worker_id ${decoded.workerId}\n`);
+    expect(metrics).toMatch(/idalloc_ids_issued_total\{tag="flake",mode="snowflake"\} 4/);
+  });
+});
+
 describe('two service processes on one Redis', () => {
   it('hand out 50 000 IDs, singles and batches mixed, all unique', async () => {
     const keyPrefix = testPrefix();

@@ -66,6 +66,7 @@ export async function startService(
     sink,
   );
   const store = testStore(redisUrl, opts.keyPrefix);
+  store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
   const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
   const allocator = createAllocator({
     store,
