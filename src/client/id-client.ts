@@ -182,7 +182,7 @@ export class IdClient {
     return ts;
   }
 
-  /** Moves `n` buffered IDs into `out` (the caller checked they are there). */
+  /** Moves buffered IDs into `out` until it holds `n` or the buffers are empty. */
   private take(ts: TagState, n: number, out: bigint[]): void {
     while (out.length < n) {
       const r = ts.serving();
