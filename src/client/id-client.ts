@@ -20,6 +20,7 @@
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../errors.js';
 import { checkTagName } from '../tags.js';
 import type { IdRange } from '../allocator/types.js';
+import { Range, TagState, type Waiter } from './buffer.js';
 import { resolveOptions, type ClientSettings, type IdClientOptions } from './options.js';
 import { RangeTransport, closedError } from './transport.js';
 
@@ -32,72 +33,6 @@ const RETRY_BASE_MS = 50;
 const RETRY_MAX_MS = 2000;
 /** After a final refusal, background refills of the tag pause this long. */
 const REFUSAL_HOLD_MS = 1000;
-
-/** One leased range being served. */
-class Range {
-  cursor: bigint;
-  /** Serving this ID (or any later one) asks for the spare range. */
-  readonly mark: bigint;
-
-  constructor(
-    readonly start: bigint,
-    readonly end: bigint,
-    refillAt: number,
-  ) {
-    this.cursor = start;
-    this.mark = start + BigInt(Math.floor(Number(end - start + 1n) * refillAt));
-  }
-
-  get left(): number {
-    return Number(this.end - this.cursor + 1n);
-  }
-}
-
-/** A request waiting for IDs; it collects `want` of them, in order, into `ids`. */
-interface Waiter {
-  readonly want: number;
-  readonly ids: bigint[];
-  readonly resolve: (ids: bigint[]) => void;
-  readonly reject: (err: Error) => void;
-  cancel: () => void;
-}
-
-/** One tag's double buffer. */
-class TagState {
-  current: Range | null = null;
-  spare: Range | null = null;
-  readonly waiters: Waiter[] = [];
-  leasing = false;
-  /** No background refill before this clock time (after a failed lease). */
-  holdUntil = 0;
-  /** Highest ID leased for this tag: the fence. */
-  highWater: bigint | null = null;
-  /** Why the last lease failed, for the message of a request that timed out. */
-  lastFailure: IdAllocError | null = null;
-
-  constructor(readonly tag: string) {}
-
-  available(): number {
-    return (this.current?.left ?? 0) + (this.spare?.left ?? 0);
-  }
-
-  /** The range to serve from, promoting the spare when the current one is used up. */
-  serving(): Range | null {
-    const c = this.current;
-    if (c !== null && c.cursor <= c.end) return c;
-    if (this.spare === null) return null;
-    this.current = this.spare;
-    this.spare = null;
-    return this.current;
-  }
-
-  /** True once the spare should be leased: none held and the mark passed. */
-  wantsSpare(): boolean {
-    if (this.spare !== null) return false;
-    const c = this.current;
-    return c === null || c.left === 0 || c.cursor > c.mark;
-  }
-}
 
 /**
  * Unique 64-bit IDs from idalloc services over HTTP, buffered in ranges. See the module
