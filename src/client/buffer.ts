@@ -1,5 +1,5 @@
 /**
- * One tag's double buffer in {@link IdClient} (client/id-client.ts): the range being
+ * One tag's double buffer in the IdClient (client/id-client.ts): the range being
  * served, the spare, and the requests waiting for IDs. No I/O here; the client decides
  * when to lease.
  */
