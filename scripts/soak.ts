@@ -123,7 +123,8 @@ try {
     `${nodeCount} ${values['in-process'] ? 'in-process' : 'service'} nodes × ${clients} clients × ${seconds} s, tags ${tags.join(',')}`,
   );
   load = new Load({ targets, tags, concurrency: clients }).start();
-  const end = Date.now() + seconds * 1000;
+  const began = Date.now();
+  const end = began + seconds * 1000;
   let nextKill = killEvery > 0 ? Date.now() + killEvery * 1000 : Infinity;
   while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, Math.max(0, Math.min(1000, end - Date.now()))));
@@ -131,7 +132,7 @@ try {
       const f = await topo.fault();
       faults.push(f);
       log(
-        `${f.what}: master back after ${f.masterBackMs} ms, process back after ${f.restartedMs} ms`,
+        `${f.what} at +${((f.at - began) / 1000).toFixed(1)} s: master back after ${f.masterBackMs} ms, process back after ${f.restartedMs} ms`,
       );
       nextKill = Date.now() + killEvery * 1000;
     }
