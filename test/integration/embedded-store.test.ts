@@ -13,9 +13,11 @@ import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
+import { WorkerLease } from '../../src/allocator/snowflake/lease.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import { openStore, storeWarning } from '../../src/store/index.js';
+import { FakeTime } from '../support/snowflake-fakes.js';
 import { segmentTag, testStore } from '../support/store.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,7 +26,7 @@ const NO_REDIS = { REDIS_URL: '', REDIS_SENTINELS: '', REDIS_CLUSTER_NODES: '' }
 
 let dataDir: string;
 const open: EmbeddedStore[] = [];
-function openEmbedded(opts: { busyTimeoutMs?: number } = {}): EmbeddedStore {
+function openEmbedded(opts: { busyTimeoutMs?: number; now?: () => number } = {}): EmbeddedStore {
   const store = new EmbeddedStore({ dataDir, ...opts });
   open.push(store);
   return store;
@@ -269,5 +271,42 @@ describe('an allocator serving from the embedded store', () => {
     const next = await again.next('order');
     expect(next).toBeGreaterThan(seen.at(-1)!);
     await again.close();
+  });
+});
+
+describe('snowflake worker leases on the embedded store', () => {
+  const LEASE = 30_000;
+  /** A node: its own connection to the file (as a process has), on the shared fake time. */
+  const node = (time: FakeTime) =>
+    new WorkerLease({
+      store: openEmbedded({ now: time.clock.now }).workerLeases(),
+      workerCount: 4,
+      leaseMs: LEASE,
+      clock: time.clock,
+      schedule: time.schedule,
+      random: () => 0,
+    });
+
+  it('gives two nodes different worker IDs, and a restarted node the released one at once', async () => {
+    const time = new FakeTime();
+    const t0 = time.t;
+    const a = node(time);
+    const b = node(time);
+    await a.start();
+    await b.start();
+    // A fresh file has no horizons: both wait out the margin (one lease) once.
+    expect(a.current()).toMatchObject({ workerId: 0, floor: t0 + LEASE });
+    expect(b.current()).toMatchObject({ workerId: 1, floor: t0 + LEASE });
+    await time.advance(LEASE * 2);
+    expect(a.current()?.horizon).toBeGreaterThanOrEqual(time.t + LEASE / 2);
+    const settle = time.t - 5;
+    await a.close(settle);
+
+    const restarted = node(time);
+    await restarted.start();
+    expect(restarted.current()).toMatchObject({ workerId: 0, floor: settle + 1 });
+    expect(restarted.reason).toBeUndefined();
+    expect(b.current()?.workerId).toBe(1);
+    await Promise.all([b.close(time.t), restarted.close(time.t)]);
   });
 });

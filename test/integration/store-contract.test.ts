@@ -1,6 +1,7 @@
 /**
- * One specification of the {@link Store} behaviours, run against both stores: the Redis
- * store (its Lua scripts) and the embedded SQLite store, so that the two cannot drift.
+ * One specification of the {@link Store} behaviours, and of the snowflake worker leases,
+ * run against both stores: Redis (its Lua scripts) and the embedded SQLite store, so that
+ * the two cannot drift.
  * Each store is looked at through the same raw view: the stored fields of a tag as
  * strings (the Redis hash; the SQLite row), without Redis's incarnation `run_id`.
  */
@@ -10,10 +11,14 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { WorkerLeaseStore } from '../../src/allocator/snowflake/lease-store.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import { createRedisClient } from '../../src/store/redis/client.js';
+import { createKeys } from '../../src/store/redis/keys.js';
+import { RedisWorkerLeaseStore } from '../../src/store/redis/worker-lease.js';
 import type { Store } from '../../src/store/types.js';
 import { MAX_ID } from '../../src/tags.js';
+import { testPrefix } from '../support/prefix.js';
 import { segmentTag, testStore } from '../support/store.js';
 
 const NOW = 1_732_000_000_000;
@@ -633,5 +638,224 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
       await store.close();
       expect(await store.ping()).toBe(false);
     });
+  });
+});
+
+// ── snowflake worker leases ─────────────────────────────────────────────────────────
+
+const LEASE = 30_000;
+const AHEAD = 29_000;
+const MARGIN = 30_000;
+/** The claimant's clock in these cases (Unix ms). */
+const T = Date.UTC(2025, 0, 1);
+
+interface LeaseHarness {
+  readonly leases: WorkerLeaseStore;
+  /** The horizon of a worker ID as stored: h and floor, or undefined for none. */
+  horizon(id: number): Promise<{ h: number; floor?: number } | undefined>;
+  /** Makes the lease on `id` run out, as time passing on the store's clock would. */
+  expire(id: number): Promise<void>;
+  /** Deletes the horizon, as a wiped or replaced store would. */
+  dropHorizon(id: number): Promise<void>;
+  /** Puts a horizon these stores never write. */
+  damageHorizon(id: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface LeaseBackend {
+  readonly name: string;
+  open(): LeaseHarness;
+}
+
+const redisLeases: LeaseBackend = {
+  name: 'RedisWorkerLeaseStore',
+  open() {
+    const raw = createRedisClient({ kind: 'redis', url: inject('redisUrl') }, 'general') as Redis;
+    const keys = createKeys(testPrefix());
+    return {
+      leases: new RedisWorkerLeaseStore(raw, keys),
+      async horizon(id) {
+        const f = await raw.hgetall(keys.workerHorizon(id));
+        if (f.h === undefined) return undefined;
+        return { h: Number(f.h), ...(f.floor === undefined ? {} : { floor: Number(f.floor) }) };
+      },
+      async expire(id) {
+        await raw.del(keys.worker(id));
+      },
+      async dropHorizon(id) {
+        await raw.del(keys.workerHorizon(id));
+      },
+      async damageHorizon(id) {
+        await raw.hset(keys.workerHorizon(id), 'h', 'soon');
+      },
+      async close() {
+        await raw.quit();
+      },
+    };
+  },
+};
+
+const embeddedLeases: LeaseBackend = {
+  name: 'EmbeddedWorkerLeaseStore',
+  open() {
+    const dataDir = mkdtempSync(join(tmpdir(), 'idalloc-contract-'));
+    let storeNow = Date.now();
+    const store = new EmbeddedStore({ dataDir, now: () => storeNow });
+    const raw = new DatabaseSync(store.path);
+    raw.exec('PRAGMA busy_timeout = 5000');
+    const select = raw.prepare('SELECT h, floor FROM worker_horizons WHERE id = ?');
+    return {
+      leases: store.workerLeases(),
+      async horizon(id) {
+        const row = select.get(id);
+        if (!row) return undefined;
+        return { h: Number(row.h), ...(row.floor === null ? {} : { floor: Number(row.floor) }) };
+      },
+      async expire() {
+        storeNow += LEASE + 1;
+      },
+      async dropHorizon(id) {
+        raw.prepare('DELETE FROM worker_horizons WHERE id = ?').run(id);
+      },
+      async damageHorizon(id) {
+        raw
+          .prepare('INSERT OR REPLACE INTO worker_horizons (id, h, floor) VALUES (?, ?, NULL)')
+          .run(id, 'soon');
+      },
+      async close() {
+        await store.close();
+        raw.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name', (backend) => {
+  let h: LeaseHarness;
+  let leases: WorkerLeaseStore;
+  beforeEach(() => {
+    h = backend.open();
+    leases = h.leases;
+  });
+  afterEach(() => h.close());
+
+  const claim = (token: string, maxWaitMs = 10 ** 12, now = T, id = 7) =>
+    leases.claim(id, {
+      token,
+      leaseMs: LEASE,
+      now,
+      aheadMs: AHEAD,
+      marginMs: MARGIN,
+      maxWaitMs,
+    });
+  const renew = (token: string, target: number, now = T, id = 7) =>
+    leases.renew(id, { token, leaseMs: LEASE, now, target, marginMs: MARGIN });
+
+  it('leases a fresh worker ID above now + margin (a missing horizon may be a lost one)', async () => {
+    expect(await leases.inspect([7], T, MARGIN)).toEqual([
+      { id: 7, state: 'free', floor: T + MARGIN },
+    ]);
+    expect(await claim('a')).toEqual({
+      kind: 'claimed',
+      floor: T + MARGIN,
+      horizon: T + MARGIN,
+      margin: true,
+    });
+    expect(await leases.inspect([7, 8], T, MARGIN)).toEqual([
+      { id: 7, state: 'held' },
+      { id: 8, state: 'free', floor: T + MARGIN },
+    ]);
+    expect(await h.horizon(7)).toEqual({ h: T + MARGIN, floor: T + MARGIN });
+  });
+
+  it('refuses a held worker ID to anyone, its holder included, changing nothing', async () => {
+    await claim('a');
+    const before = await h.horizon(7);
+    expect(await claim('b')).toEqual({ kind: 'taken' });
+    expect(await claim('a')).toEqual({ kind: 'taken' });
+    expect(await h.horizon(7)).toEqual(before);
+  });
+
+  it('refuses (fenced) when the floor lies beyond the wait allowed, writing nothing', async () => {
+    expect(await claim('a', MARGIN - 1)).toEqual({ kind: 'fenced' });
+    expect(await h.horizon(7)).toBeUndefined();
+    expect(await leases.inspect([7], T, MARGIN)).toEqual([
+      { id: 7, state: 'free', floor: T + MARGIN },
+    ]);
+    expect(await claim('a', MARGIN)).toMatchObject({ kind: 'claimed', floor: T + MARGIN });
+  });
+
+  it('renews for the holder only, raising the horizon and never lowering it', async () => {
+    await claim('a');
+    expect(await renew('b', T + 50_000)).toEqual({ kind: 'lost' });
+    expect(await renew('a', T + 50_000)).toEqual({
+      kind: 'renewed',
+      horizon: T + 50_000,
+      floor: undefined,
+    });
+    expect(await renew('a', T + 10)).toEqual({
+      kind: 'renewed',
+      horizon: T + 50_000,
+      floor: undefined,
+    });
+    expect(await h.horizon(7)).toEqual({ h: T + 50_000, floor: T + MARGIN });
+  });
+
+  it('re-fences a renewal above now + margin when the horizon is gone', async () => {
+    await claim('a');
+    await h.dropHorizon(7);
+    expect(await renew('a', T + 1000, T + 5)).toEqual({
+      kind: 'renewed',
+      horizon: T + 5 + MARGIN,
+      floor: T + 5 + MARGIN,
+    });
+    expect(await h.horizon(7)).toEqual({ h: T + 5 + MARGIN, floor: T + 5 + MARGIN });
+  });
+
+  it('releases for the holder only, settling the horizon; the next holder starts right above', async () => {
+    const first = await claim('a');
+    const floor = T + MARGIN;
+    expect(first).toMatchObject({ floor });
+    expect(await leases.release(7, 'b', floor + 1234)).toBe('lost');
+    expect(await leases.release(7, 'a', floor + 1234)).toBe('released');
+    expect(await h.horizon(7)).toEqual({ h: floor + 1234, floor });
+    expect(await leases.release(7, 'a', floor + 1234)).toBe('lost');
+    expect(await leases.inspect([7], floor + 2000, MARGIN)).toEqual([
+      { id: 7, state: 'free', floor: floor + 1235 },
+    ]);
+    expect(await claim('b', 0, floor + 2000)).toEqual({
+      kind: 'claimed',
+      floor: floor + 1235,
+      horizon: floor + 2000 + AHEAD,
+      margin: false,
+    });
+  });
+
+  it('never settles a release below floor - 1, which covers every earlier holder', async () => {
+    await claim('a');
+    expect(await leases.release(7, 'a', 0)).toBe('released');
+    expect(await h.horizon(7)).toMatchObject({ h: T + MARGIN - 1 });
+    expect(await claim('b', MARGIN)).toMatchObject({ kind: 'claimed', floor: T + MARGIN });
+  });
+
+  it('frees an expired lease: a new holder starts above its horizon, the old one has lost it', async () => {
+    await claim('a');
+    await renew('a', T + 40_000);
+    await h.expire(7);
+    expect(await leases.inspect([7], T, MARGIN)).toEqual([
+      { id: 7, state: 'free', floor: T + 40_001 },
+    ]);
+    expect(await claim('b')).toMatchObject({ kind: 'claimed', floor: T + 40_001, margin: false });
+    expect(await renew('a', T + 50_000)).toEqual({ kind: 'lost' });
+    expect(await leases.release(7, 'a', T)).toBe('lost');
+    expect(await renew('b', T + 50_000)).toMatchObject({ kind: 'renewed', horizon: T + 50_000 });
+  });
+
+  it('refuses a horizon it did not write (damaged), taking no lease', async () => {
+    await h.damageHorizon(7);
+    expect(await leases.inspect([7], T, MARGIN)).toEqual([{ id: 7, state: 'damaged' }]);
+    expect(await claim('a')).toEqual({ kind: 'damaged' });
+    expect(await leases.inspect([7], T, MARGIN)).toEqual([{ id: 7, state: 'damaged' }]);
   });
 });

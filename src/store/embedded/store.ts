@@ -36,6 +36,7 @@ import {
   type SegmentRow,
   type TagRow,
 } from './tag-rows.js';
+import { EmbeddedWorkerLeaseStore } from './worker-lease.js';
 
 export interface EmbeddedStoreOptions {
   /** `DATA_DIR`: the directory of `idalloc.db`, created if missing. */
@@ -79,6 +80,7 @@ export class EmbeddedStore implements Store {
   private readonly rows: TagRows;
   private readonly probe: StatementSync;
   private readonly now: () => number;
+  private leases: EmbeddedWorkerLeaseStore | undefined;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
@@ -97,6 +99,15 @@ export class EmbeddedStore implements Store {
   /** The settings the connection runs with: WAL, synchronous FULL (2), the busy timeout. */
   settings(): DatabaseSettings {
     return this.read('a read of the settings', () => readSettings(this.db, this.path));
+  }
+
+  /**
+   * Snowflake worker leases and horizons in the same file (the `WorkerLeaseStore` of the
+   * snowflake generator), on this store's connection and clock.
+   */
+  workerLeases(): EmbeddedWorkerLeaseStore {
+    this.leases ??= new EmbeddedWorkerLeaseStore(this.db, this.now);
+    return this.leases;
   }
 
   async allocate(tag: string, count: number, exact: boolean): Promise<Grant> {

@@ -1,0 +1,200 @@
+/**
+ * Snowflake worker leases and horizons in the embedded store (SPEC §6), with the
+ * semantics of the worker-*-2.lua scripts on Redis: each call one transaction.
+ *
+ * - A lease is a row (token, expires_at); it counts as held until expires_at on the
+ *   store's clock, as a Redis key with PX expires on the server's clock. An expired row
+ *   is a free worker ID, overwritten by the next claim.
+ * - A horizon is a row (h, floor) that is never deleted: h is the highest timestamp any
+ *   holder may use, floor the current holder's first one.
+ *
+ * There is no `run_id`: a local file committed with synchronous=FULL does not lose the
+ * raises a holder was told about, so a stored horizon is always "confirmed by this
+ * server" and a new holder starts right above it. A missing horizon (a fresh file, or
+ * one replaced behind the nodes' back) gets the margin, as on Redis.
+ */
+import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
+import { ErrorCode, IdAllocError } from '../../errors.js';
+import type {
+  ClaimOutcome,
+  ClaimRequest,
+  RenewOutcome,
+  RenewRequest,
+  WorkerLeaseStore,
+  WorkerLook,
+} from '../../allocator/snowflake/lease-store.js';
+import { sqliteFailure, writeTransaction } from './database.js';
+
+/** A horizon as read: `undefined` when there is none, `'damaged'` when it is not ours. */
+type Horizon = { readonly h: number; readonly floor: number | undefined } | undefined | 'damaged';
+
+/** worker.lua's check: a non-negative integer of at most 15 digits (exact as a double). */
+function timestamp(v: SQLOutputValue): number | undefined {
+  return typeof v === 'bigint' && v >= 0n && v < 10n ** 15n ? Number(v) : undefined;
+}
+
+/** A caller's bug (a Lua error reply): nothing is written. */
+function badArgument(what: string, workerId: number): IdAllocError {
+  return new IdAllocError(
+    ErrorCode.INTERNAL,
+    `${what} of snowflake worker ${workerId} refused a malformed argument`,
+    { workerId },
+  );
+}
+
+const isMs = (v: number, min = 0) => Number.isSafeInteger(v) && v >= min;
+
+/**
+ * The first timestamp a new holder may use, and whether the margin was added: right
+ * above a stored horizon; above now by the margin when there is none.
+ */
+function workerFloor(h: number | undefined, now: number, margin: number): [number, boolean] {
+  return h !== undefined ? [h + 1, false] : [now + margin, true];
+}
+
+export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
+  private readonly leaseOf: StatementSync;
+  private readonly horizonOf: StatementSync;
+  private readonly putLease: StatementSync;
+  private readonly dropLease: StatementSync;
+  private readonly putHorizon: StatementSync;
+
+  /** `now`: the store's clock (Unix ms), which decides when a lease has expired. */
+  constructor(
+    private readonly db: DatabaseSync,
+    private readonly now: () => number,
+  ) {
+    this.leaseOf = db.prepare('SELECT token FROM worker_leases WHERE id = ? AND expires_at > ?');
+    this.horizonOf = db.prepare('SELECT h, floor FROM worker_horizons WHERE id = ?');
+    this.horizonOf.setReadBigInts(true);
+    this.putLease = db.prepare(
+      'INSERT OR REPLACE INTO worker_leases (id, token, expires_at) VALUES (?, ?, ?)',
+    );
+    this.dropLease = db.prepare('DELETE FROM worker_leases WHERE id = ?');
+    this.putHorizon = db.prepare(
+      'INSERT OR REPLACE INTO worker_horizons (id, h, floor) VALUES (?, ?, ?)',
+    );
+  }
+
+  async inspect(ids: readonly number[], now: number, marginMs: number): Promise<WorkerLook[]> {
+    if (!isMs(now) || !isMs(marginMs) || !ids.every((id) => isMs(id))) {
+      throw badArgument('the look', ids[0] ?? -1);
+    }
+    try {
+      return ids.map((id): WorkerLook => {
+        if (this.holder(id) !== undefined) return { id, state: 'held' };
+        const horizon = this.horizon(id);
+        if (horizon === 'damaged') return { id, state: 'damaged' };
+        return { id, state: 'free', floor: workerFloor(horizon?.h, now, marginMs)[0] };
+      });
+    } catch (err) {
+      throw sqliteFailure(err, 'a look at snowflake worker IDs');
+    }
+  }
+
+  async claim(workerId: number, req: ClaimRequest): Promise<ClaimOutcome> {
+    const valid =
+      isMs(workerId) &&
+      req.token !== '' &&
+      isMs(req.leaseMs, 1) &&
+      isMs(req.now) &&
+      isMs(req.aheadMs) &&
+      isMs(req.marginMs) &&
+      Number.isSafeInteger(req.maxWaitMs);
+    if (!valid) throw badArgument('the claim', workerId);
+    return this.write(`the claim of snowflake worker ${workerId}`, (): ClaimOutcome => {
+      // Someone holds it: a lease is never taken over before it expires.
+      if (this.holder(workerId) !== undefined) return { kind: 'taken' };
+      // Start strictly above every timestamp an earlier holder may have used.
+      const horizon = this.horizon(workerId);
+      if (horizon === 'damaged') return { kind: 'damaged' };
+      const [floor, margin] = workerFloor(horizon?.h, req.now, req.marginMs);
+      if (floor > req.now + req.maxWaitMs) return { kind: 'fenced' };
+      // Take the lease, then fence: the horizon only rises here (floor is above h).
+      const h = Math.max(floor, req.now + req.aheadMs);
+      this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
+      this.putHorizon.run(workerId, h, floor);
+      return { kind: 'claimed', floor, horizon: h, margin };
+    });
+  }
+
+  async renew(workerId: number, req: RenewRequest): Promise<RenewOutcome> {
+    const valid =
+      isMs(workerId) &&
+      req.token !== '' &&
+      isMs(req.leaseMs, 1) &&
+      isMs(req.now) &&
+      isMs(req.target) &&
+      isMs(req.marginMs);
+    if (!valid) throw badArgument('the renewal', workerId);
+    return this.write(`the renewal of snowflake worker ${workerId}`, (): RenewOutcome => {
+      // Compare: only the holder renews.
+      if (this.holder(workerId) !== req.token) return { kind: 'lost' };
+      const horizon = this.horizon(workerId);
+      if (horizon === 'damaged') return { kind: 'damaged' };
+      let h = req.target;
+      let floor = horizon?.floor;
+      let refenced: number | undefined;
+      if (horizon === undefined) {
+        // The horizon is gone (the file was replaced?): start again above the margin.
+        refenced = workerFloor(undefined, req.now, req.marginMs)[0];
+        floor = refenced;
+        h = Math.max(h, refenced);
+      } else if (horizon.h > h) {
+        h = horizon.h; // expire, then raise: the horizon never goes down here
+      }
+      this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
+      this.putHorizon.run(workerId, h, floor ?? null);
+      return { kind: 'renewed', horizon: h, floor: refenced };
+    });
+  }
+
+  async release(
+    workerId: number,
+    token: string,
+    settle: number,
+  ): Promise<'released' | 'lost' | 'damaged'> {
+    if (!isMs(workerId) || token === '' || !isMs(settle)) {
+      throw badArgument('the release', workerId);
+    }
+    return this.write(`the release of snowflake worker ${workerId}`, () => {
+      // Compare: only the holder releases.
+      if (this.holder(workerId) !== token) return 'lost' as const;
+      const horizon = this.horizon(workerId);
+      if (horizon === 'damaged') return 'damaged' as const;
+      // Settle at what was used, never below what earlier holders could use (floor - 1).
+      // That may lower h: this holder's unused headroom is given back.
+      let h = settle;
+      const floor = horizon?.floor;
+      if (floor !== undefined && floor - 1 > h) h = floor - 1;
+      if (horizon !== undefined && floor === undefined && horizon.h > h) h = horizon.h;
+      this.putHorizon.run(workerId, h, floor ?? null);
+      // Delete: the worker ID is free again.
+      this.dropLease.run(workerId);
+      return 'released' as const;
+    });
+  }
+
+  /** The token of the lease on `workerId` if it has not expired. */
+  private holder(workerId: number): string | undefined {
+    const row = this.leaseOf.get(workerId, this.now());
+    return typeof row?.token === 'string' ? row.token : undefined;
+  }
+
+  private horizon(workerId: number): Horizon {
+    const row = this.horizonOf.get(workerId);
+    if (!row) return undefined;
+    const h = timestamp(row.h ?? null);
+    const floor = row.floor === null ? undefined : timestamp(row.floor ?? null);
+    if (h === undefined || (row.floor !== null && floor === undefined)) return 'damaged';
+    return { h, floor };
+  }
+
+  private write<T>(what: string, fn: () => T): T {
+    try {
+      return writeTransaction(this.db, fn);
+    } catch (err) {
+      throw sqliteFailure(err, what);
+    }
+  }
+}
