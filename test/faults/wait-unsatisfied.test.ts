@@ -18,7 +18,7 @@ let store: RedisStore;
 
 beforeAll(async () => {
   set = await startReplicated({ replicas: 1 });
-  store = storeOn(standalone(set.master.port), { minReplicas: 1, waitTimeoutMs: 100 });
+  store = storeOn(standalone(set.master.port), { minReplicas: 1, waitTimeoutMs: 500 });
   await store.createTag(segmentTag('order', { step: 50 }));
 });
 afterAll(async () => {
@@ -60,7 +60,7 @@ describe('a replication ack that cannot be satisfied', () => {
           outcomes[outcome] += 1;
         },
       },
-      segment: { fetchTimeoutMs: 500, retryBaseMs: 20, retryMaxMs: 100, maxStep: 50 },
+      segment: { fetchTimeoutMs: 2000, retryBaseMs: 20, retryMaxMs: 100, maxStep: 50 },
     });
     try {
       for (let i = 0; i < 120; i++) served.add('order', await ids.next('order'));

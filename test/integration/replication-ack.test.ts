@@ -14,7 +14,7 @@ let store: RedisStore;
 
 beforeAll(async () => {
   set = await startReplicated({ replicas: 1 });
-  store = storeOn(standalone(set.master.port), { minReplicas: 1, waitTimeoutMs: 200 });
+  store = storeOn(standalone(set.master.port), { minReplicas: 1, waitTimeoutMs: 500 });
   await store.createTag(segmentTag('order', { step: 100 }));
 });
 afterAll(async () => {
@@ -36,7 +36,7 @@ describe('RedisStore.allocate with REDIS_MIN_REPLICAS=1', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(190); // WAIT ran out its timeout
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(490); // WAIT ran out its timeout
     expect(err).toBeInstanceOf(IdAllocError);
     const e = err as IdAllocError;
     expect(e.code).toBe(ErrorCode.UNAVAILABLE);
