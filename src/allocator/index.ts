@@ -25,6 +25,8 @@ export interface SnowflakeSource {
   nextBatch(count: number): bigint[] | Promise<bigint[]>;
   decode(id: string): DecodedSnowflake;
   readiness(): Readiness;
+  /** The worker ID held now, or undefined while none is. */
+  readonly workerId: number | undefined;
   close(): Promise<void>;
 }
 
@@ -139,7 +141,12 @@ class Allocator implements IdAllocator {
   async readiness(): Promise<Readiness> {
     if (!(await this.opts.store.ping()))
       return { ready: false, reason: 'the store does not answer' };
-    return this.opts.snowflake?.readiness() ?? { ready: true };
+    // A node that holds a worker ID is ready even while that ID is still fenced (a
+    // fresh worker ID waits out one lease): segment tags serve meanwhile, and snowflake
+    // requests get 503 with Retry-After until the fence passes.
+    const s = this.opts.snowflake;
+    if (s === undefined || s.workerId !== undefined) return { ready: true };
+    return s.readiness();
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import {
   find,
   parseExposition,
   startService,
-  stubSnowflake,
+  pinnedSnowflake,
   type Exposition,
   type TestService,
 } from '../support/http.js';
@@ -26,7 +26,10 @@ describe('GET /metrics', () => {
   let drained = 0;
 
   beforeAll(async () => {
-    svc = await startService(redisUrl, { defaultMetrics: true, snowflake: stubSnowflake() });
+    svc = await startService(redisUrl, {
+      defaultMetrics: true,
+      snowflake: await pinnedSnowflake(),
+    });
     await svc.store.createTag(segmentTag('order', { step: 10 }));
     await svc.store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
     const get = (p: string) => fetch(svc.base + p).then((r) => r.text());

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { SnowflakeSource } from '../../src/allocator/index.js';
+import { SnowflakeGenerator, createLayout } from '../../src/allocator/snowflake/index.js';
 import type { SegmentOptions } from '../../src/allocator/segment.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
 import { createApp, ReadyState } from '../../src/app.js';
@@ -201,29 +202,11 @@ export function find(e: Exposition, name: string, labels: Record<string, string>
 }
 
 /**
- * A stand-in snowflake source with the default layout (41 | 10 | 12 bits, epoch
- * 2024-01-01), for the routes; the real generator has its own tests.
+ * The real snowflake generator with the default layout (41 | 10 | 12 bits, epoch
+ * 2024-01-01) and a pinned worker ID (no lease), started, for the routes.
  */
-export function stubSnowflake(workerId = 3): SnowflakeSource {
-  const epoch = Date.parse('2024-01-01T00:00:00Z');
-  let seq = 0n;
-  const make = () =>
-    (BigInt(Date.now() - epoch) << 22n) | (BigInt(workerId) << 12n) | (seq++ & 4095n);
-  return {
-    next: make,
-    nextBatch: (n) => Array.from({ length: n }, make),
-    decode(id) {
-      const v = BigInt(id);
-      const timestamp = Number(v >> 22n) + epoch;
-      return {
-        id,
-        timestamp,
-        time: new Date(timestamp).toISOString(),
-        workerId: Number((v >> 12n) & 1023n),
-        sequence: Number(v & 4095n),
-      };
-    },
-    readiness: () => ({ ready: true }),
-    close: async () => {},
-  };
+export async function pinnedSnowflake(workerId = 3): Promise<SnowflakeGenerator> {
+  const generator = new SnowflakeGenerator({ layout: createLayout(), workerId });
+  await generator.start();
+  return generator;
 }
