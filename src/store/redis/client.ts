@@ -40,10 +40,20 @@ function retryStrategy(times: number): number {
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
+/**
+ * A master demoted to replica (a healed partition, a Sentinel failover seen late) keeps
+ * the connection open and answers every write READONLY: reconnect, so that Sentinel names
+ * the current master — and never resend the refused command (1, not 2).
+ */
+function reconnectOnError(err: Error): 0 | 1 {
+  return /^READONLY\b/.test(err.message) ? 1 : 0;
+}
+
 const common: RedisOptions = {
   // IDs go up to 2^63: never let a reply pass through a double.
   stringNumbers: true,
   retryStrategy,
+  reconnectOnError,
   connectTimeout: 2000,
 };
 

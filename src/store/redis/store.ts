@@ -85,6 +85,11 @@ function codeOf(reply: unknown): number | undefined {
 export function storeFailure(err: unknown, what: string): IdAllocError {
   if (err instanceof IdAllocError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  // Refusals of a node that cannot take writes now: a script's error carries them too
+  // ("NOREPLICAS … script: …, on @user_script:1."), and they mean "try again".
+  if (/^(NOREPLICAS|READONLY|MASTERDOWN|LOADING|BUSY|OOM|TRYAGAIN|CLUSTERDOWN)\b/.test(message)) {
+    return unavailable(`the store refused ${what} for now: ${message}`, 1, err);
+  }
   if (/user_script|Error running script|ERR .*script/i.test(message)) {
     return new IdAllocError(
       ErrorCode.INTERNAL,
