@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const snowflake = await startSnowflake(store, config, logger, metrics);
   const allocator = createAllocator({
     store,
-    ...(snowflake ? { snowflake: snowflake.generator } : {}),
+    snowflake: snowflake.generator,
     segment: {
       prefetchAt: config.PREFETCH_AT,
       targetSeconds: config.SEGMENT_TARGET_SECONDS,
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     void drain(server)
       .then(async () => {
         await allocator.close(); // also releases the snowflake worker lease
-        await snowflake?.close();
+        await snowflake.close();
         await store.close();
         logger.info('shut down');
         process.exit(0);

@@ -11,6 +11,8 @@ import { createRedisClient, topologyOf, type RedisLike } from './store/redis/cli
 import { summary, type DurabilityReport } from './store/redis/durability.js';
 import { RedisStore } from './store/redis/store.js';
 import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
+import { EmbeddedStore } from './store/embedded/store.js';
+import type { WorkerLeaseStore } from './allocator/snowflake/lease-store.js';
 
 type OpenedStore = ReturnType<typeof openStore>;
 
@@ -69,33 +71,30 @@ export interface SnowflakeSetup {
 /**
  * Builds and starts the snowflake generator: on Redis with a worker lease over a
  * connection of its own (renewals must not queue behind admin work), or with a pinned
- * `SNOWFLAKE_WORKER_ID`. The embedded store leases no worker IDs: without a pinned one
- * the node serves no snowflake tags, and says so.
- * @returns undefined when this node serves no snowflake tags
+ * `SNOWFLAKE_WORKER_ID`; on the embedded store, worker IDs are leased in its file.
  */
 export async function startSnowflake(
   store: OpenedStore,
   config: Config,
   logger: Logger,
   metrics: Metrics,
-): Promise<SnowflakeSetup | undefined> {
+): Promise<SnowflakeSetup> {
   const topology = topologyOf(config);
   let client: RedisLike | undefined;
-  if (store instanceof RedisStore && topology && config.SNOWFLAKE_WORKER_ID === undefined) {
+  let leaseStore: WorkerLeaseStore | undefined;
+  if (config.SNOWFLAKE_WORKER_ID !== undefined) {
+    // pinned: no lease
+  } else if (store instanceof RedisStore && topology) {
     client = createRedisClient(topology, 'general');
     client.on('error', (err: Error) =>
       logger.warn({ err: err.message }, 'snowflake lease connection error'),
     );
-  } else if (config.SNOWFLAKE_WORKER_ID === undefined) {
-    logger.info(
-      'snowflake tags are not served: the embedded store leases no worker IDs; set SNOWFLAKE_WORKER_ID (one node only) or use Redis',
-    );
-    return undefined;
+    leaseStore = new RedisWorkerLeaseStore(client, store.keys);
+  } else if (store instanceof EmbeddedStore) {
+    leaseStore = store.workerLeases();
   }
   const generator = snowflakeFromConfig(config, {
-    ...(client && store instanceof RedisStore
-      ? { leaseStore: new RedisWorkerLeaseStore(client, store.keys) }
-      : {}),
+    ...(leaseStore ? { leaseStore } : {}),
     observer: metrics.observer,
     log: logger,
   });

@@ -4,6 +4,9 @@
  * a time: each costs about half a second.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis/store.js';
@@ -289,14 +292,18 @@ describe('idalloc-admin', () => {
     expect(r.stdout).toContain('Exit codes: 0 done, 1 refused or failed, 2 usage error.');
   });
 
-  it('fails with exit 1 within seconds when the store cannot be reached or is not configured', async () => {
+  it('fails with exit 1 within seconds when the store cannot be reached or opened', async () => {
     const port = await freePort();
+    const file = join(mkdtempSync(join(tmpdir(), 'idalloc-cli-')), 'plain-file');
+    writeFileSync(file, 'not a directory');
+    const notADir = join(file, 'data');
     const [down, unset, invalid] = await Promise.all([
       admin(['tag', 'list'], {
         REDIS_URL: `redis://:secret@127.0.0.1:${port}`,
         KEY_PREFIX: prefix,
       }),
-      admin(['tag', 'list'], { REDIS_URL: '', KEY_PREFIX: prefix }),
+      // No Redis setting: the embedded store, here under a DATA_DIR that cannot exist.
+      admin(['tag', 'list'], { REDIS_URL: '', KEY_PREFIX: prefix, DATA_DIR: notADir }),
       admin(['tag', 'list'], { ...env, KEY_PREFIX: 'bad prefix' }),
     ]);
     expect(down).toMatchObject({ code: 1, stdout: '' });
@@ -305,7 +312,7 @@ describe('idalloc-admin', () => {
     );
     expect(down.ms).toBeLessThan(8000);
     expect(unset).toMatchObject({ code: 1, stdout: '' });
-    expect(unset.stderr).toMatch(/no store configured: set REDIS_URL/);
+    expect(unset.stderr).toMatch(/DATA_DIR/);
     expect(invalid).toMatchObject({ code: 1, stdout: '' });
     expect(invalid.stderr).toMatch(/invalid configuration: KEY_PREFIX="bad prefix"/);
   });
