@@ -45,8 +45,8 @@ function retryStrategy(times: number): number {
  * the connection open and answers every write READONLY: reconnect, so that Sentinel names
  * the current master — and never resend the refused command (1, not 2).
  */
-function reconnectOnError(err: Error): 0 | 1 {
-  return /^READONLY\b/.test(err.message) ? 1 : 0;
+function reconnectOnError(err: Error): boolean | 1 {
+  return /^READONLY\b/.test(err.message) ? 1 : false;
 }
 
 const common: RedisOptions = {
