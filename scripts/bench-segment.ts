@@ -78,3 +78,66 @@ export async function benchSegment(redisUrl: string, ms = 2000): Promise<BenchRe
     await store.close();
   }
 }
+
+/** Heap in use after a full collection (run node with --expose-gc; else best effort). */
+function heapUsed(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * Memory per served tag: heap growth of an allocator holding both buffers of `tags`
+ * tags, against a baseline of the same number of bare `{ start, end, cursor }` records
+ * (the least any design must keep per tag).
+ */
+export async function benchMemory(redisUrl: string, tags = 2000): Promise<BenchResult> {
+  const topology = { kind: 'redis' as const, url: redisUrl };
+  const store = new RedisStore({
+    client: createRedisClient(topology, 'general'),
+    allocClient: createRedisClient(topology, 'allocation'),
+    keyPrefix: `bench:${testPrefix()}`,
+  });
+  const names = Array.from({ length: tags }, (_, i) => `t${i}`);
+  for (let i = 0; i < names.length; i += 200) {
+    await Promise.all(
+      names.slice(i, i + 200).map((name) =>
+        store.createTag({
+          name,
+          mode: 'segment',
+          step: 1000,
+          start: 1n,
+          max: 2n ** 63n - 1n,
+          gap: 0n,
+          description: '',
+        }),
+      ),
+    );
+  }
+  const alloc = createAllocator({ store });
+  try {
+    const before = heapUsed();
+    for (const name of names) {
+      await alloc.next(name);
+      await alloc.nextBatch(name, 150); // past the prefetch mark: both buffers filled
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const perTag = (heapUsed() - before) / tags;
+
+    const start = heapUsed();
+    const records = names.map((_, i) => ({ start: BigInt(i), end: BigInt(i + 999), cursor: 0n }));
+    const perRecord = (heapUsed() - start) / records.length;
+    return {
+      name: `heap per served tag (${tags} tags)`,
+      value: perTag,
+      unit: 'bytes',
+      baseline: perRecord,
+      ratio: perTag / perRecord,
+      note: 'baseline: one bare { start, end, cursor } record of bigints',
+    };
+  } finally {
+    await alloc.close();
+    await store.close();
+  }
+}

@@ -7,7 +7,9 @@
  */
 import { parseArgs } from 'node:util';
 import { RedisServer } from '../test/support/redis-server.js';
-import { benchSegment, type BenchResult } from './bench-segment.js';
+import { benchHttp } from './bench-http.js';
+import { benchMemory, benchSegment, type BenchResult } from './bench-segment.js';
+import { benchSnowflake } from './bench-snowflake.js';
 
 const { values } = parseArgs({
   options: { ms: { type: 'string', default: '2000' }, json: { type: 'boolean', default: false } },
@@ -23,6 +25,17 @@ const redisUrl = process.env.REDIS_URL ?? server!.url;
 const results: BenchResult[] = [];
 try {
   results.push(...(await benchSegment(redisUrl, ms)));
+  const sf = await benchSnowflake(ms);
+  results.push({
+    name: sf.name,
+    value: sf.idsPerSecond,
+    unit: 'IDs/s',
+    baseline: sf.limitPerSecond,
+    ratio: sf.ratio,
+    note: "baseline: the layout's limit (2^sequence bits per ms)",
+  });
+  results.push(...(await benchHttp(redisUrl, ms)));
+  results.push(await benchMemory(redisUrl));
 } finally {
   await server?.dispose();
 }
