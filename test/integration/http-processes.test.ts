@@ -120,14 +120,17 @@ describe('snowflake tags in the service', () => {
       KEY_PREFIX: keyPrefix,
       SNOWFLAKE_LEASE_MS: '3000',
     });
+    // Ready as soon as a worker ID is held; snowflake IDs answer 503 until its fence passes.
+    expect((await fetch(`${node.base}/readyz`)).status).toBe(200);
     const deadline = Date.now() + 10_000;
-    while ((await fetch(`${node.base}/readyz`)).status !== 200) {
-      if (Date.now() > deadline) throw new Error('the node did not get ready within 10 s');
+    let res = await fetch(`${node.base}/v1/ids/flake?count=3`);
+    while (res.status === 503) {
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      if (Date.now() > deadline) throw new Error('the fence did not pass within 10 s');
       await new Promise((r) => setTimeout(r, 100));
+      res = await fetch(`${node.base}/v1/ids/flake?count=3`);
     }
-    const { ids } = (await (await fetch(`${node.base}/v1/ids/flake?count=3`)).json()) as {
-      ids: string[];
-    };
+    const { ids } = (await res.json()) as { ids: string[] };
     expect(BigInt(ids[0]!) < BigInt(ids[1]!) && BigInt(ids[1]!) < BigInt(ids[2]!)).toBe(true);
     const leaf = await (await fetch(`${node.base}/api/snowflake/get/flake`)).text();
     expect(BigInt(leaf) > BigInt(ids[2]!)).toBe(true);
