@@ -19,7 +19,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/copy-lua.mjs scripts/
+COPY scripts/copy-lua.mjs scripts/ensure.sh scripts/
 COPY src src
 # tsc → dist/, then scripts/copy-lua.mjs puts the Lua scripts in dist/lua where
 # dist/store/redis/scripts.js looks for them.

@@ -255,7 +255,7 @@ describe('the Dockerfile', () => {
   it('sends every file `npm run build` reads into the build context and copies it', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
     const files: string[] = [
-      ...(pkg.scripts.build!.match(/[\w./-]+\.(?:json|mjs|cjs|js)\b/g) ?? []),
+      ...(pkg.scripts.build!.match(/[\w./-]+\.(?:json|mjs|cjs|js|sh)\b/g) ?? []),
     ];
     for (const config of files.filter((f) => f.startsWith('tsconfig'))) {
       const base = /"extends":\s*"\.\/([^"]+)"/.exec(read(config))?.[1];
