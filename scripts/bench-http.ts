@@ -18,8 +18,7 @@ import { createAllocator } from '../src/allocator/index.js';
 import { createApp, ReadyState } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createMetrics } from '../src/metrics.js';
-import { createRedisClient } from '../src/store/redis/client.js';
-import { RedisStore } from '../src/store/redis/store.js';
+import { segmentTag, testStore } from '../test/support/store.js';
 import { testPrefix } from '../test/support/prefix.js';
 import type { BenchResult } from './bench-segment.js';
 
@@ -51,21 +50,8 @@ const portOf = (s: Server) => (s.address() as AddressInfo).port;
 
 /** Measures the service route and the bare baseline, each for about `ms`. */
 export async function benchHttp(redisUrl: string, ms = 2000): Promise<BenchResult[]> {
-  const topology = { kind: 'redis' as const, url: redisUrl };
-  const store = new RedisStore({
-    client: createRedisClient(topology, 'general'),
-    allocClient: createRedisClient(topology, 'allocation'),
-    keyPrefix: `bench:${testPrefix()}`,
-  });
-  await store.createTag({
-    name: 'bench',
-    mode: 'segment',
-    step: 100_000,
-    start: 1n,
-    max: 2n ** 63n - 1n,
-    gap: 1_000_000_000n,
-    description: 'benchmark',
-  });
+  const store = testStore(redisUrl, `bench:${testPrefix()}`);
+  await store.createTag(segmentTag('bench', { step: 100_000 }));
   const config = loadConfig({ REDIS_URL: redisUrl });
   const logger = pino({ level: 'info' }, pino.destination('/dev/null'));
   const metrics = createMetrics();

@@ -4,8 +4,7 @@
  * is what the allocator's bookkeeping (double buffer, prefetch, fence) keeps of it.
  */
 import { createAllocator } from '../src/allocator/index.js';
-import { createRedisClient } from '../src/store/redis/client.js';
-import { RedisStore } from '../src/store/redis/store.js';
+import { segmentTag, testStore } from '../test/support/store.js';
 import { testPrefix } from '../test/support/prefix.js';
 
 export interface BenchResult {
@@ -32,21 +31,8 @@ export async function opsPerSecond(ms: number, batch: number, fn: () => unknown)
 }
 
 export async function benchSegment(redisUrl: string, ms = 2000): Promise<BenchResult[]> {
-  const topology = { kind: 'redis' as const, url: redisUrl };
-  const store = new RedisStore({
-    client: createRedisClient(topology, 'general'),
-    allocClient: createRedisClient(topology, 'allocation'),
-    keyPrefix: `bench:${testPrefix()}`,
-  });
-  await store.createTag({
-    name: 'bench',
-    mode: 'segment',
-    step: 100_000,
-    start: 1n,
-    max: 2n ** 63n - 1n,
-    gap: 1_000_000_000n,
-    description: 'benchmark',
-  });
+  const store = testStore(redisUrl, `bench:${testPrefix()}`);
+  await store.createTag(segmentTag('bench', { step: 100_000 }));
   const alloc = createAllocator({ store, segment: { maxStep: 10_000_000 } });
   try {
     await alloc.next('bench'); // warm: first segment loaded
@@ -93,27 +79,10 @@ function heapUsed(): number {
  * (the least any design must keep per tag).
  */
 export async function benchMemory(redisUrl: string, tags = 2000): Promise<BenchResult> {
-  const topology = { kind: 'redis' as const, url: redisUrl };
-  const store = new RedisStore({
-    client: createRedisClient(topology, 'general'),
-    allocClient: createRedisClient(topology, 'allocation'),
-    keyPrefix: `bench:${testPrefix()}`,
-  });
+  const store = testStore(redisUrl, `bench:${testPrefix()}`);
   const names = Array.from({ length: tags }, (_, i) => `t${i}`);
   for (let i = 0; i < names.length; i += 200) {
-    await Promise.all(
-      names.slice(i, i + 200).map((name) =>
-        store.createTag({
-          name,
-          mode: 'segment',
-          step: 1000,
-          start: 1n,
-          max: 2n ** 63n - 1n,
-          gap: 0n,
-          description: '',
-        }),
-      ),
-    );
+    await Promise.all(names.slice(i, i + 200).map((name) => store.createTag(segmentTag(name))));
   }
   const alloc = createAllocator({ store });
   try {
