@@ -43,7 +43,7 @@ export interface TestServiceOptions {
   readonly keyPrefix?: string;
   /** Add prom-client's default process metrics. @default false */
   readonly defaultMetrics?: boolean;
-  /** Serves snowflake tags (the tests pass a stand-in with the default layout). */
+  /** Serves snowflake tags (e.g. `await pinnedSnowflake()`). */
   readonly snowflake?: SnowflakeSource;
 }
 
