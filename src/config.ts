@@ -71,12 +71,15 @@ const schema = z.object({
   REDIS_SENTINELS: endpoints.optional(),
   REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
   REDIS_CLUSTER_NODES: endpoints.optional(),
+  // No { or }: a Cluster hash tag in the prefix would pin every tag to one slot (and
+  // override the per-worker hash tags the snowflake scripts rely on).
   KEY_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_.:{}-]{0,64}$/, { message: 'up to 64 of A-Z a-z 0-9 _ . : { } -' })
+    .regex(/^[A-Za-z0-9_.:-]{0,64}$/, { message: 'up to 64 of A-Z a-z 0-9 _ . : -' })
     .default('idalloc:'),
   DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // A value with no token in it (",", " ") must not quietly switch auth off.
   API_TOKENS: z
     .string()
     .transform((s) =>
@@ -85,6 +88,7 @@ const schema = z.object({
         .map((t) => t.trim())
         .filter((t) => t.length > 0),
     )
+    .pipe(z.array(z.string()).min(1, 'a comma-separated list of at least one token'))
     .optional(),
   MAX_BATCH: int(1, 1_000_000).default(1000),
   MAX_RANGE: int(1, 100_000_000).default(100_000),
@@ -133,7 +137,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? '');
     throw new ConfigError(
-      `invalid configuration: ${key}=${JSON.stringify(input[key] ?? '')}: expected ${issue.message}`,
+      `invalid configuration: ${key}=${JSON.stringify(shownValue(key, input[key] ?? ''))}: expected ${issue.message}`,
     );
   }
   const c = parsed.data;
@@ -145,6 +149,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const problem = crossCheck(c);
   if (problem) throw new ConfigError(`invalid configuration: ${problem}`);
   return Object.freeze(c);
+}
+
+/** A value as an error may repeat it: never a token or a password. */
+function shownValue(key: string, value: string): string {
+  if (key === 'API_TOKENS') return value.trim() === '' || /^[\s,]*$/.test(value) ? value : '***';
+  return value.replace(/\/\/[^/@]*@/, '//***@');
 }
 
 function crossCheck(c: z.infer<typeof schema>): string | undefined {
@@ -171,12 +181,4 @@ function crossCheck(c: z.infer<typeof schema>): string | undefined {
     return `SNOWFLAKE_WORKER_ID=${c.SNOWFLAKE_WORKER_ID}: expected 0 to ${2 ** c.SNOWFLAKE_WORKER_BITS - 1} for SNOWFLAKE_WORKER_BITS=${c.SNOWFLAKE_WORKER_BITS}`;
   }
   return undefined;
-}
-
-/** Which store the configuration points at. */
-export function storeKind(c: Config): 'redis' | 'sentinel' | 'cluster' | 'embedded' {
-  if (c.REDIS_SENTINELS) return 'sentinel';
-  if (c.REDIS_CLUSTER_NODES) return 'cluster';
-  if (c.REDIS_URL) return 'redis';
-  return 'embedded';
 }

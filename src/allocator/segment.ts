@@ -162,8 +162,13 @@ export class SegmentAllocator {
       throw invalidArgument(`size ${size} is not allowed: expected an integer of at least 1`);
     }
     const tb = this.buffer(tag);
-    const g = await this.grant(tb, size, true);
-    return { start: g.start, end: g.end };
+    try {
+      const g = await this.grant(tb, size, true);
+      return { start: g.start, end: g.end };
+    } finally {
+      // A refused lease (unknown tag, say) must leave no state behind: names are free.
+      this.forgetIfIdle(tb);
+    }
   }
 
   /** This node's live state of a tag, or undefined when it holds nothing for it. */

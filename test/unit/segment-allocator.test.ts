@@ -163,7 +163,7 @@ describe('SegmentAllocator', () => {
   });
 
   it('keeps serving buffered IDs while the store is down, then recovers by itself', async () => {
-    const { alloc, store, events } = setup({ fetchTimeoutMs: 50 });
+    const { alloc, store, events } = setup({ fetchTimeoutMs: 200 });
     await draw(alloc, 'order', 1);
     store.goDown();
     const buffered = await draw(alloc, 'order', 99); // current segment still serves
@@ -216,5 +216,22 @@ describe('SegmentAllocator', () => {
     expect(ids.at(-1)).toBe(150n);
     const err = await Promise.resolve(alloc.next('order')).catch((e: unknown) => e);
     expect(isIdAllocError(err, ErrorCode.TAG_EXHAUSTED)).toBe(true);
+  });
+});
+
+describe('SegmentAllocator memory', () => {
+  it('keeps no state for tags whose leases or IDs the store refused', async () => {
+    const { alloc, store } = setup();
+    store.failure = new IdAllocError(ErrorCode.TAG_NOT_FOUND, 'no such tag');
+    for (let i = 0; i < 50; i++) {
+      await expect(alloc.lease(`ghost${i}`, 10)).rejects.toMatchObject({
+        code: ErrorCode.TAG_NOT_FOUND,
+      });
+      await expect(Promise.resolve(alloc.next(`phantom${i}`))).rejects.toMatchObject({
+        code: ErrorCode.TAG_NOT_FOUND,
+      });
+    }
+    await settle();
+    expect((alloc as unknown as { buffers: Map<string, unknown> }).buffers.size).toBe(0);
   });
 });
