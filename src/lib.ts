@@ -11,10 +11,29 @@
 import { Cluster, Redis } from 'ioredis';
 import { createAllocator as createFacade, type SnowflakeSource } from './allocator/index.js';
 import type { SegmentOptions } from './allocator/segment.js';
+import {
+  LAYOUT_PRESETS,
+  SnowflakeGenerator,
+  createLayout,
+  type SnowflakeLayoutOptions,
+} from './allocator/snowflake/index.js';
 import type { AllocatorObserver, IdAllocator, Log } from './allocator/types.js';
 import { allocationOptions, trackConnectionEpoch, type RedisLike } from './store/redis/client.js';
 import { defineScripts } from './store/redis/scripts.js';
 import { RedisStore } from './store/redis/store.js';
+import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
+
+/** How the library builds its snowflake generator (SPEC §6). */
+export interface LibrarySnowflakeOptions {
+  /** A preset or explicit widths. @default 'default' (41 | 10 | 12 bits from 2024-01-01) */
+  readonly layout?: keyof typeof LAYOUT_PRESETS | SnowflakeLayoutOptions;
+  /** Pin a worker ID instead of leasing one (one process only). */
+  readonly workerId?: number;
+  /** Lease length in ms. @default 30000 */
+  readonly leaseMs?: number;
+  /** Clock steps back up to this are waited out. @default 5 */
+  readonly maxBackwardMs?: number;
+}
 
 export interface LibraryOptions {
   /**
@@ -27,8 +46,16 @@ export interface LibraryOptions {
   readonly keyPrefix?: string;
   /** Segment tuning: prefetchAt, targetSeconds, maxStep, fetchTimeoutMs. */
   readonly segment?: Partial<SegmentOptions>;
-  /** A snowflake generator for snowflake tags (see the README). */
-  readonly snowflake?: SnowflakeSource;
+  /**
+   * Snowflake tags: `true` leases a worker ID in this Redis with the default layout;
+   * options choose layout, pinning and lease; or pass your own source. Omitted, snowflake
+   * tags answer WRONG_MODE.
+   */
+  readonly snowflake?: boolean | LibrarySnowflakeOptions | SnowflakeSource;
+  /** `REDIS_MIN_REPLICAS`: serve a segment only once this many replicas have it. @default 0 */
+  readonly minReplicas?: number;
+  /** `REDIS_WAIT_TIMEOUT_MS`. @default 100 */
+  readonly waitTimeoutMs?: number;
   readonly observer?: AllocatorObserver;
   readonly log?: Log;
 }
@@ -49,11 +76,18 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
       : client.duplicate(allocationOptions);
   defineScripts(allocClient);
   if (allocClient instanceof Redis) trackConnectionEpoch(allocClient);
-  const store = new RedisStore({ client, allocClient, keyPrefix: opts.keyPrefix ?? 'idalloc:' });
+  const store = new RedisStore({
+    client,
+    allocClient,
+    keyPrefix: opts.keyPrefix ?? 'idalloc:',
+    ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }),
+    ...(opts.waitTimeoutMs === undefined ? {} : { waitTimeoutMs: opts.waitTimeoutMs }),
+  });
+  const snowflake = await snowflakeSource(opts, client, store);
   const facade = createFacade({
     store,
     ...(opts.segment ? { segment: opts.segment } : {}),
-    ...(opts.snowflake ? { snowflake: opts.snowflake } : {}),
+    ...(snowflake ? { snowflake } : {}),
     ...(opts.observer ? { observer: opts.observer } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
@@ -65,7 +99,34 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
   return facade;
 }
 
+/** The snowflake source the options ask for, started; undefined for none. */
+async function snowflakeSource(
+  opts: LibraryOptions,
+  client: RedisLike,
+  store: RedisStore,
+): Promise<SnowflakeSource | undefined> {
+  const s = opts.snowflake;
+  if (s === undefined || s === false) return undefined;
+  if (typeof s === 'object' && 'next' in s) return s;
+  const o: LibrarySnowflakeOptions = s === true ? {} : s;
+  const layout =
+    typeof o.layout === 'string' ? createLayout(LAYOUT_PRESETS[o.layout]) : createLayout(o.layout);
+  const generator = new SnowflakeGenerator({
+    layout,
+    ...(o.workerId === undefined
+      ? { leaseStore: new RedisWorkerLeaseStore(client, store.keys) }
+      : { workerId: o.workerId }),
+    ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
+    ...(o.maxBackwardMs === undefined ? {} : { maxBackwardMs: o.maxBackwardMs }),
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.observer ? { observer: opts.observer } : {}),
+  });
+  await generator.start();
+  return generator;
+}
+
 export { ErrorCode, IdAllocError, isIdAllocError } from './errors.js';
+export { SnowflakeGenerator, createLayout, LAYOUT_PRESETS } from './allocator/snowflake/index.js';
 export type {
   DecodedSnowflake,
   IdAllocator,

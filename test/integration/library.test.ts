@@ -41,3 +41,36 @@ describe('library createAllocator', () => {
     await admin.close();
   });
 });
+
+describe('library snowflake option', () => {
+  it('serves snowflake tags with a pinned worker ID and decodes them', async () => {
+    const keyPrefix = testPrefix();
+    const admin = testStore(url, keyPrefix);
+    await admin.createTag({ ...segmentTag('events'), mode: 'snowflake' });
+    const ids = await createAllocator({ redis: url, keyPrefix, snowflake: { workerId: 5 } });
+    try {
+      const a = await ids.next('events');
+      const b = await ids.next('events');
+      expect(b > a).toBe(true);
+      expect(ids.decodeSnowflake(String(b))).toMatchObject({ workerId: 5 });
+      expect(await ids.readiness()).toEqual({ ready: true });
+    } finally {
+      await ids.close();
+      await admin.close();
+    }
+  });
+
+  it('leases a worker ID in the same Redis when asked to', async () => {
+    const keyPrefix = testPrefix();
+    const ids = await createAllocator({ redis: url, keyPrefix, snowflake: { leaseMs: 3000 } });
+    const probe = new Redis(url);
+    try {
+      expect(await ids.readiness()).toEqual({ ready: true });
+      const leases = await probe.keys(`${keyPrefix}worker:*`);
+      expect(leases.some((k) => !k.endsWith(':horizon'))).toBe(true);
+    } finally {
+      await ids.close();
+      await probe.quit();
+    }
+  });
+});

@@ -49,6 +49,7 @@ export {
   encodeSnowflake,
   layoutFromConfig,
   type SnowflakeLayout,
+  type SnowflakeLayoutOptions,
 } from './layout.js';
 export type { Schedule, WorkerGrant } from './lease.js';
 export type { WorkerLeaseStore } from './lease-store.js';
