@@ -17,7 +17,8 @@
                        a counter started afresh
     -3  WRONG_MODE     not a segment tag
     -4  TAG_EXHAUSTED  nothing left below max (exact: fewer than count left)
-    an error reply     count or exact malformed (a caller's bug; nothing written)
+    an error reply     count or exact malformed (a caller's bug), or no run_id in INFO
+                       server; nothing written
 ]]
 local rcall = redis.call
 -- @include decimal
@@ -43,21 +44,12 @@ end
 if not segment_fields_valid(t) then return -2 end
 if count == 0 then count = tonumber(t.step) end
 
+-- Incarnation guard: skip the safety gap first if another server wrote last.
+local run_id = server_run_id()
+if not run_id then return no_run_id('allocate-1') end
+local bumped = apply_incarnation(key, t, run_id)
 local next_id = t.next
 local max_plus_one = dec_add(t.max, 1)
-local bumped = '0'
-
--- Incarnation guard: a server that is not the one that granted last may lack its most
--- recent grants (restart, promoted replica, restore), so first skip the safety gap.
--- A tag without a run_id (written by hand, or damaged) is of an unknown incarnation:
--- it gets the gap too. Past max + 1 the tag is exhausted, never overflowed.
-local run_id = server_run_id()
-if run_id and t.run_id ~= run_id then
-  next_id = dec_add(next_id, tonumber(t.gap))
-  if dec_cmp(next_id, max_plus_one) > 0 then next_id = max_plus_one end
-  bumped = '1'
-  rcall('HSET', key, 'run_id', run_id, 'next', next_id)
-end
 
 -- What is left below max decides the size of the grant.
 local room = dec_sub(max_plus_one, next_id)

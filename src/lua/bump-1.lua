@@ -14,7 +14,11 @@
     -2  TAG_DAMAGED
     -3  WRONG_MODE     not a segment tag
     -5  WOULD_LOWER    'to' a value below the current next
-    an error reply     how or value malformed (a caller's bug; nothing written)
+    an error reply     how or value malformed (a caller's bug), or no run_id in INFO
+                       server; nothing written
+
+  A counter another server wrote last first skips its gap (as in allocate-1); the bump
+  starts from there.
 ]]
 local rcall = redis.call
 -- @include decimal
@@ -41,6 +45,11 @@ if t.mode ~= 'segment' then
   return -2
 end
 if not segment_fields_valid(t) then return -2 end
+
+-- A counter another server wrote last first skips its gap: a bump starts from there.
+local run_id = server_run_id()
+if not run_id then return no_run_id('bump-1') end
+apply_incarnation(key, t, run_id)
 
 local old_next = t.next
 local target

@@ -20,7 +20,8 @@
                     at or above start, so a segment tag's next starts above them instead
     -6  TAG_EXISTS      a live tag has this name
     -7  MAX_BELOW_NEXT  the deleted tag's IDs already reach max
-    an error reply      a malformed argument (a caller's bug; nothing written)
+    an error reply      a malformed argument (a caller's bug), or no run_id in INFO
+                        server; nothing written
 ]]
 local rcall = redis.call
 -- @include decimal
@@ -37,11 +38,19 @@ if (mode ~= 'segment' and mode ~= 'snowflake') or not small_valid(step, 1)
 end
 
 if read_tag(key) then return -6 end
+local run_id = server_run_id()
+if not run_id then return no_run_id('create-1') end
 
 -- A tombstone remembers how far a deleted tag got: a tag created again under its name
--- must never hand out those IDs a second time.
-local floor = rcall('HGET', key, 'next')
-if not dec_valid(floor) then floor = nil end
+-- must never hand out those IDs a second time. Written last by another server (the
+-- tombstone survived a failover or restart), that floor first skips the old gap.
+local tomb = rcall('HMGET', key, 'next', 'run_id', 'gap')
+local floor = tomb[1]
+if not dec_valid(floor) then
+  floor = nil
+elseif tomb[2] ~= run_id and small_valid(tomb[3], 0) then
+  floor = dec_add(floor, tonumber(tomb[3]))
+end
 
 local fields = {'mode', mode, 'step', step, 'max', max, 'gap', gap,
   'description', ARGV[6], 'created_at', ARGV[7]}
@@ -61,6 +70,6 @@ end
 
 rcall('DEL', key)
 -- Record the current server's run_id, so a new tag starts without an incarnation jump.
-fields[#fields + 1], fields[#fields + 2] = 'run_id', server_run_id()
+fields[#fields + 1], fields[#fields + 2] = 'run_id', run_id
 rcall('HSET', key, unpack(fields))
 return {next_id, raised}

@@ -22,6 +22,11 @@ if not t then return -1 end
 
 rcall('DEL', key)
 if dec_valid(t.next) then
-  rcall('HSET', key, 'next', t.next, 'deleted_at', ARGV[1])
+  -- The tombstone keeps who wrote the counter last and its gap: a tag created again on
+  -- another server (after a failover) must still skip the gap above it.
+  local tomb = {'next', t.next, 'deleted_at', ARGV[1]}
+  if t.run_id then tomb[#tomb + 1], tomb[#tomb + 2] = 'run_id', t.run_id end
+  if small_valid(t.gap, 0) then tomb[#tomb + 1], tomb[#tomb + 2] = 'gap', t.gap end
+  rcall('HSET', key, unpack(tomb))
 end
 return 1

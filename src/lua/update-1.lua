@@ -12,8 +12,11 @@
                         compare it with)
     -3  WRONG_MODE      step, max or gap asked of a snowflake tag
     -7  MAX_BELOW_NEXT  max below IDs already issued (max must be at least next - 1)
-    an error reply      no pairs, an unknown field or a malformed value (a caller's bug;
-                        nothing written)
+    an error reply      no pairs, an unknown field or a malformed value (a caller's bug),
+                        or no run_id in INFO server; nothing written
+
+  A segment counter another server wrote last first skips its gap (as in allocate-1),
+  with the gap it had, before max is checked.
 ]]
 local rcall = redis.call
 -- @include decimal
@@ -41,6 +44,15 @@ end
 
 local t = read_tag(key)
 if not t then return -1 end
+
+-- A segment counter another server wrote last first skips its gap (with the gap it had),
+-- so a new max is checked against where the counter really stands, and a lowered gap
+-- cannot shrink a jump still owed.
+if t.mode == 'segment' and segment_fields_valid(t) then
+  local run_id = server_run_id()
+  if not run_id then return no_run_id('update-1') end
+  apply_incarnation(key, t, run_id)
+end
 
 for i = 1, #ARGV, 2 do
   local field, value = ARGV[i], ARGV[i + 1]

@@ -2,8 +2,17 @@
 
 -- The executing server's run_id: new on every restart, different on every server, so
 -- a change means this counter may have lost writes (restart, failover, restore).
+-- nil when INFO shows none (a Redis look-alike): callers refuse rather than skip the
+-- guard (see no_run_id).
 local function server_run_id()
   return string.match(rcall('INFO', 'server'), 'run_id:(%x+)')
+end
+
+-- The error reply for a server whose run_id cannot be read: without it the incarnation
+-- guard cannot work, so nothing is allocated or written.
+local function no_run_id(script)
+  return redis.error_reply('ERR idalloc script ' .. script ..
+    ': INFO server shows no run_id, so the incarnation guard cannot run; refusing')
 end
 
 -- The tag's fields as a table, or nil when the hash is missing or only a tombstone.
@@ -22,8 +31,26 @@ local function bad_argument(script, message)
   return redis.error_reply('ERR idalloc script ' .. script .. ': ' .. message)
 end
 
--- true when a segment tag's counter fields are all well-formed
+-- true when a segment tag's counter fields are all well-formed: max at most 2^63 - 1,
+-- next at most 2^63 (max + 1: exhausted)
 local function segment_fields_valid(t)
   return dec_valid(t.next) and dec_valid(t.max) and small_valid(t.step, 1)
     and small_valid(t.gap, 0)
+    and dec_cmp(t.max, '9223372036854775807') <= 0
+    and dec_cmp(t.next, '9223372036854775808') <= 0
+end
+
+-- Incarnation guard (SPEC §8.1): a segment tag last written by another server — a
+-- restart, a promoted replica, a restore, or a hash with no run_id at all — may lack
+-- that server's latest grants. So before anything reads or changes its counter, next
+-- skips the tag's safety gap (stopping at max + 1: exhausted, never overflowed) and the
+-- tag records this server. Updates t in place; returns '1' when it moved next.
+local function apply_incarnation(key, t, run_id)
+  if t.run_id == run_id then return '0' end
+  local next_id = dec_add(t.next, tonumber(t.gap))
+  local max_plus_one = dec_add(t.max, 1)
+  if dec_cmp(next_id, max_plus_one) > 0 then next_id = dec_max(t.next, max_plus_one) end
+  rcall('HSET', key, 'run_id', run_id, 'next', next_id)
+  t.next, t.run_id = next_id, run_id
+  return '1'
 end

@@ -73,6 +73,8 @@ describe('allocate-1', () => {
     expect(await f.raw.hgetall(f.key('gone'))).toEqual({
       next: '11',
       deleted_at: expect.stringMatching(/^\d+$/),
+      run_id: expect.stringMatching(/^[0-9a-f]{40}$/),
+      gap: '1000000000',
     });
   });
 

@@ -8,13 +8,15 @@ beforeEach(() => {
 afterEach(() => f.close());
 
 describe('delete-1', () => {
-  it('leaves a tombstone of a segment tag: only next and deleted_at', async () => {
+  it('leaves a tombstone of a segment tag: next, deleted_at, and the run_id and gap of its last writer', async () => {
     await f.store.createTag(segmentTag('order', { start: 10n }));
     await f.store.allocate('order', 90, false);
     await f.store.deleteTag('order');
     expect(await f.raw.hgetall(f.key('order'))).toEqual({
       next: '100',
       deleted_at: '1732000000000',
+      run_id: expect.stringMatching(/^[0-9a-f]{40}$/),
+      gap: '1000000000',
     });
     expect(await f.store.getTag('order')).toBeUndefined();
     expect((await f.store.listTags()).map((t) => t.name)).toEqual([]);
