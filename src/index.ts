@@ -46,7 +46,13 @@ async function main(): Promise<void> {
     await store.close();
     process.exit(1);
   }
-  const snowflake = await startSnowflake(store, config, logger, metrics);
+  let snowflake: Awaited<ReturnType<typeof startSnowflake>>;
+  try {
+    snowflake = await startSnowflake(store, config, logger, metrics);
+  } catch (err) {
+    await store.close();
+    return fail(err);
+  }
   const allocator = createAllocator({
     store,
     snowflake: snowflake.generator,

@@ -17,11 +17,17 @@ import {
   createLayout,
   type SnowflakeLayoutOptions,
 } from './allocator/snowflake/index.js';
-import type { AllocatorObserver, IdAllocator, Log } from './allocator/types.js';
+import {
+  silentLog,
+  type AllocatorObserver,
+  type IdAllocator,
+  type Log,
+} from './allocator/types.js';
 import { allocationOptions, trackConnectionEpoch, type RedisLike } from './store/redis/client.js';
 import { defineScripts } from './store/redis/scripts.js';
 import { RedisStore } from './store/redis/store.js';
 import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
+import { checkSnowflakeLayout } from './store/redis/layout-check.js';
 
 /** How the library builds its snowflake generator (SPEC §6). */
 export interface LibrarySnowflakeOptions {
@@ -83,7 +89,13 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
     ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }),
     ...(opts.waitTimeoutMs === undefined ? {} : { waitTimeoutMs: opts.waitTimeoutMs }),
   });
-  const snowflake = await snowflakeSource(opts, client, store);
+  let snowflake: SnowflakeSource | undefined;
+  try {
+    snowflake = await snowflakeSource(opts, client, store);
+  } catch (err) {
+    await Promise.allSettled([allocClient.quit(), owned ? client.quit() : Promise.resolve()]);
+    throw err;
+  }
   const facade = createFacade({
     store,
     ...(opts.segment ? { segment: opts.segment } : {}),
@@ -111,6 +123,7 @@ async function snowflakeSource(
   const o: LibrarySnowflakeOptions = s === true ? {} : s;
   const layout =
     typeof o.layout === 'string' ? createLayout(LAYOUT_PRESETS[o.layout]) : createLayout(o.layout);
+  await checkSnowflakeLayout(store, layout, opts.log ?? silentLog);
   const generator = new SnowflakeGenerator({
     layout,
     ...(o.workerId === undefined

@@ -11,6 +11,7 @@ import { createRedisClient, topologyOf, type RedisLike } from './store/redis/cli
 import { summary, type DurabilityReport } from './store/redis/durability.js';
 import { RedisStore } from './store/redis/store.js';
 import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
+import { checkSnowflakeLayout } from './store/redis/layout-check.js';
 import { EmbeddedStore } from './store/embedded/store.js';
 import type { WorkerLeaseStore } from './allocator/snowflake/lease-store.js';
 
@@ -98,6 +99,14 @@ export async function startSnowflake(
     observer: metrics.observer,
     log: logger,
   });
+  if (store instanceof RedisStore) {
+    try {
+      await checkSnowflakeLayout(store, generator.layout, logger);
+    } catch (err) {
+      await client?.quit().catch(() => client?.disconnect());
+      throw err;
+    }
+  }
   metrics.watchSnowflakeWorker(() => generator.workerId);
   await generator.start();
   return {

@@ -74,3 +74,14 @@ describe('library snowflake option', () => {
     }
   });
 });
+
+describe('library snowflake layout', () => {
+  it('refuses a layout other than the one the store records', async () => {
+    const keyPrefix = testPrefix();
+    const first = await createAllocator({ redis: url, keyPrefix, snowflake: { workerId: 1 } });
+    await first.close();
+    await expect(
+      createAllocator({ redis: url, keyPrefix, snowflake: { workerId: 2, layout: 'js-safe' } }),
+    ).rejects.toThrow(/snowflake layout .* bits=41\/4\/8 differs from .* bits=41\/10\/12/);
+  });
+});

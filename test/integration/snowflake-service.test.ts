@@ -4,7 +4,11 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { testPrefix } from '../support/prefix.js';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
+import {
+  runServiceToExit,
+  startServiceProcess,
+  type ServiceProcess,
+} from '../support/service-process.js';
 import { testStore } from '../support/store.js';
 
 const redisUrl = inject('redisUrl');
@@ -91,5 +95,19 @@ describe('snowflake tags through the service', () => {
       workerId: number;
     };
     expect(decoded.workerId).toBe(Number((sample >> 12n) & 1023n));
+  });
+});
+
+describe('one snowflake layout per store', () => {
+  it('refuses to start a node whose epoch differs from the one the store records', async () => {
+    const keyPrefix = testPrefix();
+    const env = { REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix, SNOWFLAKE_LEASE_MS: '3000' };
+    running.push(await startServiceProcess(env)); // records the default layout
+    const moved = await runServiceToExit({ ...env, SNOWFLAKE_EPOCH: '2025-01-01T00:00:00Z' });
+    expect(moved.code).toBe(1);
+    expect(moved.stderr.trim().split('\n')).toHaveLength(1);
+    expect(moved.stderr).toMatch(
+      /snowflake layout epoch=2025-01-01T00:00:00.000Z bits=41\/10\/12 differs from epoch=2024-01-01T00:00:00.000Z bits=41\/10\/12/,
+    );
   });
 });

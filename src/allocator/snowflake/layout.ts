@@ -90,6 +90,14 @@ export function createLayout(opts: SnowflakeLayoutOptions = {}): SnowflakeLayout
   });
 }
 
+/**
+ * A layout as a short text, recorded once per store: epoch and widths decide which IDs a
+ * worker mints, so every node of a store must use the same ones.
+ */
+export function layoutFingerprint(l: SnowflakeLayout): string {
+  return `epoch=${new Date(l.epochMs).toISOString()} bits=${l.timestampBits}/${l.workerBits}/${l.sequenceBits}`;
+}
+
 /** The layout the configuration names (SPEC §10; the preset already resolved by loadConfig). */
 export function layoutFromConfig(c: Config): SnowflakeLayout {
   return createLayout({

@@ -17,6 +17,8 @@ export interface Keys {
   worker(id: number): string;
   /** `{prefix}worker:{id}:horizon` — the worker's horizon (never expires). */
   workerHorizon(id: number): string;
+  /** `{prefix}snowflake:layout` — the layout this store's snowflake IDs are minted with. */
+  readonly snowflakeLayout: string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -28,6 +30,7 @@ export function createKeys(prefix: string): Keys {
     tagName: (key: string) => (key.startsWith(tagHead) ? key.slice(tagHead.length) : undefined),
     worker: (id: number) => `${prefix}worker:{${id}}`,
     workerHorizon: (id: number) => `${prefix}worker:{${id}}:horizon`,
+    snowflakeLayout: `${prefix}snowflake:layout`,
   });
 }
 

@@ -355,6 +355,20 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Records the snowflake layout this store's IDs are minted with, if none is yet, and
+   * returns the one recorded (a node whose layout differs must not mint: moving the
+   * epoch or the widths re-mints IDs already issued).
+   */
+  async recordSnowflakeLayout(fingerprint: string): Promise<string> {
+    try {
+      await this.client.set(this.keys.snowflakeLayout, fingerprint, 'NX');
+      return (await this.client.get(this.keys.snowflakeLayout)) ?? fingerprint;
+    } catch (err) {
+      throw storeFailure(err, 'snowflake layout check');
+    }
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.client.ping()) === 'PONG';

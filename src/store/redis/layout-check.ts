@@ -1,0 +1,35 @@
+/**
+ * One snowflake layout per store: the epoch and widths decide which IDs a worker ID
+ * mints, so a node with another layout would mint IDs other nodes already issued (a
+ * later epoch re-mints earlier IDs; other widths make worker 5 and worker 20 collide).
+ * The first node records its layout; any node that differs refuses to start.
+ */
+import { layoutFingerprint, type SnowflakeLayout } from '../../allocator/snowflake/layout.js';
+import type { Log } from '../../allocator/types.js';
+import { ConfigError } from '../../config.js';
+import type { RedisStore } from './store.js';
+
+/**
+ * @throws ConfigError when the store's recorded layout differs from `layout`. A store
+ *   that cannot be reached now is logged and let pass: the check runs again at the next
+ *   start.
+ */
+export async function checkSnowflakeLayout(
+  store: RedisStore,
+  layout: SnowflakeLayout,
+  log: Log,
+): Promise<void> {
+  const mine = layoutFingerprint(layout);
+  let recorded: string;
+  try {
+    recorded = await store.recordSnowflakeLayout(mine);
+  } catch (err) {
+    log.warn({ err }, 'could not check the snowflake layout recorded in the store');
+    return;
+  }
+  if (recorded !== mine) {
+    throw new ConfigError(
+      `snowflake layout ${mine} differs from ${recorded}, the one this store's snowflake IDs are minted with: changing SNOWFLAKE_EPOCH, SNOWFLAKE_LAYOUT or the widths would mint IDs already issued; keep the recorded layout, or use a new KEY_PREFIX for a new ID space`,
+    );
+  }
+}
