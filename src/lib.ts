@@ -127,7 +127,12 @@ async function snowflakeSource(
   const generator = new SnowflakeGenerator({
     layout,
     ...(o.workerId === undefined
-      ? { leaseStore: new RedisWorkerLeaseStore(client, store.keys) }
+      ? {
+          leaseStore: new RedisWorkerLeaseStore(client, store.keys, {
+            minReplicas: opts.minReplicas ?? 0,
+            waitTimeoutMs: opts.waitTimeoutMs ?? 100,
+          }),
+        }
       : { workerId: o.workerId }),
     ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
     ...(o.maxBackwardMs === undefined ? {} : { maxBackwardMs: o.maxBackwardMs }),

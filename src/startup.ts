@@ -90,7 +90,10 @@ export async function startSnowflake(
     client.on('error', (err: Error) =>
       logger.warn({ err: err.message }, 'snowflake lease connection error'),
     );
-    leaseStore = new RedisWorkerLeaseStore(client, store.keys);
+    leaseStore = new RedisWorkerLeaseStore(client, store.keys, {
+      minReplicas: config.REDIS_MIN_REPLICAS,
+      waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+    });
   } else if (store instanceof EmbeddedStore) {
     leaseStore = store.workerLeases();
   }

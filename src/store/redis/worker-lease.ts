@@ -13,7 +13,14 @@ import type {
   WorkerLeaseStore,
   WorkerLook,
 } from '../../allocator/snowflake/lease-store.js';
-import type { RedisLike } from './client.js';
+import { Redis } from 'ioredis';
+import {
+  allocationConnection,
+  connectionEpoch,
+  trackConnectionEpoch,
+  type RedisLike,
+} from './client.js';
+import { confirmWritten } from './replication.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './scripts.js';
 import { storeFailure } from './store.js';
@@ -51,11 +58,48 @@ function unexpected(code: number, workerId: number): IdAllocError {
   return scriptError(code, `worker ${workerId}`);
 }
 
+/** Replication ack for leases and horizons (the segment allocation's `REDIS_MIN_REPLICAS`). */
+export interface LeaseReplication {
+  readonly minReplicas: number;
+  readonly waitTimeoutMs: number;
+}
+
 export class RedisWorkerLeaseStore implements WorkerLeaseStore {
   constructor(
     private readonly client: RedisLike,
     private readonly keys: Keys,
-  ) {}
+    private readonly replication: LeaseReplication = { minReplicas: 0, waitTimeoutMs: 100 },
+  ) {
+    if (client instanceof Redis) trackConnectionEpoch(client);
+  }
+
+  /**
+   * The connection a claim or renewal goes through: with a replication ack, the one to
+   * the node owning the worker's slot, so that `WAIT` can follow on it (SPEC §8.3).
+   */
+  private async connection(workerId: number): Promise<RedisLike> {
+    if (this.replication.minReplicas === 0) return this.client;
+    return allocationConnection(this.client, this.keys.worker(workerId), 1000);
+  }
+
+  /**
+   * With `minReplicas`, a claimed lease or a raised horizon counts only once that many
+   * replicas have it: a lease or horizon a failover could lose would let a second node
+   * mint with the same worker ID. Unconfirmed, the step fails (UNAVAILABLE): a claim is
+   * retried on another ID (the unconfirmed lease expires), a renewal keeps the horizon it
+   * had, so the node stops at it.
+   */
+  private async confirm(conn: RedisLike, epochAtReply: number, what: string): Promise<void> {
+    if (this.replication.minReplicas === 0 || !(conn instanceof Redis)) return;
+    await confirmWritten({
+      what,
+      minReplicas: this.replication.minReplicas,
+      waitTimeoutMs: this.replication.waitTimeoutMs,
+      wait: (n, ms) => conn.wait(n, ms),
+      epochAtWrite: epochAtReply,
+      epochNow: () => connectionEpoch(conn),
+    });
+  }
 
   async inspect(ids: readonly number[], now: number, marginMs: number): Promise<WorkerLook[]> {
     let replies: ScriptReply[];
@@ -84,8 +128,11 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
 
   async claim(workerId: number, req: ClaimRequest): Promise<ClaimOutcome> {
     let reply: ScriptReply;
+    let conn: RedisLike;
+    let epoch = 0;
     try {
-      reply = await this.client.idallocWorkerClaim(
+      conn = await this.connection(workerId);
+      reply = await conn.idallocWorkerClaim(
         this.keys.worker(workerId),
         this.keys.workerHorizon(workerId),
         req.token,
@@ -95,6 +142,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
         String(req.marginMs),
         String(Math.floor(req.maxWaitMs)),
       );
+      if (conn instanceof Redis) epoch = connectionEpoch(conn);
     } catch (err) {
       throw storeFailure(err, `the claim of snowflake worker ${workerId}`);
     }
@@ -105,13 +153,17 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code !== undefined) throw unexpected(code, workerId);
     const v = numbers(reply, 3);
     if (!v || v[2]! > 1) throw badReply('worker-claim', workerId, reply);
+    await this.confirm(conn, epoch, `the claim of snowflake worker ${workerId}`);
     return { kind: 'claimed', floor: v[0]!, horizon: v[1]!, margin: v[2] === 1 };
   }
 
   async renew(workerId: number, req: RenewRequest): Promise<RenewOutcome> {
     let reply: ScriptReply;
+    let conn: RedisLike;
+    let epoch = 0;
     try {
-      reply = await this.client.idallocWorkerRenew(
+      conn = await this.connection(workerId);
+      reply = await conn.idallocWorkerRenew(
         this.keys.worker(workerId),
         this.keys.workerHorizon(workerId),
         req.token,
@@ -120,6 +172,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
         String(Math.floor(req.target)),
         String(req.marginMs),
       );
+      if (conn instanceof Redis) epoch = connectionEpoch(conn);
     } catch (err) {
       throw storeFailure(err, `the renewal of snowflake worker ${workerId}`);
     }
@@ -129,6 +182,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code !== undefined) throw unexpected(code, workerId);
     const v = numbers(reply, 2);
     if (!v) throw badReply('worker-renew', workerId, reply);
+    await this.confirm(conn, epoch, `the renewal of snowflake worker ${workerId}`);
     return { kind: 'renewed', horizon: v[0]!, floor: v[1] === 0 ? undefined : v[1] };
   }
 
