@@ -72,7 +72,7 @@ function isStringArray(reply: ScriptReply, length: number): reply is string[] {
  * A negative code as a number. With `stringNumbers` ioredis hands integer replies over
  * as strings, so both shapes are accepted.
  */
-function codeOf(reply: unknown): number | undefined {
+export function codeOf(reply: unknown): number | undefined {
   if (typeof reply === 'number') return reply;
   if (typeof reply === 'string' && /^-?\d+$/.test(reply)) return Number(reply);
   return undefined;

@@ -23,14 +23,7 @@ import {
 import { confirmWritten } from './replication.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './scripts.js';
-import { storeFailure } from './store.js';
-
-/** Integer replies arrive as strings with `stringNumbers`; accept both. */
-function codeOf(reply: unknown): number | undefined {
-  if (typeof reply === 'number') return reply;
-  if (typeof reply === 'string' && /^-?\d+$/.test(reply)) return Number(reply);
-  return undefined;
-}
+import { codeOf, storeFailure } from './store.js';
 
 /** A reply of `length` decimal strings, as numbers; undefined for any other shape. */
 function numbers(reply: ScriptReply, length: number): number[] | undefined {
