@@ -151,6 +151,11 @@ export class RedisStore implements Store {
     if (code !== undefined) throw scriptError(code, tag, { wanted: 'segment', mode: 'snowflake' });
     if (!isStringArray(reply, 5)) throw badReply('allocate', reply);
     const [start, end, step, max, bumped] = reply as [string, string, string, string, string];
+    // Every field checked before use: a NaN step would stick to the tag for good.
+    const id = /^\d{1,20}$/;
+    if (!id.test(start) || !id.test(end) || !id.test(max) || !/^[1-9]\d{0,15}$/.test(step)) {
+      throw badReply('allocate', reply);
+    }
     const grant: Grant = {
       start: BigInt(start),
       end: BigInt(end),
