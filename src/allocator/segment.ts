@@ -17,6 +17,7 @@ import {
   isIdAllocError,
   unavailable,
 } from '../errors.js';
+import { jitteredBackoff } from '../backoff.js';
 import type { Grant, SegmentStore } from '../store/types.js';
 import { checkTagName } from '../tags.js';
 import { Segment, nextStep, starvedStep, type StepRule } from './step.js';
@@ -460,8 +461,9 @@ export class SegmentAllocator {
   }
 
   private backoff(attempt: number): number {
-    const base = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 16));
-    return Math.round(base / 2 + this.random() * (base / 2));
+    return Math.round(
+      jitteredBackoff(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs, this.random()),
+    );
   }
 
   private sleep(ms: number): Promise<void> {

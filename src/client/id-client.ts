@@ -17,6 +17,7 @@
  *   the store's counter only rises, and a range at or below the highest ID already
  *   leased is refused anyway (a fence against a store that went back).
  */
+import { jitteredBackoff } from '../backoff.js';
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../errors.js';
 import { checkTagName } from '../tags.js';
 import type { IdRange } from '../allocator/types.js';
@@ -194,8 +195,12 @@ export class IdClient {
             return;
           }
           failures++;
-          const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (failures - 1));
-          const jittered = backoff / 2 + (backoff / 2) * this.s.random();
+          const jittered = jitteredBackoff(
+            failures - 1,
+            RETRY_BASE_MS,
+            RETRY_MAX_MS,
+            this.s.random(),
+          );
           const delay = Math.max(jittered, this.transport.eligibleAt() - this.s.clock.now());
           if (ts.waiters.length === 0) {
             ts.holdUntil = this.s.clock.now() + delay;

@@ -8,6 +8,7 @@
  * (SPEC §8), so that a reply always belongs to the connection the guards checked.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { jitteredBackoff } from '../../backoff.js';
 import type { Config } from '../../config.js';
 import { defineScripts } from './scripts.js';
 import { masterConnection, reloadRoutes, slotOwner } from './cluster-route.js';
@@ -36,8 +37,7 @@ export function topologyOf(c: Config): RedisTopology | undefined {
 
 /** Backoff between reconnects: 50 ms doubling to 2 s, with jitter. */
 function retryStrategy(times: number): number {
-  const base = Math.min(2000, 50 * 2 ** Math.min(times, 6));
-  return Math.round(base / 2 + Math.random() * (base / 2));
+  return Math.round(jitteredBackoff(times, 50, 2000, Math.random()));
 }
 
 /**
