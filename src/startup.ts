@@ -8,7 +8,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { openStore } from './store/index.js';
 import { createRedisClient, topologyOf, type RedisLike } from './store/redis/client.js';
-import { summary, type DurabilityReport } from './store/redis/durability.js';
+import { StoreNotDurableError, summary, type DurabilityReport } from './store/redis/durability.js';
 import { RedisStore } from './store/redis/store.js';
 import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
 import { checkSnowflakeLayout } from './store/redis/layout-check.js';
@@ -50,9 +50,11 @@ export async function checkStore(
     return true;
   }
   if (config.REQUIRE_DURABLE_STORE) {
-    process.stderr.write(
-      `REQUIRE_DURABLE_STORE=true but the store can lose acknowledged writes: ${why}\n`,
-    );
+    // The report's own refusal when there is one; the failed check's reason otherwise.
+    const line = report
+      ? new StoreNotDurableError(report).message
+      : `REQUIRE_DURABLE_STORE=true but the store can lose acknowledged writes: ${why}`;
+    process.stderr.write(`${line}\n`);
     return false;
   }
   logger.warn(
@@ -83,9 +85,9 @@ export async function startSnowflake(
   const topology = topologyOf(config);
   let client: RedisLike | undefined;
   let leaseStore: WorkerLeaseStore | undefined;
-  if (config.SNOWFLAKE_WORKER_ID !== undefined) {
-    // pinned: no lease
-  } else if (store instanceof RedisStore && topology) {
+  // A pinned SNOWFLAKE_WORKER_ID needs no lease store.
+  const leased = config.SNOWFLAKE_WORKER_ID === undefined;
+  if (leased && store instanceof RedisStore && topology) {
     client = createRedisClient(topology, 'general');
     client.on('error', (err: Error) =>
       logger.warn({ err: err.message }, 'snowflake lease connection error'),
@@ -94,7 +96,7 @@ export async function startSnowflake(
       minReplicas: config.REDIS_MIN_REPLICAS,
       waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
     });
-  } else if (store instanceof EmbeddedStore) {
+  } else if (leased && store instanceof EmbeddedStore) {
     leaseStore = store.workerLeases();
   }
   const generator = snowflakeFromConfig(config, {

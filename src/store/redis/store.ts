@@ -351,7 +351,7 @@ export class RedisStore implements Store {
   /**
    * The durability check of SPEC §8.5 on every master behind this store; the service
    * sets `idalloc_store_durable` from it and, with `REQUIRE_DURABLE_STORE=true`, refuses
-   * to start unless it says durable (`requireDurable`).
+   * to start unless it says durable (`StoreNotDurableError`).
    */
   checkDurability(): Promise<DurabilityReport> {
     return checkDurability(this.client, {
