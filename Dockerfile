@@ -44,8 +44,9 @@ COPY --from=build /app/dist dist
 # `idalloc-admin` on the PATH, as the package's bin would be after a global install.
 # The embedded store's directory (used only when no Redis is configured) is the one
 # place the service writes; mount a volume there to keep it.
-RUN chmod 0755 dist/cli/admin.js \
-    && ln -s /app/dist/cli/admin.js /usr/local/bin/idalloc-admin \
+RUN chmod 0755 dist/bin/idalloc.js dist/bin/idalloc-admin.js \
+    && ln -s /app/dist/bin/idalloc-admin.js /usr/local/bin/idalloc-admin \
+    && ln -s /app/dist/bin/idalloc.js /usr/local/bin/idalloc \
     && mkdir -p /app/data \
     && chown node:node /app/data
 

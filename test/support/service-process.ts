@@ -52,6 +52,19 @@ export async function runServiceToExit(
   return { code, stdout, stderr };
 }
 
+/** How the service is started: from the sources by default, or an installed bin. */
+export interface ServiceEntry {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+}
+
+const SOURCE_ENTRY: ServiceEntry = {
+  command: process.execPath,
+  args: ['--import', 'tsx', 'src/index.ts'],
+  cwd: ROOT,
+};
+
 /**
  * Starts the service with `env` (PORT=0 and HOST=127.0.0.1 unless given) and resolves
  * once it logged the port it listens on.
@@ -59,9 +72,10 @@ export async function runServiceToExit(
 export async function startServiceProcess(
   env: Record<string, string>,
   timeoutMs = 20_000,
+  entry: ServiceEntry = SOURCE_ENTRY,
 ): Promise<ServiceProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: ROOT,
+  const proc = spawn(entry.command, entry.args, {
+    cwd: entry.cwd,
     env: { ...baseEnv(), PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { MEANINGS, serviceHelp } from '../../src/bin/help.js';
+import { nodeVersionProblem } from '../../src/bin/node-check.js';
+import { CONFIG_VARIABLES } from '../../src/config.js';
+
+describe('the bins’ Node.js check', () => {
+  it.each(['22.13.0', '22.20.1', '23.0.0', '24.11.1', '30.0.0'])('accepts %s', (v) => {
+    expect(nodeVersionProblem('idalloc', v)).toBeUndefined();
+  });
+
+  it.each(['22.12.0', '20.20.2', '18.0.0', 'garbage'])('refuses %s in one line', (v) => {
+    expect(nodeVersionProblem('idalloc-admin', v)).toBe(
+      `idalloc-admin: needs Node.js 22.13 or newer (Node 24 LTS recommended); this is Node.js ${v}`,
+    );
+  });
+});
+
+describe('idalloc --help', () => {
+  it('explains every variable the configuration schema reads, and nothing else', () => {
+    expect(Object.keys(MEANINGS).sort()).toEqual([...CONFIG_VARIABLES].sort());
+    for (const meaning of Object.values(MEANINGS)) expect(meaning.length).toBeGreaterThan(5);
+  });
+
+  it('lists each variable with its default', () => {
+    const help = serviceHelp();
+    expect(help).toMatch(/^ {2}PORT +8080 +listen port/m);
+    expect(help).toMatch(/^ {2}REDIS_URL +unset +/m);
+    expect(help).toMatch(/^ {2}SNOWFLAKE_EPOCH +2024-01-01T00:00:00.000Z +/m);
+  });
+});
