@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   }
   const warning = storeWarning(store);
   if (warning) logger.warn(warning);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ maxTags: config.METRICS_MAX_TAGS });
   if (!(await checkStore(store, config, logger, metrics))) {
     await store.close();
     process.exit(1);

@@ -68,7 +68,10 @@ export async function startService(
   );
   const store = testStore(redisUrl, opts.keyPrefix);
   store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
-  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
+  const metrics = createMetrics({
+    defaultMetrics: opts.defaultMetrics ?? false,
+    maxTags: config.METRICS_MAX_TAGS,
+  });
   const allocator = createAllocator({
     store,
     observer: metrics.observer,
@@ -188,7 +191,8 @@ export function parseExposition(text: string): Exposition {
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!;
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad sample value: ${line}`);
+    // Prometheus parses floats as Go does: NaN in any case (prom-client writes `Nan`).
+    if (Number.isNaN(value) && !/^nan$/i.test(m[3]!)) throw new Error(`bad sample value: ${line}`);
     samples.push({ name, labels, value });
   }
   return { types, samples };
