@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { TagActivity, teeObservers } from '../../src/activity.js';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { SnowflakeSource } from '../../src/allocator/index.js';
 import { SnowflakeGenerator, createLayout } from '../../src/allocator/snowflake/index.js';
@@ -72,15 +73,18 @@ export async function startService(
     defaultMetrics: opts.defaultMetrics ?? false,
     maxTags: config.METRICS_MAX_TAGS,
   });
+  const activity = new TagActivity();
   const allocator = createAllocator({
     store,
-    observer: metrics.observer,
+    observer: teeObservers(metrics.observer, activity.observer),
     log: logger,
     ...(opts.segment ? { segment: opts.segment } : {}),
     ...(opts.snowflake ? { snowflake: opts.snowflake } : {}),
   });
   const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
-  const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
+  const fence = opts.snowflake instanceof SnowflakeGenerator ? opts.snowflake : undefined;
+  const status = { storeKind: store.kind, activity, ...(fence ? { snowflake: fence } : {}) };
+  const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });
   const server: Server = app.listen(0, '127.0.0.1');
   answerClientErrors(server);
   await once(server, 'listening');
