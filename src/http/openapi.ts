@@ -85,6 +85,7 @@ function responses(okAnswer: Obj, ...errors: (keyof typeof ERRORS)[]): Obj {
 }
 
 const tagParam = ref('parameters', 'Tag');
+const REQUEST_ID_PARAM = ref('parameters', 'RequestId');
 const secured = [{ bearerAuth: [] }];
 
 function op(
@@ -94,7 +95,8 @@ function op(
   extra: Obj,
   tags: string[],
 ): Obj {
-  return { get: { operationId, summary, description, tags, ...extra } };
+  const parameters = [...((extra.parameters as Obj[] | undefined) ?? []), REQUEST_ID_PARAM];
+  return { get: { operationId, summary, description, tags, ...extra, parameters } };
 }
 
 /** The document for `config`'s limits. */
@@ -355,6 +357,14 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
           required: true,
           description: `How many IDs, 1 to MAX_RANGE (${config.MAX_RANGE}); plain decimal digits`,
           schema: { type: 'integer', minimum: 1, maximum: config.MAX_RANGE },
+        },
+        RequestId: {
+          name: 'X-Request-Id',
+          in: 'header',
+          required: false,
+          description:
+            'Echoed in the answer and named in the logs when it is 1-128 of A-Za-z0-9_.:@-; otherwise a new UUID is used',
+          schema: { type: 'string', examples: ['req-42'] },
         },
         Accept: {
           name: 'Accept',

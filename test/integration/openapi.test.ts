@@ -231,7 +231,7 @@ describe('the OpenAPI document', () => {
       await down.close();
       await redis.dispose();
     }
-  });
+  }, 90_000); // the general connection retries a dead store for seconds per call
 
   it('saw every operation answer 200, and every error code of the API', () => {
     const ok = new Set(api.checked.filter((c) => c.status === 200).map((c) => c.operation));

@@ -148,6 +148,19 @@ describe('the first snowflake ID on a fresh embedded store', () => {
       const leaf = await fetch(`${node.base}/api/snowflake/get/events`);
       expect(leaf.status).toBe(200);
       expect(BigInt(await leaf.text()) > BigInt(body.id!)).toBe(true);
+      // The status the page shows: this store, this worker ID, fenced from now.
+      const status = (await (await fetch(`${node.base}/v1/status`)).json()) as {
+        store: unknown;
+        snowflake: { workerId: number | null; floor: string; ready: boolean };
+        tags: { name: string; mode: string; issued: number }[];
+      };
+      expect(status.store).toEqual({ kind: 'embedded', up: true, durable: true });
+      expect(status.snowflake.workerId).toBe(Number((BigInt(body.id!) >> 12n) & 1023n));
+      expect(status.snowflake.ready).toBe(true);
+      expect(Date.parse(status.snowflake.floor)).toBeLessThanOrEqual(ts);
+      expect(status.tags).toEqual([
+        expect.objectContaining({ name: 'events', mode: 'snowflake', issued: 2 }),
+      ]);
     } finally {
       await Promise.all(running.splice(0).map((s) => s.dispose()));
       rmSync(dataDir, { recursive: true, force: true });
