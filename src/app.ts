@@ -13,8 +13,10 @@ import { bearerAuth } from './http/auth.js';
 import type { RouteContext } from './http/context.js';
 import { errorHandler, notFound, type ErrorLocals } from './http/errors.js';
 import { idRoutes } from './http/ids.js';
+import { openApiRoute } from './http/openapi.js';
 import { opsRoutes } from './http/ops.js';
 import type { ReadyState } from './http/ready.js';
+import { statusRoutes, type StatusDeps } from './http/status.js';
 import { tagRoutes } from './http/tags.js';
 import { UNMATCHED_ROUTE, type Metrics } from './metrics.js';
 import type { TagStore } from './store/types.js';
@@ -29,6 +31,8 @@ export interface AppDeps {
   readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE' | 'API_TOKENS'>;
   readonly logger: Logger;
   readonly ready: ReadyState;
+  /** What `GET /v1/status` (and the page at `/`) shows beyond the allocator's buffers. */
+  readonly status?: StatusDeps;
 }
 
 /** A client's `x-request-id` is echoed when it is a plain token of sane length. */
@@ -104,6 +108,8 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   tagRoutes(app, ctx);
+  statusRoutes(app, ctx, deps.status ?? { storeKind: 'unknown' });
+  openApiRoute(app, ctx);
   opsRoutes(app, ctx);
   app.use(notFound);
   app.use(errorHandler(deps.logger));

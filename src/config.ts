@@ -113,6 +113,8 @@ const schema = z.object({
     .default('default'),
   SNOWFLAKE_LEASE_MS: int(3000, 3_600_000).default(30_000),
   MAX_BACKWARD_MS: int(0, 10_000).default(5),
+  /** Served tags that get a `tag` label of their own in /metrics; the rest are pooled. */
+  METRICS_MAX_TAGS: int(0, 10_000).default(100),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

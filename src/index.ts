@@ -6,6 +6,7 @@
  */
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
+import { TagActivity, teeObservers } from './activity.js';
 import { createAllocator } from './allocator/index.js';
 import { createApp, ReadyState } from './app.js';
 import { answerClientErrors } from './http/client-errors.js';
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   }
   const warning = storeWarning(store);
   if (warning) logger.warn(warning);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ maxTags: config.METRICS_MAX_TAGS });
   if (!(await checkStore(store, config, logger, metrics))) {
     await store.close();
     process.exit(1);
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     await store.close();
     return fail(err);
   }
+  const activity = new TagActivity();
   const allocator = createAllocator({
     store,
     snowflake: snowflake.generator,
@@ -62,11 +64,12 @@ async function main(): Promise<void> {
       maxStep: config.MAX_STEP,
       fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
     },
-    observer: metrics.observer,
+    observer: teeObservers(metrics.observer, activity.observer),
     log: logger,
   });
   const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
-  const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
+  const status = { storeKind: store.kind, activity, snowflake: snowflake.generator };
+  const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });
 
   const server: Server = app.listen(config.PORT, config.HOST);
   answerClientErrors(server);

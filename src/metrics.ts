@@ -4,8 +4,11 @@
  * segment gauges are computed from the allocator's memory at scrape time, so a scrape
  * never waits on the store.
  *
- * Tags appear as label values only once the allocator has served them: an unknown tag in
- * a request never creates a series (see {@link UNSERVED_TAG}).
+ * Tags appear as label values only once the allocator has served them (an unknown tag in
+ * a request never creates a series), and only the first `maxTags` of them; the rest are
+ * pooled (metric-tags.ts). The fetch-duration histogram has no tag label: its 15 series
+ * per tag were most of a scrape, and a fetch's duration says more about the store than
+ * about the tag.
  */
 import {
   Counter,
@@ -16,16 +19,12 @@ import {
   type LabelValues,
 } from 'prom-client';
 import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
+import { DEFAULT_MAX_TAGS, TagLabels, UNSERVED_TAG } from './metric-tags.js';
+
+export { OTHER_TAGS, UNSERVED_TAG } from './metric-tags.js';
 
 /** The route label of requests no route matched (SPEC §9: never the raw path). */
 export const UNMATCHED_ROUTE = 'unmatched';
-
-/**
- * The tag label of fetches and waits for a tag this node has not served yet: a request
- * for an unknown tag (or any tag while the store is down at start) must not create a
- * series of its own. Not a valid tag name, so it never collides with one.
- */
-export const UNSERVED_TAG = '_unserved';
 
 /** Seconds; a segment fetch is one Lua call, so most land in the first buckets. */
 const FETCH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -35,6 +34,22 @@ const HTTP_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 export interface MetricsOptions {
   /** Add prom-client's default process metrics. @default true */
   readonly defaultMetrics?: boolean;
+  /** Served tags that get a label of their own (`METRICS_MAX_TAGS`). @default 100 */
+  readonly maxTags?: number;
+}
+
+/**
+ * prom-client's default metrics, less the gauges it names `…_total`
+ * (`nodejs_active_handles_total`, `…_requests_total`, `…_resources_total`): Prometheus
+ * reserves `_total` for counters, so `promtool check metrics` fails on them. Each is the
+ * sum of a per-type gauge that stays (`sum(nodejs_active_handles)` is the same number).
+ */
+function addDefaultMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const m of registry.getMetricsAsArray()) {
+    const { name, type } = m as unknown as { name: string; type: string };
+    if (type === 'gauge' && name.endsWith('_total')) registry.removeSingleMetric(name);
+  }
 }
 
 /** What the service records; one per process (tests make one per app). */
@@ -60,8 +75,9 @@ export interface Metrics {
 /** Builds the registry with every SPEC §9 series. */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics ?? true) addDefaultMetrics(registry);
   let allocator: IdAllocator | undefined;
+  const tagLabels = new TagLabels(options.maxTags ?? DEFAULT_MAX_TAGS);
 
   const issued = new Counter({
     name: 'idalloc_ids_issued_total',
@@ -77,8 +93,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const fetchSeconds = new Histogram({
     name: 'idalloc_segment_fetch_duration_seconds',
-    help: 'Time a segment fetch from the store took.',
-    labelNames: ['tag'] as const,
+    help: 'Time a segment fetch from the store took, by outcome (ok, error, discarded); all tags.',
+    labelNames: ['outcome'] as const,
     buckets: FETCH_BUCKETS,
     registers: [registry],
   });
@@ -89,25 +105,35 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
     collect() {
       this.reset();
+      // Pooled tags add up under one label.
+      const left = new Map<string, { current: number; next: number }>();
       for (const tag of allocator?.segmentTags() ?? []) {
         const state = allocator?.segmentState(tag);
         if (!state) continue;
+        const label = tagLabels.served(tag);
+        const sum = left.get(label) ?? { current: 0, next: 0 };
         // Gauges are doubles: above 2^53 the count is approximate, which a gauge may be.
-        this.set({ tag, buffer: 'current' }, Number(state.current?.remaining ?? 0n));
-        this.set({ tag, buffer: 'next' }, Number(state.next?.remaining ?? 0n));
+        sum.current += Number(state.current?.remaining ?? 0n);
+        sum.next += Number(state.next?.remaining ?? 0n);
+        left.set(label, sum);
+      }
+      for (const [tag, sum] of left) {
+        this.set({ tag, buffer: 'current' }, sum.current);
+        this.set({ tag, buffer: 'next' }, sum.next);
       }
     },
   });
   new Gauge({
     name: 'idalloc_segment_step',
-    help: 'The step the next segment fetch of a tag will ask for.',
+    help: 'The step the next segment fetch of a tag will ask for (tags with a label of their own).',
     labelNames: ['tag'] as const,
     registers: [registry],
     collect() {
       this.reset();
+      // A step does not add up: pooled tags have none here.
       for (const tag of allocator?.segmentTags() ?? []) {
         const state = allocator?.segmentState(tag);
-        if (state) this.set({ tag }, state.step);
+        if (state && tagLabels.served(tag) === tag) this.set({ tag }, state.step);
       }
     },
   });
@@ -164,24 +190,27 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const labelled = (values: LabelValues<'method' | 'route' | 'status_code'>) =>
     httpSeconds.labels(values);
 
-  // Tags the allocator has served: the only tag label values besides UNSERVED_TAG.
+  // Tags the allocator has served: the only ones that may get a label (tagLabels).
   const served = new Set<string>();
   const label = (tag: string) =>
-    served.has(tag) || allocator?.segmentState(tag) !== undefined ? tag : UNSERVED_TAG;
+    served.has(tag) || allocator?.segmentState(tag) !== undefined
+      ? tagLabels.served(tag)
+      : UNSERVED_TAG;
 
   const observer: AllocatorObserver = Object.freeze({
     idsIssued: (tag, mode, count) => {
       served.add(tag);
-      issued.inc({ tag, mode }, count);
+      issued.inc({ tag: tagLabels.served(tag), mode }, count);
     },
     segmentFetched: (tag, outcome, seconds) => {
-      const t = outcome === 'ok' ? tag : label(tag);
-      fetches.inc({ tag: t, outcome });
-      fetchSeconds.observe({ tag: t }, seconds);
+      // A fetch that succeeded found the tag: it is served from here on.
+      if (outcome === 'ok') served.add(tag);
+      fetches.inc({ tag: label(tag), outcome });
+      fetchSeconds.observe({ outcome }, seconds);
     },
     segmentWait: (tag) => waits.inc({ tag: label(tag) }),
     // A regression needs an earlier grant: the tag exists.
-    storeRegression: (tag) => regressions.inc({ tag }),
+    storeRegression: (tag) => regressions.inc({ tag: tagLabels.served(tag) }),
     clockBackwards: (outcome) => backwards.inc({ outcome }),
   } satisfies AllocatorObserver);
 

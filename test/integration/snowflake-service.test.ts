@@ -1,8 +1,14 @@
 /**
  * Snowflake tags end to end: two real service processes on one Redis, each leasing its
- * own worker ID, 20 000 IDs each drawn concurrently through the HTTP API.
+ * own worker ID, 20 000 IDs each drawn concurrently through the HTTP API; and the first
+ * ID of a fresh embedded store, served at once.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openStore } from '../../src/store/index.js';
 import { testPrefix } from '../support/prefix.js';
 import {
   runServiceToExit,
@@ -109,5 +115,55 @@ describe('one snowflake layout per store', () => {
     expect(moved.stderr).toMatch(
       /snowflake layout epoch=2025-01-01T00:00:00.000Z bits=41\/10\/12 differs from epoch=2024-01-01T00:00:00.000Z bits=41\/10\/12/,
     );
+  });
+});
+
+describe('the first snowflake ID on a fresh embedded store', () => {
+  it('is served right after the node is ready, with no wait for a fence', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'idalloc-first-flake-'));
+    try {
+      const store = openStore(loadConfig({ DATA_DIR: dataDir }));
+      await store.createTag({
+        name: 'events',
+        mode: 'snowflake',
+        step: 1,
+        start: 0n,
+        max: 2n ** 63n - 1n,
+        gap: 0n,
+        description: '',
+      });
+      await store.close();
+      // The default lease (30 s): on Redis a fresh worker ID would answer 503 that long.
+      const node = await startServiceProcess({ DATA_DIR: dataDir });
+      running.push(node);
+      const before = Date.now();
+      expect((await fetch(`${node.base}/readyz`)).status).toBe(200);
+      const res = await fetch(`${node.base}/v1/ids/events`);
+      const body = (await res.json()) as { id?: string; error?: unknown };
+      expect({ status: res.status, error: body.error }).toEqual({ status: 200, error: undefined });
+      // Its timestamp is now, not a lease ahead (default layout: 2024 epoch, 22 low bits).
+      const ts = Number(BigInt(body.id!) >> 22n) + Date.UTC(2024, 0, 1);
+      expect(ts).toBeGreaterThanOrEqual(before - 60_000);
+      expect(ts).toBeLessThanOrEqual(Date.now());
+      const leaf = await fetch(`${node.base}/api/snowflake/get/events`);
+      expect(leaf.status).toBe(200);
+      expect(BigInt(await leaf.text()) > BigInt(body.id!)).toBe(true);
+      // The status the page shows: this store, this worker ID, fenced from now.
+      const status = (await (await fetch(`${node.base}/v1/status`)).json()) as {
+        store: unknown;
+        snowflake: { workerId: number | null; floor: string; ready: boolean };
+        tags: { name: string; mode: string; issued: number }[];
+      };
+      expect(status.store).toEqual({ kind: 'embedded', up: true, durable: true });
+      expect(status.snowflake.workerId).toBe(Number((BigInt(body.id!) >> 12n) & 1023n));
+      expect(status.snowflake.ready).toBe(true);
+      expect(Date.parse(status.snowflake.floor)).toBeLessThanOrEqual(ts);
+      expect(status.tags).toEqual([
+        expect.objectContaining({ name: 'events', mode: 'snowflake', issued: 2 }),
+      ]);
+    } finally {
+      await Promise.all(running.splice(0).map((s) => s.dispose()));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

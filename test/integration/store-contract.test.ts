@@ -665,11 +665,18 @@ interface LeaseHarness {
 
 interface LeaseBackend {
   readonly name: string;
+  /**
+   * How far above now a worker ID with no horizon is fenced: the margin on Redis, where a
+   * missing horizon may be a lost one; 0 on the embedded store, whose file commits every
+   * horizon with synchronous=FULL, so no horizon means no holder ever used the ID there.
+   */
+  readonly freshMargin: number;
   open(): LeaseHarness;
 }
 
 const redisLeases: LeaseBackend = {
   name: 'RedisWorkerLeaseStore',
+  freshMargin: MARGIN,
   open() {
     const raw = createRedisClient({ kind: 'redis', url: inject('redisUrl') }, 'general') as Redis;
     const keys = createKeys(testPrefix());
@@ -698,6 +705,7 @@ const redisLeases: LeaseBackend = {
 
 const embeddedLeases: LeaseBackend = {
   name: 'EmbeddedWorkerLeaseStore',
+  freshMargin: 0,
   open() {
     const dataDir = mkdtempSync(join(tmpdir(), 'idalloc-contract-'));
     let storeNow = Date.now();
@@ -740,6 +748,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     leases = h.leases;
   });
   afterEach(() => h.close());
+  const FRESH = backend.freshMargin;
 
   const claim = (token: string, maxWaitMs = 10 ** 12, now = T, id = 7) =>
     leases.claim(id, {
@@ -753,21 +762,21 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
   const renew = (token: string, target: number, now = T, id = 7) =>
     leases.renew(id, { token, leaseMs: LEASE, now, target, marginMs: MARGIN });
 
-  it('leases a fresh worker ID above now + margin (a missing horizon may be a lost one)', async () => {
+  it(`leases a fresh worker ID at now + ${backend.freshMargin} ms (its fresh margin)`, async () => {
     expect(await leases.inspect([7], T, MARGIN)).toEqual([
-      { id: 7, state: 'free', floor: T + MARGIN },
+      { id: 7, state: 'free', floor: T + FRESH },
     ]);
     expect(await claim('a')).toEqual({
       kind: 'claimed',
-      floor: T + MARGIN,
-      horizon: T + MARGIN,
-      margin: true,
+      floor: T + FRESH,
+      horizon: Math.max(T + FRESH, T + AHEAD),
+      margin: FRESH > 0,
     });
     expect(await leases.inspect([7, 8], T, MARGIN)).toEqual([
       { id: 7, state: 'held' },
-      { id: 8, state: 'free', floor: T + MARGIN },
+      { id: 8, state: 'free', floor: T + FRESH },
     ]);
-    expect(await h.horizon(7)).toEqual({ h: T + MARGIN, floor: T + MARGIN });
+    expect(await h.horizon(7)).toEqual({ h: Math.max(T + FRESH, T + AHEAD), floor: T + FRESH });
   });
 
   it('refuses a held worker ID to anyone, its holder included, changing nothing', async () => {
@@ -779,12 +788,19 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
   });
 
   it('refuses (fenced) when the floor lies beyond the wait allowed, writing nothing', async () => {
-    expect(await claim('a', MARGIN - 1)).toEqual({ kind: 'fenced' });
-    expect(await h.horizon(7)).toBeUndefined();
+    await claim('a');
+    const settled = T + FRESH + 40_000;
+    expect(await leases.release(7, 'a', settled)).toBe('released');
+    const before = await h.horizon(7);
+    expect(await claim('b', settled - T)).toEqual({ kind: 'fenced' });
+    expect(await h.horizon(7)).toEqual(before);
     expect(await leases.inspect([7], T, MARGIN)).toEqual([
-      { id: 7, state: 'free', floor: T + MARGIN },
+      { id: 7, state: 'free', floor: settled + 1 },
     ]);
-    expect(await claim('a', MARGIN)).toMatchObject({ kind: 'claimed', floor: T + MARGIN });
+    expect(await claim('b', settled + 1 - T)).toMatchObject({
+      kind: 'claimed',
+      floor: settled + 1,
+    });
   });
 
   it('renews for the holder only, raising the horizon and never lowering it', async () => {
@@ -800,7 +816,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
       horizon: T + 50_000,
       floor: undefined,
     });
-    expect(await h.horizon(7)).toEqual({ h: T + 50_000, floor: T + MARGIN });
+    expect(await h.horizon(7)).toEqual({ h: T + 50_000, floor: T + FRESH });
   });
 
   it('re-fences a renewal above now + margin when the horizon is gone', async () => {
@@ -816,7 +832,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
 
   it('releases for the holder only, settling the horizon; the next holder starts right above', async () => {
     const first = await claim('a');
-    const floor = T + MARGIN;
+    const floor = T + FRESH;
     expect(first).toMatchObject({ floor });
     expect(await leases.release(7, 'b', floor + 1234)).toBe('lost');
     expect(await leases.release(7, 'a', floor + 1234)).toBe('released');
@@ -836,8 +852,8 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
   it('never settles a release below floor - 1, which covers every earlier holder', async () => {
     await claim('a');
     expect(await leases.release(7, 'a', 0)).toBe('released');
-    expect(await h.horizon(7)).toMatchObject({ h: T + MARGIN - 1 });
-    expect(await claim('b', MARGIN)).toMatchObject({ kind: 'claimed', floor: T + MARGIN });
+    expect(await h.horizon(7)).toMatchObject({ h: T + FRESH - 1 });
+    expect(await claim('b', FRESH)).toMatchObject({ kind: 'claimed', floor: T + FRESH });
   });
 
   it('frees an expired lease: a new holder starts above its horizon, the old one has lost it', async () => {

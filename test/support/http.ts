@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { TagActivity, teeObservers } from '../../src/activity.js';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { SnowflakeSource } from '../../src/allocator/index.js';
 import { SnowflakeGenerator, createLayout } from '../../src/allocator/snowflake/index.js';
@@ -68,16 +69,22 @@ export async function startService(
   );
   const store = testStore(redisUrl, opts.keyPrefix);
   store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
-  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
+  const metrics = createMetrics({
+    defaultMetrics: opts.defaultMetrics ?? false,
+    maxTags: config.METRICS_MAX_TAGS,
+  });
+  const activity = new TagActivity();
   const allocator = createAllocator({
     store,
-    observer: metrics.observer,
+    observer: teeObservers(metrics.observer, activity.observer),
     log: logger,
     ...(opts.segment ? { segment: opts.segment } : {}),
     ...(opts.snowflake ? { snowflake: opts.snowflake } : {}),
   });
   const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
-  const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
+  const fence = opts.snowflake instanceof SnowflakeGenerator ? opts.snowflake : undefined;
+  const status = { storeKind: store.kind, activity, ...(fence ? { snowflake: fence } : {}) };
+  const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });
   const server: Server = app.listen(0, '127.0.0.1');
   answerClientErrors(server);
   await once(server, 'listening');
@@ -188,7 +195,8 @@ export function parseExposition(text: string): Exposition {
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!;
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad sample value: ${line}`);
+    // Prometheus parses floats as Go does: NaN in any case (prom-client writes `Nan`).
+    if (Number.isNaN(value) && !/^nan$/i.test(m[3]!)) throw new Error(`bad sample value: ${line}`);
     samples.push({ name, labels, value });
   }
   return { types, samples };

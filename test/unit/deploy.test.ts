@@ -26,7 +26,11 @@ const SPEC_METRICS: Readonly<Record<string, MetricSpec>> = {
     type: 'counter',
     labels: { tag: null, outcome: ['ok', 'error', 'discarded'] },
   },
-  idalloc_segment_fetch_duration_seconds: { type: 'histogram', labels: { tag: null } },
+  // No tag label: one histogram for all tags keeps /metrics bounded (README "Metrics").
+  idalloc_segment_fetch_duration_seconds: {
+    type: 'histogram',
+    labels: { outcome: ['ok', 'error', 'discarded'] },
+  },
   idalloc_segment_remaining_ids: {
     type: 'gauge',
     labels: { tag: null, buffer: ['current', 'next'] },

@@ -128,6 +128,29 @@ export class SnowflakeGenerator {
   }
 
   /**
+   * The worker ID held now and its fence, for the status page: `floor` the first and
+   * `horizon` the last timestamp (Unix ms) it may use; a pinned worker ID has no fence
+   * (floor 0, horizon Infinity). Undefined while none is held.
+   */
+  get fence():
+    | {
+        readonly workerId: number;
+        readonly floor: number;
+        readonly horizon: number;
+        readonly pinned: boolean;
+      }
+    | undefined {
+    const g = this.grant();
+    if (!g) return undefined;
+    return {
+      workerId: g.workerId,
+      floor: g.floor,
+      horizon: g.horizon,
+      pinned: this.pinned !== undefined,
+    };
+  }
+
+  /**
    * Starts issuing: warns when the timestamp field runs out within a year, and with a
    * lease, claims a worker ID (resolves after the first attempt, held or not; readiness
    * says which) and keeps it renewed until {@link close}.

@@ -10,8 +10,12 @@
  *
  * There is no `run_id`: a local file committed with synchronous=FULL does not lose the
  * raises a holder was told about, so a stored horizon is always "confirmed by this
- * server" and a new holder starts right above it. A missing horizon (a fresh file, or
- * one replaced behind the nodes' back) gets the margin, as on Redis.
+ * server" and a new holder starts right above it. For the same reason a worker ID with
+ * no horizon row was never used with this file, and the processes sharing it share one
+ * clock: a claim starts at now, without the margin Redis needs where a horizon may have
+ * been lost (so the first snowflake ID on a fresh file comes at once). Only a renewal
+ * that finds its own horizon gone (the file replaced behind the nodes' back) re-fences
+ * above the margin, as on Redis.
  */
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError } from '../../errors.js';
@@ -45,11 +49,11 @@ function badArgument(what: string, workerId: number): IdAllocError {
 const isMs = (v: number, min = 0) => Number.isSafeInteger(v) && v >= min;
 
 /**
- * The first timestamp a new holder may use, and whether the margin was added: right
- * above a stored horizon; above now by the margin when there is none.
+ * The first timestamp a new holder may use: right above a stored horizon; now when there
+ * is none (no holder ever used the worker ID with this file; see the header).
  */
-function workerFloor(h: number | undefined, now: number, margin: number): [number, boolean] {
-  return h !== undefined ? [h + 1, false] : [now + margin, true];
+function claimFloor(h: number | undefined, now: number): number {
+  return h !== undefined ? h + 1 : now;
 }
 
 export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
@@ -85,7 +89,7 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
         if (this.holder(id) !== undefined) return { id, state: 'held' };
         const horizon = this.horizon(id);
         if (horizon === 'damaged') return { id, state: 'damaged' };
-        return { id, state: 'free', floor: workerFloor(horizon?.h, now, marginMs)[0] };
+        return { id, state: 'free', floor: claimFloor(horizon?.h, now) };
       });
     } catch (err) {
       throw sqliteFailure(err, 'a look at snowflake worker IDs');
@@ -108,13 +112,13 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       // Start strictly above every timestamp an earlier holder may have used.
       const horizon = this.horizon(workerId);
       if (horizon === 'damaged') return { kind: 'damaged' };
-      const [floor, margin] = workerFloor(horizon?.h, req.now, req.marginMs);
+      const floor = claimFloor(horizon?.h, req.now);
       if (floor > req.now + req.maxWaitMs) return { kind: 'fenced' };
       // Take the lease, then fence: the horizon only rises here (floor is above h).
       const h = Math.max(floor, req.now + req.aheadMs);
       this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
       this.putHorizon.run(workerId, h, floor);
-      return { kind: 'claimed', floor, horizon: h, margin };
+      return { kind: 'claimed', floor, horizon: h, margin: false };
     });
   }
 
@@ -137,7 +141,7 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       let refenced: number | undefined;
       if (horizon === undefined) {
         // The horizon is gone (the file was replaced?): start again above the margin.
-        refenced = workerFloor(undefined, req.now, req.marginMs)[0];
+        refenced = req.now + req.marginMs;
         floor = refenced;
         h = Math.max(h, refenced);
       } else if (horizon.h > h) {

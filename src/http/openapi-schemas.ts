@@ -1,0 +1,165 @@
+/**
+ * The JSON Schemas (draft 2020-12, as OpenAPI 3.1 uses them) of every body the HTTP API
+ * sends, written once as data next to the code that builds those bodies (ids.ts,
+ * tags.ts, status.ts, errors.ts). test/integration/openapi.test.ts checks every real
+ * answer against them.
+ */
+import { ErrorCode } from '../errors.js';
+import { TAG_NAME_PATTERN } from '../tags.js';
+import { NOT_FOUND } from './errors.js';
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (s: Schema): Schema => ({ oneOf: [s, { type: 'null' }] });
+const object = (properties: Record<string, Schema>, extra: Schema = {}): Schema => ({
+  type: 'object',
+  required: Object.keys(properties),
+  properties,
+  additionalProperties: false,
+  ...extra,
+});
+
+/** Every error code an HTTP answer can carry (NOT_FOUND is the router's own). */
+export const HTTP_ERROR_CODES = [
+  ErrorCode.INVALID_ARGUMENT,
+  ErrorCode.UNAUTHORIZED,
+  NOT_FOUND,
+  ErrorCode.TAG_NOT_FOUND,
+  ErrorCode.WRONG_MODE,
+  ErrorCode.TAG_EXHAUSTED,
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.INTERNAL,
+] as const;
+
+/** The error body, its code limited to `codes`. */
+export function errorBody(codes: readonly string[]): Schema {
+  return object({
+    error: object({
+      code: { type: 'string', enum: [...codes] },
+      message: { type: 'string', minLength: 1 },
+    }),
+  });
+}
+
+const iso = { type: 'string', format: 'date-time', description: 'ISO-8601 UTC' };
+
+const TAG_PROPERTIES: Record<string, Schema> = {
+  name: ref('TagName'),
+  mode: { type: 'string', enum: ['segment', 'snowflake'] },
+  step: { type: 'integer', minimum: 1 },
+  max: ref('Id'),
+  gap: ref('Id'),
+  description: { type: 'string', maxLength: 1024 },
+  createdAt: iso,
+  next: { ...ref('Id'), description: 'The next ID the store will grant (segment tags)' },
+};
+const TAG_REQUIRED = ['name', 'mode', 'step', 'max', 'gap', 'description', 'createdAt'];
+
+export const SCHEMAS: Readonly<Record<string, Schema>> = {
+  TagName: {
+    type: 'string',
+    pattern: TAG_NAME_PATTERN.source,
+    description: '1 to 64 of A-Z a-z 0-9 _ . -, starting with a letter or digit',
+    examples: ['order'],
+  },
+  Id: {
+    type: 'string',
+    pattern: '^(0|[1-9][0-9]{0,18})$',
+    description: 'A 64-bit ID (0 to 2^63-1) as decimal digits: a JSON string, never a number',
+    examples: ['1001'],
+  },
+  Error: errorBody(HTTP_ERROR_CODES),
+  OneId: object({ tag: ref('TagName'), id: ref('Id') }),
+  IdBatch: object({ tag: ref('TagName'), ids: { type: 'array', items: ref('Id'), minItems: 1 } }),
+  IdRange: object(
+    { tag: ref('TagName'), start: ref('Id'), end: ref('Id') },
+    { description: '`start`..`end` inclusive, reserved for the caller alone' },
+  ),
+  Tag: {
+    type: 'object',
+    required: TAG_REQUIRED,
+    properties: TAG_PROPERTIES,
+    additionalProperties: false,
+  },
+  TagList: object({ tags: { type: 'array', items: ref('Tag') } }),
+  SegmentView: object({
+    start: ref('Id'),
+    end: ref('Id'),
+    next: ref('Id'),
+    remaining: { type: 'string', pattern: '^[0-9]+$' },
+  }),
+  NodeState: object(
+    {
+      current: nullable(ref('SegmentView')),
+      next: nullable(ref('SegmentView')),
+      nextReady: { type: 'boolean' },
+      fetching: { type: 'boolean' },
+      step: { type: 'integer', minimum: 1, description: 'The step the next fetch asks for' },
+      configuredStep: { type: 'integer', minimum: 1 },
+      lastFetchAt: nullable(iso),
+      highWater: nullable(ref('Id')),
+    },
+    { description: "This node's buffers of a segment tag" },
+  ),
+  TagWithNode: {
+    type: 'object',
+    required: [...TAG_REQUIRED, 'node'],
+    properties: { ...TAG_PROPERTIES, node: nullable(ref('NodeState')) },
+    additionalProperties: false,
+    description:
+      'A tag and `node`, which is null before this node served it (and for snowflake tags)',
+  },
+  DecodedSnowflake: object({
+    id: ref('Id'),
+    timestamp: { type: 'integer', description: 'Unix milliseconds' },
+    time: iso,
+    workerId: { type: 'integer', minimum: 0 },
+    sequence: { type: 'integer', minimum: 0 },
+  }),
+  Health: object({ status: { const: 'ok' } }),
+  Ready: object({ status: { const: 'ready' } }),
+  StatusTag: object({
+    name: ref('TagName'),
+    mode: { type: 'string', enum: ['segment', 'snowflake'] },
+    issued: { type: 'integer', minimum: 0, description: 'IDs this node issued since start' },
+    idsPerSecond: { type: 'number', minimum: 0, description: 'Over the last 5 whole seconds' },
+    remaining: nullable({ type: 'string', pattern: '^[0-9]+$' }),
+    step: nullable({ type: 'integer', minimum: 1 }),
+    configuredStep: nullable({ type: 'integer', minimum: 1 }),
+    current: nullable(ref('SegmentView')),
+    next: nullable(ref('SegmentView')),
+    nextReady: nullable({ type: 'boolean' }),
+    fetching: nullable({ type: 'boolean' }),
+    lastFetchAt: nullable(iso),
+  }),
+  Status: object({
+    time: iso,
+    startedAt: iso,
+    ready: object({ ready: { type: 'boolean' }, reason: nullable({ type: 'string' }) }),
+    store: object({
+      kind: {
+        type: 'string',
+        description: '`redis`, `sentinel`, `cluster` or `embedded`',
+        examples: ['embedded'],
+      },
+      up: { type: 'boolean' },
+      durable: { type: 'boolean' },
+    }),
+    snowflake: nullable(
+      object(
+        {
+          workerId: nullable({ type: 'integer', minimum: 0 }),
+          pinned: { type: 'boolean' },
+          floor: nullable({ ...iso, description: 'The first timestamp the worker ID may use' }),
+          horizon: nullable({ ...iso, description: 'The last timestamp confirmed by the store' }),
+          ready: { type: 'boolean' },
+          reason: nullable({ type: 'string' }),
+        },
+        { description: 'null when this node serves no snowflake tags' },
+      ),
+    ),
+    tagsServed: { type: 'integer', minimum: 0 },
+    tags: { type: 'array', items: ref('StatusTag'), description: 'The busiest 200 at most' },
+  }),
+};

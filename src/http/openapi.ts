@@ -1,0 +1,278 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, served at `GET /openapi.json` (public, like
+ * `/healthz`): its paths here, its components (with the configured limits) in
+ * openapi-components.ts and openapi-schemas.ts. docs/openapi.json is this document with
+ * the default settings (scripts/openapi.ts writes it; a test keeps the two equal;
+ * `npm run lint` lints it with Redocly).
+ */
+import type { Express } from 'express';
+import type { Config } from '../config.js';
+import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
+import { COMMON_HEADERS, components, ref, responses, type Obj } from './openapi-components.js';
+import { readQuery } from './validate.js';
+
+/** The package version; a test checks it against package.json. */
+export const API_VERSION = '0.1.0';
+
+const json = (schema: string): Obj => ({ 'application/json': { schema: ref('schemas', schema) } });
+
+function ok(description: string, content: Obj, headers: Obj = COMMON_HEADERS): Obj {
+  return { description, headers, content };
+}
+
+const tagParam = ref('parameters', 'Tag');
+const REQUEST_ID_PARAM = ref('parameters', 'RequestId');
+const secured = [{ bearerAuth: [] }];
+
+function op(
+  operationId: string,
+  summary: string,
+  description: string,
+  extra: Obj,
+  tags: string[],
+): Obj {
+  const parameters = [...((extra.parameters as Obj[] | undefined) ?? []), REQUEST_ID_PARAM];
+  return { get: { operationId, summary, description, tags, ...extra, parameters } };
+}
+
+/** The document for `config`'s limits. */
+export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>): Obj {
+  const text = (pattern: string, description: string): Obj => ({
+    'text/plain': { schema: { type: 'string', pattern, description } },
+  });
+  const idText = text('^([0-9]+\\n)*$', 'IDs as decimal digits, one per line');
+  const leafText = text('^[0-9]+$', 'The bare ID, no newline');
+  const v1 = { security: secured };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'idalloc',
+      version: API_VERSION,
+      summary: 'Unique 64-bit IDs per business tag',
+      description:
+        'Every ID is a JSON string of decimal digits. Routes under `/v1` and `/api` need `Authorization: Bearer <token>` when API_TOKENS is set. Every error body is `{"error":{"code","message"}}`, JSON even when text was asked for; a request no route matches gets 404 NOT_FOUND (components/responses/NotFound); requests the HTTP parser refuses get 400 INVALID_ARGUMENT, or 431/408 with the same body. A client `X-Request-Id` (1-128 of A-Za-z0-9_.:@-) is echoed. HEAD works wherever GET does (on ID routes it takes an ID).',
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    servers: [{ url: '/', description: 'this node' }],
+    tags: [
+      { name: 'ids', description: 'Taking IDs' },
+      { name: 'tags', description: 'Tag configuration and state' },
+      { name: 'leaf', description: "Meituan Leaf's routes, for Leaf clients" },
+      { name: 'ops', description: 'Status, probes, metrics and this document (no token)' },
+    ],
+    paths: {
+      '/v1/ids/{tag}': op(
+        'getIds',
+        'Take one ID, or `count` IDs',
+        'Without `count`: one ID. With `count`: that many, ascending. `Accept: text/plain` gives bare digits, one per line.',
+        {
+          ...v1,
+          parameters: [tagParam, ref('parameters', 'Count'), ref('parameters', 'Accept')],
+          responses: responses(
+            ok('The ID or IDs', {
+              'application/json': {
+                schema: { oneOf: [ref('schemas', 'OneId'), ref('schemas', 'IdBatch')] },
+              },
+              ...idText,
+            }),
+            'BadRequest',
+            'Unauthorized',
+            'TagNotFound',
+            'Conflict',
+            'Unavailable',
+          ),
+        },
+        ['ids'],
+      ),
+      '/v1/ranges/{tag}': op(
+        'getRange',
+        'Reserve `size` IDs for the caller alone',
+        'Segment tags only (a snowflake tag is WRONG_MODE). Straight from the store, all or nothing.',
+        {
+          ...v1,
+          parameters: [tagParam, ref('parameters', 'Size')],
+          responses: responses(
+            ok('The range', json('IdRange')),
+            'BadRequest',
+            'Unauthorized',
+            'TagNotFound',
+            'Conflict',
+            'Unavailable',
+          ),
+        },
+        ['ids'],
+      ),
+      '/v1/tags': op(
+        'listTags',
+        'Every tag and its configuration',
+        'Takes no query parameters.',
+        {
+          ...v1,
+          responses: responses(
+            ok('The tags', json('TagList')),
+            'BadRequest',
+            'Unauthorized',
+            'Unavailable',
+          ),
+        },
+        ['tags'],
+      ),
+      '/v1/tags/{tag}': op(
+        'getTag',
+        "A tag's configuration and this node's buffers of it",
+        '`node` is null before this node served the tag.',
+        {
+          ...v1,
+          parameters: [tagParam],
+          responses: responses(
+            ok('The tag', json('TagWithNode')),
+            'BadRequest',
+            'Unauthorized',
+            'TagNotFound',
+            'Unavailable',
+          ),
+        },
+        ['tags'],
+      ),
+      '/v1/snowflake/{id}': op(
+        'decodeSnowflake',
+        'Take a snowflake ID apart',
+        "Refuses anything that is not decimal digits, is 2^63 or more, exceeds the layout's bits, or carries a timestamp more than 60 s in the future.",
+        {
+          ...v1,
+          parameters: [
+            {
+              name: 'id',
+              in: 'path',
+              required: true,
+              description: 'A snowflake ID of this node’s layout',
+              schema: ref('schemas', 'Id'),
+            },
+          ],
+          responses: responses(
+            ok('The parts', json('DecodedSnowflake')),
+            'BadRequest',
+            'Unauthorized',
+          ),
+        },
+        ['tags'],
+      ),
+      '/v1/status': op(
+        'getStatus',
+        "This node's live status (what the page at / shows)",
+        'Store, snowflake worker ID and fence, and per tag this node serves: buffers, step, remaining IDs, IDs/s, last fetch. From memory, plus a readiness check reused for a second.',
+        {
+          ...v1,
+          responses: responses(ok('The status', json('Status')), 'BadRequest', 'Unauthorized'),
+        },
+        ['ops'],
+      ),
+      '/api/segment/get/{tag}': op(
+        'leafSegment',
+        'Leaf: one ID of a segment tag',
+        'The bare ID as text/plain, so Leaf clients switch without a change. A snowflake tag is WRONG_MODE.',
+        {
+          ...v1,
+          parameters: [tagParam],
+          responses: responses(
+            ok('The ID', leafText),
+            'BadRequest',
+            'Unauthorized',
+            'TagNotFound',
+            'Conflict',
+            'Unavailable',
+          ),
+        },
+        ['leaf'],
+      ),
+      '/api/snowflake/get/{tag}': op(
+        'leafSnowflake',
+        'Leaf: one ID of a snowflake tag',
+        'The bare ID as text/plain. A segment tag is WRONG_MODE.',
+        {
+          ...v1,
+          parameters: [tagParam],
+          responses: responses(
+            ok('The ID', leafText),
+            'BadRequest',
+            'Unauthorized',
+            'TagNotFound',
+            'Conflict',
+            'Unavailable',
+          ),
+        },
+        ['leaf'],
+      ),
+      '/': op(
+        'statusPage',
+        'The status page',
+        'One self-contained HTML page (no data in it) that polls /v1/status every 1.5 s, asking for a token when that answers 401.',
+        {
+          security: [],
+          responses: responses(
+            ok('The page', { 'text/html': { schema: { type: 'string' } } }),
+            'BadRequest',
+          ),
+        },
+        ['ops'],
+      ),
+      '/openapi.json': op(
+        'getOpenApi',
+        'This document',
+        'With the limits this node is configured with.',
+        {
+          security: [],
+          responses: responses(
+            ok('The document', { 'application/json': { schema: { type: 'object' } } }),
+            'BadRequest',
+          ),
+        },
+        ['ops'],
+      ),
+      '/metrics': op(
+        'getMetrics',
+        'Prometheus metrics',
+        'Text exposition 0.0.4. A scrape never calls the store.',
+        {
+          security: [],
+          responses: responses(
+            ok(
+              'The metrics',
+              { 'text/plain': { schema: { type: 'string' } } },
+              { 'X-Request-Id': ref('headers', 'RequestId') },
+            ),
+          ),
+        },
+        ['ops'],
+      ),
+      '/healthz': op(
+        'getHealth',
+        'Liveness',
+        '200 while the process runs.',
+        { security: [], responses: responses(ok('Alive', json('Health'))) },
+        ['ops'],
+      ),
+      '/readyz': op(
+        'getReady',
+        'Readiness',
+        '200 when the store answers and the node holds a snowflake worker ID, and it is not shutting down.',
+        {
+          security: [],
+          responses: responses(ok('Ready', json('Ready')), 'Unavailable'),
+        },
+        ['ops'],
+      ),
+    },
+    components: components(config),
+  };
+}
+
+/** Registers `GET /openapi.json`; the document is built once. */
+export function openApiRoute(app: Express, ctx: RouteContext): void {
+  const body = `${JSON.stringify(openApiDocument(ctx.config), null, 2)}\n`;
+  const none = [] as const;
+  app.get('/openapi.json', (req, res) => {
+    readQuery(req, none);
+    sendOk(res, JSON_TYPE, body);
+  });
+}

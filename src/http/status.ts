@@ -1,0 +1,137 @@
+/**
+ * The live status of this node: `GET /` (the status page, public, no data in it) and
+ * `GET /v1/status` (the JSON it polls, behind the bearer token like every `/v1` route).
+ *
+ * The JSON is built from memory only (the allocator's buffers, the worker lease, the
+ * metrics' store gauges, {@link TagActivity}), plus a readiness check reused for up to
+ * a second, so any number of open pages costs the store at most one ping a second.
+ */
+import type { Express } from 'express';
+import type { Gauge, Registry } from 'prom-client';
+import type { TagActivity } from '../activity.js';
+import type { Readiness } from '../allocator/types.js';
+import type { TagMode } from '../store/types.js';
+import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
+import { stateJson } from './tags.js';
+import { STATUS_PAGE } from './status-page.js';
+import { readQuery } from './validate.js';
+
+/** The most tags one status answer lists (busiest first); `tagsServed` counts them all. */
+export const STATUS_MAX_TAGS = 200;
+/** How long one readiness check answers every status request. */
+const CHECK_REUSE_MS = 1000;
+
+/** What the status needs beyond the route context; all optional for embedders. */
+export interface StatusDeps {
+  /** `redis`, `sentinel`, `cluster` or `embedded`. */
+  readonly storeKind: string;
+  /** Per-tag IDs issued and IDs/s (fed as an allocator observer). */
+  readonly activity?: TagActivity;
+  /** The node's snowflake generator, when it serves snowflake tags. */
+  readonly snowflake?: {
+    readonly fence:
+      | {
+          readonly workerId: number;
+          readonly floor: number;
+          readonly horizon: number;
+          readonly pinned: boolean;
+        }
+      | undefined;
+    readiness(): Readiness;
+  };
+  /** When the process started (Unix ms). @default when the app was built */
+  readonly startedAt?: number;
+}
+
+const NONE = [] as const;
+
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+
+/** The value of an unlabelled gauge of the registry, or undefined when it has none. */
+async function gaugeValue(registry: Registry, name: string): Promise<number | undefined> {
+  const metric = registry.getSingleMetric(name) as Gauge | undefined;
+  const values = (await metric?.get())?.values;
+  return values && values.length > 0 ? values[0]!.value : undefined;
+}
+
+/** Registers `GET /` and `GET /v1/status` on `app`. */
+export function statusRoutes(app: Express, ctx: RouteContext, deps: StatusDeps): void {
+  const startedAt = deps.startedAt ?? Date.now();
+  let lastCheck: { at: number; answer: Promise<Readiness> } | undefined;
+  const readiness = () => {
+    const now = Date.now();
+    if (!lastCheck || now - lastCheck.at >= CHECK_REUSE_MS) {
+      lastCheck = { at: now, answer: ctx.ready.check() };
+    }
+    return lastCheck.answer;
+  };
+
+  app.get('/', (req, res) => {
+    readQuery(req, NONE);
+    sendOk(res, 'text/html; charset=utf-8', STATUS_PAGE);
+  });
+
+  app.get('/v1/status', ctx.auth, async (req, res) => {
+    readQuery(req, NONE);
+    const ready = await readiness();
+    const registry = ctx.metrics.registry;
+    const [up, durable] = await Promise.all([
+      gaugeValue(registry, 'idalloc_store_up'),
+      gaugeValue(registry, 'idalloc_store_durable'),
+    ]);
+    const tags = tagsJson(ctx, deps.activity);
+    const fence = deps.snowflake?.fence;
+    const flake = deps.snowflake?.readiness();
+    const body = {
+      time: new Date().toISOString(),
+      startedAt: iso(startedAt),
+      ready: { ready: ready.ready, reason: ready.reason ?? null },
+      store: { kind: deps.storeKind, up: up === 1, durable: durable === 1 },
+      snowflake: deps.snowflake
+        ? {
+            workerId: fence?.workerId ?? null,
+            pinned: fence?.pinned ?? false,
+            floor: fence && !fence.pinned ? iso(fence.floor) : null,
+            horizon: fence && !fence.pinned ? iso(fence.horizon) : null,
+            ready: flake?.ready ?? false,
+            reason: flake?.reason ?? null,
+          }
+        : null,
+      tagsServed: tags.length,
+      tags: tags.slice(0, STATUS_MAX_TAGS),
+    };
+    sendOk(res, JSON_TYPE, JSON.stringify(body));
+  });
+}
+
+/** Every tag this node serves, busiest first, then by name. */
+function tagsJson(ctx: RouteContext, activity: TagActivity | undefined) {
+  const { allocator } = ctx;
+  const names = new Set([...allocator.segmentTags(), ...(activity?.tagNames() ?? [])]);
+  const out = [...names].map((name) => {
+    const act = activity?.view(name);
+    const state = allocator.segmentState(name);
+    const mode: TagMode = allocator.modeOf(name) ?? act?.mode ?? (state ? 'segment' : 'snowflake');
+    const s = state ? stateJson(state) : undefined;
+    const remaining = state
+      ? ((state.current?.remaining ?? 0n) + (state.next?.remaining ?? 0n)).toString()
+      : null;
+    return {
+      name,
+      mode,
+      issued: act?.issued ?? 0,
+      idsPerSecond: act?.idsPerSecond ?? 0,
+      remaining,
+      step: s?.step ?? null,
+      configuredStep: s?.configuredStep ?? null,
+      current: s?.current ?? null,
+      next: s?.next ?? null,
+      nextReady: s?.nextReady ?? null,
+      fetching: s?.fetching ?? null,
+      lastFetchAt: s?.lastFetchAt ?? null,
+    };
+  });
+  out.sort((a, b) => b.idsPerSecond - a.idsPerSecond || (a.name < b.name ? -1 : 1));
+  return out;
+}

@@ -1,0 +1,242 @@
+/**
+ * `GET /openapi.json` describes the API as it answers: the document is valid OpenAPI 3.1,
+ * docs/openapi.json is the served one with the default settings, and a real app driven
+ * through every route and every error code (400, 401, 404 unknown tag and unknown route,
+ * 409 wrong mode and exhausted, 500, 503 with Retry-After) answers only what it says,
+ * status, headers and body.
+ */
+import { readFileSync } from 'node:fs';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { API_VERSION } from '../../src/http/openapi.js';
+import { HTTP_ERROR_CODES } from '../../src/http/openapi-schemas.js';
+import { pinnedSnowflake, startService, type TestService } from '../support/http.js';
+import { OpenApiChecker } from '../support/openapi.js';
+import { RedisServer } from '../support/redis-server.js';
+import { segmentTag } from '../support/store.js';
+
+const redisUrl = inject('redisUrl');
+const ROOT = new URL('../../', import.meta.url);
+const TOKEN = 'openapi-test-token';
+
+describe('the OpenAPI document', () => {
+  let svc: TestService;
+  let authed: TestService;
+  let doc: Record<string, unknown>;
+  let api: OpenApiChecker;
+  /** GETs `target` on `base` and checks the answer against the document. */
+  const get = async (
+    base: string,
+    target: string,
+    path: string | null,
+    headers: Record<string, string> = {},
+  ) => {
+    const res = await fetch(base + target, { headers });
+    const status = res.status;
+    const checked = await api.check(res, path);
+    return { status, headers: res.headers, ...checked };
+  };
+
+  beforeAll(async () => {
+    svc = await startService(redisUrl, { snowflake: await pinnedSnowflake() });
+    authed = await startService(redisUrl, { env: { API_TOKENS: TOKEN } });
+    for (const s of [svc, authed]) {
+      await s.store.createTag(segmentTag('order', { step: 10 }));
+      await s.store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
+      await s.store.createTag(segmentTag('tiny', { step: 1, start: 1n, max: 2n }));
+    }
+    const res = await fetch(`${svc.base}/openapi.json`);
+    doc = JSON.parse(await res.clone().text()) as Record<string, unknown>;
+    api = new OpenApiChecker(doc);
+    await api.check(res, '/openapi.json');
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await authed?.close();
+  });
+
+  it('is valid OpenAPI 3.1 (@seriousme/openapi-schema-validator)', async () => {
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+  });
+
+  it('is what docs/openapi.json holds (npm run openapi rewrites it), at the package version', () => {
+    const committed = JSON.parse(
+      readFileSync(new URL('docs/openapi.json', ROOT), 'utf8'),
+    ) as unknown;
+    expect(doc).toEqual(committed);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as {
+      version: string;
+    };
+    expect((doc.info as { version: string }).version).toBe(pkg.version);
+    expect(API_VERSION).toBe(pkg.version);
+  });
+
+  it('describes every route the app answers with 200', async () => {
+    const b = svc.base;
+    const one = await get(b, '/v1/ids/order', '/v1/ids/{tag}');
+    expect(one.status).toBe(200);
+    expect((await get(b, '/v1/ids/order?count=3', '/v1/ids/{tag}')).status).toBe(200);
+    const text = await get(b, '/v1/ids/order?count=2', '/v1/ids/{tag}', { Accept: 'text/plain' });
+    expect(text.body).toMatch(/^\d+\n\d+\n$/);
+    expect((await get(b, '/v1/ids/order', '/v1/ids/{tag}', { Accept: 'text/plain' })).status).toBe(
+      200,
+    );
+    expect((await get(b, '/v1/ranges/order?size=5', '/v1/ranges/{tag}')).status).toBe(200);
+    expect((await get(b, '/v1/tags', '/v1/tags')).status).toBe(200);
+    const tag = await get(b, '/v1/tags/order', '/v1/tags/{tag}');
+    expect((tag.json as { node: unknown }).node).not.toBeNull();
+    const unserved = await get(b, '/v1/tags/tiny', '/v1/tags/{tag}');
+    expect((unserved.json as { node: unknown }).node).toBeNull();
+    const flake = await get(b, '/v1/ids/flake', '/v1/ids/{tag}');
+    const id = (flake.json as { id: string }).id;
+    expect((await get(b, `/v1/snowflake/${id}`, '/v1/snowflake/{id}')).status).toBe(200);
+    expect((await get(b, '/api/segment/get/order', '/api/segment/get/{tag}')).body).toMatch(
+      /^\d+$/,
+    );
+    expect((await get(b, '/api/snowflake/get/flake', '/api/snowflake/get/{tag}')).status).toBe(200);
+    const status = await get(b, '/v1/status', '/v1/status');
+    expect((status.json as { tags: { name: string }[] }).tags.map((t) => t.name).sort()).toEqual([
+      'flake',
+      'order',
+    ]);
+    expect((await get(b, '/', '/')).body).toMatch(/^<!doctype html>/);
+    expect((await get(b, '/metrics', '/metrics')).body).toMatch(/idalloc_ids_issued_total/);
+    expect((await get(b, '/healthz', '/healthz')).status).toBe(200);
+    expect((await get(b, '/readyz', '/readyz')).status).toBe(200);
+    // With API_TOKENS set: a token opens every route; the page and the document stay open.
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    expect((await get(authed.base, '/v1/status', '/v1/status', auth)).status).toBe(200);
+    expect((await get(authed.base, '/', '/')).status).toBe(200);
+    expect((await get(authed.base, '/openapi.json', '/openapi.json')).status).toBe(200);
+  });
+
+  it('describes 400 INVALID_ARGUMENT on every route that reads input', async () => {
+    const b = svc.base;
+    const cases: [string, string][] = [
+      ['/v1/ids/order?count=0', '/v1/ids/{tag}'],
+      ['/v1/ids/-bad', '/v1/ids/{tag}'],
+      ['/v1/ranges/order', '/v1/ranges/{tag}'],
+      ['/v1/ranges/order?size=1e3', '/v1/ranges/{tag}'],
+      ['/v1/tags?x=1', '/v1/tags'],
+      ['/v1/tags/-bad', '/v1/tags/{tag}'],
+      ['/v1/snowflake/12x', '/v1/snowflake/{id}'],
+      ['/v1/status?x=1', '/v1/status'],
+      ['/api/segment/get/-bad', '/api/segment/get/{tag}'],
+      ['/api/snowflake/get/order?x=1', '/api/snowflake/get/{tag}'],
+      ['/?x=1', '/'],
+      ['/openapi.json?x=1', '/openapi.json'],
+    ];
+    for (const [target, path] of cases) {
+      const r = await get(b, target, path);
+      expect({ target, status: r.status }).toEqual({ target, status: 400 });
+    }
+  });
+
+  it('describes 401 UNAUTHORIZED with WWW-Authenticate on every /v1 and Leaf route', async () => {
+    const b = authed.base;
+    const cases: [string, string][] = [
+      ['/v1/ids/order', '/v1/ids/{tag}'],
+      ['/v1/ranges/order?size=1', '/v1/ranges/{tag}'],
+      ['/v1/tags', '/v1/tags'],
+      ['/v1/tags/order', '/v1/tags/{tag}'],
+      ['/v1/snowflake/1', '/v1/snowflake/{id}'],
+      ['/v1/status', '/v1/status'],
+      ['/api/segment/get/order', '/api/segment/get/{tag}'],
+      ['/api/snowflake/get/flake', '/api/snowflake/get/{tag}'],
+    ];
+    for (const [target, path] of cases) {
+      const r = await get(b, target, path, { Authorization: 'Bearer wrong' });
+      expect({ target, status: r.status }).toEqual({ target, status: 401 });
+      expect(r.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    }
+  });
+
+  it('describes 404 TAG_NOT_FOUND and 404 NOT_FOUND for an unknown route', async () => {
+    const b = svc.base;
+    for (const [target, path] of [
+      ['/v1/ids/nope', '/v1/ids/{tag}'],
+      ['/v1/ranges/nope?size=1', '/v1/ranges/{tag}'],
+      ['/v1/tags/nope', '/v1/tags/{tag}'],
+      ['/api/segment/get/nope', '/api/segment/get/{tag}'],
+      ['/api/snowflake/get/nope', '/api/snowflake/get/{tag}'],
+    ] as const) {
+      const r = await get(b, target, path);
+      expect((r.json as { error: { code: string } }).error.code).toBe('TAG_NOT_FOUND');
+    }
+    const unmatched = await get(b, '/no/such/route', null);
+    expect((unmatched.json as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+
+  it('describes 409 WRONG_MODE and 409 TAG_EXHAUSTED', async () => {
+    const b = svc.base;
+    const code = (r: { json?: unknown }) => (r.json as { error: { code: string } }).error.code;
+    expect(code(await get(b, '/v1/ranges/flake?size=1', '/v1/ranges/{tag}'))).toBe('WRONG_MODE');
+    expect(code(await get(b, '/api/segment/get/flake', '/api/segment/get/{tag}'))).toBe(
+      'WRONG_MODE',
+    );
+    expect(code(await get(b, '/api/snowflake/get/order', '/api/snowflake/get/{tag}'))).toBe(
+      'WRONG_MODE',
+    );
+    expect((await get(b, '/v1/ids/tiny?count=2', '/v1/ids/{tag}')).status).toBe(200);
+    expect(code(await get(b, '/v1/ids/tiny', '/v1/ids/{tag}'))).toBe('TAG_EXHAUSTED');
+    expect(code(await get(b, '/v1/ranges/tiny?size=1', '/v1/ranges/{tag}'))).toBe('TAG_EXHAUSTED');
+    expect(code(await get(b, '/api/segment/get/tiny', '/api/segment/get/{tag}'))).toBe(
+      'TAG_EXHAUSTED',
+    );
+  });
+
+  it('describes 500 INTERNAL: a tag damaged in the store', async () => {
+    await svc.store.createTag(segmentTag('damaged'));
+    const raw = new Redis(redisUrl);
+    try {
+      await raw.hset(svc.store.keys.tag('damaged'), 'next', 'garbage');
+    } finally {
+      raw.disconnect();
+    }
+    const r = await get(svc.base, '/v1/ids/damaged', '/v1/ids/{tag}');
+    expect(r.status).toBe(500);
+    expect((r.json as { error: { message: string } }).error.message).toMatch(
+      /^internal error \(request [\w-]+\)$/,
+    );
+  });
+
+  it('describes 503 UNAVAILABLE with Retry-After: a store that stopped', async () => {
+    const redis = await RedisServer.start();
+    const down = await startService(redis.url, { segment: { fetchTimeoutMs: 300 } });
+    try {
+      await down.store.createTag(segmentTag('order'));
+      await redis.kill();
+      for (const [target, path] of [
+        ['/v1/ids/order', '/v1/ids/{tag}'],
+        ['/v1/ranges/order?size=1', '/v1/ranges/{tag}'],
+        ['/v1/tags', '/v1/tags'],
+        ['/v1/tags/order', '/v1/tags/{tag}'],
+        ['/api/segment/get/order', '/api/segment/get/{tag}'],
+        ['/api/snowflake/get/order', '/api/snowflake/get/{tag}'],
+        ['/readyz', '/readyz'],
+      ] as const) {
+        const r = await get(down.base, target, path);
+        expect({ target, status: r.status }).toEqual({ target, status: 503 });
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+      // The status keeps answering from memory: the store shows as down.
+      const status = await get(down.base, '/v1/status', '/v1/status');
+      expect((status.json as { store: { up: boolean } }).store.up).toBe(false);
+    } finally {
+      await down.close();
+      await redis.dispose();
+    }
+  }, 90_000); // the general connection retries a dead store for seconds per call
+
+  it('saw every operation answer 200, and every error code of the API', () => {
+    const ok = new Set(api.checked.filter((c) => c.status === 200).map((c) => c.operation));
+    expect([...ok].sort()).toEqual(api.operations().sort());
+    const codes = new Set(api.checked.flatMap((c) => (c.code ? [c.code] : [])));
+    expect([...codes].sort()).toEqual([...HTTP_ERROR_CODES].sort());
+  });
+});

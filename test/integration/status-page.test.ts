@@ -1,0 +1,182 @@
+/**
+ * The status page at `GET /` in a real headless Chromium (Debian's /usr/bin/chromium,
+ * driven by playwright-core): it shows a tag's numbers changing while IDs are drawn, the
+ * store and the snowflake worker, logs no console error, and asks for the token when
+ * API_TOKENS is set. Screenshots go to .tmp/screenshots/ (git-ignored);
+ * UPDATE_SCREENSHOT=1 also rewrites docs/status-page.png, which the README shows.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SnowflakeGenerator, createLayout } from '../../src/allocator/snowflake/index.js';
+import { EmbeddedStore } from '../../src/store/embedded/store.js';
+import { startService, type TestService } from '../support/http.js';
+import { segmentTag } from '../support/store.js';
+
+const redisUrl = inject('redisUrl');
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SHOTS = join(ROOT, '.tmp', 'screenshots');
+const TOKEN = 'status-page-token';
+const hasChromium = existsSync(CHROMIUM);
+
+/** Chromium with a fresh profile, no network beyond what the page asks of loopback. */
+async function launch(): Promise<{ context: BrowserContext; dispose(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'idalloc-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 560 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    context,
+    async dispose() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Console errors and uncaught exceptions of `page`. */
+function problems(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => seen.push(`pageerror: ${err.message}`));
+  return seen;
+}
+
+const cell = (page: Page, tag: string, field: string) =>
+  page.locator(`tr[data-tag="${tag}"] td[data-field="${field}"]`).innerText();
+
+describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chromium', () => {
+  let svc: TestService;
+  let authed: TestService;
+  let browser: Awaited<ReturnType<typeof launch>>;
+  // The worker ID is leased (from an embedded file: no fence to wait out), so the page
+  // has a fence to show.
+  const leaseDir = mkdtempSync(join(tmpdir(), 'idalloc-status-lease-'));
+  const leases = new EmbeddedStore({ dataDir: leaseDir });
+
+  beforeAll(async () => {
+    expect(hasChromium, `${CHROMIUM} is missing: install the Debian package chromium`).toBe(true);
+    const snowflake = new SnowflakeGenerator({
+      layout: createLayout(),
+      leaseStore: leases.workerLeases(),
+    });
+    await snowflake.start();
+    svc = await startService(redisUrl, { snowflake });
+    authed = await startService(redisUrl, { env: { API_TOKENS: TOKEN } });
+    for (const t of [
+      segmentTag('order', { step: 100 }),
+      segmentTag('invoice', { step: 1000 }),
+      { ...segmentTag('events'), mode: 'snowflake' as const },
+    ]) {
+      await svc.store.createTag(t);
+      await authed.store.createTag(t);
+    }
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await launch();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.dispose();
+    await svc?.close();
+    await authed?.close();
+    await leases.close();
+    rmSync(leaseDir, { recursive: true, force: true });
+  });
+
+  it("shows a tag's numbers changing while IDs are drawn, with no console error", async () => {
+    const page = await browser.context.newPage();
+    const seen = problems(page);
+    await fetch(`${svc.base}/v1/ids/order`).then((r) => r.text());
+    await page.goto(`${svc.base}/`);
+    await page.locator('tr[data-tag="order"]').waitFor({ timeout: 10_000 });
+    const before = {
+      issued: await cell(page, 'order', 'issued'),
+      current: await cell(page, 'order', 'current'),
+    };
+    expect(before.issued).toBe('1');
+    expect(await cell(page, 'order', 'mode')).toBe('segment');
+
+    // Draw IDs for a few seconds, so that IDs/s has whole seconds to average.
+    const until = Date.now() + 3500;
+    while (Date.now() < until) {
+      await Promise.all([
+        fetch(`${svc.base}/v1/ids/order?count=37`).then((r) => r.text()),
+        fetch(`${svc.base}/v1/ids/invoice?count=5`).then((r) => r.text()),
+        fetch(`${svc.base}/v1/ids/events`).then((r) => r.text()),
+      ]);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const issued = Number(
+      (
+        (await (await fetch(`${svc.base}/v1/status`)).json()) as {
+          tags: { name: string; issued: number }[];
+        }
+      ).tags.find((t) => t.name === 'order')!.issued,
+    );
+    // The page catches up on its own (it polls every 1.5 s).
+    await expect
+      .poll(() => cell(page, 'order', 'issued'), { timeout: 10_000, interval: 200 })
+      .toBe(String(issued));
+    expect(await cell(page, 'order', 'current')).not.toBe(before.current);
+    expect(Number(await cell(page, 'order', 'rate'))).toBeGreaterThan(0);
+    expect(Number(await cell(page, 'order', 'remaining'))).toBeGreaterThanOrEqual(0);
+    expect(await cell(page, 'order', 'lastFetch')).toMatch(/ago$/);
+    expect(await cell(page, 'events', 'mode')).toBe('snowflake');
+    expect(await page.locator('#store').innerText()).toBe('redis · up');
+    expect(await page.locator('#worker').innerText()).toMatch(/^ID \d+$/);
+    expect(await page.locator('#fence').innerText()).toMatch(
+      /^fence: from \d{4}-\d\d-\d\dT[\d:.]+Z to \d{4}-\d\d-\d\dT[\d:.]+Z$/,
+    );
+    expect(await page.locator('#ready').innerText()).toBe('ready');
+
+    await page.screenshot({ path: join(SHOTS, 'status-page.png'), fullPage: true });
+    if (process.env.UPDATE_SCREENSHOT === '1') {
+      await page.screenshot({ path: join(ROOT, 'docs', 'status-page.png'), fullPage: true });
+    }
+    expect(seen).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('asks for the token with API_TOKENS set, keeps it in sessionStorage, then shows the status', async () => {
+    const page = await browser.context.newPage();
+    const seen = problems(page);
+    await fetch(`${authed.base}/v1/ids/order`, {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    }).then((r) => r.text());
+    await page.goto(`${authed.base}/`);
+    await page.locator('#auth').waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.locator('tr[data-tag="order"]').count()).toBe(0);
+
+    await page.fill('#token', 'wrong');
+    await page.click('#auth button');
+    await page.locator('#error').getByText('that token was refused').waitFor({ timeout: 10_000 });
+
+    await page.fill('#token', TOKEN);
+    await page.click('#auth button');
+    await page.locator('tr[data-tag="order"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#auth').isVisible()).toBe(false);
+    expect(await page.evaluate(() => sessionStorage.getItem('idalloc.token'))).toBe(TOKEN);
+    expect(await cell(page, 'order', 'issued')).toBe('1');
+    await page.screenshot({ path: join(SHOTS, 'status-page-token.png'), fullPage: true });
+    // Chromium reports each 401 as a failed resource load; nothing else may appear.
+    expect(seen.filter((s) => !/status of 401/.test(s))).toEqual([]);
+    await page.close();
+  }, 60_000);
+});
