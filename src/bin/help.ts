@@ -35,6 +35,7 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
   SNOWFLAKE_LAYOUT: 'default, or js-safe (IDs below 2^53)',
   SNOWFLAKE_LEASE_MS: 'worker-ID lease length',
   MAX_BACKWARD_MS: 'clock steps back up to this are waited out',
+  METRICS_MAX_TAGS: 'tags that get their own metric label; the rest pool under _other',
 });
 
 /** The version in the package's own package.json (two levels up from src/bin or dist/bin). */
