@@ -11,6 +11,7 @@ import { createApp, ReadyState } from './app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { grantLogFromConfig, type GrantLog } from './grant-log.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, startSnowflake } from './startup.js';
 import { openStore, storeWarning } from './store/index.js';
@@ -46,9 +47,16 @@ async function main(): Promise<void> {
     await store.close();
     process.exit(1);
   }
+  let grants: GrantLog;
+  try {
+    grants = grantLogFromConfig(config, logger);
+  } catch (err) {
+    await store.close();
+    return fail(err);
+  }
   let snowflake: Awaited<ReturnType<typeof startSnowflake>>;
   try {
-    snowflake = await startSnowflake(store, config, logger, metrics);
+    snowflake = await startSnowflake(store, config, logger, metrics, grants);
   } catch (err) {
     await store.close();
     return fail(err);
@@ -64,6 +72,7 @@ async function main(): Promise<void> {
     },
     observer: metrics.observer,
     log: logger,
+    grants,
   });
   const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
   const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
@@ -105,6 +114,7 @@ async function main(): Promise<void> {
         await allocator.close(); // also releases the snowflake worker lease
         await snowflake.close();
         await store.close();
+        grants.close();
         logger.info('shut down');
         process.exit(0);
       })
