@@ -461,6 +461,7 @@ export class SegmentAllocator {
         if (g.skipped !== undefined && g.skipped > 0n) {
           this.skip(tb.tag, 'incarnation_jump', g.start - g.skipped, g.start - 1n);
         }
+        this.observer.segmentGranted?.(tb.tag, g.end, g.max);
         const f = grantFields(tb.tag, g);
         if (use === 'segment' || use === 'batch') this.grants.record({ kind: use, ...f });
         else if (use === 'range') this.grants.record({ kind: 'range', ...f });

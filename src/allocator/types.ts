@@ -101,6 +101,8 @@ export interface AllocatorObserver {
   clockBackwards?(outcome: 'waited' | 'refused'): void;
   /** `count` IDs of a tag given up unserved, and why (they leave a gap). */
   idsSkipped?(tag: string, reason: SkipReason, count: number): void;
+  /** A grant accepted: its last ID and the tag's max then (for IDs left before max). */
+  segmentGranted?(tag: string, end: bigint, max: bigint): void;
 }
 
 /** The logging the allocators need (a pino logger fits). */
