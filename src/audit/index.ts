@@ -198,7 +198,13 @@ export class GrantAudit {
       const key = `${g.node}|${g.worker}|${g.floor}`;
       const h = this.holders.get(key);
       if (h === undefined) {
-        this.holders.set(key, { node: g.node, worker: g.worker, floor: g.floor, horizon: g.horizon, at: g.at });
+        this.holders.set(key, {
+          node: g.node,
+          worker: g.worker,
+          floor: g.floor,
+          horizon: g.horizon,
+          at: g.at,
+        });
       } else {
         h.horizon = Math.max(h.horizon, g.horizon);
         h.at = Math.min(h.at, g.at);
@@ -219,10 +225,22 @@ export class GrantAudit {
       case 'batch':
       case 'range': {
         const incarnation = this.index(this.incarnationIndex, this.incarnations, g.incarnation);
-        t.grants.push({ start: g.start, end: g.end, at: g.at, node, kind: g.kind, incarnation, client: g.client });
+        t.grants.push({
+          start: g.start,
+          end: g.end,
+          at: g.at,
+          node,
+          kind: g.kind,
+          incarnation,
+          client: g.client,
+        });
         if (g.skipped > 0n) {
           t.addSkip('incarnation_jump', g.skipped);
-          t.explained.push({ start: g.start - g.skipped, end: g.start - 1n, cause: 'incarnation_jump' });
+          t.explained.push({
+            start: g.start - g.skipped,
+            end: g.start - 1n,
+            cause: 'incarnation_jump',
+          });
         }
         return;
       }
@@ -285,10 +303,17 @@ export class GrantAudit {
     const grants = t.grants.sort((a, b) =>
       a.start < b.start ? -1 : a.start > b.start ? 1 : a.end < b.end ? -1 : a.end > b.end ? 1 : 0,
     );
-    const explained = t.explained.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    const explained = t.explained.sort((a, b) =>
+      a.start < b.start ? -1 : a.start > b.start ? 1 : 0,
+    );
     const overlapList: Overlap[] = [];
     const gapList: Gap[] = [];
-    const gapCauses: Record<GapCause, bigint> = { incarnation_jump: 0n, discarded_grant: 0n, fence: 0n, unexplained: 0n };
+    const gapCauses: Record<GapCause, bigint> = {
+      incarnation_jump: 0n,
+      discarded_grant: 0n,
+      fence: 0n,
+      unexplained: 0n,
+    };
     let overlaps = 0;
     let overlapping = 0n;
     let gaps = 0;
@@ -454,7 +479,8 @@ function forecast(
     idsPerSecond: rate,
     spanSeconds,
     lastsSeconds,
-    exhaustedAt: Number.isFinite(endMs) && Math.abs(endMs) <= 8.64e15 ? new Date(endMs).toISOString() : null,
+    exhaustedAt:
+      Number.isFinite(endMs) && Math.abs(endMs) <= 8.64e15 ? new Date(endMs).toISOString() : null,
   };
 }
 

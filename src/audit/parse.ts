@@ -103,7 +103,10 @@ function checkGrant(g: Partial<Record<keyof GrantLine, unknown>>): LineResult {
     return malformed(`${g.kind} grant of node ${node}: ${start}..${end} is not a range`);
   const max = str(g.max);
   const skipped = str(g.skipped);
-  if ((max !== undefined && !DECIMAL.test(max)) || (skipped !== undefined && !DECIMAL.test(skipped)))
+  if (
+    (max !== undefined && !DECIMAL.test(max)) ||
+    (skipped !== undefined && !DECIMAL.test(skipped))
+  )
     return malformed(`${g.kind} grant of node ${node}: max or skipped is not a decimal`);
   return {
     type: 'grant',

@@ -16,7 +16,16 @@ import type { Store } from '../store/types.js';
 import { defaultGap, openStore } from '../store/index.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
 import { runAudit } from './audit.js';
-import { bumpJson, bumpText, createdText, json, tagJson, tagTable, tagText } from './output.js';
+import {
+  bumpJson,
+  bumpText,
+  createdText,
+  json,
+  tagForecast,
+  tagJson,
+  tagTable,
+  tagText,
+} from './output.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -152,7 +161,8 @@ async function execute(
     case 'show': {
       const tag = await store.getTag(command.name);
       if (!tag) throw new Failure(`tag '${command.name}' does not exist`, 'TAG_NOT_FOUND');
-      print(tagText(tag), tagJson(tag));
+      const forecast = tagForecast(tag, Date.now());
+      print(tagText(tag, Date.now()), { ...tagJson(tag), ...(forecast ? { forecast } : {}) });
       return 0;
     }
     case 'update': {
