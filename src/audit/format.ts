@@ -2,6 +2,8 @@
 import type { AuditReport, Forecast, GrantRef, TagReport } from './index.js';
 
 const SECONDS_PER_YEAR = 365.25 * 86_400;
+/** Unexplained gaps listed per tag in the text report. */
+const GAPS_SHOWN = 5;
 
 /** A duration in the largest unit that reads well. */
 export function humanDuration(seconds: number): string {
@@ -46,6 +48,12 @@ function tagText(t: TagReport): string {
     .map(([c, n]) => `${c} ${n}`)
     .join(', ');
   out += `  gaps: ${t.gaps} (${t.gapIds} IDs)${causes === '' ? '' : `: ${causes}`}\n`;
+  // The gaps no line fully explains, a few: where an operator looks first.
+  const odd = t.gapList.filter((g) => g.causes.unexplained !== undefined).slice(0, GAPS_SHOWN);
+  for (const g of odd) {
+    const changed = g.incarnationChanged ? ', store incarnation changed across it' : '';
+    out += `    unexplained gap ${g.start}..${g.end} (${g.causes.unexplained} of ${g.ids} IDs unexplained${changed})\n`;
+  }
   const skipped = Object.entries(t.skipped)
     .map(([r, n]) => `${r} ${n}`)
     .join(', ');

@@ -43,6 +43,12 @@ export interface Gap {
   readonly ids: string;
   /** IDs of the gap by cause; `unexplained`: no line says why (admin bump, a node not in the logs…). */
   readonly causes: Partial<Record<GapCause, string>>;
+  /**
+   * The grants on either side came from different store incarnations (run_ids): a
+   * restart or failover lies in the gap even where no node logged the jump (an admin
+   * command applied it, or the node that did is not in the logs).
+   */
+  readonly incarnationChanged: boolean;
 }
 
 export interface Forecast {
@@ -356,6 +362,10 @@ export class GrantAudit {
             causes: Object.fromEntries(
               Object.entries(causes.ids).map(([c, n]) => [c, n.toString()]),
             ),
+            incarnationChanged:
+              this.incarnations[holder.incarnation] !== '' &&
+              this.incarnations[g.incarnation] !== '' &&
+              holder.incarnation !== g.incarnation,
           });
         }
       }

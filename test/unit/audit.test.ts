@@ -112,10 +112,10 @@ describe('audit of ID grants', () => {
       line('a', 2, seg('order', 1101n, 1200n, { incarnation: 'bbb', skipped: 1000n })),
       // A discarded grant 1201..1300, then the next one above it.
       line('a', 3, { kind: 'discarded', tag: 'order', start: 1201n, end: 1300n, reason: 'WAIT' }),
-      line('a', 4, seg('order', 1301n, 1400n)),
+      line('a', 4, seg('order', 1301n, 1400n, { incarnation: 'bbb' })),
       // A fenced grant 1401..1450 and, beyond it, 50 IDs nobody logged (an admin bump).
       line('a', 5, { kind: 'fence', tag: 'order', start: 1401n, end: 1450n, highWater: 1400n }),
-      line('a', 6, seg('order', 1501n, 1600n)),
+      line('a', 6, seg('order', 1501n, 1600n, { incarnation: 'bbb' })),
       line('a', 7, { kind: 'remainder', tag: 'order', start: 1550n, end: 1600n }),
     ]);
     const t = r.tags[0]!;
@@ -128,11 +128,14 @@ describe('audit of ID grants', () => {
       fence: '50',
       unexplained: '50',
     });
-    expect(t.gapList.map((g) => [g.start, g.end, g.causes])).toEqual([
-      ['101', '1100', { incarnation_jump: '1000' }],
-      ['1201', '1300', { discarded_grant: '100' }],
-      ['1401', '1500', { fence: '50', unexplained: '50' }],
+    expect(t.gapList.map((g) => [g.start, g.end, g.causes, g.incarnationChanged])).toEqual([
+      ['101', '1100', { incarnation_jump: '1000' }, true],
+      ['1201', '1300', { discarded_grant: '100' }, false],
+      ['1401', '1500', { fence: '50', unexplained: '50' }, false],
     ]);
+    expect(reportText(r)).toMatch(
+      /\n {4}unexplained gap 1401\.\.1500 \(50 of 100 IDs unexplained\)\n/,
+    );
     expect(t.skipped).toEqual({
       incarnation_jump: '1000',
       discarded_grant: '100',
