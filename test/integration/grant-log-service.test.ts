@@ -78,7 +78,12 @@ describe('the grant log of a service process', () => {
     });
     // Its snowflake worker claim is in the same log.
     expect(grants().map((g) => g.grant)).toContainEqual(
-      expect.objectContaining({ kind: 'worker', how: 'claim', node: 'svc-1' }),
+      expect.objectContaining({
+        kind: 'worker',
+        how: 'claim',
+        node: 'svc-1',
+        incarnation: await runId(),
+      }),
     );
   });
 

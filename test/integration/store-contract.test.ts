@@ -765,6 +765,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     ]);
     expect(await claim('a')).toEqual({
       kind: 'claimed',
+      incarnation: expect.any(String),
       floor: T + MARGIN,
       horizon: T + MARGIN,
       margin: true,
@@ -798,11 +799,13 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     expect(await renew('b', T + 50_000)).toEqual({ kind: 'lost' });
     expect(await renew('a', T + 50_000)).toEqual({
       kind: 'renewed',
+      incarnation: expect.any(String),
       horizon: T + 50_000,
       floor: undefined,
     });
     expect(await renew('a', T + 10)).toEqual({
       kind: 'renewed',
+      incarnation: expect.any(String),
       horizon: T + 50_000,
       floor: undefined,
     });
@@ -814,6 +817,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     await h.dropHorizon(7);
     expect(await renew('a', T + 1000, T + 5)).toEqual({
       kind: 'renewed',
+      incarnation: expect.any(String),
       horizon: T + 5 + MARGIN,
       floor: T + 5 + MARGIN,
     });
@@ -833,6 +837,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     ]);
     expect(await claim('b', 0, floor + 2000)).toEqual({
       kind: 'claimed',
+      incarnation: expect.any(String),
       floor: floor + 1235,
       horizon: floor + 2000 + AHEAD,
       margin: false,

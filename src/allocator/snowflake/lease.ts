@@ -231,6 +231,7 @@ export class WorkerLease {
       worker: g.workerId,
       floor: r.floor ?? g.floor,
       horizon: r.horizon,
+      ...(r.incarnation ? { incarnation: r.incarnation } : {}),
     });
     if (r.floor === undefined) {
       hold.grant = { ...g, horizon: r.horizon, confirmedAt: now };
@@ -311,6 +312,7 @@ export class WorkerLease {
       worker: id,
       floor: r.floor,
       horizon: r.horizon,
+      ...(r.incarnation ? { incarnation: r.incarnation } : {}),
     });
     this.log.info(
       {

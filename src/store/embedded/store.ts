@@ -119,7 +119,7 @@ export class EmbeddedStore implements Store {
    * snowflake generator), on this store's connection and clock.
    */
   workerLeases(): EmbeddedWorkerLeaseStore {
-    this.leases ??= new EmbeddedWorkerLeaseStore(this.db, this.now);
+    this.leases ??= new EmbeddedWorkerLeaseStore(this.db, this.now, this.incarnation);
     return this.leases;
   }
 

@@ -63,6 +63,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
   constructor(
     private readonly db: DatabaseSync,
     private readonly now: () => number,
+    /** The store's file identity, for the grant log. */
+    private readonly incarnation?: string,
   ) {
     this.leaseOf = db.prepare('SELECT token FROM worker_leases WHERE id = ? AND expires_at > ?');
     this.horizonOf = db.prepare('SELECT h, floor FROM worker_horizons WHERE id = ?');
@@ -114,7 +116,13 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       const h = Math.max(floor, req.now + req.aheadMs);
       this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
       this.putHorizon.run(workerId, h, floor);
-      return { kind: 'claimed', floor, horizon: h, margin };
+      return {
+        kind: 'claimed',
+        floor,
+        horizon: h,
+        margin,
+        ...(this.incarnation ? { incarnation: this.incarnation } : {}),
+      };
     });
   }
 
@@ -145,7 +153,12 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       }
       this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
       this.putHorizon.run(workerId, h, floor ?? null);
-      return { kind: 'renewed', horizon: h, floor: refenced };
+      return {
+        kind: 'renewed',
+        horizon: h,
+        floor: refenced,
+        ...(this.incarnation ? { incarnation: this.incarnation } : {}),
+      };
     });
   }
 
