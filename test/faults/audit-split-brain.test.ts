@@ -114,6 +114,9 @@ describe('audit over a split brain', () => {
     expect(tight.overlaps).toBeGreaterThan(0);
     expect(tight.nodes).toEqual(['tight-new', 'tight-old']);
     expect(tight.incarnations).toHaveLength(2);
+    console.log(
+      `audit control (--gap 2000): ${tight.overlaps} overlapping grants, ${tight.overlappingIds} IDs granted twice; ${served.overlaps().length} ranges of IDs served twice`,
+    );
     // Every ID the nodes served twice lies in an overlap audit reported.
     const reported = tight.overlapList.map((o) => [BigInt(o.start), BigInt(o.end)] as const);
     for (const o of served.overlaps()) {
