@@ -78,23 +78,21 @@ export class TagActivity {
   }
 }
 
-/** One observer that calls each of `observers` in turn (each method optional). */
+/**
+ * One observer that calls each of `observers` in turn. Every hook any of them has is
+ * forwarded — a hook added to {@link AllocatorObserver} later needs no change here.
+ */
 export function teeObservers(...observers: readonly AllocatorObserver[]): AllocatorObserver {
-  return Object.freeze({
-    idsIssued: (tag, mode, count) => {
-      for (const o of observers) o.idsIssued?.(tag, mode, count);
-    },
-    segmentFetched: (tag, outcome, seconds) => {
-      for (const o of observers) o.segmentFetched?.(tag, outcome, seconds);
-    },
-    segmentWait: (tag) => {
-      for (const o of observers) o.segmentWait?.(tag);
-    },
-    storeRegression: (tag) => {
-      for (const o of observers) o.storeRegression?.(tag);
-    },
-    clockBackwards: (outcome) => {
-      for (const o of observers) o.clockBackwards?.(outcome);
-    },
-  } satisfies AllocatorObserver);
+  type Hook = (...args: unknown[]) => void;
+  const tee: Record<string, Hook> = {};
+  const names = new Set(observers.flatMap((o) => Object.keys(o)));
+  for (const name of names) {
+    const hooks = observers
+      .map((o) => (o as Readonly<Record<string, Hook | undefined>>)[name])
+      .filter((h): h is Hook => typeof h === 'function');
+    tee[name] = (...args) => {
+      for (const h of hooks) h(...args);
+    };
+  }
+  return Object.freeze(tee) as AllocatorObserver;
 }

@@ -115,6 +115,13 @@ const schema = z.object({
   MAX_BACKWARD_MS: int(0, 10_000).default(5),
   /** Served tags that get a `tag` label of their own in /metrics; the rest are pooled. */
   METRICS_MAX_TAGS: int(0, 10_000).default(100),
+  // The grant log: which node a line comes from (default hostname:pid), and a file to
+  // append the lines to instead of the log on stdout.
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:@/-]{1,128}$/, { message: '1 to 128 of A-Z a-z 0-9 _ . : @ / -' })
+    .optional(),
+  GRANT_LOG: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

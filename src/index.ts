@@ -12,6 +12,7 @@ import { createApp, ReadyState } from './app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { grantLogFromConfig, type GrantLog } from './grant-log.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, startSnowflake } from './startup.js';
 import { openStore, storeWarning } from './store/index.js';
@@ -47,9 +48,16 @@ async function main(): Promise<void> {
     await store.close();
     process.exit(1);
   }
+  let grants: GrantLog;
+  try {
+    grants = grantLogFromConfig(config, logger);
+  } catch (err) {
+    await store.close();
+    return fail(err);
+  }
   let snowflake: Awaited<ReturnType<typeof startSnowflake>>;
   try {
-    snowflake = await startSnowflake(store, config, logger, metrics);
+    snowflake = await startSnowflake(store, config, logger, metrics, grants);
   } catch (err) {
     await store.close();
     return fail(err);
@@ -66,6 +74,7 @@ async function main(): Promise<void> {
     },
     observer: teeObservers(metrics.observer, activity.observer),
     log: logger,
+    grants,
   });
   const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
   const status = { storeKind: store.kind, activity, snowflake: snowflake.generator };
@@ -108,6 +117,7 @@ async function main(): Promise<void> {
         await allocator.close(); // also releases the snowflake worker lease
         await snowflake.close();
         await store.close();
+        grants.close();
         logger.info('shut down');
         process.exit(0);
       })

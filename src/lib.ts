@@ -23,6 +23,7 @@ import {
   type IdAllocator,
   type Log,
 } from './allocator/types.js';
+import { createGrantLog, type GrantRecorder } from './grant-log.js';
 import { allocationOptions, trackConnectionEpoch, type RedisLike } from './store/redis/client.js';
 import { defineScripts } from './store/redis/scripts.js';
 import { RedisStore } from './store/redis/store.js';
@@ -63,7 +64,10 @@ export interface LibraryOptions {
   /** `REDIS_WAIT_TIMEOUT_MS`. @default 100 */
   readonly waitTimeoutMs?: number;
   readonly observer?: AllocatorObserver;
+  /** Also receives the grant log: one info line `msg: "grant"` per grant (see README). */
   readonly log?: Log;
+  /** This process in the grant log. @default hostname:pid */
+  readonly nodeId?: string;
 }
 
 /** An allocator for the tags in one Redis. */
@@ -82,6 +86,9 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
       : client.duplicate(allocationOptions);
   defineScripts(allocClient);
   if (allocClient instanceof Redis) trackConnectionEpoch(allocClient);
+  const grants = createGrantLog(opts.log ?? silentLog, {
+    ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
+  });
   const store = new RedisStore({
     client,
     allocClient,
@@ -91,7 +98,7 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
   });
   let snowflake: SnowflakeSource | undefined;
   try {
-    snowflake = await snowflakeSource(opts, client, store);
+    snowflake = await snowflakeSource(opts, client, store, grants);
   } catch (err) {
     await Promise.allSettled([allocClient.quit(), owned ? client.quit() : Promise.resolve()]);
     throw err;
@@ -102,6 +109,7 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
     ...(snowflake ? { snowflake } : {}),
     ...(opts.observer ? { observer: opts.observer } : {}),
     ...(opts.log ? { log: opts.log } : {}),
+    grants,
   });
   const close = facade.close.bind(facade);
   facade.close = async () => {
@@ -116,6 +124,7 @@ async function snowflakeSource(
   opts: LibraryOptions,
   client: RedisLike,
   store: RedisStore,
+  grants: GrantRecorder,
 ): Promise<SnowflakeSource | undefined> {
   const s = opts.snowflake;
   if (s === undefined || s === false) return undefined;
@@ -138,6 +147,7 @@ async function snowflakeSource(
     ...(o.maxBackwardMs === undefined ? {} : { maxBackwardMs: o.maxBackwardMs }),
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.observer ? { observer: opts.observer } : {}),
+    grants,
   });
   await generator.start();
   return generator;

@@ -22,6 +22,7 @@ import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
 import { DEFAULT_MAX_TAGS, TagLabels, UNSERVED_TAG } from './metric-tags.js';
 
 export { OTHER_TAGS, UNSERVED_TAG } from './metric-tags.js';
+import type { SkipReason } from './grant-log.js';
 
 /** The route label of requests no route matched (SPEC §9: never the raw path). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -197,7 +198,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       ? tagLabels.served(tag)
       : UNSERVED_TAG;
 
+  const gaps = gapAccounting(registry, label, (tag) => tagLabels.hasOwn(tag));
+
   const observer: AllocatorObserver = Object.freeze({
+    ...gaps,
     idsIssued: (tag, mode, count) => {
       served.add(tag);
       issued.inc({ tag: tagLabels.served(tag), mode }, count);
@@ -238,4 +242,53 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   });
+}
+
+// ── gap accounting: IDs given up unserved, and how many a tag has left ─────────────────
+
+/**
+ * `idalloc_ids_skipped_total{tag,reason}` (reasons: incarnation_jump, discarded_grant,
+ * fence, shutdown_remainder) and `idalloc_tag_ids_left{tag}`: IDs above the last one this
+ * node was granted, up to the tag's max as that grant reported it (computed at scrape).
+ * Tag labels go through `label`, as the other per-tag series do; tags beyond
+ * METRICS_MAX_TAGS have no IDs-left series.
+ */
+function gapAccounting(
+  registry: Registry,
+  label: (tag: string) => string,
+  ownLabel: (tag: string) => boolean,
+): Pick<AllocatorObserver, 'idsSkipped' | 'segmentGranted'> {
+  const skipped = new Counter({
+    name: 'idalloc_ids_skipped_total',
+    help: 'IDs given up unserved, by tag and reason (incarnation_jump, discarded_grant, fence, shutdown_remainder).',
+    labelNames: ['tag', 'reason'] as const,
+    registers: [registry],
+  });
+  const last = new Map<string, { end: bigint; max: bigint }>();
+  new Gauge({
+    name: 'idalloc_tag_ids_left',
+    help: "IDs of a tag left above the last one granted to this node, up to the tag's max.",
+    labelNames: ['tag'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [tag, g] of last) {
+        // Like the step gauge: IDs left do not add up across tags, so pooled tags get
+        // no series (METRICS_MAX_TAGS bounds this gauge too).
+        if (!ownLabel(tag)) continue;
+        const left = g.max > g.end ? g.max - g.end : 0n;
+        // A double: approximate above 2^53, which a gauge may be.
+        this.set({ tag }, Number(left));
+      }
+    },
+  });
+  return {
+    idsSkipped: (tag: string, reason: SkipReason, count: number) =>
+      skipped.inc({ tag: label(tag), reason }, count),
+    // A grant means the tag exists: its name is a safe label.
+    segmentGranted: (tag: string, end: bigint, max: bigint) => {
+      const prev = last.get(tag);
+      if (prev === undefined || end >= prev.end) last.set(tag, { end, max });
+    },
+  };
 }

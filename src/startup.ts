@@ -4,6 +4,7 @@
  */
 import { snowflakeFromConfig, type SnowflakeGenerator } from './allocator/snowflake/index.js';
 import type { Config } from './config.js';
+import type { GrantRecorder } from './grant-log.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { openStore } from './store/index.js';
@@ -81,6 +82,7 @@ export async function startSnowflake(
   config: Config,
   logger: Logger,
   metrics: Metrics,
+  grants?: GrantRecorder,
 ): Promise<SnowflakeSetup> {
   const topology = topologyOf(config);
   let client: RedisLike | undefined;
@@ -103,6 +105,7 @@ export async function startSnowflake(
     ...(leaseStore ? { leaseStore } : {}),
     observer: metrics.observer,
     log: logger,
+    ...(grants ? { grants } : {}),
   });
   if (store instanceof RedisStore) {
     try {

@@ -4,6 +4,7 @@
  * store reports as snowflake goes to the node's snowflake source.
  */
 import { ErrorCode, IdAllocError, invalidArgument, isIdAllocError } from '../errors.js';
+import { createGrantLog, type GrantRecorder } from '../grant-log.js';
 import type { SegmentStore, TagMode, TagStore } from '../store/types.js';
 import { SegmentAllocator, type SegmentOptions } from './segment.js';
 import {
@@ -37,6 +38,8 @@ export interface AllocatorOptions {
   readonly snowflake?: SnowflakeSource;
   readonly observer?: AllocatorObserver;
   readonly log?: Log;
+  /** The grant log (see grant-log.ts). @default lines into `log`, node id hostname:pid */
+  readonly grants?: GrantRecorder;
   readonly clock?: Clock;
   /** How often a snowflake tag's existence is checked again. @default 5000 */
   readonly modeRecheckMs?: number;
@@ -62,6 +65,7 @@ class Allocator implements IdAllocator {
       store: opts.store,
       observer: this.observer,
       log: opts.log ?? silentLog,
+      grants: opts.grants ?? createGrantLog(opts.log ?? silentLog),
       clock: this.clock,
       ...(opts.segment ? { options: opts.segment } : {}),
     });
@@ -113,8 +117,8 @@ class Allocator implements IdAllocator {
     );
   }
 
-  async lease(tag: string, size: number): Promise<IdRange> {
-    const range = await this.segments.lease(tag, size);
+  async lease(tag: string, size: number, client?: string): Promise<IdRange> {
+    const range = await this.segments.lease(tag, size, client);
     this.observer.idsIssued?.(tag, 'segment', Number(range.end - range.start + 1n));
     return range;
   }

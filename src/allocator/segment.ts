@@ -18,6 +18,7 @@ import {
   unavailable,
 } from '../errors.js';
 import { jitteredBackoff } from '../backoff.js';
+import { silentGrants, type GrantRecorder, type SkipReason } from '../grant-log.js';
 import type { Grant, SegmentStore } from '../store/types.js';
 import { checkTagName } from '../tags.js';
 import { Segment, nextStep, starvedStep, type StepRule } from './step.js';
@@ -64,6 +65,8 @@ export interface SegmentDeps {
   readonly clock?: Clock;
   readonly observer?: AllocatorObserver;
   readonly log?: Log;
+  /** The grant log: every grant before it is served, every range given up unserved. */
+  readonly grants?: GrantRecorder;
   /** For retry jitter. @default Math.random */
   readonly random?: () => number;
 }
@@ -107,6 +110,7 @@ export class SegmentAllocator {
   private readonly clock: Clock;
   private readonly observer: AllocatorObserver;
   private readonly log: Log;
+  private readonly grants: GrantRecorder;
   private readonly random: () => number;
   private readonly sleeps = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -118,6 +122,7 @@ export class SegmentAllocator {
     this.clock = deps.clock ?? systemClock;
     this.observer = deps.observer ?? {};
     this.log = deps.log ?? silentLog;
+    this.grants = deps.grants ?? silentGrants;
     this.random = deps.random ?? Math.random;
   }
 
@@ -158,13 +163,13 @@ export class SegmentAllocator {
   }
 
   /** A range of `size` IDs reserved for the caller alone, straight from the store. */
-  async lease(tag: string, size: number): Promise<IdRange> {
+  async lease(tag: string, size: number, client?: string): Promise<IdRange> {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw invalidArgument(`size ${size} is not allowed: expected an integer of at least 1`);
     }
     const tb = this.buffer(tag);
     try {
-      const g = await this.grant(tb, size, true);
+      const g = await this.grant(tb, size, true, client === undefined ? 'range' : client);
       return { start: g.start, end: g.end };
     } finally {
       // A refused lease (unknown tag, say) must leave no state behind: names are free.
@@ -194,13 +199,24 @@ export class SegmentAllocator {
     return [...this.buffers.values()].filter((b) => b.configuredStep > 0).map((b) => b.tag);
   }
 
-  /** Stops retries and fails every waiting request; buffered IDs are dropped. */
+  /**
+   * Stops retries and fails every waiting request; buffered IDs are dropped, and the
+   * grant log records each buffer's unserved remainder (a gap audit can account for).
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.sleeps) clearTimeout(t);
     this.sleeps.clear();
     for (const tb of this.buffers.values()) {
       this.failWaiters(tb, unavailable('the allocator is shutting down', 1));
+      for (const seg of [tb.current, tb.next]) {
+        if (seg !== null && seg.cursor <= seg.end) {
+          this.skip(tb.tag, 'shutdown_remainder', seg.cursor, seg.end);
+          this.grants.record({ kind: 'remainder', tag: tb.tag, start: seg.cursor, end: seg.end });
+        }
+      }
+      tb.current = null;
+      tb.next = null;
     }
     this.buffers.clear();
   }
@@ -352,7 +368,7 @@ export class SegmentAllocator {
                 tb.lastFetchAt === null ? undefined : this.clock.now() - tb.lastFetchAt,
               );
       try {
-        const g = await this.grant(tb, step, false);
+        const g = await this.grant(tb, step, false, 'segment');
         if (this.closed) return false;
         tb.step = Math.max(step, g.step);
         tb.starved = false;
@@ -397,9 +413,10 @@ export class SegmentAllocator {
    * One store call for this tag, after the previous one: the grant, checked by the
    * regression fence. A grant at or below the highest this node has seen means the
    * store's counter went backwards: refuse it, raise the counter above the mark, ask
-   * again.
+   * again. An accepted grant is in the grant log before this returns, so before any of
+   * its IDs is served. `use` is 'segment', 'batch', 'range' or the client of a range.
    */
-  private grant(tb: TagBuffer, count: number, exact: boolean): Promise<Grant> {
+  private grant(tb: TagBuffer, count: number, exact: boolean, use: string): Promise<Grant> {
     const run = async (): Promise<Grant> => {
       for (;;) {
         const t0 = performance.now();
@@ -415,6 +432,7 @@ export class SegmentAllocator {
               discarded ? 'discarded' : 'error',
               secondsSince(t0),
             );
+            if (discarded) this.discarded(tb.tag, err);
           }
           throw err;
         }
@@ -422,6 +440,8 @@ export class SegmentAllocator {
         if (mark !== null && g.start <= mark) {
           this.observer.segmentFetched?.(tb.tag, 'discarded', secondsSince(t0));
           this.observer.storeRegression?.(tb.tag);
+          this.skip(tb.tag, 'fence', g.start, g.end);
+          this.grants.record({ kind: 'fence', ...grantFields(tb.tag, g), highWater: mark });
           this.log.error(
             { tag: tb.tag, granted: `${g.start}..${g.end}`, highWater: String(mark) },
             'store regression: the store granted IDs at or below ones it granted before; refused, raising its counter',
@@ -434,10 +454,18 @@ export class SegmentAllocator {
         tb.configuredStep = g.step;
         if (g.bumped) {
           this.log.warn(
-            { tag: tb.tag, start: String(g.start) },
+            { tag: tb.tag, start: String(g.start), skipped: String(g.skipped ?? 0n) },
             'store incarnation changed (restart, failover or restore): the counter skipped its safety gap',
           );
         }
+        if (g.skipped !== undefined && g.skipped > 0n) {
+          this.skip(tb.tag, 'incarnation_jump', g.start - g.skipped, g.start - 1n);
+        }
+        this.observer.segmentGranted?.(tb.tag, g.end, g.max);
+        const f = grantFields(tb.tag, g);
+        if (use === 'segment' || use === 'batch') this.grants.record({ kind: use, ...f });
+        else if (use === 'range') this.grants.record({ kind: 'range', ...f });
+        else this.grants.record({ kind: 'range', ...f, client: use });
         return g;
       }
     };
@@ -451,13 +479,49 @@ export class SegmentAllocator {
    * were granted earlier), so they are dropped to keep this node's IDs increasing.
    */
   private async ownRange(tb: TagBuffer, count: number): Promise<bigint[]> {
-    const g = await this.grant(tb, count, true);
+    const g = await this.grant(tb, count, true, 'batch');
+    // Dropped unserved: in the grant log as a remainder, like those left at shutdown.
+    for (const seg of [tb.current, tb.next]) {
+      if (seg !== null && seg.end < g.start && seg.cursor <= seg.end) {
+        this.skip(tb.tag, 'shutdown_remainder', seg.cursor, seg.end);
+        this.grants.record({ kind: 'remainder', tag: tb.tag, start: seg.cursor, end: seg.end });
+      }
+    }
     if (tb.current !== null && tb.current.end < g.start) tb.current = null;
     if (tb.next !== null && tb.next.end < g.start) tb.next = null;
     if (tb.waiters.length > 0) this.prefetch(tb, true);
     const out: bigint[] = [];
     for (let id = g.start; id <= g.end; id++) out.push(id);
     return out;
+  }
+
+  /** Counts IDs `start`..`end` given up unserved (idalloc_ids_skipped_total). */
+  private skip(tag: string, reason: SkipReason, start: bigint, end: bigint): void {
+    if (end < start) return;
+    const n = end - start + 1n;
+    this.observer.idsSkipped?.(
+      tag,
+      reason,
+      n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n),
+    );
+  }
+
+  /** A grant `WAIT` did not confirm: logged and counted, never served. */
+  private discarded(tag: string, err: IdAllocError): void {
+    const { start, end } = err.details;
+    if (typeof start !== 'string' || typeof end !== 'string') return;
+    if (!/^\d{1,20}$/.test(start) || !/^\d{1,20}$/.test(end)) return;
+    const [s, e] = [BigInt(start), BigInt(end)];
+    this.skip(tag, 'discarded_grant', s, e);
+    const incarnation = typeof err.details.incarnation === 'string' ? err.details.incarnation : '';
+    this.grants.record({
+      kind: 'discarded',
+      tag,
+      start: s,
+      end: e,
+      ...(incarnation ? { incarnation } : {}),
+      reason: err.message,
+    });
   }
 
   private backoff(attempt: number): number {
@@ -484,6 +548,18 @@ function isRefusal(err: unknown): boolean {
     isIdAllocError(err, ErrorCode.WRONG_MODE) ||
     isIdAllocError(err, ErrorCode.TAG_EXHAUSTED)
   );
+}
+
+/** The fields of a grant the grant log records. */
+function grantFields(tag: string, g: Grant) {
+  return {
+    tag,
+    start: g.start,
+    end: g.end,
+    max: g.max,
+    ...(g.incarnation === undefined ? {} : { incarnation: g.incarnation }),
+    ...(g.skipped ? { skipped: g.skipped } : {}),
+  };
 }
 
 function secondsSince(t0: number): number {

@@ -3,6 +3,7 @@
  * benchmarks call. Segment and snowflake tags are served through the same methods; the
  * facade (allocator/index.ts) routes each tag by its mode.
  */
+import type { SkipReason } from '../grant-log.js';
 import type { TagMode } from '../store/types.js';
 
 /** A range of IDs, `start`..`end` inclusive. */
@@ -67,10 +68,11 @@ export interface IdAllocator {
   /** `count` IDs of a tag, ascending. Synchronous when all are buffered. */
   nextBatch(tag: string, count: number): bigint[] | Promise<bigint[]>;
   /**
-   * A range of `size` IDs reserved for the caller alone (segment tags only).
+   * A range of `size` IDs reserved for the caller alone (segment tags only). `client`
+   * names the caller in the grant log.
    * @throws IdAllocError WRONG_MODE for a snowflake tag
    */
-  lease(tag: string, size: number): Promise<IdRange>;
+  lease(tag: string, size: number, client?: string): Promise<IdRange>;
   /** The tag's mode as last seen, or undefined when this node has not served it. */
   modeOf(tag: string): TagMode | undefined;
   /** This node's state of a segment tag, or undefined when it holds none. */
@@ -97,6 +99,10 @@ export interface AllocatorObserver {
   /** The store granted a range at or below one it granted before (SPEC §8.4). */
   storeRegression?(tag: string): void;
   clockBackwards?(outcome: 'waited' | 'refused'): void;
+  /** `count` IDs of a tag given up unserved, and why (they leave a gap). */
+  idsSkipped?(tag: string, reason: SkipReason, count: number): void;
+  /** A grant accepted: its last ID and the tag's max then (for IDs left before max). */
+  segmentGranted?(tag: string, end: bigint, max: bigint): void;
 }
 
 /** The logging the allocators need (a pino logger fits). */

@@ -4,6 +4,8 @@
  * the same store the service uses, with the same configuration (SPEC §10). Thin by
  * design: args.ts parses, output.ts prints, the store decides.
  *
+ * `audit` (cli/audit.ts) reads grant logs instead of the store.
+ *
  * Exit codes: 0 done, 1 refused or failed (what and why on stderr), 2 usage error.
  */
 import { ConfigError, loadConfig, type Config } from '../config.js';
@@ -13,7 +15,17 @@ import { RedisStore } from '../store/redis/store.js';
 import type { Store } from '../store/types.js';
 import { defaultGap, openStore } from '../store/index.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
-import { bumpJson, bumpText, createdText, json, tagJson, tagTable, tagText } from './output.js';
+import { runAudit } from './audit.js';
+import {
+  bumpJson,
+  bumpText,
+  createdText,
+  json,
+  tagForecast,
+  tagJson,
+  tagTable,
+  tagText,
+} from './output.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -39,6 +51,8 @@ async function runAdmin(
   env: Readonly<Record<string, string | undefined>>,
   io: Io,
 ): Promise<number> {
+  // audit reads logs, not the store: it needs no configuration.
+  if (argv[0] === 'audit') return runAudit(argv.slice(1), { ...io, stdin: process.stdin });
   let command: AdminCommand;
   try {
     command = parseCommand(argv);
@@ -147,7 +161,8 @@ async function execute(
     case 'show': {
       const tag = await store.getTag(command.name);
       if (!tag) throw new Failure(`tag '${command.name}' does not exist`, 'TAG_NOT_FOUND');
-      print(tagText(tag), tagJson(tag));
+      const forecast = tagForecast(tag, Date.now());
+      print(tagText(tag, Date.now()), { ...tagJson(tag), ...(forecast ? { forecast } : {}) });
       return 0;
     }
     case 'update': {

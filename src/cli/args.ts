@@ -1,5 +1,6 @@
 /**
- * The admin script's command line (SPEC §3): `tag <command> [name] [flags]` parsed with
+ * The admin script's command line (SPEC §3): `tag <command> [name] [flags]` (and `audit`,
+ * parsed in cli/audit.ts) parsed with
  * node:util `parseArgs` (strict) into an {@link AdminCommand}. Everything that can be
  * judged from the command line alone is judged here, so that a bad call is a usage error
  * (exit 2) before any store is opened.
@@ -30,6 +31,8 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
   tag bump <name> (--to N | --by N)     raise the next ID; never lowers it
   tag bump --all --by N                 every segment tag (after a store restore or failover)
   tag delete <name> --yes
+  audit [FILE...] [--json]              check the grant logs of every node for IDs granted
+                                        twice (no FILE or '-': stdin); exit 1 on overlaps
 `;
 
 /** `--help`: the synopsis and what applies to every command. */
@@ -118,7 +121,9 @@ export function parseCommand(argv: readonly string[]): AdminCommand {
   if (values.help) return { kind: 'help' };
   const [group, sub, name, ...extra] = positionals;
   if (group === undefined) throw new UsageError('no command given');
-  if (group !== 'tag') throw new UsageError(`unknown command '${group}': expected 'tag'`);
+  if (group !== 'tag') {
+    throw new UsageError(`unknown command '${group}': expected 'tag' or 'audit'`);
+  }
   if (sub === undefined) throw new UsageError('no tag command given');
   const allowed = ALLOWED[sub];
   if (!allowed) {

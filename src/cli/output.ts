@@ -22,8 +22,44 @@ export function tagJson(t: TagConfig): Record<string, unknown> {
   };
 }
 
-/** `tag show`: one `field  value` line each. */
-export function tagText(t: TagConfig): string {
+/** How long a segment tag lasts, as far as its hash can tell (`tag show`). */
+export interface TagForecast {
+  /** IDs from next up to max. */
+  readonly idsLeft: string;
+  /**
+   * IDs per second since the tag was created, counting its counter from 1: the hash keeps
+   * no start, so this is at most the true rate (exactly it for a tag started at 1).
+   */
+  readonly averageIdsPerSecond: number | null;
+  /** When max is reached at that rate: the tag lasts at least until then. */
+  readonly lastsAtLeastUntil: string | null;
+}
+
+export function tagForecast(t: TagConfig, now: number): TagForecast | null {
+  if (t.mode !== 'segment' || t.next === undefined) return null;
+  const left = t.max + 1n > t.next ? t.max + 1n - t.next : 0n;
+  const ageSeconds = (now - t.createdAt) / 1000;
+  const used = Number(t.next - 1n);
+  const rate = t.createdAt > 0 && ageSeconds > 0 && used > 0 ? used / ageSeconds : null;
+  const endMs = rate === null ? NaN : now + (Number(left) / rate) * 1000;
+  return {
+    idsLeft: left.toString(),
+    averageIdsPerSecond: rate,
+    lastsAtLeastUntil:
+      Number.isFinite(endMs) && endMs <= 8.64e15 ? new Date(endMs).toISOString() : null,
+  };
+}
+
+function forecastRow(f: TagForecast): string {
+  if (f.averageIdsPerSecond === null) return 'no rate yet (nothing issued since creation)';
+  const r = f.averageIdsPerSecond;
+  const rate = r >= 100 ? String(Math.round(r)) : r.toPrecision(3);
+  const until = f.lastsAtLeastUntil ?? 'beyond the year 275000';
+  return `at the average rate since creation (at most ${rate} IDs/s), lasts at least until ${until}`;
+}
+
+/** `tag show`: one `field  value` line each; a segment tag's forecast when `now` is given. */
+export function tagText(t: TagConfig, now?: number): string {
   const rows: [string, string][] = [
     ['name', t.name],
     ['mode', t.mode],
@@ -37,6 +73,8 @@ export function tagText(t: TagConfig): string {
     );
   }
   rows.push(['description', t.description], ['created', new Date(t.createdAt).toISOString()]);
+  const f = now === undefined ? null : tagForecast(t, now);
+  if (f !== null) rows.push(['IDs left', `${f.idsLeft} before max`], ['forecast', forecastRow(f)]);
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`.trimEnd()).join('\n') + '\n';
 }
 

@@ -3,7 +3,7 @@
  * `GET /v1/tags`, `GET /v1/tags/{tag}`, `GET /v1/snowflake/{id}`. 64-bit values are JSON
  * strings; times are ISO-8601 UTC.
  */
-import type { Express } from 'express';
+import type { Express, Request } from 'express';
 import type { SegmentState, SegmentView } from '../allocator/types.js';
 import { invalidArgument, tagNotFound } from '../errors.js';
 import type { TagConfig } from '../store/types.js';
@@ -55,6 +55,20 @@ const NONE = [] as const;
 
 const checkSnowflakeId = (id: string) => parseId('snowflake id', id);
 
+/** A client id the grant log may carry: short, printable, no spaces or quotes. */
+const CLIENT_ID = /^[A-Za-z0-9_.:@/-]{1,64}$/;
+
+/**
+ * Who leased a range, for the grant log: the `X-Client-Id` header when it is a plain id,
+ * else the peer address (a malformed header is ignored rather than refused: it names,
+ * it does not authorize).
+ */
+function clientOf(req: Request): string | undefined {
+  const given = req.headers['x-client-id'];
+  if (typeof given === 'string' && CLIENT_ID.test(given)) return given;
+  return req.socket.remoteAddress;
+}
+
 /** Registers the routes on `app`. */
 export function tagRoutes(app: Express, ctx: RouteContext): void {
   const { allocator, tags, config } = ctx;
@@ -68,7 +82,7 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
       );
     }
     const n = intParam('size', size, 1, config.MAX_RANGE);
-    const range = await allocator.lease(tag, n);
+    const range = await allocator.lease(tag, n, clientOf(req));
     sendOk(
       res,
       JSON_TYPE,

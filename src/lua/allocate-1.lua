@@ -8,10 +8,12 @@
            '0': grant fewer when the tag's max leaves fewer (a segment)
 
   Returns
-    {start, end, step, max, bumped}
+    {start, end, step, max, bumped, run_id, skipped}
         start..end inclusive, decimal strings; step and max as the tag has them now
         (so nodes follow `tag update` without polling); bumped '1' when the
-        incarnation guard raised next by the gap before this grant, else '0'
+        incarnation guard raised next by the gap before this grant, else '0';
+        run_id the executing server's (the grant's incarnation, for the grant log);
+        skipped how many IDs that raise passed over (decimal, '0' when not bumped)
     -1  TAG_NOT_FOUND  no such tag (or only a deleted tag's tombstone)
     -2  TAG_DAMAGED    the hash lacks a valid next, max, step or gap: fail closed, never
                        a counter started afresh
@@ -47,8 +49,10 @@ if count == 0 then count = tonumber(t.step) end
 -- Incarnation guard: skip the safety gap first if another server wrote last.
 local run_id = server_run_id()
 if not run_id then return no_run_id('allocate-1') end
+local before = t.next
 local bumped = apply_incarnation(key, t, run_id)
 local next_id = t.next
+local skipped = string.format('%.0f', dec_sub(next_id, before))
 local max_plus_one = dec_add(t.max, 1)
 
 -- What is left below max decides the size of the grant.
@@ -61,4 +65,4 @@ end
 
 local last = dec_add(next_id, count - 1)
 rcall('HSET', key, 'next', dec_add(next_id, count))
-return {next_id, last, t.step, t.max, bumped}
+return {next_id, last, t.step, t.max, bumped, run_id, skipped}

@@ -13,10 +13,11 @@
            after now
 
   Returns
-    {floor, horizon, margin}
+    {floor, horizon, margin, run_id}
         floor: the first timestamp (Unix ms) the new holder may use, strictly above every
         timestamp an earlier holder could use; horizon: the highest it may use until it
-        renews; margin '1' when the incarnation margin was added, else '0'
+        renews; margin '1' when the incarnation margin was added, else '0'; run_id the
+        executing server's ('' when INFO shows none), for the grant log
     -10  WORKER_TAKEN    the lease is held (by anyone, this caller included)
     -9   HORIZON_BEHIND  the floor lies more than max wait after now; nothing written
     -11  WORKER_DAMAGED  the horizon hash is not what these scripts write; nothing written
@@ -47,4 +48,4 @@ if floor > now + max_wait then return -9 end
 local horizon = math.max(floor, now + ahead)
 rcall('SET', KEYS[1], token, 'PX', lease_ms)
 rcall('HSET', KEYS[2], 'h', ms(horizon), 'run_id', run_id, 'floor', ms(floor))
-return {ms(floor), ms(horizon), margined and '1' or '0'}
+return {ms(floor), ms(horizon), margined and '1' or '0', run_id or ''}

@@ -11,11 +11,12 @@
   ARGV[5]  margin, ms: as in worker-claim-2, for a horizon this server did not confirm
 
   Returns
-    {horizon, floor}
+    {horizon, floor, run_id}
         horizon: the highest timestamp (Unix ms) the holder may use until it renews again;
         floor '0' when this server confirmed the horizon before (nothing was lost), else
         the first timestamp the holder may use from now on: the server changed (restart,
-        failover) and may have lost raises, so the holder starts again above the margin
+        failover) and may have lost raises, so the holder starts again above the margin;
+        run_id the executing server's ('' when INFO shows none), for the grant log
     -8   NOT_HOLDER      the lease expired or holds another token; nothing written
     -11  WORKER_DAMAGED  the horizon hash is not what these scripts write; nothing written
 ]]
@@ -52,4 +53,4 @@ end
 if h and h > horizon then horizon = h end
 rcall('PEXPIRE', KEYS[1], lease_ms)
 rcall('HSET', KEYS[2], 'h', ms(horizon), 'run_id', run_id)
-return {ms(horizon), floor_out}
+return {ms(horizon), floor_out, run_id or ''}

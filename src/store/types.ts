@@ -32,6 +32,14 @@ export interface Grant {
   readonly max: bigint;
   /** True when the incarnation guard raised the counter before this grant. */
   readonly bumped: boolean;
+  /**
+   * The store incarnation the grant came from, for the grant log: the Redis `run_id` of
+   * the server that ran the allocation, or the embedded store's file identity. Absent
+   * only for stores that have none (in-memory test stores).
+   */
+  readonly incarnation?: string;
+  /** How many IDs the incarnation guard skipped right before this grant (0n when none). */
+  readonly skipped?: bigint;
 }
 
 /** What the segment allocator needs of a store. */

@@ -11,6 +11,7 @@ import { keySlot } from '../../src/store/redis/slot.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import type { Grant } from '../../src/store/types.js';
 import { startCluster, type LocalCluster } from '../support/cluster.js';
+import { GrantLogs } from '../support/grant-audit.js';
 import { recordingStore } from '../support/ledger.js';
 import { Load } from '../support/load.js';
 import { testPrefix } from '../support/prefix.js';
@@ -26,6 +27,7 @@ const nodes: IdAllocator[] = [];
 const grants: { tag: string; at: number; grant: Grant }[] = [];
 const tags: string[] = [];
 const owner = new Map<string, RedisServer>();
+const trail = new GrantLogs();
 
 beforeAll(async () => {
   cluster = await startCluster({ nodeTimeoutMs: 1000 });
@@ -37,6 +39,7 @@ beforeAll(async () => {
       createAllocator({
         store: recordingStore(store, (tag, grant) => grants.push({ tag, at: Date.now(), grant })),
         segment: { fetchTimeoutMs: 1000, retryBaseMs: 20, retryMaxMs: 250, maxStep: 200 },
+        grants: trail.node(`node${n}`),
       }),
     );
   }
@@ -106,5 +109,10 @@ describe('Redis Cluster with a master killed', () => {
     }
     expect(load.ledger.overlaps()).toEqual([]);
     expect(load.served).toBeGreaterThan(1200);
+    // The nodes' grant logs agree, and show the victim's tag on two incarnations.
+    const report = trail.expectNoOverlaps(tags.length * 2);
+    const victim = report.tags.find((t) => t.tag === tags[0])!;
+    expect(victim.incarnations.length).toBeGreaterThanOrEqual(2);
+    expect(BigInt(victim.gapCauses.incarnation_jump)).toBeGreaterThan(0n);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis/store.js';
+import { GrantLogs } from '../support/grant-audit.js';
 import { IdLedger } from '../support/ledger.js';
 import { startReplicated, type ReplicatedSet } from '../support/replication.js';
 import { segmentTag } from '../support/store.js';
@@ -16,6 +17,8 @@ let set: ReplicatedSet;
 let oldMaster: RedisStore;
 let promoted: RedisStore;
 const granted = new IdLedger();
+/** What the two sides' nodes would log for each grant they took. */
+const trail = new GrantLogs();
 
 beforeAll(async () => {
   set = await startReplicated({ replicas: 1 });
@@ -33,8 +36,11 @@ async function take(store: RedisStore, tag: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const g = await store.allocate(tag, 100, false);
     granted.addRange(tag, g.start, g.end);
+    trail.recordGrant(nodeOf(store), tag, g);
   }
 }
+
+const nodeOf = (store: RedisStore) => (store === oldMaster ? 'old-side-node' : 'new-side-node');
 
 describe('a replica promoted while the old master keeps granting', () => {
   it('starts its first range above everything the old master granted, thanks to the gap', async () => {
@@ -59,15 +65,38 @@ describe('a replica promoted while the old master keeps granting', () => {
     expect(first.start).toBe(replicatedGuarded + 1n + 1_000_000n);
     expect(first.start).toBeGreaterThan(granted.max('guarded')!);
     granted.addRange('guarded', first.start, first.end);
+    trail.recordGrant('new-side-node', 'guarded', first);
     await take(promoted, 'guarded', 5);
 
     // The counterfactual: without a gap the promoted server repeats the old master's IDs.
     const bare = await promoted.allocate('unguarded', 100, false);
     expect(bare.start).toBe(replicatedUnguarded + 1n);
     granted.addRange('unguarded', bare.start, bare.end);
+    trail.recordGrant('new-side-node', 'unguarded', bare);
 
     const overlaps = granted.overlaps();
     expect(overlaps.filter((o) => o.tag === 'guarded')).toEqual([]);
     expect(overlaps.filter((o) => o.tag === 'unguarded').length).toBeGreaterThan(0);
+
+    // audit over the grant lines finds the same: the guarded tag clean, its gap an
+    // incarnation jump; the unguarded one granted twice, by a node on each side.
+    const report = trail.audit();
+    const guarded = report.tags.find((t) => t.tag === 'guarded')!;
+    expect(guarded.overlaps).toBe(0);
+    // The jump skipped 1 000 000 IDs; 2000 of them the old master had granted meanwhile.
+    expect(guarded.skipped.incarnation_jump).toBe('1000000');
+    expect(guarded.gapCauses).toEqual({
+      incarnation_jump: '998000',
+      discarded_grant: '0',
+      fence: '0',
+      unexplained: '0',
+    });
+    expect(guarded.incarnations).toHaveLength(2);
+    const unguarded = report.tags.find((t) => t.tag === 'unguarded')!;
+    expect(unguarded.overlaps).toBeGreaterThan(0);
+    expect(unguarded.overlapList[0]).toMatchObject({
+      first: { node: 'old-side-node' },
+      second: { node: 'new-side-node' },
+    });
   });
 });

@@ -11,6 +11,7 @@ import type { IdAllocator } from '../../src/allocator/types.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import type { Grant } from '../../src/store/types.js';
 import { startService, type TestService } from '../support/http.js';
+import { GrantLogs } from '../support/grant-audit.js';
 import { IdLedger, recordingStore } from '../support/ledger.js';
 import { httpTarget, Load } from '../support/load.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -26,6 +27,7 @@ const nodes: IdAllocator[] = [];
 const grants: { tag: string; at: number; grant: Grant }[] = [];
 const SEGMENT = { fetchTimeoutMs: 300, retryBaseMs: 20, retryMaxMs: 250, maxStep: 500 };
 let service: TestService;
+const trail = new GrantLogs();
 
 beforeAll(async () => {
   server = await RedisServer.start({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
@@ -36,6 +38,7 @@ beforeAll(async () => {
       createAllocator({
         store: recordingStore(store, (tag, grant) => grants.push({ tag, at: Date.now(), grant })),
         segment: SEGMENT,
+        grants: trail.node(`node${n}`),
       }),
     );
   }
@@ -118,5 +121,10 @@ describe('Redis killed under load and restarted with its data', () => {
       await load.stop();
     }
     expect(load.ledger.overlaps()).toEqual([]);
+    // The same verdict from the nodes' grant logs alone, as an operator would get it; the
+    // restart shows as incarnation jumps explaining the gaps.
+    trail.addParsed(service.logs);
+    const report = trail.expectNoOverlaps(TAGS.length * 2);
+    for (const t of report.tags) expect(BigInt(t.gapCauses.incarnation_jump)).toBeGreaterThan(0n);
   });
 });

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
+import { GrantLogs } from '../support/grant-audit.js';
 import { IdLedger } from '../support/ledger.js';
 import { RedisServer } from '../support/redis-server.js';
 import { segmentTag } from '../support/store.js';
@@ -31,7 +32,9 @@ describe('a counter lowered behind the node’s back', () => {
     const served = new IdLedger();
     const regressions: string[] = [];
     const outcomes: string[] = [];
+    const trail = new GrantLogs();
     const ids = createAllocator({
+      grants: trail.node('node-a'),
       store,
       observer: {
         storeRegression: (tag) => regressions.push(tag),
@@ -64,5 +67,9 @@ describe('a counter lowered behind the node’s back', () => {
     }
     expect(served.overlaps()).toEqual([]);
     expect(served.count()).toBe(950n);
+    // The grant log shows the refused grant as a fence, and no accepted grant twice.
+    const report = trail.expectNoOverlaps(3);
+    const t = report.tags.find((x) => x.tag === 'order')!;
+    expect(BigInt(t.skipped.fence)).toBeGreaterThan(0n);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis/store.js';
+import { GrantLogs } from '../support/grant-audit.js';
 import { httpTarget, Load } from '../support/load.js';
 import { testPrefix } from '../support/prefix.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
@@ -40,6 +41,7 @@ beforeAll(async () => {
         REDIS_WAIT_TIMEOUT_MS: '200',
         MAX_STEP: '1000',
         FETCH_TIMEOUT_MS: '1000',
+        NODE_ID: `sentinel-node-${i}`,
       }),
     );
   }
@@ -82,5 +84,11 @@ describe('Sentinel failover under load from two service nodes', () => {
     }
     expect(load.ledger.overlaps()).toEqual([]);
     for (const code of Object.keys(load.errorCounts())) expect(code).toBe('UNAVAILABLE');
+    // The services' own logs, audited: grants from both nodes, none twice.
+    const trail = new GrantLogs();
+    for (const s of services) trail.addParsed(s.logs);
+    const report = trail.expectNoOverlaps(TAGS.length * 2);
+    expect(report.nodes).toEqual(['sentinel-node-0', 'sentinel-node-1']);
+    for (const t of report.tags) expect(t.incarnations.length).toBeGreaterThanOrEqual(2);
   });
 });

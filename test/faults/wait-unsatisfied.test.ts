@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
 import { ErrorCode, IdAllocError } from '../../src/errors.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
+import { GrantLogs } from '../support/grant-audit.js';
 import { IdLedger } from '../support/ledger.js';
 import { startReplicated, type ReplicatedSet } from '../support/replication.js';
 import { segmentTag } from '../support/store.js';
@@ -31,7 +32,9 @@ describe('a replication ack that cannot be satisfied', () => {
     const served = new IdLedger();
     const discarded = new IdLedger();
     const outcomes = { ok: 0, error: 0, discarded: 0 };
+    const trail = new GrantLogs();
     const ids = createAllocator({
+      grants: trail.node('node-a'),
       // Spy on the store: remember each discarded range the store reports.
       store: new Proxy(store, {
         get(target, prop, receiver) {
@@ -98,5 +101,9 @@ describe('a replication ack that cannot be satisfied', () => {
     expect(new IdLedger().merge(served).merge(discarded).overlaps()).toEqual([]);
     expect(served.overlaps()).toEqual([]);
     expect(served.count()).toBeGreaterThanOrEqual(220n);
+    // The grant log names every discarded range: audit counts exactly what was discarded.
+    const report = trail.expectNoOverlaps(3);
+    const order = report.tags.find((t) => t.tag === 'order')!;
+    expect(order.skipped.discarded_grant).toBe(discarded.count().toString());
   });
 });

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { MAX_ID } from '../../src/tags.js';
@@ -117,8 +118,45 @@ describe('idalloc-admin', () => {
       expect.stringMatching(/^order +segment +1000 +500 +9223372036854775807 +1000000000$/),
       '',
     ]);
-    expect(parsed(showJson)).toEqual(order);
+    // show adds the forecast; at any rate a 2^63 max outlasts what a date can show.
+    expect(parsed(showJson)).toEqual({
+      ...order,
+      forecast: {
+        idsLeft: '9223372036854774808',
+        averageIdsPerSecond: expect.any(Number),
+        lastsAtLeastUntil: null,
+      },
+    });
     expect(showText.stdout).toMatch(/^name +order\nmode +segment\nnext ID +1000\nstep +500\n/);
+    expect(showText.stdout).toMatch(/\nIDs left +9223372036854774808 before max\n/);
+    expect(showText.stdout).toMatch(/\nforecast +at the average rate since creation .*beyond/);
+  });
+
+  it('shows how long a tag lasts at its average rate since creation', async () => {
+    await store.createTag(segmentTag('order', { start: 1n, max: 1_000_000n, step: 100 }));
+    // 10 000 IDs used; created_at set back one hour: 10 000 IDs/h, 990 000 left ≈ 99 h.
+    await store.allocate('order', 10_000, true);
+    const hourAgo = Date.now() - 3_600_000;
+    const raw = new Redis(inject('redisUrl'));
+    try {
+      await raw.hset(store.keys.tag('order'), 'created_at', String(hourAgo));
+    } finally {
+      raw.disconnect();
+    }
+    const shown = parsed(await run('tag', 'show', 'order', '--json'));
+    const f = shown.forecast as {
+      idsLeft: string;
+      averageIdsPerSecond: number;
+      lastsAtLeastUntil: string;
+    };
+    expect(f.idsLeft).toBe('990000');
+    expect(f.averageIdsPerSecond).toBeCloseTo(10_000 / 3600, 1);
+    const hours = (Date.parse(f.lastsAtLeastUntil) - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(97);
+    expect(hours).toBeLessThan(100);
+    const text = await run('tag', 'show', 'order');
+    expect(text.stdout).toMatch(/\nIDs left +990000 before max\n/);
+    expect(text.stdout).toMatch(/lasts at least until \d{4}-/);
   });
 
   it('updates, bumps and deletes a tag, and a tag created again starts above the old one', async () => {

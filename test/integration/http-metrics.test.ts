@@ -77,6 +77,8 @@ describe('GET /metrics', () => {
         idalloc_store_durable: 'gauge',
         idalloc_snowflake_worker_id: 'gauge',
         idalloc_snowflake_clock_backwards_total: 'counter',
+        idalloc_ids_skipped_total: 'counter',
+        idalloc_tag_ids_left: 'gauge',
         http_request_duration_seconds: 'histogram',
       },
     );
@@ -129,6 +131,15 @@ describe('GET /metrics', () => {
     expect(tags).toContain('flake');
     // Anything the node did not serve is at most the fixed label _unserved.
     expect([...tags].filter((t) => !['order', 'flake', '_unserved'].includes(t!))).toEqual([]);
+  });
+
+  it("reports the IDs a tag has left above this node's last grant, up to its max", () => {
+    const highWater = svc.allocator.segmentState('order')!.highWater!;
+    const left = find(e, 'idalloc_tag_ids_left', { tag: 'order' });
+    expect(left).toHaveLength(1);
+    expect(left[0]!.value).toBe(Number(2n ** 63n - 1n - highWater));
+    // Nothing was skipped on a healthy store (a failover test shows the other case).
+    expect(find(e, 'idalloc_ids_skipped_total')).toEqual([]);
   });
 
   it('reports the store and snowflake gauges', () => {

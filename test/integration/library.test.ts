@@ -28,6 +28,31 @@ describe('library createAllocator', () => {
     }
   });
 
+  it('writes the grant log through the log option, as node nodeId', async () => {
+    const keyPrefix = testPrefix();
+    const admin = testStore(url, keyPrefix);
+    await admin.createTag(segmentTag('order', { step: 50 }));
+    const lines: { msg: string; grant?: Record<string, unknown> }[] = [];
+    const log = {
+      info: (obj: object, msg: string) => lines.push({ ...obj, msg }),
+      warn: () => {},
+      error: () => {},
+    };
+    const ids = await createAllocator({ redis: url, keyPrefix, log, nodeId: 'lib-1' });
+    try {
+      expect(await ids.next('order')).toBe(1n);
+      await ids.lease('order', 10);
+    } finally {
+      await ids.close();
+      await admin.close();
+    }
+    const grants = lines.filter((l) => l.msg === 'grant').map((l) => l.grant!);
+    expect(grants[0]).toMatchObject({ kind: 'segment', node: 'lib-1', start: '1', end: '50' });
+    expect(grants.map((g) => g.kind)).toContain('range');
+    // close() logged what the buffers still held.
+    expect(grants.at(-1)).toMatchObject({ kind: 'remainder', start: '2', end: '50' });
+  });
+
   it('leaves a client the caller passed open after close()', async () => {
     const keyPrefix = testPrefix();
     const admin = testStore(url, keyPrefix);

@@ -143,8 +143,12 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
       await store.createTag(segmentTag('order', { step: 100, start: 500n, max: 100_000n }));
       const a = await store.allocate('order', 100, false);
       const b = await store.allocate('order', 30, true);
-      expect(a).toEqual({ start: 500n, end: 599n, step: 100, max: 100_000n, bumped: false });
-      expect(b).toEqual({ start: 600n, end: 629n, step: 100, max: 100_000n, bumped: false });
+      // The incarnation (run_id, or the embedded file's identity) is the same for both.
+      const incarnation = expect.stringMatching(/^([0-9a-f]{40}|embedded:[0-9a-f]+-[0-9a-f]+)$/);
+      const same = { step: 100, max: 100_000n, bumped: false, incarnation, skipped: 0n };
+      expect(a).toEqual({ start: 500n, end: 599n, ...same });
+      expect(b).toEqual({ start: 600n, end: 629n, ...same });
+      expect(a.incarnation).toBe(b.incarnation);
       expect((await h.fields('order')).next).toBe('630');
     });
 
@@ -434,6 +438,8 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
         step: 7,
         max: 20n,
         bumped: false,
+        incarnation: expect.any(String),
+        skipped: 0n,
       });
     });
 
@@ -768,6 +774,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     ]);
     expect(await claim('a')).toEqual({
       kind: 'claimed',
+      incarnation: expect.any(String),
       floor: T + FRESH,
       horizon: Math.max(T + FRESH, T + AHEAD),
       margin: FRESH > 0,
@@ -808,11 +815,13 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     expect(await renew('b', T + 50_000)).toEqual({ kind: 'lost' });
     expect(await renew('a', T + 50_000)).toEqual({
       kind: 'renewed',
+      incarnation: expect.any(String),
       horizon: T + 50_000,
       floor: undefined,
     });
     expect(await renew('a', T + 10)).toEqual({
       kind: 'renewed',
+      incarnation: expect.any(String),
       horizon: T + 50_000,
       floor: undefined,
     });
@@ -824,6 +833,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     await h.dropHorizon(7);
     expect(await renew('a', T + 1000, T + 5)).toEqual({
       kind: 'renewed',
+      incarnation: expect.any(String),
       horizon: T + 5 + MARGIN,
       floor: T + 5 + MARGIN,
     });
@@ -843,6 +853,7 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     ]);
     expect(await claim('b', 0, floor + 2000)).toEqual({
       kind: 'claimed',
+      incarnation: expect.any(String),
       floor: floor + 1235,
       horizon: floor + 2000 + AHEAD,
       margin: false,

@@ -12,6 +12,7 @@
  * - `next()` answers synchronously unless it has to wait.
  */
 import { invalidArgument, unavailable } from '../../errors.js';
+import type { GrantRecorder } from '../../grant-log.js';
 import {
   silentLog,
   systemClock,
@@ -61,6 +62,8 @@ export interface SnowflakeGeneratorOptions {
   /** Only `clockBackwards` is called here; the facade reports `idsIssued`. */
   readonly observer?: AllocatorObserver;
   readonly log?: Log;
+  /** The grant log for worker claims and horizons. @default lines into `log` */
+  readonly grants?: GrantRecorder;
 }
 
 /** Clock reads before a sequence overflow falls back to sleeping (well under 1 ms of spin). */
@@ -116,6 +119,7 @@ export class SnowflakeGenerator {
         clock: this.clock,
         ...(opts.schedule ? { schedule: opts.schedule } : {}),
         log: this.log,
+        ...(opts.grants ? { grants: opts.grants } : {}),
       });
     } else {
       throw invalidArgument('a snowflake generator needs a pinned workerId or a leaseStore');

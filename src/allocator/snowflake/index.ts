@@ -5,6 +5,7 @@
  */
 import type { Config } from '../../config.js';
 import { invalidArgument } from '../../errors.js';
+import type { GrantRecorder } from '../../grant-log.js';
 import type { AllocatorObserver, Clock, Log } from '../types.js';
 import { SnowflakeGenerator } from './generator.js';
 import { layoutFromConfig } from './layout.js';
@@ -16,6 +17,7 @@ export interface SnowflakeDeps {
   readonly clock?: Clock;
   readonly observer?: AllocatorObserver;
   readonly log?: Log;
+  readonly grants?: GrantRecorder;
 }
 
 /**
@@ -38,6 +40,7 @@ export function snowflakeFromConfig(config: Config, deps: SnowflakeDeps): Snowfl
     ...(deps.clock ? { clock: deps.clock } : {}),
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.log ? { log: deps.log } : {}),
+    ...(deps.grants ? { grants: deps.grants } : {}),
   });
 }
 

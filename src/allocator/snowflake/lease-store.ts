@@ -33,6 +33,8 @@ export type ClaimOutcome =
       readonly horizon: number;
       /** True when the incarnation margin was added to the floor. */
       readonly margin: boolean;
+      /** The store incarnation that confirmed it (Redis run_id), for the grant log. */
+      readonly incarnation?: string;
     }
   | { readonly kind: 'taken' | 'fenced' | 'damaged' };
 
@@ -51,6 +53,8 @@ export type RenewOutcome =
       readonly horizon: number;
       /** Set when the store's server changed: the holder starts again from here. */
       readonly floor: number | undefined;
+      /** The store incarnation that confirmed it (Redis run_id), for the grant log. */
+      readonly incarnation?: string;
     }
   | { readonly kind: 'lost' | 'damaged' };
 

@@ -22,6 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { invalidArgument } from '../../errors.js';
+import { createGrantLog, type GrantRecorder } from '../../grant-log.js';
 import { silentLog, systemClock, type Clock, type Log } from '../types.js';
 import type { WorkerLeaseStore } from './lease-store.js';
 
@@ -71,6 +72,8 @@ export interface WorkerLeaseOptions {
   /** @default crypto.randomUUID */
   readonly newToken?: () => string;
   readonly log?: Log;
+  /** The grant log: each claim and each raised horizon. @default lines into `log` */
+  readonly grants?: GrantRecorder;
 }
 
 /** The lease timings derived from its length (documented in the README). */
@@ -104,6 +107,7 @@ export class WorkerLease {
   private readonly random: () => number;
   private readonly newToken: () => string;
   private readonly log: Log;
+  private readonly grants: GrantRecorder;
 
   private hold: Hold | undefined;
   private epoch = 0;
@@ -130,6 +134,7 @@ export class WorkerLease {
     this.random = opts.random ?? Math.random;
     this.newToken = opts.newToken ?? randomUUID;
     this.log = opts.log ?? silentLog;
+    this.grants = opts.grants ?? createGrantLog(this.log);
   }
 
   /** The worker ID held now and its fence, or undefined. */
@@ -220,6 +225,14 @@ export class WorkerLease {
       return 0;
     }
     this.problem = '';
+    this.grants.record({
+      kind: 'worker',
+      how: 'renew',
+      worker: g.workerId,
+      floor: r.floor ?? g.floor,
+      horizon: r.horizon,
+      ...(r.incarnation ? { incarnation: r.incarnation } : {}),
+    });
     if (r.floor === undefined) {
       hold.grant = { ...g, horizon: r.horizon, confirmedAt: now };
     } else {
@@ -293,6 +306,14 @@ export class WorkerLease {
       },
     };
     this.problem = '';
+    this.grants.record({
+      kind: 'worker',
+      how: 'claim',
+      worker: id,
+      floor: r.floor,
+      horizon: r.horizon,
+      ...(r.incarnation ? { incarnation: r.incarnation } : {}),
+    });
     this.log.info(
       {
         workerId: id,

@@ -16,6 +16,7 @@
  * `node:sqlite` is synchronous: a transaction blocks the event loop for its duration,
  * one fsync, or up to the busy timeout while another process holds the write lock.
  */
+import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError, ScriptCode, scriptError } from '../../errors.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../tags.js';
@@ -67,6 +68,12 @@ function badArgument(what: string, message: string): IdAllocError {
   return new IdAllocError(ErrorCode.INTERNAL, `${what} refused a malformed argument: ${message}`);
 }
 
+/** `embedded:<device>-<inode>` of the database file. */
+function fileIdentity(path: string): string {
+  const st = statSync(path, { bigint: true });
+  return `embedded:${st.dev.toString(16)}-${st.ino.toString(16)}`;
+}
+
 /** Errors of segment operations carry what scriptError needs for WRONG_MODE. */
 const SEGMENT_CONTEXT = { wanted: 'segment', mode: 'snowflake' } as const;
 
@@ -76,6 +83,11 @@ export class EmbeddedStore implements Store {
   readonly path: string;
   /** The one-host notice the service logs as its first line. */
   readonly warning: string;
+  /**
+   * The grant log's incarnation of this store: the file's device and inode. Stable for
+   * the life of the file; a file restored from a copy is a new file, so a new identity.
+   */
+  readonly incarnation: string;
   private readonly db: DatabaseSync;
   private readonly rows: TagRows;
   private readonly probe: StatementSync;
@@ -90,6 +102,7 @@ export class EmbeddedStore implements Store {
     });
     this.db = db;
     this.path = path;
+    this.incarnation = fileIdentity(path);
     this.warning = embeddedWarning(path);
     this.now = opts.now ?? Date.now;
     this.rows = new TagRows(db);
@@ -106,7 +119,7 @@ export class EmbeddedStore implements Store {
    * snowflake generator), on this store's connection and clock.
    */
   workerLeases(): EmbeddedWorkerLeaseStore {
-    this.leases ??= new EmbeddedWorkerLeaseStore(this.db, this.now);
+    this.leases ??= new EmbeddedWorkerLeaseStore(this.db, this.now, this.incarnation);
     return this.leases;
   }
 
@@ -126,7 +139,15 @@ export class EmbeddedStore implements Store {
       }
       if (room < wanted) wanted = room;
       this.rows.setNext(tag, s.next + wanted);
-      return { start: s.next, end: s.next + wanted - 1n, step: s.step, max: s.max, bumped: false };
+      return {
+        start: s.next,
+        end: s.next + wanted - 1n,
+        step: s.step,
+        max: s.max,
+        bumped: false,
+        incarnation: this.incarnation,
+        skipped: 0n,
+      };
     });
   }
 

@@ -67,6 +67,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
   constructor(
     private readonly db: DatabaseSync,
     private readonly now: () => number,
+    /** The store's file identity, for the grant log. */
+    private readonly incarnation?: string,
   ) {
     this.leaseOf = db.prepare('SELECT token FROM worker_leases WHERE id = ? AND expires_at > ?');
     this.horizonOf = db.prepare('SELECT h, floor FROM worker_horizons WHERE id = ?');
@@ -118,7 +120,13 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       const h = Math.max(floor, req.now + req.aheadMs);
       this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
       this.putHorizon.run(workerId, h, floor);
-      return { kind: 'claimed', floor, horizon: h, margin: false };
+      return {
+        kind: 'claimed',
+        floor,
+        horizon: h,
+        margin: false,
+        ...(this.incarnation ? { incarnation: this.incarnation } : {}),
+      };
     });
   }
 
@@ -149,7 +157,12 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       }
       this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
       this.putHorizon.run(workerId, h, floor ?? null);
-      return { kind: 'renewed', horizon: h, floor: refenced };
+      return {
+        kind: 'renewed',
+        horizon: h,
+        floor: refenced,
+        ...(this.incarnation ? { incarnation: this.incarnation } : {}),
+      };
     });
   }
 

@@ -110,6 +110,7 @@ function discarded(
       discarded: true,
       start: grant.start.toString(),
       end: grant.end.toString(),
+      ...(grant.incarnation === undefined ? {} : { incarnation: grant.incarnation }),
       minReplicas: ack.minReplicas,
       ...extra,
     },

@@ -149,11 +149,26 @@ export class RedisStore implements Store {
     }
     const code = codeOf(reply);
     if (code !== undefined) throw scriptError(code, tag, { wanted: 'segment', mode: 'snowflake' });
-    if (!isStringArray(reply, 5)) throw badReply('allocate', reply);
-    const [start, end, step, max, bumped] = reply as [string, string, string, string, string];
+    if (!isStringArray(reply, 7)) throw badReply('allocate', reply);
+    const [start, end, step, max, bumped, runId, skipped] = reply as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     // Every field checked before use: a NaN step would stick to the tag for good.
     const id = /^\d{1,20}$/;
-    if (!id.test(start) || !id.test(end) || !id.test(max) || !/^[1-9]\d{0,15}$/.test(step)) {
+    if (
+      !id.test(start) ||
+      !id.test(end) ||
+      !id.test(max) ||
+      !/^[1-9]\d{0,15}$/.test(step) ||
+      !/^[0-9a-f]{1,64}$/.test(runId) ||
+      !/^\d{1,16}$/.test(skipped)
+    ) {
       throw badReply('allocate', reply);
     }
     const grant: Grant = {
@@ -162,6 +177,8 @@ export class RedisStore implements Store {
       step: Number(step),
       max: BigInt(max),
       bumped: bumped === '1',
+      incarnation: runId,
+      skipped: BigInt(skipped),
     };
     if (this.minReplicas > 0) {
       // Not pipelined with the script: a NOSCRIPT there makes ioredis re-run the script

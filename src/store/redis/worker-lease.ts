@@ -36,6 +36,13 @@ function numbers(reply: ScriptReply, length: number): number[] | undefined {
   return out;
 }
 
+/** The run_id a lease script put last in a reply of `length` ('' for none), or undefined. */
+function runIdOf(reply: ScriptReply, length: number): string | undefined {
+  if (!Array.isArray(reply) || reply.length !== length) return undefined;
+  const last = reply[length - 1];
+  return typeof last === 'string' && /^[0-9a-f]{0,64}$/.test(last) ? last : undefined;
+}
+
 function badReply(script: string, workerId: number, reply: unknown): IdAllocError {
   return new IdAllocError(
     ErrorCode.INTERNAL,
@@ -144,10 +151,17 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code === ScriptCode.HORIZON_BEHIND) return { kind: 'fenced' };
     if (code === ScriptCode.WORKER_DAMAGED) return { kind: 'damaged' };
     if (code !== undefined) throw unexpected(code, workerId);
-    const v = numbers(reply, 3);
+    const runId = runIdOf(reply, 4);
+    const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 3), 3);
     if (!v || v[2]! > 1) throw badReply('worker-claim', workerId, reply);
     await this.confirm(conn, epoch, `the claim of snowflake worker ${workerId}`);
-    return { kind: 'claimed', floor: v[0]!, horizon: v[1]!, margin: v[2] === 1 };
+    return {
+      kind: 'claimed',
+      floor: v[0]!,
+      horizon: v[1]!,
+      margin: v[2] === 1,
+      ...(runId ? { incarnation: runId } : {}),
+    };
   }
 
   async renew(workerId: number, req: RenewRequest): Promise<RenewOutcome> {
@@ -173,10 +187,16 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code === ScriptCode.NOT_HOLDER) return { kind: 'lost' };
     if (code === ScriptCode.WORKER_DAMAGED) return { kind: 'damaged' };
     if (code !== undefined) throw unexpected(code, workerId);
-    const v = numbers(reply, 2);
+    const runId = runIdOf(reply, 3);
+    const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 2), 2);
     if (!v) throw badReply('worker-renew', workerId, reply);
     await this.confirm(conn, epoch, `the renewal of snowflake worker ${workerId}`);
-    return { kind: 'renewed', horizon: v[0]!, floor: v[1] === 0 ? undefined : v[1] };
+    return {
+      kind: 'renewed',
+      horizon: v[0]!,
+      floor: v[1] === 0 ? undefined : v[1],
+      ...(runId ? { incarnation: runId } : {}),
+    };
   }
 
   async release(

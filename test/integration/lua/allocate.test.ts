@@ -15,7 +15,15 @@ describe('allocate-1', () => {
     await f.store.createTag(segmentTag('order', { step: 100, start: 500n, max: 100_000n }));
     const a = await f.store.allocate('order', 100, false);
     const b = await f.store.allocate('order', 30, true);
-    expect(a).toEqual({ start: 500n, end: 599n, step: 100, max: 100_000n, bumped: false });
+    expect(a).toEqual({
+      start: 500n,
+      end: 599n,
+      step: 100,
+      max: 100_000n,
+      bumped: false,
+      incarnation: await f.runId(),
+      skipped: 0n,
+    });
     expect(range(b)).toEqual([600n, 629n]);
     expect(await f.raw.hget(f.key('order'), 'next')).toBe('630');
   });
@@ -144,10 +152,17 @@ describe('allocate-1 incarnation guard', () => {
     await f.store.allocate('order', 100, false); // 1..100
     await f.raw.hset(f.key('order'), 'run_id', 'f'.repeat(40));
     const bumped = await f.store.allocate('order', 100, false);
-    expect(bumped).toMatchObject({ start: 1_000_101n, end: 1_000_200n, bumped: true });
+    // The reply says how far the guard jumped and which server granted: the grant log's.
+    expect(bumped).toMatchObject({
+      start: 1_000_101n,
+      end: 1_000_200n,
+      bumped: true,
+      skipped: 1_000_000n,
+      incarnation: await f.runId(),
+    });
     expect(await f.raw.hget(f.key('order'), 'run_id')).toBe(await f.runId());
     const after = await f.store.allocate('order', 100, false);
-    expect(after).toMatchObject({ start: 1_000_201n, end: 1_000_300n, bumped: false });
+    expect(after).toMatchObject({ start: 1_000_201n, end: 1_000_300n, bumped: false, skipped: 0n });
   });
 
   it('treats a tag without a run_id as of an unknown incarnation and skips the gap', async () => {

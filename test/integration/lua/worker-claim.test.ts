@@ -26,7 +26,12 @@ function claim(token: string, now = NOW, maxWait = 10 ** 12, id = 7) {
 
 describe('worker-claim-2', () => {
   it('leases a fresh worker ID above now + margin (a missing horizon may be a lost one)', async () => {
-    expect(await claim('a')).toEqual([String(NOW + MARGIN), String(NOW + MARGIN), '1']);
+    expect(await claim('a')).toEqual([
+      String(NOW + MARGIN),
+      String(NOW + MARGIN),
+      '1',
+      await f.runId(),
+    ]);
     const [lease, horizon] = f.pair(7);
     expect(await f.raw.get(lease)).toBe('a');
     const ttl = Number(await f.raw.pttl(lease));
@@ -42,19 +47,24 @@ describe('worker-claim-2', () => {
 
   it('starts strictly above a horizon this server confirmed, and fences to now + ahead', async () => {
     await f.raw.hset(f.pair(7)[1], 'h', String(NOW - 10), 'run_id', await f.runId());
-    expect(await claim('a')).toEqual([String(NOW - 9), String(NOW + AHEAD), '0']);
+    expect(await claim('a')).toEqual([String(NOW - 9), String(NOW + AHEAD), '0', await f.runId()]);
     expect((await f.horizon(7)).h).toBe(String(NOW + AHEAD));
   });
 
   it('never lowers the horizon: a floor above now + ahead becomes the horizon', async () => {
     const h = NOW + 100_000;
     await f.raw.hset(f.pair(7)[1], 'h', String(h), 'run_id', await f.runId());
-    expect(await claim('a')).toEqual([String(h + 1), String(h + 1), '0']);
+    expect(await claim('a')).toEqual([String(h + 1), String(h + 1), '0', await f.runId()]);
   });
 
   it('adds the margin above both horizon and now when another server confirmed the horizon', async () => {
     await f.raw.hset(f.pair(7)[1], 'h', String(NOW + 5), 'run_id', 'another-server');
-    expect(await claim('a')).toEqual([String(NOW + 6 + MARGIN), String(NOW + 6 + MARGIN), '1']);
+    expect(await claim('a')).toEqual([
+      String(NOW + 6 + MARGIN),
+      String(NOW + 6 + MARGIN),
+      '1',
+      await f.runId(),
+    ]);
     expect((await f.horizon(7)).run_id).toBe(await f.runId());
   });
 
@@ -72,7 +82,12 @@ describe('worker-claim-2', () => {
     expect(await claim('a', NOW, 500)).toBe('-9');
     expect(await f.raw.exists(f.pair(7)[0])).toBe('0');
     expect((await f.horizon(7)).h).toBe(String(NOW + 500));
-    expect(await claim('a', NOW, 501)).toEqual([String(NOW + 501), String(NOW + AHEAD), '0']);
+    expect(await claim('a', NOW, 501)).toEqual([
+      String(NOW + 501),
+      String(NOW + AHEAD),
+      '0',
+      await f.runId(),
+    ]);
   });
 
   it('returns -11 WORKER_DAMAGED for a horizon it did not write, writing nothing', async () => {

@@ -30,14 +30,22 @@ async function held(token: string, h: number, pttl = 1000) {
 describe('worker-renew-2', () => {
   it('extends the lease and raises the horizon to the target, floor unchanged', async () => {
     await held('a', NOW + 100);
-    expect(await renew('a', NOW + 50, NOW + 29_000, 60_000)).toEqual([String(NOW + 29_000), '0']);
+    expect(await renew('a', NOW + 50, NOW + 29_000, 60_000)).toEqual([
+      String(NOW + 29_000),
+      '0',
+      await f.runId(),
+    ]);
     expect(Number(await f.raw.pttl(f.pair(3)[0]))).toBeGreaterThan(50_000);
     expect(await f.horizon(3)).toMatchObject({ h: String(NOW + 29_000), floor: String(NOW) });
   });
 
   it('never lowers the horizon: a target below it keeps it', async () => {
     await held('a', NOW + 100_000);
-    expect(await renew('a', NOW, NOW + 29_000)).toEqual([String(NOW + 100_000), '0']);
+    expect(await renew('a', NOW, NOW + 29_000)).toEqual([
+      String(NOW + 100_000),
+      '0',
+      await f.runId(),
+    ]);
     expect((await f.horizon(3)).h).toBe(String(NOW + 100_000));
   });
 
@@ -45,7 +53,11 @@ describe('worker-renew-2', () => {
     await held('a', NOW + 100);
     await f.raw.hset(f.pair(3)[1], 'run_id', 'another-server');
     const floor = NOW + 101 + MARGIN;
-    expect(await renew('a', NOW, NOW + 29_000)).toEqual([String(floor), String(floor)]);
+    expect(await renew('a', NOW, NOW + 29_000)).toEqual([
+      String(floor),
+      String(floor),
+      await f.runId(),
+    ]);
     expect(await f.horizon(3)).toEqual({
       h: String(floor),
       run_id: await f.runId(),
@@ -56,7 +68,11 @@ describe('worker-renew-2', () => {
   it('re-fences above now + margin when the horizon is gone', async () => {
     await f.raw.set(f.pair(3)[0], 'a', 'PX', 1000);
     const floor = NOW + MARGIN;
-    expect(await renew('a', NOW, NOW + 29_000)).toEqual([String(floor), String(floor)]);
+    expect(await renew('a', NOW, NOW + 29_000)).toEqual([
+      String(floor),
+      String(floor),
+      await f.runId(),
+    ]);
   });
 
   it('returns -8 NOT_HOLDER for another token or an expired lease, changing nothing', async () => {

@@ -1,0 +1,205 @@
+/**
+ * The grant log: one JSON line per grant a node receives from its store (a segment, a
+ * range leased to a client, a batch of its own, a snowflake worker claim or horizon), and
+ * per range of IDs it gives up unserved (a discarded grant, a fenced one, the remainder of
+ * its buffers at shutdown). `idalloc-admin audit` reads these lines from every node and
+ * proves, or disproves, that no ID was granted twice.
+ *
+ * A line is written synchronously, before any ID of its grant is served: the allocator
+ * records a grant before it returns it. Cost: one line per segment, never per ID.
+ *
+ * Where lines go: the node's pino log at info level (`msg: "grant"`, the entry under
+ * `grant`), or, with `GRANT_LOG=path`, appended to that file instead (opened with
+ * O_APPEND, one write per line; not fsync'd: a line survives the process crashing, not
+ * the machine crashing — the same as the pino log on stdout).
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { ConfigError } from './config.js';
+
+/** The logging the grant log needs (a pino logger, or the allocators' Log, fits). */
+export interface GrantLogSink {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Why IDs were skipped, as the metric `idalloc_ids_skipped_total{reason}` names it. */
+export type SkipReason = 'incarnation_jump' | 'discarded_grant' | 'fence' | 'shutdown_remainder';
+
+export const SKIP_REASONS: readonly SkipReason[] = Object.freeze([
+  'incarnation_jump',
+  'discarded_grant',
+  'fence',
+  'shutdown_remainder',
+]);
+
+/** What an allocator reports; the recorder adds the node and the time. */
+export type GrantEvent =
+  /** A segment of the node's double buffer. */
+  | IdsEvent<'segment'>
+  /** A batch larger than the step, served from its own range. */
+  | IdsEvent<'batch'>
+  /** A range leased to a client (`/v1/ranges`, `lease()`). */
+  | (IdsEvent<'range'> & { readonly client?: string })
+  /** A grant `WAIT` did not confirm under `REDIS_MIN_REPLICAS`: none of it is served. */
+  | (IdsEvent<'discarded'> & { readonly reason: string })
+  /** A grant at or below IDs the store granted before (regression fence): refused. */
+  | (IdsEvent<'fence'> & { readonly highWater: bigint })
+  /** IDs of a buffer left unserved when the allocator closed. */
+  | IdsEvent<'remainder'>
+  | WorkerEvent;
+
+interface IdsEvent<K extends string> {
+  readonly kind: K;
+  readonly tag: string;
+  readonly start: bigint;
+  readonly end: bigint;
+  /** The tag's max at the time (for how long the tag lasts). */
+  readonly max?: bigint;
+  readonly incarnation?: string;
+  /** IDs the incarnation guard skipped right before this grant. */
+  readonly skipped?: bigint;
+}
+
+/** A snowflake worker ID held: timestamps from `floor` to `horizon` (Unix ms) are its. */
+export interface WorkerEvent {
+  readonly kind: 'worker';
+  readonly worker: number;
+  readonly floor: number;
+  readonly horizon: number;
+  /** 'claim' for a fresh claim, 'renew' for a raised horizon. */
+  readonly how: 'claim' | 'renew';
+  readonly incarnation?: string;
+}
+
+/** One grant line's `grant` object as written: IDs as decimal strings. */
+export interface GrantLine {
+  readonly kind: GrantEvent['kind'];
+  readonly node: string;
+  /** ISO-8601 time the node received (or gave up) the grant. */
+  readonly at: string;
+  readonly incarnation?: string;
+  readonly tag?: string;
+  readonly start?: string;
+  readonly end?: string;
+  readonly max?: string;
+  readonly skipped?: string;
+  readonly client?: string;
+  readonly reason?: string;
+  readonly highWater?: string;
+  readonly worker?: number;
+  readonly floor?: number;
+  readonly horizon?: number;
+  readonly how?: 'claim' | 'renew';
+}
+
+/** The `msg` of every grant line. */
+export const GRANT_MSG = 'grant';
+
+/** Where an allocator sends its grants. Must not throw. */
+export interface GrantRecorder {
+  record(event: GrantEvent): void;
+}
+
+export const silentGrants: GrantRecorder = Object.freeze({ record() {} });
+
+/** The default node id: `hostname:pid`, unique per process on a host. */
+export function defaultNodeId(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+/** A grant event as the line's `grant` object. */
+export function grantLine(event: GrantEvent, node: string, at: number): GrantLine {
+  const base = { kind: event.kind, node, at: new Date(at).toISOString() };
+  if (event.kind === 'worker') {
+    const { worker, floor, horizon, how, incarnation } = event;
+    return { ...base, ...(incarnation ? { incarnation } : {}), worker, floor, horizon, how };
+  }
+  return {
+    ...base,
+    ...(event.incarnation ? { incarnation: event.incarnation } : {}),
+    tag: event.tag,
+    start: event.start.toString(),
+    end: event.end.toString(),
+    ...(event.max === undefined ? {} : { max: event.max.toString() }),
+    ...(event.skipped ? { skipped: event.skipped.toString() } : {}),
+    ...(event.kind === 'range' && event.client ? { client: event.client } : {}),
+    ...(event.kind === 'discarded' ? { reason: event.reason } : {}),
+    ...(event.kind === 'fence' ? { highWater: event.highWater.toString() } : {}),
+  };
+}
+
+export interface GrantLogOptions {
+  /** `NODE_ID`. @default hostname:pid */
+  readonly nodeId?: string;
+  /** `GRANT_LOG`: a file to append lines to instead of `log`. */
+  readonly file?: string;
+  /** Wall clock (ms). @default Date.now */
+  readonly now?: () => number;
+}
+
+/** A recorder that also closes what it opened. */
+export interface GrantLog extends GrantRecorder {
+  readonly nodeId: string;
+  close(): void;
+}
+
+/**
+ * The grant log of a node: lines into `log` at info level, or into `opts.file`.
+ * @throws Error when the file cannot be opened for appending (the caller names GRANT_LOG)
+ */
+export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): GrantLog {
+  const nodeId = opts.nodeId ?? defaultNodeId();
+  const now = opts.now ?? Date.now;
+  if (opts.file === undefined) {
+    return {
+      nodeId,
+      record(event) {
+        log.info({ grant: grantLine(event, nodeId, now()) }, GRANT_MSG);
+      },
+      close() {},
+    };
+  }
+  let fd: number | undefined = openSync(opts.file, 'a');
+  return {
+    nodeId,
+    record(event) {
+      const at = now();
+      const line = { time: new Date(at).toISOString(), msg: GRANT_MSG };
+      const text = `${JSON.stringify({ ...line, grant: grantLine(event, nodeId, at) })}\n`;
+      try {
+        if (fd !== undefined) writeSync(fd, text);
+      } catch (err) {
+        // The grant is served either way (refusing IDs over a log file would turn a full
+        // disk into an outage); the miss is loud, and audit will show the hole.
+        log.error({ err, file: opts.file }, 'cannot write the grant log');
+      }
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}
+
+/**
+ * The service's grant log: `NODE_ID` (default hostname:pid) and `GRANT_LOG` (a file; the
+ * pino log when unset).
+ * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending
+ */
+export function grantLogFromConfig(
+  config: { readonly NODE_ID?: string | undefined; readonly GRANT_LOG?: string | undefined },
+  log: GrantLogSink,
+): GrantLog {
+  try {
+    return createGrantLog(log, {
+      ...(config.NODE_ID === undefined ? {} : { nodeId: config.NODE_ID }),
+      ...(config.GRANT_LOG === undefined ? {} : { file: config.GRANT_LOG }),
+    });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(
+      `GRANT_LOG=${config.GRANT_LOG}: cannot open the file for appending (${why})`,
+    );
+  }
+}
