@@ -17,7 +17,7 @@ import { opsRoutes } from './http/ops.js';
 import type { ReadyState } from './http/ready.js';
 import { tagRoutes } from './http/tags.js';
 import { UNMATCHED_ROUTE, type Metrics } from './metrics.js';
-import type { TagStore } from './store/types.js';
+import type { TagStore } from './core/store-ports.js';
 
 export { ReadyState } from './http/ready.js';
 

@@ -17,17 +17,13 @@ import {
   createLayout,
   type SnowflakeLayoutOptions,
 } from './allocator/snowflake/index.js';
-import {
-  silentLog,
-  type AllocatorObserver,
-  type IdAllocator,
-  type Log,
-} from './allocator/types.js';
+import { silentLog, type Log } from './core/time-and-log.js';
+import { type AllocatorObserver, type IdAllocator } from './allocator/types.js';
 import { allocationOptions, trackConnectionEpoch, type RedisLike } from './store/redis/client.js';
 import { defineScripts } from './store/redis/scripts.js';
 import { RedisStore } from './store/redis/store.js';
 import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
-import { checkSnowflakeLayout } from './store/redis/layout-check.js';
+import { checkSnowflakeLayout } from './allocator/snowflake/layout-check.js';
 
 /** How the library builds its snowflake generator (SPEC §6). */
 export interface LibrarySnowflakeOptions {
@@ -143,14 +139,9 @@ async function snowflakeSource(
   return generator;
 }
 
-export { ErrorCode, IdAllocError, isIdAllocError } from './errors.js';
+export { ErrorCode, IdAllocError, isIdAllocError } from './core/errors.js';
 export { SnowflakeGenerator, createLayout, LAYOUT_PRESETS } from './allocator/snowflake/index.js';
-export type {
-  DecodedSnowflake,
-  IdAllocator,
-  IdRange,
-  Readiness,
-  SegmentState,
-} from './allocator/types.js';
+export type { DecodedSnowflake, IdRange } from './core/ids.js';
+export type { IdAllocator, Readiness, SegmentState } from './allocator/types.js';
 export { RedisStore } from './store/redis/store.js';
 export { IdClient, type IdClientOptions } from './client/id-client.js';

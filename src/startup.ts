@@ -11,9 +11,9 @@ import { createRedisClient, topologyOf, type RedisLike } from './store/redis/cli
 import { StoreNotDurableError, summary, type DurabilityReport } from './store/redis/durability.js';
 import { RedisStore } from './store/redis/store.js';
 import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
-import { checkSnowflakeLayout } from './store/redis/layout-check.js';
+import { checkSnowflakeLayout } from './allocator/snowflake/layout-check.js';
 import { EmbeddedStore } from './store/embedded/store.js';
-import type { WorkerLeaseStore } from './allocator/snowflake/lease-store.js';
+import type { WorkerLeaseStore } from './core/lease-port.js';
 
 type OpenedStore = ReturnType<typeof openStore>;
 

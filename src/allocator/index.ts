@@ -3,21 +3,17 @@
  * tag's mode (SPEC §1, §7). Segment tags go to the {@link SegmentAllocator}; a tag the
  * store reports as snowflake goes to the node's snowflake source.
  */
-import { ErrorCode, IdAllocError, invalidArgument, isIdAllocError } from '../errors.js';
-import type { SegmentStore, TagMode, TagStore } from '../store/types.js';
+import { ErrorCode, IdAllocError, invalidArgument, isIdAllocError } from '../core/errors.js';
+import type { SegmentStore, TagMode, TagStore } from '../core/store-ports.js';
 import { SegmentAllocator, type SegmentOptions } from './segment.js';
+import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
 import {
-  silentLog,
-  systemClock,
   type AllocatorObserver,
-  type Clock,
-  type DecodedSnowflake,
   type IdAllocator,
-  type IdRange,
-  type Log,
   type Readiness,
   type SegmentState,
 } from './types.js';
+import { type DecodedSnowflake, type IdRange } from '../core/ids.js';
 
 /** What the facade needs of a snowflake generator. */
 export interface SnowflakeSource {

@@ -3,13 +3,8 @@
  * benchmarks call. Segment and snowflake tags are served through the same methods; the
  * facade (allocator/index.ts) routes each tag by its mode.
  */
-import type { TagMode } from '../store/types.js';
-
-/** A range of IDs, `start`..`end` inclusive. */
-export interface IdRange {
-  readonly start: bigint;
-  readonly end: bigint;
-}
+import type { DecodedSnowflake, IdRange } from '../core/ids.js';
+import type { TagMode } from '../core/store-ports.js';
 
 /** One buffer of a segment tag as this node holds it. */
 export interface SegmentView {
@@ -37,17 +32,6 @@ export interface SegmentState {
   readonly lastFetchAt: number | null;
   /** The highest ID the store has granted this node (regression fence), or null. */
   readonly highWater: bigint | null;
-}
-
-/** A snowflake ID taken apart (SPEC §2 `GET /v1/snowflake/{id}`). */
-export interface DecodedSnowflake {
-  readonly id: string;
-  /** Milliseconds since the Unix epoch. */
-  readonly timestamp: number;
-  /** ISO-8601 UTC. */
-  readonly time: string;
-  readonly workerId: number;
-  readonly sequence: number;
 }
 
 export interface Readiness {
@@ -98,19 +82,3 @@ export interface AllocatorObserver {
   storeRegression?(tag: string): void;
   clockBackwards?(outcome: 'waited' | 'refused'): void;
 }
-
-/** The logging the allocators need (a pino logger fits). */
-export interface Log {
-  error(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
-
-export const silentLog: Log = Object.freeze({ error() {}, warn() {}, info() {} });
-
-/** Injected time: wall-clock milliseconds. */
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = Object.freeze({ now: () => Date.now() });

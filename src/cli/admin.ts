@@ -7,13 +7,14 @@
  * Exit codes: 0 done, 1 refused or failed (what and why on stderr), 2 usage error.
  */
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { IdAllocError, isIdAllocError } from '../errors.js';
+import { IdAllocError, isIdAllocError } from '../core/errors.js';
 import { topologyOf } from '../store/redis/client.js';
 import { RedisStore } from '../store/redis/store.js';
-import type { Store } from '../store/types.js';
+import type { Store } from '../core/store-ports.js';
 import { defaultGap, openStore } from '../store/index.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
-import { bumpJson, bumpText, createdText, json, tagJson, tagTable, tagText } from './output.js';
+import { tagJson } from '../core/tag-json.js';
+import { bumpJson, bumpText, createdText, json, tagTable, tagText } from './output.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;

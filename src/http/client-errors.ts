@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../core/errors.js';
 
 const ANSWERS: Readonly<Record<string, readonly [number, string, string]>> = Object.freeze({
   HPE_HEADER_OVERFLOW: [

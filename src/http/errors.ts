@@ -5,7 +5,7 @@
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { ErrorCode, IdAllocError } from '../errors.js';
+import { ErrorCode, IdAllocError } from '../core/errors.js';
 import { closeIfDraining } from './context.js';
 import { shown } from './validate.js';
 

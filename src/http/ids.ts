@@ -4,9 +4,9 @@
  * synchronously and so do these handlers: no promise, no extra tick per request.
  */
 import type { Express, Response } from 'express';
-import { ErrorCode, IdAllocError, tagNotFound } from '../errors.js';
-import type { TagMode } from '../store/types.js';
-import { checkTagName } from '../tags.js';
+import { ErrorCode, IdAllocError, tagNotFound } from '../core/errors.js';
+import type { TagMode } from '../core/store-ports.js';
+import { checkTagName } from '../core/tags.js';
 import { JSON_TYPE, TEXT_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
 import { intParam, pathParam, readQuery, wantsText } from './validate.js';
 

@@ -6,9 +6,9 @@ import { ConfigError, type Config } from '../config.js';
 import { EmbeddedStore } from './embedded/store.js';
 import { createRedisClient, topologyOf } from './redis/client.js';
 import { RedisStore } from './redis/store.js';
-import type { Store } from './types.js';
+import type { Store } from '../core/store-ports.js';
 
-export type { Store } from './types.js';
+export type { Store } from '../core/store-ports.js';
 export { EmbeddedStore } from './embedded/store.js';
 
 /**

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis/store.js';
-import { MAX_ID } from '../../src/tags.js';
+import { MAX_ID } from '../../src/core/tags.js';
 import { testPrefix } from '../support/prefix.js';
 import { freePort } from '../support/redis-server.js';
 import { segmentTag, testStore } from '../support/store.js';

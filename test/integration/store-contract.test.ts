@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import type { WorkerLeaseStore } from '../../src/allocator/snowflake/lease-store.js';
+import type { WorkerLeaseStore } from '../../src/core/lease-port.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import { createRedisClient } from '../../src/store/redis/client.js';
 import { createKeys } from '../../src/store/redis/keys.js';
 import { RedisWorkerLeaseStore } from '../../src/store/redis/worker-lease.js';
-import type { Store } from '../../src/store/types.js';
-import { MAX_ID } from '../../src/tags.js';
+import type { Store } from '../../src/core/store-ports.js';
+import { MAX_ID } from '../../src/core/tags.js';
 import { testPrefix } from '../support/prefix.js';
 import { segmentTag, testStore } from '../support/store.js';
 

@@ -11,16 +11,10 @@
  * - IDs strictly increase within a process, across worker changes too.
  * - `next()` answers synchronously unless it has to wait.
  */
-import { invalidArgument, unavailable } from '../../errors.js';
-import {
-  silentLog,
-  systemClock,
-  type AllocatorObserver,
-  type Clock,
-  type DecodedSnowflake,
-  type Log,
-  type Readiness,
-} from '../types.js';
+import { invalidArgument, unavailable } from '../../core/errors.js';
+import { silentLog, systemClock, type Clock, type Log } from '../../core/time-and-log.js';
+import { type AllocatorObserver, type Readiness } from '../types.js';
+import { type DecodedSnowflake } from '../../core/ids.js';
 import {
   DEFAULT_DECODE_TOLERANCE_MS,
   decodeSnowflake,

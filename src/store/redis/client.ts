@@ -8,7 +8,7 @@
  * (SPEC §8), so that a reply always belongs to the connection the guards checked.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { jitteredBackoff } from '../../backoff.js';
+import { jitteredBackoff } from '../../core/backoff.js';
 import type { Config } from '../../config.js';
 import { defineScripts } from './scripts.js';
 import { masterConnection, reloadRoutes, slotOwner } from './cluster-route.js';

@@ -4,7 +4,7 @@
  * `{prefix}worker:{id}:horizon` share a Cluster hash tag, so each script runs on one
  * slot; inspecting a window sends one script per worker ID, all in flight at once.
  */
-import { ErrorCode, IdAllocError, ScriptCode, scriptError } from '../../errors.js';
+import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import type {
   ClaimOutcome,
   ClaimRequest,
@@ -12,7 +12,7 @@ import type {
   RenewRequest,
   WorkerLeaseStore,
   WorkerLook,
-} from '../../allocator/snowflake/lease-store.js';
+} from '../../core/lease-port.js';
 import { Redis } from 'ioredis';
 import {
   allocationConnection,
@@ -23,7 +23,7 @@ import {
 import { confirmWritten } from './replication.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './scripts.js';
-import { codeOf, storeFailure } from './store.js';
+import { codeOf, ScriptCode, scriptError, storeFailure } from './replies.js';
 
 /** A reply of `length` decimal strings, as numbers; undefined for any other shape. */
 function numbers(reply: ScriptReply, length: number): number[] | undefined {
