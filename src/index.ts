@@ -13,7 +13,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, startSnowflake } from './startup.js';
-import { openStore, storeWarning } from './store/index.js';
+import { openStore, storeWarning } from './store/open.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;

@@ -18,6 +18,7 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError } from '../../core/errors.js';
+import type { WorkerLeaseHandle } from '../../core/lease-port.js';
 import { Refusal, refusal } from '../refusals.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../core/tags.js';
 import type {
@@ -89,6 +90,8 @@ export class EmbeddedStore implements Store {
   private readonly probe: StatementSync;
   private readonly now: () => number;
   private leases: EmbeddedWorkerLeaseStore | undefined;
+  /** No snowflake layout is recorded in the file (one host: its nodes share one config). */
+  readonly layouts = undefined;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
@@ -102,6 +105,22 @@ export class EmbeddedStore implements Store {
     this.now = opts.now ?? Date.now;
     this.rows = new TagRows(db);
     this.probe = db.prepare('SELECT count(*) AS n FROM tags LIMIT 1');
+  }
+
+  /**
+   * Nothing to check: every commit is synchronous=FULL on a local file, so an
+   * acknowledged write survives a restart (the service reports the store durable).
+   */
+  async checkDurability(): Promise<undefined> {
+    return undefined;
+  }
+
+  /** A file has no connection to lose: nothing to report. */
+  onConnectionError(_listener: (err: Error) => void): void {}
+
+  /** The worker leases in this file; closing the handle leaves the store open. */
+  openWorkerLeases(_onError: (err: Error) => void): WorkerLeaseHandle {
+    return { leases: this.workerLeases(), close: async () => {} };
   }
 
   /** The settings the connection runs with: WAL, synchronous FULL (2), the busy timeout. */

@@ -236,3 +236,33 @@ export function refreshSlots(cluster: Cluster, timeoutMs = 1000): Promise<void> 
     });
   });
 }
+
+/**
+ * A connection of `role` derived from a client the caller built (the library's
+ * `redis` option): the caller's connection settings, with the role's command rules on
+ * top — for the allocation role no offline queue, no resend, no retries (SPEC §8).
+ */
+export function duplicateClient(
+  client: RedisLike,
+  role: 'general' | 'allocation',
+  settings: ClientSettings = {},
+): RedisLike {
+  const opts: RedisOptions = {
+    ...(role === 'allocation' ? allocationOptions : {}),
+    ...(settings.commandTimeoutMs === undefined
+      ? {}
+      : { commandTimeout: settings.commandTimeoutMs }),
+    connectionName: `idalloc-${role}`,
+  };
+  const copy =
+    client instanceof Cluster
+      ? client.duplicate(undefined, {
+          ...client.options,
+          ...(role === 'allocation' ? { enableOfflineQueue: false } : {}),
+          redisOptions: { ...client.options.redisOptions, ...opts },
+        })
+      : client.duplicate(opts);
+  defineScripts(copy);
+  if (copy instanceof Redis) trackConnectionEpoch(copy);
+  return copy;
+}

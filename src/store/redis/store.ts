@@ -5,6 +5,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import type { LayoutRegistry } from '../../core/layout-port.js';
+import type { WorkerLeaseHandle } from '../../core/lease-port.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../core/tags.js';
 import type {
   BumpResult,
@@ -27,6 +28,7 @@ import { createKeys, type Keys } from './keys.js';
 import { confirmReplicated } from './replication.js';
 import { codeOf, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
+import { RedisWorkerLeaseStore } from './worker-lease.js';
 
 export interface RedisStoreOptions {
   /** General connection: admin work, readiness. */
@@ -54,6 +56,11 @@ export interface RedisStoreOptions {
    * @default 1000
    */
   readonly readyTimeoutMs?: number;
+  /**
+   * Builds the dedicated connection of the snowflake worker leases (see
+   * {@link RedisStore.openWorkerLeases}); without it, leases share the general one.
+   */
+  readonly leaseClient?: () => RedisLike;
 }
 
 /** A reply that is not what a script's header promises. */
@@ -78,6 +85,11 @@ export class RedisStore implements Store, LayoutRegistry {
   private readonly minReplicas: number;
   private readonly waitTimeoutMs: number;
   private readonly readyTimeoutMs: number;
+  private readonly leaseClient: (() => RedisLike) | undefined;
+  /** A Redis store serves many hosts: no notice to log first. */
+  readonly warning = undefined;
+  /** The snowflake layout is recorded under the key prefix, next to the tags. */
+  readonly layouts: LayoutRegistry = this;
 
   constructor(opts: RedisStoreOptions) {
     this.client = opts.client;
@@ -88,6 +100,7 @@ export class RedisStore implements Store, LayoutRegistry {
     this.keys = createKeys(opts.keyPrefix);
     this.kind = opts.kind ?? (opts.client instanceof Cluster ? 'cluster' : 'redis');
     this.now = opts.now ?? Date.now;
+    this.leaseClient = opts.leaseClient;
   }
 
   /**
@@ -340,6 +353,27 @@ export class RedisStore implements Store, LayoutRegistry {
     } catch (err) {
       throw storeFailure(err, 'snowflake layout check');
     }
+  }
+
+  /**
+   * The snowflake worker leases of this store, over a connection of their own when the
+   * store was given a way to build one (renewals must not queue behind admin work).
+   * `onError` hears that connection's errors.
+   */
+  openWorkerLeases(onError: (err: Error) => void): WorkerLeaseHandle {
+    const replication = { minReplicas: this.minReplicas, waitTimeoutMs: this.waitTimeoutMs };
+    const own = this.leaseClient?.();
+    if (!own) {
+      return {
+        leases: new RedisWorkerLeaseStore(this.client, this.keys, replication),
+        close: async () => {},
+      };
+    }
+    own.on('error', onError);
+    return {
+      leases: new RedisWorkerLeaseStore(own, this.keys, replication),
+      close: () => quit(own),
+    };
   }
 
   async ping(): Promise<boolean> {
