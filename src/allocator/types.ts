@@ -44,18 +44,19 @@ export interface Readiness {
 export interface IdAllocator {
   /**
    * The next ID of a tag. Returns the bigint itself (no promise) when it is buffered;
-   * `await` works on both.
-   * @throws IdAllocError TAG_NOT_FOUND, TAG_EXHAUSTED, UNAVAILABLE, …
+   * `await` works on both. With `mode`, only a tag of that mode is served (the Leaf
+   * routes); a tag of the other mode is refused WRONG_MODE, `details.mode` naming its own.
+   * @throws IdAllocError TAG_NOT_FOUND, WRONG_MODE, TAG_EXHAUSTED, UNAVAILABLE, …
    */
-  next(tag: string): bigint | Promise<bigint>;
+  next(tag: string, mode?: TagMode): bigint | Promise<bigint>;
   /** `count` IDs of a tag, ascending. Synchronous when all are buffered. */
-  nextBatch(tag: string, count: number): bigint[] | Promise<bigint[]>;
+  nextBatch(tag: string, count: number, mode?: TagMode): bigint[] | Promise<bigint[]>;
   /**
    * A range of `size` IDs reserved for the caller alone (segment tags only).
    * @throws IdAllocError WRONG_MODE for a snowflake tag
    */
   lease(tag: string, size: number): Promise<IdRange>;
-  /** The tag's mode as last seen, or undefined when this node has not served it. */
+  /** The tag's mode as this node's mode directory knows it, or undefined when it has not served it. */
   modeOf(tag: string): TagMode | undefined;
   /** This node's state of a segment tag, or undefined when it holds none. */
   segmentState(tag: string): SegmentState | undefined;
