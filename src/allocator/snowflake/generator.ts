@@ -22,13 +22,8 @@ import {
   runOutWarning,
   type SnowflakeLayout,
 } from './layout.js';
-import {
-  WorkerLease,
-  type Schedule,
-  type WorkerGrant,
-  type WorkerLeaseOptions,
-  type WorkerLeaseStore,
-} from './lease.js';
+import { WorkerLease, type Schedule, type WorkerGrant, type WorkerLeaseOptions } from './lease.js';
+import type { WorkerLeaseStore } from '../../core/lease-port.js';
 
 /** Waits `ms` milliseconds (injected: tests advance a fake clock instead). */
 export type Sleep = (ms: number) => Promise<void>;

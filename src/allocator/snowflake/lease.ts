@@ -25,8 +25,6 @@ import { invalidArgument } from '../../core/errors.js';
 import { silentLog, systemClock, type Clock, type Log } from '../../core/time-and-log.js';
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
 
-export type * from '../../core/lease-port.js';
-
 /** Runs `fn` after `ms`; returns a cancel function. */
 export type Schedule = (fn: () => unknown, ms: number) => () => void;
 
