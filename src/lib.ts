@@ -37,8 +37,9 @@ export interface LibrarySnowflakeOptions {
 export interface LibraryOptions {
   /**
    * A `redis://` URL, or an ioredis client (standalone, Sentinel or Cluster). A client
-   * you pass stays yours: `close()` leaves it open. The allocation connection is always
-   * a separate one with no offline queue and no resend (SPEC §8).
+   * you pass stays yours: idalloc duplicates its own connections from it, and `close()`
+   * leaves yours open. The allocation connection is always a separate one with no
+   * offline queue and no resend (SPEC §8); snowflake leases get one of their own.
    */
   readonly redis: string | RedisLike;
   /** @default 'idalloc:' */

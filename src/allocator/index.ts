@@ -13,13 +13,8 @@ import {
 import type { SegmentStore, TagMode, TagStore } from '../core/store-ports.js';
 import { SegmentAllocator, type SegmentOptions } from './segment.js';
 import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
-import {
-  type AllocatorObserver,
-  type IdAllocator,
-  type Readiness,
-  type SegmentState,
-} from './types.js';
-import { type DecodedSnowflake, type IdRange } from '../core/ids.js';
+import type { AllocatorObserver, IdAllocator, Readiness, SegmentState } from './types.js';
+import type { DecodedSnowflake, IdRange } from '../core/ids.js';
 
 /** What the facade needs of a snowflake generator. */
 export interface SnowflakeSource {

@@ -22,8 +22,8 @@ import type { Grant, SegmentStore } from '../core/store-ports.js';
 import { checkTagName } from '../core/tags.js';
 import { Segment, nextStep, starvedStep, type StepRule } from './step.js';
 import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
-import { type AllocatorObserver, type SegmentState } from './types.js';
-import { type IdRange } from '../core/ids.js';
+import type { AllocatorObserver, SegmentState } from './types.js';
+import type { IdRange } from '../core/ids.js';
 
 export interface SegmentOptions {
   /** Fraction of a segment used before the next is fetched (`PREFETCH_AT`). @default 0.1 */

@@ -26,16 +26,15 @@ export const Refusal = {
 export type Refusal = (typeof Refusal)[keyof typeof Refusal];
 
 /**
- * The one place a store's refusal becomes a typed error. `subject` is the tag, or
+ * The one place a store's refusal becomes a typed error. `tag` is the tag, or
  * 'worker <id>' for the worker-lease refusals; `context` carries what the message names
  * (`mode`/`wanted` for WRONG_MODE, `max`, `next`, `to`, `floor`).
  */
 export function refusal(
   kind: Refusal,
-  subject: string,
+  tag: string,
   context: Record<string, unknown> = {},
 ): IdAllocError {
-  const tag = subject;
   switch (kind) {
     case Refusal.TAG_NOT_FOUND:
       return tagNotFound(tag);

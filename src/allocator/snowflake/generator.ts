@@ -13,8 +13,8 @@
  */
 import { invalidArgument, unavailable } from '../../core/errors.js';
 import { silentLog, systemClock, type Clock, type Log } from '../../core/time-and-log.js';
-import { type AllocatorObserver, type Readiness } from '../types.js';
-import { type DecodedSnowflake } from '../../core/ids.js';
+import type { AllocatorObserver, Readiness } from '../types.js';
+import type { DecodedSnowflake } from '../../core/ids.js';
 import {
   DEFAULT_DECODE_TOLERANCE_MS,
   decodeSnowflake,
