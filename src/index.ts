@@ -13,7 +13,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, startSnowflake } from './startup.js';
-import { openStore, storeWarning } from './store/open.js';
+import { openStore, type OpenedStore } from './store/open.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -33,14 +33,13 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   exitOnFatal(logger);
-  let store: ReturnType<typeof openStore>;
+  let store: OpenedStore;
   try {
     store = openStore(config);
   } catch (err) {
     return fail(err);
   }
-  const warning = storeWarning(store);
-  if (warning) logger.warn(warning);
+  if (store.warning) logger.warn(store.warning);
   const metrics = createMetrics();
   if (!(await checkStore(store, config, logger, metrics))) {
     await store.close();

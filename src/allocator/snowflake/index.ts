@@ -53,4 +53,3 @@ export {
   type SnowflakeLayoutOptions,
 } from './layout.js';
 export type { Schedule, WorkerGrant } from './lease.js';
-export type { WorkerLeaseStore } from '../../core/lease-port.js';
