@@ -55,6 +55,13 @@ export function scriptError(
   });
 }
 
+/** A reply that is not what a script's header promises (`what`: the script, the subject). */
+export function badReply(what: string, reply: unknown): IdAllocError {
+  return new IdAllocError(ErrorCode.INTERNAL, `unexpected reply from ${what}`, {
+    reply: JSON.stringify(reply),
+  });
+}
+
 /**
  * A negative code as a number. With `stringNumbers` ioredis hands integer replies over
  * as strings, so both shapes are accepted.

@@ -3,7 +3,6 @@
  * from the key builder, every script reply is checked for its shape before use.
  */
 import { Cluster, type Redis } from 'ioredis';
-import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import type { LayoutRegistry } from '../../core/layout-port.js';
 import type { WorkerLeaseHandle } from '../../core/lease-port.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../core/tags.js';
@@ -26,7 +25,7 @@ import {
 import { checkDurability, type DurabilityReport } from './durability.js';
 import { createKeys, type Keys } from './keys.js';
 import { confirmReplicated } from './replication.js';
-import { codeOf, scriptError, storeFailure } from './replies.js';
+import { badReply, codeOf, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 import { RedisWorkerLeaseStore } from './worker-lease.js';
 
@@ -61,13 +60,6 @@ export interface RedisStoreOptions {
    * {@link RedisStore.openWorkerLeases}); without it, leases share the general one.
    */
   readonly leaseClient?: () => RedisLike;
-}
-
-/** A reply that is not what a script's header promises. */
-function badReply(what: string, reply: unknown): IdAllocError {
-  return new IdAllocError(ErrorCode.INTERNAL, `unexpected reply from ${what}`, {
-    reply: JSON.stringify(reply),
-  });
 }
 
 function isStringArray(reply: ScriptReply, length: number): reply is string[] {

@@ -4,7 +4,7 @@
  * `{prefix}worker:{id}:horizon` share a Cluster hash tag, so each script runs on one
  * slot; inspecting a window sends one script per worker ID, all in flight at once.
  */
-import { ErrorCode, IdAllocError } from '../../core/errors.js';
+import type { IdAllocError } from '../../core/errors.js';
 import type {
   ClaimOutcome,
   ClaimRequest,
@@ -23,7 +23,7 @@ import {
 import { confirmWritten } from './replication.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './scripts.js';
-import { codeOf, ScriptCode, scriptError, storeFailure } from './replies.js';
+import { badReply, codeOf, ScriptCode, scriptError, storeFailure } from './replies.js';
 
 /** A reply of `length` decimal strings, as numbers; undefined for any other shape. */
 function numbers(reply: ScriptReply, length: number): number[] | undefined {
@@ -34,16 +34,6 @@ function numbers(reply: ScriptReply, length: number): number[] | undefined {
     out.push(Number(v));
   }
   return out;
-}
-
-function badReply(script: string, workerId: number, reply: unknown): IdAllocError {
-  return new IdAllocError(
-    ErrorCode.INTERNAL,
-    `unexpected reply from ${script} for worker ${workerId}`,
-    {
-      reply: JSON.stringify(reply),
-    },
-  );
 }
 
 /** Any other negative code is a bug: an INTERNAL error naming it. */
@@ -114,7 +104,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
       const id = ids[i]!;
       if (codeOf(reply) === ScriptCode.WORKER_DAMAGED) return { id, state: 'damaged' };
       const v = numbers(reply, 2);
-      if (!v || v[0]! > 1) throw badReply('worker-inspect', id, reply);
+      if (!v || v[0]! > 1) throw badReply(`worker-inspect for worker ${id}`, reply);
       return v[0] === 1 ? { id, state: 'held' } : { id, state: 'free', floor: v[1]! };
     });
   }
@@ -145,7 +135,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code === ScriptCode.WORKER_DAMAGED) return { kind: 'damaged' };
     if (code !== undefined) throw unexpected(code, workerId);
     const v = numbers(reply, 3);
-    if (!v || v[2]! > 1) throw badReply('worker-claim', workerId, reply);
+    if (!v || v[2]! > 1) throw badReply(`worker-claim for worker ${workerId}`, reply);
     await this.confirm(conn, epoch, `the claim of snowflake worker ${workerId}`);
     return { kind: 'claimed', floor: v[0]!, horizon: v[1]!, margin: v[2] === 1 };
   }
@@ -174,7 +164,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code === ScriptCode.WORKER_DAMAGED) return { kind: 'damaged' };
     if (code !== undefined) throw unexpected(code, workerId);
     const v = numbers(reply, 2);
-    if (!v) throw badReply('worker-renew', workerId, reply);
+    if (!v) throw badReply(`worker-renew for worker ${workerId}`, reply);
     await this.confirm(conn, epoch, `the renewal of snowflake worker ${workerId}`);
     return { kind: 'renewed', horizon: v[0]!, floor: v[1] === 0 ? undefined : v[1] };
   }
@@ -200,7 +190,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code === ScriptCode.NOT_HOLDER) return 'lost';
     if (code === ScriptCode.WORKER_DAMAGED) return 'damaged';
     throw code === undefined
-      ? badReply('worker-release', workerId, reply)
+      ? badReply(`worker-release for worker ${workerId}`, reply)
       : unexpected(code, workerId);
   }
 }
