@@ -54,7 +54,9 @@ export interface SegmentStore {
    * Takes the next `count` IDs of a segment tag. With `exact`, all or nothing; without,
    * fewer when the tag's max leaves fewer.
    * @throws IdAllocError TAG_NOT_FOUND, WRONG_MODE, TAG_EXHAUSTED, INTERNAL (damaged
-   *   tag), or UNAVAILABLE (store unreachable, replication not confirmed)
+   *   tag), or UNAVAILABLE (store unreachable, replication not confirmed). WRONG_MODE's
+   *   `details.mode` names the tag's own mode ('snowflake'): the allocator's mode
+   *   directory learns it from the refusal, without asking again.
    */
   allocate(tag: string, count: number, exact: boolean): Promise<Grant>;
   /** Raises the tag's next to at least `floor`; never lowers it (regression fence). */
