@@ -226,6 +226,14 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
       });
     });
 
+    it("names the tag's mode in the WRONG_MODE refusal (the allocator learns it from there)", async () => {
+      await store.createTag(snowflake('clock'));
+      await expect(store.allocate('clock', 1, false)).rejects.toMatchObject({
+        code: 'WRONG_MODE',
+        details: { tag: 'clock', mode: 'snowflake' },
+      });
+    });
+
     it('refuses a malformed count with INTERNAL, writing nothing', async () => {
       await store.createTag(segmentTag('order'));
       const before = await h.fields('order');
