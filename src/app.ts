@@ -19,7 +19,7 @@ import type { ReadyState } from './http/ready.js';
 import { statusRoutes, type StatusDeps } from './http/status.js';
 import { tagRoutes } from './http/tags.js';
 import { UNMATCHED_ROUTE, type Metrics } from './metrics.js';
-import type { TagStore } from './store/types.js';
+import type { TagStore } from './core/store-ports.js';
 
 export { ReadyState } from './http/ready.js';
 

@@ -12,10 +12,10 @@ import { createApp, ReadyState } from './app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { grantLogFromConfig, type GrantLog } from './grant-log.js';
+import type { GrantLog } from './core/grant-log.js';
 import { createMetrics } from './metrics.js';
-import { checkStore, startSnowflake } from './startup.js';
-import { openStore, storeWarning } from './store/index.js';
+import { checkStore, grantLogFromConfig, startSnowflake } from './startup.js';
+import { openStore, type OpenedStore } from './store/open.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -35,14 +35,13 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   exitOnFatal(logger);
-  let store: ReturnType<typeof openStore>;
+  let store: OpenedStore;
   try {
     store = openStore(config);
   } catch (err) {
     return fail(err);
   }
-  const warning = storeWarning(store);
-  if (warning) logger.warn(warning);
+  if (store.warning) logger.warn(store.warning);
   const metrics = createMetrics({ maxTags: config.METRICS_MAX_TAGS });
   if (!(await checkStore(store, config, logger, metrics))) {
     await store.close();

@@ -8,27 +8,20 @@
  * await ids.close();
  * ```
  */
-import { Cluster, Redis } from 'ioredis';
 import { createAllocator as createFacade, type SnowflakeSource } from './allocator/index.js';
 import type { SegmentOptions } from './allocator/segment.js';
+import { checkSnowflakeLayout } from './allocator/snowflake/layout-check.js';
 import {
   LAYOUT_PRESETS,
   SnowflakeGenerator,
   createLayout,
   type SnowflakeLayoutOptions,
 } from './allocator/snowflake/index.js';
-import {
-  silentLog,
-  type AllocatorObserver,
-  type IdAllocator,
-  type Log,
-} from './allocator/types.js';
-import { createGrantLog, type GrantRecorder } from './grant-log.js';
-import { allocationOptions, trackConnectionEpoch, type RedisLike } from './store/redis/client.js';
-import { defineScripts } from './store/redis/scripts.js';
-import { RedisStore } from './store/redis/store.js';
-import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
-import { checkSnowflakeLayout } from './store/redis/layout-check.js';
+import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
+import type { WorkerLeaseHandle } from './core/lease-port.js';
+import { silentLog, type Log } from './core/time-and-log.js';
+import { createGrantLog, type GrantRecorder } from './core/grant-log.js';
+import { openLibraryStore, type OpenedStore, type RedisLike } from './store/open.js';
 
 /** How the library builds its snowflake generator (SPEC §6). */
 export interface LibrarySnowflakeOptions {
@@ -45,8 +38,9 @@ export interface LibrarySnowflakeOptions {
 export interface LibraryOptions {
   /**
    * A `redis://` URL, or an ioredis client (standalone, Sentinel or Cluster). A client
-   * you pass stays yours: `close()` leaves it open. The allocation connection is always
-   * a separate one with no offline queue and no resend (SPEC §8).
+   * you pass stays yours: idalloc duplicates its own connections from it, and `close()`
+   * leaves yours open. The allocation connection is always a separate one with no
+   * offline queue and no resend (SPEC §8); snowflake leases get one of their own.
    */
   readonly redis: string | RedisLike;
   /** @default 'idalloc:' */
@@ -70,51 +64,42 @@ export interface LibraryOptions {
   readonly nodeId?: string;
 }
 
-/** An allocator for the tags in one Redis. */
+/**
+ * An allocator for the tags in one Redis, over the connections the service builds (the
+ * same factory: retry strategy, READONLY handling, command timeouts, connection names; a
+ * dedicated allocation connection, and a dedicated one for snowflake worker leases).
+ */
 export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator> {
-  const owned = typeof opts.redis === 'string';
-  const client: RedisLike =
-    typeof opts.redis === 'string' ? new Redis(opts.redis, { stringNumbers: true }) : opts.redis;
-  defineScripts(client);
-  const allocClient: RedisLike =
-    client instanceof Cluster
-      ? client.duplicate(undefined, {
-          ...client.options,
-          enableOfflineQueue: false,
-          redisOptions: { ...client.options.redisOptions, ...allocationOptions },
-        })
-      : client.duplicate(allocationOptions);
-  defineScripts(allocClient);
-  if (allocClient instanceof Redis) trackConnectionEpoch(allocClient);
+  const store = openLibraryStore({
+    redis: opts.redis,
+    keyPrefix: opts.keyPrefix ?? 'idalloc:',
+    minReplicas: opts.minReplicas ?? 0,
+    waitTimeoutMs: opts.waitTimeoutMs ?? 100,
+  });
   const grants = createGrantLog(opts.log ?? silentLog, {
     ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
   });
-  const store = new RedisStore({
-    client,
-    allocClient,
-    keyPrefix: opts.keyPrefix ?? 'idalloc:',
-    ...(opts.minReplicas === undefined ? {} : { minReplicas: opts.minReplicas }),
-    ...(opts.waitTimeoutMs === undefined ? {} : { waitTimeoutMs: opts.waitTimeoutMs }),
-  });
-  let snowflake: SnowflakeSource | undefined;
+  let snowflake: { source: SnowflakeSource; leases?: WorkerLeaseHandle } | undefined;
   try {
-    snowflake = await snowflakeSource(opts, client, store, grants);
+    snowflake = await snowflakeSource(opts, store, grants);
   } catch (err) {
-    await Promise.allSettled([allocClient.quit(), owned ? client.quit() : Promise.resolve()]);
+    await store.close();
     throw err;
   }
   const facade = createFacade({
     store,
     ...(opts.segment ? { segment: opts.segment } : {}),
-    ...(snowflake ? { snowflake } : {}),
+    ...(snowflake ? { snowflake: snowflake.source } : {}),
     ...(opts.observer ? { observer: opts.observer } : {}),
     ...(opts.log ? { log: opts.log } : {}),
     grants,
   });
   const close = facade.close.bind(facade);
   facade.close = async () => {
+    // The generator releases its lease in close(); its connection goes after.
     await close();
-    await Promise.allSettled([allocClient.quit(), owned ? client.quit() : Promise.resolve()]);
+    await snowflake?.leases?.close();
+    await store.close();
   };
   return facade;
 }
@@ -122,45 +107,44 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
 /** The snowflake source the options ask for, started; undefined for none. */
 async function snowflakeSource(
   opts: LibraryOptions,
-  client: RedisLike,
-  store: RedisStore,
+  store: OpenedStore,
   grants: GrantRecorder,
-): Promise<SnowflakeSource | undefined> {
+): Promise<{ source: SnowflakeSource; leases?: WorkerLeaseHandle } | undefined> {
   const s = opts.snowflake;
   if (s === undefined || s === false) return undefined;
-  if (typeof s === 'object' && 'next' in s) return s;
+  if (typeof s === 'object' && 'next' in s) return { source: s };
   const o: LibrarySnowflakeOptions = s === true ? {} : s;
   const layout =
     typeof o.layout === 'string' ? createLayout(LAYOUT_PRESETS[o.layout]) : createLayout(o.layout);
-  await checkSnowflakeLayout(store, layout, opts.log ?? silentLog);
-  const generator = new SnowflakeGenerator({
-    layout,
-    ...(o.workerId === undefined
-      ? {
-          leaseStore: new RedisWorkerLeaseStore(client, store.keys, {
-            minReplicas: opts.minReplicas ?? 0,
-            waitTimeoutMs: opts.waitTimeoutMs ?? 100,
-          }),
-        }
-      : { workerId: o.workerId }),
-    ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
-    ...(o.maxBackwardMs === undefined ? {} : { maxBackwardMs: o.maxBackwardMs }),
-    ...(opts.log ? { log: opts.log } : {}),
-    ...(opts.observer ? { observer: opts.observer } : {}),
-    grants,
-  });
-  await generator.start();
-  return generator;
+  if (store.layouts) await checkSnowflakeLayout(store.layouts, layout, opts.log ?? silentLog);
+  const log = opts.log ?? silentLog;
+  const leases =
+    o.workerId === undefined
+      ? store.openWorkerLeases((err) =>
+          log.warn({ err: err.message }, 'snowflake lease connection error'),
+        )
+      : undefined;
+  try {
+    const generator = new SnowflakeGenerator({
+      layout,
+      ...(leases ? { leaseStore: leases.leases } : { workerId: o.workerId }),
+      ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
+      ...(o.maxBackwardMs === undefined ? {} : { maxBackwardMs: o.maxBackwardMs }),
+      ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.observer ? { observer: opts.observer } : {}),
+      grants,
+    });
+    await generator.start();
+    return { source: generator, ...(leases ? { leases } : {}) };
+  } catch (err) {
+    await leases?.close();
+    throw err;
+  }
 }
 
-export { ErrorCode, IdAllocError, isIdAllocError } from './errors.js';
+export { ErrorCode, IdAllocError, isIdAllocError } from './core/errors.js';
 export { SnowflakeGenerator, createLayout, LAYOUT_PRESETS } from './allocator/snowflake/index.js';
-export type {
-  DecodedSnowflake,
-  IdAllocator,
-  IdRange,
-  Readiness,
-  SegmentState,
-} from './allocator/types.js';
-export { RedisStore } from './store/redis/store.js';
+export type { DecodedSnowflake, IdRange } from './core/ids.js';
+export type { IdAllocator, Readiness, SegmentState } from './allocator/types.js';
+export { RedisStore } from './store/open.js';
 export { IdClient, type IdClientOptions } from './client/id-client.js';

@@ -22,7 +22,7 @@ import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
 import { DEFAULT_MAX_TAGS, TagLabels, UNSERVED_TAG } from './metric-tags.js';
 
 export { OTHER_TAGS, UNSERVED_TAG } from './metric-tags.js';
-import type { SkipReason } from './grant-log.js';
+import type { SkipReason } from './core/grant-log.js';
 
 /** The route label of requests no route matched (SPEC §9: never the raw path). */
 export const UNMATCHED_ROUTE = 'unmatched';

@@ -2,21 +2,24 @@
  * Start-up steps of the service between the store and the app: the store's checks
  * (SPEC §8.5) and the snowflake generator (SPEC §6) with its worker lease.
  */
+import { checkSnowflakeLayout } from './allocator/snowflake/layout-check.js';
 import { snowflakeFromConfig, type SnowflakeGenerator } from './allocator/snowflake/index.js';
-import type { Config } from './config.js';
-import type { GrantRecorder } from './grant-log.js';
+import {
+  createGrantLog,
+  type GrantLog,
+  type GrantLogSink,
+  type GrantRecorder,
+} from './core/grant-log.js';
+import { ConfigError, type Config } from './config.js';
+import type { WorkerLeaseHandle } from './core/lease-port.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { openStore } from './store/index.js';
-import { createRedisClient, topologyOf, type RedisLike } from './store/redis/client.js';
-import { StoreNotDurableError, summary, type DurabilityReport } from './store/redis/durability.js';
-import { RedisStore } from './store/redis/store.js';
-import { RedisWorkerLeaseStore } from './store/redis/worker-lease.js';
-import { checkSnowflakeLayout } from './store/redis/layout-check.js';
-import { EmbeddedStore } from './store/embedded/store.js';
-import type { WorkerLeaseStore } from './allocator/snowflake/lease-store.js';
-
-type OpenedStore = ReturnType<typeof openStore>;
+import {
+  StoreNotDurableError,
+  durabilitySummary,
+  type DurabilityReport,
+  type OpenedStore,
+} from './store/open.js';
 
 /**
  * Redis: logs connection errors (ioredis would print them raw on stderr) and runs the
@@ -31,16 +34,17 @@ export async function checkStore(
   logger: Logger,
   metrics: Metrics,
 ): Promise<boolean> {
-  if (!(store instanceof RedisStore)) {
-    metrics.setStoreDurable(true);
-    return true;
-  }
   store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
   let report: DurabilityReport | undefined;
   let why: string;
   try {
     report = await store.checkDurability();
-    why = summary(report);
+    if (report === undefined) {
+      // Durable by construction (the embedded store): nothing to report.
+      metrics.setStoreDurable(true);
+      return true;
+    }
+    why = durabilitySummary(report);
   } catch (err) {
     why = `the durability check failed: ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -84,34 +88,24 @@ export async function startSnowflake(
   metrics: Metrics,
   grants?: GrantRecorder,
 ): Promise<SnowflakeSetup> {
-  const topology = topologyOf(config);
-  let client: RedisLike | undefined;
-  let leaseStore: WorkerLeaseStore | undefined;
   // A pinned SNOWFLAKE_WORKER_ID needs no lease store.
-  const leased = config.SNOWFLAKE_WORKER_ID === undefined;
-  if (leased && store instanceof RedisStore && topology) {
-    client = createRedisClient(topology, 'general');
-    client.on('error', (err: Error) =>
-      logger.warn({ err: err.message }, 'snowflake lease connection error'),
-    );
-    leaseStore = new RedisWorkerLeaseStore(client, store.keys, {
-      minReplicas: config.REDIS_MIN_REPLICAS,
-      waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
-    });
-  } else if (leased && store instanceof EmbeddedStore) {
-    leaseStore = store.workerLeases();
-  }
+  const leases: WorkerLeaseHandle | undefined =
+    config.SNOWFLAKE_WORKER_ID === undefined
+      ? store.openWorkerLeases((err) =>
+          logger.warn({ err: err.message }, 'snowflake lease connection error'),
+        )
+      : undefined;
   const generator = snowflakeFromConfig(config, {
-    ...(leaseStore ? { leaseStore } : {}),
+    ...(leases ? { leaseStore: leases.leases } : {}),
     observer: metrics.observer,
     log: logger,
     ...(grants ? { grants } : {}),
   });
-  if (store instanceof RedisStore) {
+  if (store.layouts) {
     try {
-      await checkSnowflakeLayout(store, generator.layout, logger);
+      await checkSnowflakeLayout(store.layouts, generator.layout, logger);
     } catch (err) {
-      await client?.quit().catch(() => client?.disconnect());
+      await leases?.close();
       throw err;
     }
   }
@@ -120,12 +114,29 @@ export async function startSnowflake(
   return {
     generator,
     async close() {
-      if (!client) return;
-      try {
-        await client.quit();
-      } catch {
-        client.disconnect();
-      }
+      await leases?.close();
     },
   };
+}
+
+/**
+ * The service's grant log: `NODE_ID` (default hostname:pid) and `GRANT_LOG` (a file; the
+ * pino log when unset).
+ * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending
+ */
+export function grantLogFromConfig(
+  config: { readonly NODE_ID?: string | undefined; readonly GRANT_LOG?: string | undefined },
+  log: GrantLogSink,
+): GrantLog {
+  try {
+    return createGrantLog(log, {
+      ...(config.NODE_ID === undefined ? {} : { nodeId: config.NODE_ID }),
+      ...(config.GRANT_LOG === undefined ? {} : { file: config.GRANT_LOG }),
+    });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(
+      `GRANT_LOG=${config.GRANT_LOG}: cannot open the file for appending (${why})`,
+    );
+  }
 }

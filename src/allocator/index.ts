@@ -3,22 +3,19 @@
  * tag's mode (SPEC §1, §7). Segment tags go to the {@link SegmentAllocator}; a tag the
  * store reports as snowflake goes to the node's snowflake source.
  */
-import { ErrorCode, IdAllocError, invalidArgument, isIdAllocError } from '../errors.js';
-import { createGrantLog, type GrantRecorder } from '../grant-log.js';
-import type { SegmentStore, TagMode, TagStore } from '../store/types.js';
-import { SegmentAllocator, type SegmentOptions } from './segment.js';
+import { createGrantLog, type GrantRecorder } from '../core/grant-log.js';
 import {
-  silentLog,
-  systemClock,
-  type AllocatorObserver,
-  type Clock,
-  type DecodedSnowflake,
-  type IdAllocator,
-  type IdRange,
-  type Log,
-  type Readiness,
-  type SegmentState,
-} from './types.js';
+  ErrorCode,
+  IdAllocError,
+  invalidArgument,
+  isIdAllocError,
+  tagNotFound,
+} from '../core/errors.js';
+import type { SegmentStore, TagMode, TagStore } from '../core/store-ports.js';
+import { SegmentAllocator, type SegmentOptions } from './segment.js';
+import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
+import type { AllocatorObserver, IdAllocator, Readiness, SegmentState } from './types.js';
+import type { DecodedSnowflake, IdRange } from '../core/ids.js';
 
 /** What the facade needs of a snowflake generator. */
 export interface SnowflakeSource {
@@ -71,21 +68,60 @@ class Allocator implements IdAllocator {
     });
   }
 
-  next(tag: string): bigint | Promise<bigint> {
-    if (this.isSnowflake(tag)) return this.counted(tag, 'snowflake', this.snowflake(tag).next());
-    return this.segmentOrSnowflake(tag, this.segments.next(tag), (s) => s.next());
+  next(tag: string, mode?: TagMode): bigint | Promise<bigint> {
+    return this.serve(
+      tag,
+      mode,
+      () => this.segments.next(tag),
+      (s) => s.next(),
+    );
   }
 
-  nextBatch(tag: string, count: number): bigint[] | Promise<bigint[]> {
+  nextBatch(tag: string, count: number, mode?: TagMode): bigint[] | Promise<bigint[]> {
     if (!Number.isSafeInteger(count) || count < 1) {
       throw invalidArgument(`count ${count} is not allowed: expected an integer of at least 1`);
     }
-    if (this.isSnowflake(tag)) {
-      return this.counted(tag, 'snowflake', this.snowflake(tag).nextBatch(count));
-    }
-    return this.segmentOrSnowflake(tag, this.segments.nextBatch(tag, count), (s) =>
-      s.nextBatch(count),
+    return this.serve(
+      tag,
+      mode,
+      () => this.segments.nextBatch(tag, count),
+      (s) => s.nextBatch(count),
     );
+  }
+
+  /**
+   * The mode directory: every request learns a tag's mode here, with at most one store
+   * round trip for a tag this node has not served. A known tag is served by its mode
+   * without asking the store. An unknown one is tried as a segment tag: the allocation
+   * either grants (segment) or is refused WRONG_MODE, and the refusal names the mode
+   * (snowflake), so no second trip is needed. Only a caller that insists on snowflake
+   * (the Leaf snowflake route) asks the store for the tag first, so that a segment tag
+   * does not lose a segment to a request that will be refused.
+   */
+  private serve<T extends bigint | bigint[]>(
+    tag: string,
+    wanted: TagMode | undefined,
+    segment: () => T | Promise<T>,
+    take: (s: SnowflakeSource) => T | Promise<T>,
+  ): T | Promise<T> {
+    const known = this.isSnowflake(tag) ? 'snowflake' : this.modes.get(tag)?.mode;
+    if (known === 'snowflake') {
+      if (wanted === 'segment') throw wrongMode(tag, 'snowflake', wanted);
+      return this.counted(tag, 'snowflake', take(this.snowflake(tag)));
+    }
+    if (wanted === 'snowflake') {
+      if (known === 'segment') throw wrongMode(tag, 'segment', wanted);
+      return this.opts.store.getTag(tag).then((t) => {
+        if (t === undefined) throw tagNotFound(tag);
+        this.remember(tag, t.mode);
+        return this.serve(tag, wanted, segment, take);
+      });
+    }
+    return this.segmentOrSnowflake(tag, wanted, segment(), take);
+  }
+
+  private remember(tag: string, mode: TagMode): void {
+    this.modes.set(tag, { mode, checkedAt: this.clock.now() });
   }
 
   /** Counts what was issued, on the fast path without a promise. */
@@ -104,16 +140,17 @@ class Allocator implements IdAllocator {
   /** A segment answer; a WRONG_MODE refusal of a snowflake tag is served by snowflake. */
   private segmentOrSnowflake<T extends bigint | bigint[]>(
     tag: string,
+    wanted: TagMode | undefined,
     r: T | Promise<T>,
     take: (s: SnowflakeSource) => T | Promise<T>,
   ): T | Promise<T> {
     if (!(r instanceof Promise)) return this.counted(tag, 'segment', r);
     return r.then(
       (v) => {
-        this.modes.set(tag, { mode: 'segment', checkedAt: this.clock.now() });
+        this.remember(tag, 'segment');
         return this.counted(tag, 'segment', v) as T;
       },
-      (err: unknown) => this.viaSnowflake(tag, err, take),
+      (err: unknown) => this.viaSnowflake(tag, wanted, err, take),
     );
   }
 
@@ -189,19 +226,35 @@ class Allocator implements IdAllocator {
     return s;
   }
 
-  /** A segment call refused with WRONG_MODE: if the tag is a snowflake tag, serve it so. */
+  /**
+   * A segment call refused with WRONG_MODE: the tag is a snowflake tag, so serve it so
+   * (unless the caller wants a segment tag). The refusal names the tag's mode; only a
+   * store whose refusal does not is asked again.
+   */
   private async viaSnowflake<T extends bigint | bigint[]>(
     tag: string,
+    wanted: TagMode | undefined,
     err: unknown,
     take: (s: SnowflakeSource) => T | Promise<T>,
   ): Promise<T> {
     if (!isIdAllocError(err, ErrorCode.WRONG_MODE)) throw err;
-    const t = await this.opts.store.getTag(tag);
-    if (t === undefined) throw err;
-    if (t.mode !== 'snowflake') throw err;
-    this.modes.set(tag, { mode: 'snowflake', checkedAt: this.clock.now() });
+    const said = err.details.mode;
+    const mode =
+      said === 'snowflake' || said === 'segment' ? said : (await this.opts.store.getTag(tag))?.mode;
+    if (mode !== 'snowflake') throw err;
+    this.remember(tag, 'snowflake');
+    if (wanted === 'segment') throw wrongMode(tag, 'snowflake', wanted);
     return this.counted(tag, 'snowflake', take(this.snowflake(tag)));
   }
+}
+
+/** A request for one mode of a tag of the other (details.mode names the tag's own). */
+function wrongMode(tag: string, actual: TagMode, wanted: TagMode): IdAllocError {
+  return new IdAllocError(
+    ErrorCode.WRONG_MODE,
+    `tag '${tag}' is a ${actual}-mode tag; this needs a ${wanted} tag`,
+    { tag, mode: actual, wanted },
+  );
 }
 
 /** Builds the allocator on a store (see {@link AllocatorOptions}). */

@@ -16,21 +16,15 @@ import {
   invalidArgument,
   isIdAllocError,
   unavailable,
-} from '../errors.js';
-import { jitteredBackoff } from '../backoff.js';
-import { silentGrants, type GrantRecorder, type SkipReason } from '../grant-log.js';
-import type { Grant, SegmentStore } from '../store/types.js';
-import { checkTagName } from '../tags.js';
+} from '../core/errors.js';
+import { jitteredBackoff } from '../core/backoff.js';
+import type { Grant, SegmentStore } from '../core/store-ports.js';
+import { checkTagName } from '../core/tags.js';
+import { silentGrants, type GrantRecorder, type SkipReason } from '../core/grant-log.js';
 import { Segment, nextStep, starvedStep, type StepRule } from './step.js';
-import {
-  silentLog,
-  systemClock,
-  type AllocatorObserver,
-  type Clock,
-  type IdRange,
-  type Log,
-  type SegmentState,
-} from './types.js';
+import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
+import type { AllocatorObserver, SegmentState } from './types.js';
+import type { IdRange } from '../core/ids.js';
 
 export interface SegmentOptions {
   /** Fraction of a segment used before the next is fetched (`PREFETCH_AT`). @default 0.1 */

@@ -2,7 +2,7 @@
  * Segments and the dynamic step rule (SPEC §5, Meituan Leaf's rule): pure functions and
  * a small mutable segment, no I/O.
  */
-import type { Grant } from '../store/types.js';
+import type { Grant } from '../core/store-ports.js';
 import type { SegmentView } from './types.js';
 
 /** One buffer: IDs `start`..`end` inclusive, `cursor` the next to hand out. */

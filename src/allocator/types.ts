@@ -3,14 +3,9 @@
  * benchmarks call. Segment and snowflake tags are served through the same methods; the
  * facade (allocator/index.ts) routes each tag by its mode.
  */
-import type { SkipReason } from '../grant-log.js';
-import type { TagMode } from '../store/types.js';
-
-/** A range of IDs, `start`..`end` inclusive. */
-export interface IdRange {
-  readonly start: bigint;
-  readonly end: bigint;
-}
+import type { SkipReason } from '../core/grant-log.js';
+import type { DecodedSnowflake, IdRange } from '../core/ids.js';
+import type { TagMode } from '../core/store-ports.js';
 
 /** One buffer of a segment tag as this node holds it. */
 export interface SegmentView {
@@ -40,17 +35,6 @@ export interface SegmentState {
   readonly highWater: bigint | null;
 }
 
-/** A snowflake ID taken apart (SPEC §2 `GET /v1/snowflake/{id}`). */
-export interface DecodedSnowflake {
-  readonly id: string;
-  /** Milliseconds since the Unix epoch. */
-  readonly timestamp: number;
-  /** ISO-8601 UTC. */
-  readonly time: string;
-  readonly workerId: number;
-  readonly sequence: number;
-}
-
 export interface Readiness {
   readonly ready: boolean;
   /** Why not, when not ready. */
@@ -61,19 +45,20 @@ export interface Readiness {
 export interface IdAllocator {
   /**
    * The next ID of a tag. Returns the bigint itself (no promise) when it is buffered;
-   * `await` works on both.
-   * @throws IdAllocError TAG_NOT_FOUND, TAG_EXHAUSTED, UNAVAILABLE, …
+   * `await` works on both. With `mode`, only a tag of that mode is served (the Leaf
+   * routes); a tag of the other mode is refused WRONG_MODE, `details.mode` naming its own.
+   * @throws IdAllocError TAG_NOT_FOUND, WRONG_MODE, TAG_EXHAUSTED, UNAVAILABLE, …
    */
-  next(tag: string): bigint | Promise<bigint>;
+  next(tag: string, mode?: TagMode): bigint | Promise<bigint>;
   /** `count` IDs of a tag, ascending. Synchronous when all are buffered. */
-  nextBatch(tag: string, count: number): bigint[] | Promise<bigint[]>;
+  nextBatch(tag: string, count: number, mode?: TagMode): bigint[] | Promise<bigint[]>;
   /**
    * A range of `size` IDs reserved for the caller alone (segment tags only). `client`
    * names the caller in the grant log.
    * @throws IdAllocError WRONG_MODE for a snowflake tag
    */
   lease(tag: string, size: number, client?: string): Promise<IdRange>;
-  /** The tag's mode as last seen, or undefined when this node has not served it. */
+  /** The tag's mode as this node's mode directory knows it, or undefined when it has not served it. */
   modeOf(tag: string): TagMode | undefined;
   /** This node's state of a segment tag, or undefined when it holds none. */
   segmentState(tag: string): SegmentState | undefined;
@@ -104,19 +89,3 @@ export interface AllocatorObserver {
   /** A grant accepted: its last ID and the tag's max then (for IDs left before max). */
   segmentGranted?(tag: string, end: bigint, max: bigint): void;
 }
-
-/** The logging the allocators need (a pino logger fits). */
-export interface Log {
-  error(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
-
-export const silentLog: Log = Object.freeze({ error() {}, warn() {}, info() {} });
-
-/** Injected time: wall-clock milliseconds. */
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = Object.freeze({ now: () => Date.now() });

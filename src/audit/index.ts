@@ -9,7 +9,7 @@
  * `auditGrantLog(lines)` for tests and callers with lines at hand; {@link GrantAudit} to
  * feed lines as they stream in (the CLI reads files of millions of lines this way).
  */
-import { SKIP_REASONS, type SkipReason } from '../grant-log.js';
+import { SKIP_REASONS, type SkipReason } from '../core/grant-log.js';
 import { parseLine, type ParsedGrant } from './parse.js';
 
 /** Overlaps and gaps listed per tag (all are counted; only this many are listed). */

@@ -4,7 +4,7 @@
  * `kubectl logs --prefix`, non-JSON lines, and `GRANT_LOG` files. Anything that is not a
  * grant line is skipped; a grant line with a malformed entry is counted, never trusted.
  */
-import { GRANT_MSG, type GrantLine } from '../grant-log.js';
+import { GRANT_MSG, type GrantLine } from '../core/grant-log.js';
 
 /** A grant line's entry, checked and converted. */
 export type ParsedGrant =

@@ -9,23 +9,13 @@
  * Exit codes: 0 done, 1 refused or failed (what and why on stderr), 2 usage error.
  */
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { IdAllocError, isIdAllocError } from '../errors.js';
-import { topologyOf } from '../store/redis/client.js';
-import { RedisStore } from '../store/redis/store.js';
-import type { Store } from '../store/types.js';
-import { defaultGap, openStore } from '../store/index.js';
+import { IdAllocError, isIdAllocError } from '../core/errors.js';
+import type { Store } from '../core/store-ports.js';
+import { defaultGap, openStore, storeLocation, type OpenedStore } from '../store/open.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
 import { runAudit } from './audit.js';
-import {
-  bumpJson,
-  bumpText,
-  createdText,
-  json,
-  tagForecast,
-  tagJson,
-  tagTable,
-  tagText,
-} from './output.js';
+import { tagJson } from '../core/tag-json.js';
+import { bumpJson, bumpText, createdText, json, tagForecast, tagTable, tagText } from './output.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -66,7 +56,7 @@ async function runAdmin(
     return 0;
   }
   const asJson = command.json;
-  let store: Store | undefined;
+  let store: OpenedStore | undefined;
   try {
     const config = loadConfig(env);
     store = openStore(config);
@@ -103,9 +93,9 @@ function toFailure(err: unknown): Failure {
  * Fails fast when the store does not answer: the general client would otherwise retry
  * in the background for as long as the process lives.
  */
-async function reach(store: Store, config: Config): Promise<void> {
+async function reach(store: OpenedStore, config: Config): Promise<void> {
   let lastError: Error | undefined;
-  if (store instanceof RedisStore) store.onConnectionError((err) => (lastError = err));
+  store.onConnectionError((err) => (lastError = err));
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), REACH_TIMEOUT_MS);
@@ -114,25 +104,7 @@ async function reach(store: Store, config: Config): Promise<void> {
   clearTimeout(timer);
   if (!answered) {
     const why = lastError?.message ?? `no answer within ${REACH_TIMEOUT_MS / 1000} s`;
-    throw new Failure(`cannot reach the store at ${where(config)} : ${why}`, 'UNAVAILABLE');
-  }
-}
-
-/** The configured store's address, without a password. */
-function where(config: Config): string {
-  const t = topologyOf(config);
-  if (!t) return 'nowhere (no store configured)';
-  const list = (nodes: readonly { host: string; port: number }[]) =>
-    nodes.map((n) => `${n.host}:${n.port}`).join(',');
-  switch (t.kind) {
-    case 'redis':
-      return t.url.replace(/\/\/([^@/]*)@/, (_m, auth: string) =>
-        auth.includes(':') ? `//${auth.split(':')[0]}:***@` : '//***@',
-      );
-    case 'sentinel':
-      return `sentinels ${list(t.sentinels)} (master '${t.master}')`;
-    case 'cluster':
-      return `cluster nodes ${list(t.nodes)}`;
+    throw new Failure(`cannot reach the store at ${storeLocation(config)} : ${why}`, 'UNAVAILABLE');
   }
 }
 

@@ -6,8 +6,8 @@
  * (exit 2) before any store is opened.
  */
 import { parseArgs } from 'node:util';
-import { isIdAllocError } from '../errors.js';
-import type { CreateTagInput, TagChanges, TagMode } from '../store/types.js';
+import { isIdAllocError } from '../core/errors.js';
+import type { CreateTagInput, TagChanges, TagMode } from '../core/store-ports.js';
 import {
   checkBump,
   checkCreateInput,
@@ -18,7 +18,7 @@ import {
   MAX_SMALL,
   parseId,
   parseSmallInt,
-} from '../tags.js';
+} from '../core/tags.js';
 
 /** The command synopsis, printed after a usage error. */
 export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: npm run admin -- tag …)

@@ -2,25 +2,7 @@
  * What the admin script prints: a human form and a `--json` form of each result. In
  * JSON every ID (and every other 64-bit value) is a string of decimal digits.
  */
-import type { BumpResult, TagConfig } from '../store/types.js';
-
-/** A tag as JSON: segment tags with their counter, snowflake tags without one. */
-export function tagJson(t: TagConfig): Record<string, unknown> {
-  const common = {
-    name: t.name,
-    mode: t.mode,
-    description: t.description,
-    createdAt: new Date(t.createdAt).toISOString(),
-  };
-  if (t.mode === 'snowflake') return common;
-  return {
-    ...common,
-    next: t.next === undefined ? null : t.next.toString(),
-    step: t.step,
-    max: t.max.toString(),
-    gap: t.gap.toString(),
-  };
-}
+import type { BumpResult, TagConfig } from '../core/store-ports.js';
 
 /** How long a segment tag lasts, as far as its hash can tell (`tag show`). */
 export interface TagForecast {

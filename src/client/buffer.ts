@@ -3,7 +3,7 @@
  * served, the spare, and the requests waiting for IDs. No I/O here; the client decides
  * when to lease.
  */
-import type { IdAllocError } from '../errors.js';
+import type { IdAllocError } from '../core/errors.js';
 
 /** One leased range being served. */
 export class Range {

@@ -17,10 +17,10 @@
  *   the store's counter only rises, and a range at or below the highest ID already
  *   leased is refused anyway (a fence against a store that went back).
  */
-import { jitteredBackoff } from '../backoff.js';
-import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../errors.js';
-import { checkTagName } from '../tags.js';
-import type { IdRange } from '../allocator/types.js';
+import { jitteredBackoff } from '../core/backoff.js';
+import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../core/errors.js';
+import { checkTagName } from '../core/tags.js';
+import type { IdRange } from '../core/ids.js';
 import { Range, TagState, type Waiter } from './buffer.js';
 import { resolveOptions, type ClientSettings, type IdClientOptions } from './options.js';
 import { RangeTransport, closedError } from './transport.js';

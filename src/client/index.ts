@@ -5,5 +5,5 @@
  */
 export { IdClient, MAX_CLIENT_BATCH } from './id-client.js';
 export type { ClientClock, IdClientOptions } from './id-client.js';
-export { ErrorCode, IdAllocError, isIdAllocError } from '../errors.js';
-export type { IdRange } from '../allocator/types.js';
+export { ErrorCode, IdAllocError, isIdAllocError } from '../core/errors.js';
+export type { IdRange } from '../core/ids.js';

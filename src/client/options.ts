@@ -4,8 +4,8 @@
  * fails at construction with an INVALID_ARGUMENT naming the option, the value and what
  * is allowed, never later on the request path.
  */
-import { invalidArgument } from '../errors.js';
-import { silentLog, type Log } from '../allocator/types.js';
+import { invalidArgument } from '../core/errors.js';
+import { silentLog, type Log } from '../core/time-and-log.js';
 
 /** Time as the client sees it: wall-clock milliseconds and one-shot timers. */
 export interface ClientClock {

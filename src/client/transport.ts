@@ -12,9 +12,9 @@
  *   code and message, and no other URL is asked (they share the store and would agree).
  * When no URL gives a range, the lease fails UNAVAILABLE listing what each URL did.
  */
-import { ErrorCode, IdAllocError, unavailable } from '../errors.js';
-import { MAX_ID } from '../tags.js';
-import type { IdRange } from '../allocator/types.js';
+import { ErrorCode, IdAllocError, unavailable } from '../core/errors.js';
+import { MAX_ID } from '../core/tags.js';
+import type { IdRange } from '../core/ids.js';
 import type { ClientSettings } from './options.js';
 
 /** Retry-After beyond this is taken as this (a buggy header must not bench a URL for days). */

@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { ErrorCode, IdAllocError } from '../errors.js';
+import { ErrorCode, IdAllocError } from '../core/errors.js';
 
 const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
 

@@ -5,22 +5,8 @@
  */
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCode } from '../errors.js';
-
-const ANSWERS: Readonly<Record<string, readonly [number, string, string]>> = Object.freeze({
-  HPE_HEADER_OVERFLOW: [
-    431,
-    'Request Header Fields Too Large',
-    'the request headers are too large',
-  ],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request did not arrive in time'],
-});
-
-const MALFORMED: readonly [number, string, string] = [
-  400,
-  'Bad Request',
-  'malformed HTTP request: the request line or a header is not valid HTTP (URLs are ASCII: percent-encode anything else)',
-];
+import { ErrorCode } from '../core/errors.js';
+import { parserRefusal } from './errors.js';
 
 /** Answers parser errors on `server` with `{"error":{"code":"INVALID_ARGUMENT",…}}`. */
 export function answerClientErrors(server: Server): void {
@@ -29,7 +15,7 @@ export function answerClientErrors(server: Server): void {
       socket.destroy();
       return;
     }
-    const [status, reason, message] = ANSWERS[err.code ?? ''] ?? MALFORMED;
+    const { status, reason, message } = parserRefusal(err.code);
     const body = JSON.stringify({ error: { code: ErrorCode.INVALID_ARGUMENT, message } });
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\n` +

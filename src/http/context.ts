@@ -2,12 +2,12 @@
  * What the route modules need; built once by `createApp`.
  */
 import type { Express, RequestHandler, Response } from 'express';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { IdAllocator } from '../allocator/types.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import type { TagStore } from '../store/types.js';
+import type { TagStore } from '../core/store-ports.js';
 import type { ReadyState } from './ready.js';
 import { pathParam, shown } from './validate.js';
 

@@ -5,7 +5,7 @@
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { ErrorCode, IdAllocError } from '../errors.js';
+import { ErrorCode, IdAllocError } from '../core/errors.js';
 import { closeIfDraining } from './context.js';
 import { shown } from './validate.js';
 
@@ -21,6 +21,38 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   [ErrorCode.TAG_EXHAUSTED]: 409,
   [ErrorCode.UNAVAILABLE]: 503,
 });
+
+/**
+ * The answer to a request Node's HTTP parser refused before express saw it (its error
+ * code, e.g. HPE_HEADER_OVERFLOW): status, reason phrase and message, code INVALID_ARGUMENT.
+ */
+export function parserRefusal(code: string | undefined): {
+  status: number;
+  reason: string;
+  message: string;
+} {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return {
+        status: 431,
+        reason: 'Request Header Fields Too Large',
+        message: 'the request headers are too large',
+      };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {
+        status: 408,
+        reason: 'Request Timeout',
+        message: 'the request did not arrive in time',
+      };
+    default:
+      return {
+        status: 400,
+        reason: 'Bad Request',
+        message:
+          'malformed HTTP request: the request line or a header is not valid HTTP (URLs are ASCII: percent-encode anything else)',
+      };
+  }
+}
 
 export interface HttpError {
   readonly status: number;

@@ -4,9 +4,9 @@
  * synchronously and so do these handlers: no promise, no extra tick per request.
  */
 import type { Express, Response } from 'express';
-import { ErrorCode, IdAllocError, tagNotFound } from '../errors.js';
-import type { TagMode } from '../store/types.js';
-import { checkTagName } from '../tags.js';
+import { ErrorCode, IdAllocError, isIdAllocError } from '../core/errors.js';
+import type { TagMode } from '../core/store-ports.js';
+import { checkTagName } from '../core/tags.js';
 import { JSON_TYPE, TEXT_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
 import { intParam, pathParam, readQuery, wantsText } from './validate.js';
 
@@ -53,34 +53,34 @@ export function idRoutes(app: Express, ctx: RouteContext): void {
     app.get(`${base}/:tag`, ctx.auth, (req, res) => {
       const tag = checkTagName(pathParam(req.params.tag));
       readQuery(req, NONE);
-      const known = allocator.modeOf(tag);
-      if (known !== undefined) return leafServe(ctx, res, tag, known, mode);
-      // First request for this tag on this node: learn its mode before issuing anything.
-      return ctx.tags.getTag(tag).then((found) => {
-        if (!found) throw tagNotFound(tag);
-        return leafServe(ctx, res, tag, found.mode, mode);
-      });
+      // The allocator's mode directory learns an unserved tag's mode (one store trip).
+      let id: bigint | Promise<bigint>;
+      try {
+        id = allocator.next(tag, mode);
+      } catch (err) {
+        throw leafHint(err, tag, mode);
+      }
+      // A Leaf answer: the bare ID, no newline (Leaf clients parse the body as a number).
+      if (!(id instanceof Promise)) return sendOk(res, TEXT_TYPE, id.toString());
+      return id.then(
+        (v) => sendOk(res, TEXT_TYPE, v.toString()),
+        (err: unknown) => {
+          throw leafHint(err, tag, mode);
+        },
+      );
     });
     refusePaths(app, base, ctx.auth, checkTagName);
   }
 }
 
-/** A Leaf answer: the bare ID, no newline (Leaf clients parse the body as a number). */
-function leafServe(
-  ctx: RouteContext,
-  res: Response,
-  tag: string,
-  actual: TagMode,
-  wanted: TagMode,
-): Promise<void> | void {
-  if (actual !== wanted) {
-    throw new IdAllocError(
-      ErrorCode.WRONG_MODE,
-      `tag '${tag}' is a ${actual}-mode tag: ask /api/${actual}/get/${tag} instead`,
-      { tag, mode: actual },
-    );
-  }
-  const id = ctx.allocator.next(tag);
-  if (id instanceof Promise) return id.then((v) => sendOk(res, TEXT_TYPE, v.toString()));
-  sendOk(res, TEXT_TYPE, id.toString());
+/** A WRONG_MODE refusal of a tag of the other mode, pointing to the route that serves it. */
+function leafHint(err: unknown, tag: string, wanted: TagMode): unknown {
+  if (!isIdAllocError(err, ErrorCode.WRONG_MODE)) return err;
+  const actual = err.details.mode;
+  if ((actual !== 'segment' && actual !== 'snowflake') || actual === wanted) return err;
+  return new IdAllocError(
+    ErrorCode.WRONG_MODE,
+    `tag '${tag}' is a ${actual}-mode tag: ask /api/${actual}/get/${tag} instead`,
+    { tag, mode: actual },
+  );
 }

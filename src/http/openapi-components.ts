@@ -5,7 +5,7 @@
  * openapi-schemas.ts.
  */
 import type { Config } from '../config.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../core/errors.js';
 import { NOT_FOUND } from './errors.js';
 import { SCHEMAS } from './openapi-schemas.js';
 

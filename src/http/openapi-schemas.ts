@@ -4,8 +4,8 @@
  * tags.ts, status.ts, errors.ts). test/integration/openapi.test.ts checks every real
  * answer against them.
  */
-import { ErrorCode } from '../errors.js';
-import { TAG_NAME_PATTERN } from '../tags.js';
+import { ErrorCode } from '../core/errors.js';
+import { TAG_NAME_PATTERN } from '../core/tags.js';
 import { NOT_FOUND } from './errors.js';
 
 type Schema = Record<string, unknown>;
@@ -44,17 +44,35 @@ export function errorBody(codes: readonly string[]): Schema {
 
 const iso = { type: 'string', format: 'date-time', description: 'ISO-8601 UTC' };
 
-const TAG_PROPERTIES: Record<string, Schema> = {
-  name: ref('TagName'),
-  mode: { type: 'string', enum: ['segment', 'snowflake'] },
-  step: { type: 'integer', minimum: 1 },
-  max: ref('Id'),
-  gap: ref('Id'),
-  description: { type: 'string', maxLength: 1024 },
-  createdAt: iso,
-  next: { ...ref('Id'), description: 'The next ID the store will grant (segment tags)' },
-};
-const TAG_REQUIRED = ['name', 'mode', 'step', 'max', 'gap', 'description', 'createdAt'];
+/** A tag's JSON (src/core/tag-json.ts): one shape per mode; `extra` adds properties. */
+const tagSchema = (extra: Record<string, Schema> = {}): Schema => ({
+  oneOf: [
+    object({
+      name: ref('TagName'),
+      mode: { const: 'segment' },
+      step: { type: 'integer', minimum: 1 },
+      max: ref('Id'),
+      gap: ref('Id'),
+      description: { type: 'string', maxLength: 1024 },
+      createdAt: iso,
+      next: {
+        ...nullable(ref('Id')),
+        description: 'The next ID the store will grant; null when the tag is damaged in the store',
+      },
+      ...extra,
+    }),
+    object(
+      {
+        name: ref('TagName'),
+        mode: { const: 'snowflake' },
+        description: { type: 'string', maxLength: 1024 },
+        createdAt: iso,
+        ...extra,
+      },
+      { description: 'A snowflake tag has no counter: its IDs come from the clock' },
+    ),
+  ],
+});
 
 export const SCHEMAS: Readonly<Record<string, Schema>> = {
   TagName: {
@@ -76,12 +94,7 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     { tag: ref('TagName'), start: ref('Id'), end: ref('Id') },
     { description: '`start`..`end` inclusive, reserved for the caller alone' },
   ),
-  Tag: {
-    type: 'object',
-    required: TAG_REQUIRED,
-    properties: TAG_PROPERTIES,
-    additionalProperties: false,
-  },
+  Tag: tagSchema(),
   TagList: object({ tags: { type: 'array', items: ref('Tag') } }),
   SegmentView: object({
     start: ref('Id'),
@@ -103,10 +116,7 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     { description: "This node's buffers of a segment tag" },
   ),
   TagWithNode: {
-    type: 'object',
-    required: [...TAG_REQUIRED, 'node'],
-    properties: { ...TAG_PROPERTIES, node: nullable(ref('NodeState')) },
-    additionalProperties: false,
+    ...tagSchema({ node: nullable(ref('NodeState')) }),
     description:
       'A tag and `node`, which is null before this node served it (and for snowflake tags)',
   },

@@ -2,7 +2,7 @@
  * Operations routes, open without a token: `GET /metrics`, `GET /healthz`, `GET /readyz`.
  */
 import type { Express } from 'express';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../core/errors.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
 import { sendError } from './errors.js';
 

@@ -5,25 +5,11 @@
  */
 import type { Express, Request } from 'express';
 import type { SegmentState, SegmentView } from '../allocator/types.js';
-import { invalidArgument, tagNotFound } from '../errors.js';
-import type { TagConfig } from '../store/types.js';
-import { checkTagName, parseId } from '../tags.js';
+import { invalidArgument, tagNotFound } from '../core/errors.js';
+import { tagJson } from '../core/tag-json.js';
+import { checkTagName, parseId } from '../core/tags.js';
 import { JSON_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
 import { intParam, pathParam, readQuery } from './validate.js';
-
-/** A tag's configuration as the API shows it. */
-export function tagJson(t: TagConfig) {
-  return {
-    name: t.name,
-    mode: t.mode,
-    step: t.step,
-    max: t.max.toString(),
-    gap: t.gap.toString(),
-    description: t.description,
-    createdAt: new Date(t.createdAt).toISOString(),
-    ...(t.next === undefined ? {} : { next: t.next.toString() }),
-  };
-}
 
 function viewJson(v: SegmentView | null) {
   return v === null

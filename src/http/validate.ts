@@ -4,7 +4,7 @@
  * arrays), and every refusal is an INVALID_ARGUMENT naming the value and the rule.
  */
 import type { Request } from 'express';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument } from '../core/errors.js';
 
 /** How much of a hostile value an error message repeats. */
 const SHOWN = 80;

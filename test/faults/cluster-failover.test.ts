@@ -9,7 +9,7 @@ import type { IdAllocator } from '../../src/allocator/types.js';
 import { loadConfig } from '../../src/config.js';
 import { keySlot } from '../../src/store/redis/slot.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
-import type { Grant } from '../../src/store/types.js';
+import type { Grant } from '../../src/core/store-ports.js';
 import { startCluster, type LocalCluster } from '../support/cluster.js';
 import { GrantLogs } from '../support/grant-audit.js';
 import { recordingStore } from '../support/ledger.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
-import type { Grant } from '../../src/store/types.js';
+import type { Grant } from '../../src/core/store-ports.js';
 import { startService, type TestService } from '../support/http.js';
 import { GrantLogs } from '../support/grant-audit.js';
 import { IdLedger, recordingStore } from '../support/ledger.js';

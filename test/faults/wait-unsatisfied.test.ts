@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
-import { ErrorCode, IdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { GrantLogs } from '../support/grant-audit.js';
 import { IdLedger } from '../support/ledger.js';

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, IdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import {
   connectionEpoch,
   createRedisClient,

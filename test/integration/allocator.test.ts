@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
-import { ErrorCode, isIdAllocError } from '../../src/errors.js';
+import { ErrorCode, isIdAllocError } from '../../src/core/errors.js';
 import { createKeys } from '../../src/store/redis/keys.js';
 import { Redis } from 'ioredis';
 import { testPrefix } from '../support/prefix.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/audit/index.js';
-import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/grant-log.js';
+import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'idalloc-audit-cli-'));

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis/store.js';
-import { MAX_ID } from '../../src/tags.js';
+import { MAX_ID } from '../../src/core/tags.js';
 import { testPrefix } from '../support/prefix.js';
 import { freePort } from '../support/redis-server.js';
 import { segmentTag, testStore } from '../support/store.js';

@@ -16,7 +16,7 @@ import { createAllocator } from '../../src/allocator/index.js';
 import { WorkerLease } from '../../src/allocator/snowflake/lease.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
-import { openStore, storeWarning } from '../../src/store/index.js';
+import { openStore, storeWarning } from '../../src/store/open.js';
 import { FakeTime } from '../support/snowflake-fakes.js';
 import { segmentTag, testStore } from '../support/store.js';
 

@@ -8,7 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GrantLine } from '../../src/grant-log.js';
+import type { GrantLine } from '../../src/core/grant-log.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { GrantLogs } from '../support/grant-audit.js';
 import { find, parseExposition } from '../support/http.js';

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { IdClient, type IdClientOptions } from '../../src/client/id-client.js';
-import { ErrorCode, IdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import { startService, type TestService } from '../support/http.js';
 import { testPrefix } from '../support/prefix.js';
 import { segmentTag } from '../support/store.js';

@@ -3,7 +3,7 @@
  * replica acknowledged it; otherwise it is discarded and none of its IDs is served.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, IdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { startReplicated, type ReplicatedSet } from '../support/replication.js';
 import { segmentTag } from '../support/store.js';

@@ -4,7 +4,7 @@
  * hand a worker ID, or timestamps under a horizon, to a second node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode } from '../../src/core/errors.js';
 import { createRedisClient, type RedisLike } from '../../src/store/redis/client.js';
 import { createKeys } from '../../src/store/redis/keys.js';
 import { RedisWorkerLeaseStore } from '../../src/store/redis/worker-lease.js';

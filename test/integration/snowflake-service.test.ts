@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { openStore } from '../../src/store/index.js';
+import { openStore } from '../../src/store/open.js';
 import { testPrefix } from '../support/prefix.js';
 import {
   runServiceToExit,

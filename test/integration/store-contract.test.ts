@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import type { WorkerLeaseStore } from '../../src/allocator/snowflake/lease-store.js';
+import type { WorkerLeaseStore } from '../../src/core/lease-port.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import { createRedisClient } from '../../src/store/redis/client.js';
 import { createKeys } from '../../src/store/redis/keys.js';
 import { RedisWorkerLeaseStore } from '../../src/store/redis/worker-lease.js';
-import type { Store } from '../../src/store/types.js';
-import { MAX_ID } from '../../src/tags.js';
+import type { Store } from '../../src/core/store-ports.js';
+import { MAX_ID } from '../../src/core/tags.js';
 import { testPrefix } from '../support/prefix.js';
 import { segmentTag, testStore } from '../support/store.js';
 
@@ -227,6 +227,14 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
       await expect(store.allocate('clock', 1, false)).rejects.toMatchObject({
         code: 'WRONG_MODE',
         message: "tag 'clock' is a snowflake-mode tag; this needs a segment tag",
+      });
+    });
+
+    it("names the tag's mode in the WRONG_MODE refusal (the allocator learns it from there)", async () => {
+      await store.createTag(snowflake('clock'));
+      await expect(store.allocate('clock', 1, false)).rejects.toMatchObject({
+        code: 'WRONG_MODE',
+        details: { tag: 'clock', mode: 'snowflake' },
       });
     });
 

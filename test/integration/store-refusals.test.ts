@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, IdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import { connectionEpoch, createRedisClient } from '../../src/store/redis/client.js';
 import { RedisStore } from '../../src/store/redis/store.js';
 import { testPrefix } from '../support/prefix.js';

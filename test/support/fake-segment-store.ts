@@ -2,8 +2,8 @@
  * An in-memory {@link SegmentStore} for unit tests of the allocator: a counter like the
  * allocation script's, with grants that can be held back, failed or rolled back on cue.
  */
-import { IdAllocError, ErrorCode, unavailable } from '../../src/errors.js';
-import type { Grant, SegmentStore } from '../../src/store/types.js';
+import { IdAllocError, ErrorCode, unavailable } from '../../src/core/errors.js';
+import type { Grant, SegmentStore } from '../../src/core/store-ports.js';
 
 export class FakeSegmentStore implements SegmentStore {
   counter = 1n;

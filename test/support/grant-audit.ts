@@ -3,10 +3,10 @@
  * audit run over them at the end: what an operator would run over a deployment's logs.
  */
 import { expect } from 'vitest';
-import type { Log } from '../../src/allocator/types.js';
+import type { Log } from '../../src/core/time-and-log.js';
 import { auditGrantLog, type AuditReport } from '../../src/audit/index.js';
-import { createGrantLog, type GrantLog } from '../../src/grant-log.js';
-import type { Grant } from '../../src/store/types.js';
+import { createGrantLog, type GrantLog } from '../../src/core/grant-log.js';
+import type { Grant } from '../../src/core/store-ports.js';
 
 /** Every node's log lines in one place (as `docker compose logs` would interleave them). */
 export class GrantLogs {

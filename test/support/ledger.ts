@@ -2,7 +2,7 @@
  * Every ID a fault test saw issued, per tag, as inclusive ranges (a store grant of a
  * million IDs costs one entry), and the check the fault tests exist for: no ID twice.
  */
-import type { Grant, SegmentStore } from '../../src/store/types.js';
+import type { Grant, SegmentStore } from '../../src/core/store-ports.js';
 
 export interface Overlap {
   readonly tag: string;

@@ -4,7 +4,7 @@
  * recording every ID served, every error by code, and every outage (a span in which a
  * tag's every request failed), until stopped.
  */
-import { ErrorCode, IdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import { IdLedger } from './ledger.js';
 import { pause } from './wait.js';
 

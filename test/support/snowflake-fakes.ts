@@ -5,7 +5,7 @@
  */
 import type { Schedule } from '../../src/allocator/snowflake/lease.js';
 import type { Sleep } from '../../src/allocator/snowflake/generator.js';
-import type { Clock } from '../../src/allocator/types.js';
+import type { Clock } from '../../src/core/time-and-log.js';
 
 interface Timer {
   readonly at: number;

@@ -3,7 +3,7 @@
  * the guard options under test, built the way `openStore` builds it.
  */
 import type { Config } from '../../src/config.js';
-import { openStore } from '../../src/store/index.js';
+import { openStore } from '../../src/store/open.js';
 import { createRedisClient, type RedisTopology } from '../../src/store/redis/client.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/store.js';
 import { testPrefix } from './prefix.js';

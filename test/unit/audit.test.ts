@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { auditGrantLog, GrantAudit, LIST_LIMIT } from '../../src/audit/index.js';
 import { reportText } from '../../src/audit/format.js';
-import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/grant-log.js';
+import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 

@@ -11,14 +11,10 @@ import { SegmentAllocator } from '../../src/allocator/segment.js';
 import type { AllocatorObserver } from '../../src/allocator/types.js';
 import { auditGrantLog } from '../../src/audit/index.js';
 import { ConfigError } from '../../src/config.js';
-import { ErrorCode, IdAllocError } from '../../src/errors.js';
-import {
-  createGrantLog,
-  grantLogFromConfig,
-  type GrantEvent,
-  type GrantLine,
-} from '../../src/grant-log.js';
-import type { Grant } from '../../src/store/types.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
+import { createGrantLog, type GrantEvent, type GrantLine } from '../../src/core/grant-log.js';
+import { grantLogFromConfig } from '../../src/startup.js';
+import type { Grant } from '../../src/core/store-ports.js';
 import { FakeSegmentStore, settle } from '../support/fake-segment-store.js';
 
 /** A log that keeps its info lines as JSON text, like pino would write them. */

@@ -4,7 +4,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, IdAllocError, unavailable } from '../../src/errors.js';
+import { ErrorCode, IdAllocError, unavailable } from '../../src/core/errors.js';
 import { bearerAuth } from '../../src/http/auth.js';
 import { toHttpError } from '../../src/http/errors.js';
 import { intParam, readQuery, shown } from '../../src/http/validate.js';

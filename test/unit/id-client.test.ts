@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdClient, type ClientClock, type IdClientOptions } from '../../src/client/id-client.js';
 import { parseRetryAfter } from '../../src/client/transport.js';
-import { ErrorCode, IdAllocError, isIdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError, isIdAllocError } from '../../src/core/errors.js';
 
 /** Lets queued promise callbacks run (fetch, body reading and the lease loop chain awaits). */
 async function settle(turns = 20): Promise<void> {

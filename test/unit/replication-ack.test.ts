@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, IdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import { confirmReplicated, type ReplicationAck } from '../../src/store/redis/replication.js';
 
 const grant = { start: 1001n, end: 2000n, step: 1000, max: 2n ** 63n - 1n, bumped: false };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SegmentAllocator, type SegmentOptions } from '../../src/allocator/segment.js';
 import type { AllocatorObserver } from '../../src/allocator/types.js';
-import { ErrorCode, IdAllocError, isIdAllocError } from '../../src/errors.js';
+import { ErrorCode, IdAllocError, isIdAllocError } from '../../src/core/errors.js';
 import { FakeSegmentStore, ManualClock, settle } from '../support/fake-segment-store.js';
 
 const open: SegmentAllocator[] = [];

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SnowflakeGenerator } from '../../src/allocator/snowflake/generator.js';
 import { createLayout, decodeSnowflake } from '../../src/allocator/snowflake/layout.js';
-import type { AllocatorObserver, Log } from '../../src/allocator/types.js';
-import { isIdAllocError } from '../../src/errors.js';
+import type { AllocatorObserver } from '../../src/allocator/types.js';
+import type { Log } from '../../src/core/time-and-log.js';
+import { isIdAllocError } from '../../src/core/errors.js';
 import { FakeTime } from '../support/snowflake-fakes.js';
 
 const layout = createLayout();

@@ -11,17 +11,11 @@
  * - IDs strictly increase within a process, across worker changes too.
  * - `next()` answers synchronously unless it has to wait.
  */
-import { invalidArgument, unavailable } from '../../errors.js';
-import type { GrantRecorder } from '../../grant-log.js';
-import {
-  silentLog,
-  systemClock,
-  type AllocatorObserver,
-  type Clock,
-  type DecodedSnowflake,
-  type Log,
-  type Readiness,
-} from '../types.js';
+import { invalidArgument, unavailable } from '../../core/errors.js';
+import { silentLog, systemClock, type Clock, type Log } from '../../core/time-and-log.js';
+import type { AllocatorObserver, Readiness } from '../types.js';
+import type { DecodedSnowflake } from '../../core/ids.js';
+import type { GrantRecorder } from '../../core/grant-log.js';
 import {
   DEFAULT_DECODE_TOLERANCE_MS,
   decodeSnowflake,
@@ -29,13 +23,8 @@ import {
   runOutWarning,
   type SnowflakeLayout,
 } from './layout.js';
-import {
-  WorkerLease,
-  type Schedule,
-  type WorkerGrant,
-  type WorkerLeaseOptions,
-  type WorkerLeaseStore,
-} from './lease.js';
+import { WorkerLease, type Schedule, type WorkerGrant, type WorkerLeaseOptions } from './lease.js';
+import type { WorkerLeaseStore } from '../../core/lease-port.js';
 
 /** Waits `ms` milliseconds (injected: tests advance a fake clock instead). */
 export type Sleep = (ms: number) => Promise<void>;

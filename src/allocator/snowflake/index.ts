@@ -4,12 +4,13 @@
  * construct {@link SnowflakeGenerator} directly.
  */
 import type { Config } from '../../config.js';
-import { invalidArgument } from '../../errors.js';
-import type { GrantRecorder } from '../../grant-log.js';
-import type { AllocatorObserver, Clock, Log } from '../types.js';
+import { invalidArgument } from '../../core/errors.js';
+import type { AllocatorObserver } from '../types.js';
+import type { Clock, Log } from '../../core/time-and-log.js';
+import type { GrantRecorder } from '../../core/grant-log.js';
 import { SnowflakeGenerator } from './generator.js';
 import { layoutFromConfig } from './layout.js';
-import type { WorkerLeaseStore } from './lease-store.js';
+import type { WorkerLeaseStore } from '../../core/lease-port.js';
 
 export interface SnowflakeDeps {
   /** Where worker IDs are leased; not needed when `SNOWFLAKE_WORKER_ID` pins one. */
@@ -55,4 +56,3 @@ export {
   type SnowflakeLayoutOptions,
 } from './layout.js';
 export type { Schedule, WorkerGrant } from './lease.js';
-export type { WorkerLeaseStore } from './lease-store.js';

@@ -4,8 +4,8 @@
  * Pure functions: encoding, decoding with validation, and when the timestamp runs out.
  */
 import type { Config } from '../../config.js';
-import { invalidArgument } from '../../errors.js';
-import type { DecodedSnowflake } from '../types.js';
+import { invalidArgument } from '../../core/errors.js';
+import type { DecodedSnowflake } from '../../core/ids.js';
 
 /** The widths of the two presets (`SNOWFLAKE_LAYOUT`); the timestamp takes 41 bits in both. */
 export const LAYOUT_PRESETS = Object.freeze({

@@ -21,12 +21,10 @@
  * at what its holder used, and a crashed holder's horizon passes with its lease.
  */
 import { randomUUID } from 'node:crypto';
-import { invalidArgument } from '../../errors.js';
-import { createGrantLog, type GrantRecorder } from '../../grant-log.js';
-import { silentLog, systemClock, type Clock, type Log } from '../types.js';
-import type { WorkerLeaseStore } from './lease-store.js';
-
-export type * from './lease-store.js';
+import { invalidArgument } from '../../core/errors.js';
+import { createGrantLog, type GrantRecorder } from '../../core/grant-log.js';
+import { silentLog, systemClock, type Clock, type Log } from '../../core/time-and-log.js';
+import type { WorkerLeaseStore } from '../../core/lease-port.js';
 
 /** Runs `fn` after `ms`; returns a cancel function. */
 export type Schedule = (fn: () => unknown, ms: number) => () => void;

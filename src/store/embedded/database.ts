@@ -21,7 +21,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ConfigError } from '../../config.js';
-import { ErrorCode, IdAllocError, unavailable } from '../../errors.js';
+import { ErrorCode, IdAllocError, unavailable } from '../../core/errors.js';
 
 /** The file under DATA_DIR. */
 export const DATABASE_FILE = 'idalloc.db';

@@ -18,9 +18,18 @@
  */
 import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { ErrorCode, IdAllocError, ScriptCode, scriptError } from '../../errors.js';
-import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../tags.js';
-import type { BumpResult, CreateTagInput, Grant, Store, TagChanges, TagConfig } from '../types.js';
+import { ErrorCode, IdAllocError } from '../../core/errors.js';
+import type { WorkerLeaseHandle } from '../../core/lease-port.js';
+import { Refusal, refusal } from '../refusals.js';
+import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../core/tags.js';
+import type {
+  BumpResult,
+  CreateTagInput,
+  Grant,
+  Store,
+  TagChanges,
+  TagConfig,
+} from '../../core/store-ports.js';
 import {
   openDatabase,
   readSettings,
@@ -74,7 +83,7 @@ function fileIdentity(path: string): string {
   return `embedded:${st.dev.toString(16)}-${st.ino.toString(16)}`;
 }
 
-/** Errors of segment operations carry what scriptError needs for WRONG_MODE. */
+/** Errors of segment operations carry what a WRONG_MODE refusal names. */
 const SEGMENT_CONTEXT = { wanted: 'segment', mode: 'snowflake' } as const;
 
 export class EmbeddedStore implements Store {
@@ -93,6 +102,8 @@ export class EmbeddedStore implements Store {
   private readonly probe: StatementSync;
   private readonly now: () => number;
   private leases: EmbeddedWorkerLeaseStore | undefined;
+  /** No snowflake layout is recorded in the file (one host: its nodes share one config). */
+  readonly layouts = undefined;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
@@ -107,6 +118,22 @@ export class EmbeddedStore implements Store {
     this.now = opts.now ?? Date.now;
     this.rows = new TagRows(db);
     this.probe = db.prepare('SELECT count(*) AS n FROM tags LIMIT 1');
+  }
+
+  /**
+   * Nothing to check: every commit is synchronous=FULL on a local file, so an
+   * acknowledged write survives a restart (the service reports the store durable).
+   */
+  async checkDurability(): Promise<undefined> {
+    return undefined;
+  }
+
+  /** A file has no connection to lose: nothing to report. */
+  onConnectionError(_listener: (err: Error) => void): void {}
+
+  /** The worker leases in this file; closing the handle leaves the store open. */
+  openWorkerLeases(_onError: (err: Error) => void): WorkerLeaseHandle {
+    return { leases: this.workerLeases(), close: async () => {} };
   }
 
   /** The settings the connection runs with: WAL, synchronous FULL (2), the busy timeout. */
@@ -135,7 +162,7 @@ export class EmbeddedStore implements Store {
       // What is left below max decides the size of the grant.
       const room = s.max + 1n - s.next;
       if (room <= 0n || (exact && room < wanted)) {
-        throw scriptError(ScriptCode.TAG_EXHAUSTED, tag, SEGMENT_CONTEXT);
+        throw refusal(Refusal.TAG_EXHAUSTED, tag, SEGMENT_CONTEXT);
       }
       if (room < wanted) wanted = room;
       this.rows.setNext(tag, s.next + wanted);
@@ -169,7 +196,7 @@ export class EmbeddedStore implements Store {
       if (how === 'by') target = s.next + value;
       else if (how === 'atleast') target = value > s.next ? value : s.next;
       else if (value < s.next) {
-        throw scriptError(ScriptCode.WOULD_LOWER, tag, {
+        throw refusal(Refusal.WOULD_LOWER, tag, {
           ...SEGMENT_CONTEXT,
           to: value,
           next: s.next,
@@ -190,7 +217,7 @@ export class EmbeddedStore implements Store {
     checkCreateInput(input);
     const created = this.write(`create of '${input.name}'`, () => {
       const old = this.rows.get(input.name);
-      if (old && old.deleted_at === null) throw scriptError(ScriptCode.TAG_EXISTS, input.name);
+      if (old && old.deleted_at === null) throw refusal(Refusal.TAG_EXISTS, input.name);
       // A tombstone remembers how far a deleted tag got: never hand those IDs out again.
       const floor = old && decValid(old.next) ? BigInt(old.next) : undefined;
       let next: bigint | undefined = floor;
@@ -202,7 +229,7 @@ export class EmbeddedStore implements Store {
           raised = true;
         }
         if (next > input.max) {
-          throw scriptError(ScriptCode.MAX_BELOW_NEXT, input.name, {
+          throw refusal(Refusal.MAX_BELOW_NEXT, input.name, {
             max: input.max,
             next: `${next}, left by a deleted tag of this name`,
           });
@@ -246,23 +273,23 @@ export class EmbeddedStore implements Store {
     );
     if (fields.length === 0) {
       const tag = await this.getTag(name);
-      if (!tag) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+      if (!tag) throw refusal(Refusal.TAG_NOT_FOUND, name);
       return tag;
     }
     const row = this.write(`update of '${name}'`, () => {
       const old = this.rows.get(name);
-      if (!old || old.deleted_at !== null) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+      if (!old || old.deleted_at !== null) throw refusal(Refusal.TAG_NOT_FOUND, name);
       const context = { ...SEGMENT_CONTEXT, max: changes.max };
       for (const field of fields) {
         // Only segment tags have a counter; their description is all a snowflake tag has.
         if (field !== 'description' && old.mode !== 'segment') {
-          throw scriptError(ScriptCode.WRONG_MODE, name, context);
+          throw refusal(Refusal.WRONG_MODE, name, context);
         }
         // A max below what was handed out would not take those IDs back: refuse it.
         if (field === 'max' && changes.max !== undefined) {
-          if (!decValid(old.next)) throw scriptError(ScriptCode.TAG_DAMAGED, name, context);
+          if (!decValid(old.next)) throw refusal(Refusal.TAG_DAMAGED, name, context);
           if (changes.max + 1n < BigInt(old.next)) {
-            throw scriptError(ScriptCode.MAX_BELOW_NEXT, name, { ...context, next: old.next });
+            throw refusal(Refusal.MAX_BELOW_NEXT, name, { ...context, next: old.next });
           }
         }
       }
@@ -277,14 +304,14 @@ export class EmbeddedStore implements Store {
       return updated;
     });
     const tag = toTagConfig(row);
-    if (!tag) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+    if (!tag) throw refusal(Refusal.TAG_NOT_FOUND, name);
     return tag;
   }
 
   async deleteTag(name: string): Promise<void> {
     this.write(`delete of '${name}'`, () => {
       const old = this.rows.get(name);
-      if (!old || old.deleted_at !== null) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+      if (!old || old.deleted_at !== null) throw refusal(Refusal.TAG_NOT_FOUND, name);
       // The tombstone keeps next, so a tag created again under this name starts above.
       if (decValid(old.next)) {
         this.rows.put(newRow(name, { next: old.next, deleted_at: BigInt(Math.floor(this.now())) }));
@@ -316,13 +343,13 @@ export class EmbeddedStore implements Store {
     row: TagRow | undefined,
     context: Record<string, unknown>,
   ): SegmentRow {
-    if (!row || row.deleted_at !== null) throw scriptError(ScriptCode.TAG_NOT_FOUND, tag, context);
+    if (!row || row.deleted_at !== null) throw refusal(Refusal.TAG_NOT_FOUND, tag, context);
     if (row.mode !== 'segment') {
-      const code = row.mode === 'snowflake' ? ScriptCode.WRONG_MODE : ScriptCode.TAG_DAMAGED;
-      throw scriptError(code, tag, context);
+      const kind = row.mode === 'snowflake' ? Refusal.WRONG_MODE : Refusal.TAG_DAMAGED;
+      throw refusal(kind, tag, context);
     }
     const s = segmentFields(row);
-    if (!s) throw scriptError(ScriptCode.TAG_DAMAGED, tag, context);
+    if (!s) throw refusal(Refusal.TAG_DAMAGED, tag, context);
     return s;
   }
 

@@ -8,8 +8,8 @@
  * left in a row, a tag is used only when every counter field is well-formed.
  */
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
-import { MAX_ID, MAX_SMALL } from '../../tags.js';
-import type { TagConfig, TagMode } from '../types.js';
+import { MAX_ID, MAX_SMALL } from '../../core/tags.js';
+import type { TagConfig } from '../../core/store-ports.js';
 
 /** A row as stored; any column may hold anything a hand edit put there. */
 export interface TagRow {
@@ -66,18 +66,21 @@ export function toTagConfig(row: TagRow): TagConfig | undefined {
   if (row.deleted_at !== null || (row.mode !== 'segment' && row.mode !== 'snowflake')) {
     return undefined;
   }
-  const mode: TagMode = row.mode;
   const id = (v: SQLOutputValue, fallback: bigint) => (decValid(v) ? BigInt(v) : fallback);
   const int = (v: SQLOutputValue) => (typeof v === 'bigint' ? Number(v) : 0);
-  return Object.freeze({
+  const common = {
     name: row.name,
-    mode,
+    description: typeof row.description === 'string' ? row.description : '',
+    createdAt: int(row.created_at),
+  };
+  if (row.mode === 'snowflake') return Object.freeze({ ...common, mode: 'snowflake' });
+  return Object.freeze({
+    ...common,
+    mode: 'segment',
     step: int(row.step),
     max: id(row.max, MAX_ID),
     gap: typeof row.gap === 'bigint' && row.gap >= 0n ? row.gap : 0n,
-    description: typeof row.description === 'string' ? row.description : '',
-    createdAt: int(row.created_at),
-    ...(mode === 'segment' && decValid(row.next) ? { next: BigInt(row.next) } : {}),
+    ...(decValid(row.next) ? { next: BigInt(row.next) } : {}),
   });
 }
 

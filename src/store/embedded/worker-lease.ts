@@ -18,7 +18,7 @@
  * above the margin, as on Redis.
  */
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
-import { ErrorCode, IdAllocError } from '../../errors.js';
+import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import type {
   ClaimOutcome,
   ClaimRequest,
@@ -26,7 +26,7 @@ import type {
   RenewRequest,
   WorkerLeaseStore,
   WorkerLook,
-} from '../../allocator/snowflake/lease-store.js';
+} from '../../core/lease-port.js';
 import { sqliteFailure, writeTransaction } from './database.js';
 
 /** A horizon as read: `undefined` when there is none, `'damaged'` when it is not ours. */

@@ -8,7 +8,7 @@
  * (SPEC §8), so that a reply always belongs to the connection the guards checked.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { jitteredBackoff } from '../../backoff.js';
+import { jitteredBackoff } from '../../core/backoff.js';
 import type { Config } from '../../config.js';
 import { defineScripts } from './scripts.js';
 import { masterConnection, reloadRoutes, slotOwner } from './cluster-route.js';
@@ -235,4 +235,34 @@ export function refreshSlots(cluster: Cluster, timeoutMs = 1000): Promise<void> 
       resolve();
     });
   });
+}
+
+/**
+ * A connection of `role` derived from a client the caller built (the library's
+ * `redis` option): the caller's connection settings, with the role's command rules on
+ * top — for the allocation role no offline queue, no resend, no retries (SPEC §8).
+ */
+export function duplicateClient(
+  client: RedisLike,
+  role: 'general' | 'allocation',
+  settings: ClientSettings = {},
+): RedisLike {
+  const opts: RedisOptions = {
+    ...(role === 'allocation' ? allocationOptions : {}),
+    ...(settings.commandTimeoutMs === undefined
+      ? {}
+      : { commandTimeout: settings.commandTimeoutMs }),
+    connectionName: `idalloc-${role}`,
+  };
+  const copy =
+    client instanceof Cluster
+      ? client.duplicate(undefined, {
+          ...client.options,
+          ...(role === 'allocation' ? { enableOfflineQueue: false } : {}),
+          redisOptions: { ...client.options.redisOptions, ...opts },
+        })
+      : client.duplicate(opts);
+  defineScripts(copy);
+  if (copy instanceof Redis) trackConnectionEpoch(copy);
+  return copy;
 }

@@ -5,8 +5,8 @@
  * fresh connection has written nothing and confirms nothing). Anything else discards the
  * segment: a gap is harmless, a duplicate is not.
  */
-import { ErrorCode, IdAllocError } from '../../errors.js';
-import type { Grant } from '../types.js';
+import { ErrorCode, IdAllocError } from '../../core/errors.js';
+import type { Grant } from '../../core/store-ports.js';
 
 export interface ReplicationAck {
   readonly tag: string;

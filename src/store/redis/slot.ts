@@ -2,35 +2,22 @@
  * Redis Cluster key slots, computed here so that allocation can go straight to the node
  * that owns a tag (and its `WAIT` to the same node) without asking the cluster first.
  *
- * The rule (Redis Cluster specification): CRC16-CCITT (XMODEM: polynomial 0x1021, initial
- * value 0) of the key's bytes, modulo 16384; when the key holds a `{…}` with at least one
- * byte between the first `{` and the first `}` after it, only those bytes are hashed.
+ * The rule (Redis Cluster specification): CRC16-CCITT (XMODEM) of the key's bytes, modulo
+ * 16384; when the key holds a `{…}` with at least one byte between the first `{` and the
+ * first `}` after it, only those bytes are hashed. `cluster-key-slot` is the package
+ * ioredis itself routes with (pinned to ioredis's version), so the node chosen here is the
+ * node ioredis would choose.
+ *
+ * One shape where it parts from Redis: an empty `{}` followed by another `{…}`
+ * ('a{}b{c}': Redis hashes the whole key, cluster-key-slot 'c'). idalloc's keys never
+ * have it — KEY_PREFIX and tag names allow no braces, worker keys hold one `{id}` — and
+ * test/unit/slot.test.ts checks every key shape idalloc builds against the rule.
  */
+import calculateSlot from 'cluster-key-slot';
 
 export const SLOT_COUNT = 16384;
 
-/** CRC16-CCITT (XMODEM) of `bytes`. */
-export function crc16(bytes: Uint8Array): number {
-  let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) {
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    }
-  }
-  return crc;
-}
-
-/** The bytes of `key` that decide its slot (its hash tag, when it has one). */
-function hashedPart(key: Buffer): Buffer {
-  const open = key.indexOf(0x7b); // '{'
-  if (open === -1) return key;
-  const close = key.indexOf(0x7d, open + 1); // '}'
-  if (close === -1 || close === open + 1) return key;
-  return key.subarray(open + 1, close);
-}
-
 /** The cluster slot (0–16383) of a key. */
 export function keySlot(key: string): number {
-  return crc16(hashedPart(Buffer.from(key, 'utf8'))) % SLOT_COUNT;
+  return calculateSlot(key);
 }

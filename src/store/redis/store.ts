@@ -3,8 +3,9 @@
  * from the key builder, every script reply is checked for its shape before use.
  */
 import { Cluster, type Redis } from 'ioredis';
-import { ErrorCode, IdAllocError, scriptError, unavailable } from '../../errors.js';
-import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../tags.js';
+import type { LayoutRegistry } from '../../core/layout-port.js';
+import type { WorkerLeaseHandle } from '../../core/lease-port.js';
+import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../core/tags.js';
 import type {
   BumpResult,
   CreateTagInput,
@@ -12,8 +13,7 @@ import type {
   Store,
   TagChanges,
   TagConfig,
-  TagMode,
-} from '../types.js';
+} from '../../core/store-ports.js';
 import {
   allocationConnection,
   connectionEpoch,
@@ -25,7 +25,9 @@ import {
 import { checkDurability, type DurabilityReport } from './durability.js';
 import { createKeys, type Keys } from './keys.js';
 import { confirmReplicated } from './replication.js';
+import { badReply, codeOf, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
+import { RedisWorkerLeaseStore } from './worker-lease.js';
 
 export interface RedisStoreOptions {
   /** General connection: admin work, readiness. */
@@ -53,13 +55,11 @@ export interface RedisStoreOptions {
    * @default 1000
    */
   readonly readyTimeoutMs?: number;
-}
-
-/** A reply that is not what a script's header promises. */
-function badReply(what: string, reply: unknown): IdAllocError {
-  return new IdAllocError(ErrorCode.INTERNAL, `unexpected reply from ${what}`, {
-    reply: JSON.stringify(reply),
-  });
+  /**
+   * Builds the dedicated connection of the snowflake worker leases (see
+   * {@link RedisStore.openWorkerLeases}); without it, leases share the general one.
+   */
+  readonly leaseClient?: () => RedisLike;
 }
 
 function isStringArray(reply: ScriptReply, length: number): reply is string[] {
@@ -68,40 +68,7 @@ function isStringArray(reply: ScriptReply, length: number): reply is string[] {
   );
 }
 
-/**
- * A negative code as a number. With `stringNumbers` ioredis hands integer replies over
- * as strings, so both shapes are accepted.
- */
-export function codeOf(reply: unknown): number | undefined {
-  if (typeof reply === 'number') return reply;
-  if (typeof reply === 'string' && /^-?\d+$/.test(reply)) return Number(reply);
-  return undefined;
-}
-
-/**
- * Errors of the connection itself (closed, timed out, not writable, failing over) mean
- * "try again"; a Lua runtime error means a bug or a damaged store.
- */
-export function storeFailure(err: unknown, what: string): IdAllocError {
-  if (err instanceof IdAllocError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  // Refusals of a node that cannot take writes now: a script's error carries them too
-  // ("NOREPLICAS … script: …, on @user_script:1."), and they mean "try again".
-  if (/^(NOREPLICAS|READONLY|MASTERDOWN|LOADING|BUSY|OOM|TRYAGAIN|CLUSTERDOWN)\b/.test(message)) {
-    return unavailable(`the store refused ${what} for now: ${message}`, 1, err);
-  }
-  if (/user_script|Error running script|ERR .*script/i.test(message)) {
-    return new IdAllocError(
-      ErrorCode.INTERNAL,
-      `${what} failed in the store: ${message}`,
-      {},
-      { cause: err },
-    );
-  }
-  return unavailable(`store unreachable during ${what}: ${message}`, 1, err);
-}
-
-export class RedisStore implements Store {
+export class RedisStore implements Store, LayoutRegistry {
   readonly kind: Store['kind'];
   readonly keys: Keys;
   private readonly client: RedisLike;
@@ -110,6 +77,11 @@ export class RedisStore implements Store {
   private readonly minReplicas: number;
   private readonly waitTimeoutMs: number;
   private readonly readyTimeoutMs: number;
+  private readonly leaseClient: (() => RedisLike) | undefined;
+  /** A Redis store serves many hosts: no notice to log first. */
+  readonly warning = undefined;
+  /** The snowflake layout is recorded under the key prefix, next to the tags. */
+  readonly layouts: LayoutRegistry = this;
 
   constructor(opts: RedisStoreOptions) {
     this.client = opts.client;
@@ -120,6 +92,7 @@ export class RedisStore implements Store {
     this.keys = createKeys(opts.keyPrefix);
     this.kind = opts.kind ?? (opts.client instanceof Cluster ? 'cluster' : 'redis');
     this.now = opts.now ?? Date.now;
+    this.leaseClient = opts.leaseClient;
   }
 
   /**
@@ -391,6 +364,27 @@ export class RedisStore implements Store {
     }
   }
 
+  /**
+   * The snowflake worker leases of this store, over a connection of their own when the
+   * store was given a way to build one (renewals must not queue behind admin work).
+   * `onError` hears that connection's errors.
+   */
+  openWorkerLeases(onError: (err: Error) => void): WorkerLeaseHandle {
+    const replication = { minReplicas: this.minReplicas, waitTimeoutMs: this.waitTimeoutMs };
+    const own = this.leaseClient?.();
+    if (!own) {
+      return {
+        leases: new RedisWorkerLeaseStore(this.client, this.keys, replication),
+        close: async () => {},
+      };
+    }
+    own.on('error', onError);
+    return {
+      leases: new RedisWorkerLeaseStore(own, this.keys, replication),
+      close: () => quit(own),
+    };
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.client.ping()) === 'PONG';
@@ -415,19 +409,20 @@ async function quit(c: RedisLike): Promise<void> {
 /** A tag hash as a {@link TagConfig}, or undefined for none or a tombstone. */
 export function parseTag(name: string, f: Record<string, string>): TagConfig | undefined {
   if (!f.mode || f.deleted_at !== undefined) return undefined;
-  const mode: TagMode = f.mode === 'snowflake' ? 'snowflake' : 'segment';
+  const common = {
+    name,
+    description: f.description ?? '',
+    createdAt: Number(f.created_at ?? 0),
+  };
+  if (f.mode === 'snowflake') return Object.freeze({ ...common, mode: 'snowflake' });
   const big = (s: string | undefined, fallback: bigint) =>
     s !== undefined && /^\d{1,20}$/.test(s) ? BigInt(s) : fallback;
   return Object.freeze({
-    name,
-    mode,
+    ...common,
+    mode: 'segment',
     step: Number(f.step ?? 0),
     max: big(f.max, MAX_ID),
     gap: big(f.gap, 0n),
-    description: f.description ?? '',
-    createdAt: Number(f.created_at ?? 0),
-    ...(mode === 'segment' && f.next !== undefined && /^\d{1,20}$/.test(f.next)
-      ? { next: BigInt(f.next) }
-      : {}),
+    ...(f.next !== undefined && /^\d{1,20}$/.test(f.next) ? { next: BigInt(f.next) } : {}),
   });
 }

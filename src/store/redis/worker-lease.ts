@@ -4,7 +4,7 @@
  * `{prefix}worker:{id}:horizon` share a Cluster hash tag, so each script runs on one
  * slot; inspecting a window sends one script per worker ID, all in flight at once.
  */
-import { ErrorCode, IdAllocError, ScriptCode, scriptError } from '../../errors.js';
+import type { IdAllocError } from '../../core/errors.js';
 import type {
   ClaimOutcome,
   ClaimRequest,
@@ -12,7 +12,7 @@ import type {
   RenewRequest,
   WorkerLeaseStore,
   WorkerLook,
-} from '../../allocator/snowflake/lease-store.js';
+} from '../../core/lease-port.js';
 import { Redis } from 'ioredis';
 import {
   allocationConnection,
@@ -23,7 +23,7 @@ import {
 import { confirmWritten } from './replication.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './scripts.js';
-import { codeOf, storeFailure } from './store.js';
+import { badReply, codeOf, ScriptCode, scriptError, storeFailure } from './replies.js';
 
 /** A reply of `length` decimal strings, as numbers; undefined for any other shape. */
 function numbers(reply: ScriptReply, length: number): number[] | undefined {
@@ -41,16 +41,6 @@ function runIdOf(reply: ScriptReply, length: number): string | undefined {
   if (!Array.isArray(reply) || reply.length !== length) return undefined;
   const last = reply[length - 1];
   return typeof last === 'string' && /^[0-9a-f]{0,64}$/.test(last) ? last : undefined;
-}
-
-function badReply(script: string, workerId: number, reply: unknown): IdAllocError {
-  return new IdAllocError(
-    ErrorCode.INTERNAL,
-    `unexpected reply from ${script} for worker ${workerId}`,
-    {
-      reply: JSON.stringify(reply),
-    },
-  );
 }
 
 /** Any other negative code is a bug: an INTERNAL error naming it. */
@@ -121,7 +111,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
       const id = ids[i]!;
       if (codeOf(reply) === ScriptCode.WORKER_DAMAGED) return { id, state: 'damaged' };
       const v = numbers(reply, 2);
-      if (!v || v[0]! > 1) throw badReply('worker-inspect', id, reply);
+      if (!v || v[0]! > 1) throw badReply(`worker-inspect for worker ${id}`, reply);
       return v[0] === 1 ? { id, state: 'held' } : { id, state: 'free', floor: v[1]! };
     });
   }
@@ -153,7 +143,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code !== undefined) throw unexpected(code, workerId);
     const runId = runIdOf(reply, 4);
     const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 3), 3);
-    if (!v || v[2]! > 1) throw badReply('worker-claim', workerId, reply);
+    if (!v || v[2]! > 1) throw badReply(`worker-claim for worker ${workerId}`, reply);
     await this.confirm(conn, epoch, `the claim of snowflake worker ${workerId}`);
     return {
       kind: 'claimed',
@@ -189,7 +179,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code !== undefined) throw unexpected(code, workerId);
     const runId = runIdOf(reply, 3);
     const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 2), 2);
-    if (!v) throw badReply('worker-renew', workerId, reply);
+    if (!v) throw badReply(`worker-renew for worker ${workerId}`, reply);
     await this.confirm(conn, epoch, `the renewal of snowflake worker ${workerId}`);
     return {
       kind: 'renewed',
@@ -220,7 +210,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code === ScriptCode.NOT_HOLDER) return 'lost';
     if (code === ScriptCode.WORKER_DAMAGED) return 'damaged';
     throw code === undefined
-      ? badReply('worker-release', workerId, reply)
+      ? badReply(`worker-release for worker ${workerId}`, reply)
       : unexpected(code, workerId);
   }
 }

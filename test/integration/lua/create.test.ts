@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_ID } from '../../../src/tags.js';
+import { MAX_ID } from '../../../src/core/tags.js';
 import { luaFixture, segmentTag, type LuaFixture } from './fixture.js';
 
 let f: LuaFixture;

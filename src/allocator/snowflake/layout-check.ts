@@ -4,10 +4,10 @@
  * later epoch re-mints earlier IDs; other widths make worker 5 and worker 20 collide).
  * The first node records its layout; any node that differs refuses to start.
  */
-import { layoutFingerprint, type SnowflakeLayout } from '../../allocator/snowflake/layout.js';
-import type { Log } from '../../allocator/types.js';
 import { ConfigError } from '../../config.js';
-import type { RedisStore } from './store.js';
+import type { LayoutRegistry } from '../../core/layout-port.js';
+import type { Log } from '../../core/time-and-log.js';
+import { layoutFingerprint, type SnowflakeLayout } from './layout.js';
 
 /**
  * @throws ConfigError when the store's recorded layout differs from `layout`. A store
@@ -15,7 +15,7 @@ import type { RedisStore } from './store.js';
  *   start.
  */
 export async function checkSnowflakeLayout(
-  store: RedisStore,
+  store: LayoutRegistry,
   layout: SnowflakeLayout,
   log: Log,
 ): Promise<void> {

@@ -79,3 +79,13 @@ export interface WorkerLeaseStore {
     settle: number,
   ): Promise<'released' | 'lost' | 'damaged'>;
 }
+
+/**
+ * A worker-lease store opened for one generator, with what closes it: on Redis its own
+ * connection (renewals must not queue behind admin work), on the embedded store the
+ * store's file (closing the handle then closes nothing).
+ */
+export interface WorkerLeaseHandle {
+  readonly leases: WorkerLeaseStore;
+  close(): Promise<void>;
+}

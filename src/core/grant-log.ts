@@ -15,7 +15,6 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { ConfigError } from './config.js';
 
 /** The logging the grant log needs (a pino logger, or the allocators' Log, fits). */
 export interface GrantLogSink {
@@ -180,26 +179,4 @@ export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): G
       fd = undefined;
     },
   };
-}
-
-/**
- * The service's grant log: `NODE_ID` (default hostname:pid) and `GRANT_LOG` (a file; the
- * pino log when unset).
- * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending
- */
-export function grantLogFromConfig(
-  config: { readonly NODE_ID?: string | undefined; readonly GRANT_LOG?: string | undefined },
-  log: GrantLogSink,
-): GrantLog {
-  try {
-    return createGrantLog(log, {
-      ...(config.NODE_ID === undefined ? {} : { nodeId: config.NODE_ID }),
-      ...(config.GRANT_LOG === undefined ? {} : { file: config.GRANT_LOG }),
-    });
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new ConfigError(
-      `GRANT_LOG=${config.GRANT_LOG}: cannot open the file for appending (${why})`,
-    );
-  }
 }

@@ -3,7 +3,7 @@
  * the stores (SPEC §2, §3).
  */
 import { invalidArgument } from './errors.js';
-import type { CreateTagInput, TagChanges } from './store/types.js';
+import type { CreateTagInput, TagChanges } from './store-ports.js';
 
 export const TAG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

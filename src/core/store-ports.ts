@@ -1,27 +1,41 @@
 /**
- * The store the allocators depend on. Redis (standalone, Sentinel, Cluster) implements
- * it in store/redis; tests may implement {@link SegmentStore} in memory to drive the
- * allocator deterministically.
+ * The store ports: what the allocator and the routes need of a store. Redis (standalone,
+ * Sentinel, Cluster) implements them in store/redis, SQLite in store/embedded; tests may
+ * implement {@link SegmentStore} in memory to drive the allocator deterministically.
  */
 
 export type TagMode = 'segment' | 'snowflake';
 
-/** A tag as the store holds it. */
-export interface TagConfig {
+/** What every tag has, whatever its mode. */
+interface TagBase {
   readonly name: string;
-  readonly mode: TagMode;
+  readonly description: string;
+  /** Milliseconds since the Unix epoch. */
+  readonly createdAt: number;
+}
+
+/** A segment tag: IDs come from a counter in the store, handed out in segments. */
+export interface SegmentTagConfig extends TagBase {
+  readonly mode: 'segment';
   /** Configured segment size; the dynamic step never goes below it. */
   readonly step: number;
   /** The last ID the tag may issue (inclusive). */
   readonly max: bigint;
   /** Incarnation safety gap (SPEC §8.1). */
   readonly gap: bigint;
-  readonly description: string;
-  /** Milliseconds since the Unix epoch. */
-  readonly createdAt: number;
-  /** Segment tags: the next unallocated ID. */
+  /** The next unallocated ID; missing only when the tag is damaged in the store. */
   readonly next?: bigint;
 }
+
+/** A snowflake tag: IDs come from the clock, so it has no counter, step, max or gap. */
+export interface SnowflakeTagConfig extends TagBase {
+  readonly mode: 'snowflake';
+  /** Never set: reading `next` of any tag answers undefined for a snowflake tag. */
+  readonly next?: never;
+}
+
+/** A tag as the store holds it: a union by mode. */
+export type TagConfig = SegmentTagConfig | SnowflakeTagConfig;
 
 /** A range granted by the store: `start`..`end` inclusive, for this caller alone. */
 export interface Grant {
@@ -48,7 +62,9 @@ export interface SegmentStore {
    * Takes the next `count` IDs of a segment tag. With `exact`, all or nothing; without,
    * fewer when the tag's max leaves fewer.
    * @throws IdAllocError TAG_NOT_FOUND, WRONG_MODE, TAG_EXHAUSTED, INTERNAL (damaged
-   *   tag), or UNAVAILABLE (store unreachable, replication not confirmed)
+   *   tag), or UNAVAILABLE (store unreachable, replication not confirmed). WRONG_MODE's
+   *   `details.mode` names the tag's own mode ('snowflake'): the allocator's mode
+   *   directory learns it from the refusal, without asking again.
    */
   allocate(tag: string, count: number, exact: boolean): Promise<Grant>;
   /** Raises the tag's next to at least `floor`; never lowers it (regression fence). */

@@ -1,0 +1,54 @@
+/**
+ * The public error vocabulary shared by the allocator, the stores, the client, the admin
+ * script and the HTTP layer. Domain code throws {@link IdAllocError} with a
+ * {@link ErrorCode}; only the HTTP error mapper (http/errors.ts) turns a code into a
+ * status, and only the admin script into an exit code. The stores' refusals are built in
+ * store/refusals.ts, the Lua reply codes live with the Redis store (store/redis/replies.ts).
+ */
+
+/** Every error code a caller can see (SPEC §2), plus the admin-only ones. */
+export const ErrorCode = {
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  TAG_NOT_FOUND: 'TAG_NOT_FOUND',
+  WRONG_MODE: 'WRONG_MODE',
+  TAG_EXHAUSTED: 'TAG_EXHAUSTED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+  /** Admin only: `tag create` of a name that exists. */
+  TAG_EXISTS: 'TAG_EXISTS',
+  /** Admin only: a change that would lower a counter or a limit below issued IDs. */
+  REFUSED: 'REFUSED',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error with a code a caller can act on; `details` carries what a diagnosis needs. */
+export class IdAllocError extends Error {
+  override readonly name = 'IdAllocError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+
+  /** For `UNAVAILABLE`: when the caller may usefully try again. */
+  readonly retryAfterSeconds: number | undefined;
+}
+
+export function isIdAllocError(err: unknown, code?: ErrorCode): err is IdAllocError {
+  return err instanceof IdAllocError && (code === undefined || err.code === code);
+}
+
+export const invalidArgument = (message: string, details?: Record<string, unknown>) =>
+  new IdAllocError(ErrorCode.INVALID_ARGUMENT, message, details);
+
+export const tagNotFound = (tag: string) =>
+  new IdAllocError(ErrorCode.TAG_NOT_FOUND, `tag '${tag}' does not exist`, { tag });
+
+export const unavailable = (message: string, retryAfterSeconds = 1, cause?: unknown) =>
+  new IdAllocError(ErrorCode.UNAVAILABLE, message, {}, { cause, retryAfterSeconds });

@@ -1,0 +1,168 @@
+/**
+ * The one store assembly: opens the store a configuration names (SPEC §11) — Redis
+ * standalone, Sentinel or Cluster; without any Redis setting, the embedded SQLite store
+ * at DATA_DIR/idalloc.db — and hands it over as an {@link OpenedStore}, which says what
+ * the store can do. The service, the library and the admin script open stores here
+ * only: this is the one module that imports store/redis and store/embedded.
+ */
+import { ConfigError, type Config } from '../config.js';
+import type { LayoutRegistry } from '../core/layout-port.js';
+import type { WorkerLeaseHandle } from '../core/lease-port.js';
+import type { Store } from '../core/store-ports.js';
+import { EmbeddedStore } from './embedded/store.js';
+import {
+  createRedisClient,
+  duplicateClient,
+  topologyOf,
+  type RedisLike,
+  type RedisTopology,
+} from './redis/client.js';
+import type { DurabilityReport } from './redis/durability.js';
+import { RedisStore } from './redis/store.js';
+
+export type { Store } from '../core/store-ports.js';
+export type { RedisLike } from './redis/client.js';
+export {
+  StoreNotDurableError,
+  summary as durabilitySummary,
+  type DurabilityReport,
+} from './redis/durability.js';
+export { EmbeddedStore } from './embedded/store.js';
+export { RedisStore } from './redis/store.js';
+
+/** A store as opened from configuration: its ports, and what else it can do. */
+export interface OpenedStore extends Store {
+  /** A notice to log as the first line (the embedded store serves one host only). */
+  readonly warning: string | undefined;
+  /** Where the snowflake layout is recorded, when the store records one. */
+  readonly layouts: LayoutRegistry | undefined;
+  /** Hears the errors of the store's connections (ioredis prints unheard ones on stderr). */
+  onConnectionError(listener: (err: Error) => void): void;
+  /**
+   * Can the store lose acknowledged writes? Undefined: nothing to check, durable by
+   * construction (the embedded store commits with synchronous=FULL).
+   */
+  checkDurability(): Promise<DurabilityReport | undefined>;
+  /** The snowflake worker leases, over a connection of their own where there is one. */
+  openWorkerLeases(onError: (err: Error) => void): WorkerLeaseHandle;
+}
+
+/**
+ * @throws ConfigError naming DATA_DIR when the embedded store cannot be created or
+ *   written there
+ */
+export function openStore(config: Config): OpenedStore {
+  if (!topologyOf(config)) return new EmbeddedStore({ dataDir: config.DATA_DIR });
+  return openRedisStore(config);
+}
+
+/**
+ * The Redis store of the configured topology.
+ * @throws ConfigError when no Redis setting is given
+ */
+export function openRedisStore(config: Config): RedisStore {
+  const topology = topologyOf(config);
+  if (!topology) {
+    throw new ConfigError(
+      'no Redis configured: set REDIS_URL (redis://host:6379), or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES',
+    );
+  }
+  return redisStoreOf(topology, {
+    keyPrefix: config.KEY_PREFIX,
+    minReplicas: config.REDIS_MIN_REPLICAS,
+    waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+  });
+}
+
+interface RedisSettings {
+  readonly keyPrefix: string;
+  readonly minReplicas: number;
+  readonly waitTimeoutMs: number;
+}
+
+/**
+ * The connections the service uses, from the one factory (redis/client.ts): a general
+ * one, a dedicated allocation one (no offline queue, no resend) and, when leases are
+ * opened, a dedicated lease one.
+ */
+function redisStoreOf(topology: RedisTopology, s: RedisSettings): RedisStore {
+  return new RedisStore({
+    client: createRedisClient(topology, 'general'),
+    allocClient: createRedisClient(topology, 'allocation', {
+      commandTimeoutMs: allocationTimeoutMs(s.waitTimeoutMs),
+    }),
+    leaseClient: () => createRedisClient(topology, 'general'),
+    keyPrefix: s.keyPrefix,
+    kind: topology.kind,
+    minReplicas: s.minReplicas,
+    waitTimeoutMs: s.waitTimeoutMs,
+  });
+}
+
+/** WAIT blocks the allocation connection up to REDIS_WAIT_TIMEOUT_MS: leave it room. */
+function allocationTimeoutMs(waitTimeoutMs: number): number {
+  return Math.max(2000, waitTimeoutMs + 1000);
+}
+
+/** What the library (`createAllocator`) opens a store from. */
+export interface LibraryStoreOptions {
+  /** A `redis://` URL, or an ioredis client the caller built (and keeps). */
+  readonly redis: string | RedisLike;
+  readonly keyPrefix: string;
+  readonly minReplicas: number;
+  readonly waitTimeoutMs: number;
+}
+
+/**
+ * The library's store. From a URL, exactly the service's connections (same factory,
+ * options and names); from a client the caller built, connections derived from it with
+ * the same rules for the allocation role, and the caller's client left open on close.
+ */
+export function openLibraryStore(o: LibraryStoreOptions): OpenedStore {
+  const settings = {
+    keyPrefix: o.keyPrefix,
+    minReplicas: o.minReplicas,
+    waitTimeoutMs: o.waitTimeoutMs,
+  };
+  if (typeof o.redis === 'string') return redisStoreOf({ kind: 'redis', url: o.redis }, settings);
+  const client = o.redis;
+  return new RedisStore({
+    client: duplicateClient(client, 'general'),
+    allocClient: duplicateClient(client, 'allocation', {
+      commandTimeoutMs: allocationTimeoutMs(o.waitTimeoutMs),
+    }),
+    leaseClient: () => duplicateClient(client, 'general'),
+    ...settings,
+  });
+}
+
+/**
+ * The notice the service logs as its first line, or undefined for a store without one:
+ * the embedded store serves one host only, and says how to move to Redis.
+ */
+export function storeWarning(store: { readonly warning?: string | undefined }): string | undefined {
+  return store.warning;
+}
+
+/** The configured store's address for messages, without a password. */
+export function storeLocation(config: Config): string {
+  const t = topologyOf(config);
+  if (!t) return 'nowhere (no store configured)';
+  const list = (nodes: readonly { host: string; port: number }[]) =>
+    nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  switch (t.kind) {
+    case 'redis':
+      return t.url.replace(/\/\/([^@/]*)@/, (_m, auth: string) =>
+        auth.includes(':') ? `//${auth.split(':')[0]}:***@` : '//***@',
+      );
+    case 'sentinel':
+      return `sentinels ${list(t.sentinels)} (master '${t.master}')`;
+    case 'cluster':
+      return `cluster nodes ${list(t.nodes)}`;
+  }
+}
+
+/** The safety gap a new tag gets unless told otherwise: 1000 × MAX_STEP (SPEC §8.1). */
+export function defaultGap(config: Config): bigint {
+  return 1000n * BigInt(config.MAX_STEP);
+}
