@@ -4,6 +4,7 @@
  * down. Nothing else reads `process.env`.
  */
 import { z } from 'zod';
+import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE } from './core/tags.js';
 
 const DEFAULT_EPOCH = '2024-01-01T00:00:00Z';
 
@@ -71,11 +72,10 @@ const schema = z.object({
   REDIS_SENTINELS: endpoints.optional(),
   REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
   REDIS_CLUSTER_NODES: endpoints.optional(),
-  // No { or }: a Cluster hash tag in the prefix would pin every tag to one slot (and
-  // override the per-worker hash tags the snowflake scripts rely on).
+  // No { or }: see KEY_PREFIX_PATTERN.
   KEY_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_.:-]{0,64}$/, { message: 'up to 64 of A-Z a-z 0-9 _ . : -' })
+    .regex(KEY_PREFIX_PATTERN, { message: KEY_PREFIX_RULE })
     .default('idalloc:'),
   DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -14,6 +14,23 @@ export const MAX_ID = 2n ** 63n - 1n;
 export const MAX_SMALL = 2 ** 52;
 
 /** @throws IdAllocError INVALID_ARGUMENT naming the value and the rule */
+/**
+ * A key prefix (`KEY_PREFIX`, the library's `keyPrefix`): no `{` or `}`, because a Cluster
+ * hash tag in the prefix would pin every tag to one slot and override the per-worker hash
+ * tags the snowflake scripts rely on.
+ */
+export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{0,64}$/;
+export const KEY_PREFIX_RULE = 'up to 64 of A-Z a-z 0-9 _ . : -';
+
+/** @throws IdAllocError INVALID_ARGUMENT for a prefix outside {@link KEY_PREFIX_PATTERN} */
+export function checkKeyPrefix(prefix: string): string {
+  if (!KEY_PREFIX_PATTERN.test(prefix)) {
+    const shown = prefix.length > 80 ? `${prefix.slice(0, 80)}…` : prefix;
+    throw invalidArgument(`key prefix '${shown}' is not allowed: use ${KEY_PREFIX_RULE}`);
+  }
+  return prefix;
+}
+
 export function checkTagName(name: string): string {
   if (!TAG_NAME_PATTERN.test(name)) {
     const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name;

@@ -9,6 +9,7 @@ import { ConfigError, type Config } from '../config.js';
 import type { LayoutRegistry } from '../core/layout-port.js';
 import type { WorkerLeaseHandle } from '../core/lease-port.js';
 import type { Store } from '../core/store-ports.js';
+import { checkKeyPrefix } from '../core/tags.js';
 import { EmbeddedStore } from './embedded/store.js';
 import {
   createRedisClient,
@@ -120,7 +121,7 @@ export interface LibraryStoreOptions {
  */
 export function openLibraryStore(o: LibraryStoreOptions): OpenedStore {
   const settings = {
-    keyPrefix: o.keyPrefix,
+    keyPrefix: checkKeyPrefix(o.keyPrefix),
     minReplicas: o.minReplicas,
     waitTimeoutMs: o.waitTimeoutMs,
   };

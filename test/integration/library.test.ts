@@ -65,6 +65,13 @@ describe('library createAllocator', () => {
     await mine.quit();
     await admin.close();
   });
+
+  it('refuses a key prefix with a Cluster hash tag, as KEY_PREFIX is refused', async () => {
+    await expect(createAllocator({ redis: url, keyPrefix: 'app{1}:' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: "key prefix 'app{1}:' is not allowed: use up to 64 of A-Z a-z 0-9 _ . : -",
+    });
+  });
 });
 
 describe('library snowflake option', () => {
