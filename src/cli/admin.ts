@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * The admin script (SPEC §3): creates, lists, shows, updates, bumps and deletes tags in
- * the same store the service uses, with the same configuration (SPEC §10). Thin by
- * design: args.ts parses, output.ts prints, the store decides.
+ * The admin script (SPEC §3): creates, lists, shows, updates, bumps, deletes, exports and
+ * imports tags in the same store the service uses, with the same configuration (SPEC
+ * §10). Thin by design: args.ts parses, output.ts prints, the store decides.
  *
  * Exit codes: 0 done, 1 refused or failed (what and why on stderr), 2 usage error.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { IdAllocError, isIdAllocError } from '../errors.js';
 import { topologyOf } from '../store/redis/client.js';
@@ -14,6 +15,8 @@ import type { Store } from '../store/types.js';
 import { defaultGap, openStore } from '../store/index.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
 import { bumpJson, bumpText, createdText, json, tagJson, tagTable, tagText } from './output.js';
+import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
+import { runExport, runImport } from './transfer.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -52,11 +55,32 @@ async function runAdmin(
     return 0;
   }
   const asJson = command.json;
+  // The whole file is checked before any store is opened: a bad one writes nothing.
+  let file: TagFile | undefined;
+  if (command.kind === 'import') {
+    try {
+      file = parseTagFile(readFileSync(command.file, 'utf8'), command.file);
+    } catch (err) {
+      const message =
+        err instanceof TagFileError
+          ? err.message
+          : `cannot read ${command.file}: ${err instanceof Error ? err.message : String(err)}`;
+      io.err(
+        asJson
+          ? json({ error: { code: 'INVALID_ARGUMENT', message } })
+          : `idalloc-admin: ${message}\n`,
+      );
+      return 2;
+    }
+  }
   let store: Store | undefined;
   try {
     const config = loadConfig(env);
     store = openStore(config);
     await reach(store, config);
+    if (command.kind === 'import') {
+      return file ? await runImport(store, config, file, command, io) : 2;
+    }
     return await execute(command, store, config, io);
   } catch (err) {
     const failure = toFailure(err);
@@ -123,7 +147,7 @@ function where(config: Config): string {
 }
 
 async function execute(
-  command: Exclude<AdminCommand, { kind: 'help' }>,
+  command: Exclude<AdminCommand, { kind: 'help' | 'import' }>,
   store: Store,
   config: Config,
   io: Io,
@@ -162,6 +186,8 @@ async function execute(
     }
     case 'bump-all':
       return bumpAll(store, command.by, command.json, io);
+    case 'export':
+      return runExport(store, config, command.out, command.json, io);
     case 'delete': {
       const before = await store.getTag(command.name);
       await store.deleteTag(command.name);

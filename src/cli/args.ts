@@ -30,6 +30,9 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
   tag bump <name> (--to N | --by N)     raise the next ID; never lowers it
   tag bump --all --by N                 every segment tag (after a store restore or failover)
   tag delete <name> --yes
+  tag export [--out FILE]               every tag and tombstone with its next, as JSON
+  tag import FILE [--gap N] [--dry-run] restore an export: missing tags created at next + gap,
+                                        lower ones raised; never lowers anything
 `;
 
 /** `--help`: the synopsis and what applies to every command. */
@@ -68,7 +71,16 @@ export type AdminCommand =
       readonly value: bigint;
     }
   | { readonly kind: 'bump-all'; readonly json: boolean; readonly by: bigint }
-  | { readonly kind: 'delete'; readonly json: boolean; readonly name: string };
+  | { readonly kind: 'delete'; readonly json: boolean; readonly name: string }
+  | { readonly kind: 'export'; readonly json: boolean; readonly out?: string }
+  | {
+      readonly kind: 'import';
+      readonly json: boolean;
+      readonly file: string;
+      /** Instead of each tag's own gap. */
+      readonly gap?: bigint;
+      readonly dryRun: boolean;
+    };
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -83,6 +95,8 @@ const OPTIONS = {
   by: { type: 'string' },
   all: { type: 'boolean' },
   yes: { type: 'boolean' },
+  out: { type: 'string' },
+  'dry-run': { type: 'boolean' },
 } as const;
 
 type Flag = keyof typeof OPTIONS;
@@ -96,6 +110,8 @@ const ALLOWED: Readonly<Record<string, readonly Flag[]>> = {
   update: ['step', 'max', 'gap', 'description'],
   bump: ['to', 'by', 'all'],
   delete: ['yes'],
+  export: ['out'],
+  import: ['gap', 'dry-run'],
 };
 
 /**
@@ -147,6 +163,24 @@ function build(sub: string, name: string | undefined, v: Values, json: boolean):
     return { kind: 'list', json };
   }
   if (sub === 'bump' && v.all) return buildBumpAll(name, v, json);
+  if (sub === 'export') {
+    if (name !== undefined) throw new UsageError(`unexpected argument '${name}'`);
+    if (v.out === '') throw new UsageError('--out needs a file name');
+    return { kind: 'export', json, ...(v.out === undefined ? {} : { out: v.out }) };
+  }
+  if (sub === 'import') {
+    if (name === undefined || name === '') {
+      throw new UsageError(`'tag import' needs the file written by 'tag export'`);
+    }
+    const gap = v.gap === undefined ? undefined : parseGap(v.gap);
+    return {
+      kind: 'import',
+      json,
+      file: name,
+      dryRun: v['dry-run'] === true,
+      ...(gap === undefined ? {} : { gap }),
+    };
+  }
   if (name === undefined) throw new UsageError(`'tag ${sub}' needs a tag name`);
   checkTagName(name);
   switch (sub) {

@@ -19,7 +19,17 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError, ScriptCode, scriptError } from '../../errors.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../tags.js';
-import type { BumpResult, CreateTagInput, Grant, Store, TagChanges, TagConfig } from '../types.js';
+import type {
+  BumpResult,
+  CreateTagInput,
+  Grant,
+  ImportResult,
+  Store,
+  TagChanges,
+  TagConfig,
+  TagExport,
+  TagRecord,
+} from '../types.js';
 import {
   openDatabase,
   readSettings,
@@ -36,6 +46,7 @@ import {
   type SegmentRow,
   type TagRow,
 } from './tag-rows.js';
+import { EmbeddedTransfer } from './transfer.js';
 import { EmbeddedWorkerLeaseStore } from './worker-lease.js';
 
 export interface EmbeddedStoreOptions {
@@ -81,6 +92,7 @@ export class EmbeddedStore implements Store {
   private readonly probe: StatementSync;
   private readonly now: () => number;
   private leases: EmbeddedWorkerLeaseStore | undefined;
+  private transfer: EmbeddedTransfer | undefined;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
@@ -271,6 +283,26 @@ export class EmbeddedStore implements Store {
         this.rows.delete(name);
       }
     });
+  }
+
+  /** Every tag and tombstone in one read transaction (see transfer.ts). */
+  async exportTags(): Promise<TagExport> {
+    return this.read('tag export', () => this.transfers().exportTags());
+  }
+
+  /** One record in one write transaction; a dry run rolls nothing back, it writes nothing. */
+  async importTag(
+    record: TagRecord,
+    target: bigint | undefined,
+    dryRun: boolean,
+  ): Promise<ImportResult> {
+    const what = `import of '${record.state === 'tombstone' ? record.name : record.tag.name}'`;
+    return this.write(what, () => this.transfers().importTag(record, target, dryRun, this.now()));
+  }
+
+  private transfers(): EmbeddedTransfer {
+    this.transfer ??= new EmbeddedTransfer(this.db, this.rows);
+    return this.transfer;
   }
 
   async ping(): Promise<boolean> {

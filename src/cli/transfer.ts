@@ -1,0 +1,181 @@
+/**
+ * `tag export` and `tag import` (README "Recovery procedures"): thin over the store's
+ * exportTags / importTag, with the file written atomically and one line per tag.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Config } from '../config.js';
+import { isIdAllocError } from '../errors.js';
+import { defaultGap } from '../store/index.js';
+import { importTarget, recordName } from '../store/transfer.js';
+import type { ImportResult, Store, TagRecord } from '../store/types.js';
+import { json } from './output.js';
+import { tagFile, type StoreOrigin, type TagFile } from './tag-file.js';
+
+interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+/** Where the export came from: the store kind and the key prefix, or the file. */
+function originOf(store: Store, config: Config): StoreOrigin {
+  if (store.kind === 'embedded') {
+    const file = (store as Store & { path?: string }).path ?? resolve(config.DATA_DIR);
+    return { kind: 'embedded', file };
+  }
+  return { kind: store.kind, keyPrefix: config.KEY_PREFIX };
+}
+
+/**
+ * Writes `text` to `file` atomically: a temporary file in the same directory, fsynced,
+ * then renamed over it, so a reader (or a restore) never sees half an export.
+ */
+export function writeAtomically(file: string, text: string): void {
+  const target = resolve(file);
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const fd = openSync(temp, 'wx', 0o644);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, target);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
+  try {
+    // The rename itself survives a crash once the directory is on disk.
+    const dir = openSync(dirname(target), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  } catch {
+    // some filesystems refuse to fsync a directory: the file is written either way
+  }
+}
+
+export async function runExport(
+  store: Store,
+  config: Config,
+  out: string | undefined,
+  asJson: boolean,
+  io: Io,
+): Promise<number> {
+  const exported = await store.exportTags();
+  const doc = tagFile(exported, originOf(store, config), Date.now());
+  const text = JSON.stringify(doc, null, 2) + '\n';
+  if (out === undefined) {
+    io.out(text);
+    return 0;
+  }
+  try {
+    writeAtomically(out, text);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`cannot write the export to ${out}: ${why}`);
+  }
+  const tags = exported.records.filter((r) => r.state === 'live').length;
+  const tombstones = exported.records.length - tags;
+  const summary = { file: out, tags, tombstones, exportedAt: doc.exportedAt };
+  io.out(
+    asJson
+      ? json({ exported: summary })
+      : `exported ${tags} tag${tags === 1 ? '' : 's'} and ${tombstones} tombstone${tombstones === 1 ? '' : 's'} to ${out}\n`,
+  );
+  return 0;
+}
+
+/** The gap a record is restored with: --gap, else its own, else the configured default. */
+function gapFor(record: TagRecord, gap: bigint | undefined, config: Config): bigint {
+  if (gap !== undefined) return gap;
+  if (record.state === 'live') return record.tag.gap;
+  return record.gap ?? defaultGap(config);
+}
+
+function what(record: TagRecord): string {
+  return record.state === 'tombstone' ? 'tombstone' : `${record.tag.mode} tag`;
+}
+
+/** One line of what import did (or would do) with a record. */
+function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dry: boolean) {
+  const name = recordName(record);
+  const v = (done: string, would: string) => (dry ? would : done);
+  const where =
+    r.found === 'tombstone' && record.state === 'live'
+      ? ' (deleted here since the export: stays deleted)'
+      : '';
+  switch (r.outcome) {
+    case 'created':
+      return r.after === undefined
+        ? `${v('created', 'would create')} ${what(record)} '${name}'`
+        : `${v('created', 'would create')} ${what(record)} '${name}' at next ID ${r.after}`;
+    case 'raised':
+      return `${v('raised', 'would raise')} ${r.found === 'tombstone' ? 'tombstone' : `${r.found} tag`} '${name}'${where}: next ID ${r.before ?? 'none'} -> ${r.after}`;
+    case 'unchanged':
+      return target === undefined
+        ? `${r.found === 'tombstone' ? 'tombstone' : `${r.found} tag`} '${name}' already exists${where}: nothing to raise`
+        : `${r.found === 'tombstone' ? 'tombstone' : `${r.found} tag`} '${name}' already above${where}: next ID ${r.after ?? r.before} >= ${target}`;
+    case 'conflict':
+      return `conflict: '${name}' is a ${r.found} tag here but a ${what(record)} in the export; left alone`;
+  }
+}
+
+/**
+ * `tag import FILE`: one atomic store call per record; a failure or a conflict does not
+ * stop the others, and makes the exit code 1.
+ */
+export async function runImport(
+  store: Store,
+  config: Config,
+  file: TagFile,
+  opts: { gap?: bigint; dryRun: boolean; json: boolean },
+  io: Io,
+): Promise<number> {
+  const results: Record<string, unknown>[] = [];
+  const counts = { created: 0, raised: 0, unchanged: 0, conflict: 0, failed: 0 };
+  for (const record of file.records) {
+    const name = recordName(record);
+    const gap = gapFor(record, opts.gap, config);
+    const target = importTarget(record, gap);
+    const kind = record.state === 'tombstone' ? 'tombstone' : record.tag.mode;
+    try {
+      const r = await store.importTag(record, target, opts.dryRun);
+      counts[r.outcome]++;
+      results.push({
+        tag: name,
+        kind,
+        outcome: r.outcome,
+        found: r.found,
+        before: r.before?.toString() ?? null,
+        after: r.after?.toString() ?? null,
+        target: target?.toString() ?? null,
+        gap: gap.toString(),
+      });
+      if (!opts.json) {
+        const text = `${line(record, r, target, opts.dryRun)}\n`;
+        if (r.outcome === 'conflict') io.err(`idalloc-admin: ${text}`);
+        else io.out(text);
+      }
+    } catch (err) {
+      if (!isIdAllocError(err)) throw err;
+      counts.failed++;
+      results.push({ tag: name, kind, error: { code: err.code, message: err.message } });
+      if (!opts.json) io.err(`idalloc-admin: import of '${name}' failed: ${err.message}\n`);
+    }
+  }
+  if (opts.json) {
+    io.out(json({ dryRun: opts.dryRun, exportedAt: file.exportedAt, results }));
+  } else {
+    const done = opts.dryRun ? 'dry run, nothing written: would create' : 'created';
+    io.out(
+      `${done} ${counts.created}, ${opts.dryRun ? 'would raise' : 'raised'} ${counts.raised}, already above ${counts.unchanged}, conflicts ${counts.conflict}, failed ${counts.failed} (export of ${file.exportedAt})\n`,
+    );
+  }
+  return counts.conflict + counts.failed > 0 ? 1 : 0;
+}
