@@ -16,7 +16,7 @@ import { defaultGap, openStore } from '../store/index.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
 import { bumpJson, bumpText, createdText, json, tagJson, tagTable, tagText } from './output.js';
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
-import { runExport, runImport } from './transfer.js';
+import { Failure as ExportRefused, runExport, runImport } from './transfer.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -97,6 +97,7 @@ async function runAdmin(
 
 function toFailure(err: unknown): Failure {
   if (err instanceof Failure) return err;
+  if (err instanceof ExportRefused) return new Failure(err.message, err.code);
   if (err instanceof ConfigError) return new Failure(err.message, 'CONFIG');
   if (isIdAllocError(err, 'WRONG_MODE')) {
     // Only segment tags have a counter: update of step/max/gap and bump.
@@ -187,7 +188,7 @@ async function execute(
     case 'bump-all':
       return bumpAll(store, command.by, command.json, io);
     case 'export':
-      return runExport(store, config, command.out, command.json, io);
+      return runExport(store, config, command, io);
     case 'delete': {
       const before = await store.getTag(command.name);
       await store.deleteTag(command.name);

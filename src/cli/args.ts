@@ -30,7 +30,7 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
   tag bump <name> (--to N | --by N)     raise the next ID; never lowers it
   tag bump --all --by N                 every segment tag (after a store restore or failover)
   tag delete <name> --yes
-  tag export [--out FILE]               every tag and tombstone with its next, as JSON
+  tag export [--out FILE [--force]]     every tag and tombstone with its next, as JSON
   tag import FILE [--gap N] [--dry-run] restore an export: missing tags created at next + gap,
                                         lower ones raised; never lowers anything
 `;
@@ -72,7 +72,13 @@ export type AdminCommand =
     }
   | { readonly kind: 'bump-all'; readonly json: boolean; readonly by: bigint }
   | { readonly kind: 'delete'; readonly json: boolean; readonly name: string }
-  | { readonly kind: 'export'; readonly json: boolean; readonly out?: string }
+  | {
+      readonly kind: 'export';
+      readonly json: boolean;
+      readonly out?: string;
+      /** Replace `out` even when the store holds less than it. */
+      readonly force: boolean;
+    }
   | {
       readonly kind: 'import';
       readonly json: boolean;
@@ -97,6 +103,7 @@ const OPTIONS = {
   yes: { type: 'boolean' },
   out: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
 } as const;
 
 type Flag = keyof typeof OPTIONS;
@@ -110,7 +117,7 @@ const ALLOWED: Readonly<Record<string, readonly Flag[]>> = {
   update: ['step', 'max', 'gap', 'description'],
   bump: ['to', 'by', 'all'],
   delete: ['yes'],
-  export: ['out'],
+  export: ['out', 'force'],
   import: ['gap', 'dry-run'],
 };
 
@@ -166,7 +173,13 @@ function build(sub: string, name: string | undefined, v: Values, json: boolean):
   if (sub === 'export') {
     if (name !== undefined) throw new UsageError(`unexpected argument '${name}'`);
     if (v.out === '') throw new UsageError('--out needs a file name');
-    return { kind: 'export', json, ...(v.out === undefined ? {} : { out: v.out }) };
+    if (v.force && v.out === undefined) throw new UsageError('--force goes with --out FILE');
+    return {
+      kind: 'export',
+      json,
+      force: v.force === true,
+      ...(v.out === undefined ? {} : { out: v.out }),
+    };
   }
   if (sub === 'import') {
     if (name === undefined || name === '') {

@@ -3,7 +3,15 @@
  * exportTags / importTag, with the file written atomically and one line per tag.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { isIdAllocError } from '../errors.js';
@@ -11,7 +19,7 @@ import { defaultGap } from '../store/index.js';
 import { importTarget, recordName } from '../store/transfer.js';
 import type { ImportResult, Store, TagRecord } from '../store/types.js';
 import { json } from './output.js';
-import { tagFile, type StoreOrigin, type TagFile } from './tag-file.js';
+import { parseTagFile, tagFile, type StoreOrigin, type TagFile } from './tag-file.js';
 
 interface Io {
   readonly out: (text: string) => void;
@@ -60,13 +68,73 @@ export function writeAtomically(file: string, text: string): void {
   }
 }
 
+/** The counter (or floor) a record holds, if any. */
+function counterOf(record: TagRecord): bigint | undefined {
+  if (record.state === 'tombstone') return record.next;
+  return record.tag.mode === 'segment' ? record.tag.next : record.floor;
+}
+
+/**
+ * What the store lost compared with the export already at `out`: tags (or tombstones)
+ * that are gone, counters that went back. A backup taken after a FLUSHALL or an empty
+ * restart would otherwise replace the one export a restore needs.
+ */
+function lostSince(previous: readonly TagRecord[], now: readonly TagRecord[]): string[] {
+  const current = new Map(now.map((r) => [recordName(r), counterOf(r)]));
+  const lost: string[] = [];
+  for (const old of previous) {
+    const before = counterOf(old);
+    if (before === undefined) continue; // a snowflake tag without a floor may be deleted
+    const name = recordName(old);
+    if (!current.has(name)) lost.push(`'${name}' is gone`);
+    else {
+      const after = current.get(name);
+      if (after === undefined || after < before) {
+        lost.push(`next of '${name}' went back from ${before} to ${after ?? 'none'}`);
+      }
+    }
+  }
+  return lost;
+}
+
+/** Refuses to replace an export at `out` that holds more than the store now does. */
+function guardPrevious(out: string, records: readonly TagRecord[]): void {
+  let text: string;
+  try {
+    text = readFileSync(out, 'utf8');
+  } catch {
+    return; // no previous export: nothing to protect
+  }
+  let previous: TagFile;
+  try {
+    previous = parseTagFile(text, out);
+  } catch (err) {
+    throw new Failure(
+      `refusing to replace ${out}: it is not an export this script can read (${err instanceof Error ? err.message : String(err)}); move it away or pass --force`,
+    );
+  }
+  const lost = lostSince(previous.records, records);
+  if (lost.length > 0) {
+    const shown = lost.length > 5 ? [...lost.slice(0, 5), `${lost.length - 5} more`] : lost;
+    throw new Failure(
+      `refusing to replace ${out} (export of ${previous.exportedAt}): the store holds less than it — ${shown.join('; ')}. ` +
+        `If the store lost data, restore it: idalloc-admin tag import ${out}. To replace the file anyway, pass --force`,
+    );
+  }
+}
+
+/** A refusal of `tag export` (exit 1), with a code for --json. */
+export class Failure extends Error {
+  readonly code = 'REFUSED';
+}
+
 export async function runExport(
   store: Store,
   config: Config,
-  out: string | undefined,
-  asJson: boolean,
+  opts: { out?: string; force: boolean; json: boolean },
   io: Io,
 ): Promise<number> {
+  const { out, json: asJson } = opts;
   const exported = await store.exportTags();
   const doc = tagFile(exported, originOf(store, config), Date.now());
   const text = JSON.stringify(doc, null, 2) + '\n';
@@ -74,6 +142,7 @@ export async function runExport(
     io.out(text);
     return 0;
   }
+  if (!opts.force) guardPrevious(out, exported.records);
   try {
     writeAtomically(out, text);
   } catch (err) {

@@ -122,7 +122,7 @@ describe('idalloc-admin tag export', () => {
     });
 
     const file = join(dir, 'tags.json');
-    writeFileSync(file, 'the previous backup');
+    writeFileSync(file, JSON.stringify(exportDoc({ tags: [] }))); // an older, smaller export
     const written = await run('tag', 'export', '--out', file);
     expect(written).toMatchObject({
       code: 0,
@@ -143,6 +143,33 @@ describe('idalloc-admin tag export', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot write the export to .*no-such-dir.*tags\.json/);
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+  });
+
+  it('refuses to replace an export with one of a store that lost tags or went back, unless --force', async () => {
+    await store.createTag(segmentTag('order'));
+    await store.createTag(segmentTag('gone'));
+    await store.bumpTag('order', 'to', 5000n);
+    const file = join(dir, 'tags.json');
+    expect((await run('tag', 'export', '--out', file)).code).toBe(0);
+    const good = readFileSync(file, 'utf8');
+    // The data is lost behind the script's back, as a FLUSHALL would, and order restarts low.
+    await store.deleteTag('gone');
+    await store.deleteTag('order');
+    const raw = (await import('ioredis')).Redis;
+    const c = new raw(inject('redisUrl'));
+    await c.del(store.keys.tag('gone'), store.keys.tag('order'));
+    await c.quit();
+    await store.createTag(segmentTag('order'));
+
+    const refused = await run('tag', 'export', '--out', file);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /refusing to replace .*tags\.json .*'gone' is gone; next of 'order' went back from 5000 to 1\. If the store lost data, restore it: idalloc-admin tag import .*tags\.json/
+    );
+    expect(readFileSync(file, 'utf8')).toBe(good);
+    const forced = await run('tag', 'export', '--out', file, '--force');
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ tags: [{ next: '1' }] });
   });
 
   it('exports the embedded store in one read, naming its file', async () => {
