@@ -164,7 +164,7 @@ describe('idalloc-admin tag export', () => {
     const refused = await run('tag', 'export', '--out', file);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
-      /refusing to replace .*tags\.json .*'gone' is gone; next of 'order' went back from 5000 to 1\. If the store lost data, restore it: idalloc-admin tag import .*tags\.json/
+      /refusing to replace .*tags\.json .*'gone' is gone; next of 'order' went back from 5000 to 1\. If the store lost data, restore it: idalloc-admin tag import .*tags\.json/,
     );
     expect(readFileSync(file, 'utf8')).toBe(good);
     const forced = await run('tag', 'export', '--out', file, '--force');
