@@ -16,7 +16,7 @@ import { defaultGap, openStore } from '../store/index.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
 import { bumpJson, bumpText, createdText, json, tagJson, tagTable, tagText } from './output.js';
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
-import { Failure as ExportRefused, runExport, runImport } from './transfer.js';
+import { ExportRefused, runExport, runImport } from './transfer.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;

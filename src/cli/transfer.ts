@@ -15,7 +15,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { isIdAllocError } from '../errors.js';
-import { defaultGap } from '../store/index.js';
+import { defaultGap, EmbeddedStore } from '../store/index.js';
 import { importTarget, recordName } from '../store/transfer.js';
 import type { ImportResult, Store, TagRecord } from '../store/types.js';
 import { json } from './output.js';
@@ -28,10 +28,8 @@ interface Io {
 
 /** Where the export came from: the store kind and the key prefix, or the file. */
 function originOf(store: Store, config: Config): StoreOrigin {
-  if (store.kind === 'embedded') {
-    const file = (store as Store & { path?: string }).path ?? resolve(config.DATA_DIR);
-    return { kind: 'embedded', file };
-  }
+  if (store instanceof EmbeddedStore) return { kind: 'embedded', file: store.path };
+  if (store.kind === 'embedded') return { kind: 'embedded', file: resolve(config.DATA_DIR) };
   return { kind: store.kind, keyPrefix: config.KEY_PREFIX };
 }
 
@@ -109,14 +107,14 @@ function guardPrevious(out: string, records: readonly TagRecord[]): void {
   try {
     previous = parseTagFile(text, out);
   } catch (err) {
-    throw new Failure(
+    throw new ExportRefused(
       `refusing to replace ${out}: it is not an export this script can read (${err instanceof Error ? err.message : String(err)}); move it away or pass --force`,
     );
   }
   const lost = lostSince(previous.records, records);
   if (lost.length > 0) {
     const shown = lost.length > 5 ? [...lost.slice(0, 5), `${lost.length - 5} more`] : lost;
-    throw new Failure(
+    throw new ExportRefused(
       `refusing to replace ${out} (export of ${previous.exportedAt}): the store holds less than it — ${shown.join('; ')}. ` +
         `If the store lost data, restore it: idalloc-admin tag import ${out}. To replace the file anyway, pass --force`,
     );
@@ -124,7 +122,7 @@ function guardPrevious(out: string, records: readonly TagRecord[]): void {
 }
 
 /** A refusal of `tag export` (exit 1), with a code for --json. */
-export class Failure extends Error {
+export class ExportRefused extends Error {
   readonly code = 'REFUSED';
 }
 

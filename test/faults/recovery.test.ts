@@ -277,6 +277,18 @@ describe('the embedded store', () => {
   });
 });
 
+describe('the README recovery procedures', () => {
+  it('are all run by this file', () => {
+    const listed = [...readme().matchAll(/<!-- procedure: ([a-z0-9-]+) -->/g)].map((m) => m[1]);
+    const source = readFileSync(new URL(import.meta.url), 'utf8');
+    const run = [...source.matchAll(/(?:runProcedure\(|restore: )'([a-z0-9-]+)'/g)].map(
+      (m) => m[1],
+    );
+    expect(listed.length).toBeGreaterThanOrEqual(8);
+    expect([...new Set(run)].sort()).toEqual([...listed].sort());
+  });
+});
+
 describe('the README backup schedule', () => {
   it('runs the backup procedure itself: the cron line and the compose service', () => {
     const command = procedure('backup').trim();
