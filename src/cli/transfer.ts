@@ -172,24 +172,24 @@ function what(record: TagRecord): string {
 /** One line of what import did (or would do) with a record. */
 function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dry: boolean) {
   const name = recordName(record);
-  const v = (done: string, would: string) => (dry ? would : done);
+  const held = r.found === 'tombstone' ? 'tombstone' : `${r.found} tag`;
   const where =
     r.found === 'tombstone' && record.state === 'live'
       ? ' (deleted here since the export: stays deleted)'
       : '';
   switch (r.outcome) {
-    case 'created':
-      return r.after === undefined
-        ? `${v('created', 'would create')} ${what(record)} '${name}'`
-        : `${v('created', 'would create')} ${what(record)} '${name}' at next ID ${r.after}`;
+    case 'created': {
+      const at = r.after === undefined ? '' : ` at next ID ${r.after}`;
+      return `${dry ? 'would create' : 'created'} ${what(record)} '${name}'${at}`;
+    }
     case 'raised':
-      return `${v('raised', 'would raise')} ${r.found === 'tombstone' ? 'tombstone' : `${r.found} tag`} '${name}'${where}: next ID ${r.before ?? 'none'} -> ${r.after}`;
+      return `${dry ? 'would raise' : 'raised'} ${held} '${name}'${where}: next ID ${r.before ?? 'none'} -> ${r.after}`;
     case 'unchanged':
       return target === undefined
-        ? `${r.found === 'tombstone' ? 'tombstone' : `${r.found} tag`} '${name}' already exists${where}: nothing to raise`
-        : `${r.found === 'tombstone' ? 'tombstone' : `${r.found} tag`} '${name}' already above${where}: next ID ${r.after ?? r.before} >= ${target}`;
+        ? `${held} '${name}' already exists${where}: nothing to raise`
+        : `${held} '${name}' already above${where}: next ID ${r.after ?? r.before} >= ${target}`;
     case 'conflict':
-      return `conflict: '${name}' is a ${r.found} tag here but a ${what(record)} in the export; left alone`;
+      return `conflict: '${name}' is a ${held} here but a ${what(record)} in the export; left alone`;
   }
 }
 
