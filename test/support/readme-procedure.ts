@@ -5,8 +5,7 @@
  * checkout's admin script and the store settings the test passes.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,20 +37,22 @@ export function procedure(name: string): string {
     .join('\n');
 }
 
-/** A directory holding `idalloc-admin`: this checkout's src/cli/admin.ts under tsx. */
-let binDir: string | undefined;
-function adminBin(): string {
-  if (binDir) return binDir;
-  binDir = mkdtempSync(join(tmpdir(), 'idalloc-bin-'));
+/**
+ * Puts `idalloc-admin` — this checkout's src/cli/admin.ts under tsx — into a `.bin`
+ * directory under `dir` (removed with it), and returns that directory.
+ */
+function adminBin(dir: string): string {
+  const bin = join(dir, '.bin');
+  mkdirSync(bin, { recursive: true });
   const tsx = import.meta.resolve('tsx');
   const script = join(ROOT, 'src/cli/admin.ts');
-  const shim = join(binDir, 'idalloc-admin');
+  const shim = join(bin, 'idalloc-admin');
   writeFileSync(
     shim,
     `#!/bin/sh\nexec '${process.execPath}' --disable-warning=ExperimentalWarning --import '${tsx}' '${script}' "$@"\n`,
   );
   chmodSync(shim, 0o755);
-  return binDir;
+  return bin;
 }
 
 export interface ProcedureRun {
@@ -61,8 +62,9 @@ export interface ProcedureRun {
 }
 
 /**
- * Runs procedure `name` with `sh -e` in `cwd`, with only PATH, HOME and `env` in its
- * environment (no setting of the developer's leaks in).
+ * Runs procedure `name` with `sh -e` in `cwd` (a test's temporary directory: the shim
+ * goes there too), with only PATH, HOME and `env` in its environment (no setting of the
+ * developer's leaks in).
  */
 export function runProcedure(
   name: string,
@@ -78,7 +80,7 @@ export function runProcedure(
         cwd,
         timeout: 60_000,
         env: {
-          PATH: `${adminBin()}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+          PATH: `${adminBin(cwd)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
           HOME: process.env.HOME ?? cwd,
           ...env,
         },
