@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * The admin script (SPEC §3): creates, lists, shows, updates, bumps and deletes tags in
- * the same store the service uses, with the same configuration (SPEC §10). Thin by
- * design: args.ts parses, output.ts prints, the store decides.
+ * The admin script (SPEC §3): creates, lists, shows, updates, bumps, deletes, exports and
+ * imports tags in the same store the service uses, with the same configuration (SPEC
+ * §10). Thin by design: args.ts parses, output.ts prints, the store decides.
  *
  * `audit` (cli/audit.ts) reads grant logs instead of the store.
  *
  * Exit codes: 0 done, 1 refused or failed (what and why on stderr), 2 usage error.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { IdAllocError, isIdAllocError } from '../core/errors.js';
 import type { Store } from '../core/store-ports.js';
@@ -16,6 +17,8 @@ import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './
 import { runAudit } from './audit.js';
 import { tagJson } from '../core/tag-json.js';
 import { bumpJson, bumpText, createdText, json, tagForecast, tagTable, tagText } from './output.js';
+import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
+import { ExportRefused, runExport, runImport } from './transfer.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -56,11 +59,32 @@ async function runAdmin(
     return 0;
   }
   const asJson = command.json;
+  // The whole file is checked before any store is opened: a bad one writes nothing.
+  let file: TagFile | undefined;
+  if (command.kind === 'import') {
+    try {
+      file = parseTagFile(readFileSync(command.file, 'utf8'), command.file);
+    } catch (err) {
+      const message =
+        err instanceof TagFileError
+          ? err.message
+          : `cannot read ${command.file}: ${err instanceof Error ? err.message : String(err)}`;
+      io.err(
+        asJson
+          ? json({ error: { code: 'INVALID_ARGUMENT', message } })
+          : `idalloc-admin: ${message}\n`,
+      );
+      return 2;
+    }
+  }
   let store: OpenedStore | undefined;
   try {
     const config = loadConfig(env);
     store = openStore(config);
     await reach(store, config);
+    if (command.kind === 'import') {
+      return file ? await runImport(store, config, file, command, io) : 2;
+    }
     return await execute(command, store, config, io);
   } catch (err) {
     const failure = toFailure(err);
@@ -77,6 +101,7 @@ async function runAdmin(
 
 function toFailure(err: unknown): Failure {
   if (err instanceof Failure) return err;
+  if (err instanceof ExportRefused) return new Failure(err.message, err.code);
   if (err instanceof ConfigError) return new Failure(err.message, 'CONFIG');
   if (isIdAllocError(err, 'WRONG_MODE')) {
     // Only segment tags have a counter: update of step/max/gap and bump.
@@ -109,7 +134,7 @@ async function reach(store: OpenedStore, config: Config): Promise<void> {
 }
 
 async function execute(
-  command: Exclude<AdminCommand, { kind: 'help' }>,
+  command: Exclude<AdminCommand, { kind: 'help' | 'import' }>,
   store: Store,
   config: Config,
   io: Io,
@@ -149,6 +174,8 @@ async function execute(
     }
     case 'bump-all':
       return bumpAll(store, command.by, command.json, io);
+    case 'export':
+      return runExport(store, config, command, io);
     case 'delete': {
       const before = await store.getTag(command.name);
       await store.deleteTag(command.name);

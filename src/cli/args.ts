@@ -31,6 +31,9 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
   tag bump <name> (--to N | --by N)     raise the next ID; never lowers it
   tag bump --all --by N                 every segment tag (after a store restore or failover)
   tag delete <name> --yes
+  tag export [--out FILE [--force]]     every tag and tombstone with its next, as JSON
+  tag import FILE [--gap N] [--dry-run] restore an export: missing tags created at next + gap,
+                                        lower ones raised; never lowers anything
   audit [FILE...] [--json]              check the grant logs of every node for IDs granted
                                         twice (no FILE or '-': stdin); exit 1 on overlaps
 `;
@@ -71,7 +74,22 @@ export type AdminCommand =
       readonly value: bigint;
     }
   | { readonly kind: 'bump-all'; readonly json: boolean; readonly by: bigint }
-  | { readonly kind: 'delete'; readonly json: boolean; readonly name: string };
+  | { readonly kind: 'delete'; readonly json: boolean; readonly name: string }
+  | {
+      readonly kind: 'export';
+      readonly json: boolean;
+      readonly out?: string;
+      /** Replace `out` even when the store holds less than it. */
+      readonly force: boolean;
+    }
+  | {
+      readonly kind: 'import';
+      readonly json: boolean;
+      readonly file: string;
+      /** Instead of each tag's own gap. */
+      readonly gap?: bigint;
+      readonly dryRun: boolean;
+    };
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -86,6 +104,9 @@ const OPTIONS = {
   by: { type: 'string' },
   all: { type: 'boolean' },
   yes: { type: 'boolean' },
+  out: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
 } as const;
 
 type Flag = keyof typeof OPTIONS;
@@ -99,6 +120,8 @@ const ALLOWED: Readonly<Record<string, readonly Flag[]>> = {
   update: ['step', 'max', 'gap', 'description'],
   bump: ['to', 'by', 'all'],
   delete: ['yes'],
+  export: ['out', 'force'],
+  import: ['gap', 'dry-run'],
 };
 
 /**
@@ -152,6 +175,30 @@ function build(sub: string, name: string | undefined, v: Values, json: boolean):
     return { kind: 'list', json };
   }
   if (sub === 'bump' && v.all) return buildBumpAll(name, v, json);
+  if (sub === 'export') {
+    if (name !== undefined) throw new UsageError(`unexpected argument '${name}'`);
+    if (v.out === '') throw new UsageError('--out needs a file name');
+    if (v.force && v.out === undefined) throw new UsageError('--force goes with --out FILE');
+    return {
+      kind: 'export',
+      json,
+      force: v.force === true,
+      ...(v.out === undefined ? {} : { out: v.out }),
+    };
+  }
+  if (sub === 'import') {
+    if (name === undefined || name === '') {
+      throw new UsageError(`'tag import' needs the file written by 'tag export'`);
+    }
+    const gap = v.gap === undefined ? undefined : parseGap(v.gap);
+    return {
+      kind: 'import',
+      json,
+      file: name,
+      dryRun: v['dry-run'] === true,
+      ...(gap === undefined ? {} : { gap }),
+    };
+  }
   if (name === undefined) throw new UsageError(`'tag ${sub}' needs a tag name`);
   checkTagName(name);
   switch (sub) {

@@ -107,9 +107,81 @@ export interface TagStore {
 }
 
 /** Everything a store offers. */
-export interface Store extends SegmentStore, TagStore {
+export interface Store extends SegmentStore, TagStore, TagTransfer {
   readonly kind: 'redis' | 'sentinel' | 'cluster' | 'embedded';
   /** True when the store answers now. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * One entry of `tag export`: a live tag with its configuration, or a deleted segment
+ * tag's tombstone with the next ID it keeps (README "Recovery procedures").
+ */
+export type TagRecord =
+  | {
+      readonly state: 'live';
+      readonly tag: TagConfig;
+      /**
+       * Snowflake tags only: the floor a deleted segment tag of the same name left, which
+       * the hash keeps so that it outlives this tag too (see create-1.lua).
+       */
+      readonly floor?: bigint;
+      /** Snowflake tags only: the gap the store keeps beside that floor, if any. */
+      readonly gap?: bigint;
+    }
+  | {
+      readonly state: 'tombstone';
+      readonly name: string;
+      /** The next ID of the deleted tag: a tag created again starts at or above it. */
+      readonly next: bigint;
+      /** The deleted tag's gap, where the store kept it (the embedded store keeps none). */
+      readonly gap?: bigint;
+      /** Milliseconds since the Unix epoch. */
+      readonly deletedAt: number;
+    };
+
+/** What `tag export` read, and how consistently. */
+export interface TagExport {
+  /** Every tag and tombstone, by name. */
+  readonly records: readonly TagRecord[];
+  /**
+   * 'snapshot': one read transaction over every tag (embedded); 'per-tag': each tag
+   * read atomically on its own (Redis: tags live in different keys, on a Cluster in
+   * different slots of different masters).
+   */
+  readonly consistency: 'snapshot' | 'per-tag';
+}
+
+/** What `tag import` did, or with a dry run would do, with one record. */
+export interface ImportResult {
+  /**
+   * created: nothing of that name was stored, so the record was written at its target;
+   * raised: the stored next (or floor) stood lower and was raised to the target;
+   * unchanged: it already stood at or above the target;
+   * conflict: a live tag of the other mode; left alone.
+   */
+  readonly outcome: 'created' | 'raised' | 'unchanged' | 'conflict';
+  /** What the store held under the name before. */
+  readonly found: 'none' | TagMode | 'tombstone';
+  /** The stored next (or floor) before, as it was stored; undefined when there was none. */
+  readonly before?: bigint;
+  /** The next (or floor) after (what it would be, on a dry run). */
+  readonly after?: bigint;
+}
+
+/** Export and import of every tag (the admin script's `tag export` / `tag import`). */
+export interface TagTransfer {
+  /**
+   * Reads every tag and tombstone with its configuration and next, each tag atomically.
+   * @throws IdAllocError INTERNAL naming a damaged tag (a backup must not drop it silently)
+   */
+  exportTags(): Promise<TagExport>;
+  /**
+   * Restores one record in one atomic step: a missing one is created at `target` (the
+   * exported next plus the gap: {@link importTarget}), a lower one is raised to it,
+   * nothing is ever lowered, a live tag of the other mode is left alone. With `dryRun`
+   * the same decision is made and nothing is written.
+   */
+  importTag(record: TagRecord, target: bigint | undefined, dryRun: boolean): Promise<ImportResult>;
 }

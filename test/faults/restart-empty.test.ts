@@ -1,11 +1,13 @@
 /**
  * SPEC §8.2 fail closed: Redis restarted without its data forgets every counter. No
  * allocation may then start a tag again from 1: every one is refused (TAG_NOT_FOUND)
- * until the operator restores the tags above a floor, as `tag create` + `tag bump` do.
+ * until the operator restores the tags from an export (`tag import`, README "Recovery
+ * procedures"), which puts each above the exported next plus a gap in one atomic step.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
 import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
+import { importTarget } from '../../src/store/transfer.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { GrantLogs } from '../support/grant-audit.js';
 import { IdLedger, recordingStore } from '../support/ledger.js';
@@ -50,7 +52,12 @@ describe('Redis restarted empty', () => {
       grants: trail.node('node-a'),
     });
     try {
-      for (let i = 0; i < 250; i++) {
+      for (let i = 0; i < 150; i++) {
+        for (const t of ['order', 'invoice']) served.add(t, await ids.next(t));
+      }
+
+      const backup = await store.exportTags(); // `tag export`, taken before the loss
+      for (let i = 0; i < 100; i++) {
         for (const t of ['order', 'invoice']) served.add(t, await ids.next(t));
       }
 
@@ -79,20 +86,26 @@ describe('Redis restarted empty', () => {
       ]);
       expect(served.overlaps()).toEqual([]);
 
-      // Restore as the admin script would: create, then bump above everything granted.
-      const orderFloor = granted.max('order')! + 1n;
-      const invoiceBefore = granted.max('invoice')!;
-      expect(invoiceBefore).toBeLessThan(1_000_000n);
-      await store.createTag(segmentTag('order', { step: 100 }));
-      await store.bumpTag('order', 'to', orderFloor);
-      await store.createTag(segmentTag('invoice', { step: 100 }));
-      await store.bumpTag('invoice', 'by', 1_000_000n); // `tag bump --all --by N`
+      // Restore as `tag import` does: each tag at its exported next + its own gap (10^9),
+      // which must cover what the node took since the export: up to 2 × MAX_STEP (10^6).
+      const grantedBefore = new Map(['order', 'invoice'].map((t) => [t, granted.max(t)!]));
+      const exportedNext = new Map<string, bigint>();
+      for (const r of backup.records) {
+        if (r.state === 'live' && r.tag.next !== undefined)
+          exportedNext.set(r.tag.name, r.tag.next);
+        const gap = r.state === 'live' && r.tag.mode === 'segment' ? r.tag.gap : 0n;
+        const result = await store.importTag(r, importTarget(r, gap), false);
+        expect(result.outcome).toBe('created');
+      }
       skew += 1000; // the node asks again once its refusal hold (20 ms) is over
 
       const firstOrder = await ids.next('order');
       const firstInvoice = await ids.next('invoice');
-      expect(firstOrder).toBe(orderFloor);
-      expect(firstInvoice).toBe(1_000_001n); // 1 + 1 000 000, above all granted before
+      expect(firstOrder).toBe(exportedNext.get('order')! + 1_000_000_000n);
+      expect(firstInvoice).toBe(exportedNext.get('invoice')! + 1_000_000_000n);
+      // Above every ID granted before the loss, those after the export included.
+      expect(firstOrder).toBeGreaterThan(grantedBefore.get('order')!);
+      expect(firstInvoice).toBeGreaterThan(grantedBefore.get('invoice')!);
       served.add('order', firstOrder);
       served.add('invoice', firstInvoice);
       for (let i = 0; i < 300; i++) {

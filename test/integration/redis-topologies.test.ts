@@ -9,6 +9,7 @@ import { allocationOptions } from '../../src/store/redis/client.js';
 import { defineScripts } from '../../src/store/redis/scripts.js';
 import { keySlot } from '../../src/store/redis/slot.js';
 import { RedisStore } from '../../src/store/redis/store.js';
+import { importTarget } from '../../src/store/transfer.js';
 import { startCluster, type LocalCluster } from '../support/cluster.js';
 import { testPrefix } from '../support/prefix.js';
 import type { RedisServer } from '../support/redis-server.js';
@@ -112,6 +113,32 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     expect(report.nodes.every((n) => n.role === 'master' && n.connectedReplicas === 1)).toBe(true);
     expect(report.nodes.reduce((sum, n) => sum + n.sampledTagKeys, 0)).toBe(tags.length);
   });
+
+  it('exports the tags of every master, each read atomically, and imports them back after a loss', async () => {
+    const exported = await store.exportTags();
+    expect(exported.consistency).toBe('per-tag');
+    const nexts = new Map<string, bigint | undefined>();
+    for (const r of exported.records) {
+      if (r.state === 'live') nexts.set(r.tag.name, r.tag.next);
+    }
+    expect([...nexts.keys()]).toEqual([...tags].sort());
+    for (const name of tags) {
+      const stored = await withClient(owners.get(name)!.port, (c) =>
+        c.hget(store.keys.tag(name), 'next'),
+      );
+      expect(nexts.get(name)?.toString()).toBe(stored);
+      // The data is lost on its master, as a FLUSHALL there would lose it.
+      await withClient(owners.get(name)!.port, (c) => c.del(store.keys.tag(name)));
+    }
+    for (const r of exported.records) {
+      const target = importTarget(r, 1000n);
+      expect(await store.importTag(r, target, false)).toMatchObject({ outcome: 'created' });
+    }
+    for (const name of tags) {
+      const g = await store.allocate(name, 1, true);
+      expect(g.start).toBe(nexts.get(name)! + 1000n);
+    }
+  });
 });
 
 describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', () => {
@@ -144,5 +171,12 @@ describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', 
     expect(master).toBe(set.servers[0]);
     const next = await withClient(master.port, (c) => c.hget(store.keys.tag('order'), 'next'));
     expect(next).toBe('21');
+  });
+
+  it('exports from the master the Sentinels name', async () => {
+    expect(await store.exportTags()).toEqual({
+      consistency: 'per-tag',
+      records: [{ state: 'live', tag: expect.objectContaining({ name: 'order', next: 21n }) }],
+    });
   });
 });

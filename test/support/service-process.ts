@@ -86,10 +86,11 @@ export async function startServiceProcess(
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`service did not log its port within ${timeoutMs} ms: ${stderr}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      // Not left running behind a failed test.
+      proc.kill('SIGKILL');
+      reject(new Error(`service did not log its port within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     proc.stdout.on('data', (d: Buffer) => {
       pending += d.toString();

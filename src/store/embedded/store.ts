@@ -26,9 +26,12 @@ import type {
   BumpResult,
   CreateTagInput,
   Grant,
+  ImportResult,
   Store,
   TagChanges,
   TagConfig,
+  TagExport,
+  TagRecord,
 } from '../../core/store-ports.js';
 import {
   openDatabase,
@@ -46,6 +49,7 @@ import {
   type SegmentRow,
   type TagRow,
 } from './tag-rows.js';
+import { EmbeddedTransfer } from './transfer.js';
 import { EmbeddedWorkerLeaseStore } from './worker-lease.js';
 
 export interface EmbeddedStoreOptions {
@@ -104,6 +108,7 @@ export class EmbeddedStore implements Store {
   private leases: EmbeddedWorkerLeaseStore | undefined;
   /** No snowflake layout is recorded in the file (one host: its nodes share one config). */
   readonly layouts = undefined;
+  private transfer: EmbeddedTransfer | undefined;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
@@ -319,6 +324,26 @@ export class EmbeddedStore implements Store {
         this.rows.delete(name);
       }
     });
+  }
+
+  /** Every tag and tombstone in one read transaction (see transfer.ts). */
+  async exportTags(): Promise<TagExport> {
+    return this.read('tag export', () => this.transfers().exportTags());
+  }
+
+  /** One record in one write transaction; a dry run rolls nothing back, it writes nothing. */
+  async importTag(
+    record: TagRecord,
+    target: bigint | undefined,
+    dryRun: boolean,
+  ): Promise<ImportResult> {
+    const what = `import of '${record.state === 'tombstone' ? record.name : record.tag.name}'`;
+    return this.write(what, () => this.transfers().importTag(record, target, dryRun, this.now()));
+  }
+
+  private transfers(): EmbeddedTransfer {
+    this.transfer ??= new EmbeddedTransfer(this.db, this.rows);
+    return this.transfer;
   }
 
   async ping(): Promise<boolean> {

@@ -25,6 +25,7 @@ declare module 'ioredis' {
     ): Result<ScriptReply, Context>;
     idallocUpdate(key: string, ...fieldValues: string[]): Result<ScriptReply, Context>;
     idallocDelete(key: string, deletedAt: string): Result<ScriptReply, Context>;
+    idallocImport(key: string, ...args: string[]): Result<ScriptReply, Context>;
     /** Snowflake worker leases (worker-*-2.lua): lease key, horizon key, then ARGV. */
     idallocWorkerInspect(
       lease: string,

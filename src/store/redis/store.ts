@@ -10,10 +10,14 @@ import type {
   BumpResult,
   CreateTagInput,
   Grant,
+  ImportResult,
   Store,
   TagChanges,
   TagConfig,
+  TagExport,
+  TagRecord,
 } from '../../core/store-ports.js';
+import { recordName } from '../transfer.js';
 import {
   allocationConnection,
   connectionEpoch,
@@ -28,6 +32,7 @@ import { confirmReplicated } from './replication.js';
 import { badReply, codeOf, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 import { RedisWorkerLeaseStore } from './worker-lease.js';
+import { exportFromRedis, importResult, importToRedis } from './transfer.js';
 
 export interface RedisStoreOptions {
   /** General connection: admin work, readiness. */
@@ -256,6 +261,16 @@ export class RedisStore implements Store, LayoutRegistry {
   }
 
   async listTags(): Promise<TagConfig[]> {
+    const tags: TagConfig[] = [];
+    for (const name of await this.tagNames()) {
+      const tag = await this.getTag(name);
+      if (tag) tags.push(tag);
+    }
+    return tags;
+  }
+
+  /** The name of every tag hash (tombstones included), scanned on every master, sorted. */
+  private async tagNames(): Promise<string[]> {
     const names = new Set<string>();
     try {
       // A Cluster client knows its masters only once it is ready.
@@ -276,12 +291,34 @@ export class RedisStore implements Store, LayoutRegistry {
     } catch (err) {
       throw storeFailure(err, 'tag listing');
     }
-    const tags: TagConfig[] = [];
-    for (const name of [...names].sort()) {
-      const tag = await this.getTag(name);
-      if (tag) tags.push(tag);
+    return [...names].sort();
+  }
+
+  /** Every tag and tombstone, each read with one HGETALL (see transfer.ts). */
+  async exportTags(): Promise<TagExport> {
+    return exportFromRedis(await this.tagNames(), async (name) => {
+      try {
+        return await this.client.hgetall(this.keys.tag(name));
+      } catch (err) {
+        throw storeFailure(err, `read of '${name}'`);
+      }
+    });
+  }
+
+  /** One import-1.lua call: created, raised, unchanged or conflict, atomically. */
+  async importTag(
+    record: TagRecord,
+    target: bigint | undefined,
+    dryRun: boolean,
+  ): Promise<ImportResult> {
+    const name = recordName(record);
+    let reply: ScriptReply;
+    try {
+      reply = await importToRedis(this.client, this.keys, record, target, dryRun);
+    } catch (err) {
+      throw storeFailure(err, `import of '${name}'`);
     }
-    return tags;
+    return importResult(name, reply);
   }
 
   async updateTag(name: string, changes: TagChanges): Promise<TagConfig> {

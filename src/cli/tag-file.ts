@@ -1,0 +1,259 @@
+/**
+ * The file of `tag export` / `tag import`: one JSON document holding every tag and every
+ * tombstone with its configuration and next. IDs and other 64-bit values are decimal
+ * strings. {@link parseTagFile} checks every field before anything is written, naming
+ * the first value it refuses.
+ */
+import { MAX_NEXT } from '../store/transfer.js';
+import type { TagConfig, TagExport, TagRecord } from '../core/store-ports.js';
+import { MAX_DESCRIPTION, MAX_ID, MAX_SMALL, TAG_NAME_PATTERN } from '../core/tags.js';
+
+export const FILE_FORMAT = 'idalloc-tag-export';
+export const FILE_VERSION = 1;
+
+/** Where an export was read from (no secrets: no URL, no password). */
+export type StoreOrigin =
+  | { readonly kind: 'redis' | 'sentinel' | 'cluster'; readonly keyPrefix: string }
+  | { readonly kind: 'embedded'; readonly file: string };
+
+/** A file that cannot be imported: the message names the file, the field and the rule. */
+export class TagFileError extends Error {
+  override readonly name = 'TagFileError';
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function tagEntry(record: Extract<TagRecord, { state: 'live' }>): Record<string, unknown> {
+  const t: TagConfig = record.tag;
+  const common = { name: t.name, mode: t.mode, description: t.description };
+  if (t.mode === 'snowflake') {
+    return {
+      ...common,
+      createdAt: iso(t.createdAt),
+      ...(record.gap === undefined ? {} : { gap: record.gap.toString() }),
+      ...(record.floor === undefined ? {} : { floor: record.floor.toString() }),
+    };
+  }
+  return {
+    ...common,
+    createdAt: iso(t.createdAt),
+    next: (t.next ?? 0n).toString(),
+    step: t.step,
+    max: t.max.toString(),
+    gap: t.gap.toString(),
+  };
+}
+
+/** The document `tag export` writes. */
+export function tagFile(exp: TagExport, origin: StoreOrigin, now: number): Record<string, unknown> {
+  const tags: Record<string, unknown>[] = [];
+  const tombstones: Record<string, unknown>[] = [];
+  for (const r of exp.records) {
+    if (r.state === 'live') tags.push(tagEntry(r));
+    else {
+      tombstones.push({
+        name: r.name,
+        next: r.next.toString(),
+        ...(r.gap === undefined ? {} : { gap: r.gap.toString() }),
+        deletedAt: iso(r.deletedAt),
+      });
+    }
+  }
+  return {
+    format: FILE_FORMAT,
+    version: FILE_VERSION,
+    exportedAt: iso(now),
+    store: origin,
+    consistency: exp.consistency,
+    tags,
+    tombstones,
+  };
+}
+
+/** A checked file: its records by name, and when it was taken. */
+export interface TagFile {
+  readonly exportedAt: string;
+  readonly records: readonly TagRecord[];
+}
+
+type Json = Record<string, unknown>;
+
+/** Checks one entry's fields, one value at a time, naming `where` in each refusal. */
+class Fields {
+  constructor(
+    readonly o: Json,
+    readonly where: string,
+    private readonly file: string,
+  ) {}
+
+  fail(field: string, value: unknown, rule: string): never {
+    const shown = JSON.stringify(value) ?? 'missing';
+    const cut = shown.length > 80 ? `${shown.slice(0, 80)}…` : shown;
+    throw new TagFileError(`${this.file}: ${this.where}.${field} ${cut} is not allowed: ${rule}`);
+  }
+
+  only(allowed: readonly string[]): void {
+    for (const k of Object.keys(this.o)) {
+      if (!allowed.includes(k))
+        this.fail(k, this.o[k], `unknown field (expected ${allowed.join(', ')})`);
+    }
+  }
+
+  name(): string {
+    const v = this.o.name;
+    if (typeof v !== 'string' || !TAG_NAME_PATTERN.test(v)) {
+      this.fail(
+        'name',
+        v,
+        'expected 1 to 64 of A-Z a-z 0-9 _ . -, starting with a letter or digit',
+      );
+    }
+    return v;
+  }
+
+  decimal(field: string, min: bigint, max: bigint, optional = false): bigint | undefined {
+    const v = this.o[field];
+    if (v === undefined && optional) return undefined;
+    if (
+      typeof v !== 'string' ||
+      !/^(0|[1-9]\d{0,19})$/.test(v) ||
+      BigInt(v) < min ||
+      BigInt(v) > max
+    ) {
+      this.fail(field, v, `expected a string of decimal digits from ${min} to ${max}`);
+    }
+    return BigInt(v);
+  }
+
+  id(field: string, min: bigint, max: bigint): bigint {
+    return this.decimal(field, min, max) as bigint;
+  }
+
+  step(): number {
+    const v = this.o.step;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > MAX_SMALL) {
+      this.fail('step', v, `expected an integer from 1 to ${MAX_SMALL}`);
+    }
+    return v;
+  }
+
+  description(): string {
+    const v = this.o.description;
+    if (typeof v !== 'string' || v.length > MAX_DESCRIPTION) {
+      this.fail('description', v, `expected a string of at most ${MAX_DESCRIPTION} characters`);
+    }
+    return v;
+  }
+
+  time(field: string): number {
+    const v = this.o[field];
+    const ms = typeof v === 'string' ? Date.parse(v) : NaN;
+    if (!Number.isFinite(ms) || ms < 0) this.fail(field, v, 'expected an ISO 8601 time');
+    return ms;
+  }
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const GAP = BigInt(MAX_SMALL);
+
+function parseTag(f: Fields): TagRecord {
+  const name = f.name();
+  const mode = f.o.mode;
+  if (mode === 'snowflake') {
+    f.only(['name', 'mode', 'description', 'createdAt', 'gap', 'floor']);
+    const floor = f.decimal('floor', 0n, MAX_NEXT, true);
+    const gap = f.decimal('gap', 0n, GAP, true);
+    const tag = {
+      name,
+      mode,
+      description: f.description(),
+      createdAt: f.time('createdAt'),
+    } as const;
+    return {
+      state: 'live',
+      tag,
+      ...(floor === undefined ? {} : { floor }),
+      ...(gap === undefined ? {} : { gap }),
+    };
+  }
+  if (mode !== 'segment') f.fail('mode', mode, 'expected "segment" or "snowflake"');
+  f.only(['name', 'mode', 'description', 'createdAt', 'next', 'step', 'max', 'gap']);
+  const max = f.id('max', 1n, MAX_ID);
+  const tag = {
+    name,
+    mode,
+    step: f.step(),
+    max,
+    gap: f.id('gap', 0n, GAP),
+    description: f.description(),
+    createdAt: f.time('createdAt'),
+    next: f.id('next', 0n, max + 1n),
+  } as const;
+  return { state: 'live', tag };
+}
+
+function parseTombstone(f: Fields): TagRecord {
+  f.only(['name', 'next', 'gap', 'deletedAt']);
+  const gap = f.decimal('gap', 0n, GAP, true);
+  return {
+    state: 'tombstone',
+    name: f.name(),
+    next: f.id('next', 0n, MAX_NEXT),
+    ...(gap === undefined ? {} : { gap }),
+    deletedAt: f.time('deletedAt'),
+  };
+}
+
+/**
+ * Parses and checks the whole file: the format and version, and every field of every
+ * entry; a name may appear once. @throws TagFileError naming the file, the entry, the
+ * value and the rule
+ */
+export function parseTagFile(text: string, file: string): TagFile {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new TagFileError(`${file}: not a JSON document (${why})`);
+  }
+  if (!isObject(doc)) throw new TagFileError(`${file}: expected a JSON object from 'tag export'`);
+  if (doc.format !== FILE_FORMAT) {
+    throw new TagFileError(
+      `${file}: format ${JSON.stringify(doc.format) ?? 'missing'} is not allowed: expected "${FILE_FORMAT}" (a file written by 'tag export')`,
+    );
+  }
+  if (doc.version !== FILE_VERSION) {
+    throw new TagFileError(
+      `${file}: version ${JSON.stringify(doc.version) ?? 'missing'} is not allowed: this idalloc reads version ${FILE_VERSION}`,
+    );
+  }
+  const top: Fields = new Fields(doc, 'document', file);
+  top.time('exportedAt');
+  const records: TagRecord[] = [];
+  const seen = new Set<string>();
+  for (const [list, parse] of [
+    ['tags', parseTag],
+    ['tombstones', parseTombstone],
+  ] as const) {
+    const entries: unknown = doc[list];
+    if (!Array.isArray(entries)) top.fail(list, entries, 'expected an array');
+    entries.forEach((entry: unknown, i: number) => {
+      const where = `${list}[${i}]`;
+      if (!isObject(entry)) throw new TagFileError(`${file}: ${where} is not an object`);
+      const record = parse(new Fields(entry, where, file));
+      const name = record.state === 'tombstone' ? record.name : record.tag.name;
+      if (seen.has(name)) {
+        throw new TagFileError(`${file}: ${where}: the name '${name}' appears twice in the file`);
+      }
+      seen.add(name);
+      records.push(record);
+    });
+  }
+  const name = (r: TagRecord) => (r.state === 'tombstone' ? r.name : r.tag.name);
+  records.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+  return { exportedAt: String(doc.exportedAt), records };
+}

@@ -1,0 +1,251 @@
+/**
+ * `tag export` and `tag import` (README "Recovery procedures"): thin over the store's
+ * exportTags / importTag, with the file written atomically and one line per tag.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Config } from '../config.js';
+import { isIdAllocError } from '../core/errors.js';
+import { defaultGap, EmbeddedStore } from '../store/open.js';
+import { importTarget, recordName } from '../store/transfer.js';
+import type { ImportResult, Store, TagRecord } from '../core/store-ports.js';
+import { json } from './output.js';
+import { parseTagFile, tagFile, type StoreOrigin, type TagFile } from './tag-file.js';
+
+interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+/** Where the export came from: the store kind and the key prefix, or the file. */
+function originOf(store: Store, config: Config): StoreOrigin {
+  if (store instanceof EmbeddedStore) return { kind: 'embedded', file: store.path };
+  if (store.kind === 'embedded') return { kind: 'embedded', file: resolve(config.DATA_DIR) };
+  return { kind: store.kind, keyPrefix: config.KEY_PREFIX };
+}
+
+/**
+ * Writes `text` to `file` atomically: a temporary file in the same directory, fsynced,
+ * then renamed over it, so a reader (or a restore) never sees half an export.
+ */
+export function writeAtomically(file: string, text: string): void {
+  const target = resolve(file);
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const fd = openSync(temp, 'wx', 0o644);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, target);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
+  try {
+    // The rename itself survives a crash once the directory is on disk.
+    const dir = openSync(dirname(target), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  } catch {
+    // some filesystems refuse to fsync a directory: the file is written either way
+  }
+}
+
+/** The counter (or floor) a record holds, if any. */
+function counterOf(record: TagRecord): bigint | undefined {
+  if (record.state === 'tombstone') return record.next;
+  return record.tag.mode === 'segment' ? record.tag.next : record.floor;
+}
+
+/**
+ * What the store lost compared with the export already at `out`: tags (or tombstones)
+ * that are gone, counters that went back. A backup taken after a FLUSHALL or an empty
+ * restart would otherwise replace the one export a restore needs.
+ */
+function lostSince(previous: readonly TagRecord[], now: readonly TagRecord[]): string[] {
+  const current = new Map(now.map((r) => [recordName(r), counterOf(r)]));
+  const lost: string[] = [];
+  for (const old of previous) {
+    const before = counterOf(old);
+    if (before === undefined) continue; // a snowflake tag without a floor may be deleted
+    const name = recordName(old);
+    if (!current.has(name)) lost.push(`'${name}' is gone`);
+    else {
+      const after = current.get(name);
+      if (after === undefined || after < before) {
+        lost.push(`next of '${name}' went back from ${before} to ${after ?? 'none'}`);
+      }
+    }
+  }
+  return lost;
+}
+
+/** Refuses to replace an export at `out` that holds more than the store now does. */
+function guardPrevious(out: string, records: readonly TagRecord[]): void {
+  let text: string;
+  try {
+    text = readFileSync(out, 'utf8');
+  } catch {
+    return; // no previous export: nothing to protect
+  }
+  let previous: TagFile;
+  try {
+    previous = parseTagFile(text, out);
+  } catch (err) {
+    throw new ExportRefused(
+      `refusing to replace ${out}: it is not an export this script can read (${err instanceof Error ? err.message : String(err)}); move it away or pass --force`,
+    );
+  }
+  const lost = lostSince(previous.records, records);
+  if (lost.length > 0) {
+    const shown = lost.length > 5 ? [...lost.slice(0, 5), `${lost.length - 5} more`] : lost;
+    throw new ExportRefused(
+      `refusing to replace ${out} (export of ${previous.exportedAt}): the store holds less than it — ${shown.join('; ')}. ` +
+        `If the store lost data, restore it: idalloc-admin tag import ${out}. To replace the file anyway, pass --force`,
+    );
+  }
+}
+
+/** A refusal of `tag export` (exit 1), with a code for --json. */
+export class ExportRefused extends Error {
+  readonly code = 'REFUSED';
+}
+
+export async function runExport(
+  store: Store,
+  config: Config,
+  opts: { out?: string; force: boolean; json: boolean },
+  io: Io,
+): Promise<number> {
+  const { out, json: asJson } = opts;
+  const exported = await store.exportTags();
+  const doc = tagFile(exported, originOf(store, config), Date.now());
+  const text = JSON.stringify(doc, null, 2) + '\n';
+  if (out === undefined) {
+    io.out(text);
+    return 0;
+  }
+  if (!opts.force) guardPrevious(out, exported.records);
+  try {
+    writeAtomically(out, text);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`cannot write the export to ${out}: ${why}`);
+  }
+  const tags = exported.records.filter((r) => r.state === 'live').length;
+  const tombstones = exported.records.length - tags;
+  const summary = { file: out, tags, tombstones, exportedAt: doc.exportedAt };
+  io.out(
+    asJson
+      ? json({ exported: summary })
+      : `exported ${tags} tag${tags === 1 ? '' : 's'} and ${tombstones} tombstone${tombstones === 1 ? '' : 's'} to ${out}\n`,
+  );
+  return 0;
+}
+
+/** The gap a record is restored with: --gap, else its own, else the configured default. */
+function gapFor(record: TagRecord, gap: bigint | undefined, config: Config): bigint {
+  if (gap !== undefined) return gap;
+  if (record.state === 'live') {
+    if (record.tag.mode === 'segment') return record.tag.gap;
+    return record.gap ?? defaultGap(config);
+  }
+  return record.gap ?? defaultGap(config);
+}
+
+function what(record: TagRecord): string {
+  return record.state === 'tombstone' ? 'tombstone' : `${record.tag.mode} tag`;
+}
+
+/** One line of what import did (or would do) with a record. */
+function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dry: boolean) {
+  const name = recordName(record);
+  const held = r.found === 'tombstone' ? 'tombstone' : `${r.found} tag`;
+  const where =
+    r.found === 'tombstone' && record.state === 'live'
+      ? ' (deleted here since the export: stays deleted)'
+      : '';
+  switch (r.outcome) {
+    case 'created': {
+      const at = r.after === undefined ? '' : ` at next ID ${r.after}`;
+      return `${dry ? 'would create' : 'created'} ${what(record)} '${name}'${at}`;
+    }
+    case 'raised':
+      return `${dry ? 'would raise' : 'raised'} ${held} '${name}'${where}: next ID ${r.before ?? 'none'} -> ${r.after}`;
+    case 'unchanged':
+      return target === undefined
+        ? `${held} '${name}' already exists${where}: nothing to raise`
+        : `${held} '${name}' already above${where}: next ID ${r.after ?? r.before} >= ${target}`;
+    case 'conflict':
+      return `conflict: '${name}' is a ${held} here but a ${what(record)} in the export; left alone`;
+  }
+}
+
+/**
+ * `tag import FILE`: one atomic store call per record; a failure or a conflict does not
+ * stop the others, and makes the exit code 1.
+ */
+export async function runImport(
+  store: Store,
+  config: Config,
+  file: TagFile,
+  opts: { gap?: bigint; dryRun: boolean; json: boolean },
+  io: Io,
+): Promise<number> {
+  const results: Record<string, unknown>[] = [];
+  const counts = { created: 0, raised: 0, unchanged: 0, conflict: 0, failed: 0 };
+  for (const record of file.records) {
+    const name = recordName(record);
+    const gap = gapFor(record, opts.gap, config);
+    const target = importTarget(record, gap);
+    const kind = record.state === 'tombstone' ? 'tombstone' : record.tag.mode;
+    try {
+      const r = await store.importTag(record, target, opts.dryRun);
+      counts[r.outcome]++;
+      results.push({
+        tag: name,
+        kind,
+        outcome: r.outcome,
+        found: r.found,
+        before: r.before?.toString() ?? null,
+        after: r.after?.toString() ?? null,
+        target: target?.toString() ?? null,
+        gap: gap.toString(),
+      });
+      if (!opts.json) {
+        const text = `${line(record, r, target, opts.dryRun)}\n`;
+        if (r.outcome === 'conflict') io.err(`idalloc-admin: ${text}`);
+        else io.out(text);
+      }
+    } catch (err) {
+      if (!isIdAllocError(err)) throw err;
+      counts.failed++;
+      results.push({ tag: name, kind, error: { code: err.code, message: err.message } });
+      if (!opts.json) io.err(`idalloc-admin: import of '${name}' failed: ${err.message}\n`);
+    }
+  }
+  if (opts.json) {
+    io.out(json({ dryRun: opts.dryRun, exportedAt: file.exportedAt, results }));
+  } else {
+    const done = opts.dryRun ? 'dry run, nothing written: would create' : 'created';
+    io.out(
+      `${done} ${counts.created}, ${opts.dryRun ? 'would raise' : 'raised'} ${counts.raised}, already above ${counts.unchanged}, conflicts ${counts.conflict}, failed ${counts.failed} (export of ${file.exportedAt})\n`,
+    );
+  }
+  return counts.conflict + counts.failed > 0 ? 1 : 0;
+}

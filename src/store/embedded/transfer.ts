@@ -1,0 +1,139 @@
+/**
+ * `tag export` and `tag import` on the embedded store: the export reads every row in
+ * one read transaction (a snapshot of all tags at once); each import is one write
+ * transaction making the decisions of import-1.lua, without its incarnation guard (a
+ * local durable file has no `run_id`, see store.ts).
+ */
+import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
+import { MAX_ID } from '../../core/tags.js';
+import { Refusal, refusal } from '../refusals.js';
+import { MAX_NEXT, recordFromFields, recordName } from '../transfer.js';
+import type { ImportResult, TagExport, TagRecord } from '../../core/store-ports.js';
+import { decValid, newRow, segmentFields, type TagRow, type TagRows } from './tag-rows.js';
+
+/** A row's columns as the strings a Redis hash would hold (null: absent). */
+function fieldsOf(row: TagRow): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [column, value] of Object.entries(row) as [string, SQLOutputValue][]) {
+    if (column !== 'name' && value !== null && !(value instanceof Uint8Array)) {
+      out[column] = String(value);
+    }
+  }
+  return out;
+}
+
+export class EmbeddedTransfer {
+  private readonly selectAll: StatementSync;
+
+  constructor(
+    private readonly db: DatabaseSync,
+    private readonly rows: TagRows,
+  ) {
+    this.selectAll = db.prepare('SELECT * FROM tags ORDER BY name');
+    this.selectAll.setReadBigInts(true);
+  }
+
+  /** Every row, tombstones included, in one read transaction. */
+  exportTags(): TagExport {
+    this.db.exec('BEGIN');
+    try {
+      const rows = this.selectAll.all() as unknown as TagRow[];
+      const records = rows
+        .map((row) => recordFromFields(row.name, fieldsOf(row)))
+        .filter((r): r is TagRecord => r !== undefined);
+      return { records, consistency: 'snapshot' };
+    } finally {
+      if (this.db.isTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  /**
+   * One record, inside the caller's write transaction; with `dryRun` the same decision
+   * and no write.
+   */
+  importTag(
+    record: TagRecord,
+    target: bigint | undefined,
+    dryRun: boolean,
+    now: number,
+  ): ImportResult {
+    const name = recordName(record);
+    const old = this.rows.get(name);
+    const write = (row: TagRow) => {
+      if (!dryRun) this.rows.put(row);
+    };
+    if (!old) {
+      write(createdRow(record, target, now));
+      return {
+        outcome: 'created',
+        found: 'none',
+        ...(target === undefined ? {} : { after: target }),
+      };
+    }
+    const found: ImportResult['found'] =
+      old.deleted_at !== null
+        ? 'tombstone'
+        : old.mode === 'segment' || old.mode === 'snowflake'
+          ? old.mode
+          : damagedTag(name);
+    const before = decValid(old.next) ? BigInt(old.next) : undefined;
+    const kept = { found, ...(before === undefined ? {} : { before }) };
+    const wanted = record.state === 'tombstone' ? 'tombstone' : record.tag.mode;
+    if (found !== 'tombstone' && wanted !== 'tombstone' && found !== wanted) {
+      return { outcome: 'conflict', ...kept, ...(before === undefined ? {} : { after: before }) };
+    }
+    let after: bigint | undefined;
+    if (found === 'segment') {
+      const s = segmentFields(old) ?? damagedTag(name);
+      const room = s.max + 1n;
+      const goal = target === undefined ? s.next : target > room ? room : target;
+      after = goal > s.next ? goal : s.next;
+    } else if (target === undefined) {
+      after = before;
+    } else {
+      after = before !== undefined && before > target ? before : target;
+    }
+    if (after === undefined || after === before) {
+      return { outcome: 'unchanged', ...kept, ...(after === undefined ? {} : { after }) };
+    }
+    write({ ...old, next: after.toString() });
+    return { outcome: 'raised', ...kept, after };
+  }
+}
+
+function damagedTag(name: string): never {
+  throw refusal(Refusal.TAG_DAMAGED, name);
+}
+
+/** The row a record is created as, at `target`. */
+function createdRow(record: TagRecord, target: bigint | undefined, now: number): TagRow {
+  const next = target === undefined ? null : (target > MAX_NEXT ? MAX_NEXT : target).toString();
+  if (record.state === 'tombstone') {
+    return newRow(record.name, {
+      next,
+      gap: record.gap ?? null,
+      deleted_at: BigInt(Math.floor(record.deletedAt || now)),
+    });
+  }
+  const { tag } = record;
+  if (tag.mode === 'snowflake') {
+    return newRow(tag.name, {
+      mode: tag.mode,
+      next,
+      step: 1n,
+      max: MAX_ID.toString(),
+      gap: record.gap ?? null,
+      description: tag.description,
+      created_at: BigInt(Math.floor(tag.createdAt || now)),
+    });
+  }
+  return newRow(tag.name, {
+    mode: tag.mode,
+    next,
+    step: BigInt(Math.max(1, tag.step)),
+    max: tag.max.toString(),
+    gap: tag.gap,
+    description: tag.description,
+    created_at: BigInt(Math.floor(tag.createdAt || now)),
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * `tag export` and `tag import` on Redis. Export reads each tag hash with one HGETALL
+ * (atomic per key); tags live in separate keys — on a Cluster in different slots of
+ * different masters — so no read spans them all: the export is consistent per tag, not
+ * across tags, and the import's gap covers what was issued meanwhile. Import is one
+ * import-1.lua call per tag.
+ */
+import { ErrorCode, IdAllocError } from '../../core/errors.js';
+import { MAX_ID } from '../../core/tags.js';
+import { scriptError } from './replies.js';
+import { recordFromFields } from '../transfer.js';
+import type { ImportResult, TagExport, TagRecord } from '../../core/store-ports.js';
+import type { RedisLike } from './client.js';
+import type { Keys } from './keys.js';
+import type { ScriptReply } from './scripts.js';
+
+/** How many HGETALLs are in flight at once. */
+const READ_BATCH = 64;
+
+/**
+ * Reads every named tag (as a listing found them) one HGETALL each.
+ * @param read the store's read of one hash, with its error mapping
+ */
+export async function exportFromRedis(
+  names: readonly string[],
+  read: (name: string) => Promise<Record<string, string>>,
+): Promise<TagExport> {
+  const records: TagRecord[] = [];
+  for (let i = 0; i < names.length; i += READ_BATCH) {
+    const batch = names.slice(i, i + READ_BATCH);
+    const hashes = await Promise.all(batch.map(read));
+    batch.forEach((name, k) => {
+      // A key gone between the scan and the read (deleted without tombstone) is skipped.
+      const record = recordFromFields(name, hashes[k]!);
+      if (record) records.push(record);
+    });
+  }
+  return { records, consistency: 'per-tag' };
+}
+
+/** The arguments of import-1.lua for a record (see its header). */
+export function importArgs(
+  record: TagRecord,
+  target: bigint | undefined,
+  dryRun: boolean,
+): string[] {
+  const t = target === undefined ? '' : target.toString();
+  const dry = dryRun ? '1' : '0';
+  if (record.state === 'tombstone') {
+    const gap = record.gap === undefined ? '' : record.gap.toString();
+    return ['tombstone', t, '1', '0', gap, '', String(record.deletedAt), dry];
+  }
+  const { tag } = record;
+  if (tag.mode === 'snowflake') {
+    // No counter settings: import-1 reads step and max only for segment tags.
+    const gap = record.gap === undefined ? '' : record.gap.toString();
+    return [tag.mode, t, '1', MAX_ID.toString(), gap, tag.description, String(tag.createdAt), dry];
+  }
+  return [
+    tag.mode,
+    t,
+    String(Math.max(1, tag.step)),
+    tag.max.toString(),
+    tag.gap.toString(),
+    tag.description,
+    String(tag.createdAt),
+    dry,
+  ];
+}
+
+const OUTCOMES = new Set(['created', 'raised', 'unchanged', 'conflict']);
+const FOUND = new Set(['none', 'segment', 'snowflake', 'tombstone']);
+
+/** import-1's reply, checked for its shape. */
+export function importResult(name: string, reply: ScriptReply): ImportResult {
+  if (typeof reply === 'number' || typeof reply === 'string') {
+    throw scriptError(Number(reply), name);
+  }
+  const [outcome, found, before, after] = reply.map(String);
+  const decimal = (s: string | undefined) => s === '' || /^\d{1,20}$/.test(s ?? 'x');
+  if (
+    reply.length !== 4 ||
+    !OUTCOMES.has(outcome ?? '') ||
+    !FOUND.has(found ?? '') ||
+    !decimal(before) ||
+    !decimal(after)
+  ) {
+    throw new IdAllocError(ErrorCode.INTERNAL, `unexpected reply from import of '${name}'`, {
+      reply: JSON.stringify(reply),
+    });
+  }
+  return {
+    outcome: outcome as ImportResult['outcome'],
+    found: found as ImportResult['found'],
+    ...(before ? { before: BigInt(before) } : {}),
+    ...(after ? { after: BigInt(after) } : {}),
+  };
+}
+
+/** Runs import-1 for one record on `client`. */
+export async function importToRedis(
+  client: RedisLike,
+  keys: Keys,
+  record: TagRecord,
+  target: bigint | undefined,
+  dryRun: boolean,
+): Promise<ScriptReply> {
+  const name = record.state === 'tombstone' ? record.name : record.tag.name;
+  return client.idallocImport(keys.tag(name), ...importArgs(record, target, dryRun));
+}

@@ -1,0 +1,103 @@
+/**
+ * What both stores share for `tag export` and `tag import`: reading a stored tag (the
+ * Redis hash, the SQLite row, both as strings) into a {@link TagRecord} with every field
+ * checked, and the target a record is restored at.
+ */
+import { ErrorCode, IdAllocError } from '../core/errors.js';
+import { MAX_ID, MAX_SMALL } from '../core/tags.js';
+import type { TagRecord } from '../core/store-ports.js';
+
+/** One past the largest ID: the next of an exhausted tag, the highest a floor goes. */
+export const MAX_NEXT = MAX_ID + 1n;
+
+const DECIMAL = /^(0|[1-9]\d{0,19})$/;
+
+function damaged(name: string, why: string): IdAllocError {
+  return new IdAllocError(
+    ErrorCode.INTERNAL,
+    `tag '${name}' is damaged in the store (${why}); fix or delete it, then export again`,
+    { tag: name },
+  );
+}
+
+function id(name: string, field: string, v: string | undefined, limit: bigint): bigint {
+  if (v === undefined || !DECIMAL.test(v) || BigInt(v) > limit) {
+    throw damaged(name, `${field} ${v === undefined ? 'missing' : `'${v}'`}`);
+  }
+  return BigInt(v);
+}
+
+function small(name: string, field: string, v: string | undefined, min: number): bigint {
+  const n = id(name, field, v, BigInt(MAX_SMALL));
+  if (n < BigInt(min)) throw damaged(name, `${field} '${v}' below ${min}`);
+  return n;
+}
+
+function millis(v: string | undefined): number {
+  return v !== undefined && /^\d{1,15}$/.test(v) ? Number(v) : 0;
+}
+
+/**
+ * A stored tag or tombstone, its fields as strings (absent ones undefined), as a record.
+ * @returns undefined when nothing is stored under the name
+ * @throws IdAllocError INTERNAL naming the tag and the field when it is damaged
+ */
+export function recordFromFields(
+  name: string,
+  f: Readonly<Record<string, string | undefined>>,
+): TagRecord | undefined {
+  if (Object.values(f).every((v) => v === undefined)) return undefined;
+  if (f.deleted_at !== undefined) {
+    const gap = f.gap !== undefined && /^\d{1,16}$/.test(f.gap) ? BigInt(f.gap) : undefined;
+    return {
+      state: 'tombstone',
+      name,
+      next: id(name, 'next', f.next, MAX_NEXT),
+      ...(gap !== undefined && gap <= BigInt(MAX_SMALL) ? { gap } : {}),
+      deletedAt: millis(f.deleted_at),
+    };
+  }
+  const common = { name, description: f.description ?? '', createdAt: millis(f.created_at) };
+  if (f.mode === 'segment') {
+    const max = id(name, 'max', f.max, MAX_ID);
+    const tag = {
+      ...common,
+      mode: 'segment' as const,
+      step: Number(small(name, 'step', f.step, 1)),
+      max,
+      gap: small(name, 'gap', f.gap, 0),
+      next: id(name, 'next', f.next, max + 1n),
+    };
+    return { state: 'live', tag };
+  }
+  if (f.mode === 'snowflake') {
+    const gap = f.gap !== undefined && /^\d{1,16}$/.test(f.gap) ? BigInt(f.gap) : undefined;
+    const tag = { ...common, mode: 'snowflake' as const };
+    const floor = f.next === undefined ? undefined : id(name, 'next', f.next, MAX_NEXT);
+    return {
+      state: 'live',
+      tag,
+      ...(floor === undefined ? {} : { floor }),
+      ...(gap === undefined || gap > BigInt(MAX_SMALL) ? {} : { gap }),
+    };
+  }
+  throw damaged(name, `mode ${f.mode === undefined ? 'missing' : `'${f.mode}'`}`);
+}
+
+/**
+ * Where `tag import` puts a record: its next (or floor) plus `gap`, stopping at the
+ * tag's max + 1 (exhausted, never overflowed); undefined for a snowflake tag without a
+ * floor (it has no counter).
+ */
+export function importTarget(record: TagRecord, gap: bigint): bigint | undefined {
+  const min = (a: bigint, b: bigint) => (a < b ? a : b);
+  if (record.state === 'tombstone') return min(record.next + gap, MAX_NEXT);
+  const { tag } = record;
+  if (tag.mode === 'segment') return min((tag.next ?? 0n) + gap, tag.max + 1n);
+  return record.floor === undefined ? undefined : min(record.floor + gap, MAX_NEXT);
+}
+
+/** A record's name. */
+export function recordName(record: TagRecord): string {
+  return record.state === 'tombstone' ? record.name : record.tag.name;
+}

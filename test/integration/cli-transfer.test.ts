@@ -1,0 +1,329 @@
+/**
+ * `tag export` and `tag import` of the admin script as real processes
+ * (`node --import tsx src/cli/admin.ts …`) against the test Redis (each test on its own
+ * key prefix) and an embedded store in a temporary DATA_DIR.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { RedisStore } from '../../src/store/redis/store.js';
+import { testPrefix } from '../support/prefix.js';
+import { segmentTag, testStore } from '../support/store.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function admin(args: readonly string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--import', 'tsx', 'src/cli/admin.ts', ...args],
+      {
+        cwd: ROOT,
+        timeout: 20_000,
+        env: { ...process.env, REDIS_SENTINELS: '', REDIS_CLUSTER_NODES: '', ...env },
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+let dir: string;
+let store: RedisStore;
+let env: Record<string, string>;
+const run = (...args: string[]) => admin(args, env);
+
+beforeEach(() => {
+  const prefix = testPrefix();
+  dir = mkdtempSync(join(tmpdir(), 'idalloc-cli-transfer-'));
+  store = testStore(inject('redisUrl'), prefix);
+  env = { REDIS_URL: inject('redisUrl'), KEY_PREFIX: prefix };
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A valid export with one segment tag, to be broken field by field. */
+function exportDoc(over: Record<string, unknown> = {}, tag: Record<string, unknown> = {}) {
+  return {
+    format: 'idalloc-tag-export',
+    version: 1,
+    exportedAt: '2026-01-01T00:00:00.000Z',
+    store: { kind: 'redis', keyPrefix: 'idalloc:' },
+    consistency: 'per-tag',
+    tags: [
+      {
+        name: 'order',
+        mode: 'segment',
+        description: '',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        next: '5001',
+        step: 1000,
+        max: '9223372036854775807',
+        gap: '1000',
+        ...tag,
+      },
+    ],
+    tombstones: [],
+    ...over,
+  };
+}
+
+describe('idalloc-admin tag export', () => {
+  it('writes every tag and tombstone as one JSON document, to stdout or atomically to --out', async () => {
+    await store.createTag({ ...segmentTag('order', { step: 10 }), description: 'Orders' });
+    await store.allocate('order', 0, false);
+    await store.createTag({ ...segmentTag('events'), mode: 'snowflake' });
+    await store.createTag(segmentTag('old'));
+    await store.bumpTag('old', 'to', 77n);
+    await store.deleteTag('old');
+
+    const shown = await run('tag', 'export');
+    expect(shown).toMatchObject({ code: 0, stderr: '' });
+    const doc = JSON.parse(shown.stdout) as Record<string, unknown>;
+    expect(doc).toEqual({
+      format: 'idalloc-tag-export',
+      version: 1,
+      exportedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      store: { kind: 'redis', keyPrefix: env.KEY_PREFIX },
+      consistency: 'per-tag',
+      tags: [
+        {
+          name: 'events',
+          mode: 'snowflake',
+          description: '',
+          createdAt: expect.any(String),
+          gap: '1000000000',
+        },
+        {
+          name: 'order',
+          mode: 'segment',
+          description: 'Orders',
+          createdAt: expect.any(String),
+          next: '11',
+          step: 10,
+          max: '9223372036854775807',
+          gap: '1000000000',
+        },
+      ],
+      tombstones: [{ name: 'old', next: '77', gap: '1000000000', deletedAt: expect.any(String) }],
+    });
+
+    const file = join(dir, 'tags.json');
+    writeFileSync(file, JSON.stringify(exportDoc({ tags: [] }))); // an older, smaller export
+    const written = await run('tag', 'export', '--out', file);
+    expect(written).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: `exported 2 tags and 1 tombstone to ${file}\n`,
+    });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ tags: doc.tags });
+    expect(readdirSync(dir)).toEqual(['tags.json']); // no temporary file left behind
+
+    const asJson = await run('tag', 'export', '--out', file, '--json');
+    expect(JSON.parse(asJson.stdout)).toEqual({
+      exported: { file, tags: 2, tombstones: 1, exportedAt: expect.any(String) },
+    });
+  });
+
+  it('fails with exit 1 when --out cannot be written, leaving no file behind', async () => {
+    const r = await run('tag', 'export', '--out', join(dir, 'no-such-dir', 'tags.json'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot write the export to .*no-such-dir.*tags\.json/);
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+  });
+
+  it('refuses to replace an export with one of a store that lost tags or went back, unless --force', async () => {
+    await store.createTag(segmentTag('order'));
+    await store.createTag(segmentTag('gone'));
+    await store.bumpTag('order', 'to', 5000n);
+    const file = join(dir, 'tags.json');
+    expect((await run('tag', 'export', '--out', file)).code).toBe(0);
+    const good = readFileSync(file, 'utf8');
+    // The data is lost behind the script's back, as a FLUSHALL would, and order restarts low.
+    await store.deleteTag('gone');
+    await store.deleteTag('order');
+    const raw = (await import('ioredis')).Redis;
+    const c = new raw(inject('redisUrl'));
+    await c.del(store.keys.tag('gone'), store.keys.tag('order'));
+    await c.quit();
+    await store.createTag(segmentTag('order'));
+
+    const refused = await run('tag', 'export', '--out', file);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /refusing to replace .*tags\.json .*'gone' is gone; next of 'order' went back from 5000 to 1\. If the store lost data, restore it: idalloc-admin tag import .*tags\.json/,
+    );
+    expect(readFileSync(file, 'utf8')).toBe(good);
+    const forced = await run('tag', 'export', '--out', file, '--force');
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ tags: [{ next: '1' }] });
+  });
+
+  it('exports the embedded store in one read, naming its file', async () => {
+    const dataDir = join(dir, 'data');
+    const local = { REDIS_URL: '', DATA_DIR: dataDir };
+    expect((await admin(['tag', 'create', 'order'], local)).code).toBe(0);
+    expect((await admin(['tag', 'bump', 'order', '--to', '300'], local)).code).toBe(0);
+    const r = await admin(['tag', 'export'], local);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      store: { kind: 'embedded', file: join(dataDir, 'idalloc.db') },
+      consistency: 'snapshot',
+      tags: [{ name: 'order', next: '300' }],
+    });
+  });
+});
+
+describe('idalloc-admin tag import', () => {
+  it('creates, raises and leaves tags, one line each; --dry-run shows it and writes nothing', async () => {
+    await store.createTag(segmentTag('low'));
+    await store.createTag(segmentTag('high'));
+    await store.bumpTag('high', 'to', 10n ** 12n);
+    const file = join(dir, 'tags.json');
+    const tags = ['low', 'high', 'order'].map((name) => ({ ...exportDoc().tags[0], name }));
+    writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+
+    const dry = await run('tag', 'import', file, '--dry-run');
+    expect(dry).toMatchObject({ code: 0, stderr: '' });
+    expect(dry.stdout.split('\n')).toEqual([
+      "segment tag 'high' already above: next ID 1000000000000 >= 6001",
+      "would raise segment tag 'low': next ID 1 -> 6001",
+      "would create segment tag 'order' at next ID 6001",
+      'dry run, nothing written: would create 1, would raise 1, already above 1, conflicts 0, failed 0 (export of 2026-01-01T00:00:00.000Z)',
+      '',
+    ]);
+    expect(await store.getTag('order')).toBeUndefined();
+    expect((await store.getTag('low'))?.next).toBe(1n);
+
+    const done = await run('tag', 'import', file, '--gap', '100000');
+    expect(done).toMatchObject({ code: 0, stderr: '' });
+    expect(done.stdout.split('\n').slice(0, 3)).toEqual([
+      "segment tag 'high' already above: next ID 1000000000000 >= 105001",
+      "raised segment tag 'low': next ID 1 -> 105001",
+      "created segment tag 'order' at next ID 105001",
+    ]);
+    expect(await store.allocate('order', 1, true)).toMatchObject({ start: 105001n });
+    expect((await store.getTag('low'))?.next).toBe(105001n);
+    expect((await store.getTag('high'))?.next).toBe(10n ** 12n);
+
+    const again = await run('tag', 'import', file, '--json');
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      dryRun: false,
+      results: [
+        { tag: 'high', outcome: 'unchanged' },
+        { tag: 'low', outcome: 'unchanged', before: '105001', target: '6001', gap: '1000' },
+        { tag: 'order', outcome: 'unchanged', after: '105002' },
+      ],
+    });
+  });
+
+  it('reports a tag of the other mode as a conflict, leaves it, and exits 1', async () => {
+    await store.createTag({ ...segmentTag('order'), mode: 'snowflake' });
+    const file = join(dir, 'tags.json');
+    writeFileSync(file, JSON.stringify(exportDoc()));
+    const r = await run('tag', 'import', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "idalloc-admin: conflict: 'order' is a snowflake tag here but a segment tag in the export; left alone\n",
+    );
+    expect(await store.getTag('order')).toMatchObject({ mode: 'snowflake' });
+  });
+
+  it('refuses a bad file with exit 2 naming the value, before writing anything', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['not json', '{"format":', /not a JSON document/],
+      ['version', JSON.stringify(exportDoc({ version: 2 })), /version 2 is not allowed/],
+      ['format', JSON.stringify(exportDoc({ format: 'x' })), /format "x" is not allowed/],
+      [
+        'name',
+        JSON.stringify(exportDoc({}, { name: 'a/b' })),
+        /tags\[1\]\.name "a\/b" is not allowed/,
+      ],
+      [
+        'next',
+        JSON.stringify(exportDoc({}, { next: '12x' })),
+        /tags\[1\]\.next "12x" is not allowed/,
+      ],
+      ['next above max', JSON.stringify(exportDoc({}, { max: '10', next: '12' })), /next "12"/],
+      ['gap', JSON.stringify(exportDoc({}, { gap: 5 })), /tags\[1\]\.gap 5 is not allowed/],
+      ['step', JSON.stringify(exportDoc({}, { step: 0 })), /tags\[1\]\.step 0 is not allowed/],
+      ['mode', JSON.stringify(exportDoc({}, { mode: 'clock' })), /mode "clock"/],
+      [
+        'unknown',
+        JSON.stringify(exportDoc({}, { colour: 'red' })),
+        /colour "red" is not allowed: unknown field/,
+      ],
+      [
+        'twice',
+        JSON.stringify(
+          exportDoc({
+            tombstones: [{ name: 'order', next: '1', deletedAt: '2026-01-01T00:00:00Z' }],
+          }),
+        ),
+        /'order' appears twice/,
+      ],
+      [
+        'tombstones',
+        JSON.stringify(exportDoc({ tombstones: 3 })),
+        /tombstones 3 is not allowed: expected an array/,
+      ],
+    ];
+    // One valid tag first, so that a writer going tag by tag would have written it.
+    const first = { ...exportDoc().tags[0], name: 'aaa' };
+    for (const [what, text, message] of cases) {
+      const file = join(dir, `${what}.json`);
+      let body = text;
+      try {
+        const doc = JSON.parse(text) as { tags: unknown[] };
+        if (Array.isArray(doc.tags)) doc.tags.unshift(first);
+        body = JSON.stringify(doc);
+      } catch {
+        // the not-JSON case stays as it is
+      }
+      writeFileSync(file, body);
+      const r = await run('tag', 'import', file);
+      expect(r.code, what).toBe(2);
+      expect(r.stderr, what).toMatch(message);
+      expect(r.stderr, what).toContain(file);
+      expect(r.stdout, what).toBe('');
+    }
+    expect(await store.listTags()).toEqual([]);
+    const missing = await run('tag', 'import', join(dir, 'nope.json'), '--json');
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stderr)).toMatchObject({
+      error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining('cannot read') },
+    });
+  });
+
+  it('answers usage errors with exit 2', async () => {
+    const [noFile, badGap, extra, flag] = await Promise.all([
+      run('tag', 'import'),
+      run('tag', 'import', 'x.json', '--gap', 'lots'),
+      run('tag', 'export', 'what'),
+      run('tag', 'export', '--dry-run'),
+    ]);
+    expect(noFile).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs the file/) });
+    expect(badGap).toMatchObject({ code: 2, stderr: expect.stringMatching(/--gap 'lots'/) });
+    expect(extra).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/unexpected argument 'what'/),
+    });
+    expect(flag).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/does not take --dry-run/),
+    });
+  });
+});
