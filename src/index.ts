@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   exitOnFatal(logger);
   let store: ReturnType<typeof openStore>;
   try {
-    store = openStore(config);
+    store = openStore(config, logger);
   } catch (err) {
     return fail(err);
   }

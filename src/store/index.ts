@@ -3,6 +3,7 @@
  * Cluster; without any Redis setting, the embedded SQLite store at DATA_DIR/idalloc.db.
  */
 import { ConfigError, type Config } from '../config.js';
+import type { StoreLog } from './embedded/file-guard.js';
 import { EmbeddedStore } from './embedded/store.js';
 import { createRedisClient, topologyOf } from './redis/client.js';
 import { RedisStore } from './redis/store.js';
@@ -12,11 +13,12 @@ export type { Store } from './types.js';
 export { EmbeddedStore } from './embedded/store.js';
 
 /**
+ * @param log where the embedded store reports its file lost or damaged while running
  * @throws ConfigError naming DATA_DIR when the embedded store cannot be created or
- *   written there
+ *   written there, or its file is empty, not idalloc's, or damaged
  */
-export function openStore(config: Config): RedisStore | EmbeddedStore {
-  if (!topologyOf(config)) return new EmbeddedStore({ dataDir: config.DATA_DIR });
+export function openStore(config: Config, log?: StoreLog): RedisStore | EmbeddedStore {
+  if (!topologyOf(config)) return new EmbeddedStore({ dataDir: config.DATA_DIR, log });
   return openRedisStore(config);
 }
 

@@ -20,13 +20,8 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError, ScriptCode, scriptError } from '../../errors.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../tags.js';
 import type { BumpResult, CreateTagInput, Grant, Store, TagChanges, TagConfig } from '../types.js';
-import {
-  openDatabase,
-  readSettings,
-  sqliteFailure,
-  writeTransaction,
-  type DatabaseSettings,
-} from './database.js';
+import { openDatabase, readSettings, type DatabaseSettings } from './database.js';
+import { FileGuard, GuardedDatabase, type StoreLog } from './file-guard.js';
 import {
   decValid,
   newRow,
@@ -49,6 +44,11 @@ export interface EmbeddedStoreOptions {
    * @default 5000
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * Where the store reports, in one line each, the file found deleted or replaced while
+   * running (once) and SQLite failures that retrying will not heal (rate-limited).
+   */
+  readonly log?: StoreLog;
 }
 
 /** What the service logs first when it runs on the embedded store. */
@@ -77,21 +77,28 @@ export class EmbeddedStore implements Store {
   /** The one-host notice the service logs as its first line. */
   readonly warning: string;
   private readonly db: DatabaseSync;
+  private readonly guarded: GuardedDatabase;
   private readonly rows: TagRows;
   private readonly probe: StatementSync;
   private readonly now: () => number;
-  private leases: EmbeddedWorkerLeaseStore | undefined;
+  private readonly leases: EmbeddedWorkerLeaseStore;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
-    const { db, path } = openDatabase({
+    const { db, path, identity } = openDatabase({
       dataDir: opts.dataDir,
       busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
     });
     this.db = db;
+    const log = opts.log;
+    const guard = new FileGuard(db, path, identity, (message) =>
+      log?.error({ file: path }, message),
+    );
+    this.guarded = new GuardedDatabase(db, guard, log);
     this.path = path;
     this.warning = embeddedWarning(path);
     this.now = opts.now ?? Date.now;
+    this.leases = new EmbeddedWorkerLeaseStore(this.guarded, this.now);
     this.rows = new TagRows(db);
     this.probe = db.prepare('SELECT count(*) AS n FROM tags LIMIT 1');
   }
@@ -106,7 +113,6 @@ export class EmbeddedStore implements Store {
    * snowflake generator), on this store's connection and clock.
    */
   workerLeases(): EmbeddedWorkerLeaseStore {
-    this.leases ??= new EmbeddedWorkerLeaseStore(this.db, this.now);
     return this.leases;
   }
 
@@ -273,9 +279,14 @@ export class EmbeddedStore implements Store {
     });
   }
 
+  /** True once the file at the path was found deleted or replaced: this store serves no more. */
+  get fileLost(): boolean {
+    return this.guarded.guard.lost;
+  }
+
   async ping(): Promise<boolean> {
     try {
-      this.probe.get();
+      this.guarded.read('a ping', () => this.probe.get());
       return true;
     } catch {
       return false;
@@ -306,18 +317,10 @@ export class EmbeddedStore implements Store {
   }
 
   private write<T>(what: string, fn: () => T): T {
-    try {
-      return writeTransaction(this.db, fn);
-    } catch (err) {
-      throw sqliteFailure(err, what);
-    }
+    return this.guarded.write(what, fn);
   }
 
   private read<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw sqliteFailure(err, what);
-    }
+    return this.guarded.read(what, fn);
   }
 }
