@@ -77,6 +77,7 @@ describe('GET /metrics', () => {
         idalloc_store_durable: 'gauge',
         idalloc_snowflake_worker_id: 'gauge',
         idalloc_snowflake_clock_backwards_total: 'counter',
+        idalloc_http_refused_total: 'counter',
         http_request_duration_seconds: 'histogram',
       },
     );

@@ -17,7 +17,7 @@ import type { IdAllocator } from '../../src/allocator/types.js';
 import { createApp, ReadyState } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { answerClientErrors } from '../../src/http/client-errors.js';
-import { REDACTED_PATHS } from '../../src/logger.js';
+import { loggerOptions } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { testStore } from './store.js';
@@ -62,10 +62,7 @@ export async function startService(
       done();
     },
   });
-  const logger = pino(
-    { level: 'debug', redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' } },
-    sink,
-  );
+  const logger = pino(loggerOptions('debug'), sink);
   const store = testStore(redisUrl, opts.keyPrefix);
   store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
   const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
