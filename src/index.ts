@@ -8,8 +8,8 @@ import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { createAllocator } from './allocator/index.js';
 import { createApp, ReadyState } from './app.js';
-import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, startSnowflake } from './startup.js';
@@ -68,8 +68,8 @@ async function main(): Promise<void> {
   const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
   const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
 
-  const server: Server = app.listen(config.PORT, config.HOST);
-  answerClientErrors(server);
+  const server: Server = createHttpServer(app);
+  server.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

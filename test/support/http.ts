@@ -16,7 +16,7 @@ import type { SegmentOptions } from '../../src/allocator/segment.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
 import { createApp, ReadyState } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { answerClientErrors } from '../../src/http/client-errors.js';
+import { createHttpServer } from '../../src/http/server.js';
 import { loggerOptions } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
@@ -75,8 +75,8 @@ export async function startService(
   });
   const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
   const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
-  const server: Server = app.listen(0, '127.0.0.1');
-  answerClientErrors(server);
+  const server: Server = createHttpServer(app);
+  server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {
