@@ -48,6 +48,8 @@ export interface DecodedSnowflake {
   readonly time: string;
   readonly workerId: number;
   readonly sequence: number;
+  /** Present when the timestamp is ahead of this node's clock: by how much. */
+  readonly note?: string;
 }
 
 export interface Readiness {
