@@ -244,6 +244,37 @@ describe('the embedded store file while running', () => {
   });
 });
 
+describe('SQLite failures while running', () => {
+  it('a page damaged under a running store: UNAVAILABLE with the reason, logged once, never INTERNAL', async () => {
+    const log: Logged[] = [];
+    const store = openStore(log);
+    await store.createTag(segmentTag('order', { step: 10 }));
+    await store.allocate('order', 0, false);
+    // Everything into the main file, then page 2 (the tags table) overwritten in place:
+    // the same file, so the identity check passes and SQLite meets the damage.
+    const other = new DatabaseSync(dbPath);
+    other.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    const fd = openSync(dbPath, 'r+');
+    writeSync(fd, randomBytes(4096), 0, 4096, 4096);
+    closeSync(fd);
+    // A write elsewhere in the file, so the store's connection drops its cached pages.
+    other.exec("INSERT INTO worker_leases (id, token, expires_at) VALUES (1, 't', 0)");
+    other.close();
+    for (let i = 0; i < 3; i++) {
+      await expect(store.allocate('order', 0, false)).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(
+          /^allocation for 'order' failed in the embedded store \(the database file is corrupt\): /,
+        ),
+        retryAfterSeconds: 10,
+      });
+    }
+    expect(log).toHaveLength(1);
+    expect(log[0]!.msg).toMatch(/the database file is corrupt/);
+    expect(log[0]!.obj).toMatchObject({ file: dbPath, sqliteCode: 11 });
+  });
+});
+
 /** GET as JSON (or text), with the status and Retry-After. */
 async function get(base: string, path: string) {
   const res = await fetch(base + path);
