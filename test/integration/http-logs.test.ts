@@ -45,6 +45,7 @@ describe('credentials in the request log', () => {
     authorization: 'Bearer s3cret-authorization-value',
     'proxy-authorization': 'Basic c2VjcmV0LXByb3h5LXZhbHVl',
     cookie: 'session=s3cret-cookie-value',
+    'set-cookie': 'id=s3cret-set-cookie-value',
     'x-api-key': 's3cret-api-key-value',
     'x-auth-token': 's3cret-auth-token-value',
     'x-client-secret': 's3cret-client-secret-value',
