@@ -349,3 +349,37 @@ describe('a service process whose embedded store file is deleted', () => {
     expect(again.status).toBe(503);
   }, 90_000);
 });
+
+describe('processes starting at once where no file exists', () => {
+  it('share the one store that is created: every tag each of them made is in it', async () => {
+    const script = (i: number) =>
+      `import { EmbeddedStore } from './src/store/embedded/store.ts';
+       const s = new EmbeddedStore({ dataDir: ${JSON.stringify(dataDir)} });
+       await s.createTag({ name: 't${i}', mode: 'segment', step: 10, start: 1n, max: 1000n, gap: 0n, description: '' });
+       await s.close();`;
+    const runs = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map(
+        (i) =>
+          new Promise<number>((resolve) => {
+            execFile(
+              process.execPath,
+              ['--import', 'tsx', '--input-type=module', '--eval', script(i)],
+              { cwd: ROOT, timeout: 30_000 },
+              (err) => resolve(err ? Number((err as { code?: unknown }).code ?? 1) : 0),
+            );
+          }),
+      ),
+    );
+    expect(runs).toEqual([0, 0, 0, 0, 0, 0]);
+    const store = openStore();
+    expect((await store.listTags()).map((t) => t.name)).toEqual([
+      't0',
+      't1',
+      't2',
+      't3',
+      't4',
+      't5',
+    ]);
+    expect(readdirSync(dataDir).filter((f) => f.includes('.new-'))).toEqual([]);
+  }, 60_000);
+});

@@ -35,7 +35,7 @@ export class FileGuard {
     private readonly onLost: (message: string) => void,
   ) {}
 
-  /** True once the file was found deleted or replaced (never undone). */
+  /** Whether the file is found deleted or replaced, checking now if not yet (never undone). */
   get lost(): boolean {
     return this.lostMessage !== undefined || this.look() !== undefined;
   }
@@ -68,10 +68,13 @@ export class FileGuard {
       `the embedded store ${this.path} ${fault} while this process used it: ` +
       'this process issues no more IDs from it (its last IDs are not in the file at that path); ' +
       "stop every process using it, put the file back or recreate the tags above the issued IDs ('tag import' of an export with a gap), and restart";
-    // Its write-ahead log still sits at `<path>-wal`, next to whatever file is at the path
-    // now: the next process to open that file would replay these frames into it. So the
-    // frames (writes committed before, no new ones) go into the file they belong to and
-    // the log is emptied; then the connection closes for good.
+    // When only the main file went, its write-ahead log still sits at `<path>-wal`, next
+    // to whatever file comes to the path: the next process to open that file would
+    // replay these frames into it. So the frames (writes committed before, no new ones)
+    // go into the file they belong to and the log is emptied; then the connection closes
+    // for good. (A process that opened the path before this check shares the log
+    // already: no order of steps here undoes that, hence README's "stop every process
+    // before restoring the file".)
     try {
       if (this.db.isOpen) this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     } catch {
