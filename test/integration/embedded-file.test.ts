@@ -297,57 +297,77 @@ function deletedStoreFds(pid: number): string[] {
   return out;
 }
 
-describe('a service process whose embedded store file is deleted', () => {
-  it('serves what it holds, then 503 UNAVAILABLE; /readyz 503, store_up 0, one log line; a re-created store and a second process give no repeats', async () => {
-    await seed();
-    const a = await startServiceProcess({ DATA_DIR: dataDir, FETCH_TIMEOUT_MS: '200' });
-    services.push(a);
-    const issued: bigint[] = [];
-    const draw = async (svc: ServiceProcess) => {
-      const r = await get(svc.base, '/v1/ids/order');
-      if (r.status === 200) issued.push(BigInt((JSON.parse(r.text) as { id: string }).id));
-      return r;
-    };
-    for (let i = 0; i < 5; i++) expect((await draw(a)).status).toBe(200);
-    const node = JSON.parse((await get(a.base, '/v1/tags/order')).text) as {
-      node: { highWater: string; fetching: boolean };
-    };
-    expect(node.node.fetching).toBe(false);
-    const highWater = BigInt(node.node.highWater);
-    expect(deletedStoreFds(a.proc.pid!)).toEqual([]);
+describe('a service process whose embedded store file goes', () => {
+  it.each(['deleted', 'replaced'] as const)(
+    'when %s: serves what it holds, then 503 UNAVAILABLE; /readyz 503, store_up 0, one log line; the next store and a second process give no repeats',
+    async (mode) => {
+      await seed();
+      const a = await startServiceProcess({ DATA_DIR: dataDir, FETCH_TIMEOUT_MS: '200' });
+      services.push(a);
+      const issued: bigint[] = [];
+      const draw = async (svc: ServiceProcess) => {
+        const r = await get(svc.base, '/v1/ids/order');
+        if (r.status === 200) issued.push(BigInt((JSON.parse(r.text) as { id: string }).id));
+        return r;
+      };
+      for (let i = 0; i < 5; i++) expect((await draw(a)).status).toBe(200);
+      const node = JSON.parse((await get(a.base, '/v1/tags/order')).text) as {
+        node: { highWater: string; fetching: boolean };
+      };
+      expect(node.node.fetching).toBe(false);
+      const highWater = BigInt(node.node.highWater);
+      expect(deletedStoreFds(a.proc.pid!)).toEqual([]);
+      // The next store starts above what was issued, as a restore must.
+      const restart = highWater + 1000n;
 
-    for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
-    let last = await draw(a);
-    for (let i = 0; i < 5000 && last.status === 200; i++) last = await draw(a);
-    expect(last.status).toBe(503);
-    expect(last.retryAfter).toMatch(/^\d+$/);
-    // The reason is the lost file, or the wait for a segment the store no longer grants.
-    expect(JSON.parse(last.text)).toMatchObject({ error: { code: 'UNAVAILABLE' } });
-    // Only IDs of the segments it held when the file went: nothing new from the orphan.
-    expect(issued.every((id) => id <= highWater)).toBe(true);
-    const ready = await get(a.base, '/readyz');
-    expect(ready.status).toBe(503);
-    const metrics = parseExposition((await get(a.base, '/metrics')).text);
-    expect(find(metrics, 'idalloc_store_up')[0]?.value).toBe(0);
-    const lost = a.logs.filter((l) => String(l.msg).includes('while this process used it'));
-    expect(lost).toHaveLength(1);
-    expect(lost[0]).toMatchObject({ level: 50, file: dbPath });
-    // The orphan is closed: no descriptor of this process names it any more.
-    expect(deletedStoreFds(a.proc.pid!)).toEqual([]);
+      if (mode === 'deleted') {
+        for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+      } else {
+        // Another store renamed over the main file alone; its log stays at the path.
+        const elsewhere = mkdtempSync(join(tmpdir(), 'idalloc-file-next-'));
+        const next = new EmbeddedStore({ dataDir: elsewhere });
+        await next.createTag(segmentTag('order', { step: 100, start: restart }));
+        await next.close();
+        renameSync(join(elsewhere, 'idalloc.db'), dbPath);
+        rmSync(elsewhere, { recursive: true, force: true });
+      }
+      let last = await draw(a);
+      for (let i = 0; i < 5000 && last.status === 200; i++) last = await draw(a);
+      expect(last.status).toBe(503);
+      expect(last.retryAfter).toMatch(/^\d+$/);
+      // The reason is the lost file, or the wait for a segment the store no longer grants.
+      expect(JSON.parse(last.text)).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      // Only IDs of the segments it held when the file went: nothing new from the orphan.
+      expect(issued.every((id) => id <= highWater)).toBe(true);
+      const ready = await get(a.base, '/readyz');
+      expect(ready.status).toBe(503);
+      const metrics = parseExposition((await get(a.base, '/metrics')).text);
+      expect(find(metrics, 'idalloc_store_up')[0]?.value).toBe(0);
+      const lost = a.logs.filter((l) => String(l.msg).includes('while this process used it'));
+      expect(lost).toHaveLength(1);
+      const fault = mode === 'deleted' ? 'was deleted' : 'was replaced by another file';
+      expect(lost[0]).toMatchObject({ level: 50, file: dbPath });
+      expect(String(lost[0]!.msg)).toContain(`the embedded store ${dbPath} ${fault}`);
+      // The orphan is closed: no descriptor of this process names it any more.
+      expect(deletedStoreFds(a.proc.pid!)).toEqual([]);
 
-    // The operator re-creates the store above what was issued; a second process serves it.
-    await seed(highWater + 1n);
-    const b = await startServiceProcess({ DATA_DIR: dataDir });
-    services.push(b);
-    for (let i = 0; i < 20; i++) {
-      expect((await draw(b)).status).toBe(200);
-      expect((await draw(a)).status).toBe(503);
-    }
-    expect(new Set(issued).size).toBe(issued.length);
-    // The first process never took up the new file.
-    const again = await get(a.base, '/readyz');
-    expect(again.status).toBe(503);
-  }, 90_000);
+      if (mode === 'deleted') await seed(restart);
+      const b = await startServiceProcess({ DATA_DIR: dataDir });
+      services.push(b);
+      const before = issued.length;
+      for (let i = 0; i < 20; i++) {
+        expect((await draw(b)).status).toBe(200);
+        expect((await draw(a)).status).toBe(503);
+      }
+      // The second process serves the new store as it was made (no frames of the old
+      // file's log replayed into it), and nothing was issued twice.
+      expect(issued[before]).toBe(restart);
+      expect(new Set(issued).size).toBe(issued.length);
+      // The first process never took up the new file.
+      expect((await get(a.base, '/readyz')).status).toBe(503);
+    },
+    90_000,
+  );
 });
 
 describe('processes starting at once where no file exists', () => {
