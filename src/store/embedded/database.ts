@@ -147,7 +147,7 @@ function dataDirError(dataDir: string, what: string, cause: unknown): ConfigErro
 
 /**
  * Opens DATA_DIR/idalloc.db with the settings above and the schema; creates a new store
- * only where no file exists (see file-guard.ts for what an existing file must be).
+ * only where no file exists (see file-check.ts for what an existing file must be).
  * @throws ConfigError naming DATA_DIR when it cannot be created or written, or holds a
  *   file this store cannot use (empty, not SQLite, not idalloc's, damaged)
  */
