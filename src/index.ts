@@ -13,7 +13,7 @@ import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, startSnowflake } from './startup.js';
-import { openStore, storeWarning } from './store/index.js';
+import { EmbeddedStore, openStore, storeWarning } from './store/index.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -65,7 +65,12 @@ async function main(): Promise<void> {
     observer: metrics.observer,
     log: logger,
   });
-  const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
+  const ready = new ReadyState({
+    allocator,
+    metrics,
+    ping: () => store.ping(),
+    storeFault: () => (store instanceof EmbeddedStore ? store.fault : undefined),
+  });
   const app = createApp({ allocator, tags: store, metrics, config, logger, ready });
 
   const server: Server = createHttpServer(app);

@@ -341,6 +341,12 @@ describe('a service process whose embedded store file goes', () => {
       expect(issued.every((id) => id <= highWater)).toBe(true);
       const ready = await get(a.base, '/readyz');
       expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.text)).toMatchObject({
+        error: {
+          code: 'UNAVAILABLE',
+          message: expect.stringContaining(`not ready: the embedded store ${dbPath} `),
+        },
+      });
       const metrics = parseExposition((await get(a.base, '/metrics')).text);
       expect(find(metrics, 'idalloc_store_up')[0]?.value).toBe(0);
       const lost = a.logs.filter((l) => String(l.msg).includes('while this process used it'));

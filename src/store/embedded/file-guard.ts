@@ -40,6 +40,11 @@ export class FileGuard {
     return this.lostMessage !== undefined || this.look() !== undefined;
   }
 
+  /** Why the file is not used any more, once that was found (no check of its own). */
+  get lostReason(): string | undefined {
+    return this.lostMessage;
+  }
+
   /** @throws IdAllocError UNAVAILABLE naming `what` and the file when it is gone */
   check(what: string): void {
     const message = this.lostMessage ?? this.look();

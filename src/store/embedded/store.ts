@@ -284,6 +284,11 @@ export class EmbeddedStore implements Store {
     return this.guarded.guard.lost;
   }
 
+  /** Why this store serves no more (the file deleted or replaced), once that was found. */
+  get fault(): string | undefined {
+    return this.guarded.guard.lostReason;
+  }
+
   async ping(): Promise<boolean> {
     try {
       this.guarded.read('a ping', () => this.probe.get());
