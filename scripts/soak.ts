@@ -1,25 +1,10 @@
 /**
  * Soak test (not a timed test): N service nodes × M concurrent clients × T seconds against
  * a Redis topology this script starts itself, optionally SIGKILLing a Redis master on a
- * schedule, checking every ID served for uniqueness.
+ * schedule, checking every ID served for uniqueness. Its options: {@link USAGE}
+ * (`npm run soak -- --help`).
  *
- *   npx tsx scripts/soak.ts --topology sentinel --nodes 2 --clients 8 --seconds 60 --kill-every 15
- *
- * Flags:
- *   --topology standalone|sentinel|cluster   (default standalone)
- *   --nodes N          service nodes (default 2)
- *   --clients M        concurrent request loops across the nodes (default 8)
- *   --seconds T        how long the load runs (default 30)
- *   --tags a,b,c       tags to create and ask for (default order,invoice,user,payment)
- *   --kill-every S     SIGKILL a master every S seconds, 0 for never (default 0)
- *   --down-ms MS       standalone: how long Redis stays down per kill (default 1000)
- *   --min-replicas N   REDIS_MIN_REPLICAS for the nodes (default 0 standalone, else 1)
- *   --step N           the tags' configured step (default 1000)
- *   --max-step N       MAX_STEP for the nodes (default 10000)
- *   --in-process       in-process allocators instead of service processes (src/index.ts)
- *   --json             the summary as JSON
- *
- * Exit code 1 when any ID was served twice.
+ * Exit code 1 when any ID was served twice; 2 for a bad option.
  */
 import { parseArgs } from 'node:util';
 import { createAllocator } from '../src/allocator/index.js';
@@ -32,22 +17,62 @@ import { segmentTag } from '../test/support/store.js';
 import { redisStoreFrom, storeOn } from '../test/support/topology-store.js';
 import { startTopology, type FaultReport, type TopologyKind } from './soak-topology.js';
 
-const { values } = parseArgs({
-  options: {
-    topology: { type: 'string', default: 'standalone' },
-    nodes: { type: 'string', default: '2' },
-    clients: { type: 'string', default: '8' },
-    seconds: { type: 'string', default: '30' },
-    tags: { type: 'string', default: 'order,invoice,user,payment' },
-    'kill-every': { type: 'string', default: '0' },
-    'down-ms': { type: 'string', default: '1000' },
-    'min-replicas': { type: 'string' },
-    step: { type: 'string', default: '1000' },
-    'max-step': { type: 'string', default: '10000' },
-    'in-process': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-  },
-});
+const USAGE = `Usage: npm run soak -- [options]
+
+Runs service nodes against a Redis topology this script starts itself, with concurrent
+clients drawing IDs, and checks every ID served for uniqueness (exit 1 on a repeat).
+
+  npm run soak -- --topology sentinel --nodes 2 --clients 8 --seconds 60 --kill-every 15
+
+Options:
+  --topology standalone|sentinel|cluster   the Redis topology (default standalone)
+  --nodes N          service nodes (default 2)
+  --clients M        concurrent request loops across the nodes (default 8)
+  --seconds T        how long the load runs (default 30)
+  --tags a,b,c       tags to create and ask for (default order,invoice,user,payment)
+  --kill-every S     SIGKILL a master every S seconds, 0 for never (default 0)
+  --down-ms MS       standalone: how long Redis stays down per kill (default 1000)
+  --min-replicas N   REDIS_MIN_REPLICAS for the nodes (default 0 standalone, else 1)
+  --step N           the tags' configured step (default 1000)
+  --max-step N       MAX_STEP for the nodes (default 10000)
+  --in-process       in-process allocators instead of service processes (src/index.ts)
+  --json             the summary as JSON
+  -h, --help         this text
+`;
+
+/** The options, or exit: the usage on --help (0), one line for a bad option (2). */
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        topology: { type: 'string', default: 'standalone' },
+        nodes: { type: 'string', default: '2' },
+        clients: { type: 'string', default: '8' },
+        seconds: { type: 'string', default: '30' },
+        tags: { type: 'string', default: 'order,invoice,user,payment' },
+        'kill-every': { type: 'string', default: '0' },
+        'down-ms': { type: 'string', default: '1000' },
+        'min-replicas': { type: 'string' },
+        step: { type: 'string', default: '1000' },
+        'max-step': { type: 'string', default: '10000' },
+        'in-process': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    // parseArgs explains the problem in one sentence (unknown option, missing value…).
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    process.stderr.write(`soak: ${why} (see npm run soak -- --help)\n`);
+    process.exit(2);
+  }
+}
+
+const { values } = parseOptions();
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 function int(flag: string, value: string | undefined, min: number): number {
   const n = Number(value);

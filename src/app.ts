@@ -4,17 +4,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import express, { type Express, type Request, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { IdAllocator } from './allocator/types.js';
 import type { Config } from './config.js';
+import { ErrorCode } from './core/errors.js';
 import { bearerAuth } from './http/auth.js';
 import type { RouteContext } from './http/context.js';
 import { errorHandler, notFound, type ErrorLocals } from './http/errors.js';
 import { idRoutes } from './http/ids.js';
 import { openApiRoute } from './http/openapi.js';
 import { opsRoutes } from './http/ops.js';
+import { RefusalLog, refusalCode } from './http/refusals.js';
+import { censorHeaders, censorUrl } from './logger.js';
 import type { ReadyState } from './http/ready.js';
 import { statusRoutes, type StatusDeps } from './http/status.js';
 import { tagRoutes } from './http/tags.js';
@@ -59,6 +62,8 @@ function requestContext(metrics: Metrics, ready: ReadyState): RequestHandler {
     res.setHeader('X-Request-Id', req.id);
     (res.locals as { ready?: ReadyState }).ready = ready;
     res.once('finish', () => {
+      const refused = refusalCode(res);
+      if (refused !== undefined) metrics.requestRefused(refused);
       metrics.observeRequest(
         req.method,
         routeOf(req),
@@ -67,6 +72,34 @@ function requestContext(metrics: Metrics, ready: ReadyState): RequestHandler {
       );
     });
     next();
+  };
+}
+
+/** What the request log reads from `res.locals`. */
+interface RequestLogLocals extends ErrorLocals {
+  /** On the refusal logged at warn: refusals logged at debug since the previous one. */
+  refusalsLeftOut?: number;
+}
+
+/**
+ * A failure the service answers on purpose — UNAVAILABLE with `Retry-After`, from a
+ * route or `/readyz` — rather than a bug (`res.err`, set for INTERNAL).
+ */
+function expected(res: Response): boolean {
+  return (
+    res.err === undefined &&
+    (res.getHeader('Retry-After') !== undefined ||
+      (res.locals as RequestLogLocals).error?.code === ErrorCode.UNAVAILABLE)
+  );
+}
+
+/** The error body and the refusal count a request log line carries. */
+function details(res: unknown, value: object): object {
+  const locals = (res as { locals?: RequestLogLocals }).locals;
+  return {
+    ...value,
+    ...(locals?.error ? { error: locals.error } : {}),
+    ...(locals?.refusalsLeftOut !== undefined ? { refusalsLeftOut: locals.refusalsLeftOut } : {}),
   };
 }
 
@@ -92,19 +125,42 @@ export function createApp(deps: AppDeps): Express {
   // The hot routes come before the request log: a line per ID would cost more than the
   // ID. Their failures are logged by the error handler.
   idRoutes(app, ctx);
+  const refusals = new RefusalLog();
   app.use(
     pinoHttp({
       logger: deps.logger,
       genReqId: (req) => req.id,
+      // Credentials never reach the log: pino's redact takes the fixed header names,
+      // this every header (and query parameter) whose name says it holds a secret.
+      serializers: {
+        req: (req: Record<string, unknown>) => ({
+          ...req,
+          url: censorUrl(req.url),
+          query: censorHeaders(req.query),
+          headers: censorHeaders(req.headers),
+        }),
+      },
       customLogLevel: (req, res, err) => {
-        if (err || res.statusCode >= 500) return 'error';
+        const locals = (res as unknown as { locals: RequestLogLocals }).locals;
+        if (err || res.err || res.statusCode >= 500) return 'error';
+        if (refusalCode(res as unknown as Response) !== undefined) {
+          const decided = refusals.next();
+          if (decided.level === 'warn') locals.refusalsLeftOut = decided.leftOut;
+          return decided.level;
+        }
         if (res.statusCode >= 400) return 'warn';
         return PROBES.has(routeOf(req as Request)) ? 'debug' : 'info';
       },
-      customSuccessObject: (_req, res, value) => {
-        const error = (res as unknown as { locals?: ErrorLocals }).locals?.error;
-        return error ? { ...value, error } : value;
+      customSuccessObject: (_req, res, value) => details(res, value),
+      // An expected 503 (UNAVAILABLE, with Retry-After) is one line without a stack:
+      // pino-http would attach a made-up Error('failed with status code 503').
+      customErrorObject: (_req, res, _err, value) => {
+        if (!expected(res as unknown as Response)) return value;
+        const { err: _made, ...line } = value as Record<string, unknown>;
+        return details(res, line);
       },
+      customErrorMessage: (_req, res) =>
+        expected(res as unknown as Response) ? 'request failed' : 'request errored',
     }),
   );
   tagRoutes(app, ctx);
@@ -112,6 +168,6 @@ export function createApp(deps: AppDeps): Express {
   openApiRoute(app, ctx);
   opsRoutes(app, ctx);
   app.use(notFound);
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, refusals));
   return app;
 }

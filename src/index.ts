@@ -9,8 +9,8 @@ import { Server as NetServer } from 'node:net';
 import { TagActivity, teeObservers } from './activity.js';
 import { createAllocator } from './allocator/index.js';
 import { createApp, ReadyState } from './app.js';
-import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './logger.js';
 import type { GrantLog } from './core/grant-log.js';
 import { createMetrics } from './metrics.js';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   exitOnFatal(logger);
   let store: OpenedStore;
   try {
-    store = openStore(config);
+    store = openStore(config, logger);
   } catch (err) {
     return fail(err);
   }
@@ -75,12 +75,17 @@ async function main(): Promise<void> {
     log: logger,
     grants,
   });
-  const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
+  const ready = new ReadyState({
+    allocator,
+    metrics,
+    ping: () => store.ping(),
+    storeFault: () => store.fault,
+  });
   const status = { storeKind: store.kind, activity, snowflake: snowflake.generator };
   const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });
 
-  const server: Server = app.listen(config.PORT, config.HOST);
-  answerClientErrors(server);
+  const server: Server = createHttpServer(app);
+  server.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -27,6 +27,15 @@ import type { SkipReason } from './core/grant-log.js';
 /** The route label of requests no route matched (SPEC §9: never the raw path). */
 export const UNMATCHED_ROUTE = 'unmatched';
 
+/** The `code` label values of `idalloc_http_refused_total`. */
+export const REFUSED_CODES: readonly string[] = Object.freeze([
+  'INVALID_ARGUMENT',
+  'UNAUTHORIZED',
+  'NOT_FOUND',
+  'TAG_NOT_FOUND',
+  'OTHER',
+]);
+
 /** Seconds; a segment fetch is one Lua call, so most land in the first buckets. */
 const FETCH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 /** Seconds; buffered IDs answer in well under a millisecond. */
@@ -62,6 +71,11 @@ export interface Metrics {
   watch(allocator: IdAllocator): void;
   /** One finished HTTP request; `route` is the route pattern or {@link UNMATCHED_ROUTE}. */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
+  /**
+   * One refused request (400, 401, 404) by its error code; codes other than
+   * {@link REFUSED_CODES} count as `OTHER`, so the label set stays bounded.
+   */
+  requestRefused(code: string): void;
   setStoreUp(up: boolean): void;
   setStoreDurable(durable: boolean): void;
   /**
@@ -182,6 +196,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: HTTP_BUCKETS,
     registers: [registry],
   });
+  const refused = new Counter({
+    name: 'idalloc_http_refused_total',
+    help: 'Requests refused with 400, 401 or 404, by error code (logged at debug only).',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+  for (const code of REFUSED_CODES) refused.inc({ code }, 0);
   storeUp.set(0);
   storeDurable.set(0);
   for (const outcome of ['waited', 'refused'] as const) backwards.inc({ outcome }, 0);
@@ -233,6 +254,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       }
       child.observe(seconds);
     },
+    requestRefused: (code: string) =>
+      refused.inc({ code: REFUSED_CODES.includes(code) ? code : 'OTHER' }),
     setStoreUp: (up: boolean) => storeUp.set(up ? 1 : 0),
     setStoreDurable: (durable: boolean) => storeDurable.set(durable ? 1 : 0),
     watchSnowflakeWorker(workerId: () => number | undefined) {

@@ -15,4 +15,6 @@ export interface DecodedSnowflake {
   readonly time: string;
   readonly workerId: number;
   readonly sequence: number;
+  /** Present when the timestamp is ahead of this node's clock: by how much. */
+  readonly note?: string;
 }

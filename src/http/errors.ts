@@ -6,7 +6,9 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { ErrorCode, IdAllocError } from '../core/errors.js';
+import { censorUrl } from '../logger.js';
 import { closeIfDraining } from './context.js';
+import { refusalCode, type RefusalLog } from './refusals.js';
 import { shown } from './validate.js';
 
 /** The code of a request no route matches (HTTP only; the domain never raises it). */
@@ -52,6 +54,34 @@ export function parserRefusal(code: string | undefined): {
           'malformed HTTP request: the request line or a header is not valid HTTP (URLs are ASCII: percent-encode anything else)',
       };
   }
+}
+
+/**
+ * What the server answers, before any route, to an `Expect` other than `100-continue`
+ * (417) and to `CONNECT` (400: this is no proxy).
+ */
+export function edgeRefusal(
+  kind: 'expect' | 'connect',
+  header?: string,
+): { status: number; reason: string; message: string } {
+  if (kind === 'expect') {
+    return {
+      status: 417,
+      reason: 'Expectation Failed',
+      message: `Expect: ${shownHeader(header)} is not supported: send the request without it (only 100-continue is understood)`,
+    };
+  }
+  return {
+    status: 400,
+    reason: 'Bad Request',
+    message: 'CONNECT is not supported: this is an ID service, not a proxy',
+  };
+}
+
+/** A header value as a message may show it: printable ASCII, at most 64 characters. */
+function shownHeader(value: string | undefined): string {
+  const v = (value ?? '').replace(/[^\x20-\x7e]/g, '?');
+  return v.length > 64 ? `${v.slice(0, 64)}…` : v;
 }
 
 export interface HttpError {
@@ -116,7 +146,7 @@ export interface ErrorLocals {
  * The central error handler. Requests that went through pino-http are logged there (it
  * reads `res.err`); the hot routes skip pino-http, so their errors are logged here.
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, refusals: RefusalLog): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       // Too late for a body: let express end the connection.
@@ -128,19 +158,35 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     (res.locals as ErrorLocals).error = { code: e.code, message };
     if (e.internal) res.err = err instanceof Error ? err : new Error(String(err));
     sendError(res, { ...e, message });
-    if (!req.log) logHot(logger, req, res, e, err);
+    if (!req.log) logHot(logger, refusals, req, res, e, err);
   };
 }
 
-/** One line for a failed request on a route pino-http does not log. */
-function logHot(logger: Logger, req: Request, res: Response, e: HttpError, err: unknown): void {
+/**
+ * One line for a failed request on a route pino-http does not log: a bug at error with
+ * its stack, a 503 at error without one, a refusal at debug (see refusals.ts).
+ */
+function logHot(
+  logger: Logger,
+  refusals: RefusalLog,
+  req: Request,
+  res: Response,
+  e: HttpError,
+  err: unknown,
+): void {
   const line = {
-    req: { id: req.id, method: req.method, url: shown(req.originalUrl) },
+    req: { id: req.id, method: req.method, url: censorUrl(shown(req.originalUrl)) },
     res: { statusCode: res.statusCode },
     ...(e.internal ? { err } : { error: { code: e.code, message: e.message } }),
   };
   if (e.status >= 500) logger.error(line, 'request failed');
-  else logger.warn(line, 'request refused');
+  else if (refusalCode(res) === undefined) logger.warn(line, 'request refused');
+  else {
+    const decided = refusals.next();
+    if (decided.level === 'warn')
+      logger.warn({ ...line, refusalsLeftOut: decided.leftOut }, 'request refused');
+    else logger.debug(line, 'request refused');
+  }
 }
 
 /** Unknown routes: 404 NOT_FOUND as JSON. */

@@ -74,6 +74,15 @@ const tagSchema = (extra: Record<string, Schema> = {}): Schema => ({
   ],
 });
 
+/** The fields every decoded snowflake ID has (`note` may come on top). */
+const DECODED: Record<string, Schema> = {
+  id: ref('Id'),
+  timestamp: { type: 'integer', description: 'Unix milliseconds' },
+  time: iso,
+  workerId: { type: 'integer', minimum: 0 },
+  sequence: { type: 'integer', minimum: 0 },
+};
+
 export const SCHEMAS: Readonly<Record<string, Schema>> = {
   TagName: {
     type: 'string',
@@ -120,13 +129,16 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     description:
       'A tag and `node`, which is null before this node served it (and for snowflake tags)',
   },
-  DecodedSnowflake: object({
-    id: ref('Id'),
-    timestamp: { type: 'integer', description: 'Unix milliseconds' },
-    time: iso,
-    workerId: { type: 'integer', minimum: 0 },
-    sequence: { type: 'integer', minimum: 0 },
-  }),
+  DecodedSnowflake: {
+    ...object(DECODED),
+    properties: {
+      ...DECODED,
+      note: {
+        type: 'string',
+        description: "Only for an ID whose timestamp is ahead of this node's clock: by how much",
+      },
+    },
+  },
   Health: object({ status: { const: 'ok' } }),
   Ready: object({ status: { const: 'ready' } }),
   StatusTag: object({

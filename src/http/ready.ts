@@ -14,6 +14,11 @@ export interface ReadyStateOptions {
    * needs a snowflake worker). Without it the readiness answer is used.
    */
   readonly ping?: () => Promise<boolean>;
+  /**
+   * Why the store will not serve again until restarted (the embedded store's file
+   * deleted or replaced), once known: then that is the reason `/readyz` gives.
+   */
+  readonly storeFault?: () => string | undefined;
   /** The longest a check may take before it counts as not ready. @default 2000 */
   readonly timeoutMs?: number;
 }
@@ -45,7 +50,8 @@ export class ReadyState {
     ]);
     this.opts.metrics.setStoreUp(storeUp ?? readiness.ready);
     if (this.stopping) return { ready: false, reason: 'shutting down' };
-    return readiness;
+    const fault = this.opts.storeFault?.();
+    return fault !== undefined ? { ready: false, reason: fault } : readiness;
   }
 
   /**

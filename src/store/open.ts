@@ -11,6 +11,7 @@ import type { WorkerLeaseHandle } from '../core/lease-port.js';
 import type { Store } from '../core/store-ports.js';
 import { checkKeyPrefix } from '../core/tags.js';
 import { EmbeddedStore } from './embedded/store.js';
+import type { StoreLog } from './embedded/file-guard.js';
 import {
   createRedisClient,
   duplicateClient,
@@ -35,6 +36,11 @@ export { RedisStore } from './redis/store.js';
 export interface OpenedStore extends Store {
   /** A notice to log as the first line (the embedded store serves one host only). */
   readonly warning: string | undefined;
+  /**
+   * Why the store serves no more, once that was found (the embedded store's file deleted
+   * or replaced while running); undefined while it serves.
+   */
+  readonly fault?: string | undefined;
   /** Where the snowflake layout is recorded, when the store records one. */
   readonly layouts: LayoutRegistry | undefined;
   /** Hears the errors of the store's connections (ioredis prints unheard ones on stderr). */
@@ -52,8 +58,8 @@ export interface OpenedStore extends Store {
  * @throws ConfigError naming DATA_DIR when the embedded store cannot be created or
  *   written there
  */
-export function openStore(config: Config): OpenedStore {
-  if (!topologyOf(config)) return new EmbeddedStore({ dataDir: config.DATA_DIR });
+export function openStore(config: Config, log?: StoreLog): OpenedStore {
+  if (!topologyOf(config)) return new EmbeddedStore({ dataDir: config.DATA_DIR, log });
   return openRedisStore(config);
 }
 

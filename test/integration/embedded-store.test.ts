@@ -133,7 +133,7 @@ describe('EmbeddedStore file and settings', () => {
     expect(warning).toContain(join(dataDir, 'idalloc.db'));
     expect(warning).toContain('serves this host only');
     expect(warning).toContain('set REDIS_URL');
-    expect(warning).toContain('--start above the next IDs');
+    expect(warning).toContain("move the tags there with 'idalloc-admin tag export'");
     const redis = testStore(inject('redisUrl'));
     expect(storeWarning(redis)).toBeUndefined();
     await redis.close();
@@ -154,7 +154,7 @@ describe('EmbeddedStore file and settings', () => {
   it('refuses an idalloc.db that is not a SQLite database, writing nothing to it', () => {
     writeFileSync(join(dataDir, 'idalloc.db'), 'x'.repeat(4096));
     expect(() => new EmbeddedStore({ dataDir })).toThrow(
-      /^DATA_DIR=".*": cannot use the embedded store .*idalloc\.db \(file is not a database\)/,
+      /^DATA_DIR=".*": the embedded store .*idalloc\.db is not a SQLite database \(no SQLite header\); restore the file/,
     );
   });
 

@@ -223,6 +223,23 @@ describe('HTTP API', () => {
       });
     });
 
+    it('decodes an ID whose timestamp is an hour ahead of this node, with a note', async () => {
+      const epoch = Date.parse('2024-01-01T00:00:00Z');
+      const ahead = Date.now() + 3_600_000;
+      const id = ((BigInt(ahead - epoch) << 22n) | (9n << 12n) | 4n).toString();
+      const a = await get(svc, `/v1/snowflake/${id}`);
+      expect(a.status).toBe(200);
+      const body = a.json() as Record<string, unknown>;
+      expect(body).toMatchObject({ id, timestamp: ahead, workerId: 9, sequence: 4 });
+      const m = /^timestamp is (\d+) ms ahead of this node's clock: more than the 60000 ms/.exec(
+        String(body.note),
+      );
+      expect(m).not.toBeNull();
+      // The request took a moment: the node's clock moved on a little meanwhile.
+      expect(Number(m![1])).toBeGreaterThan(3_500_000);
+      expect(Number(m![1])).toBeLessThanOrEqual(3_600_000);
+    });
+
     it('answers 400 INVALID_ARGUMENT for what is not a 64-bit ID', async () => {
       expectError(
         await get(svc, '/v1/snowflake/12ab'),

@@ -79,6 +79,7 @@ describe('GET /metrics', () => {
         idalloc_snowflake_clock_backwards_total: 'counter',
         idalloc_ids_skipped_total: 'counter',
         idalloc_tag_ids_left: 'gauge',
+        idalloc_http_refused_total: 'counter',
         http_request_duration_seconds: 'histogram',
       },
     );

@@ -95,6 +95,12 @@ describe('the OpenAPI document', () => {
     const flake = await get(b, '/v1/ids/flake', '/v1/ids/{tag}');
     const id = (flake.json as { id: string }).id;
     expect((await get(b, `/v1/snowflake/${id}`, '/v1/snowflake/{id}')).status).toBe(200);
+    // An ID minted by a clock an hour fast: decoded, with a note (default layout, 22 bits).
+    const epoch = BigInt(Date.parse('2024-01-01T00:00:00Z'));
+    const ahead = ((BigInt(Date.now() + 3_600_000) - epoch) << 22n).toString();
+    const future = await get(b, `/v1/snowflake/${ahead}`, '/v1/snowflake/{id}');
+    expect(future.status).toBe(200);
+    expect((future.json as { note?: string }).note).toMatch(/ahead of this node's clock/);
     expect((await get(b, '/api/segment/get/order', '/api/segment/get/{tag}')).body).toMatch(
       /^\d+$/,
     );

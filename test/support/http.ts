@@ -17,8 +17,8 @@ import type { SegmentOptions } from '../../src/allocator/segment.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
 import { createApp, ReadyState } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { answerClientErrors } from '../../src/http/client-errors.js';
-import { REDACTED_PATHS } from '../../src/logger.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { loggerOptions } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { testStore } from './store.js';
@@ -63,10 +63,7 @@ export async function startService(
       done();
     },
   });
-  const logger = pino(
-    { level: 'debug', redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' } },
-    sink,
-  );
+  const logger = pino(loggerOptions('debug'), sink);
   const store = testStore(redisUrl, opts.keyPrefix);
   store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
   const metrics = createMetrics({
@@ -85,8 +82,8 @@ export async function startService(
   const fence = opts.snowflake instanceof SnowflakeGenerator ? opts.snowflake : undefined;
   const status = { storeKind: store.kind, activity, ...(fence ? { snowflake: fence } : {}) };
   const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });
-  const server: Server = app.listen(0, '127.0.0.1');
-  answerClientErrors(server);
+  const server: Server = createHttpServer(app);
+  server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {

@@ -43,7 +43,7 @@ export interface SnowflakeGeneratorOptions {
   readonly lease?: Pick<WorkerLeaseOptions, 'marginMs' | 'windowSize' | 'random' | 'newToken'>;
   /** `MAX_BACKWARD_MS`. @default 5 */
   readonly maxBackwardMs?: number;
-  /** How far in the future a decoded ID's timestamp may lie. @default 60000 */
+  /** Clock skew between nodes a decoded ID's note takes for granted. @default 60000 */
   readonly decodeToleranceMs?: number;
   readonly clock?: Clock;
   readonly sleep?: Sleep;

@@ -121,13 +121,18 @@ export function encodeSnowflake(
   return ((high | BigInt(workerId)) << BigInt(layout.sequenceBits)) | BigInt(sequence);
 }
 
-/** How far in the future a decoded timestamp may lie (other nodes' clocks). @default 60 s */
+/**
+ * How far ahead of this node's clock a decoded timestamp may lie before the note says
+ * more than clock skew between nodes explains it. @default 60 s
+ */
 export const DEFAULT_DECODE_TOLERANCE_MS = 60_000;
 
 /**
- * Takes an ID of this layout apart. @throws IdAllocError INVALID_ARGUMENT naming the
- * value and why: not decimal digits, 2^63 or more, beyond this layout's bits, or a
- * timestamp more than `toleranceMs` after `nowMs`.
+ * Takes an ID of this layout apart. A timestamp more than `toleranceMs` ahead of `nowMs`
+ * is decoded all the same (a node whose clock ran fast may have issued it), with a
+ * `note` saying by how much.
+ * @throws IdAllocError INVALID_ARGUMENT naming the value and why, for what no node of
+ *   this layout can issue: not decimal digits, 2^63 or more, beyond this layout's bits
  */
 export function decodeSnowflake(
   layout: SnowflakeLayout,
@@ -150,17 +155,19 @@ export function decodeSnowflake(
   const rest = value >> BigInt(layout.sequenceBits);
   const workerId = Number(rest & BigInt(layout.workerCount - 1));
   const timestamp = Number(rest >> BigInt(layout.workerBits)) + layout.epochMs;
-  if (timestamp > nowMs + toleranceMs) {
-    throw bad(
-      `its timestamp ${new Date(timestamp).toISOString()} is more than ${toleranceMs} ms in the future; no node of this layout issued it`,
-    );
-  }
+  const ahead = timestamp - nowMs;
+  // Within the skew expected between nodes, being ahead is nothing to remark on.
+  const note =
+    ahead > toleranceMs
+      ? `timestamp is ${ahead} ms ahead of this node's clock: more than the ${toleranceMs} ms of skew expected between nodes, so the node that issued it had a clock running fast (or no node of this layout issued it)`
+      : undefined;
   return Object.freeze({
     id: value.toString(),
     timestamp,
     time: new Date(timestamp).toISOString(),
     workerId,
     sequence,
+    ...(note === undefined ? {} : { note }),
   });
 }
 

@@ -22,6 +22,14 @@ import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ConfigError } from '../../config.js';
 import { ErrorCode, IdAllocError, unavailable } from '../../core/errors.js';
+import {
+  APPLICATION_ID,
+  createStoreFile,
+  identityOf,
+  inspectFile,
+  verifyStore,
+  type FileIdentity,
+} from './file-check.js';
 
 /** The file under DATA_DIR. */
 export const DATABASE_FILE = 'idalloc.db';
@@ -58,7 +66,7 @@ CREATE TABLE IF NOT EXISTS worker_horizons (
 );
 `;
 
-/** Primary SQLite result codes that mean a bug or a damaged file rather than "try again". */
+/** Primary SQLite result codes that mean a damaged file or a bug rather than "try again". */
 const BROKEN = new Map<number, string>([
   [1, 'SQL error'],
   [11, 'the database file is corrupt'],
@@ -80,22 +88,26 @@ function primaryCode(err: unknown): number | undefined {
     : undefined;
 }
 
+/** How long a client should wait after the store failed in a way that needs an operator, s. */
+const BROKEN_RETRY_AFTER_S = 10;
+
 /**
- * A failure of the database as a typed error: a damaged file or a bug is INTERNAL;
- * anything else (the lock still taken after the busy timeout, a full disk, an I/O
- * error, a closed store) is UNAVAILABLE, so the allocator keeps serving what it holds
- * and tries again.
+ * A failure of the database as UNAVAILABLE, whatever SQLite said: the allocator keeps
+ * serving what it holds and tries again, a client gets 503 with `Retry-After`, and the
+ * message says why. A damaged file or a bug (`details.sqliteCode`, `details.broken`)
+ * does not heal by retrying, so it asks clients to wait longer; the service logs it.
  */
 export function sqliteFailure(err: unknown, what: string): IdAllocError {
   if (err instanceof IdAllocError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const code = primaryCode(err);
-  if (code !== undefined && BROKEN.has(code)) {
+  const broken = code === undefined ? undefined : BROKEN.get(code);
+  if (broken !== undefined) {
     return new IdAllocError(
-      ErrorCode.INTERNAL,
-      `${what} failed in the embedded store (${BROKEN.get(code)}): ${message}`,
-      { sqliteCode: code },
-      { cause: err },
+      ErrorCode.UNAVAILABLE,
+      `${what} failed in the embedded store (${broken}): ${message}`,
+      { sqliteCode: code, broken: true },
+      { cause: err, retryAfterSeconds: BROKEN_RETRY_AFTER_S },
     );
   }
   return unavailable(`embedded store unavailable during ${what}: ${message}`, 1, err);
@@ -134,11 +146,16 @@ function dataDirError(dataDir: string, what: string, cause: unknown): ConfigErro
 }
 
 /**
- * Opens (creating if missing) DATA_DIR/idalloc.db with the settings above and the
- * schema. @throws ConfigError naming DATA_DIR when it cannot be created or written, or
- *   holds a file this store cannot use
+ * Opens DATA_DIR/idalloc.db with the settings above and the schema; creates a new store
+ * only where no file exists (see file-check.ts for what an existing file must be).
+ * @throws ConfigError naming DATA_DIR when it cannot be created or written, or holds a
+ *   file this store cannot use (empty, not SQLite, not idalloc's, damaged)
  */
-export function openDatabase(opts: OpenOptions): { db: DatabaseSync; path: string } {
+export function openDatabase(opts: OpenOptions): {
+  db: DatabaseSync;
+  path: string;
+  identity: FileIdentity;
+} {
   const dir = resolve(opts.dataDir);
   try {
     mkdirSync(dir, { recursive: true });
@@ -148,26 +165,37 @@ export function openDatabase(opts: OpenOptions): { db: DatabaseSync; path: strin
   }
   const path = join(dir, DATABASE_FILE);
   let db: DatabaseSync | undefined;
+  let identity: FileIdentity;
   try {
-    db = new DatabaseSync(path);
-    // The busy timeout first: switching to WAL needs a lock another process may hold.
-    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
-    const mode = db.prepare('PRAGMA journal_mode = WAL').get();
-    if (mode?.journal_mode !== 'wal') {
-      throw new Error(`journal_mode is ${String(mode?.journal_mode)}, WAL is needed`);
+    if (inspectFile(opts.dataDir, path) === 'absent') {
+      createStoreFile(path, (temp) => {
+        const fresh = configure(new DatabaseSync(temp), opts.busyTimeoutMs);
+        try {
+          writeSchema(fresh);
+        } finally {
+          fresh.close();
+        }
+      });
+      // A file that appeared meanwhile (another process's store) is checked like any other.
+      inspectFile(opts.dataDir, path);
     }
-    db.exec('PRAGMA synchronous = FULL');
+    const opened = identityOf(path);
+    db = new DatabaseSync(path);
+    // The busy timeout first: the checks below read, and WAL needs a lock another
+    // process may hold.
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
+    verifyStore(db, opts.dataDir, path);
     const version = Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0);
     if (version > SCHEMA_VERSION) {
       throw new Error(
         `the file has schema version ${version}, written by a newer idalloc; this one knows ${SCHEMA_VERSION}`,
       );
     }
-    const ready = db;
-    writeTransaction(ready, () => {
-      ready.exec(SCHEMA);
-      ready.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    });
+    writeSchema(configure(db, opts.busyTimeoutMs));
+    identity = identityOf(path);
+    if (identity.dev !== opened.dev || identity.ino !== opened.ino) {
+      throw new Error('the file was replaced while it was being opened');
+    }
   } catch (err) {
     try {
       db?.close();
@@ -177,7 +205,27 @@ export function openDatabase(opts: OpenOptions): { db: DatabaseSync; path: strin
     if (err instanceof ConfigError) throw err;
     throw dataDirError(opts.dataDir, `cannot use the embedded store ${path}`, err);
   }
-  return { db, path };
+  return { db, path, identity };
+}
+
+/** The connection settings of the header comment; returns `db`. */
+function configure(db: DatabaseSync, busyTimeoutMs: number): DatabaseSync {
+  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+  const mode = db.prepare('PRAGMA journal_mode = WAL').get();
+  if (mode?.journal_mode !== 'wal') {
+    throw new Error(`journal_mode is ${String(mode?.journal_mode)}, WAL is needed`);
+  }
+  db.exec('PRAGMA synchronous = FULL');
+  return db;
+}
+
+/** The tables (if missing), the schema version and this project's application_id. */
+function writeSchema(db: DatabaseSync): void {
+  writeTransaction(db, () => {
+    db.exec(SCHEMA);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+  });
 }
 
 /** The settings the connection actually runs with (for the start-up log and tests). */

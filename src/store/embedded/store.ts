@@ -33,13 +33,8 @@ import type {
   TagExport,
   TagRecord,
 } from '../../core/store-ports.js';
-import {
-  openDatabase,
-  readSettings,
-  sqliteFailure,
-  writeTransaction,
-  type DatabaseSettings,
-} from './database.js';
+import { openDatabase, readSettings, type DatabaseSettings } from './database.js';
+import { FileGuard, GuardedDatabase, type StoreLog } from './file-guard.js';
 import {
   decValid,
   newRow,
@@ -63,6 +58,11 @@ export interface EmbeddedStoreOptions {
    * @default 5000
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * Where the store reports, in one line each, the file found deleted or replaced while
+   * running (once) and SQLite failures that retrying will not heal (rate-limited).
+   */
+  readonly log?: StoreLog;
 }
 
 /** What the service logs first when it runs on the embedded store. */
@@ -71,8 +71,8 @@ export function embeddedWarning(path: string): string {
     `embedded store (SQLite) at ${path}: it serves this host only, shared safely by the ` +
     `processes of this host; nodes on other hosts must not use a copy of it or a network ` +
     `share of it. To run on several hosts, set REDIS_URL (or REDIS_SENTINELS with ` +
-    `REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES) and create the tags there with ` +
-    `--start above the next IDs shown by 'tag list' here`
+    `REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES) and move the tags there with ` +
+    `'idalloc-admin tag export' here and 'tag import' there (README: Recovery procedures)`
   );
 }
 
@@ -102,25 +102,32 @@ export class EmbeddedStore implements Store {
    */
   readonly incarnation: string;
   private readonly db: DatabaseSync;
+  private readonly guarded: GuardedDatabase;
   private readonly rows: TagRows;
   private readonly probe: StatementSync;
   private readonly now: () => number;
-  private leases: EmbeddedWorkerLeaseStore | undefined;
+  private readonly leases: EmbeddedWorkerLeaseStore;
   /** No snowflake layout is recorded in the file (one host: its nodes share one config). */
   readonly layouts = undefined;
   private transfer: EmbeddedTransfer | undefined;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
-    const { db, path } = openDatabase({
+    const { db, path, identity } = openDatabase({
       dataDir: opts.dataDir,
       busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
     });
     this.db = db;
+    const log = opts.log;
+    const guard = new FileGuard(db, path, identity, (message) =>
+      log?.error({ file: path }, message),
+    );
+    this.guarded = new GuardedDatabase(db, guard, log);
     this.path = path;
     this.incarnation = fileIdentity(path);
     this.warning = embeddedWarning(path);
     this.now = opts.now ?? Date.now;
+    this.leases = new EmbeddedWorkerLeaseStore(this.guarded, this.now, this.incarnation);
     this.rows = new TagRows(db);
     this.probe = db.prepare('SELECT count(*) AS n FROM tags LIMIT 1');
   }
@@ -151,7 +158,6 @@ export class EmbeddedStore implements Store {
    * snowflake generator), on this store's connection and clock.
    */
   workerLeases(): EmbeddedWorkerLeaseStore {
-    this.leases ??= new EmbeddedWorkerLeaseStore(this.db, this.now, this.incarnation);
     return this.leases;
   }
 
@@ -346,9 +352,19 @@ export class EmbeddedStore implements Store {
     return this.transfer;
   }
 
+  /** True once the file at the path was found deleted or replaced: this store serves no more. */
+  get fileLost(): boolean {
+    return this.guarded.guard.lost;
+  }
+
+  /** Why this store serves no more (the file deleted or replaced), once that was found. */
+  get fault(): string | undefined {
+    return this.guarded.guard.lostReason;
+  }
+
   async ping(): Promise<boolean> {
     try {
-      this.probe.get();
+      this.guarded.read('a ping', () => this.probe.get());
       return true;
     } catch {
       return false;
@@ -379,18 +395,10 @@ export class EmbeddedStore implements Store {
   }
 
   private write<T>(what: string, fn: () => T): T {
-    try {
-      return writeTransaction(this.db, fn);
-    } catch (err) {
-      throw sqliteFailure(err, what);
-    }
+    return this.guarded.write(what, fn);
   }
 
   private read<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw sqliteFailure(err, what);
-    }
+    return this.guarded.read(what, fn);
   }
 }

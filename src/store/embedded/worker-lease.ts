@@ -17,7 +17,7 @@
  * that finds its own horizon gone (the file replaced behind the nodes' back) re-fences
  * above the margin, as on Redis.
  */
-import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
+import type { SQLOutputValue, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import type {
   ClaimOutcome,
@@ -27,7 +27,7 @@ import type {
   WorkerLeaseStore,
   WorkerLook,
 } from '../../core/lease-port.js';
-import { sqliteFailure, writeTransaction } from './database.js';
+import type { GuardedDatabase } from './file-guard.js';
 
 /** A horizon as read: `undefined` when there is none, `'damaged'` when it is not ours. */
 type Horizon = { readonly h: number; readonly floor: number | undefined } | undefined | 'damaged';
@@ -63,13 +63,18 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
   private readonly dropLease: StatementSync;
   private readonly putHorizon: StatementSync;
 
-  /** `now`: the store's clock (Unix ms), which decides when a lease has expired. */
+  /**
+   * `guarded`: the store's connection, checked before each use like the tags' (a lease
+   * in a deleted or replaced file is refused UNAVAILABLE); `now`: the store's clock
+   * (Unix ms), which decides when a lease has expired.
+   */
   constructor(
-    private readonly db: DatabaseSync,
+    private readonly guarded: GuardedDatabase,
     private readonly now: () => number,
     /** The store's file identity, for the grant log. */
     private readonly incarnation?: string,
   ) {
+    const db = guarded.db;
     this.leaseOf = db.prepare('SELECT token FROM worker_leases WHERE id = ? AND expires_at > ?');
     this.horizonOf = db.prepare('SELECT h, floor FROM worker_horizons WHERE id = ?');
     this.horizonOf.setReadBigInts(true);
@@ -86,16 +91,14 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
     if (!isMs(now) || !isMs(marginMs) || !ids.every((id) => isMs(id))) {
       throw badArgument('the look', ids[0] ?? -1);
     }
-    try {
-      return ids.map((id): WorkerLook => {
+    return this.guarded.read('a look at snowflake worker IDs', () =>
+      ids.map((id): WorkerLook => {
         if (this.holder(id) !== undefined) return { id, state: 'held' };
         const horizon = this.horizon(id);
         if (horizon === 'damaged') return { id, state: 'damaged' };
         return { id, state: 'free', floor: claimFloor(horizon?.h, now) };
-      });
-    } catch (err) {
-      throw sqliteFailure(err, 'a look at snowflake worker IDs');
-    }
+      }),
+    );
   }
 
   async claim(workerId: number, req: ClaimRequest): Promise<ClaimOutcome> {
@@ -208,10 +211,6 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
   }
 
   private write<T>(what: string, fn: () => T): T {
-    try {
-      return writeTransaction(this.db, fn);
-    } catch (err) {
-      throw sqliteFailure(err, what);
-    }
+    return this.guarded.write(what, fn);
   }
 }

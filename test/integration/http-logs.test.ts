@@ -1,0 +1,153 @@
+/**
+ * Logs that are safe to keep (README "HTTP API → Logs and shutdown"), from a real
+ * service process on the embedded store: no credential ever reaches stdout, an expected
+ * 503 is one line without a stack, and refused requests are logged at debug (one warn
+ * line a minute at most) and counted in `idalloc_http_refused_total`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EmbeddedStore } from '../../src/store/embedded/store.js';
+import { find, parseExposition } from '../support/http.js';
+import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
+import { segmentTag } from '../support/store.js';
+
+let dataDir: string;
+const services: ServiceProcess[] = [];
+
+beforeEach(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'idalloc-logs-'));
+  const store = new EmbeddedStore({ dataDir });
+  await store.createTag(segmentTag('order', { step: 10 }));
+  await store.close();
+});
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((s) => s.dispose()));
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function service(env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const svc = await startServiceProcess({ DATA_DIR: dataDir, ...env });
+  services.push(svc);
+  return svc;
+}
+
+/** Lets the process write out what it logged for the requests sent so far. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+/** Log lines about requests whose id is `id`. */
+const linesOf = (svc: ServiceProcess, id: string) =>
+  svc.logs.filter((l) => (l.req as { id?: string } | undefined)?.id === id);
+
+describe('credentials in the request log', () => {
+  const secrets: Record<string, string> = {
+    authorization: 'Bearer s3cret-authorization-value',
+    'proxy-authorization': 'Basic c2VjcmV0LXByb3h5LXZhbHVl',
+    cookie: 'session=s3cret-cookie-value',
+    'set-cookie': 'id=s3cret-set-cookie-value',
+    'x-api-key': 's3cret-api-key-value',
+    'x-auth-token': 's3cret-auth-token-value',
+    'x-client-secret': 's3cret-client-secret-value',
+    'x-admin-password': 's3cret-password-value',
+    'api-key': 's3cret-other-key-value',
+  };
+
+  it('never writes a secret header value; the header names stay, as [Redacted]', async () => {
+    const svc = await service({ LOG_LEVEL: 'debug' });
+    // A logged success, a refusal (debug) and an unknown route, each with every header.
+    const paths = ['/v1/tags/order', '/v1/tags/nosuch', '/no/such/route'];
+    for (const [i, path] of paths.entries()) {
+      const res = await fetch(svc.base + path, {
+        headers: { ...secrets, 'x-request-id': `r${i}` },
+      });
+      await res.text();
+    }
+    const query = await fetch(`${svc.base}/v1/tags/order?access_token=s3cret-query-value`, {
+      headers: { 'x-request-id': 'rq' },
+    });
+    expect(query.status).toBe(400);
+    await settle();
+    const text = svc.logs.map((l) => JSON.stringify(l)).join('\n');
+    for (const value of [...Object.values(secrets), 's3cret-query-value']) {
+      expect(text).not.toContain(value);
+    }
+    expect(text).not.toContain('s3cret');
+    for (const [i] of paths.entries()) {
+      const [line] = linesOf(svc, `r${i}`);
+      expect(line, `log line of ${paths[i]}`).toBeDefined();
+      const headers = (line!.req as { headers: Record<string, string> }).headers;
+      for (const name of Object.keys(secrets)) expect(headers[name]).toBe('[Redacted]');
+      expect(headers['x-request-id']).toBe(`r${i}`);
+    }
+    const [q] = linesOf(svc, 'rq');
+    expect((q!.req as { url: string }).url).toBe('/v1/tags/order?access_token=[Redacted]');
+  }, 60_000);
+});
+
+describe('an expected 503', () => {
+  it('is one line without a stack on /v1/ranges, /v1/ids and /readyz', async () => {
+    const svc = await service({ FETCH_TIMEOUT_MS: '200' });
+    rmSync(join(dataDir, 'idalloc.db'));
+    const asked = [
+      ['/v1/ranges/order?size=5', 'range'],
+      ['/v1/ids/order', 'ids'],
+      ['/readyz', 'ready'],
+    ] as const;
+    for (const [path, id] of asked) {
+      const res = await fetch(svc.base + path, { headers: { 'x-request-id': id } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      await res.text();
+    }
+    await settle();
+    for (const [path, id] of asked) {
+      const lines = linesOf(svc, id);
+      expect(lines, `log lines of ${path}`).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ level: 50, res: { statusCode: 503 } });
+      expect(lines[0]!.err).toBeUndefined();
+      expect(JSON.stringify(lines[0])).not.toMatch(/"stack"|\\n\s+at /);
+    }
+    expect(linesOf(svc, 'range')[0]).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+  }, 60_000);
+});
+
+describe('refused requests', () => {
+  it('are logged at debug, one warn line a minute at most, and counted by code', async () => {
+    const svc = await service();
+    const refused = [
+      ['/v1/ids/nosuch', 'TAG_NOT_FOUND'],
+      ['/v1/tags/nosuch', 'TAG_NOT_FOUND'],
+      ['/v1/ids/order?count=0', 'INVALID_ARGUMENT'],
+      ['/no/such/route', 'NOT_FOUND'],
+    ] as const;
+    for (let round = 0; round < 50; round++) {
+      for (const [path] of refused) await (await fetch(svc.base + path)).text();
+    }
+    await settle();
+    const warned = svc.logs.filter((l) => l.msg === 'request refused');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 40, refusalsLeftOut: 0 });
+    const metrics = parseExposition(await (await fetch(`${svc.base}/metrics`)).text());
+    const count = (code: string) => find(metrics, 'idalloc_http_refused_total', { code })[0]?.value;
+    expect(count('TAG_NOT_FOUND')).toBe(100);
+    expect(count('INVALID_ARGUMENT')).toBe(50);
+    expect(count('NOT_FOUND')).toBe(50);
+    expect(count('UNAUTHORIZED')).toBe(0);
+  }, 60_000);
+
+  it('each have their debug line at LOG_LEVEL=debug', async () => {
+    const svc = await service({ LOG_LEVEL: 'debug' });
+    for (let i = 0; i < 10; i++) {
+      await (
+        await fetch(`${svc.base}/v1/ids/nosuch`, { headers: { 'x-request-id': `n${i}` } })
+      ).text();
+      await (await fetch(`${svc.base}/nowhere`, { headers: { 'x-request-id': `u${i}` } })).text();
+    }
+    await settle();
+    for (let i = 1; i < 10; i++) {
+      expect(linesOf(svc, `n${i}`)).toMatchObject([{ level: 20, res: { statusCode: 404 } }]);
+      expect(linesOf(svc, `u${i}`)).toMatchObject([{ level: 20, res: { statusCode: 404 } }]);
+    }
+  }, 60_000);
+});
