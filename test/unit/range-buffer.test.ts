@@ -3,48 +3,9 @@
  * share, on an injected clock and a scripted fetch: no store, no HTTP.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  RangeBuffer,
-  type BufferClock,
-  type BufferRules,
-  type FetchedRange,
-} from '../../src/core/range-buffer.js';
+import { RangeBuffer, type BufferRules, type FetchedRange } from '../../src/core/range-buffer.js';
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../../src/errors.js';
-
-/** Lets queued promise callbacks run. */
-async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
-}
-
-/** Time moves only when the test says, firing due timers in order. */
-class ManualClock implements BufferClock {
-  t = 1_000;
-  private seq = 0;
-  private timers: { at: number; seq: number; fn: () => void }[] = [];
-  now = () => this.t;
-  schedule = (fn: () => void, ms: number) => {
-    const timer = { at: this.t + ms, seq: this.seq++, fn };
-    this.timers.push(timer);
-    return () => {
-      this.timers = this.timers.filter((x) => x !== timer);
-    };
-  };
-  async advance(ms: number): Promise<void> {
-    const until = this.t + ms;
-    for (;;) {
-      await settle();
-      const due = this.timers
-        .filter((x) => x.at <= until)
-        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (due === undefined) break;
-      this.timers = this.timers.filter((x) => x !== due);
-      this.t = due.at;
-      due.fn();
-    }
-    this.t = until;
-    await settle();
-  }
-}
+import { ManualClock, settle } from '../support/manual-timers.js';
 
 /** What the fake source does with one fetch. */
 type Answer = 'range' | 'hang' | IdAllocError | { start: bigint; end: bigint };
