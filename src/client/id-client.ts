@@ -23,7 +23,13 @@
  *   the store's counter only rises, and a range at or below the highest ID already
  *   leased is refused anyway (a fence against a store that went back).
  */
-import { IdAllocError, invalidArgument, unavailable } from '../errors.js';
+import {
+  ErrorCode,
+  IdAllocError,
+  invalidArgument,
+  isIdAllocError,
+  unavailable,
+} from '../errors.js';
 import { checkTagName } from '../tags.js';
 import type { IdRange } from '../allocator/types.js';
 import { RangeBuffer } from '../core/range-buffer.js';
@@ -58,7 +64,7 @@ export class IdClient {
   private readonly transport: RangeTransport;
   private readonly engine: RangeBuffer<IdRange>;
   private readonly sizes = new Map<string, LeaseSize>();
-  private readonly rule: SizeRule;
+  private rule: SizeRule;
   private closed = false;
 
   /** @throws IdAllocError INVALID_ARGUMENT naming the bad option */
@@ -67,7 +73,7 @@ export class IdClient {
     this.rule = { targetMs: s.rangeTargetMs, ceiling: s.maxRangeSize };
     this.transport = new RangeTransport(s);
     this.engine = new RangeBuffer<IdRange>({
-      fetch: (tag, size, fence) => this.transport.lease(tag, size, fence),
+      fetch: (tag, size, fence) => this.lease(tag, size, fence),
       size: (tag) => this.sizeOf(tag),
       clock: s.clock,
       random: s.random,
@@ -92,9 +98,9 @@ export class IdClient {
         ),
       asError: asIdAllocError,
       notBefore: () => this.transport.eligibleAt(),
-      onFilled: (tag, _range, size) => {
-        const now = s.clock.now();
-        this.sizes.set(tag, { size, lastLeaseAt: now, starved: false });
+      onFilled: (tag, range) => {
+        const size = Number(range.end - range.start + 1n);
+        this.sizes.set(tag, { size, lastLeaseAt: s.clock.now(), starved: false });
       },
       onWait: (tag) => {
         const ls = this.sizes.get(tag);
@@ -138,6 +144,28 @@ export class IdClient {
     this.transport.close();
     await this.engine.close(closedError());
     this.sizes.clear();
+  }
+
+  /**
+   * One lease. A service whose `MAX_RANGE` is below the size this client grew to refuses
+   * the size (INVALID_ARGUMENT): the client grows no further than half of it from then
+   * on and asks again at once, down to `rangeSize`, whose refusal is final.
+   */
+  private async lease(tag: string, size: number, fence: bigint | null): Promise<IdRange> {
+    for (;;) {
+      try {
+        return await this.transport.lease(tag, size, fence);
+      } catch (err) {
+        if (size <= this.s.rangeSize || !isIdAllocError(err, ErrorCode.INVALID_ARGUMENT)) throw err;
+        const lower = Math.max(this.s.rangeSize, Math.floor(size / 2));
+        this.s.log.warn(
+          { tag, size, now: lower, reason: err.message },
+          'idalloc refused the lease size: leases grow no further than this from now on',
+        );
+        this.rule = { ...this.rule, ceiling: lower };
+        size = lower;
+      }
+    }
   }
 
   /** The size of a tag's next lease: `rangeSize` first, then as consumption says. */
