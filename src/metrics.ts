@@ -16,6 +16,7 @@ import {
   type LabelValues,
 } from 'prom-client';
 import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
+import type { TagMode } from './store/types.js';
 
 /** The route label of requests no route matched (SPEC §9: never the raw path). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -57,17 +58,31 @@ export interface Metrics {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
+const MODES: readonly TagMode[] = ['segment', 'snowflake'];
+
 /** Builds the registry with every SPEC §9 series. */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   let allocator: IdAllocator | undefined;
 
-  const issued = new Counter({
+  // IDs issued are counted on the allocator's hot path (every ID): a plain number per tag
+  // and mode here, added to the counter when it is collected (a scrape), instead of
+  // prom-client's label hashing per ID. A tag in this map has been served.
+  const unflushed = new Map<string, Record<TagMode, number>>();
+  new Counter({
     name: 'idalloc_ids_issued_total',
     help: 'IDs handed out, by tag and mode.',
     labelNames: ['tag', 'mode'] as const,
     registers: [registry],
+    collect() {
+      for (const [tag, counts] of unflushed) {
+        for (const mode of MODES) {
+          if (counts[mode] > 0) this.inc({ tag, mode }, counts[mode]);
+          counts[mode] = 0;
+        }
+      }
+    },
   });
   const fetches = new Counter({
     name: 'idalloc_segment_fetches_total',
@@ -165,14 +180,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     httpSeconds.labels(values);
 
   // Tags the allocator has served: the only tag label values besides UNSERVED_TAG.
-  const served = new Set<string>();
   const label = (tag: string) =>
-    served.has(tag) || allocator?.segmentState(tag) !== undefined ? tag : UNSERVED_TAG;
+    unflushed.has(tag) || allocator?.segmentState(tag) !== undefined ? tag : UNSERVED_TAG;
 
   const observer: AllocatorObserver = Object.freeze({
     idsIssued: (tag, mode, count) => {
-      served.add(tag);
-      issued.inc({ tag, mode }, count);
+      let counts = unflushed.get(tag);
+      if (counts === undefined) {
+        counts = { segment: 0, snowflake: 0 };
+        unflushed.set(tag, counts);
+      }
+      counts[mode] += count;
     },
     segmentFetched: (tag, outcome, seconds) => {
       const t = outcome === 'ok' ? tag : label(tag);

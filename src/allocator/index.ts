@@ -68,6 +68,14 @@ class Allocator implements IdAllocator {
   }
 
   next(tag: string): bigint | Promise<bigint> {
+    // The hot path: a buffered segment ID. Only a tag that got a segment has buffered
+    // IDs, and a tag known as snowflake gets none (its segment fetch was refused), so
+    // trying the buffers first routes every tag as the mode checks below would.
+    const id = this.segments.nextBuffered(tag);
+    if (id !== undefined) {
+      this.observer.idsIssued?.(tag, 'segment', 1);
+      return id;
+    }
     if (this.isSnowflake(tag)) return this.counted(tag, 'snowflake', this.snowflake(tag).next());
     return this.segmentOrSnowflake(tag, this.segments.next(tag), (s) => s.next());
   }

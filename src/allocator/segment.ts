@@ -148,6 +148,11 @@ export class SegmentAllocator {
     }
   }
 
+  /** The next ID when one is buffered, else undefined (nothing fetched but at the mark). */
+  nextBuffered(tag: string): bigint | undefined {
+    return this.engine.nextBuffered(tag);
+  }
+
   /**
    * `count` IDs, ascending; synchronous when the buffers hold them all. A batch larger
    * than the tag's step takes its own range from the store.

@@ -100,6 +100,11 @@ export class BufferedRange {
   cursor: bigint;
   /** Handing out this ID (or a later one) asks for the next range. */
   readonly mark: bigint;
+  /**
+   * IDs below this are handed out with no other check (the fast path's one comparison):
+   * the mark until the next range is asked for, then the end + 1.
+   */
+  limit: bigint;
 
   constructor(
     readonly start: bigint,
@@ -109,6 +114,7 @@ export class BufferedRange {
     this.cursor = start;
     // Per-mille integer: bigint arithmetic has no fractions.
     this.mark = start + ((end - start + 1n) * BigInt(Math.round(refillAt * 1000))) / 1000n;
+    this.limit = this.mark;
   }
 
   get remaining(): bigint {
@@ -183,17 +189,45 @@ export class RangeBuffer<R extends FetchedRange> {
    * @throws what `checkKey` throws, or `closedError()`, synchronously
    */
   next(key: string): bigint | Promise<bigint> {
+    const id = this.nextBuffered(key);
+    return id !== undefined ? id : this.wait(this.entry(key), 1).then(first);
+  }
+
+  /**
+   * The fast path alone: the next buffered ID of `key`, or undefined when none is
+   * buffered (or requests wait), starting nothing but the background fetch at the mark.
+   */
+  nextBuffered(key: string): bigint | undefined {
     const b = this.entries.get(key);
-    if (b !== undefined && b.waiters.length === 0) {
-      let r = b.current;
-      if (r === null || r.cursor > r.end) r = b.serving();
-      if (r !== null) {
-        const id = r.cursor++;
-        if (id >= r.mark && b.next === null && !b.fetching) this.refill(b);
+    if (b === undefined) return undefined;
+    const r = b.current;
+    if (r !== null) {
+      // Below the limit there are IDs, nothing to ask for, and nobody waits (a request
+      // waits only while both ranges are empty).
+      const id = r.cursor;
+      if (id < r.limit) {
+        r.cursor = id + 1n;
         return id;
       }
     }
-    return this.wait(this.entry(key), 1).then(first);
+    return this.nextChecked(b);
+  }
+
+  /** The next ID past the fast path's limit: rotation, the mark, waiters. */
+  private nextChecked(b: KeyBuffer): bigint | undefined {
+    if (b.waiters.length !== 0) return undefined;
+    let r = b.current;
+    if (r === null || r.cursor > r.end) {
+      r = b.serving();
+      if (r === null) return undefined;
+    }
+    const id = r.cursor++;
+    if (id >= r.mark) {
+      if (b.next === null && !b.fetching) this.refill(b);
+      // Asked for (or held: then every ID asks again, to see the hold end).
+      if (b.next !== null || b.fetching) r.limit = r.end + 1n;
+    }
+    return id;
   }
 
   /** `count` IDs of `key`, ascending; synchronous when the buffers hold them all. */
@@ -395,6 +429,9 @@ export class RangeBuffer<R extends FetchedRange> {
       }
     } finally {
       b.fetching = false;
+      // No next range after all (refused, held, closed): IDs past the mark ask again.
+      const c = b.current;
+      if (b.next === null && c !== null && c.limit > c.mark) c.limit = c.mark;
       this.forgetIfIdle(b);
     }
   }
