@@ -68,7 +68,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   // IDs issued are counted on the allocator's hot path (every ID): a plain number per tag
   // and mode here, added to the counter when it is collected (a scrape), instead of
-  // prom-client's label hashing per ID. A tag in this map has been served.
+  // prom-client's label hashing per ID.
   const unflushed = new Map<string, Record<TagMode, number>>();
   new Counter({
     name: 'idalloc_ids_issued_total',
@@ -180,13 +180,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     httpSeconds.labels(values);
 
   // Tags the allocator has served: the only tag label values besides UNSERVED_TAG.
+  const served = new Set<string>();
   const label = (tag: string) =>
-    unflushed.has(tag) || allocator?.segmentState(tag) !== undefined ? tag : UNSERVED_TAG;
+    served.has(tag) || allocator?.segmentState(tag) !== undefined ? tag : UNSERVED_TAG;
 
   const observer: AllocatorObserver = Object.freeze({
     idsIssued: (tag, mode, count) => {
       let counts = unflushed.get(tag);
       if (counts === undefined) {
+        served.add(tag);
         counts = { segment: 0, snowflake: 0 };
         unflushed.set(tag, counts);
       }
