@@ -15,8 +15,8 @@ import { IdClient } from '../src/client/id-client.js';
 import { startService } from '../test/support/http.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { segmentTag } from '../test/support/store.js';
+import { alternate, median, rate, type Loop } from './cpu-rate.js';
 
-const CHUNK = 10_000;
 const ROUND_MS = 300;
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' } } });
@@ -30,7 +30,7 @@ const fixed = new IdClient({ urls: [svc.base], rangeSize: 1000 });
 await svc.store.createTag(segmentTag('order', { step: 1000 }));
 
 const floorMap = new Map([['order', { cursor: 0n }]]);
-const contenders: Record<string, (n: number) => Promise<bigint> | bigint> = {
+const contenders: Record<string, Loop> = {
   'floor: Map lookup + c.cursor++': (n) => {
     let x = 0n;
     for (let i = 0; i < n; i++) x = floorMap.get('order')!.cursor++;
@@ -54,36 +54,9 @@ const contenders: Record<string, (n: number) => Promise<bigint> | bigint> = {
   },
 };
 
-const cpu = () => {
-  const u = process.threadCpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
-async function run(loop: (n: number) => Promise<bigint> | bigint, ms: number) {
-  const t = performance.now();
-  const c = cpu();
-  let n = 0;
-  while (performance.now() - t < ms) {
-    await loop(CHUNK);
-    n += CHUNK;
-    await new Promise((r) => setImmediate(r));
-  }
-  return { wall: (n * 1000) / (performance.now() - t), cpu: (n * 1000) / (cpu() - c) };
-}
-
 try {
-  await run(contenders['IdClient.next() warm, default settings']!, 2000); // leases grow
-  const rates = new Map(
-    Object.keys(contenders).map((k) => [k, { wall: [] as number[], cpu: [] as number[] }]),
-  );
-  for (let i = 0; i < rounds; i++) {
-    for (const [name, loop] of Object.entries(contenders)) {
-      const { wall, cpu: perCpu } = await run(loop, ROUND_MS);
-      rates.get(name)!.wall.push(wall);
-      rates.get(name)!.cpu.push(perCpu);
-    }
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  await rate(contenders['IdClient.next() warm, default settings']!, 2000); // leases grow
+  const rates = await alternate(contenders, rounds, ROUND_MS);
   const m = (x: number) => `${(x / 1e6).toFixed(1)} M/s`.padStart(9);
   for (const [name, r] of rates) {
     const spread = `${m(Math.min(...r.wall))}..${m(Math.max(...r.wall))}`;

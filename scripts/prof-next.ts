@@ -13,10 +13,10 @@ import { createAllocator } from '../src/allocator/index.js';
 import { createMetrics } from '../src/metrics.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { segmentTag, testStore } from '../test/support/store.js';
+import { alternate, median, type Loop } from './cpu-rate.js';
 
 const ROUNDS = 15;
 const ROUND_MS = 200;
-const CHUNK = 10_000;
 
 const server = await RedisServer.start();
 const store = testStore(server.url);
@@ -31,7 +31,7 @@ await alloc.next('bench');
 await metered.next('bench');
 
 const floorMap = new Map([['bench', { cursor: 0n }]]);
-const contenders: Record<string, (n: number) => Promise<bigint> | bigint> = {
+const contenders: Record<string, Loop> = {
   'floor c.cursor++': (n) => {
     let x = 0n;
     for (let i = 0; i < n; i++) x = floorMap.get('bench')!.cursor++;
@@ -64,30 +64,10 @@ const contenders: Record<string, (n: number) => Promise<bigint> | bigint> = {
   },
 };
 
-/** This thread's CPU time in ms. */
-const cpu = () => {
-  const u = process.threadCpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
-const rates = new Map<string, number[]>(Object.keys(contenders).map((k) => [k, []]));
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, loop] of Object.entries(contenders)) {
-    const t = performance.now();
-    const c = cpu();
-    let n = 0;
-    while (performance.now() - t < ROUND_MS) {
-      await loop(CHUNK);
-      n += CHUNK;
-      await new Promise((r) => setImmediate(r));
-    }
-    rates.get(name)!.push((n * 1000) / (cpu() - c));
-  }
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const floor = median(rates.get('floor c.cursor++')!);
-const floor2 = median(rates.get('floor id = c.cursor; c.cursor = id + 1n')!);
-for (const [name, xs] of rates) {
+const rates = await alternate(contenders, ROUNDS, ROUND_MS);
+const floor = median(rates.get('floor c.cursor++')!.cpu);
+const floor2 = median(rates.get('floor id = c.cursor; c.cursor = id + 1n')!.cpu);
+for (const [name, { cpu: xs }] of rates) {
   const m = median(xs);
   console.log(
     `${name.padEnd(42)} ${(m / 1e6).toFixed(1).padStart(6)} M/CPU-s  ratio ${(m / floor).toFixed(2)} / ${(m / floor2).toFixed(2)}`,

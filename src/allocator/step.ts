@@ -2,7 +2,7 @@
  * Segments and the dynamic step rule (SPEC §5, Meituan Leaf's rule): the segment as the
  * shared double-buffer engine holds it, and the step rule as the allocator applies it.
  */
-import { BufferedRange } from '../core/range-buffer.js';
+import { BufferedRange } from '../core/key-buffer.js';
 import { adaptSize, starvedSize } from '../core/size-rule.js';
 import type { SegmentView } from './types.js';
 

@@ -23,13 +23,7 @@
  *   the store's counter only rises, and a range at or below the highest ID already
  *   leased is refused anyway (a fence against a store that went back).
  */
-import {
-  ErrorCode,
-  IdAllocError,
-  invalidArgument,
-  isIdAllocError,
-  unavailable,
-} from '../errors.js';
+import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../errors.js';
 import { checkTagName } from '../tags.js';
 import type { IdRange } from '../allocator/types.js';
 import { RangeBuffer } from '../core/range-buffer.js';
@@ -156,7 +150,8 @@ export class IdClient {
       try {
         return await this.transport.lease(tag, size, fence);
       } catch (err) {
-        if (size <= this.s.rangeSize || !isIdAllocError(err, ErrorCode.INVALID_ARGUMENT)) throw err;
+        if (size <= this.s.rangeSize || !(err instanceof IdAllocError)) throw err;
+        if (err.code !== ErrorCode.INVALID_ARGUMENT) throw err;
         const lower = Math.max(this.s.rangeSize, Math.floor(size / 2));
         this.s.log.warn(
           { tag, size, now: lower, reason: err.message },

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IdClient, type IdClientOptions } from '../../src/client/id-client.js';
 import { parseRetryAfter } from '../../src/client/transport.js';
 import { ErrorCode, IdAllocError, isIdAllocError } from '../../src/errors.js';
+import { draw, failure, ids as range } from '../support/draw.js';
 import { ManualClock, settle } from '../support/manual-timers.js';
 
 /** What a fake service does with one request. */
@@ -128,29 +129,6 @@ function setup(over: Partial<IdClientOptions> = {}) {
   clients.push(client);
   return { services, clock, client, logs };
 }
-
-/** Draws n IDs one by one, awaiting only when the client hands back a promise. */
-async function draw(client: IdClient, tag: string, n: number): Promise<bigint[]> {
-  const out: bigint[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = client.next(tag);
-    out.push(typeof r === 'bigint' ? r : await r);
-  }
-  return out;
-}
-
-async function failure(p: unknown): Promise<IdAllocError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof IdAllocError) return err;
-    throw err;
-  }
-  throw new Error('expected an IdAllocError, got a value');
-}
-
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => BigInt(from + i));
 
 describe('IdClient', () => {
   describe('serving', () => {

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RangeBuffer, type BufferRules, type FetchedRange } from '../../src/core/range-buffer.js';
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../../src/errors.js';
+import { draw, failure, ids } from '../support/draw.js';
 import { ManualClock, settle } from '../support/manual-timers.js';
 
 /** What the fake source does with one fetch. */
@@ -78,29 +79,6 @@ function setup(rules: Partial<BufferRules> = {}, size = 10) {
   engines.push(engine);
   return { clock, source, engine, waits };
 }
-
-/** Draws n IDs one by one, awaiting only when the engine hands back a promise. */
-async function draw(engine: RangeBuffer<FetchedRange>, key: string, n: number) {
-  const out: bigint[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = engine.next(key);
-    out.push(typeof r === 'bigint' ? r : await r);
-  }
-  return out;
-}
-
-async function failure(p: unknown): Promise<IdAllocError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof IdAllocError) return err;
-    throw err;
-  }
-  throw new Error('expected an IdAllocError, got a value');
-}
-
-const ids = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => BigInt(from + i));
 
 describe('RangeBuffer', () => {
   it('returns a buffered ID synchronously, without a promise', async () => {
