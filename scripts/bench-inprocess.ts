@@ -25,7 +25,7 @@ const rounds = Number(values.rounds);
 const server = process.env.REDIS_URL ? undefined : await RedisServer.start();
 const svc = await startService(process.env.REDIS_URL ?? server!.url);
 const client = new IdClient({ urls: [svc.base] });
-/** Leases of 1000 every time: the size rule off, as before issue 10. */
+/** Leases of 1000 every time: the size rule off (what a fixed rangeSize gives). */
 const fixed = new IdClient({ urls: [svc.base], rangeSize: 1000 });
 await svc.store.createTag(segmentTag('order', { step: 1000 }));
 

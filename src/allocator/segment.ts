@@ -83,7 +83,7 @@ interface StepState {
 
 export class SegmentAllocator {
   private readonly engine: RangeBuffer<Grant>;
-  /** The engine's per-tag buffers (a tag that never got a segment keeps none). */
+  /** The engine's per-tag buffers, by tag: what this node holds in memory per tag. */
   private readonly buffers: ReadonlyMap<string, unknown>;
   private readonly steps = new Map<string, StepState>();
   private readonly opts: SegmentOptions;
@@ -111,7 +111,11 @@ export class SegmentAllocator {
         retryBaseMs: this.opts.retryBaseMs,
         retryMaxMs: this.opts.retryMaxMs,
         refusalHoldMs: this.opts.refusalHoldMs,
+        // A store outage is shared by every tag and ends by itself: keep retrying while
+        // the current segment serves, so the next is there when the store is back.
         backgroundFailure: 'retry',
+        // A refusal (exhausted, deleted) stands for every request until the hold ends:
+        // answering from it spares the store a call per request.
         failFastWhileRefused: true,
       },
       checkKey: checkTagName,

@@ -1,5 +1,5 @@
 /**
- * IdClient's lease size (issue 10): it adapts to consumption like the service's step,
+ * IdClient's lease size: it adapts to consumption like the service's step,
  * within [rangeSize, maxRangeSize], and the next range is leased at the threshold so that
  * a steady caller never waits. A fake service counter answers the leases; time is a
  * manual clock.
