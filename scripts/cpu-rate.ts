@@ -1,5 +1,5 @@
 /**
- * Rates for the in-process benchmarks (bench-inprocess.ts, prof-next.ts): calls per wall
+ * Rates for the in-process benchmarks (measure-client.ts, measure-next.ts): calls per wall
  * second and per CPU second of this thread. On a shared machine wall time also measures
  * the neighbours; CPU time of the thread measures the work.
  */

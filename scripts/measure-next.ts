@@ -1,6 +1,6 @@
 /**
  * The allocator's synchronous next() against its floor, for profiling
- * (`node --cpu-prof --import tsx scripts/prof-next.ts`) and for a steady ratio on a
+ * (`node --cpu-prof --import tsx scripts/measure-next.ts`) and for a steady ratio on a
  * loaded machine: each contender runs its own monomorphic loop, contenders alternate in
  * short rounds, and rates are per CPU second of this thread (wall time on a shared
  * machine measures the neighbours). Prints median ratios to the floor.

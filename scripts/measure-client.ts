@@ -1,13 +1,13 @@
 /**
  * A warm `IdClient.next()` at default settings against a real service in this process
  * (the app on port 0 over Redis), target 10 M IDs/s, beside the Map + BigInt counter
- * floor measured in the same run (see scripts/prof-next.ts for the allocator's own
+ * floor measured in the same run (see scripts/measure-next.ts for the allocator's own
  * next()). The loops yield to the event loop every 10 000 IDs, as any real caller does:
  * a lease (HTTP I/O, served by this same thread) can only land when the caller lets it.
  * Rates are given per wall second and per CPU second of this thread (on a shared machine
  * wall time also measures the neighbours); contenders alternate in short rounds.
  *
- * `node --import tsx scripts/bench-inprocess.ts [--rounds 9]`; REDIS_URL or a throwaway
+ * `node --import tsx scripts/measure-client.ts [--rounds 9]`; REDIS_URL or a throwaway
  * redis-server.
  */
 import { parseArgs } from 'node:util';
