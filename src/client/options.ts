@@ -175,14 +175,14 @@ const schema = z.strictObject(
         (v) => hasFunctions(v, ['now', 'schedule']),
         allowed('expected { now(): number, schedule(fn, ms): cancel }'),
       )
-      .default(systemClientClock),
+      .optional(),
     random: fn<() => number>('a function').default(() => Math.random),
     log: z
       .custom<Log>(
         (v) => hasFunctions(v, ['error', 'warn', 'info']),
         allowed('expected { error, warn, info } functions (a pino logger fits)'),
       )
-      .default(silentLog),
+      .optional(),
   },
   allowed('expected an object with at least { urls: [...] }'),
 );
@@ -249,8 +249,9 @@ export function resolveOptions(opts: IdClientOptions): Readonly<ClientSettings> 
     timeoutMs: o.timeoutMs,
     waitTimeoutMs,
     fetch: fetchFn,
-    clock: o.clock,
+    // Defaults filled here, not by the schema: zod's defaults are copies.
+    clock: o.clock ?? systemClientClock,
     random: o.random,
-    log: o.log,
+    log: o.log ?? silentLog,
   });
 }
