@@ -23,6 +23,7 @@ import { DEFAULT_MAX_TAGS, TagLabels, UNSERVED_TAG } from './metric-tags.js';
 
 export { OTHER_TAGS, UNSERVED_TAG } from './metric-tags.js';
 import type { SkipReason } from './core/grant-log.js';
+import type { TagMode } from './core/store-ports.js';
 
 /** The route label of requests no route matched (SPEC §9: never the raw path). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -87,6 +88,8 @@ export interface Metrics {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
+const MODES: readonly TagMode[] = ['segment', 'snowflake'];
+
 /** Builds the registry with every SPEC §9 series. */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
@@ -94,11 +97,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   let allocator: IdAllocator | undefined;
   const tagLabels = new TagLabels(options.maxTags ?? DEFAULT_MAX_TAGS);
 
-  const issued = new Counter({
+  // IDs issued are counted on the allocator's hot path (every ID): a plain number per tag
+  // and mode here, added to the counter when it is collected (a scrape), instead of
+  // prom-client's label hashing per ID.
+  const unflushed = new Map<string, Record<TagMode, number> & { readonly label: string }>();
+  new Counter({
     name: 'idalloc_ids_issued_total',
     help: 'IDs handed out, by tag and mode.',
     labelNames: ['tag', 'mode'] as const,
     registers: [registry],
+    collect() {
+      for (const counts of unflushed.values()) {
+        for (const mode of MODES) {
+          if (counts[mode] > 0) this.inc({ tag: counts.label, mode }, counts[mode]);
+          counts[mode] = 0;
+        }
+      }
+    },
   });
   const fetches = new Counter({
     name: 'idalloc_segment_fetches_total',
@@ -224,8 +239,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const observer: AllocatorObserver = Object.freeze({
     ...gaps,
     idsIssued: (tag, mode, count) => {
-      served.add(tag);
-      issued.inc({ tag: tagLabels.served(tag), mode }, count);
+      let counts = unflushed.get(tag);
+      if (counts === undefined) {
+        served.add(tag);
+        // The label is taken at first sight, so label slots go in first-served order.
+        counts = { label: tagLabels.served(tag), segment: 0, snowflake: 0 };
+        unflushed.set(tag, counts);
+      }
+      counts[mode] += count;
     },
     segmentFetched: (tag, outcome, seconds) => {
       // A fetch that succeeded found the tag: it is served from here on.

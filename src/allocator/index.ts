@@ -69,6 +69,17 @@ class Allocator implements IdAllocator {
   }
 
   next(tag: string, mode?: TagMode): bigint | Promise<bigint> {
+    // The hot path: a buffered segment ID. Only a tag that got a segment has buffered
+    // IDs, and a tag known as snowflake gets none (its segment fetch was refused), so
+    // trying the buffers first routes every tag as the mode directory below would —
+    // except for a caller that insists on snowflake, which the directory must answer.
+    if (mode !== 'snowflake') {
+      const id = this.segments.nextBuffered(tag);
+      if (id !== undefined) {
+        this.observer.idsIssued?.(tag, 'segment', 1);
+        return id;
+      }
+    }
     return this.serve(
       tag,
       mode,

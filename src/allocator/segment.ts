@@ -1,12 +1,14 @@
 /**
- * The segment allocator (SPEC §5): a Leaf double buffer per tag on a {@link SegmentStore}.
+ * The segment allocator (SPEC §5): a Leaf double buffer per tag on a {@link SegmentStore}
+ * = the shared engine (core/range-buffer.ts) + the store + the step rule (step.ts).
  *
  * - IDs come from memory; the next segment is fetched in the background once
  *   `prefetchAt` of the current one is used; one fetch per tag at a time.
  * - Requests that find both buffers empty queue (FIFO, no spinning) on that fetch, up to
  *   `fetchTimeoutMs`, then fail UNAVAILABLE.
  * - Store calls of one tag run one after another, so grants arrive in the order asked
- *   and the regression fence (SPEC §8.4) can compare each with the last.
+ *   and the regression fence (SPEC §8.4) can compare each with the last; a grant at or
+ *   below it makes this node raise the store's counter above the mark and ask again.
  * - While the store is down: serve what is buffered, retry with backoff while anyone
  *   needs a segment, recover by itself.
  */
@@ -17,14 +19,14 @@ import {
   isIdAllocError,
   unavailable,
 } from '../core/errors.js';
-import { jitteredBackoff } from '../core/backoff.js';
+import { silentGrants, type GrantRecorder, type SkipReason } from '../core/grant-log.js';
+import type { IdRange } from '../core/ids.js';
+import { RangeBuffer, type BufferClock } from '../core/range-buffer.js';
 import type { Grant, SegmentStore } from '../core/store-ports.js';
 import { checkTagName } from '../core/tags.js';
-import { silentGrants, type GrantRecorder, type SkipReason } from '../core/grant-log.js';
-import { Segment, nextStep, starvedStep, type StepRule } from './step.js';
 import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
+import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
 import type { AllocatorObserver, SegmentState } from './types.js';
-import type { IdRange } from '../core/ids.js';
 
 export interface SegmentOptions {
   /** Fraction of a segment used before the next is fetched (`PREFETCH_AT`). @default 0.1 */
@@ -65,39 +67,22 @@ export interface SegmentDeps {
   readonly random?: () => number;
 }
 
-/** A request waiting for IDs: it collects `want` IDs, in order, into `ids`. */
-interface Waiter {
-  readonly want: number;
-  readonly ids: bigint[];
-  readonly resolve: (ids: bigint[]) => void;
-  readonly reject: (err: Error) => void;
-  timer: NodeJS.Timeout | undefined;
-}
-
-/** One tag's double buffer and bookkeeping. */
-class TagBuffer {
-  current: Segment | null = null;
-  next: Segment | null = null;
-  fetching = false;
-  readonly waiters: Waiter[] = [];
-  /** The step the next fetch asks for; 0 until the store has told us the tag's step. */
-  step = 0;
-  configuredStep = 0;
-  lastFetchAt: number | null = null;
+/** What the step rule knows of a tag, from the grants the store made this node. */
+interface StepState {
+  /** The step the next fetch asks for; 0 until a buffered fetch got a segment. */
+  step: number;
+  /** The tag's configured step, as the last grant said. */
+  configuredStep: number;
+  lastFetchAt: number | null;
   /** A request waited since the last install: the next fetch doubles the step. */
-  starved = false;
-  /** Highest ID the store has granted this node (regression fence). */
-  highWater: bigint | null = null;
-  /** The last refusal from the store and until when it stands. */
-  refusal: { err: IdAllocError; until: number } | null = null;
-  /** Store calls of this tag, one after another. */
-  chain: Promise<unknown> = Promise.resolve();
-
-  constructor(readonly tag: string) {}
+  starved: boolean;
 }
 
 export class SegmentAllocator {
-  private readonly buffers = new Map<string, TagBuffer>();
+  private readonly engine: RangeBuffer<Grant>;
+  /** The engine's per-tag buffers, by tag: what this node holds in memory per tag. */
+  private readonly buffers: ReadonlyMap<string, unknown>;
+  private readonly steps = new Map<string, StepState>();
   private readonly opts: SegmentOptions;
   private readonly rule: StepRule;
   private readonly store: SegmentStore;
@@ -105,9 +90,6 @@ export class SegmentAllocator {
   private readonly observer: AllocatorObserver;
   private readonly log: Log;
   private readonly grants: GrantRecorder;
-  private readonly random: () => number;
-  private readonly sleeps = new Set<NodeJS.Timeout>();
-  private closed = false;
 
   constructor(deps: SegmentDeps) {
     this.opts = Object.freeze({ ...defaultSegmentOptions, ...deps.options });
@@ -117,7 +99,44 @@ export class SegmentAllocator {
     this.observer = deps.observer ?? {};
     this.log = deps.log ?? silentLog;
     this.grants = deps.grants ?? silentGrants;
-    this.random = deps.random ?? Math.random;
+    this.engine = new RangeBuffer<Grant>({
+      fetch: (tag, step, fence) => this.grant(tag, step, false, fence, 'segment'),
+      size: (tag) => this.stepOf(tag),
+      clock: timersOn(this.clock),
+      random: deps.random ?? Math.random,
+      rules: {
+        refillAt: this.opts.prefetchAt,
+        waitTimeoutMs: this.opts.fetchTimeoutMs,
+        retryBaseMs: this.opts.retryBaseMs,
+        retryMaxMs: this.opts.retryMaxMs,
+        refusalHoldMs: this.opts.refusalHoldMs,
+        // A store outage is shared by every tag and ends by itself: keep retrying while
+        // the current segment serves, so the next is there when the store is back.
+        backgroundFailure: 'retry',
+        // A refusal (exhausted, deleted) stands for every request until the hold ends:
+        // answering from it spares the store a call per request.
+        failFastWhileRefused: true,
+      },
+      checkKey: checkTagName,
+      closedError: () => unavailable('the allocator is shut down', 1),
+      timeoutError: (tag) =>
+        unavailable(
+          `no IDs for tag '${tag}' within ${this.opts.fetchTimeoutMs} ms: the store did not grant a segment in time`,
+          1,
+        ),
+      asError: (tag, err) => this.asError(tag, err),
+      onFilled: (tag, g, asked) => {
+        const st = this.steps.get(tag)!;
+        st.step = Math.max(asked, g.step);
+        st.starved = false;
+        st.lastFetchAt = this.clock.now();
+      },
+      onWait: (tag) => {
+        this.observer.segmentWait?.(tag);
+        this.steps.get(tag)!.starved = true;
+      },
+    });
+    this.buffers = this.engine.entries;
   }
 
   /**
@@ -125,17 +144,16 @@ export class SegmentAllocator {
    * promise that settles when a segment arrives or `fetchTimeoutMs` passes.
    */
   next(tag: string): bigint | Promise<bigint> {
-    const tb = this.buffers.get(tag);
-    if (tb !== undefined && tb.waiters.length === 0) {
-      let cur = tb.current;
-      if (cur === null || cur.cursor > cur.end) cur = this.rotate(tb);
-      if (cur !== null) {
-        const id = cur.cursor++;
-        if (id >= cur.prefetchMark && tb.next === null) this.prefetch(tb);
-        return id;
-      }
+    try {
+      return this.engine.next(tag);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return this.enqueue(tag, 1).then((ids) => ids[0]!);
+  }
+
+  /** The next ID when one is buffered, else undefined (nothing fetched but at the mark). */
+  nextBuffered(tag: string): bigint | undefined {
+    return this.engine.nextBuffered(tag);
   }
 
   /**
@@ -146,14 +164,13 @@ export class SegmentAllocator {
     if (!Number.isSafeInteger(count) || count < 1) {
       throw invalidArgument(`count ${count} is not allowed: expected an integer of at least 1`);
     }
-    const tb = this.buffers.get(tag);
-    if (tb !== undefined && tb.step > 0 && count > tb.step) return this.ownRange(tb, count);
-    if (tb !== undefined && tb.waiters.length === 0 && this.available(tb) >= count) {
-      const out: bigint[] = [];
-      this.fill(tb, count, out);
-      return out;
+    const st = this.steps.get(tag);
+    if (st !== undefined && st.step > 0 && count > st.step) return this.ownRange(tag, count);
+    try {
+      return this.engine.nextBatch(tag, count);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return this.enqueue(tag, count);
   }
 
   /** A range of `size` IDs reserved for the caller alone, straight from the store. */
@@ -161,36 +178,34 @@ export class SegmentAllocator {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw invalidArgument(`size ${size} is not allowed: expected an integer of at least 1`);
     }
-    const tb = this.buffer(tag);
-    try {
-      const g = await this.grant(tb, size, true, client === undefined ? 'range' : client);
-      return { start: g.start, end: g.end };
-    } finally {
-      // A refused lease (unknown tag, say) must leave no state behind: names are free.
-      this.forgetIfIdle(tb);
-    }
+    const use = client === undefined ? 'range' : client;
+    const g = await this.engine.fetchDirect(tag, (fence) =>
+      this.grant(tag, size, true, fence, use),
+    );
+    return { start: g.start, end: g.end };
   }
 
   /** This node's live state of a tag, or undefined when it holds nothing for it. */
   state(tag: string): SegmentState | undefined {
-    const tb = this.buffers.get(tag);
-    if (tb === undefined || tb.configuredStep === 0) return undefined;
+    const st = this.steps.get(tag);
+    const b = this.engine.entries.get(tag);
+    if (st === undefined || b === undefined) return undefined;
     return {
       tag,
-      current: tb.current?.view() ?? null,
-      next: tb.next?.view() ?? null,
-      nextReady: tb.next !== null,
-      fetching: tb.fetching,
-      step: Math.max(tb.step, tb.configuredStep),
-      configuredStep: tb.configuredStep,
-      lastFetchAt: tb.lastFetchAt,
-      highWater: tb.highWater,
+      current: b.current === null ? null : segmentView(b.current),
+      next: b.next === null ? null : segmentView(b.next),
+      nextReady: b.next !== null,
+      fetching: b.fetching,
+      step: Math.max(st.step, st.configuredStep),
+      configuredStep: st.configuredStep,
+      lastFetchAt: st.lastFetchAt,
+      highWater: b.highWater,
     };
   }
 
   /** Tags the store has granted this node a segment of. */
   tags(): string[] {
-    return [...this.buffers.values()].filter((b) => b.configuredStep > 0).map((b) => b.tag);
+    return this.engine.keys();
   }
 
   /**
@@ -198,295 +213,115 @@ export class SegmentAllocator {
    * grant log records each buffer's unserved remainder (a gap audit can account for).
    */
   async close(): Promise<void> {
-    this.closed = true;
-    for (const t of this.sleeps) clearTimeout(t);
-    this.sleeps.clear();
-    for (const tb of this.buffers.values()) {
-      this.failWaiters(tb, unavailable('the allocator is shutting down', 1));
-      for (const seg of [tb.current, tb.next]) {
-        if (seg !== null && seg.cursor <= seg.end) {
-          this.skip(tb.tag, 'shutdown_remainder', seg.cursor, seg.end);
-          this.grants.record({ kind: 'remainder', tag: tb.tag, start: seg.cursor, end: seg.end });
-        }
-      }
-      tb.current = null;
-      tb.next = null;
-    }
-    this.buffers.clear();
+    for (const [tag, b] of this.engine.entries) this.giveUp(tag, [b.current, b.next]);
+    // Fetches in flight are not awaited: a store that hangs must not hold up shutdown.
+    void this.engine.close(unavailable('the allocator is shutting down', 1));
+    this.steps.clear();
   }
 
-  // ── buffers ────────────────────────────────────────────────────────────────────────
-
-  private buffer(tag: string): TagBuffer {
-    let tb = this.buffers.get(tag);
-    if (tb === undefined) {
-      checkTagName(tag);
-      if (this.closed) throw unavailable('the allocator is shut down', 1);
-      tb = new TagBuffer(tag);
-      this.buffers.set(tag, tb);
-    }
-    return tb;
-  }
-
-  /** Makes the prefetched segment current when the current one is spent. */
-  private rotate(tb: TagBuffer): Segment | null {
-    if (tb.current !== null && !tb.current.empty) return tb.current;
-    if (tb.next === null) return null;
-    tb.current = tb.next;
-    tb.next = null;
-    // The new current may already be past its mark (tiny segments): fetch ahead now.
-    if (tb.current.cursor >= tb.current.prefetchMark) this.prefetch(tb);
-    return tb.current;
-  }
-
-  private available(tb: TagBuffer): number {
-    let n = 0n;
-    if (tb.current !== null) n += tb.current.remaining > 0n ? tb.current.remaining : 0n;
-    if (tb.next !== null) n += tb.next.remaining;
-    return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
-  }
-
-  /** Moves up to `n` IDs from the buffers into `out`, in order; returns how many. */
-  private fill(tb: TagBuffer, n: number, out: bigint[]): number {
-    let got = 0;
-    while (got < n) {
-      const cur = this.rotate(tb);
-      if (cur === null) break;
-      got += cur.take(n - got, out);
-      if (cur.cursor >= cur.prefetchMark && tb.next === null) this.prefetch(tb);
-    }
-    return got;
-  }
-
-  // ── waiting ────────────────────────────────────────────────────────────────────────
-
-  private enqueue(tag: string, want: number): Promise<bigint[]> {
-    let tb: TagBuffer;
-    try {
-      tb = this.buffer(tag);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const refusal = tb.refusal;
-    if (refusal !== null && this.clock.now() < refusal.until && this.available(tb) === 0) {
-      return Promise.reject(refusal.err);
-    }
-    return new Promise<bigint[]>((resolve, reject) => {
-      const w: Waiter = { want, ids: [], resolve, reject, timer: undefined };
-      tb.waiters.push(w);
-      this.drain(tb);
-      if (tb.waiters.includes(w)) {
-        // Both buffers ran dry under this request: it waits, and the step doubles (a
-        // tag's very first load is a cold start, not a sign the step is too small).
-        if (tb.configuredStep > 0) {
-          this.observer.segmentWait?.(tag);
-          tb.starved = true;
-        }
-        w.timer = setTimeout(() => this.timeOut(tb, w), this.opts.fetchTimeoutMs);
-        this.prefetch(tb, true);
-      }
-    });
-  }
-
-  /** Serves waiting requests in order from whatever the buffers hold. */
-  private drain(tb: TagBuffer): void {
-    while (tb.waiters.length > 0) {
-      const w = tb.waiters[0]!;
-      this.fill(tb, w.want - w.ids.length, w.ids);
-      if (w.ids.length < w.want) return;
-      tb.waiters.shift();
-      if (w.timer !== undefined) clearTimeout(w.timer);
-      w.resolve(w.ids);
-    }
-  }
-
-  private timeOut(tb: TagBuffer, w: Waiter): void {
-    const i = tb.waiters.indexOf(w);
-    if (i < 0) return;
-    tb.waiters.splice(i, 1);
-    w.reject(
-      unavailable(
-        `no IDs for tag '${tb.tag}' within ${this.opts.fetchTimeoutMs} ms: the store did not grant a segment in time`,
-        1,
-      ),
-    );
-    this.forgetIfIdle(tb);
-  }
-
-  private failWaiters(tb: TagBuffer, err: Error): void {
-    for (const w of tb.waiters.splice(0)) {
-      if (w.timer !== undefined) clearTimeout(w.timer);
-      w.reject(err);
-    }
-  }
-
-  /** A tag that never got a segment (unknown, say) keeps no state behind. */
-  private forgetIfIdle(tb: TagBuffer): void {
-    if (tb.configuredStep === 0 && tb.waiters.length === 0 && !tb.fetching) {
-      this.buffers.delete(tb.tag);
-    }
-  }
-
-  // ── fetching ───────────────────────────────────────────────────────────────────────
-
-  /** Starts the background fetch of the next segment, unless one runs or is not due. */
-  private prefetch(tb: TagBuffer, urgent = false): void {
-    if (tb.fetching || tb.next !== null || this.closed) return;
-    if (!urgent && tb.refusal !== null && this.clock.now() < tb.refusal.until) return;
-    tb.fetching = true;
-    void this.fetchLoop(tb).then((installed) => {
-      tb.fetching = false;
-      // A segment already drained by waiters, or past its prefetch mark, leaves work for
-      // the next fetch (prefetch() ignored the calls made while this one ran).
-      // A request that queued after the loop gave up must not wait for nothing either.
-      const cur = tb.current;
-      const waiting = tb.waiters.length > 0;
-      const due = waiting || (installed && cur !== null && cur.cursor >= cur.prefetchMark);
-      if (due && tb.next === null) this.prefetch(tb, waiting);
-      else this.forgetIfIdle(tb);
-    });
-  }
-
-  /** Fetches until a segment is installed (true), or refused, unneeded or closed (false). */
-  private async fetchLoop(tb: TagBuffer): Promise<boolean> {
-    for (let attempt = 0; !this.closed; attempt++) {
-      const step =
-        tb.configuredStep === 0
-          ? 0
-          : tb.starved
-            ? starvedStep(this.rule, tb.step, tb.configuredStep)
-            : nextStep(
-                this.rule,
-                tb.step,
-                tb.configuredStep,
-                tb.lastFetchAt === null ? undefined : this.clock.now() - tb.lastFetchAt,
-              );
-      try {
-        const g = await this.grant(tb, step, false, 'segment');
-        if (this.closed) return false;
-        tb.step = Math.max(step, g.step);
-        tb.starved = false;
-        tb.lastFetchAt = this.clock.now();
-        tb.refusal = null;
-        this.install(tb, Segment.fromGrant(g, this.opts.prefetchAt));
-        return true;
-      } catch (err) {
-        if (!isIdAllocError(err, ErrorCode.UNAVAILABLE)) {
-          this.refuse(tb, err);
-          return false;
-        }
-        // Transient: retry while a request waits or the current segment is being served.
-        const needed = tb.waiters.length > 0 || (tb.current !== null && !tb.current.empty);
-        if (!needed) return false;
-        await this.sleep(this.backoff(attempt));
-      }
-    }
-    return false;
-  }
-
-  /** Puts a fresh segment in the free buffer and serves whoever waits. */
-  private install(tb: TagBuffer, seg: Segment): void {
-    if (tb.current === null || tb.current.empty) tb.current = seg;
-    else tb.next = seg;
-    this.drain(tb);
-  }
-
-  /** The store refused (tag missing, exhausted, damaged…): tell waiters, hold off a while. */
-  private refuse(tb: TagBuffer, err: unknown): void {
-    const e =
-      err instanceof IdAllocError
-        ? err
-        : new IdAllocError(ErrorCode.INTERNAL, 'segment fetch failed', {}, { cause: err });
-    if (e.code === ErrorCode.INTERNAL)
-      this.log.error({ err: e, tag: tb.tag }, 'segment fetch failed');
-    tb.refusal = { err: e, until: this.clock.now() + this.opts.refusalHoldMs };
-    this.failWaiters(tb, e);
-  }
-
-  /**
-   * One store call for this tag, after the previous one: the grant, checked by the
-   * regression fence. A grant at or below the highest this node has seen means the
-   * store's counter went backwards: refuse it, raise the counter above the mark, ask
-   * again. An accepted grant is in the grant log before this returns, so before any of
-   * its IDs is served. `use` is 'segment', 'batch', 'range' or the client of a range.
-   */
-  private grant(tb: TagBuffer, count: number, exact: boolean, use: string): Promise<Grant> {
-    const run = async (): Promise<Grant> => {
-      for (;;) {
-        const t0 = performance.now();
-        let g: Grant;
-        try {
-          g = await this.store.allocate(tb.tag, count, exact);
-        } catch (err) {
-          // A refusal (unknown tag, wrong mode, exhausted) is an answer, not a failed fetch.
-          if (!isRefusal(err)) {
-            const discarded = isIdAllocError(err) && err.details.discarded === true;
-            this.observer.segmentFetched?.(
-              tb.tag,
-              discarded ? 'discarded' : 'error',
-              secondsSince(t0),
-            );
-            if (discarded) this.discarded(tb.tag, err);
-          }
-          throw err;
-        }
-        const mark = tb.highWater;
-        if (mark !== null && g.start <= mark) {
-          this.observer.segmentFetched?.(tb.tag, 'discarded', secondsSince(t0));
-          this.observer.storeRegression?.(tb.tag);
-          this.skip(tb.tag, 'fence', g.start, g.end);
-          this.grants.record({ kind: 'fence', ...grantFields(tb.tag, g), highWater: mark });
-          this.log.error(
-            { tag: tb.tag, granted: `${g.start}..${g.end}`, highWater: String(mark) },
-            'store regression: the store granted IDs at or below ones it granted before; refused, raising its counter',
-          );
-          await this.store.raiseFloor(tb.tag, mark + 1n);
-          continue;
-        }
-        this.observer.segmentFetched?.(tb.tag, 'ok', secondsSince(t0));
-        tb.highWater = g.end;
-        tb.configuredStep = g.step;
-        if (g.bumped) {
-          this.log.warn(
-            { tag: tb.tag, start: String(g.start), skipped: String(g.skipped ?? 0n) },
-            'store incarnation changed (restart, failover or restore): the counter skipped its safety gap',
-          );
-        }
-        if (g.skipped !== undefined && g.skipped > 0n) {
-          this.skip(tb.tag, 'incarnation_jump', g.start - g.skipped, g.start - 1n);
-        }
-        this.observer.segmentGranted?.(tb.tag, g.end, g.max);
-        const f = grantFields(tb.tag, g);
-        if (use === 'segment' || use === 'batch') this.grants.record({ kind: use, ...f });
-        else if (use === 'range') this.grants.record({ kind: 'range', ...f });
-        else this.grants.record({ kind: 'range', ...f, client: use });
-        return g;
-      }
-    };
-    const p = tb.chain.then(run, run);
-    tb.chain = p.catch(() => undefined);
-    return p;
+  /** The step of a tag's next buffered fetch: 0 (the tag's own) until one was granted. */
+  private stepOf(tag: string): number {
+    const st = this.steps.get(tag);
+    if (st === undefined || st.configuredStep === 0) return 0;
+    if (st.starved) return starvedStep(this.rule, st.step, st.configuredStep);
+    const lasted = st.lastFetchAt === null ? undefined : this.clock.now() - st.lastFetchAt;
+    return nextStep(this.rule, st.step, st.configuredStep, lasted);
   }
 
   /**
    * A batch larger than the step: its own range. Buffered segments lie below it (they
    * were granted earlier), so they are dropped to keep this node's IDs increasing.
    */
-  private async ownRange(tb: TagBuffer, count: number): Promise<bigint[]> {
-    const g = await this.grant(tb, count, true, 'batch');
+  private async ownRange(tag: string, count: number): Promise<bigint[]> {
+    const g = await this.engine.fetchDirect(tag, (fence) =>
+      this.grant(tag, count, true, fence, 'batch'),
+    );
     // Dropped unserved: in the grant log as a remainder, like those left at shutdown.
-    for (const seg of [tb.current, tb.next]) {
-      if (seg !== null && seg.end < g.start && seg.cursor <= seg.end) {
-        this.skip(tb.tag, 'shutdown_remainder', seg.cursor, seg.end);
-        this.grants.record({ kind: 'remainder', tag: tb.tag, start: seg.cursor, end: seg.end });
-      }
+    const b = this.engine.entries.get(tag);
+    if (b !== undefined) {
+      this.giveUp(
+        tag,
+        [b.current, b.next].filter((r) => r !== null && r.end < g.start),
+      );
     }
-    if (tb.current !== null && tb.current.end < g.start) tb.current = null;
-    if (tb.next !== null && tb.next.end < g.start) tb.next = null;
-    if (tb.waiters.length > 0) this.prefetch(tb, true);
+    this.engine.dropBelow(tag, g.start);
     const out: bigint[] = [];
     for (let id = g.start; id <= g.end; id++) out.push(id);
     return out;
+  }
+
+  /**
+   * One store call: the grant, checked by the regression fence. A grant at or below the
+   * highest this node has seen means the store's counter went backwards: refuse it,
+   * raise the counter above the mark, ask again. An accepted grant is in the grant log
+   * before this returns, so before any of its IDs is served.
+   * @param count 0 for the tag's step
+   * @param exact exactly `count` IDs (a lease, an own range) or none
+   * @param use 'segment', 'batch', 'range', or the client a range is leased to
+   */
+  private async grant(
+    tag: string,
+    count: number,
+    exact: boolean,
+    fence: bigint | null,
+    use: string,
+  ): Promise<Grant> {
+    for (;;) {
+      const t0 = performance.now();
+      let g: Grant;
+      try {
+        g = await this.store.allocate(tag, count, exact);
+      } catch (err) {
+        // A refusal (unknown tag, wrong mode, exhausted) is an answer, not a failed fetch.
+        if (!isRefusal(err)) {
+          const discarded = isIdAllocError(err) && err.details.discarded === true;
+          this.observer.segmentFetched?.(tag, discarded ? 'discarded' : 'error', secondsSince(t0));
+          if (discarded) this.discarded(tag, err);
+        }
+        throw err;
+      }
+      if (fence !== null && g.start <= fence) {
+        this.observer.segmentFetched?.(tag, 'discarded', secondsSince(t0));
+        this.observer.storeRegression?.(tag);
+        this.skip(tag, 'fence', g.start, g.end);
+        this.grants.record({ kind: 'fence', ...grantFields(tag, g), highWater: fence });
+        this.log.error(
+          { tag, granted: `${g.start}..${g.end}`, highWater: String(fence) },
+          'store regression: the store granted IDs at or below ones it granted before; refused, raising its counter',
+        );
+        await this.store.raiseFloor(tag, fence + 1n);
+        continue;
+      }
+      this.observer.segmentFetched?.(tag, 'ok', secondsSince(t0));
+      const st = this.steps.get(tag);
+      if (st === undefined) {
+        this.steps.set(tag, { step: 0, configuredStep: g.step, lastFetchAt: null, starved: false });
+      } else st.configuredStep = g.step;
+      if (g.bumped) {
+        this.log.warn(
+          { tag, start: String(g.start), skipped: String(g.skipped ?? 0n) },
+          'store incarnation changed (restart, failover or restore): the counter skipped its safety gap',
+        );
+      }
+      if (g.skipped !== undefined && g.skipped > 0n) {
+        this.skip(tag, 'incarnation_jump', g.start - g.skipped, g.start - 1n);
+      }
+      this.observer.segmentGranted?.(tag, g.end, g.max);
+      const f = grantFields(tag, g);
+      if (use === 'segment' || use === 'batch') this.grants.record({ kind: use, ...f });
+      else if (use === 'range') this.grants.record({ kind: 'range', ...f });
+      else this.grants.record({ kind: 'range', ...f, client: use });
+      return g;
+    }
+  }
+
+  /** Ranges dropped with IDs left in them: counted and in the grant log as remainders. */
+  private giveUp(tag: string, ranges: readonly ({ cursor: bigint; end: bigint } | null)[]): void {
+    for (const r of ranges) {
+      if (r === null || r.cursor > r.end) continue;
+      this.skip(tag, 'shutdown_remainder', r.cursor, r.end);
+      this.grants.record({ kind: 'remainder', tag, start: r.cursor, end: r.end });
+    }
   }
 
   /** Counts IDs `start`..`end` given up unserved (idalloc_ids_skipped_total). */
@@ -518,22 +353,27 @@ export class SegmentAllocator {
     });
   }
 
-  private backoff(attempt: number): number {
-    return Math.round(
-      jitteredBackoff(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs, this.random()),
-    );
+  /** A failed buffered fetch as an IdAllocError; a store's own failure is logged. */
+  private asError(tag: string, err: unknown): IdAllocError {
+    const e =
+      err instanceof IdAllocError
+        ? err
+        : new IdAllocError(ErrorCode.INTERNAL, 'segment fetch failed', {}, { cause: err });
+    if (e.code === ErrorCode.INTERNAL) this.log.error({ err: e, tag }, 'segment fetch failed');
+    return e;
   }
+}
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.sleeps.delete(t);
-        resolve();
-      }, ms);
+/** The allocator's clock with real timers (unref'd: a retry never holds the process open). */
+function timersOn(clock: Clock): BufferClock {
+  return {
+    now: () => clock.now(),
+    schedule(fn, ms) {
+      const t = setTimeout(fn, ms);
       t.unref();
-      this.sleeps.add(t);
-    });
-  }
+      return () => clearTimeout(t);
+    },
+  };
 }
 
 function isRefusal(err: unknown): boolean {

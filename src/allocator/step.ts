@@ -1,34 +1,16 @@
 /**
- * Segments and the dynamic step rule (SPEC §5, Meituan Leaf's rule): pure functions and
- * a small mutable segment, no I/O.
+ * Segments and the dynamic step rule (SPEC §5, Meituan Leaf's rule): the segment as the
+ * shared double-buffer engine holds it, and the step rule as the allocator applies it.
  */
-import type { Grant } from '../core/store-ports.js';
+import { BufferedRange } from '../core/key-buffer.js';
+import { adaptSize, starvedSize } from '../core/size-rule.js';
 import type { SegmentView } from './types.js';
 
 /** One buffer: IDs `start`..`end` inclusive, `cursor` the next to hand out. */
-export class Segment {
-  cursor: bigint;
+export class Segment extends BufferedRange {
   /** Once `cursor` passes this ID, the next segment is fetched in the background. */
-  readonly prefetchMark: bigint;
-
-  constructor(
-    readonly start: bigint,
-    readonly end: bigint,
-    prefetchAt: number,
-  ) {
-    this.cursor = start;
-    const size = end - start + 1n;
-    // Scale the fraction to a per-mille integer: bigint arithmetic has no fractions.
-    const used = (size * BigInt(Math.round(prefetchAt * 1000))) / 1000n;
-    this.prefetchMark = start + used;
-  }
-
-  static fromGrant(g: Grant, prefetchAt: number): Segment {
-    return new Segment(g.start, g.end, prefetchAt);
-  }
-
-  get remaining(): bigint {
-    return this.end - this.cursor + 1n;
+  get prefetchMark(): bigint {
+    return this.mark;
   }
 
   get empty(): boolean {
@@ -46,8 +28,13 @@ export class Segment {
   }
 
   view(): SegmentView {
-    return { start: this.start, end: this.end, next: this.cursor, remaining: this.remaining };
+    return segmentView(this);
   }
+}
+
+/** A buffered range as `GET /v1/tags/{tag}` shows it. */
+export function segmentView(r: BufferedRange): SegmentView {
+  return { start: r.start, end: r.end, next: r.cursor, remaining: r.remaining };
 }
 
 export interface StepRule {
@@ -58,10 +45,9 @@ export interface StepRule {
 }
 
 /**
- * The step of the next fetch. Leaf's rule: if the last segment lasted less than the
- * target, double; from 1× up to (not including) 2× the target, keep; from 2× on, halve.
- * Never below the tag's configured step, never above `maxStep` (unless the configured
- * step itself is larger: an operator's explicit choice wins).
+ * The step of the next fetch (core/size-rule.ts): double below the target lifetime, keep
+ * up to 2×, halve beyond; never below the tag's configured step, never above `maxStep`
+ * unless the configured step itself is larger.
  * @param lastedMs how long since the previous fetch, or undefined for the first one
  */
 export function nextStep(
@@ -70,17 +56,15 @@ export function nextStep(
   configured: number,
   lastedMs: number | undefined,
 ): number {
-  const floor = configured;
-  const ceiling = Math.max(rule.maxStep, configured);
-  let step = Math.max(current, floor);
-  if (lastedMs !== undefined) {
-    if (lastedMs < rule.targetMs) step = step * 2;
-    else if (lastedMs >= rule.targetMs * 2) step = Math.floor(step / 2);
-  }
-  return Math.min(Math.max(step, floor), ceiling);
+  return adaptSize(
+    { targetMs: rule.targetMs, ceiling: rule.maxStep },
+    current,
+    configured,
+    lastedMs,
+  );
 }
 
 /** A request had to wait for a fetch: the step doubles at once (within the bounds). */
 export function starvedStep(rule: StepRule, current: number, configured: number): number {
-  return Math.min(Math.max(current * 2, configured), Math.max(rule.maxStep, configured));
+  return starvedSize({ targetMs: rule.targetMs, ceiling: rule.maxStep }, current, configured);
 }

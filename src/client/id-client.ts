@@ -8,8 +8,14 @@
  * await ids.close();
  * ```
  *
+ * IdClient = the shared double-buffer engine (core/range-buffer.ts) + the HTTP
+ * transport + the lease size rule:
  * - Per tag a double buffer: the range being served and a spare, leased in the
  *   background once `refillAt` of the current one is used.
+ * - The lease size adapts to consumption like the service's step (core/size-rule.ts):
+ *   it doubles while a range lasts less than `rangeTargetMs` and halves when one lasts
+ *   twice that, within [`rangeSize`, `maxRangeSize`], so that a busy caller finds the
+ *   spare ready and `next()` does not wait in steady state.
  * - One lease per tag at a time. Requests that find both buffers empty queue (FIFO, no
  *   spinning) on it, up to `waitTimeoutMs`, then fail UNAVAILABLE.
  * - Leased ranges belong to this client alone (SPEC §2), so IDs are unique across
@@ -17,11 +23,11 @@
  *   the store's counter only rises, and a range at or below the highest ID already
  *   leased is refused anyway (a fence against a store that went back).
  */
-import { jitteredBackoff } from '../core/backoff.js';
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../core/errors.js';
 import { checkTagName } from '../core/tags.js';
 import type { IdRange } from '../core/ids.js';
-import { Range, TagState, type Waiter } from './buffer.js';
+import { RangeBuffer } from '../core/range-buffer.js';
+import { adaptSize, starvedSize, type SizeRule } from '../core/size-rule.js';
 import { resolveOptions, type ClientSettings, type IdClientOptions } from './options.js';
 import { RangeTransport, closedError } from './transport.js';
 
@@ -35,6 +41,14 @@ const RETRY_MAX_MS = 2000;
 /** After a final refusal, background refills of the tag pause this long. */
 const REFUSAL_HOLD_MS = 1000;
 
+/** What the size rule knows of a tag. */
+interface LeaseSize {
+  size: number;
+  lastLeaseAt: number;
+  /** A request waited since the last lease: the next one doubles. */
+  starved: boolean;
+}
+
 /**
  * Unique 64-bit IDs from idalloc services over HTTP, buffered in ranges. See the module
  * comment for the rules; every option is documented on {@link IdClientOptions}.
@@ -42,15 +56,51 @@ const REFUSAL_HOLD_MS = 1000;
 export class IdClient {
   private readonly s: ClientSettings;
   private readonly transport: RangeTransport;
-  private readonly tags = new Map<string, TagState>();
-  private readonly loops = new Set<Promise<void>>();
-  private readonly sleeps = new Set<() => void>();
+  private readonly engine: RangeBuffer<IdRange>;
+  private readonly sizes = new Map<string, LeaseSize>();
+  private rule: SizeRule;
   private closed = false;
 
   /** @throws IdAllocError INVALID_ARGUMENT naming the bad option */
   constructor(options: IdClientOptions) {
-    this.s = resolveOptions(options);
-    this.transport = new RangeTransport(this.s);
+    const s = (this.s = resolveOptions(options));
+    this.rule = { targetMs: s.rangeTargetMs, ceiling: s.maxRangeSize };
+    this.transport = new RangeTransport(s);
+    this.engine = new RangeBuffer<IdRange>({
+      fetch: (tag, size, fence) => this.lease(tag, size, fence),
+      size: (tag) => this.sizeOf(tag),
+      clock: s.clock,
+      random: s.random,
+      rules: {
+        refillAt: s.refillAt,
+        waitTimeoutMs: s.waitTimeoutMs,
+        retryBaseMs: RETRY_BASE_MS,
+        retryMaxMs: RETRY_MAX_MS,
+        refusalHoldMs: REFUSAL_HOLD_MS,
+        // Every failed attempt cost a round trip to each URL: a background refill that
+        // failed waits for the next ID past the mark after its backoff.
+        backgroundFailure: 'hold',
+        // A caller asks again (the refusal may be lifted: a tag created meanwhile).
+        failFastWhileRefused: false,
+      },
+      checkKey: checkTagName,
+      closedError,
+      timeoutError: (tag, last) =>
+        unavailable(
+          `no IDs for tag '${tag}' within ${s.waitTimeoutMs} ms${last ? `: ${last.message}` : ': the lease is still in flight'}`,
+          last?.retryAfterSeconds ?? 1,
+        ),
+      asError: asIdAllocError,
+      notBefore: () => this.transport.eligibleAt(),
+      onFilled: (tag, range) => {
+        const size = Number(range.end - range.start + 1n);
+        this.sizes.set(tag, { size, lastLeaseAt: s.clock.now(), starved: false });
+      },
+      onWait: (tag) => {
+        const ls = this.sizes.get(tag);
+        if (ls !== undefined) ls.starved = true;
+      },
+    });
   }
 
   /**
@@ -61,16 +111,7 @@ export class IdClient {
    * INVALID_ARGUMENT (a service's refusal) or UNAVAILABLE
    */
   next(tag: string): bigint | Promise<bigint> {
-    const ts = this.tags.get(tag);
-    if (ts !== undefined && ts.waiters.length === 0) {
-      const r = ts.serving();
-      if (r !== null) {
-        const id = r.cursor++;
-        if (id >= r.mark && ts.spare === null && !ts.leasing) this.refill(ts);
-        return id;
-      }
-    }
-    return this.wait(this.state(tag), 1).then((ids) => ids[0]!);
+    return this.engine.next(tag);
   }
 
   /**
@@ -84,13 +125,7 @@ export class IdClient {
         `count ${String(count)} is not allowed: expected an integer from 1 to ${MAX_CLIENT_BATCH}`,
       );
     }
-    const ts = this.state(tag);
-    if (ts.waiters.length === 0 && ts.available() >= count) {
-      const out: bigint[] = [];
-      this.take(ts, count, out);
-      return out;
-    }
-    return this.wait(ts, count);
+    return this.engine.nextBatch(tag, count);
   }
 
   /**
@@ -101,164 +136,44 @@ export class IdClient {
     if (this.closed) return;
     this.closed = true;
     this.transport.close();
-    for (const cancel of this.sleeps) cancel();
-    this.sleeps.clear();
-    for (const ts of this.tags.values()) this.failWaiters(ts, closedError());
-    this.tags.clear();
-    await Promise.allSettled([...this.loops]);
-  }
-
-  private state(tag: string): TagState {
-    if (this.closed) throw closedError();
-    let ts = this.tags.get(tag);
-    if (ts === undefined) {
-      ts = new TagState(checkTagName(tag));
-      this.tags.set(tag, ts);
-    }
-    return ts;
-  }
-
-  /** Moves buffered IDs into `out` until it holds `n` or the buffers are empty. */
-  private take(ts: TagState, n: number, out: bigint[]): void {
-    while (out.length < n) {
-      const r = ts.serving();
-      if (r === null) break;
-      const upto = Math.min(r.left, n - out.length);
-      for (let i = 0; i < upto; i++) out.push(r.cursor++);
-    }
-    if (ts.wantsSpare() && !ts.leasing) this.refill(ts);
-  }
-
-  /** A background lease of the spare, unless a recent failure holds it back. */
-  private refill(ts: TagState): void {
-    if (this.s.clock.now() >= ts.holdUntil) this.startLoop(ts);
-  }
-
-  /** Queues a request behind earlier ones; it takes what is buffered, then waits. */
-  private wait(ts: TagState, want: number): Promise<bigint[]> {
-    return new Promise<bigint[]>((resolve, reject) => {
-      const w: Waiter = { want, ids: [], resolve, reject, cancel: () => {} };
-      w.cancel = this.s.clock.schedule(() => {
-        const at = ts.waiters.indexOf(w);
-        if (at < 0) return;
-        ts.waiters.splice(at, 1); // the IDs it collected are dropped: a gap
-        reject(this.timeoutError(ts));
-      }, this.s.waitTimeoutMs);
-      ts.waiters.push(w);
-      this.drain(ts);
-      if (ts.waiters.length > 0) this.startLoop(ts);
-    });
-  }
-
-  /** Hands buffered IDs to the waiters, first come first served. */
-  private drain(ts: TagState): void {
-    while (ts.waiters.length > 0) {
-      const w = ts.waiters[0]!;
-      this.take(ts, w.want, w.ids);
-      if (w.ids.length < w.want) return;
-      ts.waiters.shift();
-      w.cancel();
-      w.resolve(w.ids);
-    }
-  }
-
-  private startLoop(ts: TagState): void {
-    if (ts.leasing || this.closed) return;
-    ts.leasing = true;
-    const loop = this.leaseLoop(ts).finally(() => this.loops.delete(loop));
-    this.loops.add(loop);
+    await this.engine.close(closedError());
+    this.sizes.clear();
   }
 
   /**
-   * Leases ranges one after another while the tag needs one: waiters, or a spare to
-   * fill. Failed rounds are retried with backoff (and after Retry-After) while anyone
-   * waits; a background refill that fails is held back instead.
+   * One lease. A service whose `MAX_RANGE` is below the size this client grew to refuses
+   * the size (INVALID_ARGUMENT): the client grows no further than half of it from then
+   * on and asks again at once, down to `rangeSize`, whose refusal is final.
    */
-  private async leaseLoop(ts: TagState): Promise<void> {
-    let failures = 0;
-    // `leasing` is cleared in the same turn as the loop's last check, not a tick later,
-    // so that a request queued from then on starts a new loop instead of waiting on
-    // this finished one.
-    try {
-      while (!this.closed && (ts.waiters.length > 0 || ts.wantsSpare())) {
-        let range: IdRange;
-        try {
-          range = await this.transport.lease(ts.tag, this.s.rangeSize, ts.highWater);
-        } catch (err) {
-          if (this.closed) return;
-          const e = asIdAllocError(err, ts.tag);
-          ts.lastFailure = e;
-          if (e.code !== ErrorCode.UNAVAILABLE) {
-            // A service's refusal: final for everyone waiting now.
-            ts.holdUntil = this.s.clock.now() + REFUSAL_HOLD_MS;
-            this.failWaiters(ts, e);
-            return;
-          }
-          failures++;
-          const jittered = jitteredBackoff(
-            failures - 1,
-            RETRY_BASE_MS,
-            RETRY_MAX_MS,
-            this.s.random(),
-          );
-          const delay = Math.max(jittered, this.transport.eligibleAt() - this.s.clock.now());
-          if (ts.waiters.length === 0) {
-            ts.holdUntil = this.s.clock.now() + delay;
-            return;
-          }
-          await this.sleep(delay);
-          continue;
-        }
-        failures = 0;
-        ts.lastFailure = null;
-        this.install(ts, range);
+  private async lease(tag: string, size: number, fence: bigint | null): Promise<IdRange> {
+    for (;;) {
+      try {
+        return await this.transport.lease(tag, size, fence);
+      } catch (err) {
+        if (size <= this.s.rangeSize || !(err instanceof IdAllocError)) throw err;
+        if (err.code !== ErrorCode.INVALID_ARGUMENT) throw err;
+        const lower = Math.max(this.s.rangeSize, Math.floor(size / 2));
+        this.s.log.warn(
+          { tag, size, now: lower, reason: err.message },
+          'idalloc refused the lease size: leases grow no further than this from now on',
+        );
+        this.rule = { ...this.rule, ceiling: lower };
+        size = lower;
       }
-    } finally {
-      ts.leasing = false;
     }
   }
 
-  /** Adds a leased range behind what is buffered and serves the waiters from it. */
-  private install(ts: TagState, range: IdRange): void {
-    ts.highWater = range.end;
-    const r = new Range(range.start, range.end, this.s.refillAt);
-    // The loop leases only when the spare slot is free (see wantsSpare and drain).
-    if (ts.current === null || ts.current.left === 0) ts.current = r;
-    else ts.spare = r;
-    this.drain(ts);
-  }
-
-  private failWaiters(ts: TagState, err: IdAllocError): void {
-    for (const w of ts.waiters.splice(0)) {
-      w.cancel();
-      w.reject(err);
-    }
-  }
-
-  private timeoutError(ts: TagState): IdAllocError {
-    const why = ts.lastFailure ? `: ${ts.lastFailure.message}` : ': the lease is still in flight';
-    return unavailable(
-      `no IDs for tag '${ts.tag}' within ${this.s.waitTimeoutMs} ms${why}`,
-      ts.lastFailure?.retryAfterSeconds ?? 1,
-    );
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const cancel = this.s.clock.schedule(() => {
-        this.sleeps.delete(done);
-        resolve();
-      }, ms);
-      const done = () => {
-        cancel();
-        resolve();
-      };
-      this.sleeps.add(done);
-    });
+  /** The size of a tag's next lease: `rangeSize` first, then as consumption says. */
+  private sizeOf(tag: string): number {
+    const ls = this.sizes.get(tag);
+    const floor = this.s.rangeSize;
+    if (ls === undefined) return floor;
+    if (ls.starved) return starvedSize(this.rule, ls.size, floor);
+    return adaptSize(this.rule, ls.size, floor, this.s.clock.now() - ls.lastLeaseAt);
   }
 }
 
-function asIdAllocError(err: unknown, tag: string): IdAllocError {
+function asIdAllocError(tag: string, err: unknown): IdAllocError {
   if (err instanceof IdAllocError) return err;
   // A throwing injected fetch or clock: report it, keep the client alive.
   const message = err instanceof Error ? err.message : String(err);

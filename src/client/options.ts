@@ -1,9 +1,11 @@
 /**
  * The options of {@link IdClient} (client/id-client.ts): what a caller may set, the
- * defaults, and the one function that checks them and freezes the result. A bad option
- * fails at construction with an INVALID_ARGUMENT naming the option, the value and what
- * is allowed, never later on the request path.
+ * defaults, and the one schema that checks them (zod, the library the service's
+ * config.ts uses; it loads nothing else, so the client stays free of express, ioredis,
+ * pino and prom-client). A bad option fails at construction with an INVALID_ARGUMENT
+ * naming the option, the value and what is allowed, never later on the request path.
  */
+import { z } from 'zod';
 import { invalidArgument } from '../core/errors.js';
 import { silentLog, type Log } from '../core/time-and-log.js';
 
@@ -29,10 +31,20 @@ export interface IdClientOptions {
   /** Sent as `Authorization: Bearer <token>` (the service's `API_TOKENS`). */
   readonly token?: string;
   /**
-   * IDs per lease (`GET /v1/ranges/{tag}?size=N`); at most the service's `MAX_RANGE`.
+   * IDs per lease (`GET /v1/ranges/{tag}?size=N`), the smallest; at most the service's
+   * `MAX_RANGE`. Leases grow from it while a range lasts less than `rangeTargetMs`, up to
+   * `maxRangeSize`, and shrink back when ranges last twice as long.
    * @default 1000
    */
   readonly rangeSize?: number;
+  /**
+   * The largest lease the size rule grows to; at most the service's `MAX_RANGE`.
+   * @default 100 000 (the service's default `MAX_RANGE`) when `rangeSize` is not set,
+   * else `rangeSize` (a size set by hand stays fixed)
+   */
+  readonly maxRangeSize?: number;
+  /** How long one range should last: shorter, the next lease doubles. @default 1000 */
+  readonly rangeTargetMs?: number;
   /** Fraction of a range used before the next is leased in the background. @default 0.2 */
   readonly refillAt?: number;
   /** Longest one HTTP attempt may take, answer body included. @default 2000 */
@@ -58,6 +70,8 @@ export interface ClientSettings {
   readonly urls: readonly string[];
   readonly token: string | undefined;
   readonly rangeSize: number;
+  readonly maxRangeSize: number;
+  readonly rangeTargetMs: number;
   readonly refillAt: number;
   readonly timeoutMs: number;
   readonly waitTimeoutMs: number;
@@ -69,21 +83,10 @@ export interface ClientSettings {
 
 /** The largest `MAX_RANGE` a service accepts (config.ts), so the largest useful lease. */
 export const MAX_RANGE_SIZE = 100_000_000;
+/** The service's default `MAX_RANGE`: how far leases grow unless told otherwise. */
+export const DEFAULT_MAX_RANGE_SIZE = 100_000;
 /** setTimeout's limit (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const KNOWN = new Set<string>([
-  'urls',
-  'token',
-  'rangeSize',
-  'refillAt',
-  'timeoutMs',
-  'waitTimeoutMs',
-  'fetch',
-  'clock',
-  'random',
-  'log',
-]);
 
 const shown = (v: unknown): string => {
   if (typeof v === 'string') return `'${v.length > 80 ? `${v.slice(0, 80)}…` : v}'`;
@@ -97,43 +100,110 @@ const shown = (v: unknown): string => {
   }
 };
 
-function bad(option: string, value: unknown, allowed: string): never {
-  throw invalidArgument(`IdClient option '${option}' is ${shown(value)}: ${allowed}`, { option });
-}
+/** One message for every way a value can miss: what is allowed. */
+const allowed = (error: string) => ({ error });
 
-function int(option: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    bad(option, value, `expected an integer from ${min} to ${max}`);
-  }
-  return value;
-}
+const int = (min: number, max: number) => {
+  const m = allowed(`expected an integer from ${min} to ${max}`);
+  return z.number(m).int(m).min(min, m).max(max, m);
+};
+
+const fn = <T>(what: string) =>
+  z.custom<T>((v) => typeof v === 'function', allowed(`expected ${what}`));
+
+const hasFunctions = (v: unknown, keys: readonly string[]) =>
+  typeof v === 'object' &&
+  v !== null &&
+  keys.every((k) => typeof (v as Record<string, unknown>)[k] === 'function');
 
 /** A base URL: http(s), no query, fragment or credentials; trailing slashes dropped. */
-function baseUrl(value: unknown, i: number): string {
-  const option = `urls[${i}]`;
-  if (typeof value !== 'string') bad(option, value, 'expected a URL string');
+const baseUrl = z.string(allowed('expected a URL string')).transform((value, ctx) => {
+  const fail = (message: string) => {
+    ctx.addIssue({ code: 'custom', message, input: value });
+    return z.NEVER;
+  };
   let u: URL;
   try {
     u = new URL(value);
   } catch {
-    bad(option, value, 'not a URL: expected e.g. http://ids-1:8080');
+    return fail('not a URL: expected e.g. http://ids-1:8080');
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    bad(option, value, 'expected an http: or https: URL');
+    return fail('expected an http: or https: URL');
   }
-  if (u.search !== '' || u.hash !== '') {
-    bad(option, value, 'a base URL takes no query or fragment');
-  }
+  if (u.search !== '' || u.hash !== '') return fail('a base URL takes no query or fragment');
   if (u.username !== '' || u.password !== '') {
-    bad(option, value, 'credentials do not belong in the URL: use the token option');
+    return fail('credentials do not belong in the URL: use the token option');
   }
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+});
+
+const TOKEN_RULE = 'expected a non-empty string of printable ASCII without spaces';
+
+const schema = z.strictObject(
+  {
+    urls: z
+      .array(baseUrl, allowed('expected a non-empty array of service base URLs'))
+      .min(1, allowed('expected a non-empty array of service base URLs'))
+      .check((ctx) => {
+        const dup = ctx.value.find((u, i) => ctx.value.indexOf(u) !== i);
+        if (dup !== undefined) {
+          ctx.issues.push({
+            code: 'custom',
+            message: `'${dup}' is listed twice`,
+            input: ctx.value,
+          });
+        }
+      }),
+    token: z
+      .string(allowed(TOKEN_RULE))
+      .regex(/^[\x21-\x7e]+$/, allowed(TOKEN_RULE))
+      .optional(),
+    rangeSize: int(1, MAX_RANGE_SIZE).optional(),
+    maxRangeSize: int(1, MAX_RANGE_SIZE).optional(),
+    rangeTargetMs: int(1, MAX_TIMER_MS).default(1000),
+    refillAt: z
+      .number(allowed('expected a fraction from 0 to 1'))
+      .min(0, allowed('expected a fraction from 0 to 1'))
+      .max(1, allowed('expected a fraction from 0 to 1'))
+      .default(0.2),
+    timeoutMs: int(1, MAX_TIMER_MS).default(2000),
+    waitTimeoutMs: int(1, MAX_TIMER_MS).optional(),
+    fetch: fn<typeof fetch>('a function').optional(),
+    clock: z
+      .custom<ClientClock>(
+        (v) => hasFunctions(v, ['now', 'schedule']),
+        allowed('expected { now(): number, schedule(fn, ms): cancel }'),
+      )
+      .optional(),
+    random: fn<() => number>('a function').default(() => Math.random),
+    log: z
+      .custom<Log>(
+        (v) => hasFunctions(v, ['error', 'warn', 'info']),
+        allowed('expected { error, warn, info } functions (a pino logger fits)'),
+      )
+      .optional(),
+  },
+  allowed('expected an object with at least { urls: [...] }'),
+);
+
+/** The value at `path` in the caller's options, for the message. */
+function valueAt(opts: unknown, path: readonly PropertyKey[]): unknown {
+  let v = opts;
+  for (const k of path) v = (v as Record<PropertyKey, unknown> | undefined)?.[k];
+  return v;
 }
 
-function fn<T>(option: string, value: unknown, fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'function') bad(option, value, 'expected a function');
-  return value as T;
+/** `urls[0]`, `rangeSize`, or `options` for the object itself. */
+function optionName(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'options';
+  return path
+    .map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
+    .join('');
+}
+
+function bad(option: string, value: unknown, what: string): never {
+  throw invalidArgument(`IdClient option '${option}' is ${shown(value)}: ${what}`, { option });
 }
 
 /**
@@ -141,74 +211,47 @@ function fn<T>(option: string, value: unknown, fallback: T): T {
  * @throws IdAllocError INVALID_ARGUMENT naming the option, its value and what is allowed
  */
 export function resolveOptions(opts: IdClientOptions): Readonly<ClientSettings> {
-  if (typeof opts !== 'object' || opts === null) {
-    bad('options', opts, 'expected an object with at least { urls: [...] }');
-  }
-  for (const key of Object.keys(opts)) {
-    if (!KNOWN.has(key)) {
-      bad(key, (opts as unknown as Record<string, unknown>)[key], 'unknown option');
+  const parsed = schema.safeParse(opts);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0]!;
+      bad(key, valueAt(opts, [key]), 'unknown option');
     }
+    const option = optionName(issue.path);
+    if (option === 'token') {
+      // Shown by length only: a token must never reach a log.
+      throw invalidArgument(`IdClient option 'token' is not allowed: ${TOKEN_RULE}`, { option });
+    }
+    bad(option, valueAt(opts, issue.path), issue.message);
   }
-  const list: unknown = opts.urls;
-  if (!Array.isArray(list) || list.length === 0) {
-    bad('urls', list, 'expected a non-empty array of service base URLs');
-  }
-  const urls = list.map(baseUrl);
-  const dup = urls.find((u, i) => urls.indexOf(u) !== i);
-  if (dup !== undefined) bad('urls', list, `'${dup}' is listed twice`);
-
-  const token: unknown = opts.token;
-  if (token !== undefined && (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token))) {
-    // Shown by length only: a token must never reach a log.
-    throw invalidArgument(
-      `IdClient option 'token' is not allowed: expected a non-empty string of printable ASCII without spaces`,
-      { option: 'token' },
-    );
-  }
-  const refillAt: unknown = opts.refillAt ?? 0.2;
-  if (typeof refillAt !== 'number' || !(refillAt >= 0 && refillAt <= 1)) {
-    bad('refillAt', refillAt, 'expected a fraction from 0 to 1');
-  }
-  const timeoutMs = int('timeoutMs', opts.timeoutMs ?? 2000, 1, MAX_TIMER_MS);
-  const waitTimeoutMs = int(
-    'waitTimeoutMs',
-    opts.waitTimeoutMs ?? Math.min(MAX_TIMER_MS, Math.max(5000, timeoutMs * urls.length)),
-    1,
-    MAX_TIMER_MS,
-  );
-
-  const clock: unknown = opts.clock ?? systemClientClock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof (clock as ClientClock).now !== 'function' ||
-    typeof (clock as ClientClock).schedule !== 'function'
-  ) {
-    bad('clock', clock, 'expected { now(): number, schedule(fn, ms): cancel }');
-  }
-  const log: unknown = opts.log ?? silentLog;
-  if (
-    typeof log !== 'object' ||
-    log === null ||
-    !(['error', 'warn', 'info'] as const).every((k) => typeof (log as Log)[k] === 'function')
-  ) {
-    bad('log', log, 'expected { error, warn, info } functions (a pino logger fits)');
-  }
-  const fetchFn = fn<typeof fetch | undefined>('fetch', opts.fetch, globalThis.fetch);
-  if (fetchFn === undefined) {
+  const o = parsed.data;
+  const fetchFn = o.fetch ?? globalThis.fetch;
+  if (typeof fetchFn !== 'function') {
     bad('fetch', fetchFn, 'this runtime has no global fetch: pass one');
   }
-
+  const rangeSize = o.rangeSize ?? 1000;
+  const maxRangeSize =
+    o.maxRangeSize ??
+    (o.rangeSize === undefined ? Math.max(DEFAULT_MAX_RANGE_SIZE, rangeSize) : rangeSize);
+  if (maxRangeSize < rangeSize) {
+    bad('maxRangeSize', maxRangeSize, `expected at least rangeSize (${rangeSize})`);
+  }
+  const waitTimeoutMs =
+    o.waitTimeoutMs ?? Math.min(MAX_TIMER_MS, Math.max(5000, o.timeoutMs * o.urls.length));
   return Object.freeze({
-    urls: Object.freeze(urls),
-    token,
-    rangeSize: int('rangeSize', opts.rangeSize ?? 1000, 1, MAX_RANGE_SIZE),
-    refillAt,
-    timeoutMs,
+    urls: Object.freeze(o.urls),
+    token: o.token,
+    rangeSize,
+    maxRangeSize,
+    rangeTargetMs: o.rangeTargetMs,
+    refillAt: o.refillAt,
+    timeoutMs: o.timeoutMs,
     waitTimeoutMs,
     fetch: fetchFn,
-    clock: clock as ClientClock,
-    random: fn('random', opts.random, Math.random),
-    log: log as Log,
+    // Defaults filled here, not by the schema: zod's defaults are copies.
+    clock: o.clock ?? systemClientClock,
+    random: o.random,
+    log: o.log ?? silentLog,
   });
 }

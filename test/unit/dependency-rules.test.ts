@@ -86,7 +86,7 @@ describe('dependency rules', () => {
   it.each([
     [
       'src/client/x.ts',
-      "import { createHash } from 'node:crypto';\nimport { silentLog } from '../core/time-and-log.js';\nimport { Range } from './buffer.js';",
+      "import { createHash } from 'node:crypto';\nimport { z } from 'zod';\nimport { silentLog } from '../core/time-and-log.js';\nimport { Range } from './buffer.js';",
     ],
     ['src/allocator/x.ts', "import type { SegmentStore } from '../core/store-ports.js';"],
     ['src/http/x.ts', "import type { TagStore } from '../core/store-ports.js';"],

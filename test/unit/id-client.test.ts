@@ -3,44 +3,11 @@
  * idalloc services sharing one counter, or as each test scripts it, on a manual clock.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { IdClient, type ClientClock, type IdClientOptions } from '../../src/client/id-client.js';
+import { IdClient, type IdClientOptions } from '../../src/client/id-client.js';
 import { parseRetryAfter } from '../../src/client/transport.js';
 import { ErrorCode, IdAllocError, isIdAllocError } from '../../src/core/errors.js';
-
-/** Lets queued promise callbacks run (fetch, body reading and the lease loop chain awaits). */
-async function settle(turns = 20): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
-}
-
-/** A clock whose time moves only when the test says, firing due timers in order. */
-class ManualClock implements ClientClock {
-  t = 1_700_000_000_000;
-  private seq = 0;
-  private timers: { at: number; seq: number; fn: () => void }[] = [];
-  now = () => this.t;
-  schedule = (fn: () => void, ms: number) => {
-    const timer = { at: this.t + ms, seq: this.seq++, fn };
-    this.timers.push(timer);
-    return () => {
-      this.timers = this.timers.filter((x) => x !== timer);
-    };
-  };
-  async advance(ms: number): Promise<void> {
-    const until = this.t + ms;
-    for (;;) {
-      await settle();
-      const due = this.timers
-        .filter((x) => x.at <= until)
-        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (due === undefined) break;
-      this.timers = this.timers.filter((x) => x !== due);
-      this.t = due.at;
-      due.fn();
-    }
-    this.t = until;
-    await settle();
-  }
-}
+import { draw, failure, ids as range } from '../support/draw.js';
+import { ManualClock, settle } from '../support/manual-timers.js';
 
 /** What a fake service does with one request. */
 type Answer =
@@ -162,29 +129,6 @@ function setup(over: Partial<IdClientOptions> = {}) {
   clients.push(client);
   return { services, clock, client, logs };
 }
-
-/** Draws n IDs one by one, awaiting only when the client hands back a promise. */
-async function draw(client: IdClient, tag: string, n: number): Promise<bigint[]> {
-  const out: bigint[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = client.next(tag);
-    out.push(typeof r === 'bigint' ? r : await r);
-  }
-  return out;
-}
-
-async function failure(p: unknown): Promise<IdAllocError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof IdAllocError) return err;
-    throw err;
-  }
-  throw new Error('expected an IdAllocError, got a value');
-}
-
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => BigInt(from + i));
 
 describe('IdClient', () => {
   describe('serving', () => {
