@@ -20,6 +20,7 @@ import {
 import { jitteredBackoff } from '../backoff.js';
 import type { Grant, SegmentStore } from '../store/types.js';
 import { checkTagName } from '../tags.js';
+import { DiscardLog } from './discard-log.js';
 import { Segment, nextStep, starvedStep, type StepRule } from './step.js';
 import {
   silentLog,
@@ -108,6 +109,7 @@ export class SegmentAllocator {
   private readonly observer: AllocatorObserver;
   private readonly log: Log;
   private readonly random: () => number;
+  private readonly discards: DiscardLog;
   private readonly sleeps = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -119,6 +121,7 @@ export class SegmentAllocator {
     this.observer = deps.observer ?? {};
     this.log = deps.log ?? silentLog;
     this.random = deps.random ?? Math.random;
+    this.discards = new DiscardLog(this.log, this.clock);
   }
 
   /**
@@ -415,6 +418,7 @@ export class SegmentAllocator {
               discarded ? 'discarded' : 'error',
               secondsSince(t0),
             );
+            if (discarded) this.discards.discarded(tb.tag, discardReason(err));
           }
           throw err;
         }
@@ -430,6 +434,7 @@ export class SegmentAllocator {
           continue;
         }
         this.observer.segmentFetched?.(tb.tag, 'ok', secondsSince(t0));
+        this.discards.confirmed(tb.tag);
         tb.highWater = g.end;
         tb.configuredStep = g.step;
         if (g.bumped) {
@@ -484,6 +489,12 @@ function isRefusal(err: unknown): boolean {
     isIdAllocError(err, ErrorCode.WRONG_MODE) ||
     isIdAllocError(err, ErrorCode.TAG_EXHAUSTED)
   );
+}
+
+/** Why the store discarded a grant (its `details.reason`, else its message). */
+function discardReason(err: IdAllocError): string {
+  const reason = err.details.reason;
+  return typeof reason === 'string' ? reason : err.message;
 }
 
 function secondsSince(t0: number): number {

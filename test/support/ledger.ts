@@ -44,6 +44,17 @@ export class IdLedger {
     return m;
   }
 
+  /** How many recorded IDs of `tag` lie in `from..to` (inclusive). */
+  countIn(tag: string, from: bigint, to: bigint): bigint {
+    let n = 0n;
+    for (const [s, e] of this.ranges.get(tag) ?? []) {
+      const lo = s > from ? s : from;
+      const hi = e < to ? e : to;
+      if (lo <= hi) n += hi - lo + 1n;
+    }
+    return n;
+  }
+
   /** The tags recorded. */
   tags(): string[] {
     return [...this.ranges.keys()];

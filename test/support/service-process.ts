@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,6 +53,20 @@ export async function runServiceToExit(
   return { code, stdout, stderr };
 }
 
+/** Where and how a service process runs, beyond its environment. */
+export interface ServiceProcessOptions {
+  /**
+   * A command the service is started under, e.g. `['ip', 'netns', 'exec', ns]` to run
+   * it in a network namespace (it must exec the node process, so the process killed is
+   * the service itself).
+   */
+  readonly launcher?: readonly string[];
+  /** The address it listens on and is reached at; default 127.0.0.1. */
+  readonly host?: string;
+  /** A file that receives everything the process writes (stdout, then stderr lines). */
+  readonly logFile?: string;
+}
+
 /**
  * Starts the service with `env` (PORT=0 and HOST=127.0.0.1 unless given) and resolves
  * once it logged the port it listens on.
@@ -59,12 +74,21 @@ export async function runServiceToExit(
 export async function startServiceProcess(
   env: Record<string, string>,
   timeoutMs = 20_000,
+  opts: ServiceProcessOptions = {},
 ): Promise<ServiceProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+  const host = opts.host ?? '127.0.0.1';
+  const [command, ...prefix] = [...(opts.launcher ?? []), process.execPath];
+  const proc = spawn(command!, [...prefix, '--import', 'tsx', 'src/index.ts'], {
     cwd: ROOT,
-    env: { ...baseEnv(), PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { ...baseEnv(), PORT: '0', HOST: host, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (opts.logFile !== undefined) {
+    const file = createWriteStream(opts.logFile, { flags: 'a' });
+    proc.stdout.pipe(file, { end: false });
+    proc.stderr.pipe(file, { end: false });
+    proc.once('close', () => file.end());
+  }
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   let pending = '';
@@ -98,7 +122,7 @@ export async function startServiceProcess(
   });
   return {
     port,
-    base: `http://127.0.0.1:${port}`,
+    base: `http://${host}:${port}`,
     proc,
     logs,
     stderr: () => stderr,
