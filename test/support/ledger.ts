@@ -55,6 +55,11 @@ export class IdLedger {
     return n;
   }
 
+  /** The recorded ranges of `tag` (inclusive), in the order recorded. */
+  rangesOf(tag: string): readonly (readonly [bigint, bigint])[] {
+    return (this.ranges.get(tag) ?? []).map(([s, e]) => [s, e] as const);
+  }
+
   /** The tags recorded. */
   tags(): string[] {
     return [...this.ranges.keys()];
