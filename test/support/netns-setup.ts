@@ -117,6 +117,11 @@ export default function setup(project: TestProject): () => void {
   const unusable = probe(prefix);
   const info: NetnsRun = { unusable, prefix, dir };
   project.provide('netnsRun', info);
+  if (unusable === undefined) {
+    // An interrupted run ends without the teardown below (vitest exits on SIGINT and
+    // SIGTERM through process.exit): remove what is left on the way out.
+    process.on('exit', () => leftovers(prefix, dir));
+  }
   process.stdout.write(
     unusable === undefined
       ? `partition tests: run ${prefix}, node logs in ${dir}\n`

@@ -67,7 +67,7 @@ function installExitHandlers(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      for (const n of live) n.disposeSync();
+      for (const n of live) n.disposeDetached();
       process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
     });
   }
@@ -191,34 +191,39 @@ export class Network {
     if (this.disposed) return;
     this.disposed = true;
     live.delete(this);
-    const quiet = (args: string[]): string => {
-      try {
-        return execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 })
-          .toString()
-          .trim();
-      } catch {
-        return '';
-      }
-    };
-    for (const h of this.hosts) {
-      // The processes first: a namespace whose name is deleted lives on while any runs.
-      for (let attempt = 0; attempt < 20; attempt++) {
-        const pids = quiet(['netns', 'pids', h.ns]).split(/\s+/).filter(Boolean);
-        if (pids.length === 0) break;
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-        execFileSync('sleep', ['0.05']);
-      }
-      // Deleting one end deletes the pair; the kernel frees a deleted namespace's links
-      // only later, so the pair goes explicitly.
-      quiet(['link', 'del', h.veth]);
-      quiet(['netns', 'del', h.ns]);
+    try {
+      execFileSync('sh', ['-c', this.teardownScript()], { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      // whatever is left, the run's final check finds and reports
     }
-    quiet(['link', 'del', this.bridge]);
+  }
+
+  /**
+   * The same in a detached shell, which outlives this process: for a signal, after which
+   * the test runner may kill this worker before a synchronous teardown would finish.
+   */
+  disposeDetached(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    live.delete(this);
+    spawn('sh', ['-c', this.teardownScript()], { detached: true, stdio: 'ignore' }).unref();
+  }
+
+  /**
+   * Every process in the namespaces killed first (a deleted namespace lives on while one
+   * runs in it), then each veth pair (the kernel frees a deleted namespace's links only
+   * later), the namespaces, the bridge. The names are this network's own (letters,
+   * digits, `-`), so they need no quoting.
+   */
+  private teardownScript(): string {
+    const lines: string[] = [];
+    for (const h of this.hosts) {
+      lines.push(`for p in $(ip netns pids ${h.ns} 2>/dev/null); do kill -9 $p 2>/dev/null; done`);
+    }
+    for (const h of this.hosts) {
+      lines.push(`ip link del ${h.veth} 2>/dev/null`, `ip netns del ${h.ns} 2>/dev/null`);
+    }
+    lines.push(`ip link del ${this.bridge} 2>/dev/null`, 'true');
+    return lines.join('\n');
   }
 }
