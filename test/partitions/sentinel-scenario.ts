@@ -11,6 +11,7 @@ import { httpTarget, Load } from '../support/load.js';
 import { Network, type NetnsRun } from '../support/netns.js';
 import {
   roleOf,
+  SENTINEL_PORT,
   startNsSentinelSet,
   startNsService,
   type NsServer,
@@ -44,7 +45,7 @@ export async function sentinelPartition(run: NetnsRun, scene: Scene, s: Sentinel
   const prefix = testPrefix();
   const topology = {
     kind: 'sentinel' as const,
-    sentinels: set.sentinels.map((x) => ({ host: x.host.ip, port: 26379 })),
+    sentinels: set.sentinels.map((x) => ({ host: x.host.ip, port: SENTINEL_PORT })),
     master: set.masterName,
   };
   const admin = storeOn(topology, {}, prefix);

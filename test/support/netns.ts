@@ -12,7 +12,7 @@
  * gone. Everything is removed on `dispose()`, and on process exit or a signal when a
  * test could not get that far.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -140,12 +140,6 @@ export class Network {
     await ip('-n', ns, 'link', 'set', 'eth0', 'up');
     await ip('-n', ns, 'link', 'set', 'lo', 'up');
     return host;
-  }
-
-  /** Starts `command` inside `host`'s namespace. */
-  spawn(host: NetHost, command: string, args: readonly string[]): ChildProcess {
-    const [cmd, ...prefix] = host.launcher;
-    return spawn(cmd!, [...prefix, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   /**
