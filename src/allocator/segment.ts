@@ -27,6 +27,7 @@ import { checkTagName } from '../core/tags.js';
 import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
 import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
 import type { AllocatorObserver, SegmentState } from './types.js';
+import { DiscardLog } from './discard-log.js';
 
 export interface SegmentOptions {
   /** Fraction of a segment used before the next is fetched (`PREFETCH_AT`). @default 0.1 */
@@ -90,6 +91,7 @@ export class SegmentAllocator {
   private readonly observer: AllocatorObserver;
   private readonly log: Log;
   private readonly grants: GrantRecorder;
+  private readonly discards: DiscardLog;
 
   constructor(deps: SegmentDeps) {
     this.opts = Object.freeze({ ...defaultSegmentOptions, ...deps.options });
@@ -99,6 +101,7 @@ export class SegmentAllocator {
     this.observer = deps.observer ?? {};
     this.log = deps.log ?? silentLog;
     this.grants = deps.grants ?? silentGrants;
+    this.discards = new DiscardLog(this.log, this.clock);
     this.engine = new RangeBuffer<Grant>({
       fetch: (tag, step, fence) => this.grant(tag, step, false, fence, 'segment'),
       size: (tag) => this.stepOf(tag),
@@ -276,7 +279,10 @@ export class SegmentAllocator {
         if (!isRefusal(err)) {
           const discarded = isIdAllocError(err) && err.details.discarded === true;
           this.observer.segmentFetched?.(tag, discarded ? 'discarded' : 'error', secondsSince(t0));
-          if (discarded) this.discarded(tag, err);
+          if (discarded) {
+            this.discarded(tag, err);
+            this.discards.discarded(tag, discardReason(err));
+          }
         }
         throw err;
       }
@@ -293,6 +299,7 @@ export class SegmentAllocator {
         continue;
       }
       this.observer.segmentFetched?.(tag, 'ok', secondsSince(t0));
+      this.discards.confirmed(tag);
       const st = this.steps.get(tag);
       if (st === undefined) {
         this.steps.set(tag, { step: 0, configuredStep: g.step, lastFetchAt: null, starved: false });
@@ -394,6 +401,12 @@ function grantFields(tag: string, g: Grant) {
     ...(g.incarnation === undefined ? {} : { incarnation: g.incarnation }),
     ...(g.skipped ? { skipped: g.skipped } : {}),
   };
+}
+
+/** Why the store discarded a grant (its `details.reason`, else its message). */
+function discardReason(err: IdAllocError): string {
+  const reason = err.details.reason;
+  return typeof reason === 'string' ? reason : err.message;
 }
 
 function secondsSince(t0: number): number {

@@ -212,9 +212,7 @@ export const first = id;
     const bin = join(scratch, 'node_modules/.bin');
     const env = { DATA_DIR: join(scratch, 'data'), PATH };
     service = await startServiceProcess(env, 30_000, {
-      command: join(bin, 'idalloc'),
-      args: [],
-      cwd: scratch,
+      entry: { command: join(bin, 'idalloc'), args: [], cwd: scratch },
     });
     const created = await sh(join(bin, 'idalloc-admin'), ['tag', 'create', 'order'], { env });
     expect(created.stderr).toBe('');

@@ -44,6 +44,22 @@ export class IdLedger {
     return m;
   }
 
+  /** How many recorded IDs of `tag` lie in `from..to` (inclusive). */
+  countIn(tag: string, from: bigint, to: bigint): bigint {
+    let n = 0n;
+    for (const [s, e] of this.ranges.get(tag) ?? []) {
+      const lo = s > from ? s : from;
+      const hi = e < to ? e : to;
+      if (lo <= hi) n += hi - lo + 1n;
+    }
+    return n;
+  }
+
+  /** The recorded ranges of `tag` (inclusive), in the order recorded. */
+  rangesOf(tag: string): readonly (readonly [bigint, bigint])[] {
+    return (this.ranges.get(tag) ?? []).map(([s, e]) => [s, e] as const);
+  }
+
   /** The tags recorded. */
   tags(): string[] {
     return [...this.ranges.keys()];

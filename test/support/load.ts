@@ -68,6 +68,20 @@ export class Load {
     return Math.max(0, ...this.outages.filter((o) => o.from >= since).map((o) => o.ms));
   }
 
+  /**
+   * The longest span in which one tag got no ID, among the spans that were still going
+   * at or after `since` — those that began earlier included, and those not over yet
+   * (counted up to now).
+   */
+  longestUnavailability(since: number): number {
+    const now = Date.now();
+    const spans = [
+      ...this.outages.filter((o) => o.from + o.ms >= since).map((o) => o.ms),
+      ...[...this.failingSince.values()].map((from) => now - from),
+    ];
+    return Math.max(0, ...spans);
+  }
+
   private async loop(): Promise<void> {
     const { targets, tags } = this.opts;
     while (this.running) {

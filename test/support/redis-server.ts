@@ -34,6 +34,14 @@ export interface RedisServerOptions {
   readonly dir?: string;
   /** Start as a Sentinel with this config text (a `port` line is added). */
   readonly sentinelConfig?: string;
+  /** The address to bind and to reach the server on; default 127.0.0.1. */
+  readonly host?: string;
+  /**
+   * A command the server is started under, e.g. `['ip', 'netns', 'exec', ns]` to run it
+   * in a network namespace (that command must exec `redis-server`, so the process
+   * killed is the server itself).
+   */
+  readonly launcher?: readonly string[];
 }
 
 export class RedisServer {
@@ -58,8 +66,13 @@ export class RedisServer {
     return server;
   }
 
+  /** The address the server binds and is reached on. */
+  get host(): string {
+    return this.opts.host ?? '127.0.0.1';
+  }
+
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.host}:${this.port}`;
   }
 
   get running(): boolean {
@@ -69,14 +82,14 @@ export class RedisServer {
   /** (Re)starts the process on the same port and directory. */
   async start(): Promise<void> {
     if (this.running) return;
-    const base = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir];
+    const base = ['--port', String(this.port), '--bind', this.host, '--dir', this.dir];
     let args: string[];
     if (this.opts.sentinelConfig !== undefined) {
       const { writeFileSync } = await import('node:fs');
       const conf = join(this.dir, `sentinel-${this.port}.conf`);
       writeFileSync(
         conf,
-        `port ${this.port}\nbind 127.0.0.1\ndir ${this.dir}\n${this.opts.sentinelConfig}\n`,
+        `port ${this.port}\nbind ${this.host}\ndir ${this.dir}\n${this.opts.sentinelConfig}\n`,
       );
       args = [conf, '--sentinel'];
     } else {
@@ -91,7 +104,8 @@ export class RedisServer {
         ...(this.opts.args ?? []),
       ];
     }
-    const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [command, ...prefix] = [...(this.opts.launcher ?? []), 'redis-server'];
+    const proc = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
@@ -108,7 +122,7 @@ export class RedisServer {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`redis-server on ${this.port} exited: ${stderr()}`);
-      const c = new Redis(this.port, '127.0.0.1', {
+      const c = new Redis(this.port, this.host, {
         lazyConnect: true,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
@@ -147,7 +161,7 @@ export class RedisServer {
 
   /** A plain client to this server (the caller disconnects it). */
   client(): Redis {
-    return new Redis(this.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+    return new Redis(this.port, this.host, { maxRetriesPerRequest: 1, retryStrategy: () => 200 });
   }
 
   /** Stops the process and removes its directory (if it made one). */

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -65,6 +66,22 @@ const SOURCE_ENTRY: ServiceEntry = {
   cwd: ROOT,
 };
 
+/** Where and how a service process runs, beyond its environment. */
+export interface ServiceProcessOptions {
+  /**
+   * A command the service is started under, e.g. `['ip', 'netns', 'exec', ns]` to run
+   * it in a network namespace (it must exec the node process, so the process killed is
+   * the service itself).
+   */
+  readonly launcher?: readonly string[];
+  /** The address it listens on and is reached at; default 127.0.0.1. */
+  readonly host?: string;
+  /** A file that receives everything the process writes (stdout, then stderr lines). */
+  readonly logFile?: string;
+  /** The program started: the sources by default, or an installed bin. */
+  readonly entry?: ServiceEntry;
+}
+
 /**
  * Starts the service with `env` (PORT=0 and HOST=127.0.0.1 unless given) and resolves
  * once it logged the port it listens on.
@@ -72,13 +89,22 @@ const SOURCE_ENTRY: ServiceEntry = {
 export async function startServiceProcess(
   env: Record<string, string>,
   timeoutMs = 20_000,
-  entry: ServiceEntry = SOURCE_ENTRY,
+  opts: ServiceProcessOptions = {},
 ): Promise<ServiceProcess> {
-  const proc = spawn(entry.command, entry.args, {
+  const host = opts.host ?? '127.0.0.1';
+  const entry = opts.entry ?? SOURCE_ENTRY;
+  const [command, ...prefix] = [...(opts.launcher ?? []), entry.command];
+  const proc = spawn(command!, [...prefix, ...entry.args], {
     cwd: entry.cwd,
-    env: { ...baseEnv(), PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { ...baseEnv(), PORT: '0', HOST: host, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (opts.logFile !== undefined) {
+    const file = createWriteStream(opts.logFile, { flags: 'a' });
+    proc.stdout.pipe(file, { end: false });
+    proc.stderr.pipe(file, { end: false });
+    proc.once('close', () => file.end());
+  }
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   let pending = '';
@@ -113,7 +139,7 @@ export async function startServiceProcess(
   });
   return {
     port,
-    base: `http://127.0.0.1:${port}`,
+    base: `http://${host}:${port}`,
     proc,
     logs,
     stderr: () => stderr,

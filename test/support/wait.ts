@@ -31,11 +31,15 @@ export function pause(ms: number): Promise<void> {
 }
 
 /**
- * Runs `fn` with a short-lived plain client to 127.0.0.1:`port` that fails fast instead
- * of retrying (a down node must not stall a poll).
+ * Runs `fn` with a short-lived plain client to `host`:`port` (default 127.0.0.1) that
+ * fails fast instead of retrying (a down node must not stall a poll).
  */
-export async function withClient<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const c = new Redis(port, '127.0.0.1', {
+export async function withClient<T>(
+  port: number,
+  fn: (c: Redis) => Promise<T>,
+  host = '127.0.0.1',
+): Promise<T> {
+  const c = new Redis(port, host, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
@@ -53,8 +57,12 @@ export async function withClient<T>(port: number, fn: (c: Redis) => Promise<T>):
 }
 
 /** `INFO <section>` of a server as a field → value map. */
-export async function info(port: number, section: string): Promise<Record<string, string>> {
-  const text = await withClient(port, (c) => c.info(section));
+export async function info(
+  port: number,
+  section: string,
+  host = '127.0.0.1',
+): Promise<Record<string, string>> {
+  const text = await withClient(port, (c) => c.info(section), host);
   return parseInfo(text);
 }
 

@@ -57,12 +57,19 @@ const common: RedisOptions = {
   connectTimeout: 2000,
 };
 
-/** Options of the allocation connection: fail fast, never replay (SPEC §8). */
+/**
+ * Options of the allocation connection: fail fast, never replay (SPEC §8). A server that
+ * stops answering (partitioned away, frozen) leaves a TCP connection that stays open for
+ * minutes, and ioredis asks the Sentinels again only when a connection closes: so a
+ * connection that gets no byte back within the command timeout is dropped
+ * (`socketTimeout`), and the reconnect asks the Sentinels (or, in a Cluster, the next
+ * allocation reads the slot map again) — see {@link timeouts}.
+ */
 export const allocationOptions: RedisOptions = Object.freeze({
   ...common,
   enableOfflineQueue: false,
   autoResendUnfulfilledCommands: false,
-  commandTimeout: 2000,
+  ...timeouts(2000),
   maxRetriesPerRequest: 0,
 });
 
@@ -70,8 +77,17 @@ export const allocationOptions: RedisOptions = Object.freeze({
 export const generalOptions: RedisOptions = Object.freeze({
   ...common,
   maxRetriesPerRequest: 2,
-  commandTimeout: 5000,
+  ...timeouts(5000),
 });
+
+/**
+ * A command timeout, and the same limit on silence while a reply is awaited: a command
+ * that times out fails, and its connection is dropped with it instead of being kept for
+ * the next command (a half-dead socket would time that one out too).
+ */
+function timeouts(ms: number): Pick<RedisOptions, 'commandTimeout' | 'socketTimeout'> {
+  return { commandTimeout: ms, socketTimeout: ms };
+}
 
 /** Per-client settings beyond the role's defaults. */
 export interface ClientSettings {
@@ -95,6 +111,9 @@ function build(t: RedisTopology, opts: RedisOptions, name: string): RedisLike {
         sentinels: t.sentinels.map((s) => ({ host: s.host, port: s.port })),
         name: t.master,
         sentinelRetryStrategy: retryStrategy,
+        // Not ioredis's `failoverDetector`: a +switch-master that arrives while the
+        // client is reconnecting ends the client for good ("Connection is closed.",
+        // status 'end'), seen in the partition tests. The socket timeout suffices.
       });
     case 'cluster': {
       // Node connections of a Cluster client never reconnect (ioredis replaces them after
@@ -131,7 +150,7 @@ export function createRedisClient(
   const opts =
     settings.commandTimeoutMs === undefined
       ? base
-      : { ...base, commandTimeout: settings.commandTimeoutMs };
+      : { ...base, ...timeouts(settings.commandTimeoutMs) };
   const client = build(t, opts, role);
   defineScripts(client);
   if (client instanceof Redis) trackConnectionEpoch(client);

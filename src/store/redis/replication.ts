@@ -108,6 +108,7 @@ function discarded(
     {
       tag,
       discarded: true,
+      reason,
       start: grant.start.toString(),
       end: grant.end.toString(),
       ...(grant.incarnation === undefined ? {} : { incarnation: grant.incarnation }),

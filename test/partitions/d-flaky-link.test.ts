@@ -1,0 +1,147 @@
+/**
+ * Scenario d: a flaky link. A master and a replica, two service nodes, each in a
+ * namespace of its own; every link to Redis — node A's, node B's and the replica's
+ * replication link — goes through a relay (test/support/flaky-proxy.ts) that for a while
+ * delays, stalls, splits, resets and black-holes traffic. Node A runs with
+ * `REDIS_MIN_REPLICAS=1` (its grants need the flaky replication link too), node B
+ * without. Replies lost mid-flight, connections reset between a grant and its `WAIT`,
+ * half-dead sockets: none may make a node serve an ID twice, and both serve again once
+ * the link is clean.
+ */
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { FlakyProxy } from '../support/flaky-proxy.js';
+import { httpTarget, Load } from '../support/load.js';
+import { Network } from '../support/netns.js';
+import { REDIS_PORT, startNsRedis, startNsService } from '../support/netns-sentinel.js';
+import { allIds, formatFigures, mark, sideFigures } from '../support/partition-report.js';
+import { testPrefix } from '../support/prefix.js';
+import { Scene } from '../support/scene.js';
+import { segmentTag, testStore } from '../support/store.js';
+import { info, pause, waitUntil } from '../support/wait.js';
+
+const TAGS = ['order', 'invoice'];
+const FLAKY_MS = 12_000;
+const FAULTS = { stallChance: 0.03, resetChance: 0.02, blackholeChance: 0.2 };
+const run = inject('netnsRun');
+const scene = new Scene();
+afterAll(() => scene.dispose());
+
+describe.skipIf(run.unusable !== undefined)('d. a flaky link between the nodes and Redis', () => {
+  it('delays, stalls, resets and silences connections; no ID repeats; both recover', async () => {
+    const net = (scene.net = await Network.create(run, 'd'));
+    const masterHost = await net.host('master');
+    const master = { host: masterHost, server: await startNsRedis(masterHost) };
+    scene.servers.push(master.server);
+    const target = { host: masterHost.ip, port: REDIS_PORT };
+    const seed = Date.now() % 1_000_000;
+    const proxies = {
+      A: await FlakyProxy.start(net.gateway, target, seed, FAULTS),
+      B: await FlakyProxy.start(net.gateway, target, seed + 1, FAULTS),
+      replication: await FlakyProxy.start(net.gateway, target, seed + 2, FAULTS),
+    };
+    scene.others.push(...Object.values(proxies).map((p) => () => p.close()));
+    const replicaHost = await net.host('replica');
+    const replica = {
+      host: replicaHost,
+      server: await startNsRedis(replicaHost, [
+        '--replicaof',
+        net.gateway,
+        String(proxies.replication.port),
+      ]),
+    };
+    scene.servers.push(replica.server);
+    await waitUntil(
+      async () =>
+        (await info(REDIS_PORT, 'replication', replicaHost.ip)).master_link_status === 'up',
+      'the replica to sync through its relay',
+    );
+    const prefix = testPrefix();
+    const admin = testStore(master.server.url, prefix);
+    scene.stores.push(admin);
+    for (const t of TAGS) await admin.createTag(segmentTag(t, { step: 50 }));
+
+    const env = (proxy: FlakyProxy, minReplicas: number) => ({
+      REDIS_URL: `redis://${proxy.host}:${proxy.port}`,
+      KEY_PREFIX: prefix,
+      REDIS_MIN_REPLICAS: String(minReplicas),
+      REDIS_WAIT_TIMEOUT_MS: '200',
+      // Small segments: many fetches, so many chances for the link to fail one.
+      MAX_STEP: '100',
+      FETCH_TIMEOUT_MS: '1000',
+    });
+    const nodeA = await startNsService(
+      await net.host('nodeA'),
+      env(proxies.A, 1),
+      run.dir,
+      'd-nodeA',
+    );
+    scene.services.push(nodeA);
+    const nodeB = await startNsService(
+      await net.host('nodeB'),
+      env(proxies.B, 0),
+      run.dir,
+      'd-nodeB',
+    );
+    scene.services.push(nodeB);
+    const loadA = new Load({ targets: [httpTarget('A', nodeA.base)], tags: TAGS, concurrency: 3 });
+    const loadB = new Load({ targets: [httpTarget('B', nodeB.base)], tags: TAGS, concurrency: 3 });
+    scene.others.push(
+      () => loadA.stop(),
+      () => loadB.stop(),
+    );
+    loadA.start();
+    loadB.start();
+    await waitUntil(
+      () => TAGS.every((t) => loadA.ledger.count(t) > 200n && loadB.ledger.count(t) > 200n),
+      'both nodes serving every tag',
+      30_000,
+    );
+
+    const [aAtStart, bAtStart] = [mark(loadA), mark(loadB)];
+    const all = Object.values(proxies);
+    for (const p of all) p.setFlaky(true);
+    // Besides the random faults, one of each for sure: a 3 s stall, then a reset of
+    // every connection.
+    await pause(FLAKY_MS / 4);
+    for (const p of all) p.stallAll(3000);
+    await pause(FLAKY_MS / 2);
+    for (const p of all) p.resetAll();
+    await pause(FLAKY_MS / 4);
+    for (const p of all) p.setFlaky(false);
+    const aFlaky = sideFigures('A (REDIS_MIN_REPLICAS=1)', loadA, aAtStart);
+    const bFlaky = sideFigures('B', loadB, bAtStart);
+    const [aAtClean, bAtClean] = [mark(loadA), mark(loadB)];
+    const [servedA, servedB] = [loadA.served, loadB.served];
+    await waitUntil(
+      () => loadA.served > servedA + 500 && loadB.served > servedB + 500,
+      'both nodes serving on the clean link',
+      30_000,
+    );
+    const cleanAt = Date.now();
+    await Promise.all([loadA.stop(), loadB.stop()]);
+
+    const ids = allIds([loadA, loadB]);
+    const name = 'd. flaky link';
+    const faults = Object.entries(proxies)
+      .map(([k, p]) => `${k} ${JSON.stringify(p.stats)}`)
+      .join('; ');
+    console.log(
+      [
+        `${name}: seed ${seed}, ${FLAKY_MS} ms flaky; faults injected: ${faults}`,
+        formatFigures(`${name} (while flaky)`, [aFlaky, bFlaky]),
+        formatFigures(`${name} (clean again)`, [
+          sideFigures('A', loadA, aAtClean),
+          sideFigures('B', loadB, bAtClean),
+        ]),
+        `${name}: both nodes serving ${cleanAt - aAtClean.at} ms after the link was clean; ${ids.count()} IDs in all, ${ids.overlaps().length} repeated ranges`,
+      ].join('\n'),
+    );
+    expect(ids.overlaps()).toEqual([]);
+    // The faults happened (else this proved nothing).
+    for (const p of all) {
+      expect(p.stats.delayedChunks).toBeGreaterThan(10);
+      expect(p.stats.stalls).toBeGreaterThan(0);
+      expect(p.stats.resets).toBeGreaterThan(0);
+    }
+  });
+});
