@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# The idalloc service image (SPEC §12).
+# The idalloc service image (docs/design.md §12).
 #
 #   docker build -t idalloc .
 #   docker run -p 8080:8080 -e REDIS_URL=redis://redis-host:6379 idalloc

@@ -1,5 +1,5 @@
 /**
- * The HTTP service (SPEC §2) as an express app. `createApp` only builds it; the entry
+ * The HTTP service (docs/design.md §2) as an express app. `createApp` only builds it; the entry
  * file (index.ts) listens, and tests start it on port 0.
  */
 import { randomUUID } from 'node:crypto';
@@ -44,7 +44,7 @@ const REQUEST_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
 /** Routes whose successful requests are frequent probes: logged at debug only. */
 const PROBES = new Set(['/metrics', '/healthz', '/readyz']);
 
-/** The route pattern that served a request (SPEC §9: never the raw path). */
+/** The route pattern that served a request (docs/design.md §9: never the raw path). */
 function routeOf(req: Request): string {
   const path = (req.route as { path?: unknown } | undefined)?.path;
   return typeof path === 'string' ? path : UNMATCHED_ROUTE;

@@ -1,5 +1,5 @@
 /**
- * Every setting of the service and the admin script (SPEC §10): one schema, each entry
+ * Every setting of the service and the admin script (docs/design.md §10): one schema, each entry
  * with its default and meaning, parsed once at start into a frozen object that is passed
  * down. Nothing else reads `process.env`.
  */
@@ -61,7 +61,7 @@ const isoTime = z.string().transform((s, ctx) => {
   return t;
 });
 
-/** The schema: environment variable → parsed value, with the SPEC §10 defaults. */
+/** The schema: environment variable → parsed value, with the docs/design.md §10 defaults. */
 const schema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),

@@ -1,6 +1,6 @@
 /**
  * The library entry (`import { createAllocator } from 'idalloc'`): the allocator
- * in-process, without HTTP, with the same options as the service (SPEC §7).
+ * in-process, without HTTP, with the same options as the service (docs/design.md §7).
  *
  * ```ts
  * const ids = await createAllocator({ redis: 'redis://127.0.0.1:6379', keyPrefix: 'idalloc:' });
@@ -23,7 +23,7 @@ import { silentLog, type Log } from './core/time-and-log.js';
 import { createGrantLog, type GrantRecorder } from './core/grant-log.js';
 import { openLibraryStore, type OpenedStore, type RedisLike } from './store/open.js';
 
-/** How the library builds its snowflake generator (SPEC §6). */
+/** How the library builds its snowflake generator (docs/design.md §6). */
 export interface LibrarySnowflakeOptions {
   /** A preset or explicit widths. @default 'default' (41 | 10 | 12 bits from 2024-01-01) */
   readonly layout?: keyof typeof LAYOUT_PRESETS | SnowflakeLayoutOptions;
@@ -40,7 +40,7 @@ export interface LibraryOptions {
    * A `redis://` URL, or an ioredis client (standalone, Sentinel or Cluster). A client
    * you pass stays yours: idalloc duplicates its own connections from it, and `close()`
    * leaves yours open. The allocation connection is always a separate one with no
-   * offline queue and no resend (SPEC §8); snowflake leases get one of their own.
+   * offline queue and no resend (docs/design.md §8); snowflake leases get one of their own.
    */
   readonly redis: string | RedisLike;
   /** @default 'idalloc:' */

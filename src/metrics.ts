@@ -1,5 +1,5 @@
 /**
- * The service's metrics (SPEC §9) on a registry of its own. Counters and histograms are
+ * The service's metrics (docs/design.md §9) on a registry of its own. Counters and histograms are
  * fed by the allocators through {@link Metrics.observer} and by the HTTP layer; the
  * segment gauges are computed from the allocator's memory at scrape time, so a scrape
  * never waits on the store.
@@ -25,7 +25,7 @@ export { OTHER_TAGS, UNSERVED_TAG } from './metric-tags.js';
 import type { SkipReason } from './core/grant-log.js';
 import type { TagMode } from './core/store-ports.js';
 
-/** The route label of requests no route matched (SPEC §9: never the raw path). */
+/** The route label of requests no route matched (docs/design.md §9: never the raw path). */
 export const UNMATCHED_ROUTE = 'unmatched';
 
 /** The `code` label values of `idalloc_http_refused_total`. */
@@ -90,7 +90,7 @@ export interface Metrics {
 
 const MODES: readonly TagMode[] = ['segment', 'snowflake'];
 
-/** Builds the registry with every SPEC §9 series. */
+/** Builds the registry with every docs/design.md §9 series. */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) addDefaultMetrics(registry);

@@ -1,6 +1,6 @@
 /**
  * Start-up steps of the service between the store and the app: the store's checks
- * (SPEC §8.5) and the snowflake generator (SPEC §6) with its worker lease.
+ * (docs/design.md §8.5) and the snowflake generator (docs/design.md §6) with its worker lease.
  */
 import { checkSnowflakeLayout } from './allocator/snowflake/layout-check.js';
 import { snowflakeFromConfig, type SnowflakeGenerator } from './allocator/snowflake/index.js';
@@ -23,7 +23,7 @@ import {
 
 /**
  * Redis: logs connection errors (ioredis would print them raw on stderr) and runs the
- * durability check of SPEC §8.5 into `idalloc_store_durable`; with
+ * durability check of docs/design.md §8.5 into `idalloc_store_durable`; with
  * `REQUIRE_DURABLE_STORE=true` a store that can lose acknowledged writes stops the start
  * (one line on stderr). The embedded store commits each segment with synchronous=FULL.
  * @returns false when the process must not start

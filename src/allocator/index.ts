@@ -1,6 +1,6 @@
 /**
  * The allocator facade: one object that serves every tag, segment or snowflake, by the
- * tag's mode (SPEC §1, §7). Segment tags go to the {@link SegmentAllocator}; a tag the
+ * tag's mode (docs/design.md §1, §7). Segment tags go to the {@link SegmentAllocator}; a tag the
  * store reports as snowflake goes to the node's snowflake source.
  */
 import { createGrantLog, type GrantRecorder } from '../core/grant-log.js';

@@ -1,5 +1,5 @@
 /**
- * The segment allocator (SPEC §5): a Leaf double buffer per tag on a {@link SegmentStore}
+ * The segment allocator (docs/design.md §5): a Leaf double buffer per tag on a {@link SegmentStore}
  * = the shared engine (core/range-buffer.ts) + the store + the step rule (step.ts).
  *
  * - IDs come from memory; the next segment is fetched in the background once
@@ -7,7 +7,7 @@
  * - Requests that find both buffers empty queue (FIFO, no spinning) on that fetch, up to
  *   `fetchTimeoutMs`, then fail UNAVAILABLE.
  * - Store calls of one tag run one after another, so grants arrive in the order asked
- *   and the regression fence (SPEC §8.4) can compare each with the last; a grant at or
+ *   and the regression fence (docs/design.md §8.4) can compare each with the last; a grant at or
  *   below it makes this node raise the store's counter above the mark and ask again.
  * - While the store is down: serve what is buffered, retry with backoff while anyone
  *   needs a segment, recover by itself.

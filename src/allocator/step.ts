@@ -1,5 +1,5 @@
 /**
- * Segments and the dynamic step rule (SPEC §5, Meituan Leaf's rule): the segment as the
+ * Segments and the dynamic step rule (docs/design.md §5, Meituan Leaf's rule): the segment as the
  * shared double-buffer engine holds it, and the step rule as the allocator applies it.
  */
 import { BufferedRange } from '../core/key-buffer.js';

@@ -16,7 +16,7 @@ export interface SegmentView {
   readonly remaining: bigint;
 }
 
-/** This node's live state of a segment tag (SPEC §2 `GET /v1/tags/{tag}`). */
+/** This node's live state of a segment tag (docs/design.md §2 `GET /v1/tags/{tag}`). */
 export interface SegmentState {
   readonly tag: string;
   readonly current: SegmentView | null;
@@ -81,7 +81,7 @@ export interface AllocatorObserver {
   segmentFetched?(tag: string, outcome: 'ok' | 'error' | 'discarded', seconds: number): void;
   /** A request found both buffers empty and waited for a fetch. */
   segmentWait?(tag: string): void;
-  /** The store granted a range at or below one it granted before (SPEC §8.4). */
+  /** The store granted a range at or below one it granted before (docs/design.md §8.4). */
   storeRegression?(tag: string): void;
   clockBackwards?(outcome: 'waited' | 'refused'): void;
   /** `count` IDs of a tag given up unserved, and why (they leave a gap). */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The admin script (SPEC §3): creates, lists, shows, updates, bumps, deletes, exports and
- * imports tags in the same store the service uses, with the same configuration (SPEC
+ * The admin script (docs/design.md §3): creates, lists, shows, updates, bumps, deletes, exports and
+ * imports tags in the same store the service uses, with the same configuration (docs/design.md
  * §10). Thin by design: args.ts parses, output.ts prints, the store decides.
  *
  * `audit` (cli/audit.ts) reads grant logs instead of the store.

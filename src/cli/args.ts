@@ -1,5 +1,5 @@
 /**
- * The admin script's command line (SPEC §3): `tag <command> [name] [flags]` (and `audit`,
+ * The admin script's command line (docs/design.md §3): `tag <command> [name] [flags]` (and `audit`,
  * parsed in cli/audit.ts) parsed with
  * node:util `parseArgs` (strict) into an {@link AdminCommand}. Everything that can be
  * judged from the command line alone is judged here, so that a bad call is a usage error

@@ -1,5 +1,5 @@
 /**
- * The HTTP client of SPEC §7: leases ranges through `GET /v1/ranges/{tag}` and serves
+ * The HTTP client of docs/design.md §7: leases ranges through `GET /v1/ranges/{tag}` and serves
  * them from memory, failing over across service URLs (client/transport.ts).
  *
  * ```ts
@@ -18,7 +18,7 @@
  *   spare ready and `next()` does not wait in steady state.
  * - One lease per tag at a time. Requests that find both buffers empty queue (FIFO, no
  *   spinning) on it, up to `waitTimeoutMs`, then fail UNAVAILABLE.
- * - Leased ranges belong to this client alone (SPEC §2), so IDs are unique across
+ * - Leased ranges belong to this client alone (docs/design.md §2), so IDs are unique across
  *   clients. Within a client they increase: leases of a tag run one after another and
  *   the store's counter only rises, and a range at or below the highest ID already
  *   leased is refused anyway (a fence against a store that went back).

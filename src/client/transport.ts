@@ -1,5 +1,5 @@
 /**
- * One lease over HTTP with failover (SPEC §2 `GET /v1/ranges/{tag}?size=N`, §7).
+ * One lease over HTTP with failover (docs/design.md §2 `GET /v1/ranges/{tag}?size=N`, §7).
  *
  * A lease tries the service URLs round robin, starting from the last one that answered,
  * each at most once per lease:

@@ -6,7 +6,7 @@
  * store/refusals.ts, the Lua reply codes live with the Redis store (store/redis/replies.ts).
  */
 
-/** Every error code a caller can see (SPEC §2), plus the admin-only ones. */
+/** Every error code a caller can see (docs/design.md §2), plus the admin-only ones. */
 export const ErrorCode = {
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   UNAUTHORIZED: 'UNAUTHORIZED',

@@ -6,7 +6,7 @@ export interface IdRange {
   readonly end: bigint;
 }
 
-/** A snowflake ID taken apart (SPEC §2 `GET /v1/snowflake/{id}`). */
+/** A snowflake ID taken apart (docs/design.md §2 `GET /v1/snowflake/{id}`). */
 export interface DecodedSnowflake {
   readonly id: string;
   /** Milliseconds since the Unix epoch. */

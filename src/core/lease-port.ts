@@ -1,5 +1,5 @@
 /**
- * What the worker lease needs of a store (SPEC §6): atomic claim, renew and release of
+ * What the worker lease needs of a store (docs/design.md §6): atomic claim, renew and release of
  * one worker ID each, and a read-only look at many. Redis implements it in
  * store/redis/worker-lease.ts with the worker-*-2.lua scripts.
  */

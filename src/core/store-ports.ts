@@ -21,7 +21,7 @@ export interface SegmentTagConfig extends TagBase {
   readonly step: number;
   /** The last ID the tag may issue (inclusive). */
   readonly max: bigint;
-  /** Incarnation safety gap (SPEC §8.1). */
+  /** Incarnation safety gap (docs/design.md §8.1). */
   readonly gap: bigint;
   /** The next unallocated ID; missing only when the tag is damaged in the store. */
   readonly next?: bigint;

@@ -1,6 +1,6 @@
 /**
  * Tag names and settings: the rules shared by the admin script, the HTTP routes and
- * the stores (SPEC §2, §3).
+ * the stores (docs/design.md §2, §3).
  */
 import { invalidArgument } from './errors.js';
 import type { CreateTagInput, TagChanges } from './store-ports.js';
@@ -93,7 +93,7 @@ function checkGap(gap: bigint): void {
 }
 
 /**
- * The settings of a new tag (SPEC §3): a valid name, step 1..2^52, start ≥ 0, start < max
+ * The settings of a new tag (docs/design.md §3): a valid name, step 1..2^52, start ≥ 0, start < max
  * ≤ {@link MAX_ID}, gap 0..2^52, a description of at most {@link MAX_DESCRIPTION}.
  * Stores check them before writing, so no caller can leave a tag the scripts cannot use.
  * @throws IdAllocError INVALID_ARGUMENT naming the value and the rule

@@ -1,5 +1,5 @@
 /**
- * The one place an error becomes an HTTP answer (SPEC §2): every error body is
+ * The one place an error becomes an HTTP answer (docs/design.md §2): every error body is
  * `{"error":{"code","message"}}`, INTERNAL errors are logged with their stack and never
  * sent, UNAVAILABLE carries `Retry-After`.
  */

@@ -1,5 +1,5 @@
 --[[
-  allocate-1: grant the next range of IDs of a segment tag (SPEC §4, §5, §8.1, §8.2).
+  allocate-1: grant the next range of IDs of a segment tag (docs/design.md §4, §5, §8.1, §8.2).
 
   KEYS[1]  the tag hash, {prefix}tag:{name}
   ARGV[1]  count: how many IDs are wanted, an integer from 1 to 2^52, or 0 for the

@@ -1,5 +1,5 @@
 --[[
-  bump-1: raise a segment tag's next ID; never lowers it (SPEC §3 `tag bump`, §8.4, §8.6).
+  bump-1: raise a segment tag's next ID; never lowers it (docs/design.md §3 `tag bump`, §8.4, §8.6).
 
   KEYS[1]  the tag hash, {prefix}tag:{name}
   ARGV[1]  how: 'to' (set next to ARGV[2], refused if that is lower),

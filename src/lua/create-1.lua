@@ -1,5 +1,5 @@
 --[[
-  create-1: create a tag (SPEC §3 `tag create`, §8.1).
+  create-1: create a tag (docs/design.md §3 `tag create`, §8.1).
 
   KEYS[1]  the tag hash, {prefix}tag:{name}
   ARGV[1]  mode: 'segment' or 'snowflake'

@@ -1,5 +1,5 @@
 --[[
-  delete-1: delete a tag, leaving a tombstone (SPEC §3 `tag delete`).
+  delete-1: delete a tag, leaving a tombstone (docs/design.md §3 `tag delete`).
 
   KEYS[1]  the tag hash, {prefix}tag:{name}
   ARGV[1]  deleted_at: milliseconds since the Unix epoch

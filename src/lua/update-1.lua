@@ -1,5 +1,5 @@
 --[[
-  update-1: change a tag's settings (SPEC §3 `tag update`).
+  update-1: change a tag's settings (docs/design.md §3 `tag update`).
 
   KEYS[1]  the tag hash, {prefix}tag:{name}
   ARGV     field, value pairs, each field one of step (1..2^52), max (a decimal ID),

@@ -1,5 +1,5 @@
 --[[
-  worker-claim-2: lease a free snowflake worker ID and fence it (SPEC §6).
+  worker-claim-2: lease a free snowflake worker ID and fence it (docs/design.md §6).
 
   KEYS[1]  the lease, {prefix}worker:{id} (a string holding the holder's token; expires)
   KEYS[2]  the horizon, {prefix}worker:{id}:horizon (a hash h, run_id, floor; never expires)

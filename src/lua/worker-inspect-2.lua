@@ -1,6 +1,6 @@
 --[[
   worker-inspect-2: look at a snowflake worker ID without changing it, so that a node
-  choosing a worker ID reads a window of them at once (SPEC §6). Read only.
+  choosing a worker ID reads a window of them at once (docs/design.md §6). Read only.
 
   KEYS[1]  the lease, {prefix}worker:{id} (a string holding the holder's token; expires)
   KEYS[2]  the horizon, {prefix}worker:{id}:horizon (a hash h, run_id, floor; never expires)

@@ -1,5 +1,5 @@
 --[[
-  worker-release-2: give a snowflake worker ID back on shutdown (SPEC §6).
+  worker-release-2: give a snowflake worker ID back on shutdown (docs/design.md §6).
   Compare-and-delete: nothing changes unless the token matches.
 
   KEYS[1]  the lease, {prefix}worker:{id}

@@ -1,6 +1,6 @@
 --[[
   worker-renew-2: extend a snowflake worker lease this holder still has, and raise its
-  horizon (SPEC §6). Compare-and-expire: nothing changes unless the token matches.
+  horizon (docs/design.md §6). Compare-and-expire: nothing changes unless the token matches.
 
   KEYS[1]  the lease, {prefix}worker:{id}
   KEYS[2]  the horizon, {prefix}worker:{id}:horizon

@@ -1,5 +1,5 @@
 /**
- * The one store assembly: opens the store a configuration names (SPEC §11) — Redis
+ * The one store assembly: opens the store a configuration names (docs/design.md §11) — Redis
  * standalone, Sentinel or Cluster; without any Redis setting, the embedded SQLite store
  * at DATA_DIR/idalloc.db — and hands it over as an {@link OpenedStore}, which says what
  * the store can do. The service, the library and the admin script open stores here
@@ -169,7 +169,7 @@ export function storeLocation(config: Config): string {
   }
 }
 
-/** The safety gap a new tag gets unless told otherwise: 1000 × MAX_STEP (SPEC §8.1). */
+/** The safety gap a new tag gets unless told otherwise: 1000 × MAX_STEP (docs/design.md §8.1). */
 export function defaultGap(config: Config): bigint {
   return 1000n * BigInt(config.MAX_STEP);
 }

@@ -1,5 +1,5 @@
 /**
- * SPEC §8.1 incarnation bump: a replica promoted while the old master keeps granting
+ * docs/design.md §8.1 incarnation bump: a replica promoted while the old master keeps granting
  * ranges it never replicated. The promoted server's first range must start above all of
  * them — and, as the counterfactual that shows this test can fail, a tag whose gap is 0
  * does hand out a range the old master already granted.

@@ -1,5 +1,5 @@
 /**
- * SPEC §8.4 regression fence: someone lowers a tag's `next` behind the node's back
+ * docs/design.md §8.4 regression fence: someone lowers a tag's `next` behind the node's back
  * (`HSET … next 1`: a bad restore, a hand edit). The node refuses the grant that falls
  * at or below the highest ID it was given, counts it, raises the counter above its mark,
  * fetches again — and serves no ID twice.

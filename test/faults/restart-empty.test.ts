@@ -1,5 +1,5 @@
 /**
- * SPEC §8.2 fail closed: Redis restarted without its data forgets every counter. No
+ * docs/design.md §8.2 fail closed: Redis restarted without its data forgets every counter. No
  * allocation may then start a tag again from 1: every one is refused (TAG_NOT_FOUND)
  * until the operator restores the tags from an export (`tag import`, README "Recovery
  * procedures"), which puts each above the exported next plus a gap in one atomic step.

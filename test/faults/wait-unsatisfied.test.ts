@@ -1,5 +1,5 @@
 /**
- * SPEC §8.3 on a node: with REDIS_MIN_REPLICAS=1 and the only replica stopped, every
+ * docs/design.md §8.3 on a node: with REDIS_MIN_REPLICAS=1 and the only replica stopped, every
  * fetched segment is discarded (fetch outcome `discarded`), none of its IDs is served,
  * the node runs dry to UNAVAILABLE, and recovers by itself once the replica is back.
  */

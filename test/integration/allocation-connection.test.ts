@@ -1,5 +1,5 @@
 /**
- * SPEC §8: the allocation connection neither queues commands while it is down nor
+ * docs/design.md §8: the allocation connection neither queues commands while it is down nor
  * replays them after it reconnects, so a reply always belongs to the connection the
  * guards checked — and a command the caller saw fail never runs later behind its back.
  */

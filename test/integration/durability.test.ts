@@ -1,5 +1,5 @@
 /**
- * SPEC §8.5: at start the service asks whether Redis can lose a write it acknowledged.
+ * docs/design.md §8.5: at start the service asks whether Redis can lose a write it acknowledged.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

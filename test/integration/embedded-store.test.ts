@@ -1,5 +1,5 @@
 /**
- * The embedded store as the service and the admin script use it (SPEC §11): its file and
+ * The embedded store as the service and the admin script use it (docs/design.md §11): its file and
  * settings, durability across reopen and a killed process, several processes on one
  * file, the admin script on it, and an allocator serving from it. What both stores do
  * alike is specified once in store-contract.test.ts.

@@ -1,5 +1,5 @@
 /**
- * The HTTP API of SPEC §2, route by route and error code by error code, on the real app
+ * The HTTP API of docs/design.md §2, route by route and error code by error code, on the real app
  * over a real allocator and Redis.
  */
 import { Redis } from 'ioredis';

@@ -1,5 +1,5 @@
 /**
- * `GET /metrics`: valid Prometheus text carrying every SPEC §9 series with its labels
+ * `GET /metrics`: valid Prometheus text carrying every docs/design.md §9 series with its labels
  * after traffic, route patterns instead of raw paths, and `promtool check metrics`.
  */
 import { spawnSync } from 'node:child_process';
@@ -63,7 +63,7 @@ describe('GET /metrics', () => {
   });
   afterAll(() => svc.close());
 
-  it('declares every SPEC §9 series with its type', () => {
+  it('declares every docs/design.md §9 series with its type', () => {
     expect(Object.fromEntries([...e.types].filter(([n]) => !/^(process|nodejs)_/.test(n)))).toEqual(
       {
         idalloc_ids_issued_total: 'counter',

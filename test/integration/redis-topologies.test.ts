@@ -1,5 +1,5 @@
 /**
- * SPEC §10–11: the store on Redis Cluster and behind Sentinel, opened from configuration
+ * docs/design.md §10–11: the store on Redis Cluster and behind Sentinel, opened from configuration
  * as the service and the admin script open it.
  */
 import { Cluster } from 'ioredis';

@@ -1,5 +1,5 @@
 /**
- * SPEC §8.3 on real processes: with REDIS_MIN_REPLICAS=1 a grant is served only once a
+ * docs/design.md §8.3 on real processes: with REDIS_MIN_REPLICAS=1 a grant is served only once a
  * replica acknowledged it; otherwise it is discarded and none of its IDs is served.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Worker leases and horizons under REDIS_MIN_REPLICAS (SPEC §8.3 applied to §6): a
+ * Worker leases and horizons under REDIS_MIN_REPLICAS (docs/design.md §8.3 applied to §6): a
  * claim or a raised horizon counts only once the replicas have it, so a failover cannot
  * hand a worker ID, or timestamps under a horizon, to a second node.
  */

@@ -14,7 +14,13 @@ import { httpTarget, Load } from '../support/load.js';
 import { Network } from '../support/netns.js';
 import { startNsCluster } from '../support/netns-cluster.js';
 import { roleOf, startNsService, type NsServer } from '../support/netns-sentinel.js';
-import { allIds, formatFigures, mark, sideFigures } from '../support/partition-report.js';
+import {
+  allIds,
+  formatFigures,
+  mark,
+  sideFigures,
+  auditNodes,
+} from '../support/partition-report.js';
 import { testPrefix } from '../support/prefix.js';
 import { Scene } from '../support/scene.js';
 import { segmentTag } from '../support/store.js';
@@ -146,6 +152,7 @@ describe.skipIf(run.unusable !== undefined)('c. Cluster: a master cut off with o
       ].join('\n'),
     );
     expect(ids.overlaps()).toEqual([]);
+    auditNodes('c. Cluster', scene.services);
     expect(bBackAt, 'node B serving from the promoted replica').toBeDefined();
     expect(bBackAt! - promotedAt).toBeLessThanOrEqual(FOLLOW_BOUND_MS);
     // Node A fails closed: its tags on the other masters get 503s, never a guess.

@@ -13,7 +13,13 @@ import { FlakyProxy } from '../support/flaky-proxy.js';
 import { httpTarget, Load } from '../support/load.js';
 import { Network } from '../support/netns.js';
 import { REDIS_PORT, startNsRedis, startNsService } from '../support/netns-sentinel.js';
-import { allIds, formatFigures, mark, sideFigures } from '../support/partition-report.js';
+import {
+  allIds,
+  formatFigures,
+  mark,
+  sideFigures,
+  auditNodes,
+} from '../support/partition-report.js';
 import { testPrefix } from '../support/prefix.js';
 import { Scene } from '../support/scene.js';
 import { segmentTag, testStore } from '../support/store.js';
@@ -137,6 +143,7 @@ describe.skipIf(run.unusable !== undefined)('d. a flaky link between the nodes a
       ].join('\n'),
     );
     expect(ids.overlaps()).toEqual([]);
+    auditNodes('d. flaky link', scene.services);
     // The faults happened (else this proved nothing).
     for (const p of all) {
       expect(p.stats.delayedChunks).toBeGreaterThan(10);

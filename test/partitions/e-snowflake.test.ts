@@ -11,7 +11,13 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { httpTarget, Load } from '../support/load.js';
 import { Network } from '../support/netns.js';
 import { startNsRedis, startNsService } from '../support/netns-sentinel.js';
-import { allIds, formatFigures, mark, sideFigures } from '../support/partition-report.js';
+import {
+  allIds,
+  formatFigures,
+  mark,
+  sideFigures,
+  auditNodes,
+} from '../support/partition-report.js';
 import { testPrefix } from '../support/prefix.js';
 import { Scene } from '../support/scene.js';
 import type { ServiceProcess } from '../support/service-process.js';
@@ -135,6 +141,7 @@ describe.skipIf(run.unusable !== undefined)('e. snowflake: a node cut off past i
       ].join('\n'),
     );
     expect(ids.overlaps()).toEqual([]);
+    auditNodes('e. snowflake', scene.services);
     expect(claimedWorker(nodeC)).toBe(workerA);
     expect(cTimes.length).toBeGreaterThan(0);
     expect(aLast).toBeGreaterThanOrEqual(0n);

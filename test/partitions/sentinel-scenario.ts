@@ -16,7 +16,13 @@ import {
   startNsService,
   type NsServer,
 } from '../support/netns-sentinel.js';
-import { allIds, formatFigures, mark, sideFigures } from '../support/partition-report.js';
+import {
+  allIds,
+  formatFigures,
+  mark,
+  sideFigures,
+  auditNodes,
+} from '../support/partition-report.js';
 import { testPrefix } from '../support/prefix.js';
 import { Scene } from '../support/scene.js';
 import { segmentTag } from '../support/store.js';
@@ -162,6 +168,7 @@ export async function sentinelPartition(run: NetnsRun, scene: Scene, s: Sentinel
     ].join('\n'),
   );
   expect(ids.overlaps()).toEqual([]);
+  auditNodes(`${s.label}. ${s.title}`, scene.services);
   expect(bBackAt, 'node B serving from the promoted master').toBeDefined();
   expect(bBackAt! - promotedAt).toBeLessThanOrEqual(FOLLOW_BOUND_MS);
   if (s.minReplicas > 0) {

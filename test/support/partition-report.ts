@@ -5,6 +5,8 @@
  */
 import { IdLedger } from './ledger.js';
 import type { Load } from './load.js';
+import { GrantLogs } from './grant-audit.js';
+import type { ServiceProcess } from './service-process.js';
 
 export interface SideFigures {
   readonly side: string;
@@ -62,4 +64,20 @@ export function allIds(loads: readonly Load[]): IdLedger {
   const all = new IdLedger();
   for (const l of loads) all.merge(l.ledger);
   return all;
+}
+
+/**
+ * `idalloc-admin audit`'s check over the grant logs of every service node of a scenario
+ * (what an operator would run over the deployment's logs): grant lines were written, and
+ * no two grants — segments, ranges or snowflake worker windows — overlap. Prints the
+ * audit's figures beside the ledger's.
+ */
+export function auditNodes(name: string, nodes: readonly ServiceProcess[]): void {
+  const logs = new GrantLogs();
+  for (const n of nodes) logs.addParsed(n.logs);
+  const r = logs.expectNoOverlaps();
+  const granted = r.tags.reduce((sum, t) => sum + BigInt(t.idsGranted), 0n);
+  console.log(
+    `${name}: audit of ${nodes.length} nodes' logs: ${r.grantLines} grant lines, ${granted} IDs granted, ${r.overlaps} overlaps`,
+  );
 }

@@ -13,7 +13,7 @@ function refusal(env: Record<string, string>): string {
 }
 
 describe('loadConfig', () => {
-  it('applies the SPEC §10 defaults and freezes the result', () => {
+  it('applies the docs/design.md §10 defaults and freezes the result', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       PORT: 8080,

@@ -1,5 +1,5 @@
 /**
- * The deployment files (SPEC §12) against the metrics contract (SPEC §9): every query in
+ * The deployment files (docs/design.md §12) against the metrics contract (docs/design.md §9): every query in
  * the Grafana dashboard and every alert rule names only metrics, labels and label values
  * the service exports, so a renamed metric cannot leave a silent, empty panel or an alert
  * that never fires. Plain text checks: no Docker, promtool or YAML parser needed.
@@ -16,7 +16,7 @@ interface MetricSpec {
   readonly labels: Labels;
 }
 
-/** SPEC §9, by hand: the point is to notice when code, dashboard or spec drift apart. */
+/** docs/design.md §9, by hand: the point is to notice when code, dashboard or spec drift apart. */
 const SPEC_METRICS: Readonly<Record<string, MetricSpec>> = {
   idalloc_ids_issued_total: {
     type: 'counter',
@@ -56,7 +56,7 @@ const TARGET_LABELS: Labels = { instance: null, job: null };
 const HISTOGRAM_SERIES = /^(.+)_(bucket|sum|count)$/;
 
 /**
- * What is wrong with one PromQL expression: metric names outside SPEC §9, label
+ * What is wrong with one PromQL expression: metric names outside docs/design.md §9, label
  * matchers a metric does not have (or values it never takes), and `by`/`without`
  * labels that none of the expression's metrics carry.
  */
@@ -70,7 +70,7 @@ function checkExpr(expr: string): string[] {
     const name = histogram ? histogram[1]! : token;
     const spec = SPEC_METRICS[name];
     if (!spec) {
-      problems.push(`'${token}' is not a SPEC §9 metric (in: ${expr})`);
+      problems.push(`'${token}' is not a docs/design.md §9 metric (in: ${expr})`);
       continue;
     }
     const labels: Labels = {
@@ -171,7 +171,7 @@ describe('the metric checker used below', () => {
     expect(problems).toHaveLength(5);
   });
 
-  it('accepts histogram series, target labels and regex alternatives SPEC §9 allows', () => {
+  it('accepts histogram series, target labels and regex alternatives docs/design.md §9 allows', () => {
     const expr =
       'histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket' +
       '{instance=~"$instance", status_code="503"}[5m]))) + ' +
@@ -218,13 +218,13 @@ describe('the Grafana dashboard', () => {
     expect(new Set(uids)).toEqual(new Set([datasourceUid]));
   });
 
-  it('uses only the metrics, labels and label values of SPEC §9', () => {
+  it('uses only the metrics, labels and label values of docs/design.md §9', () => {
     const exprs = dashboardExprs();
     expect(exprs.filter((e) => e.includes('idalloc_')).length).toBeGreaterThanOrEqual(10);
     expect(exprs.flatMap(checkExpr)).toEqual([]);
   });
 
-  it('charts every SPEC §9 metric', () => {
+  it('charts every docs/design.md §9 metric', () => {
     const text = dashboardExprs().join('\n');
     const missing = Object.keys(SPEC_METRICS).filter((name) => !text.includes(name));
     expect(missing).toEqual([]);
@@ -234,7 +234,7 @@ describe('the Grafana dashboard', () => {
 describe('the Prometheus alert rules', () => {
   const yaml = read('deploy/prometheus/alerts.yml');
 
-  it('use only the metrics, labels and label values of SPEC §9', () => {
+  it('use only the metrics, labels and label values of docs/design.md §9', () => {
     const exprs = alertExprs(yaml);
     expect(exprs).toHaveLength(yaml.match(/^\s*- alert:/gm)?.length ?? -1);
     expect(exprs.flatMap(checkExpr)).toEqual([]);

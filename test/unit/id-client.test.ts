@@ -1,5 +1,5 @@
 /**
- * IdClient (SPEC §7) against a fake HTTP responder: a fetch that answers like a set of
+ * IdClient (docs/design.md §7) against a fake HTTP responder: a fetch that answers like a set of
  * idalloc services sharing one counter, or as each test scripts it, on a manual clock.
  */
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The snowflake generator (SPEC §6): time-ordered IDs from a logical clock, a sequence
+ * The snowflake generator (docs/design.md §6): time-ordered IDs from a logical clock, a sequence
  * per millisecond and a worker ID, either pinned (`SNOWFLAKE_WORKER_ID`, one node only)
  * or leased from a store with the horizon fence ({@link WorkerLease}).
  *

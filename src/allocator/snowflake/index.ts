@@ -1,5 +1,5 @@
 /**
- * Snowflake mode (SPEC §6): the generator, its layout and its worker lease. The service
+ * Snowflake mode (docs/design.md §6): the generator, its layout and its worker lease. The service
  * builds one generator per process with {@link snowflakeFromConfig}; library users may
  * construct {@link SnowflakeGenerator} directly.
  */

@@ -1,5 +1,5 @@
 /**
- * The snowflake bit layout (SPEC §6): milliseconds since an epoch | worker ID | sequence,
+ * The snowflake bit layout (docs/design.md §6): milliseconds since an epoch | worker ID | sequence,
  * packed into one non-negative integer below 2^63 (or 2^53 with the `js-safe` preset).
  * Pure functions: encoding, decoding with validation, and when the timestamp runs out.
  */
@@ -98,7 +98,7 @@ export function layoutFingerprint(l: SnowflakeLayout): string {
   return `epoch=${new Date(l.epochMs).toISOString()} bits=${l.timestampBits}/${l.workerBits}/${l.sequenceBits}`;
 }
 
-/** The layout the configuration names (SPEC §10; the preset already resolved by loadConfig). */
+/** The layout the configuration names (docs/design.md §10; the preset already resolved by loadConfig). */
 export function layoutFromConfig(c: Config): SnowflakeLayout {
   return createLayout({
     epochMs: c.SNOWFLAKE_EPOCH,

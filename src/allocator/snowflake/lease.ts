@@ -1,5 +1,5 @@
 /**
- * The worker-ID lease and its horizon fence (SPEC §6), on any {@link WorkerLeaseStore}.
+ * The worker-ID lease and its horizon fence (docs/design.md §6), on any {@link WorkerLeaseStore}.
  *
  * One step at a time, on injected time:
  * - no worker ID: choose one (below) and claim it; retry every third of the lease while

@@ -40,7 +40,7 @@ local function segment_fields_valid(t)
     and dec_cmp(t.next, '9223372036854775808') <= 0
 end
 
--- Incarnation guard (SPEC §8.1): a segment tag last written by another server — a
+-- Incarnation guard (docs/design.md §8.1): a segment tag last written by another server — a
 -- restart, a promoted replica, a restore, or a hash with no run_id at all — may lack
 -- that server's latest grants. So before anything reads or changes its counter, next
 -- skips the tag's safety gap (stopping at max + 1: exhausted, never overflowed) and the

@@ -1,4 +1,4 @@
--- worker: a snowflake worker ID's lease and horizon (SPEC §6).
+-- worker: a snowflake worker ID's lease and horizon (docs/design.md §6).
 -- The lease is a string holding its holder's token, with a TTL. The horizon is a hash
 -- that never expires: h, the highest timestamp (Unix ms) any holder of the worker ID may
 -- use; run_id, the server that last confirmed h; floor, the current holder's first

@@ -1,5 +1,5 @@
 /**
- * The embedded store's SQLite file (SPEC §11) through Node's built-in `node:sqlite`:
+ * The embedded store's SQLite file (docs/design.md §11) through Node's built-in `node:sqlite`:
  * opening it with the settings that make it durable and shareable between processes,
  * the schema, transactions, and SQLite failures as typed errors.
  *

@@ -1,12 +1,12 @@
 /**
- * The embedded store (SPEC §11): the {@link Store} on a SQLite file under DATA_DIR, for
+ * The embedded store (docs/design.md §11): the {@link Store} on a SQLite file under DATA_DIR, for
  * a single host without Redis. Each operation is one write transaction with the same
  * steps, checks and refusals as its Lua script in src/lua (allocate-1, bump-1, create-1,
  * update-1, delete-1), so the two stores answer alike; the contract suite in
  * test/integration/store-contract.test.ts runs against both.
  *
  * Differences from Redis, by design:
- * - no incarnation guard (SPEC §8.1): a local file committed with synchronous=FULL does
+ * - no incarnation guard (docs/design.md §8.1): a local file committed with synchronous=FULL does
  *   not lose acknowledged writes to a restart or a failover, so there is no `run_id` and
  *   a grant is never `bumped`; the `gap` setting is kept so that tags move to Redis
  *   unchanged;

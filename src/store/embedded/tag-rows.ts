@@ -1,6 +1,6 @@
 /**
  * The `tags` table of the embedded store: one row per tag with the fields of the Redis
- * tag hash (SPEC §4) except `run_id`. A tombstone is a row holding only `next` and
+ * tag hash (docs/design.md §4) except `run_id`. A tombstone is a row holding only `next` and
  * `deleted_at`, as delete-1.lua leaves a hash holding only those two.
  *
  * Values are read as SQLite stored them (integers as bigint) and checked here before

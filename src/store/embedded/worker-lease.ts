@@ -1,5 +1,5 @@
 /**
- * Snowflake worker leases and horizons in the embedded store (SPEC §6), with the
+ * Snowflake worker leases and horizons in the embedded store (docs/design.md §6), with the
  * semantics of the worker-*-2.lua scripts on Redis: each call one transaction.
  *
  * - A lease is a row (token, expires_at); it counts as held until expires_at on the

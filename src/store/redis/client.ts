@@ -1,11 +1,11 @@
 /**
- * Builds the ioredis clients for the configured topology (SPEC §10, §11): standalone
+ * Builds the ioredis clients for the configured topology (docs/design.md §10, §11): standalone
  * (`REDIS_URL`), Sentinel (`REDIS_SENTINELS` + `REDIS_SENTINEL_MASTER`) or Cluster
  * (`REDIS_CLUSTER_NODES`).
  *
  * Two clients: a general one for admin work and readiness, and the allocation client,
  * which never queues commands while offline and never resends them after a reconnect
- * (SPEC §8), so that a reply always belongs to the connection the guards checked.
+ * (docs/design.md §8), so that a reply always belongs to the connection the guards checked.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { jitteredBackoff } from '../../core/backoff.js';
@@ -58,7 +58,7 @@ const common: RedisOptions = {
 };
 
 /**
- * Options of the allocation connection: fail fast, never replay (SPEC §8). A server that
+ * Options of the allocation connection: fail fast, never replay (docs/design.md §8). A server that
  * stops answering (partitioned away, frozen) leaves a TCP connection that stays open for
  * minutes, and ioredis asks the Sentinels again only when a connection closes: so a
  * connection that gets no byte back within the command timeout is dropped
@@ -162,7 +162,7 @@ const epochs = new WeakMap<Redis, { value: number }>();
 /**
  * Counts the connections a client has made from now on: the epoch rises on every
  * `ready`, so a reply and a later command on the same epoch went over the same
- * connection (SPEC §8.3). Idempotent.
+ * connection (docs/design.md §8.3). Idempotent.
  */
 export function trackConnectionEpoch(conn: Redis): void {
   if (epochs.has(conn)) return;
@@ -259,7 +259,7 @@ export function refreshSlots(cluster: Cluster, timeoutMs = 1000): Promise<void> 
 /**
  * A connection of `role` derived from a client the caller built (the library's
  * `redis` option): the caller's connection settings, with the role's command rules on
- * top — for the allocation role no offline queue, no resend, no retries (SPEC §8).
+ * top — for the allocation role no offline queue, no resend, no retries (docs/design.md §8).
  */
 export function duplicateClient(
   client: RedisLike,

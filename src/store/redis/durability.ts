@@ -1,5 +1,5 @@
 /**
- * The durability check at start (SPEC §8.5): can this Redis lose a write it has
+ * The durability check at start (docs/design.md §8.5): can this Redis lose a write it has
  * acknowledged? It looks, on every master, at persistence (AOF on, `appendfsync always`),
  * eviction (`maxmemory-policy noeviction`), a sample of tag keys (none may expire), the
  * role and the replicas. Where `CONFIG` is renamed or denied (managed Redis), `INFO`

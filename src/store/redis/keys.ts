@@ -1,5 +1,5 @@
 /**
- * The one key builder (SPEC §4). No Redis key is spelled anywhere else.
+ * The one key builder (docs/design.md §4). No Redis key is spelled anywhere else.
  *
  * Each tag is one hash, so an allocation touches one key and tags spread over Cluster
  * slots. Worker leases and horizons share a hash tag per worker ID (`{…}`), so the

@@ -1,5 +1,5 @@
 /**
- * The replication ack (SPEC §8.3): a granted segment is served only once `WAIT` — sent on
+ * The replication ack (docs/design.md §8.3): a granted segment is served only once `WAIT` — sent on
  * the connection that carried the grant, to the node that executed it — reports enough
  * replicas, and only if that connection was not re-established in between (a `WAIT` on a
  * fresh connection has written nothing and confirms nothing). Anything else discards the

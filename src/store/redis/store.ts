@@ -45,7 +45,7 @@ export interface RedisStoreOptions {
   readonly now?: () => number;
   /**
    * `REDIS_MIN_REPLICAS`: replicas that must acknowledge a grant (`WAIT`) before it is
-   * served (SPEC §8.3); 0 turns the check off.
+   * served (docs/design.md §8.3); 0 turns the check off.
    * @default 0
    */
   readonly minReplicas?: number;
@@ -103,7 +103,7 @@ export class RedisStore implements Store, LayoutRegistry {
   /**
    * Runs the allocation script on the allocation connection (for a Cluster, the
    * connection to the master of the tag's slot) and, with `minReplicas`, serves the grant
-   * only once `WAIT` on that same connection confirms it (SPEC §8.3).
+   * only once `WAIT` on that same connection confirms it (docs/design.md §8.3).
    */
   async allocate(tag: string, count: number, exact: boolean): Promise<Grant> {
     const key = this.keys.tag(tag);
@@ -376,7 +376,7 @@ export class RedisStore implements Store, LayoutRegistry {
   }
 
   /**
-   * The durability check of SPEC §8.5 on every master behind this store; the service
+   * The durability check of docs/design.md §8.5 on every master behind this store; the service
    * sets `idalloc_store_durable` from it and, with `REQUIRE_DURABLE_STORE=true`, refuses
    * to start unless it says durable (`StoreNotDurableError`).
    */

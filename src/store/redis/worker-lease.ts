@@ -1,5 +1,5 @@
 /**
- * Snowflake worker leases and horizons in Redis (SPEC §4, §6): the worker-*-2.lua
+ * Snowflake worker leases and horizons in Redis (docs/design.md §4, §6): the worker-*-2.lua
  * scripts on the general client. The lease `{prefix}worker:{id}` and its horizon
  * `{prefix}worker:{id}:horizon` share a Cluster hash tag, so each script runs on one
  * slot; inspecting a window sends one script per worker ID, all in flight at once.
@@ -65,7 +65,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
 
   /**
    * The connection a claim or renewal goes through: with a replication ack, the one to
-   * the node owning the worker's slot, so that `WAIT` can follow on it (SPEC §8.3).
+   * the node owning the worker's slot, so that `WAIT` can follow on it (docs/design.md §8.3).
    */
   private async connection(workerId: number): Promise<RedisLike> {
     if (this.replication.minReplicas === 0) return this.client;
