@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 import { httpTarget, Load } from '../support/load.js';
 import { Network, type NetnsRun } from '../support/netns.js';
 import {
+  REDIS_PORT,
   roleOf,
   SENTINEL_PORT,
   startNsSentinelSet,
@@ -27,7 +28,7 @@ import { testPrefix } from '../support/prefix.js';
 import { Scene } from '../support/scene.js';
 import { segmentTag } from '../support/store.js';
 import { storeOn } from '../support/topology-store.js';
-import { waitUntil } from '../support/wait.js';
+import { info, waitUntil } from '../support/wait.js';
 
 /** Far above what node A can draw from the cut-off master in the scenario (~10 k/s). */
 const GAP = 100_000_000n;
@@ -92,12 +93,15 @@ export async function sentinelPartition(run: NetnsRun, scene: Scene, s: Sentinel
   // them (and below the gap) was granted by the old master during the partition.
   const nextAtCut = new Map<string, bigint>();
   for (const t of TAGS) nextAtCut.set(t, (await admin.getTag(t))!.next!);
+  const oldRunId = (await info(REDIS_PORT, 'server', master.host.ip)).run_id;
   const cutAt = Date.now();
   const [aAtCut, bAtCut] = [mark(loadA), mark(loadB)];
   await net.cut(
     [master.host, sentinel1.host, hostA],
     [replica1.host, replica2.host, ...majoritySentinels.map((x) => x.host), hostB],
   );
+  // Every rule is in place from here on: no replica can confirm a grant of the old master.
+  const cutDoneAt = Date.now();
   let promoted: NsServer | undefined;
   await waitUntil(
     async () => {
@@ -174,10 +178,20 @@ export async function sentinelPartition(run: NetnsRun, scene: Scene, s: Sentinel
   if (s.minReplicas > 0) {
     // With REDIS_MIN_REPLICAS no replica confirms the cut-off master's grants while the
     // cut lasts: node A fails closed (serves only what it had buffered before the cut).
-    // After the heal, until the Sentinels demote the old master, a replica may be sent
-    // back to it for a moment (seen once: a grant confirmed 2 s after the heal) — IDs
-    // below the gap, so still no repeat; reported above, not asserted.
-    expect(splitBrainDuringCut).toBe(0n);
+    // Its grant log says so exactly: no grant of the old master's incarnation was taken
+    // into service between the cut being complete and the heal (a grant confirmed while
+    // the rules were still going in may legitimately be served, which is why the ID
+    // count above is reported rather than asserted). After the heal, until the Sentinels
+    // demote the old master, a replica may be sent back to it for a moment (seen once: a
+    // grant confirmed 2 s after the heal) — IDs below the gap, so still no repeat.
+    expect(oldRunId, 'the old master run_id').toBeDefined();
+    const servedDuringCut = nodeA.logs.filter((l) => {
+      const g = l.grant as { kind?: string; at?: string; incarnation?: string } | undefined;
+      if (l.msg !== 'grant' || g?.kind !== 'segment' || g.incarnation !== oldRunId) return false;
+      const at = Date.parse(g.at ?? '');
+      return at > cutDoneAt && at < healedAt;
+    });
+    expect(servedDuringCut, 'grants of the cut-off master taken into service').toEqual([]);
   }
   for (const t of TAGS) expect(ids.count(t)).toBeGreaterThan(400n);
 }
