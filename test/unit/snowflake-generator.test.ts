@@ -62,6 +62,23 @@ describe('SnowflakeGenerator (pinned worker)', () => {
     expect(id > ids[4095]!).toBe(true);
   });
 
+  it('spins into the next millisecond when the clock turns over later than 20 000 reads', async () => {
+    // A clock like the real one: it turns over 1.2 ms (real time) after the sequence ran
+    // out, long after a fixed count of reads would have given up and slept for 1 ms.
+    const time = new FakeTime();
+    let turnAt = Infinity;
+    const clock = { now: () => (performance.now() >= turnAt ? time.t + 1 : time.t) };
+    const gen = new SnowflakeGenerator({ layout, workerId: 7, clock, sleep: time.sleep });
+    await gen.start();
+    const ids = gen.nextBatch(4096) as bigint[];
+    turnAt = performance.now() + 1.2;
+    const next = gen.next();
+    expect(typeof next).toBe('bigint'); // answered without sleeping
+    expect(time.sleeps).toEqual([]);
+    expect(parts(next as bigint)).toMatchObject({ timestamp: time.t + 1, sequence: 0 });
+    expect((next as bigint) > ids[4095]!).toBe(true);
+  });
+
   it('waits out a clock moved back by 2 ms, counts it, and keeps IDs increasing', async () => {
     const { gen, time, backwards } = pinned();
     await gen.start();
