@@ -58,6 +58,8 @@ export interface SnowflakeGeneratorOptions {
   readonly decodeToleranceMs?: number;
   readonly clock?: Clock;
   readonly sleep?: Sleep;
+  /** Monotonic milliseconds that bound the overflow spin. @default performance.now */
+  readonly monotonic?: () => number;
   readonly schedule?: Schedule;
   /** Only `clockBackwards` is called here; the facade reports `idsIssued`. */
   readonly observer?: AllocatorObserver;
@@ -85,6 +87,7 @@ export class SnowflakeGenerator {
   private readonly pinned: WorkerGrant | undefined;
   private readonly clock: Clock;
   private readonly sleep: Sleep;
+  private readonly monotonic: () => number;
   private readonly observer: AllocatorObserver;
   private readonly log: Log;
   private readonly maxBackwardMs: number;
@@ -103,6 +106,7 @@ export class SnowflakeGenerator {
     this.layout = opts.layout;
     this.clock = opts.clock ?? systemClock;
     this.sleep = opts.sleep ?? timerSleep;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
     this.observer = opts.observer ?? {};
     this.log = opts.log ?? silentLog;
     this.maxBackwardMs = opts.maxBackwardMs ?? 5;
@@ -282,13 +286,13 @@ export class SnowflakeGenerator {
    * so a clock that turned over within the limit is always seen.
    */
   private spinPast(ts: number): number {
-    const deadline = performance.now() + SPIN_LIMIT_MS;
+    const deadline = this.monotonic() + SPIN_LIMIT_MS;
     for (;;) {
       for (let i = 0; i < SPIN_CHECK_EVERY; i++) {
         const now = this.clock.now();
         if (now > ts) return now;
       }
-      if (performance.now() >= deadline) {
+      if (this.monotonic() >= deadline) {
         const now = this.clock.now();
         return now > ts ? now : ts;
       }
