@@ -46,6 +46,8 @@ export interface Metrics {
   watch(allocator: IdAllocator): void;
   /** One finished HTTP request; `route` is the route pattern or {@link UNMATCHED_ROUTE}. */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
+  /** {@link observeRequest} with the labels resolved once, for a hot route's answers. */
+  requestObserver(method: string, route: string, statusCode: number): (seconds: number) => void;
   setStoreUp(up: boolean): void;
   setStoreDurable(durable: boolean): void;
   /**
@@ -163,6 +165,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const httpChildren = new Map<string, ReturnType<typeof httpSeconds.labels>>();
   const labelled = (values: LabelValues<'method' | 'route' | 'status_code'>) =>
     httpSeconds.labels(values);
+  const child = (method: string, route: string, statusCode: number) => {
+    const key = `${method} ${statusCode} ${route}`;
+    let c = httpChildren.get(key);
+    if (!c) {
+      c = labelled({ method, route, status_code: String(statusCode) });
+      httpChildren.set(key, c);
+    }
+    return c;
+  };
 
   // Tags the allocator has served: the only tag label values besides UNSERVED_TAG.
   const served = new Set<string>();
@@ -192,13 +203,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       allocator = a;
     },
     observeRequest(method: string, route: string, statusCode: number, seconds: number) {
-      const key = `${method} ${statusCode} ${route}`;
-      let child = httpChildren.get(key);
-      if (!child) {
-        child = labelled({ method, route, status_code: String(statusCode) });
-        httpChildren.set(key, child);
-      }
-      child.observe(seconds);
+      child(method, route, statusCode).observe(seconds);
+    },
+    requestObserver(method: string, route: string, statusCode: number) {
+      const c = child(method, route, statusCode);
+      return (seconds: number) => c.observe(seconds);
     },
     setStoreUp: (up: boolean) => storeUp.set(up ? 1 : 0),
     setStoreDurable: (durable: boolean) => storeDurable.set(durable ? 1 : 0),

@@ -3,7 +3,8 @@
  * `{"error":{"code","message"}}`, INTERNAL errors are logged with their stack and never
  * sent, UNAVAILABLE carries `Retry-After`.
  */
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ErrorCode, IdAllocError } from '../errors.js';
 import { closeIfDraining } from './context.js';
@@ -65,7 +66,7 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /** Writes the error body; also used for answers that are not thrown (404, 401, 503). */
-export function sendError(res: Response, e: Omit<HttpError, 'internal'>): void {
+export function sendError(res: ServerResponse, e: Omit<HttpError, 'internal'>): void {
   const body = JSON.stringify({ error: { code: e.code, message: e.message } });
   closeIfDraining(res);
   res.statusCode = e.status;
@@ -80,6 +81,35 @@ export interface ErrorLocals {
   error?: { code: string; message: string };
 }
 
+/** What an error answer and its log line say about the request. */
+export interface FailedRequest {
+  readonly id: string;
+  readonly method: string;
+  /** The URL as the client sent it (shown bounded in the log). */
+  readonly url: string;
+}
+
+/**
+ * Answers `err` on `res`: the one way a thrown error becomes an answer, for the express
+ * error handler and the lean ID path alike. INTERNAL errors name the request id instead
+ * of their cause. Logs one line unless `logged` (pino-http logs the request itself, reading
+ * `res.err` and `locals.error`).
+ */
+export function answerError(
+  logger: Logger,
+  req: FailedRequest,
+  res: ServerResponse & { locals?: ErrorLocals; err?: Error },
+  err: unknown,
+  logged: boolean,
+): void {
+  const e = toHttpError(err);
+  const message = e.internal ? `internal error (request ${req.id})` : e.message;
+  if (res.locals) res.locals.error = { code: e.code, message };
+  if (e.internal) res.err = err instanceof Error ? err : new Error(String(err));
+  sendError(res, { ...e, message });
+  if (!logged) logFailure(logger, req, res.statusCode, e, err);
+}
+
 /**
  * The central error handler. Requests that went through pino-http are logged there (it
  * reads `res.err`); the hot routes skip pino-http, so their errors are logged here.
@@ -91,20 +121,22 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const e = toHttpError(err);
-    const message = e.internal ? `internal error (request ${String(req.id)})` : e.message;
-    (res.locals as ErrorLocals).error = { code: e.code, message };
-    if (e.internal) res.err = err instanceof Error ? err : new Error(String(err));
-    sendError(res, { ...e, message });
-    if (!req.log) logHot(logger, req, res, e, err);
+    const failed = { id: String(req.id), method: req.method, url: req.originalUrl };
+    answerError(logger, failed, res, err, Boolean(req.log));
   };
 }
 
 /** One line for a failed request on a route pino-http does not log. */
-function logHot(logger: Logger, req: Request, res: Response, e: HttpError, err: unknown): void {
+function logFailure(
+  logger: Logger,
+  req: FailedRequest,
+  statusCode: number,
+  e: HttpError,
+  err: unknown,
+): void {
   const line = {
-    req: { id: req.id, method: req.method, url: shown(req.originalUrl) },
-    res: { statusCode: res.statusCode },
+    req: { id: req.id, method: req.method, url: shown(req.url) },
+    res: { statusCode },
     ...(e.internal ? { err } : { error: { code: e.code, message: e.message } }),
   };
   if (e.status >= 500) logger.error(line, 'request failed');
