@@ -34,7 +34,9 @@ export function bearerCheck(tokens: readonly string[] | undefined): Authorize {
     }
     return new IdAllocError(
       ErrorCode.UNAUTHORIZED,
-      m ? 'the bearer token is not valid' : 'this route needs an Authorization: Bearer <token> header',
+      m
+        ? 'the bearer token is not valid'
+        : 'this route needs an Authorization: Bearer <token> header',
     );
   };
 }
