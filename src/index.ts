@@ -4,10 +4,14 @@
  * in-flight requests finish, then the allocator and the store close; exit 0, forced
  * after 10 s).
  */
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { createAllocator } from './allocator/index.js';
 import { createApp, ReadyState } from './app.js';
+import { runPrimary } from './cluster.js';
+import type { ClusterMessage } from './cluster-messages.js';
+import { clusterWorkerMetrics } from './cluster-metrics.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -33,6 +37,11 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   exitOnFatal(logger);
+  if (config.WORKERS > 1 && cluster.isPrimary) {
+    // WORKERS=N: this process only runs the workers (cluster.ts); they run what follows.
+    runPrimary(config, logger, { shutdownLimitMs: SHUTDOWN_LIMIT_MS });
+    return;
+  }
   let store: ReturnType<typeof openStore>;
   try {
     store = openStore(config);
@@ -41,7 +50,8 @@ async function main(): Promise<void> {
   }
   const warning = storeWarning(store);
   if (warning) logger.warn(warning);
-  const metrics = createMetrics();
+  // A cluster worker answers /metrics with the node's aggregate (cluster-metrics.ts).
+  const metrics = cluster.isWorker ? clusterWorkerMetrics(createMetrics()) : createMetrics();
   if (!(await checkStore(store, config, logger, metrics))) {
     await store.close();
     process.exit(1);
@@ -79,10 +89,15 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const worker = cluster.isWorker ? { worker: cluster.worker?.id } : {};
   logger.info(
-    { host: config.HOST, port, store: store.kind, keyPrefix: config.KEY_PREFIX },
+    { host: config.HOST, port, store: store.kind, keyPrefix: config.KEY_PREFIX, ...worker },
     `listening on http://${config.HOST}:${port}`,
   );
+  if (cluster.isWorker) {
+    const listening: ClusterMessage = { type: 'idalloc:listening', port };
+    process.send?.(listening);
+  }
   const stopPolling = ready.poll(READY_POLL_MS);
 
   let stopping = false;

@@ -104,6 +104,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: 'idalloc_segment_step',
     help: 'The step the next segment fetch of a tag will ask for.',
     labelNames: ['tag'] as const,
+    // WORKERS>1: the largest step any worker will ask for.
+    aggregator: 'max',
     registers: [registry],
     collect() {
       this.reset();
@@ -128,17 +130,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const storeUp = new Gauge({
     name: 'idalloc_store_up',
     help: 'Whether the store answered the last readiness check (1) or not (0).',
+    // WORKERS>1: 0 when any worker's store is down.
+    aggregator: 'min',
     registers: [registry],
   });
   const storeDurable = new Gauge({
     name: 'idalloc_store_durable',
     help: 'Whether the start-up durability check found a store that cannot lose acknowledged writes.',
+    // WORKERS>1: 0 when any worker found the store not durable.
+    aggregator: 'min',
     registers: [registry],
   });
   let heldWorker: () => number | undefined = () => undefined;
   new Gauge({
     name: 'idalloc_snowflake_worker_id',
     help: 'The snowflake worker ID this node holds; -1 while it holds none.',
+    // WORKERS>1: -1 when any worker holds none (each holds its own).
+    aggregator: 'min',
     registers: [registry],
     collect() {
       this.set(heldWorker() ?? -1);
