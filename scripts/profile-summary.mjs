@@ -25,14 +25,25 @@ function area(cf) {
   const url = cf.url ?? '';
   const name = cf.functionName;
   if (name === '(idle)' || name === '(program)' || name === '(garbage collector)') return name;
-  if (/writev|writeGeneric|_writeGeneric|handleWriteReq|WriteWrap|writeBuffer|writeUtf8String/.test(name)) return 'socket write';
-  if (url.includes('node_modules/express') || url.includes('node_modules/router')) return 'express + router';
+  if (
+    /writev|writeGeneric|_writeGeneric|handleWriteReq|WriteWrap|writeBuffer|writeUtf8String/.test(
+      name,
+    )
+  )
+    return 'socket write';
+  if (url.includes('node_modules/express') || url.includes('node_modules/router'))
+    return 'express + router';
   if (url.includes('node_modules/prom-client')) return 'prom-client';
   if (url.includes('node_modules/pino')) return 'pino';
   if (url.includes('node_modules/')) return 'other packages';
   if (url.includes('/src/') || url.includes('/dist/')) return 'idalloc';
   if (url.startsWith('node:_http') || url.startsWith('node:http')) return 'node http core';
-  if (url.startsWith('node:net') || url.startsWith('node:internal/stream') || url.startsWith('node:stream')) return 'node net/streams';
+  if (
+    url.startsWith('node:net') ||
+    url.startsWith('node:internal/stream') ||
+    url.startsWith('node:stream')
+  )
+    return 'node net/streams';
   if (url.startsWith('node:')) return 'node other';
   return name.startsWith('(') ? name : 'native/builtin';
 }
@@ -55,6 +66,8 @@ for (const [id, t] of self) {
 const pct = (t) => `${((100 * t) / busy).toFixed(1)} %`;
 console.log(`busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled`);
 console.log('\nby area (self time, share of busy time)');
-for (const [a, t] of [...areas].sort((x, y) => y[1] - x[1])) console.log(`  ${pct(t).padStart(7)}  ${a}`);
+for (const [a, t] of [...areas].sort((x, y) => y[1] - x[1]))
+  console.log(`  ${pct(t).padStart(7)}  ${a}`);
 console.log(`\ntop ${top} functions (self time)`);
-for (const [k, t] of [...fn].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`  ${pct(t).padStart(7)}  ${k}`);
+for (const [k, t] of [...fn].sort((x, y) => y[1] - x[1]).slice(0, top))
+  console.log(`  ${pct(t).padStart(7)}  ${k}`);
