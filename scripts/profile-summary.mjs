@@ -2,21 +2,28 @@
  * Where a CPU profile's busy time goes: self time by function and by area (socket
  * writes, express, Node's HTTP core, idalloc, prom-client, …), as shares of busy time.
  *
- *   node scripts/profile-summary.mjs <file.cpuprofile> [top]
+ *   node scripts/profile-summary.mjs <file.cpuprofile> [top] [skipMs]
+ *
+ * `skipMs` leaves out the first milliseconds of the profile (start-up, module loading,
+ * warm-up), so that only the steady state under load is counted.
  */
 import { readFileSync } from 'node:fs';
 
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, skipArg] = process.argv.slice(2);
 if (!file) {
-  console.error('usage: node scripts/profile-summary.mjs <file.cpuprofile> [top]');
+  console.error('usage: node scripts/profile-summary.mjs <file.cpuprofile> [top] [skipMs]');
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
 const prof = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map();
+const skipUs = Number(skipArg ?? 0) * 1000;
 const dt = prof.timeDeltas;
+let at = 0;
 for (let i = 0; i < prof.samples.length; i++) {
+  at += dt[i] ?? 0;
+  if (at < skipUs) continue;
   self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (dt[i] ?? 0));
 }
 
