@@ -14,6 +14,7 @@
  *
  * Needs wrk, taskset and redis-server (it says how to install what is missing).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,9 @@ if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(seconds) || sec
   process.exit(2);
 }
 requireTools();
+// The servers under test run as `npm start` runs them: built JavaScript, no loader.
+console.log('bench: building dist/ (npm run build) …');
+if (spawnSync('npm', ['run', 'build'], { stdio: 'inherit' }).status !== 0) process.exit(1);
 
 const cores = availableParallelism();
 // One core for the server under test, the other for wrk, Redis and the proxy.
@@ -102,13 +106,7 @@ async function main(): Promise<void> {
   }
   const admin = new Redis(redisUrl);
   const proxyPort = await freePort();
-  startPinned(LOAD, node, [
-    ...tsx,
-    'scripts/bench-proxy.ts',
-    String(proxyPort),
-    String(redisPort),
-    '1',
-  ]);
+  startPinned(LOAD, node, ['scripts/bench-proxy.mjs', String(proxyPort), String(redisPort), '1']);
   const proxyUrl = `redis://127.0.0.1:${proxyPort}`;
 
   /** A tag store on a fresh prefix with the bench tags; returns the prefix. */
@@ -123,7 +121,7 @@ async function main(): Promise<void> {
   const servers: Promise<void>[] = [];
   const baseline = async (kind: string, url = redisUrl) => {
     const port = await freePort();
-    startPinned(SERVER, node, [...tsx, 'scripts/bench-server.ts', kind], {
+    startPinned(SERVER, node, ['scripts/bench-server.mjs', kind], {
       PORT: String(port),
       REDIS_URL: url,
     });
@@ -132,7 +130,7 @@ async function main(): Promise<void> {
   };
   const idalloc = async (cpus: string, env: Record<string, string>, step = 1_000_000) => {
     const port = await freePort();
-    startPinned(cpus, node, [...tsx, 'src/index.ts'], {
+    startPinned(cpus, node, ['dist/index.js'], {
       REDIS_URL: redisUrl,
       KEY_PREFIX: await prefix(step),
       PORT: String(port),

@@ -3,28 +3,30 @@
  * latency-insulation contenders (C and F with 1 ms added to their Redis link). Order is
  * kept: chunks leave in the order they came, each no sooner than `delay` after arrival.
  *
- *   node --import tsx scripts/bench-proxy.ts <listenPort> <targetPort> [delayMs=1]
+ *   node scripts/bench-proxy.mjs <listenPort> <targetPort> [delayMs=1]
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout } from 'node:timers';
 
 const [listenPort, targetPort, delayArg] = process.argv.slice(2).map(Number);
 const delayMs = delayArg ?? 1;
 if (!listenPort || !targetPort || !(delayMs >= 0)) {
-  console.error('usage: bench-proxy.ts <listenPort> <targetPort> [delayMs]');
+  console.error('usage: bench-proxy.mjs <listenPort> <targetPort> [delayMs]');
   process.exit(2);
 }
 
 /** Forwards `from` to `to`, each chunk `delayMs` after it arrived, in order. */
-function delayed(from: net.Socket, to: net.Socket): void {
-  const queue: { at: number; chunk: Buffer }[] = [];
-  let timer: NodeJS.Timeout | undefined;
+function delayed(from, to) {
+  const queue = [];
+  let timer;
   const flush = () => {
     timer = undefined;
     const now = performance.now();
-    while (queue.length > 0 && queue[0]!.at <= now) to.write(queue.shift()!.chunk);
-    if (queue.length > 0) timer = setTimeout(flush, queue[0]!.at - now);
+    while (queue.length > 0 && queue[0].at <= now) to.write(queue.shift().chunk);
+    if (queue.length > 0) timer = setTimeout(flush, queue[0].at - now);
   };
-  from.on('data', (chunk: Buffer) => {
+  from.on('data', (chunk) => {
     queue.push({ at: performance.now() + delayMs, chunk });
     timer ??= setTimeout(flush, delayMs);
   });
@@ -35,7 +37,7 @@ function delayed(from: net.Socket, to: net.Socket): void {
 net
   .createServer((client) => {
     client.setNoDelay(true);
-    const upstream = net.connect(targetPort!, '127.0.0.1');
+    const upstream = net.connect(targetPort, '127.0.0.1');
     upstream.setNoDelay(true);
     delayed(client, upstream);
     delayed(upstream, client);

@@ -8,48 +8,50 @@
  * - `lock`:    express + a Redis lock per ID: `SET lock NX PX`, `GET`, `SET`, `DEL` (G,
  *              the lock-per-ID design of the articles idalloc's segments replace)
  *
- *   PORT=… REDIS_URL=… node --import tsx scripts/bench-server.ts <kind>
+ *   PORT=… REDIS_URL=… node scripts/bench-server.mjs <kind>
  *
- * Every answer has idalloc's headers (JSON, `Cache-Control: no-store`, no ETag) so that
- * only the work behind it differs.
+ * Plain JavaScript, like the built service it is compared with (dist/), so that no
+ * loader sits in either. Every answer has idalloc's headers (JSON, `Cache-Control:
+ * no-store`, no ETag) so that only the work behind it differs.
  */
 import http from 'node:http';
 import express from 'express';
 import { Redis } from 'ioredis';
+import { setImmediate } from 'node:timers';
 
 const kind = process.argv[2];
 const port = Number(process.env.PORT);
 const CONSTANT = '{"tag":"bench","id":"1234567890"}';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-function answer(res: http.ServerResponse, body: string): void {
+function answer(res, body) {
   res.statusCode = 200;
   res.setHeader('Content-Type', JSON_TYPE);
   res.setHeader('Cache-Control', 'no-store');
   res.end(body);
 }
 
-function failed(res: http.ServerResponse, err: unknown): void {
+function failed(res, err) {
   res.statusCode = 503;
   res.setHeader('Content-Type', JSON_TYPE);
   res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: String(err) } }));
 }
 
-function expressApp(): express.Express {
+function expressApp() {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   return app;
 }
 
-function redis(): Redis {
+function redis() {
   const url = process.env.REDIS_URL;
   if (!url) throw new Error('REDIS_URL is not set');
   return new Redis(url);
 }
 
 /** G: take the lock (retrying while another request holds it), read, write, release. */
-async function lockedNext(r: Redis, tag: string): Promise<bigint> {
+async function lockedNext(r, tag) {
   const lock = `bench:lock:${tag}`;
   for (let tries = 0; ; tries++) {
     if ((await r.set(lock, '1', 'PX', 1000, 'NX')) === 'OK') break;
@@ -65,7 +67,7 @@ async function lockedNext(r: Redis, tag: string): Promise<bigint> {
   }
 }
 
-let server: http.Server;
+let server;
 if (kind === 'bare') {
   server = http.createServer((_req, res) => answer(res, CONSTANT));
 } else if (kind === 'express') {
@@ -79,7 +81,7 @@ if (kind === 'bare') {
     const tag = req.params.tag;
     r.incr(`bench:incr:${tag}`).then(
       (id) => answer(res, `{"tag":"${tag}","id":"${id}"}`),
-      (err: unknown) => failed(res, err),
+      (err) => failed(res, err),
     );
   });
   server = http.createServer(app);
@@ -90,13 +92,13 @@ if (kind === 'bare') {
     const tag = req.params.tag;
     lockedNext(r, tag).then(
       (id) => answer(res, `{"tag":"${tag}","id":"${id}"}`),
-      (err: unknown) => failed(res, err),
+      (err) => failed(res, err),
     );
   });
   server = http.createServer(app);
 } else {
   console.error(
-    'usage: bench-server.ts bare|express|incr|lock (PORT, REDIS_URL from the environment)',
+    'usage: bench-server.mjs bare|express|incr|lock (PORT, REDIS_URL from the environment)',
   );
   process.exit(2);
 }
