@@ -9,7 +9,7 @@
  * bench-results/ (git-ignored).
  *
  *   npm run bench                  full run (3 rounds × 5 s per contender, ~6 minutes)
- *   npm run bench -- --quick       a one-minute look (3 rounds × 1 s)
+ *   npm run bench -- --quick       a one-minute look (3 rounds × 1 s, warm-up once)
  *   npm run bench -- --rounds 5 --seconds 5 --out DIR
  *
  * Needs wrk, taskset and redis-server (it says how to install what is missing).
@@ -199,9 +199,10 @@ async function main(): Promise<void> {
 
   const runs = new Map<string, WrkRun[]>(contenders.map((c) => [c.id, []]));
   const commands = new Map<string, { calls: number; ids: number }>();
-  const total = rounds * contenders.length * (seconds + warmSeconds);
+  const warmRounds = quick ? 1 : rounds;
+  const total = contenders.length * (rounds * seconds + warmRounds * warmSeconds);
   console.log(
-    `bench: ${contenders.length} contenders × ${rounds} rounds × (${warmSeconds} s warm-up + ${seconds} s), about ${Math.ceil(total / 60)} min of HTTP load, then the in-process runs`,
+    `bench: ${contenders.length} contenders × ${rounds} rounds × ${seconds} s (${warmSeconds} s warm-up ${quick ? 'in the first round' : 'each time'}), about ${Math.ceil(total / 60)} min of HTTP load, then the in-process runs`,
   );
   for (let round = 0; round < rounds; round++) {
     // Alternate, and rotate the order each round so no contender always follows another.
@@ -210,7 +211,11 @@ async function main(): Promise<void> {
       const opts = { threads: c.threads, connections: CONNECTIONS };
       await admin.config('RESETSTAT');
       const from = performance.now();
-      const warm = await wrk(c.load, c.url, { ...opts, seconds: warmSeconds });
+      // --quick warms each contender up in the first round only (a one-minute look).
+      const warm =
+        round === 0 || !quick
+          ? await wrk(c.load, c.url, { ...opts, seconds: warmSeconds })
+          : undefined;
       const run = await wrk(c.load, c.url, { ...opts, seconds });
       const elapsed = (performance.now() - from) / 1000;
       const calls = Math.max(0, (await redisCommands(admin)) - background * elapsed);
@@ -218,7 +223,7 @@ async function main(): Promise<void> {
       if (c.redis) {
         const acc = commands.get(c.id) ?? { calls: 0, ids: 0 };
         acc.calls += calls;
-        acc.ids += (warm.requests + run.requests) * c.count;
+        acc.ids += ((warm?.requests ?? 0) + run.requests) * c.count;
         commands.set(c.id, acc);
       }
       process.stdout.write(
