@@ -8,7 +8,11 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeSnowflake, createLayout } from '../../src/allocator/snowflake/layout.js';
 import { find, parseExposition } from '../support/http.js';
 import { testPrefix } from '../support/prefix.js';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
+import {
+  runServiceToExit,
+  startServiceProcess,
+  type ServiceProcess,
+} from '../support/service-process.js';
 import { segmentTag, testStore } from '../support/store.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -141,6 +145,31 @@ describe('WORKERS=2', () => {
     }
     agent.destroy();
   }, 120_000);
+
+  it('stops the node with exit 1 when a worker fails to start, as one process would', async () => {
+    // The test Redis runs without AOF: every worker refuses it under REQUIRE_DURABLE_STORE.
+    const r = await runServiceToExit(
+      {
+        REDIS_URL: redisUrl,
+        KEY_PREFIX: testPrefix(),
+        WORKERS: '2',
+        REQUIRE_DURABLE_STORE: 'true',
+      },
+      60_000,
+    );
+    expect(r.code).toBe(1);
+    const lines = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        role: 'primary',
+        msg: 'a worker failed to start: stopping the node',
+      }),
+    );
+    expect(lines.some((l) => l.msg === 'worker died: replacing it')).toBe(false);
+  }, 90_000);
 
   it('replaces a killed worker and keeps every ID unique', async () => {
     const node = await startNode();
