@@ -1,52 +1,293 @@
 /**
- * `npm run bench`: every benchmark, each reported as a ratio against a baseline measured
- * in the same run (these machines are shared and noisy: absolute figures drift, ratios
- * much less). Uses REDIS_URL when set, else starts a throwaway redis-server.
+ * `npm run bench`: idalloc side by side with its baselines, in one run, on this machine.
  *
- * Flags: --ms N (time per measurement, default 2000), --json.
+ * It starts what it needs (a redis-server on a free port, each server under test as a
+ * process of its own pinned with `taskset` to one core while wrk and Redis run on the
+ * other), then measures every contender with the same connections, warm-up and duration,
+ * alternating them within each round, for several rounds; it reports medians and the
+ * spread, every target with its ratio and PASS/MISS, and writes JSON and Markdown to
+ * bench-results/ (git-ignored).
+ *
+ *   npm run bench                  full run (3 rounds × 5 s per contender, ~6 minutes)
+ *   npm run bench -- --quick       a one-minute look (3 rounds × 1 s, warm-up once)
+ *   npm run bench -- --rounds 5 --seconds 5 --out DIR
+ *
+ * Needs wrk, taskset and redis-server (it says how to install what is missing).
  */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RedisServer } from '../test/support/redis-server.js';
-import { benchHttp } from './bench-http.js';
-import { benchMemory, benchSegment, type BenchResult } from './bench-segment.js';
-import { benchSnowflake } from './bench-snowflake.js';
+import { Redis } from 'ioredis';
+import { freePort } from '../test/support/redis-server.js';
+import { testPrefix } from '../test/support/prefix.js';
+import { segmentTag, testStore } from '../test/support/store.js';
+import { report, type ContenderResult, type Measured } from './bench-report.js';
+import {
+  redisCommands,
+  requireTools,
+  startPinned,
+  stopAll,
+  waitForOk,
+  wrk,
+  type WrkRun,
+} from './bench-tools.js';
 
 const { values } = parseArgs({
-  options: { ms: { type: 'string', default: '2000' }, json: { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    out: { type: 'string', default: 'bench-results' },
+  },
 });
-const ms = Number(values.ms);
-if (!Number.isInteger(ms) || ms < 100) {
-  console.error(`--ms ${values.ms}: expected an integer of at least 100`);
+const quick = values.quick;
+const rounds = Number(values.rounds ?? 3);
+const seconds = Number(values.seconds ?? (quick ? 1 : 5));
+const warmSeconds = quick ? 1 : 2;
+if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(seconds) || seconds < 1) {
+  console.error('--rounds and --seconds: expected integers of at least 1');
   process.exit(2);
 }
+requireTools();
+// The servers under test run as `npm start` runs them: built JavaScript, no loader.
+console.log('bench: building dist/ (npm run build) …');
+if (spawnSync('npm', ['run', 'build'], { stdio: 'inherit' }).status !== 0) process.exit(1);
 
-const server = process.env.REDIS_URL ? undefined : await RedisServer.start();
-const redisUrl = process.env.REDIS_URL ?? server!.url;
-const results: BenchResult[] = [];
-try {
-  results.push(...(await benchSegment(redisUrl, ms)));
-  const sf = await benchSnowflake(ms);
-  results.push({
-    name: sf.name,
-    value: sf.idsPerSecond,
-    unit: 'IDs/s',
-    baseline: sf.limitPerSecond,
-    ratio: sf.ratio,
-    note: "baseline: the layout's limit (2^sequence bits per ms)",
-  });
-  results.push(...(await benchHttp(redisUrl, ms)));
-  results.push(await benchMemory(redisUrl));
-} finally {
-  await server?.dispose();
+const cores = availableParallelism();
+// One core for the server under test, the other for wrk, Redis and the proxy.
+const SERVER = cores >= 2 ? '1' : '0';
+const LOAD = '0';
+const ALL = cores >= 2 ? '0,1' : '0';
+const CONNECTIONS = 32;
+const node = process.execPath;
+const tsx = ['--import', 'tsx'];
+
+process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+
+interface Contender {
+  readonly id: string;
+  readonly label: string;
+  readonly url: string;
+  /** IDs per request. */
+  readonly count: number;
+  /** Where wrk runs, with how many threads. */
+  readonly load: string;
+  readonly threads: number;
+  /** Counted in Redis commands per million IDs. */
+  readonly redis: boolean;
 }
 
-if (values.json) {
-  console.log(JSON.stringify(results, null, 2));
-} else {
-  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  for (const r of results) {
-    console.log(
-      `${r.name.padEnd(40)} ${fmt(r.value).padStart(14)} ${r.unit.padEnd(6)} ratio ${r.ratio.toFixed(3)}  (${r.note}: ${fmt(r.baseline)})`,
-    );
+async function main(): Promise<void> {
+  const redisPort = await freePort();
+  startPinned(LOAD, 'redis-server', [
+    '--port',
+    String(redisPort),
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]);
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  for (let i = 0; ; i++) {
+    const probe = new Redis(redisUrl, { lazyConnect: true, retryStrategy: () => null });
+    probe.on('error', () => {}); // refused until the server listens: expected here
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      break;
+    } catch {
+      probe.disconnect();
+      if (i > 100) throw new Error(`redis-server did not start on port ${redisPort}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
+  const admin = new Redis(redisUrl);
+  const proxyPort = await freePort();
+  startPinned(LOAD, node, ['scripts/bench-proxy.mjs', String(proxyPort), String(redisPort), '1']);
+  const proxyUrl = `redis://127.0.0.1:${proxyPort}`;
+
+  /** A tag store on a fresh prefix with the bench tags; returns the prefix. */
+  const prefix = async (step: number): Promise<string> => {
+    const p = `bench:${testPrefix()}`;
+    const store = testStore(redisUrl, p);
+    await store.createTag(segmentTag('bench', { step }));
+    await store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
+    await store.close();
+    return p;
+  };
+  const servers: Promise<void>[] = [];
+  const baseline = async (kind: string, url = redisUrl) => {
+    const port = await freePort();
+    startPinned(SERVER, node, ['scripts/bench-server.mjs', kind], {
+      PORT: String(port),
+      REDIS_URL: url,
+    });
+    servers.push(waitForOk(`http://127.0.0.1:${port}/v1/ids/bench`));
+    return `http://127.0.0.1:${port}`;
+  };
+  const idalloc = async (cpus: string, env: Record<string, string>, step = 1_000_000) => {
+    const port = await freePort();
+    startPinned(cpus, node, ['dist/index.js'], {
+      REDIS_URL: redisUrl,
+      KEY_PREFIX: await prefix(step),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      SNOWFLAKE_LEASE_MS: '3000',
+      ...env,
+    });
+    const base = `http://127.0.0.1:${port}`;
+    servers.push(waitForOk(`${base}/v1/ids/bench`).then(() => waitForOk(`${base}/v1/ids/flake`)));
+    return base;
+  };
+
+  const A = await baseline('bare');
+  const B = await baseline('express');
+  const F = await baseline('incr');
+  const G = await baseline('lock');
+  const Fp = await baseline('incr', proxyUrl);
+  const C = await idalloc(SERVER, {});
+  const Cs = await idalloc(SERVER, { MAX_STEP: '100' }, 100);
+  const Cp = await idalloc(SERVER, { REDIS_URL: proxyUrl });
+  const W1 = await idalloc(ALL, { WORKERS: '1' });
+  const W2 = await idalloc(ALL, { WORKERS: '2' });
+  await Promise.all(servers);
+
+  const one = (id: string, label: string, url: string, redis: boolean, count = 1): Contender => ({
+    id,
+    label,
+    url,
+    count,
+    load: LOAD,
+    threads: 1,
+    redis,
+  });
+  const contenders: Contender[] = [
+    one('A', 'bare node:http, constant JSON ID', `${A}/v1/ids/bench`, false),
+    one('B', 'express 5, constant', `${B}/v1/ids/bench`, false),
+    one('C', 'idalloc GET /v1/ids/{tag} (step 10^6)', `${C}/v1/ids/bench`, true),
+    one('E', 'idalloc snowflake tag', `${C}/v1/ids/flake`, true),
+    one('F', 'express + one Redis INCR per request', `${F}/v1/ids/bench`, true),
+    one('G', 'lock per ID (SET NX + GET + SET + DEL)', `${G}/v1/ids/bench`, true),
+    one('D100', 'idalloc ?count=100', `${C}/v1/ids/bench?count=100`, true, 100),
+    one('D1000', 'idalloc ?count=1000', `${C}/v1/ids/bench?count=1000`, true, 1000),
+    one('C-step100', 'idalloc, tag step and MAX_STEP 100', `${Cs}/v1/ids/bench`, true),
+    one('C-proxy', 'idalloc, Redis link +1 ms each way', `${Cp}/v1/ids/bench`, true),
+    one('F-proxy', 'INCR per request, Redis link +1 ms each way', `${Fp}/v1/ids/bench`, true),
+    // Both unpinned (server and wrk share both cores), wrk with two threads.
+    {
+      ...one('W1', 'idalloc WORKERS=1 (unpinned)', `${W1}/v1/ids/bench`, true),
+      load: ALL,
+      threads: 2,
+    },
+    {
+      ...one('W2', 'idalloc WORKERS=2 (unpinned)', `${W2}/v1/ids/bench`, true),
+      load: ALL,
+      threads: 2,
+    },
+  ];
+
+  // Idle contenders still talk to Redis (readiness polls, lease renewals): measure that
+  // background rate and take it out of each contender's count.
+  await admin.config('RESETSTAT');
+  const idleFrom = performance.now();
+  await new Promise((r) => setTimeout(r, 3000));
+  const background = (await redisCommands(admin)) / ((performance.now() - idleFrom) / 1000);
+
+  const runs = new Map<string, WrkRun[]>(contenders.map((c) => [c.id, []]));
+  const commands = new Map<string, { calls: number; ids: number }>();
+  const warmRounds = quick ? 1 : rounds;
+  const total = contenders.length * (rounds * seconds + warmRounds * warmSeconds);
+  console.log(
+    `bench: ${contenders.length} contenders × ${rounds} rounds × ${seconds} s (${warmSeconds} s warm-up ${quick ? 'in the first round' : 'each time'}), about ${Math.ceil(total / 60)} min of HTTP load, then the in-process runs`,
+  );
+  for (let round = 0; round < rounds; round++) {
+    // Alternate, and rotate the order each round so no contender always follows another.
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
+    for (const c of order) {
+      const opts = { threads: c.threads, connections: CONNECTIONS };
+      await admin.config('RESETSTAT');
+      const from = performance.now();
+      // --quick warms each contender up in the first round only (a one-minute look).
+      const warm =
+        round === 0 || !quick
+          ? await wrk(c.load, c.url, { ...opts, seconds: warmSeconds })
+          : undefined;
+      const run = await wrk(c.load, c.url, { ...opts, seconds });
+      const elapsed = (performance.now() - from) / 1000;
+      const calls = Math.max(0, (await redisCommands(admin)) - background * elapsed);
+      runs.get(c.id)!.push(run);
+      if (c.redis) {
+        const acc = commands.get(c.id) ?? { calls: 0, ids: 0 };
+        acc.calls += calls;
+        acc.ids += ((warm?.requests ?? 0) + run.requests) * c.count;
+        commands.set(c.id, acc);
+      }
+      process.stdout.write(
+        `  round ${round + 1}/${rounds} ${c.id.padEnd(10)} ${Math.round(run.rps).toString().padStart(7)} req/s  p50 ${run.p50Ms.toFixed(2)} ms  p99 ${run.p99Ms.toFixed(2)} ms${run.failures ? `  ${run.failures} FAILED` : ''}\n`,
+      );
+    }
+  }
+
+  console.log('  in-process: allocator next() vs floor, snowflake direct, IdClient …');
+  const inproc = startPinned(SERVER, node, [
+    ...tsx,
+    'scripts/bench-inprocess.ts',
+    redisUrl,
+    C,
+    String(seconds * 1000),
+    String(rounds),
+  ]);
+  let out = '';
+  inproc.stdout!.removeAllListeners('data');
+  inproc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((resolve) => inproc.once('exit', resolve));
+  const { samples } = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+    samples: Record<string, number[]>;
+  };
+  await admin.quit();
+
+  const results: ContenderResult[] = contenders.map((c) => {
+    const rs = runs.get(c.id)!;
+    const cmd = commands.get(c.id);
+    return {
+      id: c.id,
+      label: c.label,
+      count: c.count,
+      rps: rs.map((r) => r.rps),
+      p50Ms: rs.map((r) => r.p50Ms),
+      p99Ms: rs.map((r) => r.p99Ms),
+      failures: rs.reduce((a, r) => a + r.failures, 0),
+      redisPerMillionIds: cmd ? (cmd.calls * 1e6) / cmd.ids : undefined,
+    };
+  });
+  const inProcess: Measured[] = Object.entries(samples).map(([id, xs]) => ({ id, samples: xs }));
+  const machine = {
+    date: new Date().toISOString(),
+    nproc: cores,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    redisBackgroundPerSecond: Math.round(background * 10) / 10,
+    placement: `servers pinned to CPU ${SERVER}; wrk (-t1 -c${CONNECTIONS}), redis-server and the delaying proxy on CPU ${LOAD}; W1/W2 and their wrk (-t2) unpinned on CPUs ${ALL}`,
+    rounds,
+    seconds,
+    warmSeconds,
+    quick,
+  };
+  const { text, markdown, json } = report(machine, results, inProcess);
+  console.log(`\n${text}`);
+  mkdirSync(values.out!, { recursive: true });
+  const stamp = machine.date.replace(/[:.]/g, '-');
+  writeFileSync(join(values.out!, `bench-${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(join(values.out!, `bench-${stamp}.md`), markdown);
+  console.log(`written: ${join(values.out!, `bench-${stamp}.{json,md}`)}`);
+}
+
+try {
+  await main();
+} finally {
+  await stopAll();
 }

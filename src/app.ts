@@ -2,7 +2,7 @@
  * The HTTP service (docs/design.md §2) as an express app. `createApp` only builds it; the entry
  * file (index.ts) listens, and tests start it on port 0.
  */
-import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
@@ -10,16 +10,18 @@ import type { Logger } from 'pino';
 import type { IdAllocator } from './allocator/types.js';
 import type { Config } from './config.js';
 import { ErrorCode } from './core/errors.js';
-import { bearerAuth } from './http/auth.js';
+import { bearerAuth, bearerCheck } from './http/auth.js';
 import type { RouteContext } from './http/context.js';
 import { errorHandler, notFound, type ErrorLocals } from './http/errors.js';
 import { idRoutes } from './http/ids.js';
+import { leanIdPath } from './http/lean.js';
 import { openApiRoute } from './http/openapi.js';
 import { opsRoutes } from './http/ops.js';
 import { RefusalLog, refusalCode } from './http/refusals.js';
 import { censorHeaders, censorUrl } from './logger.js';
 import type { ReadyState } from './http/ready.js';
 import { statusRoutes, type StatusDeps } from './http/status.js';
+import { assignRequestId } from './http/request-id.js';
 import { tagRoutes } from './http/tags.js';
 import { UNMATCHED_ROUTE, type Metrics } from './metrics.js';
 import type { TagStore } from './core/store-ports.js';
@@ -38,9 +40,6 @@ export interface AppDeps {
   readonly status?: StatusDeps;
 }
 
-/** A client's `x-request-id` is echoed when it is a plain token of sane length. */
-const REQUEST_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
-
 /** Routes whose successful requests are frequent probes: logged at debug only. */
 const PROBES = new Set(['/metrics', '/healthz', '/readyz']);
 
@@ -57,9 +56,7 @@ function routeOf(req: Request): string {
 function requestContext(metrics: Metrics, ready: ReadyState): RequestHandler {
   return (req, res, next) => {
     const start = performance.now();
-    const given = req.headers['x-request-id'];
-    req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    res.setHeader('X-Request-Id', req.id);
+    req.id = assignRequestId(req, res);
     (res.locals as { ready?: ReadyState }).ready = ready;
     res.once('finish', () => {
       const refused = refusalCode(res);
@@ -103,6 +100,23 @@ function details(res: unknown, value: object): object {
   };
 }
 
+/**
+ * Puts the lean ID path (http/lean.ts) ahead of express: `app.listen` and
+ * `http.createServer(app)` call `app.handle` for every request, so the ID routes skip
+ * express's per-request set-up and router, and everything the lean path leaves goes on
+ * to express unchanged.
+ */
+function serveLeanFirst(
+  app: Express,
+  lean: (req: IncomingMessage, res: ServerResponse) => boolean,
+): void {
+  const target = app as unknown as { handle: (...args: unknown[]) => void };
+  const handle = target.handle.bind(app);
+  target.handle = (req: unknown, res: unknown, next: unknown) => {
+    if (!lean(req as IncomingMessage, res as ServerResponse)) handle(req, res, next);
+  };
+}
+
 /** Builds the app; never listens. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -111,6 +125,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   deps.metrics.watch(deps.allocator);
 
+  const authorize = bearerCheck(deps.config.API_TOKENS);
+  const refusals = new RefusalLog();
   const ctx: RouteContext = {
     allocator: deps.allocator,
     tags: deps.tags,
@@ -118,14 +134,16 @@ export function createApp(deps: AppDeps): Express {
     config: deps.config,
     logger: deps.logger,
     ready: deps.ready,
-    auth: bearerAuth(deps.config.API_TOKENS),
+    auth: bearerAuth(authorize),
+    authorize,
+    refusals,
   };
+  serveLeanFirst(app, leanIdPath(ctx));
 
   app.use(requestContext(deps.metrics, deps.ready));
   // The hot routes come before the request log: a line per ID would cost more than the
   // ID. Their failures are logged by the error handler.
   idRoutes(app, ctx);
-  const refusals = new RefusalLog();
   app.use(
     pinoHttp({
       logger: deps.logger,

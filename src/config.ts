@@ -3,6 +3,7 @@
  * with its default and meaning, parsed once at start into a frozen object that is passed
  * down. Nothing else reads `process.env`.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE } from './core/tags.js';
 
@@ -39,6 +40,22 @@ const int = (min: number, max: number) =>
         .max(max, `an integer from ${min} to ${max}`),
     );
 
+/** Most worker processes `WORKERS` may ask for. */
+export const MAX_WORKERS = 256;
+
+/** `WORKERS`: a count, or `auto` for one per available core. */
+const workers = z
+  .string()
+  .regex(/^(auto|\d+)$/, { message: `an integer from 1 to ${MAX_WORKERS}, or auto` })
+  .transform((s) => (s === 'auto' ? availableParallelism() : Number(s)))
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(1, `an integer from 1 to ${MAX_WORKERS}, or auto`)
+      .max(MAX_WORKERS, `an integer from 1 to ${MAX_WORKERS}, or auto`),
+  );
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -65,6 +82,11 @@ const isoTime = z.string().transform((s, ctx) => {
 const schema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Processes serving the port (node:cluster), each with its own buffers and snowflake
+   * worker lease; `auto` = `os.availableParallelism()`. 1: one process, no cluster.
+   */
+  WORKERS: workers.default(1),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, { message: 'a redis:// or rediss:// URL' })

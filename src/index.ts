@@ -4,11 +4,15 @@
  * in-flight requests finish, then the allocator and the store close; exit 0, forced
  * after 10 s).
  */
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { TagActivity, teeObservers } from './activity.js';
 import { createAllocator } from './allocator/index.js';
 import { createApp, ReadyState } from './app.js';
+import { runPrimary } from './cluster.js';
+import type { ClusterMessage } from './cluster-messages.js';
+import { clusterWorkerMetrics } from './cluster-metrics.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './logger.js';
@@ -35,6 +39,11 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   exitOnFatal(logger);
+  if (config.WORKERS > 1 && cluster.isPrimary) {
+    // WORKERS=N: this process only runs the workers (cluster.ts); they run what follows.
+    runPrimary(config, logger, { shutdownLimitMs: SHUTDOWN_LIMIT_MS });
+    return;
+  }
   let store: OpenedStore;
   try {
     store = openStore(config, logger);
@@ -42,7 +51,9 @@ async function main(): Promise<void> {
     return fail(err);
   }
   if (store.warning) logger.warn(store.warning);
-  const metrics = createMetrics({ maxTags: config.METRICS_MAX_TAGS });
+  // A cluster worker answers /metrics with the node's aggregate (cluster-metrics.ts).
+  const created = createMetrics({ maxTags: config.METRICS_MAX_TAGS });
+  const metrics = cluster.isWorker ? clusterWorkerMetrics(created) : created;
   if (!(await checkStore(store, config, logger, metrics))) {
     await store.close();
     process.exit(1);
@@ -95,10 +106,15 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const worker = cluster.isWorker ? { worker: cluster.worker?.id } : {};
   logger.info(
-    { host: config.HOST, port, store: store.kind, keyPrefix: config.KEY_PREFIX },
+    { host: config.HOST, port, store: store.kind, keyPrefix: config.KEY_PREFIX, ...worker },
     `listening on http://${config.HOST}:${port}`,
   );
+  if (cluster.isWorker) {
+    const listening: ClusterMessage = { type: 'idalloc:listening', port };
+    process.send?.(listening);
+  }
   const stopPolling = ready.poll(READY_POLL_MS);
 
   let stopping = false;

@@ -77,6 +77,8 @@ export interface Metrics {
    * {@link REFUSED_CODES} count as `OTHER`, so the label set stays bounded.
    */
   requestRefused(code: string): void;
+  /** {@link observeRequest} with the labels resolved once, for a hot route's answers. */
+  requestObserver(method: string, route: string, statusCode: number): (seconds: number) => void;
   setStoreUp(up: boolean): void;
   setStoreDurable(durable: boolean): void;
   /**
@@ -157,6 +159,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: 'idalloc_segment_step',
     help: 'The step the next segment fetch of a tag will ask for (tags with a label of their own).',
     labelNames: ['tag'] as const,
+    // WORKERS>1: the largest step any worker will ask for.
+    aggregator: 'max',
     registers: [registry],
     collect() {
       this.reset();
@@ -182,17 +186,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const storeUp = new Gauge({
     name: 'idalloc_store_up',
     help: 'Whether the store answered the last readiness check (1) or not (0).',
+    // WORKERS>1: 0 when any worker's store is down.
+    aggregator: 'min',
     registers: [registry],
   });
   const storeDurable = new Gauge({
     name: 'idalloc_store_durable',
     help: 'Whether the start-up durability check found a store that cannot lose acknowledged writes.',
+    // WORKERS>1: 0 when any worker found the store not durable.
+    aggregator: 'min',
     registers: [registry],
   });
   let heldWorker: () => number | undefined = () => undefined;
   new Gauge({
     name: 'idalloc_snowflake_worker_id',
     help: 'The snowflake worker ID this node holds; -1 while it holds none.',
+    // WORKERS>1: -1 when any worker holds none (each holds its own).
+    aggregator: 'min',
     registers: [registry],
     collect() {
       this.set(heldWorker() ?? -1);
@@ -226,6 +236,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const httpChildren = new Map<string, ReturnType<typeof httpSeconds.labels>>();
   const labelled = (values: LabelValues<'method' | 'route' | 'status_code'>) =>
     httpSeconds.labels(values);
+  const child = (method: string, route: string, statusCode: number) => {
+    const key = `${method} ${statusCode} ${route}`;
+    let c = httpChildren.get(key);
+    if (!c) {
+      c = labelled({ method, route, status_code: String(statusCode) });
+      httpChildren.set(key, c);
+    }
+    return c;
+  };
 
   // Tags the allocator has served: the only ones that may get a label (tagLabels).
   const served = new Set<string>();
@@ -267,13 +286,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       allocator = a;
     },
     observeRequest(method: string, route: string, statusCode: number, seconds: number) {
-      const key = `${method} ${statusCode} ${route}`;
-      let child = httpChildren.get(key);
-      if (!child) {
-        child = labelled({ method, route, status_code: String(statusCode) });
-        httpChildren.set(key, child);
-      }
-      child.observe(seconds);
+      child(method, route, statusCode).observe(seconds);
+    },
+    requestObserver(method: string, route: string, statusCode: number) {
+      const c = child(method, route, statusCode);
+      return (seconds: number) => c.observe(seconds);
     },
     requestRefused: (code: string) =>
       refused.inc({ code: REFUSED_CODES.includes(code) ? code : 'OTHER' }),

@@ -37,6 +37,7 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
   MAX_BACKWARD_MS: 'clock steps back up to this are waited out',
   NODE_ID: 'this node in the grant log (default hostname:pid)',
   GRANT_LOG: 'append grant lines to this file instead of the log',
+  WORKERS: 'processes sharing the port (auto: one per core); 1: no cluster',
   METRICS_MAX_TAGS: 'tags that get their own metric label; the rest pool under _other',
 });
 

@@ -1,13 +1,16 @@
 /**
  * What the route modules need; built once by `createApp`.
  */
-import type { Express, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { Express, RequestHandler } from 'express';
 import { invalidArgument } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { IdAllocator } from '../allocator/types.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { TagStore } from '../core/store-ports.js';
+import type { Authorize } from './auth.js';
+import type { RefusalLog } from './refusals.js';
 import type { ReadyState } from './ready.js';
 import { pathParam, shown } from './validate.js';
 
@@ -20,6 +23,10 @@ export interface RouteContext {
   readonly ready: ReadyState;
   /** Bearer auth for `/v1/*` and the Leaf routes (passes everything without tokens). */
   readonly auth: RequestHandler;
+  /** The check behind `auth`, for the lean ID path. */
+  readonly authorize: Authorize;
+  /** How refused requests are logged (debug, and a warn line a minute); one per app. */
+  readonly refusals: RefusalLog;
 }
 
 /** What the request context leaves on `res.locals` for the senders below. */
@@ -31,12 +38,12 @@ export interface DrainLocals {
  * Once shutdown began, every answer (also of requests that started before) says
  * `Connection: close`, so no client sends another request on a socket about to close.
  */
-export function closeIfDraining(res: Response): void {
-  if ((res.locals as DrainLocals).ready?.shuttingDown) res.setHeader('Connection', 'close');
+export function closeIfDraining(res: ServerResponse & { locals?: DrainLocals }): void {
+  if (res.locals?.ready?.shuttingDown) res.setHeader('Connection', 'close');
 }
 
 /** Sends a 200 body as is: no ETag, never cached (every answer is a new ID). */
-export function sendOk(res: Response, contentType: string, body: string): void {
+export function sendOk(res: ServerResponse, contentType: string, body: string): void {
   closeIfDraining(res);
   res.statusCode = 200;
   res.setHeader('Content-Type', contentType);

@@ -3,7 +3,8 @@
  * `{"error":{"code","message"}}`, INTERNAL errors are logged with their stack and never
  * sent, UNAVAILABLE carries `Retry-After`.
  */
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ErrorCode, IdAllocError } from '../core/errors.js';
 import { censorUrl } from '../logger.js';
@@ -127,7 +128,7 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /** Writes the error body; also used for answers that are not thrown (404, 401, 503). */
-export function sendError(res: Response, e: Omit<HttpError, 'internal'>): void {
+export function sendError(res: ServerResponse, e: Omit<HttpError, 'internal'>): void {
   const body = JSON.stringify({ error: { code: e.code, message: e.message } });
   closeIfDraining(res);
   res.statusCode = e.status;
@@ -142,6 +143,36 @@ export interface ErrorLocals {
   error?: { code: string; message: string };
 }
 
+/** What an error answer and its log line say about the request. */
+export interface FailedRequest {
+  readonly id: string;
+  readonly method: string;
+  /** The URL as the client sent it (shown bounded, credentials censored, in the log). */
+  readonly url: string;
+}
+
+/**
+ * Answers `err` on `res`: the one way a thrown error becomes an answer, for the express
+ * error handler and the lean ID path alike. INTERNAL errors name the request id instead
+ * of their cause. Logs one line unless `logged` (pino-http logs the request itself, reading
+ * `res.err` and `locals.error`); refusals go through `refusals` (debug, a warn a minute).
+ */
+export function answerError(
+  logger: Logger,
+  refusals: RefusalLog,
+  req: FailedRequest,
+  res: ServerResponse & { locals?: ErrorLocals; err?: Error },
+  err: unknown,
+  logged: boolean,
+): void {
+  const e = toHttpError(err);
+  const message = e.internal ? `internal error (request ${req.id})` : e.message;
+  if (res.locals) res.locals.error = { code: e.code, message };
+  if (e.internal) res.err = err instanceof Error ? err : new Error(String(err));
+  sendError(res, { ...e, message });
+  if (!logged) logFailure(logger, refusals, req, res, e, err);
+}
+
 /**
  * The central error handler. Requests that went through pino-http are logged there (it
  * reads `res.err`); the hot routes skip pino-http, so their errors are logged here.
@@ -153,12 +184,8 @@ export function errorHandler(logger: Logger, refusals: RefusalLog): ErrorRequest
       next(err);
       return;
     }
-    const e = toHttpError(err);
-    const message = e.internal ? `internal error (request ${String(req.id)})` : e.message;
-    (res.locals as ErrorLocals).error = { code: e.code, message };
-    if (e.internal) res.err = err instanceof Error ? err : new Error(String(err));
-    sendError(res, { ...e, message });
-    if (!req.log) logHot(logger, refusals, req, res, e, err);
+    const failed = { id: String(req.id), method: req.method, url: req.originalUrl };
+    answerError(logger, refusals, failed, res, err, Boolean(req.log));
   };
 }
 
@@ -166,16 +193,16 @@ export function errorHandler(logger: Logger, refusals: RefusalLog): ErrorRequest
  * One line for a failed request on a route pino-http does not log: a bug at error with
  * its stack, a 503 at error without one, a refusal at debug (see refusals.ts).
  */
-function logHot(
+function logFailure(
   logger: Logger,
   refusals: RefusalLog,
-  req: Request,
-  res: Response,
+  req: FailedRequest,
+  res: ServerResponse & { locals?: ErrorLocals },
   e: HttpError,
   err: unknown,
 ): void {
   const line = {
-    req: { id: req.id, method: req.method, url: censorUrl(shown(req.originalUrl)) },
+    req: { id: req.id, method: req.method, url: censorUrl(shown(req.url)) },
     res: { statusCode: res.statusCode },
     ...(e.internal ? { err } : { error: { code: e.code, message: e.message } }),
   };

@@ -19,6 +19,16 @@ export const COMMON_HEADERS: Obj = {
   'Cache-Control': ref('headers', 'NoStore'),
 };
 
+/**
+ * Headers of the ID routes' successful answers: served ahead of express, they make up no
+ * request id (one is made only where it is logged), so X-Request-Id is there only when
+ * the client sent one.
+ */
+export const ID_ROUTE_HEADERS: Obj = {
+  'X-Request-Id': ref('headers', 'EchoedRequestId'),
+  'Cache-Control': ref('headers', 'NoStore'),
+};
+
 /** Error answers: one component per status, its body's code limited to what it means. */
 const ERRORS: Readonly<
   Record<string, { status: string; codes: string[]; description: string; headers?: Obj }>
@@ -126,6 +136,11 @@ export function components(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>): Obj
       RequestId: {
         description: "The client's X-Request-Id when it is valid, else a new UUID",
         required: true,
+        schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@-]{1,128}$' },
+      },
+      EchoedRequestId: {
+        description: "The client's X-Request-Id when it sent a valid one",
+        required: false,
         schema: { type: 'string', pattern: '^[A-Za-z0-9_.:@-]{1,128}$' },
       },
       NoStore: {

@@ -8,7 +8,14 @@
 import type { Express } from 'express';
 import type { Config } from '../config.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
-import { COMMON_HEADERS, components, ref, responses, type Obj } from './openapi-components.js';
+import {
+  COMMON_HEADERS,
+  ID_ROUTE_HEADERS,
+  components,
+  ref,
+  responses,
+  type Obj,
+} from './openapi-components.js';
 import { readQuery } from './validate.js';
 
 /** The package version; a test checks it against package.json. */
@@ -69,12 +76,16 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
           ...v1,
           parameters: [tagParam, ref('parameters', 'Count'), ref('parameters', 'Accept')],
           responses: responses(
-            ok('The ID or IDs', {
-              'application/json': {
-                schema: { oneOf: [ref('schemas', 'OneId'), ref('schemas', 'IdBatch')] },
+            ok(
+              'The ID or IDs',
+              {
+                'application/json': {
+                  schema: { oneOf: [ref('schemas', 'OneId'), ref('schemas', 'IdBatch')] },
+                },
+                ...idText,
               },
-              ...idText,
-            }),
+              ID_ROUTE_HEADERS,
+            ),
             'BadRequest',
             'Unauthorized',
             'TagNotFound',
@@ -175,7 +186,7 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
           ...v1,
           parameters: [tagParam],
           responses: responses(
-            ok('The ID', leafText),
+            ok('The ID', leafText, ID_ROUTE_HEADERS),
             'BadRequest',
             'Unauthorized',
             'TagNotFound',
@@ -193,7 +204,7 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
           ...v1,
           parameters: [tagParam],
           responses: responses(
-            ok('The ID', leafText),
+            ok('The ID', leafText, ID_ROUTE_HEADERS),
             'BadRequest',
             'Unauthorized',
             'TagNotFound',

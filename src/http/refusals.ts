@@ -4,7 +4,6 @@
  * by its error code and logged at debug; at warn, at most one line a minute says that
  * refusals happen, with how many were left out since the previous such line.
  */
-import type { Response } from 'express';
 
 /** The statuses of refused requests. */
 const REFUSED_STATUSES: ReadonlySet<number> = new Set([400, 401, 404]);
@@ -17,11 +16,13 @@ export type RefusalLevel =
   { readonly level: 'warn'; readonly leftOut: number } | { readonly level: 'debug' };
 
 /** The error code of a refused answer, or undefined when `res` is not a refusal. */
-export function refusalCode(res: Response): string | undefined {
+export function refusalCode(res: {
+  readonly statusCode: number;
+  readonly locals?: { readonly error?: { readonly code: string } };
+}): string | undefined {
   if (!REFUSED_STATUSES.has(res.statusCode)) return undefined;
   // What errors.ts leaves on `res.locals` for the request log.
-  const locals = res.locals as { error?: { code: string } };
-  return locals.error?.code ?? `HTTP_${res.statusCode}`;
+  return res.locals?.error?.code ?? `HTTP_${res.statusCode}`;
 }
 
 /** The rate limit of the warn line; one per app. */

@@ -22,7 +22,7 @@ export function shown(value: string): string {
  * @throws IdAllocError INVALID_ARGUMENT for an unknown or repeated parameter
  */
 export function readQuery<K extends string>(
-  req: Request,
+  req: { readonly url: string },
   allowed: readonly K[],
 ): Partial<Record<K, string>> {
   const at = req.url.indexOf('?');
@@ -62,12 +62,22 @@ export function intParam(name: string, value: string, min: number, max: number):
   return Number(value);
 }
 
-/** True when the client asked for `text/plain` over JSON (`Accept`). */
-export function wantsText(req: Request): boolean {
-  const accept = req.headers.accept;
+/**
+ * `wantsText` for the `Accept` values that need no negotiation (none, any type, exactly
+ * `application/json` or `text/plain`); undefined for anything else.
+ */
+export function plainAccept(accept: string | undefined): boolean | undefined {
   if (accept === undefined || accept === '*/*' || accept === 'application/json') return false;
   if (accept === 'text/plain') return true;
-  return req.accepts(['application/json', 'text/plain']) === 'text/plain';
+  return undefined;
+}
+
+/** True when the client asked for `text/plain` over JSON (`Accept`). */
+export function wantsText(req: Request): boolean {
+  return (
+    plainAccept(req.headers.accept) ??
+    req.accepts(['application/json', 'text/plain']) === 'text/plain'
+  );
 }
 
 /** A path parameter as one string (a `*splat` parameter is rejoined with `/`). */

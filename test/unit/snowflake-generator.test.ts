@@ -63,6 +63,50 @@ describe('SnowflakeGenerator (pinned worker)', () => {
     expect(id > ids[4095]!).toBe(true);
   });
 
+  it('spins into the next millisecond when the clock turns over after 20 000 reads', async () => {
+    // Like a real clock, this one turns over 1.9 ms (monotonic) after the sequence ran
+    // out; each look at the monotonic time advances it 1 µs, so that takes 121 600 clock
+    // reads, long after a fixed count of reads would have given up and slept for 1 ms.
+    const time = new FakeTime();
+    let mono = 0;
+    let turnAt = Infinity;
+    const clock = { now: () => (mono >= turnAt ? time.t + 1 : time.t) };
+    const gen = new SnowflakeGenerator({
+      layout,
+      workerId: 7,
+      clock,
+      sleep: time.sleep,
+      monotonic: () => (mono += 0.001),
+    });
+    await gen.start();
+    const ids = gen.nextBatch(4096) as bigint[];
+    turnAt = mono + 1.9; // within the spin limit (2 ms)
+    const next = gen.next();
+    expect(typeof next).toBe('bigint'); // answered without sleeping
+    expect(time.sleeps).toEqual([]);
+    expect(parts(next as bigint)).toMatchObject({ timestamp: time.t + 1, sequence: 0 });
+    expect((next as bigint) > ids[4095]!).toBe(true);
+  });
+
+  it('sleeps 1 ms when the clock stands still for the whole spin limit', async () => {
+    const time = new FakeTime();
+    let mono = 0;
+    const gen = new SnowflakeGenerator({
+      layout,
+      workerId: 7,
+      clock: time.clock,
+      sleep: time.sleep,
+      monotonic: () => (mono += 0.001),
+    });
+    await gen.start();
+    gen.nextBatch(4096);
+    const next = gen.next();
+    expect(next).toBeInstanceOf(Promise);
+    expect(parts(await next)).toMatchObject({ sequence: 0 });
+    expect(time.sleeps).toEqual([1]);
+    expect(mono).toBeGreaterThanOrEqual(2); // it spun the whole limit first
+  });
+
   it('waits out a clock moved back by 2 ms, counts it, and keeps IDs increasing', async () => {
     const { gen, time, backwards } = pinned();
     await gen.start();

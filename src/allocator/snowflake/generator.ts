@@ -5,8 +5,9 @@
  *
  * - `ts = max(last, now)`: a clock that moved back by up to `maxBackwardMs` is waited
  *   out; further back is refused (UNAVAILABLE with Retry-After) and reported.
- * - Sequence exhausted within a millisecond: the next millisecond (a short spin on the
- *   clock, then a 1 ms sleep).
+ * - Sequence exhausted within a millisecond: the next millisecond, by reading the clock
+ *   until it turns over (at most {@link SPIN_LIMIT_MS} of real time); only a clock that
+ *   does not turn over by then is slept on.
  * - Leased: only timestamps from the grant's floor up to the horizon the store confirmed.
  * - IDs strictly increase within a process, across worker changes too.
  * - `next()` answers synchronously unless it has to wait.
@@ -47,6 +48,8 @@ export interface SnowflakeGeneratorOptions {
   readonly decodeToleranceMs?: number;
   readonly clock?: Clock;
   readonly sleep?: Sleep;
+  /** Monotonic milliseconds that bound the overflow spin. @default performance.now */
+  readonly monotonic?: () => number;
   readonly schedule?: Schedule;
   /** Only `clockBackwards` is called here; the facade reports `idsIssued`. */
   readonly observer?: AllocatorObserver;
@@ -55,8 +58,16 @@ export interface SnowflakeGeneratorOptions {
   readonly grants?: GrantRecorder;
 }
 
-/** Clock reads before a sequence overflow falls back to sleeping (well under 1 ms of spin). */
-const SPIN_READS = 20_000;
+/**
+ * How long (real, monotonic time) a sequence overflow reads the clock for the next
+ * millisecond before it sleeps instead. Longer than a millisecond: a working clock always
+ * turns over within it, so a fast caller never loses the next millisecond to a timer
+ * (a `setTimeout(1)` takes 1 ms or more, which halved a direct caller's rate when a
+ * fixed count of reads ran out first). Only a clock that stands still is slept on.
+ */
+const SPIN_LIMIT_MS = 2;
+/** Clock reads between two looks at the monotonic time while spinning. */
+const SPIN_CHECK_EVERY = 64;
 /** Waits in a row before a request gives up (a clock that never catches up). */
 const MAX_WAITS = 1000;
 
@@ -68,6 +79,7 @@ export class SnowflakeGenerator {
   private readonly pinned: WorkerGrant | undefined;
   private readonly clock: Clock;
   private readonly sleep: Sleep;
+  private readonly monotonic: () => number;
   private readonly observer: AllocatorObserver;
   private readonly log: Log;
   private readonly maxBackwardMs: number;
@@ -86,6 +98,7 @@ export class SnowflakeGenerator {
     this.layout = opts.layout;
     this.clock = opts.clock ?? systemClock;
     this.sleep = opts.sleep ?? timerSleep;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
     this.observer = opts.observer ?? {};
     this.log = opts.log ?? silentLog;
     this.maxBackwardMs = opts.maxBackwardMs ?? 5;
@@ -283,13 +296,23 @@ export class SnowflakeGenerator {
     return seq === 0 ? this.base : this.base + BigInt(seq);
   }
 
-  /** Reads the clock until it passes `ts` (or gives up: the caller sleeps 1 ms). */
+  /**
+   * Reads the clock until it passes `ts`, for at most {@link SPIN_LIMIT_MS} of real time
+   * (then gives up: the caller sleeps 1 ms). The clock is read once more after the limit,
+   * so a clock that turned over within the limit is always seen.
+   */
   private spinPast(ts: number): number {
-    for (let i = 0; i < SPIN_READS; i++) {
-      const now = this.clock.now();
-      if (now > ts) return now;
+    const deadline = this.monotonic() + SPIN_LIMIT_MS;
+    for (;;) {
+      for (let i = 0; i < SPIN_CHECK_EVERY; i++) {
+        const now = this.clock.now();
+        if (now > ts) return now;
+      }
+      if (this.monotonic() >= deadline) {
+        const now = this.clock.now();
+        return now > ts ? now : ts;
+      }
     }
-    return ts;
   }
 
   private async nextAfter(wait: number): Promise<bigint> {

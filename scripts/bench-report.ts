@@ -1,0 +1,186 @@
+/**
+ * The bench's verdicts: medians and spreads of every contender, each target of issue 10
+ * with its ratio and PASS/MISS, as console text, Markdown and JSON.
+ */
+import { median, spread } from './bench-tools.js';
+
+export interface ContenderResult {
+  readonly id: string;
+  readonly label: string;
+  readonly count: number;
+  readonly rps: readonly number[];
+  readonly p50Ms: readonly number[];
+  readonly p99Ms: readonly number[];
+  readonly failures: number;
+  readonly redisPerMillionIds: number | undefined;
+}
+
+/** An in-process contender: IDs per second, one sample per round. */
+export interface Measured {
+  readonly id: string;
+  readonly samples: readonly number[];
+}
+
+export interface Target {
+  readonly name: string;
+  readonly value: string;
+  readonly ratio: number;
+  /** The ratio must be at least (`min`) or at most (`max`) this. */
+  readonly bound: { readonly min: number } | { readonly max: number };
+  readonly pass: boolean;
+}
+
+/** The layout limit of a default snowflake worker: 4 096 IDs per millisecond. */
+const SNOWFLAKE_LIMIT = 4_096_000;
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const pct = (f: number) => `±${(f * 50).toFixed(0)} %`;
+
+function target(
+  name: string,
+  value: string,
+  ratio: number,
+  bound: { min: number } | { max: number },
+): Target {
+  const pass = 'min' in bound ? ratio >= bound.min : ratio <= bound.max;
+  return { name, value, ratio, bound, pass };
+}
+
+export function report(
+  machine: Record<string, unknown>,
+  results: readonly ContenderResult[],
+  inProcess: readonly Measured[],
+): { text: string; markdown: string; json: unknown } {
+  const by = new Map(results.map((r) => [r.id, r]));
+  const rps = (id: string) => median(by.get(id)?.rps ?? [NaN]);
+  const p50 = (id: string) => median(by.get(id)?.p50Ms ?? [NaN]);
+  const p99 = (id: string) => median(by.get(id)?.p99Ms ?? [NaN]);
+  const inp = (id: string) => median(inProcess.find((m) => m.id === id)?.samples ?? [NaN]);
+
+  const series = (id: string, key: 'rps' | 'p50Ms' | 'p99Ms') => by.get(id)?.[key] ?? [NaN];
+  const samples = (id: string) => inProcess.find((m) => m.id === id)?.samples ?? [NaN];
+  /**
+   * The median over rounds of x / y, each round's pair measured minutes apart at most:
+   * on a shared machine the load drifts between rounds, and a ratio of two medians taken
+   * in different rounds would compare different machines.
+   */
+  const paired = (x: readonly number[], y: readonly number[]) =>
+    median(x.map((v, i) => v / (y[i] ?? NaN)));
+  const ratioOf = (x: string, y: string, key: 'rps' | 'p50Ms' | 'p99Ms' = 'rps') =>
+    paired(series(x, key), series(y, key));
+
+  const targets: Target[] = [
+    target('C ≥ 0.9 × A', `${fmt(rps('C'))} vs ${fmt(rps('A'))} req/s`, ratioOf('C', 'A'), {
+      min: 0.9,
+    }),
+    target('C ≥ 1.5 × F', `${fmt(rps('C'))} vs ${fmt(rps('F'))} req/s`, ratioOf('C', 'F'), {
+      min: 1.5,
+    }),
+    target(
+      'D count=1000 ≥ 10 M IDs/s',
+      `${fmt(rps('D1000') * 1000)} IDs/s`,
+      (rps('D1000') * 1000) / 10e6,
+      { min: 1 },
+    ),
+    target(
+      'WORKERS=2 ≥ 1.6 × WORKERS=1',
+      `${fmt(rps('W2'))} vs ${fmt(rps('W1'))} req/s`,
+      ratioOf('W2', 'W1'),
+      { min: 1.6 },
+    ),
+    target(
+      'IdClient warm next() ≥ 10 M IDs/s',
+      `${fmt(inp('client'))} IDs/s`,
+      inp('client') / 10e6,
+      { min: 1 },
+    ),
+    target(
+      'allocator sync next() ≥ 0.7 × floor',
+      `${fmt(inp('sync'))} vs ${fmt(inp('floor'))} IDs/s`,
+      paired(samples('sync'), samples('floor')),
+      { min: 0.7 },
+    ),
+    target(
+      'snowflake direct ≥ 0.95 × limit',
+      `${fmt(inp('snowflake'))} vs ${fmt(SNOWFLAKE_LIMIT)} IDs/s`,
+      inp('snowflake') / SNOWFLAKE_LIMIT,
+      { min: 0.95 },
+    ),
+    target(
+      'C p50 with the 1 ms proxy ≤ 1.1 × direct',
+      `${p50('C-proxy').toFixed(3)} vs ${p50('C').toFixed(3)} ms`,
+      ratioOf('C-proxy', 'C', 'p50Ms'),
+      { max: 1.1 },
+    ),
+    target(
+      'p99 step 100 ≤ 2 × p99 step 10^6',
+      `${p99('C-step100').toFixed(3)} vs ${p99('C').toFixed(3)} ms`,
+      ratioOf('C-step100', 'C', 'p99Ms'),
+      { max: 2 },
+    ),
+  ];
+  const notes = [
+    'ratios are medians over rounds of each round\'s own ratio (the load drifts between rounds); "measured" shows the medians of each side',
+    `F's p50 with the proxy: ${p50('F-proxy').toFixed(3)} vs ${p50('F').toFixed(3)} ms direct (× ${ratioOf('F-proxy', 'F', 'p50Ms').toFixed(1)})`,
+  ];
+
+  const head =
+    '| contender | req/s (median) | spread | IDs/s | p50 ms | p99 ms | ÷ A (paired) | Redis cmds per M IDs |';
+  const rows = results.map((r) => {
+    const m = median(r.rps);
+    const redis =
+      r.redisPerMillionIds === undefined
+        ? ''
+        : r.redisPerMillionIds.toFixed(r.redisPerMillionIds < 10 ? 2 : 0);
+    const failed = r.failures ? ` (${r.failures} failed)` : '';
+    return `| ${r.id} ${r.label}${failed} | ${fmt(m)} | ${pct(spread(r.rps))} | ${fmt(m * r.count)} | ${median(r.p50Ms).toFixed(3)} | ${median(r.p99Ms).toFixed(3)} | ${ratioOf(r.id, 'A').toFixed(2)} | ${redis} |`;
+  });
+  const inRows = inProcess.map(
+    (m) => `| ${m.id} | ${fmt(median(m.samples))} | ${pct(spread(m.samples))} |`,
+  );
+  const bound = (t: Target) => ('min' in t.bound ? `≥ ${t.bound.min}` : `≤ ${t.bound.max}`);
+  const tRows = targets.map(
+    (t) =>
+      `| ${t.name} | ${t.value} | ${t.ratio.toFixed(3)} | ${bound(t)} | ${t.pass ? 'PASS' : '**MISS**'} |`,
+  );
+  const markdown = [
+    `# idalloc bench, ${String(machine.date)}`,
+    '',
+    Object.entries(machine)
+      .map(([k, v]) => `- ${k}: ${String(v)}`)
+      .join('\n'),
+    '',
+    head,
+    '|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    '| in-process | IDs/s (median) | spread |',
+    '|---|---|---|',
+    ...inRows,
+    '',
+    '| target | measured | ratio | needs | verdict |',
+    '|---|---|---|---|---|',
+    ...tRows,
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+
+  const text = [
+    ...results.map(
+      (r) =>
+        `${r.id.padEnd(10)} ${fmt(median(r.rps)).padStart(9)} req/s ${pct(spread(r.rps)).padStart(6)}  p50 ${median(r.p50Ms).toFixed(3)} ms  p99 ${median(r.p99Ms).toFixed(3)} ms${r.redisPerMillionIds === undefined ? '' : `  Redis ${r.redisPerMillionIds.toFixed(2)} cmds/M IDs`}${r.failures ? `  ${r.failures} FAILED` : ''}`,
+    ),
+    ...inProcess.map(
+      (m) =>
+        `${m.id.padEnd(10)} ${fmt(median(m.samples)).padStart(12)} IDs/s ${pct(spread(m.samples))}`,
+    ),
+    '',
+    ...targets.map(
+      (t) =>
+        `${t.pass ? 'PASS' : 'MISS'}  ${t.name.padEnd(42)} ratio ${t.ratio.toFixed(3)} (${bound(t)})  ${t.value}`,
+    ),
+    ...notes,
+  ].join('\n');
+  return { text, markdown, json: { machine, results, inProcess, targets, notes } };
+}

@@ -1,0 +1,27 @@
+/**
+ * The messages between the cluster primary (cluster.ts) and its workers, over the
+ * cluster's IPC channel.
+ */
+
+export type ClusterMessage =
+  /** Worker → primary: serving on `port`. */
+  | { readonly type: 'idalloc:listening'; readonly port: number }
+  /** Worker → primary: the node's metrics, please (answer with the same `id`). */
+  | { readonly type: 'idalloc:metrics?'; readonly id: number }
+  /** Primary → worker: the aggregated exposition text, or why there is none. */
+  | {
+      readonly type: 'idalloc:metrics';
+      readonly id: number;
+      readonly body?: string;
+      readonly error?: string;
+    };
+
+/** True for the messages above (the channel also carries prom-client's and Node's own). */
+export function isClusterMessage(m: unknown): m is ClusterMessage {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof (m as { type?: unknown }).type === 'string' &&
+    (m as { type: string }).type.startsWith('idalloc:')
+  );
+}

@@ -1,0 +1,100 @@
+/**
+ * The lean ID path (src/http/lean.ts) ahead of express: what it answers itself, what it
+ * leaves to express, and that both answer alike. Its answers carry no `X-Request-Id`
+ * unless the client sent one (express's always do), which tells the two paths apart.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { segmentTag } from '../support/store.js';
+import {
+  find,
+  parseExposition,
+  pinnedSnowflake,
+  startService,
+  type TestService,
+} from '../support/http.js';
+
+const redisUrl = inject('redisUrl');
+
+async function get(svc: TestService, path: string, init: RequestInit = {}) {
+  const res = await fetch(svc.base + path, init);
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+describe('the lean ID path', () => {
+  let svc: TestService;
+
+  beforeAll(async () => {
+    svc = await startService(redisUrl, {
+      env: { MAX_BATCH: '50', API_TOKENS: 'sesame' },
+      snowflake: await pinnedSnowflake(5),
+    });
+    await svc.store.createTag(segmentTag('lean', { step: 10 }));
+    await svc.store.createTag({ ...segmentTag('leanflake'), mode: 'snowflake' });
+  });
+  afterAll(() => svc.close());
+
+  const auth = { authorization: 'Bearer sesame' };
+
+  it('answers IDs and Leaf IDs itself: no request id unless one was sent', async () => {
+    const one = await get(svc, '/v1/ids/lean', { headers: auth });
+    expect(one.status).toBe(200);
+    expect(JSON.parse(one.text)).toEqual({ tag: 'lean', id: expect.stringMatching(/^\d+$/) });
+    expect(one.headers.get('x-request-id')).toBeNull();
+    const batch = await get(svc, '/v1/ids/lean?count=3', {
+      headers: { ...auth, accept: 'text/plain' },
+    });
+    expect(batch.text).toMatch(/^\d+\n\d+\n\d+\n$/);
+    const leaf = await get(svc, '/api/segment/get/lean', {
+      headers: { ...auth, 'x-request-id': 'r-1' },
+    });
+    expect(leaf.text).toMatch(/^\d+$/);
+    expect(leaf.headers.get('x-request-id')).toBe('r-1');
+    // The segment tag was served once by express (mode unknown); now the lean path has it.
+    await get(svc, '/api/snowflake/get/leanflake', { headers: auth });
+    const flake = await get(svc, '/api/snowflake/get/leanflake', { headers: auth });
+    expect(flake.status).toBe(200);
+    expect(flake.headers.get('x-request-id')).toBeNull();
+  });
+
+  it('leaves refusals to express, which answers them as before', async () => {
+    const cases: [string, RequestInit, number][] = [
+      ['/v1/ids/lean', {}, 401],
+      ['/v1/ids/lean', { headers: { authorization: 'Bearer wrong' } }, 401],
+      ['/v1/ids/lean?count=0', { headers: auth }, 400],
+      ['/v1/ids/lean?cuont=2', { headers: auth }, 400],
+      ['/v1/ids/le%20an', { headers: auth }, 400],
+      ['/api/snowflake/get/lean', { headers: auth }, 409],
+      ['/v1/ids/lean', { method: 'POST', headers: auth }, 404],
+    ];
+    for (const [path, init, status] of cases) {
+      const a = await get(svc, path, init);
+      expect([path, a.status]).toEqual([path, status]);
+      expect(a.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/); // express's context
+      expect(JSON.parse(a.text)).toMatchObject({ error: { code: expect.any(String) } });
+    }
+    const head = await get(svc, '/v1/ids/lean', { method: 'HEAD', headers: auth });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('x-request-id')).not.toBeNull();
+  });
+
+  it("answers the allocator's errors itself with the shared error body, log line and metrics", async () => {
+    const a = await get(svc, '/v1/ids/nosuchtag', {
+      headers: { ...auth, 'x-request-id': 'lean-404' },
+    });
+    expect(a.status).toBe(404);
+    expect(a.headers.get('x-request-id')).toBe('lean-404');
+    expect(JSON.parse(a.text)).toEqual({
+      error: { code: 'TAG_NOT_FOUND', message: expect.stringContaining('nosuchtag') },
+    });
+    const line = svc.logs.find((l) => (l.req as { id?: string } | undefined)?.id === 'lean-404');
+    expect(line).toMatchObject({ msg: 'request refused', res: { statusCode: 404 } });
+    const e = parseExposition((await svc.metrics.render()).body);
+    const series = find(e, 'http_request_duration_seconds_count', {
+      method: 'GET',
+      route: '/v1/ids/:tag',
+    });
+    const byStatus = Object.fromEntries(series.map((s) => [s.labels.status_code, s.value]));
+    expect(byStatus['404']).toBe(1);
+    expect(byStatus['200']).toBeGreaterThanOrEqual(2);
+  });
+});

@@ -1,0 +1,236 @@
+/**
+ * WORKERS=2 as real processes: a node:cluster primary and two workers sharing one port.
+ * Both workers draw concurrently and no ID repeats; /metrics is the node's (the sum of
+ * both workers); a killed worker is replaced; SIGTERM drains both and cuts nothing off.
+ */
+import { Agent, request } from 'node:http';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { decodeSnowflake, createLayout } from '../../src/allocator/snowflake/layout.js';
+import { find, parseExposition } from '../support/http.js';
+import { testPrefix } from '../support/prefix.js';
+import {
+  runServiceToExit,
+  startServiceProcess,
+  type ServiceProcess,
+} from '../support/service-process.js';
+import { segmentTag, testStore } from '../support/store.js';
+import { waitUntil } from '../support/wait.js';
+
+const redisUrl = inject('redisUrl');
+
+type Outcome =
+  | { kind: 'answer'; status: number; body: string; headers: Record<string, unknown> }
+  | { kind: 'error'; code: string; afterResponse: boolean };
+
+/** One GET; connection failures are outcomes, not exceptions. */
+function get(agent: Agent, port: number, path: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let afterResponse = false;
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      afterResponse = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () =>
+        resolve({ kind: 'answer', status: res.statusCode ?? 0, body, headers: res.headers }),
+      );
+      res.on('error', (err: NodeJS.ErrnoException) =>
+        resolve({ kind: 'error', code: err.code ?? err.message, afterResponse }),
+      );
+    });
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ kind: 'error', code: err.code ?? err.message, afterResponse }),
+    );
+    req.end();
+  });
+}
+
+async function ok(agent: Agent, port: number, path: string): Promise<string> {
+  const a = await get(agent, port, path);
+  if (a.kind !== 'answer' || a.status !== 200) throw new Error(`${path}: ${JSON.stringify(a)}`);
+  return a.body;
+}
+
+/** GETs until the answer is not a 503: a fresh snowflake worker ID waits out its fence. */
+async function served(agent: Agent, port: number, path: string): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const a = await get(agent, port, path);
+    if (a.kind === 'answer' && a.status === 503 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    if (a.kind !== 'answer' || a.status !== 200) throw new Error(`${path}: ${JSON.stringify(a)}`);
+    return a.body;
+  }
+}
+
+const running: ServiceProcess[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.dispose()));
+});
+
+/** Pids of the workers that logged they listen, in order (replacements included). */
+const workerPids = (node: ServiceProcess) =>
+  node.logs
+    .filter((l) => typeof l.worker === 'number' && String(l.msg).startsWith('listening'))
+    .map((l) => l.pid as number);
+
+/** Starts a WORKERS=2 node on a fresh prefix with a segment and a snowflake tag. */
+async function startNode(): Promise<ServiceProcess> {
+  const keyPrefix = testPrefix();
+  const store = testStore(redisUrl, keyPrefix);
+  await store.createTag(segmentTag('order', { step: 100 }));
+  await store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
+  await store.close();
+  const node = await startServiceProcess(
+    // A fresh worker ID is fenced for one lease: keep it short here.
+    { REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix, WORKERS: '2', SNOWFLAKE_LEASE_MS: '3000' },
+    60_000,
+  );
+  running.push(node);
+  const up = `listening on http://127.0.0.1:${node.port} with 2 workers`;
+  await waitUntil(() => node.logs.some((l) => l.msg === up), 'both workers listening', 60_000);
+  return node;
+}
+
+/** Draws `total` segment IDs over `concurrency` keep-alive connections; every ID. */
+async function draw(agent: Agent, port: number, total: number, concurrency = 8): Promise<string[]> {
+  const ids: string[] = [];
+  let asked = 0;
+  const loop = async () => {
+    while (asked < total) {
+      asked++;
+      const body = JSON.parse(await ok(agent, port, '/v1/ids/order')) as { id: string };
+      ids.push(body.id);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return ids;
+}
+
+describe('WORKERS=2', () => {
+  it('two workers draw concurrently, no ID repeats, and /metrics sums both', async () => {
+    const node = await startNode();
+    expect(new Set(workerPids(node)).size).toBe(2);
+    // One connection per request: the primary hands connections to the workers in turn.
+    const agent = new Agent({ keepAlive: false, maxSockets: 16 });
+    const ids = await draw(agent, node.port, 3000, 16);
+    expect(ids).toHaveLength(3000);
+    expect(new Set(ids).size).toBe(3000);
+
+    // Snowflake IDs name the worker ID that issued them: both workers served, each with
+    // a lease of its own.
+    const flakes = await Promise.all(
+      Array.from({ length: 200 }, async () => served(agent, node.port, '/api/snowflake/get/flake')),
+    );
+    expect(new Set(flakes).size).toBe(200);
+    const layout = createLayout();
+    const workerIds = new Set(
+      flakes.map((id) => decodeSnowflake(layout, id, Date.now() + 60_000).workerId),
+    );
+    expect(workerIds.size).toBe(2);
+
+    // Whichever worker answers the scrape, it is the node's: the sum of both workers.
+    for (let i = 0; i < 4; i++) {
+      const e = parseExposition(await ok(agent, node.port, '/metrics'));
+      const issued = (tag: string) => find(e, 'idalloc_ids_issued_total', { tag })[0]?.value;
+      expect(issued('order')).toBe(3000);
+      expect(issued('flake')).toBe(200);
+      const served = find(e, 'http_request_duration_seconds_count', {
+        route: '/v1/ids/:tag',
+        status_code: '200',
+      });
+      expect(served.map((s) => s.value)).toEqual([3000]);
+    }
+    agent.destroy();
+  }, 120_000);
+
+  it('stops the node with exit 1 when a worker fails to start, as one process would', async () => {
+    // The test Redis runs without AOF: every worker refuses it under REQUIRE_DURABLE_STORE.
+    const r = await runServiceToExit(
+      {
+        REDIS_URL: redisUrl,
+        KEY_PREFIX: testPrefix(),
+        WORKERS: '2',
+        REQUIRE_DURABLE_STORE: 'true',
+      },
+      60_000,
+    );
+    expect(r.code).toBe(1);
+    const lines = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        role: 'primary',
+        msg: 'a worker failed to start: stopping the node',
+      }),
+    );
+    expect(lines.some((l) => l.msg === 'worker died: replacing it')).toBe(false);
+  }, 90_000);
+
+  it('replaces a killed worker and keeps every ID unique', async () => {
+    const node = await startNode();
+    const agent = new Agent({ keepAlive: false, maxSockets: 8 });
+    const before = await draw(agent, node.port, 500);
+    const [victim, survivor] = workerPids(node);
+    process.kill(victim!, 'SIGKILL');
+    await waitUntil(() => workerPids(node).length === 3, 'a replacement worker', 60_000);
+    const replacement = workerPids(node)[2]!;
+    expect([victim, survivor]).not.toContain(replacement);
+    expect(node.logs.find((l) => l.msg === 'worker died: replacing it')).toMatchObject({
+      pid: expect.any(Number),
+      signal: 'SIGKILL',
+    });
+    const after = await draw(agent, node.port, 500);
+    expect(new Set([...before, ...after]).size).toBe(1000);
+    agent.destroy();
+  }, 120_000);
+
+  it('SIGTERM drains both workers: every request in flight answered, exit 0', async () => {
+    const node = await startNode();
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const outcomes: { outcome: Outcome; afterSignal: boolean }[] = [];
+    let signalled = false;
+    let stop = false;
+    const loop = async () => {
+      while (!stop) {
+        const outcome = await get(agent, node.port, '/v1/ids/order');
+        outcomes.push({ outcome, afterSignal: signalled });
+        if (outcome.kind === 'error') stop = true;
+      }
+    };
+    const load = Promise.all(Array.from({ length: 8 }, loop));
+    while (outcomes.length < 500) await new Promise((r) => setTimeout(r, 10));
+    const signalledAt = Date.now();
+    signalled = true;
+    node.proc.kill('SIGTERM');
+    const exit = await node.exited;
+    stop = true;
+    await load;
+    agent.destroy();
+
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - signalledAt).toBeLessThan(12_000);
+    const answers = outcomes.filter((o) => o.outcome.kind === 'answer');
+    for (const { outcome } of answers) expect(outcome).toMatchObject({ status: 200 });
+    const ids = answers.map(
+      (o) => (JSON.parse((o.outcome as { body: string }).body) as { id: string }).id,
+    );
+    expect(new Set(ids).size).toBe(ids.length);
+    // Failures only at the connection, only after the signal, never mid-response.
+    for (const { outcome, afterSignal } of outcomes.filter((o) => o.outcome.kind === 'error')) {
+      expect(afterSignal).toBe(true);
+      expect(outcome).toMatchObject({ afterResponse: false });
+      expect(['ECONNREFUSED', 'ECONNRESET']).toContain((outcome as { code: string }).code);
+    }
+    const messages = node.logs.map((l) => l.msg);
+    expect(messages.filter((m) => m === 'shutting down: draining requests')).toHaveLength(2);
+    expect(messages.filter((m) => m === 'worker stopped')).toHaveLength(2);
+    expect(messages.filter((m) => m === 'shut down')).toHaveLength(3); // 2 workers, primary
+    const primaryDone = node.logs.findIndex((l) => l.role === 'primary' && l.msg === 'shut down');
+    expect(primaryDone).toBeGreaterThan(messages.lastIndexOf('worker stopped'));
+  }, 120_000);
+});
