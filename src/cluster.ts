@@ -39,6 +39,7 @@ export function runPrimary(
 ): void {
   const log = logger.child({ role: 'primary' });
   const aggregator = new AggregatorRegistry();
+  /** The workers alive (forked, their exit not handled yet), with when they started. */
   const startedAt = new Map<number, number>();
   const listening = new Set<number>();
   let nodeUp = false;
@@ -97,7 +98,9 @@ export function runPrimary(
     if (stopping) {
       if (code !== 0) failedExit = true;
       log.info(who, 'worker stopped');
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
+      // Our own count of live workers: cluster.workers drops a worker once it is dead and
+      // disconnected, which can come before its 'exit' event has been handled here.
+      if (startedAt.size === 0) {
         log.info('shut down');
         process.exit(failedExit ? 1 : 0);
       }
