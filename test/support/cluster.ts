@@ -165,8 +165,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
         const r = await info(n.port, 'replication');
         if (r.role === 'slave' && r.master_link_status !== 'up') return false;
       }
-      return true;
-    }, 'every cluster replica linked to its master');
+      // …and known as such in the view the helpers read (gossip can lag the link).
+      const view = await topology();
+      const known = view.filter((v) => v.role === 'replica' && !v.failing && v.masterId);
+      return known.length === nodes.length - masters;
+    }, 'every cluster replica linked to its master and known as its replica');
   } catch (err) {
     await cluster.dispose();
     throw err;
