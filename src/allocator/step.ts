@@ -1,36 +1,10 @@
 /**
- * Segments and the dynamic step rule (docs/design.md §5, Meituan Leaf's rule): the segment as the
- * shared double-buffer engine holds it, and the step rule as the allocator applies it.
+ * The dynamic step rule (docs/design.md §5, Meituan Leaf's rule) as the allocator applies
+ * it, and how a segment the shared double-buffer engine holds is shown.
  */
 import { BufferedRange } from '../core/key-buffer.js';
 import { adaptSize, starvedSize } from '../core/size-rule.js';
 import type { SegmentView } from './types.js';
-
-/** One buffer: IDs `start`..`end` inclusive, `cursor` the next to hand out. */
-export class Segment extends BufferedRange {
-  /** Once `cursor` passes this ID, the next segment is fetched in the background. */
-  get prefetchMark(): bigint {
-    return this.mark;
-  }
-
-  get empty(): boolean {
-    return this.cursor > this.end;
-  }
-
-  /** Takes up to `n` IDs (fewer when the segment runs out), appending them to `out`. */
-  take(n: number, out: bigint[]): number {
-    let taken = 0;
-    while (taken < n && this.cursor <= this.end) {
-      out.push(this.cursor++);
-      taken++;
-    }
-    return taken;
-  }
-
-  view(): SegmentView {
-    return segmentView(this);
-  }
-}
 
 /** A buffered range as `GET /v1/tags/{tag}` shows it. */
 export function segmentView(r: BufferedRange): SegmentView {

@@ -135,7 +135,7 @@ async function reach(store: OpenedStore, config: Config): Promise<void> {
 
 async function execute(
   command: Exclude<AdminCommand, { kind: 'help' | 'import' }>,
-  store: Store,
+  store: OpenedStore,
   config: Config,
   io: Io,
 ): Promise<number> {

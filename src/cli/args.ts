@@ -43,7 +43,7 @@ export const USAGE = `${SYNOPSIS}
 Every command takes --json (machine-readable output, IDs as strings).
 Exit codes: 0 done, 1 refused or failed, 2 usage error.
 The store is the service's: REDIS_URL (or REDIS_SENTINELS + REDIS_SENTINEL_MASTER, or
-REDIS_CLUSTER_NODES) and KEY_PREFIX.
+REDIS_CLUSTER_NODES) and KEY_PREFIX; with none of them, the embedded store in DATA_DIR.
 `;
 
 /** A command line that cannot be run as written (exit 2). */

@@ -15,7 +15,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { isIdAllocError } from '../core/errors.js';
-import { defaultGap, EmbeddedStore } from '../store/open.js';
+import { defaultGap, type OpenedStore } from '../store/open.js';
 import { importTarget, recordName } from '../store/transfer.js';
 import type { ImportResult, Store, TagRecord } from '../core/store-ports.js';
 import { json } from './output.js';
@@ -27,9 +27,10 @@ interface Io {
 }
 
 /** Where the export came from: the store kind and the key prefix, or the file. */
-function originOf(store: Store, config: Config): StoreOrigin {
-  if (store instanceof EmbeddedStore) return { kind: 'embedded', file: store.path };
-  if (store.kind === 'embedded') return { kind: 'embedded', file: resolve(config.DATA_DIR) };
+function originOf(store: OpenedStore, config: Config): StoreOrigin {
+  if (store.kind === 'embedded') {
+    return { kind: 'embedded', file: store.path ?? resolve(config.DATA_DIR) };
+  }
   return { kind: store.kind, keyPrefix: config.KEY_PREFIX };
 }
 
@@ -127,7 +128,7 @@ export class ExportRefused extends Error {
 }
 
 export async function runExport(
-  store: Store,
+  store: OpenedStore,
   config: Config,
   opts: { out?: string; force: boolean; json: boolean },
   io: Io,

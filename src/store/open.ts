@@ -29,7 +29,6 @@ export {
   summary as durabilitySummary,
   type DurabilityReport,
 } from './redis/durability.js';
-export { EmbeddedStore } from './embedded/store.js';
 export { RedisStore } from './redis/store.js';
 
 /** A store as opened from configuration: its ports, and what else it can do. */
@@ -41,6 +40,8 @@ export interface OpenedStore extends Store {
    * or replaced while running); undefined while it serves.
    */
   readonly fault?: string | undefined;
+  /** The file the store lives in (the embedded store); undefined for Redis. */
+  readonly path?: string;
   /** Where the snowflake layout is recorded, when the store records one. */
   readonly layouts: LayoutRegistry | undefined;
   /** Hears the errors of the store's connections (ioredis prints unheard ones on stderr). */

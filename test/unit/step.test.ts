@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Segment, nextStep, starvedStep } from '../../src/allocator/step.js';
+import { BufferedRange } from '../../src/core/key-buffer.js';
+import { nextStep, starvedStep } from '../../src/allocator/step.js';
 
 const rule = { targetMs: 900_000, maxStep: 1_000_000 };
 
@@ -49,18 +50,16 @@ describe('starvedStep', () => {
   });
 });
 
-describe('Segment', () => {
+describe('a segment as the engine buffers it', () => {
   it('marks the prefetch point at the given fraction of its size', () => {
-    expect(new Segment(1n, 100n, 0.1).prefetchMark).toBe(11n);
-    expect(new Segment(1001n, 2000n, 0.5).prefetchMark).toBe(1501n);
+    expect(new BufferedRange(1n, 100n, 0.1).mark).toBe(11n);
+    expect(new BufferedRange(1001n, 2000n, 0.5).mark).toBe(1501n);
   });
 
-  it('hands out its IDs in order and then reports empty', () => {
-    const s = new Segment(5n, 7n, 0.1);
-    const out: bigint[] = [];
-    expect(s.take(10, out)).toBe(3);
-    expect(out).toEqual([5n, 6n, 7n]);
-    expect(s.empty).toBe(true);
+  it('counts what is left from its cursor', () => {
+    const s = new BufferedRange(5n, 7n, 0.1);
+    expect(s.remaining).toBe(3n);
+    s.cursor = 8n;
     expect(s.remaining).toBe(0n);
   });
 });

@@ -40,7 +40,7 @@ const SCHEMA_VERSION = 1;
 /**
  * IDs (`next`, `max`) are decimal TEXT: `next` reaches 2^63 (max + 1) when a tag is
  * exhausted, one past SQLite's signed 64-bit INTEGER. Arithmetic on them is BigInt,
- * inside the transaction. A row with `deleted_at` is a tombstone (see tag-ops.ts).
+ * inside the transaction. A row with `deleted_at` is a tombstone (see deleteTag in store.ts).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tags (
