@@ -214,5 +214,9 @@ function crossCheck(c: z.infer<typeof schema>): string | undefined {
   ) {
     return `SNOWFLAKE_WORKER_ID=${c.SNOWFLAKE_WORKER_ID}: expected 0 to ${2 ** c.SNOWFLAKE_WORKER_BITS - 1} for SNOWFLAKE_WORKER_BITS=${c.SNOWFLAKE_WORKER_BITS}`;
   }
+  if (c.SNOWFLAKE_WORKER_ID !== undefined && c.WORKERS > 1) {
+    // Every worker process would mint with the same pinned worker ID: the same IDs.
+    return `SNOWFLAKE_WORKER_ID=${c.SNOWFLAKE_WORKER_ID} with WORKERS=${c.WORKERS}: a pinned worker ID serves one process only; leave SNOWFLAKE_WORKER_ID unset (each worker leases its own) or set WORKERS=1`;
+  }
   return undefined;
 }

@@ -126,6 +126,10 @@ describe('loadConfig', () => {
     expect(refusal({ SNOWFLAKE_WORKER_BITS: '12', SNOWFLAKE_SEQUENCE_BITS: '12' })).toMatch(
       /= 24: expected at most 22/,
     );
+    expect(refusal({ SNOWFLAKE_WORKER_ID: '3', WORKERS: '2' })).toMatch(
+      /SNOWFLAKE_WORKER_ID=3 with WORKERS=2: a pinned worker ID serves one process only/,
+    );
+    expect(loadConfig({ SNOWFLAKE_WORKER_ID: '3', WORKERS: '1' }).SNOWFLAKE_WORKER_ID).toBe(3);
     expect(refusal({ SNOWFLAKE_WORKER_ID: '1024' })).toMatch(
       /SNOWFLAKE_WORKER_ID=1024: expected 0 to 1023/,
     );
