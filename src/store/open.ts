@@ -99,7 +99,11 @@ function redisStoreOf(topology: RedisTopology, s: RedisSettings): RedisStore {
     allocClient: createRedisClient(topology, 'allocation', {
       commandTimeoutMs: allocationTimeoutMs(s.waitTimeoutMs),
     }),
-    leaseClient: () => createRedisClient(topology, 'general'),
+    // Claims and renewals WAIT up to REDIS_WAIT_TIMEOUT_MS under REDIS_MIN_REPLICAS.
+    leaseClient: () =>
+      createRedisClient(topology, 'general', {
+        commandTimeoutMs: Math.max(5000, allocationTimeoutMs(s.waitTimeoutMs)),
+      }),
     keyPrefix: s.keyPrefix,
     kind: topology.kind,
     minReplicas: s.minReplicas,
@@ -139,7 +143,10 @@ export function openLibraryStore(o: LibraryStoreOptions): OpenedStore {
     allocClient: duplicateClient(client, 'allocation', {
       commandTimeoutMs: allocationTimeoutMs(o.waitTimeoutMs),
     }),
-    leaseClient: () => duplicateClient(client, 'general'),
+    leaseClient: () =>
+      duplicateClient(client, 'general', {
+        commandTimeoutMs: Math.max(5000, allocationTimeoutMs(o.waitTimeoutMs)),
+      }),
     ...settings,
   });
 }

@@ -145,3 +145,34 @@ describe.each([
     expect(next.start).toBe(first.end + 1n);
   });
 });
+
+describe('the library allocation connection from a client the caller built, with a long WAIT', () => {
+  it('lets WAIT run its REDIS_WAIT_TIMEOUT_MS: the socket timeout follows the command timeout', async () => {
+    const given = new Redis(server.url);
+    const keyPrefix = testPrefix();
+    // No replica answers: WAIT 1 blocks its whole 2 500 ms, longer than the 2 s default.
+    const store = openLibraryStore({
+      redis: given,
+      keyPrefix,
+      minReplicas: 1,
+      waitTimeoutMs: 2500,
+    });
+    store.onConnectionError(() => {});
+    try {
+      await store.createTag(segmentTag('order', { step: 10 }));
+      const err = await store.allocate('order', 10, false).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // The WAIT finished and the grant was discarded, not cut off by a socket timeout.
+      expect(err).toBeInstanceOf(IdAllocError);
+      expect((err as IdAllocError).details.discarded).toBe(true);
+      expect((err as IdAllocError).message).toMatch(
+        /0 of 1 required replicas acknowledged within 2500 ms/,
+      );
+    } finally {
+      await store.close();
+      given.disconnect();
+    }
+  }, 20_000);
+});

@@ -268,9 +268,9 @@ export function duplicateClient(
 ): RedisLike {
   const opts: RedisOptions = {
     ...(role === 'allocation' ? allocationOptions : {}),
-    ...(settings.commandTimeoutMs === undefined
-      ? {}
-      : { commandTimeout: settings.commandTimeoutMs }),
+    // Both timeouts, as createRedisClient sets them: a socket timeout shorter than a
+    // raised command timeout would cut a long WAIT and reconnect.
+    ...(settings.commandTimeoutMs === undefined ? {} : timeouts(settings.commandTimeoutMs)),
     connectionName: `idalloc-${role}`,
   };
   const copy =
