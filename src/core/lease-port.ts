@@ -78,6 +78,13 @@ export interface WorkerLeaseStore {
     token: string,
     settle: number,
   ): Promise<'released' | 'lost' | 'damaged'>;
+  /**
+   * False once the store the leases live in is gone for this process — the embedded
+   * store's file deleted or replaced: another process may then lease the same worker ID
+   * from a new file. Cheap and synchronous: the generator asks once per millisecond it
+   * mints in. Omitted by stores that cannot lose themselves so (Redis).
+   */
+  usable?(): boolean;
 }
 
 /**

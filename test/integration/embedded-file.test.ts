@@ -26,6 +26,11 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { APPLICATION_ID } from '../../src/store/embedded/file-check.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
+import {
+  SnowflakeGenerator,
+  createLayout,
+  decodeSnowflake,
+} from '../../src/allocator/snowflake/index.js';
 import { find, parseExposition } from '../support/http.js';
 import {
   runServiceToExit,
@@ -241,6 +246,51 @@ describe('the embedded store file while running', () => {
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }
+  });
+});
+
+describe('snowflake IDs from an embedded file that goes', () => {
+  it('stop within a millisecond, and a new file at the path starts its worker IDs above them', async () => {
+    const store = openStore([]);
+    const layout = createLayout({ workerBits: 1, sequenceBits: 12 });
+    const gen = new SnowflakeGenerator({ layout, leaseStore: store.workerLeases() });
+    await gen.start();
+    const ids: bigint[] = [];
+    // Mint for a few milliseconds, as a busy node does.
+    const until = Date.now() + 5;
+    while (Date.now() < until) {
+      const id = gen.next();
+      ids.push(typeof id === 'bigint' ? id : await id);
+    }
+    for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+    const goneAt = Date.now();
+    // A new process makes a new file at the path and leases the same worker ID at once.
+    const fresh = openStore([]);
+    const other = new SnowflakeGenerator({ layout, leaseStore: fresh.workerLeases() });
+    await other.start();
+    expect(other.workerId).toBe(gen.workerId);
+    // The first generator mints on only within the millisecond the file went.
+    let refused: unknown;
+    for (;;) {
+      try {
+        const id = gen.next();
+        ids.push(typeof id === 'bigint' ? id : await id);
+      } catch (err) {
+        refused = err;
+        break;
+      }
+      if (Date.now() > goneAt + 50) break;
+    }
+    expect(refused).toMatchObject({ code: 'UNAVAILABLE' });
+    const lastOld = decodeSnowflake(layout, ids.at(-1)!.toString(), Date.now(), 0).timestamp;
+    expect(lastOld).toBeLessThanOrEqual(goneAt);
+    const first = other.next();
+    const firstNew = typeof first === 'bigint' ? first : await first;
+    const firstTs = decodeSnowflake(layout, firstNew.toString(), Date.now(), 0).timestamp;
+    expect(firstTs).toBeGreaterThan(lastOld);
+    expect(ids).not.toContain(firstNew);
+    await other.close();
+    await gen.close();
   });
 });
 

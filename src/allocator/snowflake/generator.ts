@@ -289,6 +289,15 @@ export class SnowflakeGenerator {
       );
     }
     if (now !== this.lastTs) {
+      // A new millisecond: the store the lease lives in must still be there. An embedded
+      // file deleted or replaced lets another process lease this worker ID from a new
+      // file, whose first timestamp lies above this one (docs/design.md §6).
+      if (this.lease && !this.lease.storeUsable()) {
+        throw unavailable(
+          `the store of snowflake worker ${g.workerId}'s lease is gone (its file was deleted or replaced): no more snowflake IDs from this process`,
+          10,
+        );
+      }
       this.base = encodeSnowflake(this.layout, now, g.workerId, 0);
       this.lastTs = now;
     }

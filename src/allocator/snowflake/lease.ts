@@ -94,6 +94,11 @@ interface Hold {
 }
 
 export class WorkerLease {
+  /** Whether the store still stands behind the grant (see WorkerLeaseStore.usable). */
+  storeUsable(): boolean {
+    return this.store.usable?.() ?? true;
+  }
+
   private readonly store: WorkerLeaseStore;
   private readonly workerCount: number;
   private readonly leaseMs: number;

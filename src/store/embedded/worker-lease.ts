@@ -12,10 +12,13 @@
  * raises a holder was told about, so a stored horizon is always "confirmed by this
  * server" and a new holder starts right above it. For the same reason a worker ID with
  * no horizon row was never used with this file, and the processes sharing it share one
- * clock: a claim starts at now, without the margin Redis needs where a horizon may have
- * been lost (so the first snowflake ID on a fresh file comes at once). Only a renewal
- * that finds its own horizon gone (the file replaced behind the nodes' back) re-fences
- * above the margin, as on Redis.
+ * clock: a claim starts at the next millisecond, without the margin Redis needs where a
+ * horizon may have been lost (so the first snowflake ID on a fresh file comes at once).
+ * A process whose file is deleted or replaced under it stops minting within a
+ * millisecond (`usable`, asked by the generator at every new millisecond), so a new file
+ * at the path — whose first claims start above the moment it was made — cannot share a
+ * timestamp with it. Only a renewal that finds its own horizon gone re-fences above the
+ * margin, as on Redis.
  */
 import type { SQLOutputValue, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError } from '../../core/errors.js';
@@ -49,11 +52,14 @@ function badArgument(what: string, workerId: number): IdAllocError {
 const isMs = (v: number, min = 0) => Number.isSafeInteger(v) && v >= min;
 
 /**
- * The first timestamp a new holder may use: right above a stored horizon; now when there
- * is none (no holder ever used the worker ID with this file; see the header).
+ * The first timestamp a new holder may use: right above a stored horizon; the next
+ * millisecond when there is none (no holder ever used the worker ID with this file; see
+ * the header). Not `now`: a process still minting from a file that was deleted or
+ * replaced checks its file once per millisecond (`usable`), so it mints at most in the
+ * millisecond in which the file went — which is at or before `now` here.
  */
 function claimFloor(h: number | undefined, now: number): number {
-  return h !== undefined ? h + 1 : now;
+  return h !== undefined ? h + 1 : now + 1;
 }
 
 export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
@@ -85,6 +91,11 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
     this.putHorizon = db.prepare(
       'INSERT OR REPLACE INTO worker_horizons (id, h, floor) VALUES (?, ?, ?)',
     );
+  }
+
+  /** False once the file at the path is not the one opened (deleted or replaced). */
+  usable(): boolean {
+    return !this.guarded.guard.lost;
   }
 
   async inspect(ids: readonly number[], now: number, marginMs: number): Promise<WorkerLook[]> {
