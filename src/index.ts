@@ -65,6 +65,12 @@ async function main(): Promise<void> {
     await store.close();
     return fail(err);
   }
+  if (config.GRANT_LOG === undefined && !logger.isLevelEnabled('info')) {
+    // Grant lines are info lines: above info they vanish, and audit has nothing to read.
+    logger.warn(
+      `LOG_LEVEL=${config.LOG_LEVEL} drops the grant log's info lines: set GRANT_LOG=<file> to keep them for 'idalloc-admin audit'`,
+    );
+  }
   let snowflake: Awaited<ReturnType<typeof startSnowflake>>;
   try {
     snowflake = await startSnowflake(store, config, logger, metrics, grants);

@@ -103,7 +103,7 @@ export class SegmentAllocator {
     this.grants = deps.grants ?? silentGrants;
     this.discards = new DiscardLog(this.log, this.clock);
     this.engine = new RangeBuffer<Grant>({
-      fetch: (tag, step, fence) => this.grant(tag, step, false, fence, 'segment'),
+      fetch: (tag, step, fence) => this.grant(tag, step, false, fence, { kind: 'segment' }),
       size: (tag) => this.stepOf(tag),
       clock: timersOn(this.clock),
       random: deps.random ?? Math.random,
@@ -181,7 +181,7 @@ export class SegmentAllocator {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw invalidArgument(`size ${size} is not allowed: expected an integer of at least 1`);
     }
-    const use = client === undefined ? 'range' : client;
+    const use: GrantUse = client === undefined ? { kind: 'range' } : { kind: 'range', client };
     const g = await this.engine.fetchDirect(tag, (fence) =>
       this.grant(tag, size, true, fence, use),
     );
@@ -237,7 +237,7 @@ export class SegmentAllocator {
    */
   private async ownRange(tag: string, count: number): Promise<bigint[]> {
     const g = await this.engine.fetchDirect(tag, (fence) =>
-      this.grant(tag, count, true, fence, 'batch'),
+      this.grant(tag, count, true, fence, { kind: 'batch' }),
     );
     // Dropped unserved: in the grant log as a remainder, like those left at shutdown.
     const b = this.engine.entries.get(tag);
@@ -260,14 +260,14 @@ export class SegmentAllocator {
    * before this returns, so before any of its IDs is served.
    * @param count 0 for the tag's step
    * @param exact exactly `count` IDs (a lease, an own range) or none
-   * @param use 'segment', 'batch', 'range', or the client a range is leased to
+   * @param use what the grant is for, as the grant log records it
    */
   private async grant(
     tag: string,
     count: number,
     exact: boolean,
     fence: bigint | null,
-    use: string,
+    use: GrantUse,
   ): Promise<Grant> {
     for (;;) {
       const t0 = performance.now();
@@ -315,9 +315,7 @@ export class SegmentAllocator {
       }
       this.observer.segmentGranted?.(tag, g.end, g.max);
       const f = grantFields(tag, g);
-      if (use === 'segment' || use === 'batch') this.grants.record({ kind: use, ...f });
-      else if (use === 'range') this.grants.record({ kind: 'range', ...f });
-      else this.grants.record({ kind: 'range', ...f, client: use });
+      this.grants.record({ ...f, ...use });
       return g;
     }
   }
@@ -390,6 +388,10 @@ function isRefusal(err: unknown): boolean {
     isIdAllocError(err, ErrorCode.TAG_EXHAUSTED)
   );
 }
+
+/** What a grant is for: a buffered segment, a batch's own range, or a client's range. */
+type GrantUse =
+  { readonly kind: 'segment' | 'batch' } | { readonly kind: 'range'; readonly client?: string };
 
 /** The fields of a grant the grant log records. */
 function grantFields(tag: string, g: Grant) {

@@ -253,7 +253,9 @@ describe('snowflake IDs from an embedded file that goes', () => {
   it('stop within a millisecond, and a new file at the path starts its worker IDs above them', async () => {
     const store = openStore([]);
     const layout = createLayout({ workerBits: 1, sequenceBits: 12 });
-    const gen = new SnowflakeGenerator({ layout, leaseStore: store.workerLeases() });
+    // Both look for a worker ID from 0 (the search starts at random otherwise).
+    const lease = { random: () => 0 };
+    const gen = new SnowflakeGenerator({ layout, leaseStore: store.workerLeases(), lease });
     await gen.start();
     const ids: bigint[] = [];
     // Mint for a few milliseconds, as a busy node does.
@@ -266,7 +268,7 @@ describe('snowflake IDs from an embedded file that goes', () => {
     const goneAt = Date.now();
     // A new process makes a new file at the path and leases the same worker ID at once.
     const fresh = openStore([]);
-    const other = new SnowflakeGenerator({ layout, leaseStore: fresh.workerLeases() });
+    const other = new SnowflakeGenerator({ layout, leaseStore: fresh.workerLeases(), lease });
     await other.start();
     expect(other.workerId).toBe(gen.workerId);
     // The first generator mints on only within the millisecond the file went.

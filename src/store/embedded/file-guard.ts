@@ -120,14 +120,22 @@ export class GuardedDatabase {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** `fn` in a write transaction, after the check. */
+  /**
+   * `fn` in a write transaction, after the check — and the check again after the commit:
+   * the file can go while the transaction waits for another process's lock, and what was
+   * committed then went to the orphan, so it must not be used (a grant there is thrown
+   * away unserved: a gap, never a repeat).
+   */
   write<T>(what: string, fn: () => T): T {
     this.guard.check(what);
+    let result: T;
     try {
-      return writeTransaction(this.db, fn);
+      result = writeTransaction(this.db, fn);
     } catch (err) {
       throw this.failure(err, what);
     }
+    this.guard.check(what);
+    return result;
   }
 
   /** `fn` outside a transaction, after the check. */
