@@ -5,9 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_SNOWFLAKE_EPOCH, LAYOUT_PRESETS } from './allocator/snowflake/layout.js';
 import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE } from './core/tags.js';
-
-const DEFAULT_EPOCH = '2024-01-01T00:00:00Z';
 
 /** `host:port,host:port` → list of endpoints. */
 const endpoints = z.string().transform((s, ctx) => {
@@ -121,9 +120,9 @@ const schema = z.object({
   REDIS_MIN_REPLICAS: int(0, 100).default(0),
   REDIS_WAIT_TIMEOUT_MS: int(1, 60_000).default(100),
   REQUIRE_DURABLE_STORE: bool.default(false),
-  SNOWFLAKE_EPOCH: isoTime.default(Date.parse(DEFAULT_EPOCH)),
-  SNOWFLAKE_WORKER_BITS: int(1, 20).default(10),
-  SNOWFLAKE_SEQUENCE_BITS: int(0, 20).default(12),
+  SNOWFLAKE_EPOCH: isoTime.default(DEFAULT_SNOWFLAKE_EPOCH),
+  SNOWFLAKE_WORKER_BITS: int(1, 20).default(LAYOUT_PRESETS.default.workerBits),
+  SNOWFLAKE_SEQUENCE_BITS: int(0, 20).default(LAYOUT_PRESETS.default.sequenceBits),
   SNOWFLAKE_WORKER_ID: int(0, 1_048_575).optional(),
   /**
    * `default`: 41 bits of ms | SNOWFLAKE_WORKER_BITS | SNOWFLAKE_SEQUENCE_BITS, below 2^63.
@@ -177,8 +176,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const c = parsed.data;
   if (c.SNOWFLAKE_LAYOUT === 'js-safe') {
     // The preset's widths apply unless set explicitly (then crossCheck holds them to 53 bits).
-    if (input.SNOWFLAKE_WORKER_BITS === undefined) c.SNOWFLAKE_WORKER_BITS = 4;
-    if (input.SNOWFLAKE_SEQUENCE_BITS === undefined) c.SNOWFLAKE_SEQUENCE_BITS = 8;
+    const preset = LAYOUT_PRESETS['js-safe'];
+    if (input.SNOWFLAKE_WORKER_BITS === undefined) c.SNOWFLAKE_WORKER_BITS = preset.workerBits;
+    if (input.SNOWFLAKE_SEQUENCE_BITS === undefined)
+      c.SNOWFLAKE_SEQUENCE_BITS = preset.sequenceBits;
   }
   const problem = crossCheck(c);
   if (problem) throw new ConfigError(`invalid configuration: ${problem}`);

@@ -50,6 +50,26 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
   const idText = text('^([0-9]+\\n)*$', 'IDs as decimal digits, one per line');
   const leafText = text('^[0-9]+$', 'The bare ID, no newline');
   const v1 = { security: secured };
+  /** A Leaf route: the bare ID of a tag of `mode`, the other mode refused WRONG_MODE. */
+  const leafOperation = (mode: 'segment' | 'snowflake', description: string): Obj =>
+    op(
+      mode === 'segment' ? 'leafSegment' : 'leafSnowflake',
+      `Leaf: one ID of a ${mode} tag`,
+      description,
+      {
+        ...v1,
+        parameters: [tagParam],
+        responses: responses(
+          ok('The ID', leafText, ID_ROUTE_HEADERS),
+          'BadRequest',
+          'Unauthorized',
+          'TagNotFound',
+          'Conflict',
+          'Unavailable',
+        ),
+      },
+      ['leaf'],
+    );
   return {
     openapi: '3.1.0',
     info: {
@@ -178,41 +198,13 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
         },
         ['ops'],
       ),
-      '/api/segment/get/{tag}': op(
-        'leafSegment',
-        'Leaf: one ID of a segment tag',
+      '/api/segment/get/{tag}': leafOperation(
+        'segment',
         'The bare ID as text/plain, so Leaf clients switch without a change. A snowflake tag is WRONG_MODE.',
-        {
-          ...v1,
-          parameters: [tagParam],
-          responses: responses(
-            ok('The ID', leafText, ID_ROUTE_HEADERS),
-            'BadRequest',
-            'Unauthorized',
-            'TagNotFound',
-            'Conflict',
-            'Unavailable',
-          ),
-        },
-        ['leaf'],
       ),
-      '/api/snowflake/get/{tag}': op(
-        'leafSnowflake',
-        'Leaf: one ID of a snowflake tag',
+      '/api/snowflake/get/{tag}': leafOperation(
+        'snowflake',
         'The bare ID as text/plain. A segment tag is WRONG_MODE.',
-        {
-          ...v1,
-          parameters: [tagParam],
-          responses: responses(
-            ok('The ID', leafText, ID_ROUTE_HEADERS),
-            'BadRequest',
-            'Unauthorized',
-            'TagNotFound',
-            'Conflict',
-            'Unavailable',
-          ),
-        },
-        ['leaf'],
       ),
       '/': op(
         'statusPage',

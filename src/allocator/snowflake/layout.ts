@@ -3,7 +3,6 @@
  * packed into one non-negative integer below 2^63 (or 2^53 with the `js-safe` preset).
  * Pure functions: encoding, decoding with validation, and when the timestamp runs out.
  */
-import type { Config } from '../../config.js';
 import { invalidArgument } from '../../core/errors.js';
 import type { DecodedSnowflake } from '../../core/ids.js';
 
@@ -99,7 +98,11 @@ export function layoutFingerprint(l: SnowflakeLayout): string {
 }
 
 /** The layout the configuration names (docs/design.md §10; the preset already resolved by loadConfig). */
-export function layoutFromConfig(c: Config): SnowflakeLayout {
+export function layoutFromConfig(c: {
+  readonly SNOWFLAKE_EPOCH: number;
+  readonly SNOWFLAKE_WORKER_BITS: number;
+  readonly SNOWFLAKE_SEQUENCE_BITS: number;
+}): SnowflakeLayout {
   return createLayout({
     epochMs: c.SNOWFLAKE_EPOCH,
     workerBits: c.SNOWFLAKE_WORKER_BITS,
