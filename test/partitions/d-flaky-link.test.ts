@@ -144,11 +144,17 @@ describe.skipIf(run.unusable !== undefined)('d. a flaky link between the nodes a
     );
     expect(ids.overlaps()).toEqual([]);
     auditNodes('d. flaky link', scene.services);
-    // The faults happened (else this proved nothing).
-    for (const p of all) {
+    // The faults happened (else this proved nothing). The nodes' relays carry steady
+    // traffic, so each saw many delayed chunks, a stall and a reset. The replication
+    // relay carries only the master's write stream, and while it is black-holed or
+    // stalled it carries nothing: a handful of delayed chunks is all a run can promise
+    // there (one CI run saw 7), and a reset only if a connection was open at resetAll.
+    for (const p of [proxies.A, proxies.B]) {
       expect(p.stats.delayedChunks).toBeGreaterThan(10);
       expect(p.stats.stalls).toBeGreaterThan(0);
       expect(p.stats.resets).toBeGreaterThan(0);
     }
+    expect(proxies.replication.stats.delayedChunks).toBeGreaterThan(0);
+    expect(proxies.replication.stats.stalls).toBeGreaterThan(0);
   });
 });
