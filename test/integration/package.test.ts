@@ -2,7 +2,8 @@
  * The npm package as a user gets it: `npm pack` (its prepack builds), the tarball
  * installed with npm into a scratch project, then used the ways the README shows —
  * imported from ESM, type-checked by a strict TypeScript consumer, its bins run, the
- * service started on the embedded store, a tag created and an ID drawn.
+ * service started on the embedded store, a tag created and an ID drawn — and the README's
+ * two library examples, type-checked and run as written.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
@@ -10,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CONFIG_VARIABLES } from '../../src/config.js';
+import { testPrefix } from '../support/prefix.js';
+import { readme, readmeBlock } from '../support/readme-procedure.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 
 const run = promisify(execFile);
@@ -47,8 +50,24 @@ async function sh(
   }
 }
 
+/**
+ * npm with the caller's whole environment, as a user's shell runs it: its proxy and CA
+ * settings (`NODE_EXTRA_CA_CERTS`, `HTTPS_PROXY`, `npm_config_*`) reach the registry
+ * where a bare environment fails (a cold cache on a machine behind a TLS-inspecting
+ * proxy: SELF_SIGNED_CERT_IN_CHAIN, retried until the time budget ran out).
+ */
 const npm = (args: string[], cwd: string) =>
-  sh('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd });
+  sh('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    env: {
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(
+          (e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('npm_lifecycle'),
+        ),
+      ),
+      PATH,
+    },
+  });
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'idalloc-pkg-'));
@@ -223,6 +242,117 @@ export const first = id;
     service.proc.kill('SIGTERM');
     expect((await service.exited).code).toBe(0);
   }, 60_000);
+
+  describe("the README's library examples, as written, against the installed package", () => {
+    /** Lines the test appends to an example: its results as JSON, bigints as strings. */
+    const report = (names: string[]) =>
+      `\nconsole.log(JSON.stringify({ ${names.join(', ')} }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));\n`;
+
+    /** Type-checks `file` as a strict nodenext consumer, then runs it with Node. */
+    async function checkAndRun(file: string, env: Record<string, string>) {
+      await writeFile(
+        join(scratch, `tsconfig-${file}.json`),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: true,
+            types: ['node'],
+            typeRoots: [join(ROOT, 'node_modules/@types')],
+          },
+          files: [file],
+        }),
+      );
+      const tsc = await sh(process.execPath, [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(scratch, `tsconfig-${file}.json`),
+      ]);
+      expect(tsc.stdout + tsc.stderr).toBe('');
+      const r = await sh(process.execPath, [file], { env });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    }
+
+    /** Every ID of `ids` and `ranges`, checked for repeats. */
+    function expectDistinct(ids: string[], ranges: { start: string; end: string }[] = []) {
+      const all = ids.map(BigInt);
+      for (const r of ranges) for (let i = BigInt(r.start); i <= BigInt(r.end); i++) all.push(i);
+      expect(new Set(all).size).toBe(all.length);
+    }
+
+    it('in-process allocator: the tag created as the README says, then the example', async () => {
+      const url = inject('redisUrl');
+      const prefix = testPrefix();
+      const section = readme().slice(readme().indexOf('### In-process allocator'));
+      // The command the paragraph gives, run as written (its Redis is the test's).
+      const create = /\(`(REDIS_URL=\S+ npx idalloc-admin tag create \w+)`\)/.exec(section);
+      expect(create, 'the README says how to create the tag').not.toBeNull();
+      const made = await sh('sh', ['-c', create![1]!.replace('redis://127.0.0.1:6379', url)], {
+        env: { KEY_PREFIX: prefix },
+      });
+      expect(made.stderr).toBe('');
+      expect(made.code).toBe(0);
+      const example = readmeBlock('### In-process allocator');
+      expect(example).toContain("'redis://127.0.0.1:6379'");
+      expect(example).toContain("keyPrefix: 'idalloc:'");
+      await writeFile(
+        join(scratch, 'readme-allocator.mts'),
+        example
+          .replace("'redis://127.0.0.1:6379'", JSON.stringify(url))
+          .replace("keyPrefix: 'idalloc:'", `keyPrefix: ${JSON.stringify(prefix)}`) +
+          report(['id', 'batch', 'range']),
+      );
+      const got = (await checkAndRun('readme-allocator.mts', {})) as {
+        id: string;
+        batch: string[];
+        range: { start: string; end: string };
+      };
+      expect(got.id).toBe('1');
+      expect(got.batch).toHaveLength(50);
+      expect([...got.batch].sort((a, b) => Number(BigInt(a) - BigInt(b)))).toEqual(got.batch);
+      expect(BigInt(got.range.end) - BigInt(got.range.start) + 1n).toBe(10_000n);
+      expectDistinct([got.id, ...got.batch], [got.range]);
+    }, 120_000);
+
+    it('IdClient: two services sharing one store, with a token, then the example', async () => {
+      const bin = join(scratch, 'node_modules/.bin');
+      const data = join(scratch, 'client-data');
+      const env = { DATA_DIR: data, PATH, API_TOKENS: 's3cret' };
+      const entry = { command: join(bin, 'idalloc'), args: [], cwd: scratch };
+      const services = [
+        await startServiceProcess(env, 30_000, { entry }),
+        await startServiceProcess(env, 30_000, { entry }),
+      ];
+      try {
+        const made = await sh(join(bin, 'idalloc-admin'), ['tag', 'create', 'order'], { env });
+        expect(made.code, made.stderr).toBe(0);
+        const example = readmeBlock('### HTTP client (`IdClient`)');
+        let code = example;
+        for (const [i, s] of services.entries()) {
+          expect(code).toContain(`'http://ids-${i + 1}:8080'`);
+          code = code.replace(`'http://ids-${i + 1}:8080'`, JSON.stringify(s.base));
+        }
+        await writeFile(join(scratch, 'readme-client.mts'), code + report(['id', 'batch']));
+        const got = (await checkAndRun('readme-client.mts', { IDALLOC_TOKEN: 's3cret' })) as {
+          id: string;
+          batch: string[];
+        };
+        expect(got.batch).toHaveLength(50);
+        expect(BigInt(got.batch[0]!)).toBeGreaterThan(BigInt(got.id));
+        expectDistinct([got.id, ...got.batch]);
+        // Without the token the services refuse, and the example fails with that error.
+        const refused = await sh(process.execPath, ['readme-client.mts']);
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toMatch(/UNAUTHORIZED/);
+      } finally {
+        await Promise.all(services.map((s) => s.dispose()));
+      }
+    }, 120_000);
+  });
 
   it('refuses an old Node in one line before loading anything', async () => {
     // The machine's own Node (Debian's) is the old one users meet; where it is new

@@ -13,7 +13,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readme } from '../support/readme-procedure.js';
+import { readmeBlock as blockAfter } from '../support/readme-procedure.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 
 const sh = promisify(exec);
@@ -22,18 +22,6 @@ const PATH = [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter)
 
 let dir: string;
 let service: ServiceProcess;
-
-/** The fenced block that follows `heading` (and, within it, `after`), without its fences. */
-function blockAfter(heading: string, after = ''): string {
-  const text = readme();
-  let at = text.indexOf(heading);
-  if (at < 0) throw new Error(`README.md has no '${heading}'`);
-  if (after) at = text.indexOf(after, at);
-  if (at < 0) throw new Error(`README.md has no '${after}' after '${heading}'`);
-  const m = /```[a-z]*\n([\s\S]*?)\n```/.exec(text.slice(at));
-  if (!m) throw new Error(`no fenced block after '${heading}' / '${after}'`);
-  return m[1]!;
-}
 
 /** A README command line: the command and its trailing `# comment`, if any. */
 function split(line: string): { command: string; comment: string } {
@@ -162,6 +150,46 @@ describe('the README, from the top', () => {
     ran.length = 0;
     await runShBlock(blockAfter('## HTTP API', 'The examples use the tag'));
     expect(ran.length).toBeGreaterThanOrEqual(15);
+  }, 120_000);
+
+  it('authentication: the service started as shown takes the token and refuses without it', async () => {
+    const [start, ...curls] = blockAfter('### Authentication')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    // The first line starts the service with the variables it sets (on the quick start's
+    // store, beside the plain service, as a reader's second terminal would).
+    const m = /^((?:[A-Z_]+=\S+ )+)npm start$/.exec(split(start!).command);
+    expect(m, start).not.toBeNull();
+    const vars = Object.fromEntries(
+      m![1]!
+        .trim()
+        .split(' ')
+        .map((kv) => kv.split('=', 2)),
+    );
+    expect(vars).toHaveProperty('API_TOKENS');
+    const guarded = await startServiceProcess({ DATA_DIR: join(dir, 'data'), ...vars }, 30_000);
+    try {
+      expect(curls).toHaveLength(2);
+      for (const line of curls) {
+        const { command, comment } = split(line);
+        const real = command.replaceAll('localhost:8080', `127.0.0.1:${guarded.port}`);
+        const r = await run(real, ROOT, {});
+        expect({ line, code: r.code }).toEqual({ line, code: 0 });
+        const got = JSON.parse(r.out) as Record<string, unknown>;
+        const refusal = /^(\d{3}) .*"code":"([A-Z_]+)"/.exec(comment);
+        if (refusal) {
+          // `401 {"error":{"code":"UNAUTHORIZED",…}}`: the body names that code.
+          expect(got, line).toMatchObject({ error: { code: refusal[2] } });
+        } else {
+          expect(Object.keys(got).sort(), line).toEqual(
+            Object.keys(jsonOrUndefined(comment)!).sort(),
+          );
+          expect(got).not.toHaveProperty('error');
+        }
+      }
+    } finally {
+      await guarded.dispose();
+    }
   }, 120_000);
 
   it('admin script: the transcript prints what the README shows', async () => {

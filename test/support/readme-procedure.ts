@@ -17,6 +17,22 @@ export function readme(): string {
 }
 
 /**
+ * The fenced block that follows `heading` (and, within it, the text `after`), without its
+ * fences.
+ * @throws when the README has no such heading, text or block
+ */
+export function readmeBlock(heading: string, after = ''): string {
+  const text = readme();
+  let at = text.indexOf(heading);
+  if (at < 0) throw new Error(`README.md has no '${heading}'`);
+  if (after) at = text.indexOf(after, at);
+  if (at < 0) throw new Error(`README.md has no '${after}' after '${heading}'`);
+  const m = /```[a-z]*\n([\s\S]*?)\n```/.exec(text.slice(at));
+  if (!m) throw new Error(`no fenced block after '${heading}' / '${after}'`);
+  return m[1]!;
+}
+
+/**
  * The commands of procedure `name`, as the README shows them (a block indented under a
  * list item loses that indentation, as a reader copying it would).
  * @throws when the README has no such procedure, or more than one
