@@ -1,9 +1,12 @@
 /**
  * WORKERS=2 as real processes: a node:cluster primary and two workers sharing one port.
- * Both workers draw concurrently and no ID repeats; /metrics is the node's (the sum of
+ * Both workers draw concurrently and no ID repeats, on Redis and on the embedded store; /metrics is the node's (the sum of
  * both workers); a killed worker is replaced; SIGTERM drains both and cuts nothing off.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeSnowflake, createLayout } from '../../src/allocator/snowflake/layout.js';
 import { find, parseExposition } from '../support/http.js';
@@ -13,6 +16,8 @@ import {
   startServiceProcess,
   type ServiceProcess,
 } from '../support/service-process.js';
+import { EmbeddedStore } from '../../src/store/embedded/store.js';
+import type { RedisStore } from '../../src/store/redis/store.js';
 import { segmentTag, testStore } from '../support/store.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -66,8 +71,10 @@ async function served(agent: Agent, port: number, path: string): Promise<string>
 }
 
 const running: ServiceProcess[] = [];
+const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.dispose()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
 /** Pids of the workers that logged they listen, in order (replacements included). */
@@ -76,16 +83,27 @@ const workerPids = (node: ServiceProcess) =>
     .filter((l) => typeof l.worker === 'number' && String(l.msg).startsWith('listening'))
     .map((l) => l.pid as number);
 
-/** Starts a WORKERS=2 node on a fresh prefix with a segment and a snowflake tag. */
-async function startNode(): Promise<ServiceProcess> {
-  const keyPrefix = testPrefix();
-  const store = testStore(redisUrl, keyPrefix);
+/** Starts a WORKERS=2 node on a fresh store with a segment and a snowflake tag. */
+async function startNode(kind: 'redis' | 'embedded' = 'redis'): Promise<ServiceProcess> {
+  let env: Record<string, string>;
+  let store: RedisStore | EmbeddedStore;
+  if (kind === 'redis') {
+    const keyPrefix = testPrefix();
+    env = { REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix };
+    store = testStore(redisUrl, keyPrefix);
+  } else {
+    // Both workers open the one file; SQLite's lock keeps their segments apart.
+    const dataDir = await mkdtemp(join(tmpdir(), 'idalloc-workers-'));
+    dirs.push(dataDir);
+    env = { DATA_DIR: dataDir };
+    store = new EmbeddedStore({ dataDir });
+  }
   await store.createTag(segmentTag('order', { step: 100 }));
   await store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
   await store.close();
   const node = await startServiceProcess(
     // A fresh worker ID is fenced for one lease: keep it short here.
-    { REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix, WORKERS: '2', SNOWFLAKE_LEASE_MS: '3000' },
+    { ...env, WORKERS: '2', SNOWFLAKE_LEASE_MS: '3000' },
     60_000,
   );
   running.push(node);
@@ -110,41 +128,47 @@ async function draw(agent: Agent, port: number, total: number, concurrency = 8):
 }
 
 describe('WORKERS=2', () => {
-  it('two workers draw concurrently, no ID repeats, and /metrics sums both', async () => {
-    const node = await startNode();
-    expect(new Set(workerPids(node)).size).toBe(2);
-    // One connection per request: the primary hands connections to the workers in turn.
-    const agent = new Agent({ keepAlive: false, maxSockets: 16 });
-    const ids = await draw(agent, node.port, 3000, 16);
-    expect(ids).toHaveLength(3000);
-    expect(new Set(ids).size).toBe(3000);
+  it.each(['redis', 'embedded'] as const)(
+    'two workers draw concurrently, no ID repeats, and /metrics sums both (%s store)',
+    async (kind) => {
+      const node = await startNode(kind);
+      expect(new Set(workerPids(node)).size).toBe(2);
+      // One connection per request: the primary hands connections to the workers in turn.
+      const agent = new Agent({ keepAlive: false, maxSockets: 16 });
+      const ids = await draw(agent, node.port, 3000, 16);
+      expect(ids).toHaveLength(3000);
+      expect(new Set(ids).size).toBe(3000);
 
-    // Snowflake IDs name the worker ID that issued them: both workers served, each with
-    // a lease of its own.
-    const flakes = await Promise.all(
-      Array.from({ length: 200 }, async () => served(agent, node.port, '/api/snowflake/get/flake')),
-    );
-    expect(new Set(flakes).size).toBe(200);
-    const layout = createLayout();
-    const workerIds = new Set(
-      flakes.map((id) => decodeSnowflake(layout, id, Date.now() + 60_000).workerId),
-    );
-    expect(workerIds.size).toBe(2);
+      // Snowflake IDs name the worker ID that issued them: both workers served, each with
+      // a lease of its own.
+      const flakes = await Promise.all(
+        Array.from({ length: 200 }, async () =>
+          served(agent, node.port, '/api/snowflake/get/flake'),
+        ),
+      );
+      expect(new Set(flakes).size).toBe(200);
+      const layout = createLayout();
+      const workerIds = new Set(
+        flakes.map((id) => decodeSnowflake(layout, id, Date.now() + 60_000).workerId),
+      );
+      expect(workerIds.size).toBe(2);
 
-    // Whichever worker answers the scrape, it is the node's: the sum of both workers.
-    for (let i = 0; i < 4; i++) {
-      const e = parseExposition(await ok(agent, node.port, '/metrics'));
-      const issued = (tag: string) => find(e, 'idalloc_ids_issued_total', { tag })[0]?.value;
-      expect(issued('order')).toBe(3000);
-      expect(issued('flake')).toBe(200);
-      const served = find(e, 'http_request_duration_seconds_count', {
-        route: '/v1/ids/:tag',
-        status_code: '200',
-      });
-      expect(served.map((s) => s.value)).toEqual([3000]);
-    }
-    agent.destroy();
-  }, 120_000);
+      // Whichever worker answers the scrape, it is the node's: the sum of both workers.
+      for (let i = 0; i < 4; i++) {
+        const e = parseExposition(await ok(agent, node.port, '/metrics'));
+        const issued = (tag: string) => find(e, 'idalloc_ids_issued_total', { tag })[0]?.value;
+        expect(issued('order')).toBe(3000);
+        expect(issued('flake')).toBe(200);
+        const served = find(e, 'http_request_duration_seconds_count', {
+          route: '/v1/ids/:tag',
+          status_code: '200',
+        });
+        expect(served.map((s) => s.value)).toEqual([3000]);
+      }
+      agent.destroy();
+    },
+    120_000,
+  );
 
   it('stops the node with exit 1 when a worker fails to start, as one process would', async () => {
     // The test Redis runs without AOF: every worker refuses it under REQUIRE_DURABLE_STORE.
