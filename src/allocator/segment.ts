@@ -128,6 +128,8 @@ export class SegmentAllocator {
           1,
         ),
       asError: (tag, err) => this.asError(tag, err),
+      // IDs that left the buffers for nobody: in the grant log as remainders too.
+      onDropped: (tag, start, end) => this.giveUp(tag, [{ cursor: start, end }]),
       onFilled: (tag, g, asked) => {
         const st = this.steps.get(tag)!;
         st.step = Math.max(asked, g.step);

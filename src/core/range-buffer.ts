@@ -95,6 +95,13 @@ export interface RangeBufferDeps<R extends FetchedRange> {
   readonly onFilled?: (key: string, range: R, size: number) => void;
   /** A request found both ranges of a key that had served before empty, and waits. */
   readonly onWait?: (key: string) => void;
+  /**
+   * IDs `start`..`end` of `key` left the buffers but reached nobody: collected for a
+   * request that then timed out or failed, or a range whose fetch came back after
+   * `close()`. Never served (a gap, never a duplicate); reported so the owner can account
+   * for them. Ranges still buffered at `close()` are the owner's to read before it.
+   */
+  readonly onDropped?: (key: string, start: bigint, end: bigint) => void;
 }
 
 export class RangeBuffer<R extends FetchedRange> {
@@ -265,7 +272,8 @@ export class RangeBuffer<R extends FetchedRange> {
       w.cancel = clock.schedule(() => {
         const at = b.waiters.indexOf(w);
         if (at < 0) return;
-        b.waiters.splice(at, 1); // the IDs it collected are dropped: a gap
+        b.waiters.splice(at, 1);
+        this.dropped(b.key, w.ids); // the IDs it collected: a gap
         reject(this.d.timeoutError(b.key, b.lastFailure));
         this.forgetIfIdle(b);
       }, rules.waitTimeoutMs);
@@ -288,7 +296,20 @@ export class RangeBuffer<R extends FetchedRange> {
   private failWaiters(b: KeyBuffer, err: Error): void {
     for (const w of b.waiters.splice(0)) {
       w.cancel();
+      this.dropped(b.key, w.ids);
       w.reject(err);
+    }
+  }
+
+  /** Reports `ids` (ascending, as collected) to `onDropped`, one call per run of consecutive IDs. */
+  private dropped(key: string, ids: readonly bigint[]): void {
+    const report = this.d.onDropped;
+    if (report === undefined || ids.length === 0) return;
+    let start = ids[0]!;
+    for (let i = 1; i <= ids.length; i++) {
+      if (i < ids.length && ids[i] === ids[i - 1]! + 1n) continue;
+      report(key, start, ids[i - 1]!);
+      if (i < ids.length) start = ids[i]!;
     }
   }
 
@@ -342,7 +363,10 @@ export class RangeBuffer<R extends FetchedRange> {
           await this.sleep(delay);
           continue;
         }
-        if (this.closed) return;
+        if (this.closed) {
+          this.d.onDropped?.(b.key, range.start, range.end);
+          return;
+        }
         attempt = 0;
         b.lastFailure = null;
         b.refusal = null;

@@ -51,6 +51,7 @@ function setup(rules: Partial<BufferRules> = {}, size = 10) {
   const clock = new ManualClock();
   const source = new FakeSource();
   const waits: string[] = [];
+  const dropped: string[] = [];
   const engine = new RangeBuffer<FetchedRange>({
     fetch: source.fetch,
     size: () => size,
@@ -75,9 +76,10 @@ function setup(rules: Partial<BufferRules> = {}, size = 10) {
     asError: (_key, err) =>
       err instanceof IdAllocError ? err : unavailable(`fetch failed: ${String(err)}`),
     onWait: (key) => waits.push(key),
+    onDropped: (key, start, end) => dropped.push(`${key} ${start}..${end}`),
   });
   engines.push(engine);
-  return { clock, source, engine, waits };
+  return { clock, source, engine, waits, dropped };
 }
 
 describe('RangeBuffer', () => {
@@ -251,6 +253,39 @@ describe('RangeBuffer', () => {
     await settle();
     expect(engine.entries.size).toBe(0);
     expect(engine.keys()).toEqual([]);
+  });
+
+  it('reports the IDs a request collected and then gave up on: timed out or refused', async () => {
+    const { engine, source, clock, dropped } = setup({ waitTimeoutMs: 300 }, 3);
+    // 1..3 go to the batch, which waits for two more; the next fetch never answers.
+    source.script('range', 'hang');
+    const timedOut = failure(engine.nextBatch('k', 5));
+    await clock.advance(300);
+    expect((await timedOut).code).toBe(ErrorCode.UNAVAILABLE);
+    expect(dropped).toEqual(['k 1..3']);
+
+    // Across two ranges with a hole between them: one report per run of consecutive IDs.
+    const { engine: e2, source: s2, dropped: d2 } = setup({}, 3);
+    s2.script(
+      { start: 1n, end: 3n },
+      { start: 10n, end: 11n },
+      new IdAllocError(ErrorCode.TAG_EXHAUSTED, 'exhausted'),
+    );
+    expect((await failure(e2.nextBatch('k', 6))).code).toBe(ErrorCode.TAG_EXHAUSTED);
+    expect(d2).toEqual(['k 1..3', 'k 10..11']);
+    expect(s2.calls).toHaveLength(3);
+  });
+
+  it('reports a range whose fetch comes back after close, and serves none of it', async () => {
+    const { engine, source, dropped } = setup();
+    source.holding = true;
+    const waiting = failure(engine.next('k'));
+    await settle();
+    const closed = engine.close(unavailable('shutting down'));
+    expect((await waiting).message).toBe('shutting down');
+    source.release();
+    await closed; // settles once the fetch in flight has
+    expect(dropped).toEqual(['k 1..10']);
   });
 
   it('refuses a bad key synchronously, and every call once closed', async () => {

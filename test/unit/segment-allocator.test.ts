@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SegmentAllocator, type SegmentOptions } from '../../src/allocator/segment.js';
 import type { AllocatorObserver } from '../../src/allocator/types.js';
 import { ErrorCode, IdAllocError, isIdAllocError } from '../../src/core/errors.js';
+import type { GrantEvent } from '../../src/core/grant-log.js';
 import { FakeSegmentStore, ManualClock, settle } from '../support/fake-segment-store.js';
 
 const open: SegmentAllocator[] = [];
@@ -9,7 +10,7 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((a) => a.close()));
 });
 
-function setup(options: Partial<SegmentOptions> = {}, step = 100) {
+function setup(options: Partial<SegmentOptions> = {}, step = 100, grants: GrantEvent[] = []) {
   const store = new FakeSegmentStore();
   store.step = step;
   const clock = new ManualClock();
@@ -24,6 +25,7 @@ function setup(options: Partial<SegmentOptions> = {}, step = 100) {
     clock,
     observer,
     random: () => 0.5,
+    grants: { record: (e) => grants.push(e) },
     options: { retryBaseMs: 1, retryMaxMs: 4, ...options },
   });
   open.push(alloc);
@@ -200,6 +202,28 @@ describe('SegmentAllocator', () => {
     expect(alloc.state('nope')).toBeUndefined();
     store.failure = undefined; // created meanwhile: usable at once
     expect(await alloc.next('nope')).toBe(1n);
+  });
+
+  it('logs a segment granted after close as a remainder, served to nobody', async () => {
+    const grants: GrantEvent[] = [];
+    const { alloc, store } = setup({}, 100, grants);
+    store.hold();
+    const waiting = alloc.next('order');
+    await settle();
+    await alloc.close();
+    await expect(waiting).rejects.toThrow(/shutting down/);
+    store.release();
+    await settle();
+    expect(
+      grants.map((g) => [
+        g.kind,
+        'start' in g ? String(g.start) : '',
+        'end' in g ? String(g.end) : '',
+      ]),
+    ).toEqual([
+      ['segment', '1', '100'],
+      ['remainder', '1', '100'],
+    ]);
   });
 
   it('rejects a bad tag name or count with INVALID_ARGUMENT', async () => {
