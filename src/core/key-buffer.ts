@@ -58,6 +58,8 @@ export class KeyBuffer {
   lastFailure: IdAllocError | null = null;
   /** Fetches of this key, one after another. */
   chain: Promise<unknown> = Promise.resolve();
+  /** Direct fetches (own ranges) of this key queued or running: the key stays while any is. */
+  direct = 0;
 
   constructor(readonly key: string) {}
 

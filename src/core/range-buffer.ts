@@ -178,9 +178,11 @@ export class RangeBuffer<R extends FetchedRange> {
    */
   async fetchDirect(key: string, fetch: (fence: bigint | null) => Promise<R>): Promise<R> {
     const b = this.entry(key);
+    b.direct++;
     try {
       return await this.fenced(b, fetch);
     } finally {
+      b.direct--;
       this.forgetIfIdle(b);
     }
   }
@@ -243,9 +245,12 @@ export class RangeBuffer<R extends FetchedRange> {
     if (this.d.clock.now() >= b.holdUntil) this.startLoop(b);
   }
 
-  /** A key that never got a range (unknown, say) keeps no state behind. */
+  /**
+   * A key that never got a range (unknown, say) keeps no state behind — once nothing
+   * waits on it or fetches for it (a direct fetch still queued must find its fence here).
+   */
   private forgetIfIdle(b: KeyBuffer): void {
-    if (b.highWater === null && b.waiters.length === 0 && !b.fetching) {
+    if (b.highWater === null && b.waiters.length === 0 && !b.fetching && b.direct === 0) {
       if (this.entries.get(b.key) === b) this.entries.delete(b.key);
     }
   }

@@ -246,6 +246,25 @@ describe('RangeBuffer', () => {
     expect(await engine.next('k')).toBe(111n); // the buffered 2..10 was dropped
   });
 
+  it('keeps a key while a direct fetch of it is queued, so that fetch sets the fence', async () => {
+    const { engine, source, clock } = setup({ waitTimeoutMs: 300 });
+    // A request's fetch is held, then fails; a direct fetch waits behind it in the line.
+    source.script(unavailable('down'));
+    source.holding = true;
+    const timedOut = failure(engine.next('k'));
+    await settle();
+    const direct = engine.fetchDirect('k', (fence) => source.fetch('k', 100, fence));
+    await clock.advance(300); // the request gives up; its fetch is still out
+    expect((await timedOut).code).toBe(ErrorCode.UNAVAILABLE);
+    source.release(); // the request's fetch fails with nobody waiting; then the direct one
+    expect(await direct).toEqual({ start: 1n, end: 100n });
+    // The key was not forgotten in between: the next fetch is fenced above the direct range.
+    expect(engine.entries.get('k')?.highWater).toBe(100n);
+    await clock.advance(1000); // past the hold of the failed fetch
+    expect(await engine.next('k')).toBe(101n);
+    expect(source.calls.at(-1)?.fence).toBe(100n);
+  });
+
   it('keeps no state for a key whose fetch was refused', async () => {
     const { engine, source } = setup();
     source.script(new IdAllocError(ErrorCode.TAG_NOT_FOUND, 'no such key'));
