@@ -45,6 +45,9 @@ export interface NetHost {
   readonly launcher: readonly string[];
 }
 
+/** Marks the rules of {@link Network.impair}, so their counters can be read back. */
+const IMPAIR_COMMENT = 'idalloc-impair';
+
 /** Runs `ip …`, failing with its stderr. */
 export async function ip(...args: string[]): Promise<string> {
   try {
@@ -86,6 +89,7 @@ async function freeSubnet(seed: number): Promise<number> {
 export class Network {
   private readonly hosts: (NetHost & { readonly veth: string })[] = [];
   private readonly cuts: { ns: string; rule: string[] }[] = [];
+  private readonly impairments: { ns: string; table: string; chain: string; rule: string[] }[] = [];
   private nextHost = 10;
   private disposed = false;
 
@@ -172,6 +176,133 @@ export class Network {
       const r = this.cuts.pop()!;
       await run('ip', ['netns', 'exec', r.ns, 'iptables', '-w', '-D', ...r.rule]);
     }
+  }
+
+  /**
+   * Real packet faults below TCP on one host's TCP traffic with the bridge's root side on
+   * `port` (`role` `client`: to that port there; `server`: from that port of its own):
+   * each packet dropped with chance `loss`, each outgoing one sent twice with chance
+   * `duplicate` (iptables `statistic` + `DROP`, and `TEE` to the packet's own
+   * destination). The kernel's TCP meets real loss and duplicates: retransmissions,
+   * out-of-order arrival behind a lost segment, D-SACKs. Undone by {@link unimpair}.
+   */
+  async impair(
+    host: NetHost,
+    opts: { port: number; role: 'client' | 'server'; loss: number; duplicate: number },
+  ): Promise<void> {
+    const gw = this.gateway;
+    const p = String(opts.port);
+    const [out, back] =
+      opts.role === 'client'
+        ? [
+            ['-d', gw, '--dport', p],
+            ['-s', gw, '--sport', p],
+          ]
+        : [
+            ['-d', gw, '--sport', p],
+            ['-s', gw, '--dport', p],
+          ];
+    const chance = (x: number) => [
+      '-m',
+      'statistic',
+      '--mode',
+      'random',
+      '--probability',
+      String(x),
+    ];
+    const tag = ['-m', 'comment', '--comment', IMPAIR_COMMENT];
+    const rules: { ns: string; rule: string[] }[] = [
+      {
+        ns: host.ns,
+        rule: ['OUTPUT', '-p', 'tcp', ...out, ...chance(opts.loss), ...tag, '-j', 'DROP'],
+      },
+      {
+        ns: host.ns,
+        rule: ['INPUT', '-p', 'tcp', ...back, ...chance(opts.loss), ...tag, '-j', 'DROP'],
+      },
+      {
+        ns: host.ns,
+        rule: [
+          '-t',
+          'mangle',
+          'POSTROUTING',
+          '-p',
+          'tcp',
+          ...out,
+          ...chance(opts.duplicate),
+          ...tag,
+          '-j',
+          'TEE',
+          '--gateway',
+          gw,
+        ],
+      },
+    ];
+    for (const r of rules) {
+      const [table, chain, ...rest] = r.rule[0] === '-t' ? r.rule.slice(1) : ['filter', ...r.rule];
+      await run('ip', [
+        'netns',
+        'exec',
+        r.ns,
+        'iptables',
+        '-w',
+        '-t',
+        table!,
+        '-A',
+        chain!,
+        ...rest,
+      ]);
+      this.impairments.push({ ns: r.ns, table: table!, chain: chain!, rule: rest });
+    }
+  }
+
+  /**
+   * Removes every rule {@link impair} added and returns how many packets they dropped and
+   * duplicated (the rules' own counters, read just before).
+   */
+  async unimpair(): Promise<{ dropped: number; duplicated: number }> {
+    const counts = { dropped: 0, duplicated: 0 };
+    const seen = new Set<string>();
+    for (const r of this.impairments) {
+      const key = `${r.ns} ${r.table}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const { stdout } = await run('ip', [
+        'netns',
+        'exec',
+        r.ns,
+        'iptables',
+        '-w',
+        '-t',
+        r.table,
+        '-L',
+        '-v',
+        '-x',
+        '-n',
+      ]);
+      for (const line of stdout.split('\n')) {
+        if (!line.includes(IMPAIR_COMMENT)) continue;
+        const packets = Number(line.trim().split(/\s+/)[0]);
+        if (line.includes('TEE')) counts.duplicated += packets;
+        else counts.dropped += packets;
+      }
+    }
+    while (this.impairments.length > 0) {
+      const r = this.impairments.pop()!;
+      await run('ip', [
+        'netns',
+        'exec',
+        r.ns,
+        'iptables',
+        '-w',
+        '-t',
+        r.table,
+        '-D',
+        r.chain,
+        ...r.rule,
+      ]);
+    }
+    return counts;
   }
 
   /** Kills every process in the namespaces, deletes them and the bridge. */
