@@ -21,10 +21,10 @@ import {
 } from '../core/errors.js';
 import { silentGrants, type GrantRecorder, type SkipReason } from '../core/grant-log.js';
 import type { IdRange } from '../core/ids.js';
-import { RangeBuffer, type BufferClock } from '../core/range-buffer.js';
+import { RangeBuffer } from '../core/range-buffer.js';
 import type { Grant, SegmentStore } from '../core/store-ports.js';
 import { checkTagName } from '../core/tags.js';
-import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
+import { silentLog, systemClock, withTimers, type Clock, type Log } from '../core/time-and-log.js';
 import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
 import type { AllocatorObserver, SegmentState } from './types.js';
 import { DiscardLog } from './discard-log.js';
@@ -105,7 +105,8 @@ export class SegmentAllocator {
     this.engine = new RangeBuffer<Grant>({
       fetch: (tag, step, fence) => this.grant(tag, step, false, fence, { kind: 'segment' }),
       size: (tag) => this.stepOf(tag),
-      clock: timersOn(this.clock),
+      // Real timers, unref'd: a retry never holds the process open.
+      clock: withTimers(this.clock, { unref: true }),
       random: deps.random ?? Math.random,
       rules: {
         refillAt: this.opts.prefetchAt,
@@ -369,18 +370,6 @@ export class SegmentAllocator {
     if (e.code === ErrorCode.INTERNAL) this.log.error({ err: e, tag }, 'segment fetch failed');
     return e;
   }
-}
-
-/** The allocator's clock with real timers (unref'd: a retry never holds the process open). */
-function timersOn(clock: Clock): BufferClock {
-  return {
-    now: () => clock.now(),
-    schedule(fn, ms) {
-      const t = setTimeout(fn, ms);
-      t.unref();
-      return () => clearTimeout(t);
-    },
-  };
 }
 
 function isRefusal(err: unknown): boolean {

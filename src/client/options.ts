@@ -7,23 +7,19 @@
  */
 import { z } from 'zod';
 import { invalidArgument } from '../core/errors.js';
-import { silentLog, type Log } from '../core/time-and-log.js';
+import {
+  silentLog,
+  systemClock,
+  withTimers,
+  type Log,
+  type TimerClock,
+} from '../core/time-and-log.js';
 
 /** Time as the client sees it: wall-clock milliseconds and one-shot timers. */
-export interface ClientClock {
-  now(): number;
-  /** Calls `fn` once after `ms`; the returned function cancels it. */
-  schedule(fn: () => void, ms: number): () => void;
-}
+export type ClientClock = TimerClock;
 
-/** The real clock: `Date.now` and `setTimeout`. */
-export const systemClientClock: ClientClock = Object.freeze({
-  now: () => Date.now(),
-  schedule(fn: () => void, ms: number) {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-});
+/** The real clock: `Date.now` and `setTimeout` (a waiting caller keeps the process alive). */
+export const systemClientClock: ClientClock = withTimers(systemClock, { unref: false });
 
 export interface IdClientOptions {
   /** Base URLs of idalloc services sharing one store, e.g. `http://ids-1:8080`. */

@@ -21,15 +21,9 @@
 import { jitteredBackoff } from './backoff.js';
 import { ErrorCode, IdAllocError, unavailable } from './errors.js';
 import { BufferedRange, KeyBuffer, type Waiter } from './key-buffer.js';
+import type { TimerClock } from './time-and-log.js';
 
 export { BufferedRange, KeyBuffer } from './key-buffer.js';
-
-/** Time as the engine sees it: milliseconds and one-shot timers. */
-export interface BufferClock {
-  now(): number;
-  /** Calls `fn` once after `ms`; the returned function cancels it. */
-  schedule(fn: () => void, ms: number): () => void;
-}
 
 /** What a fetch returns: IDs `start`..`end` inclusive, and whatever else the caller uses. */
 export interface FetchedRange {
@@ -77,7 +71,7 @@ export interface RangeBufferDeps<R extends FetchedRange> {
   readonly fetch: FetchRange<R>;
   /** The size of the key's next buffered fetch (the step rule, the client's size rule). */
   readonly size: (key: string) => number;
-  readonly clock: BufferClock;
+  readonly clock: TimerClock;
   /** In [0, 1), for the retry jitter. */
   readonly random: () => number;
   readonly rules: BufferRules;

@@ -23,18 +23,20 @@
 import { randomUUID } from 'node:crypto';
 import { invalidArgument } from '../../core/errors.js';
 import { createGrantLog, type GrantRecorder } from '../../core/grant-log.js';
-import { silentLog, systemClock, type Clock, type Log } from '../../core/time-and-log.js';
+import {
+  silentLog,
+  systemClock,
+  withTimers,
+  type Clock,
+  type Log,
+} from '../../core/time-and-log.js';
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
 
 /** Runs `fn` after `ms`; returns a cancel function. */
 export type Schedule = (fn: () => unknown, ms: number) => () => void;
 
 /** setTimeout, unref'd: a pending renewal alone does not keep a process alive. */
-export const timerSchedule: Schedule = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  t.unref();
-  return () => clearTimeout(t);
-};
+export const timerSchedule: Schedule = withTimers(systemClock, { unref: true }).schedule;
 
 /** What this node holds: a worker ID and the timestamps it may use. */
 export interface WorkerGrant {
