@@ -88,27 +88,38 @@ interface RedisSettings {
   readonly waitTimeoutMs: number;
 }
 
+/** Makes a connection of a role: from a topology (the service), or from a caller's client. */
+type Connect = (
+  role: 'general' | 'allocation',
+  settings?: { commandTimeoutMs: number },
+) => RedisLike;
+
 /**
- * The connections the service uses, from the one factory (redis/client.ts): a general
- * one, a dedicated allocation one (no offline queue, no resend) and, when leases are
- * opened, a dedicated lease one.
+ * A RedisStore on the connections the service uses: a general one, a dedicated
+ * allocation one (no offline queue, no resend) and, when leases are opened, a dedicated
+ * lease one — whichever way `connect` makes them.
  */
-function redisStoreOf(topology: RedisTopology, s: RedisSettings): RedisStore {
+function redisStoreOn(connect: Connect, s: RedisSettings, kind?: RedisStore['kind']): RedisStore {
   return new RedisStore({
-    client: createRedisClient(topology, 'general'),
-    allocClient: createRedisClient(topology, 'allocation', {
+    client: connect('general'),
+    allocClient: connect('allocation', {
       commandTimeoutMs: allocationTimeoutMs(s.waitTimeoutMs),
     }),
     // Claims and renewals WAIT up to REDIS_WAIT_TIMEOUT_MS under REDIS_MIN_REPLICAS.
     leaseClient: () =>
-      createRedisClient(topology, 'general', {
+      connect('general', {
         commandTimeoutMs: Math.max(5000, allocationTimeoutMs(s.waitTimeoutMs)),
       }),
     keyPrefix: s.keyPrefix,
-    kind: topology.kind,
+    ...(kind === undefined ? {} : { kind }),
     minReplicas: s.minReplicas,
     waitTimeoutMs: s.waitTimeoutMs,
   });
+}
+
+/** The service's connections, from the one factory (redis/client.ts). */
+function redisStoreOf(topology: RedisTopology, s: RedisSettings): RedisStore {
+  return redisStoreOn((role, o) => createRedisClient(topology, role, o), s, topology.kind);
 }
 
 /** WAIT blocks the allocation connection up to REDIS_WAIT_TIMEOUT_MS: leave it room. */
@@ -138,17 +149,7 @@ export function openLibraryStore(o: LibraryStoreOptions): OpenedStore {
   };
   if (typeof o.redis === 'string') return redisStoreOf({ kind: 'redis', url: o.redis }, settings);
   const client = o.redis;
-  return new RedisStore({
-    client: duplicateClient(client, 'general'),
-    allocClient: duplicateClient(client, 'allocation', {
-      commandTimeoutMs: allocationTimeoutMs(o.waitTimeoutMs),
-    }),
-    leaseClient: () =>
-      duplicateClient(client, 'general', {
-        commandTimeoutMs: Math.max(5000, allocationTimeoutMs(o.waitTimeoutMs)),
-      }),
-    ...settings,
-  });
+  return redisStoreOn((role, s) => duplicateClient(client, role, s), settings);
 }
 
 /**

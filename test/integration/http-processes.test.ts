@@ -3,11 +3,12 @@
  * 50 000 unique IDs, and a SIGTERM under load that cuts no request off.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { getOutcome as get, type Outcome } from '../support/http.js';
 import { testPrefix } from '../support/prefix.js';
 import { RedisServer } from '../support/redis-server.js';
 import {
@@ -18,33 +19,6 @@ import {
 import { segmentTag, testStore } from '../support/store.js';
 
 const redisUrl = inject('redisUrl');
-
-type Outcome =
-  | { kind: 'answer'; status: number; body: string; headers: Record<string, unknown> }
-  | { kind: 'error'; code: string; afterResponse: boolean };
-
-/** One GET; connection failures are outcomes, not exceptions. */
-function get(agent: Agent, port: number, path: string): Promise<Outcome> {
-  return new Promise((resolve) => {
-    let afterResponse = false;
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
-      afterResponse = true;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () =>
-        resolve({ kind: 'answer', status: res.statusCode ?? 0, body, headers: res.headers }),
-      );
-      res.on('error', (err: NodeJS.ErrnoException) =>
-        resolve({ kind: 'error', code: err.code ?? err.message, afterResponse }),
-      );
-    });
-    req.on('error', (err: NodeJS.ErrnoException) =>
-      resolve({ kind: 'error', code: err.code ?? err.message, afterResponse }),
-    );
-    req.end();
-  });
-}
 
 const running: ServiceProcess[] = [];
 afterEach(async () => {

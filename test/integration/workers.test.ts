@@ -4,12 +4,12 @@
  * both workers); a killed worker is replaced; SIGTERM drains both and cuts nothing off.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeSnowflake, createLayout } from '../../src/allocator/snowflake/layout.js';
-import { find, parseExposition } from '../support/http.js';
+import { find, getOutcome as get, parseExposition, type Outcome } from '../support/http.js';
 import { testPrefix } from '../support/prefix.js';
 import {
   runServiceToExit,
@@ -22,33 +22,6 @@ import { segmentTag, testStore } from '../support/store.js';
 import { waitUntil } from '../support/wait.js';
 
 const redisUrl = inject('redisUrl');
-
-type Outcome =
-  | { kind: 'answer'; status: number; body: string; headers: Record<string, unknown> }
-  | { kind: 'error'; code: string; afterResponse: boolean };
-
-/** One GET; connection failures are outcomes, not exceptions. */
-function get(agent: Agent, port: number, path: string): Promise<Outcome> {
-  return new Promise((resolve) => {
-    let afterResponse = false;
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
-      afterResponse = true;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () =>
-        resolve({ kind: 'answer', status: res.statusCode ?? 0, body, headers: res.headers }),
-      );
-      res.on('error', (err: NodeJS.ErrnoException) =>
-        resolve({ kind: 'error', code: err.code ?? err.message, afterResponse }),
-      );
-    });
-    req.on('error', (err: NodeJS.ErrnoException) =>
-      resolve({ kind: 'error', code: err.code ?? err.message, afterResponse }),
-    );
-    req.end();
-  });
-}
 
 async function ok(agent: Agent, port: number, path: string): Promise<string> {
   const a = await get(agent, port, path);

@@ -4,7 +4,7 @@
  * fetch would normalise away; a small Prometheus text parser.
  */
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { request, type Agent, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
@@ -147,6 +147,37 @@ export async function rawGet(
     headers: out,
     body: text.slice(split + 4),
   };
+}
+
+/** What one GET of {@link getOutcome} came to: an answer, or a connection failure. */
+export type Outcome =
+  | { kind: 'answer'; status: number; body: string; headers: Record<string, unknown> }
+  | { kind: 'error'; code: string; afterResponse: boolean };
+
+/**
+ * One GET to 127.0.0.1:`port` over `agent`; connection failures are outcomes, not
+ * exceptions (`afterResponse`: the failure came after the status line).
+ */
+export function getOutcome(agent: Agent, port: number, path: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let afterResponse = false;
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      afterResponse = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () =>
+        resolve({ kind: 'answer', status: res.statusCode ?? 0, body, headers: res.headers }),
+      );
+      res.on('error', (err: NodeJS.ErrnoException) =>
+        resolve({ kind: 'error', code: err.code ?? err.message, afterResponse }),
+      );
+    });
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ kind: 'error', code: err.code ?? err.message, afterResponse }),
+    );
+    req.end();
+  });
 }
 
 /** One sample of a Prometheus text exposition. */

@@ -58,6 +58,41 @@ export async function ip(...args: string[]): Promise<string> {
   }
 }
 
+type Table = 'filter' | 'mangle';
+
+/** An iptables rule a test added inside a namespace (gone with the namespace anyway). */
+interface Rule {
+  readonly ns: string;
+  readonly table: Table;
+  readonly chain: string;
+  readonly spec: readonly string[];
+}
+
+/** Runs `iptables -w -t table …` in namespace `ns`; its stdout. */
+async function iptables(ns: string, table: Table, ...args: string[]): Promise<string> {
+  return (await run('ip', ['netns', 'exec', ns, 'iptables', '-w', '-t', table, ...args])).stdout;
+}
+
+/** Appends a rule and records it in `into`, for {@link removeRules}. */
+async function addRule(
+  into: Rule[],
+  ns: string,
+  table: Table,
+  chain: string,
+  spec: readonly string[],
+): Promise<void> {
+  await iptables(ns, table, '-A', chain, ...spec);
+  into.push({ ns, table, chain, spec });
+}
+
+/** Deletes the rules of `from`, newest first, and empties it. */
+async function removeRules(from: Rule[]): Promise<void> {
+  while (from.length > 0) {
+    const r = from.pop()!;
+    await iptables(r.ns, r.table, '-D', r.chain, ...r.spec);
+  }
+}
+
 /** Networks not yet disposed in this process, for the exit and signal handlers. */
 const live = new Set<Network>();
 let handlersInstalled = false;
@@ -88,8 +123,8 @@ async function freeSubnet(seed: number): Promise<number> {
 
 export class Network {
   private readonly hosts: (NetHost & { readonly veth: string })[] = [];
-  private readonly cuts: { ns: string; rule: string[] }[] = [];
-  private readonly impairments: { ns: string; table: string; chain: string; rule: string[] }[] = [];
+  private readonly cuts: Rule[] = [];
+  private readonly impairments: Rule[] = [];
   private nextHost = 10;
   private disposed = false;
 
@@ -152,30 +187,22 @@ export class Network {
    * reaches both.
    */
   async cut(a: readonly NetHost[], b: readonly NetHost[]): Promise<void> {
-    const rules: { ns: string; rule: string[] }[] = [];
     for (const [from, to] of [
       [a, b],
       [b, a],
     ] as const) {
       for (const h of from) {
         for (const other of to) {
-          rules.push({ ns: h.ns, rule: ['INPUT', '-s', other.ip, '-j', 'DROP'] });
-          rules.push({ ns: h.ns, rule: ['OUTPUT', '-d', other.ip, '-j', 'DROP'] });
+          await addRule(this.cuts, h.ns, 'filter', 'INPUT', ['-s', other.ip, '-j', 'DROP']);
+          await addRule(this.cuts, h.ns, 'filter', 'OUTPUT', ['-d', other.ip, '-j', 'DROP']);
         }
       }
-    }
-    for (const r of rules) {
-      await run('ip', ['netns', 'exec', r.ns, 'iptables', '-w', '-A', ...r.rule]);
-      this.cuts.push(r);
     }
   }
 
   /** Removes every rule `cut` added. */
   async heal(): Promise<void> {
-    while (this.cuts.length > 0) {
-      const r = this.cuts.pop()!;
-      await run('ip', ['netns', 'exec', r.ns, 'iptables', '-w', '-D', ...r.rule]);
-    }
+    await removeRules(this.cuts);
   }
 
   /**
@@ -192,68 +219,21 @@ export class Network {
   ): Promise<void> {
     const gw = this.gateway;
     const p = String(opts.port);
-    const [out, back] =
-      opts.role === 'client'
-        ? [
-            ['-d', gw, '--dport', p],
-            ['-s', gw, '--sport', p],
-          ]
-        : [
-            ['-d', gw, '--sport', p],
-            ['-s', gw, '--dport', p],
-          ];
-    const chance = (x: number) => [
-      '-m',
-      'statistic',
-      '--mode',
-      'random',
-      '--probability',
-      String(x),
-    ];
-    const tag = ['-m', 'comment', '--comment', IMPAIR_COMMENT];
-    const rules: { ns: string; rule: string[] }[] = [
-      {
-        ns: host.ns,
-        rule: ['OUTPUT', '-p', 'tcp', ...out, ...chance(opts.loss), ...tag, '-j', 'DROP'],
-      },
-      {
-        ns: host.ns,
-        rule: ['INPUT', '-p', 'tcp', ...back, ...chance(opts.loss), ...tag, '-j', 'DROP'],
-      },
-      {
-        ns: host.ns,
-        rule: [
-          '-t',
-          'mangle',
-          'POSTROUTING',
-          '-p',
-          'tcp',
-          ...out,
-          ...chance(opts.duplicate),
-          ...tag,
-          '-j',
-          'TEE',
-          '--gateway',
-          gw,
-        ],
-      },
-    ];
-    for (const r of rules) {
-      const [table, chain, ...rest] = r.rule[0] === '-t' ? r.rule.slice(1) : ['filter', ...r.rule];
-      await run('ip', [
-        'netns',
-        'exec',
-        r.ns,
-        'iptables',
-        '-w',
-        '-t',
-        table!,
-        '-A',
-        chain!,
-        ...rest,
-      ]);
-      this.impairments.push({ ns: r.ns, table: table!, chain: chain!, rule: rest });
-    }
+    const [here, there] = opts.role === 'client' ? ['--sport', '--dport'] : ['--dport', '--sport'];
+    const out = ['-p', 'tcp', '-d', gw, there, p];
+    const back = ['-p', 'tcp', '-s', gw, here, p];
+    const chance = (x: number) =>
+      ['-m', 'statistic', '--mode', 'random', '--probability', String(x)] as const;
+    const mark = ['-m', 'comment', '--comment', IMPAIR_COMMENT] as const;
+    const lose = [...chance(opts.loss), ...mark, '-j', 'DROP'];
+    await addRule(this.impairments, host.ns, 'filter', 'OUTPUT', [...out, ...lose]);
+    await addRule(this.impairments, host.ns, 'filter', 'INPUT', [...back, ...lose]);
+    await addRule(this.impairments, host.ns, 'mangle', 'POSTROUTING', [
+      ...out,
+      ...chance(opts.duplicate),
+      ...mark,
+      ...['-j', 'TEE', '--gateway', gw],
+    ]);
   }
 
   /**
@@ -262,46 +242,18 @@ export class Network {
    */
   async unimpair(): Promise<{ dropped: number; duplicated: number }> {
     const counts = { dropped: 0, duplicated: 0 };
-    const seen = new Set<string>();
-    for (const r of this.impairments) {
-      const key = `${r.ns} ${r.table}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const { stdout } = await run('ip', [
-        'netns',
-        'exec',
-        r.ns,
-        'iptables',
-        '-w',
-        '-t',
-        r.table,
-        '-L',
-        '-v',
-        '-x',
-        '-n',
-      ]);
-      for (const line of stdout.split('\n')) {
+    const tables = new Set(this.impairments.map((r) => `${r.ns} ${r.table}`));
+    for (const key of tables) {
+      const [ns, table] = key.split(' ') as [string, Table];
+      const listing = await iptables(ns, table, '-L', '-v', '-x', '-n');
+      for (const line of listing.split('\n')) {
         if (!line.includes(IMPAIR_COMMENT)) continue;
         const packets = Number(line.trim().split(/\s+/)[0]);
         if (line.includes('TEE')) counts.duplicated += packets;
         else counts.dropped += packets;
       }
     }
-    while (this.impairments.length > 0) {
-      const r = this.impairments.pop()!;
-      await run('ip', [
-        'netns',
-        'exec',
-        r.ns,
-        'iptables',
-        '-w',
-        '-t',
-        r.table,
-        '-D',
-        r.chain,
-        ...r.rule,
-      ]);
-    }
+    await removeRules(this.impairments);
     return counts;
   }
 
