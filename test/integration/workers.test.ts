@@ -82,6 +82,9 @@ async function startNode(kind: 'redis' | 'embedded' = 'redis'): Promise<ServiceP
   running.push(node);
   const up = `listening on http://127.0.0.1:${node.port} with 2 workers`;
   await waitUntil(() => node.logs.some((l) => l.msg === up), 'both workers listening', 60_000);
+  // Each process writes to the shared pipe on its own: a worker's own 'listening' line
+  // can arrive after the primary's, which it caused.
+  await waitUntil(() => workerPids(node).length >= 2, "both workers' own lines", 30_000);
   return node;
 }
 
