@@ -60,9 +60,13 @@ interface Node {
 async function startNodes(env: Record<string, string>): Promise<Node[]> {
   const names = ['snowflake-node-0', 'snowflake-node-1'];
   const procs = await Promise.all(
-    names.map((name) => startServiceProcess({ ...env, ...SNOWFLAKE_ENV, NODE_ID: name })),
+    names.map(async (name) => {
+      // A generous start deadline: the machines these run on may be loaded many times over.
+      const proc = await startServiceProcess({ ...env, ...SNOWFLAKE_ENV, NODE_ID: name }, 60_000);
+      cleanups.push(() => proc.dispose());
+      return proc;
+    }),
   );
-  cleanups.push(() => Promise.all(procs.map((p) => p.dispose())).then(() => {}));
   const nodes = procs.map((proc, i) => {
     const load = new Load({
       targets: [httpTarget(names[i]!, proc.base)],
@@ -121,7 +125,7 @@ function expectFenced(nodes: readonly Node[], before: string, after: string, fau
     const fresh = windows.filter((w) => w.incarnation === after);
     for (const w of fresh) expect(w.floor).toBeGreaterThanOrEqual(faultAt + LEASE_MS);
     summary.push(
-      `${node.name} workers ${windows.map((w) => w.worker).join('→')}, ${servedUnder(before)} IDs before and ${servedUnder(after)} after (first floor after ${fresh[0]!.floor - faultAt} ms after the fault)`,
+      `${node.name} workers ${windows.map((w) => w.worker).join('→')}, ${servedUnder(before)} IDs before and ${servedUnder(after)} after (fenced from ${fresh[0]!.floor - faultAt} ms after the fault)`,
     );
   }
   const trail = new GrantLogs();
