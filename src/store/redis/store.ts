@@ -414,6 +414,7 @@ export class RedisStore implements Store, LayoutRegistry {
   checkDurability(): Promise<DurabilityReport> {
     return checkDurability(this.client, {
       tagPattern: this.keys.tagPattern,
+      isTagKey: (key) => this.keys.tagName(key) !== undefined,
       minReplicas: this.minReplicas,
     });
   }
