@@ -277,7 +277,7 @@ export async function runImport(
   const stop = stopped && {
     ...stopped,
     message:
-      `stopped: the store has not answered for ${STORE_LOST_MS / 1000} s (${stopped.reason}); ` +
+      `stopped: the store failed every try for ${STORE_LOST_MS / 1000} s (${stopped.reason}); ` +
       `${stopped.done} of ${total} tags and tombstones were imported (in name order), the first not done is '${stopped.at}'. ` +
       `Run the same import again once the store answers: what is done stays as it is`,
   };

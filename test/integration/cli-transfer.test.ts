@@ -541,7 +541,7 @@ describe('idalloc-admin tag import: the store gone mid-import', () => {
 
       expect(r.code, r.stderr).toBe(1);
       const stop =
-        /stopped: the store has not answered for 5 s \(store unreachable during import of '(tag\d+)': .*\); (\d+) of 20000 tags and tombstones were imported \(in name order\), the first not done is '(tag\d+)'\. Run the same import again once the store answers/.exec(
+        /stopped: the store failed every try for 5 s \(store unreachable during import of '(tag\d+)': .*\); (\d+) of 20000 tags and tombstones were imported \(in name order\), the first not done is '(tag\d+)'\. Run the same import again once the store answers/.exec(
           r.stderr,
         );
       expect(stop, r.stderr).not.toBeNull();
