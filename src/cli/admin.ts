@@ -16,7 +16,17 @@ import { defaultGap, openStore, storeLocation, type OpenedStore } from '../store
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
 import { runAudit } from './audit.js';
 import { tagJson } from '../core/tag-json.js';
-import { bumpJson, bumpText, createdText, json, tagForecast, tagTable, tagText } from './output.js';
+import {
+  bumpJson,
+  bumpText,
+  createdText,
+  ignoredKeysMessage,
+  json,
+  tagForecast,
+  tagTable,
+  tagText,
+  warning,
+} from './output.js';
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
 import { ExportRefused, runExport, runImport } from './transfer.js';
 
@@ -81,6 +91,14 @@ async function runAdmin(
   try {
     const config = loadConfig(env);
     store = openStore(config);
+    store.onIgnoredKeys?.(({ count, example }) =>
+      io.err(
+        warning(asJson, 'IGNORED_KEYS', ignoredKeysMessage(count, example, config.KEY_PREFIX), {
+          count,
+          example,
+        }),
+      ),
+    );
     await reach(store, config);
     if (command.kind === 'import') {
       return file ? await runImport(store, config, file, command, io) : 2;

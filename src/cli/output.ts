@@ -129,3 +129,40 @@ export function bumpText(tag: string, r: BumpResult): string {
 export function json(value: unknown): string {
   return JSON.stringify(value) + '\n';
 }
+
+/**
+ * A warning line for stderr: the command still did its work (exit code unchanged). With
+ * `--json`, `{"warning":{"code","message",…details}}`.
+ */
+export function warning(
+  asJson: boolean,
+  code: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): string {
+  return asJson
+    ? json({ warning: { code, message, ...details } })
+    : `idalloc-admin: warning: ${message}\n`;
+}
+
+/** A key or name as shown in a message: quoted, cut at 80 characters. */
+function shown(text: string): string {
+  const quoted = JSON.stringify(text);
+  return quoted.length > 82 ? `${quoted.slice(0, 81)}…"` : quoted;
+}
+
+/** `list`, `bump --all`, `export`: keys under the tag pattern that are not tags here. */
+export function ignoredKeysMessage(count: number, example: string, keyPrefix: string): string {
+  return (
+    `left out ${count} key${count === 1 ? '' : 's'} under KEY_PREFIX ${shown(keyPrefix)} that ${count === 1 ? 'is' : 'are'} not tags of this deployment, e.g. ${shown(example)} ` +
+    `(keys of another deployment whose KEY_PREFIX is nested in this one, or not a tag hash)`
+  );
+}
+
+/** `import`: entries of the file named like keys, not tags (an export with a nested prefix's keys). */
+export function ignoredEntriesMessage(count: number, example: string): string {
+  return (
+    `left out ${count} entr${count === 1 ? 'y' : 'ies'} of the file whose name is not a tag name, e.g. ${shown(example)} ` +
+    `(keys of another deployment whose KEY_PREFIX is nested in the exporting one, which an older export listed as tags)`
+  );
+}

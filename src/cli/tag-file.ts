@@ -74,6 +74,17 @@ export function tagFile(exp: TagExport, origin: StoreOrigin, now: number): Recor
 export interface TagFile {
   readonly exportedAt: string;
   readonly records: readonly TagRecord[];
+  /**
+   * Names of entries left out, sorted: keys of another deployment whose `KEY_PREFIX` is
+   * nested in the exporting one (`a:` and `a:tag:`), which exports before this check
+   * listed as tags (`tag:order`). Such a name has a `:`, which no tag name has.
+   */
+  readonly ignored: readonly string[];
+}
+
+/** An entry named like a key of a nested deployment: left out, not refused. */
+function isNestedKey(entry: Json): boolean {
+  return typeof entry.name === 'string' && entry.name.includes(':');
 }
 
 type Json = Record<string, unknown>;
@@ -234,6 +245,7 @@ export function parseTagFile(text: string, file: string): TagFile {
   const top: Fields = new Fields(doc, 'document', file);
   top.time('exportedAt');
   const records: TagRecord[] = [];
+  const ignored: string[] = [];
   const seen = new Set<string>();
   for (const [list, parse] of [
     ['tags', parseTag],
@@ -244,6 +256,10 @@ export function parseTagFile(text: string, file: string): TagFile {
     entries.forEach((entry: unknown, i: number) => {
       const where = `${list}[${i}]`;
       if (!isObject(entry)) throw new TagFileError(`${file}: ${where} is not an object`);
+      if (isNestedKey(entry)) {
+        ignored.push(String(entry.name));
+        return;
+      }
       const record = parse(new Fields(entry, where, file));
       const name = record.state === 'tombstone' ? record.name : record.tag.name;
       if (seen.has(name)) {
@@ -255,5 +271,5 @@ export function parseTagFile(text: string, file: string): TagFile {
   }
   const name = (r: TagRecord) => (r.state === 'tombstone' ? r.name : r.tag.name);
   records.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
-  return { exportedAt: String(doc.exportedAt), records };
+  return { exportedAt: String(doc.exportedAt), records, ignored: ignored.sort() };
 }

@@ -18,7 +18,14 @@ import { isIdAllocError } from '../core/errors.js';
 import { defaultGap, type OpenedStore } from '../store/open.js';
 import { importTarget, recordName } from '../store/transfer.js';
 import type { ImportResult, Store, TagRecord } from '../core/store-ports.js';
-import { json } from './output.js';
+import {
+  nearMaxMessage,
+  roomAfter,
+  STORE_LOST_MS,
+  StoreLost,
+  untilStoreLost,
+} from './import-checks.js';
+import { ignoredEntriesMessage, json, warning } from './output.js';
 import { parseTagFile, tagFile, type StoreOrigin, type TagFile } from './tag-file.js';
 
 interface Io {
@@ -199,7 +206,8 @@ function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dr
 
 /**
  * `tag import FILE`: one atomic store call per record; a failure or a conflict does not
- * stop the others, and makes the exit code 1.
+ * stop the others, and makes the exit code 1. A store that fails every try of a record
+ * for {@link STORE_LOST_MS} stops the import (exit 1, naming the first record not done).
  */
 export async function runImport(
   store: Store,
@@ -209,14 +217,23 @@ export async function runImport(
   io: Io,
 ): Promise<number> {
   const results: Record<string, unknown>[] = [];
-  const counts = { created: 0, raised: 0, unchanged: 0, conflict: 0, failed: 0 };
-  for (const record of file.records) {
+  const counts = { created: 0, raised: 0, unchanged: 0, conflict: 0, failed: 0, nearMax: 0 };
+  const warn = (code: string, message: string, details: Record<string, unknown>) =>
+    io.err(warning(opts.json, code, message, details));
+  if (file.ignored.length > 0) {
+    const count = file.ignored.length;
+    const example = file.ignored[0]!;
+    warn('IGNORED_ENTRIES', ignoredEntriesMessage(count, example), { count, example });
+  }
+  let stopped: { at: string; done: number; reason: string } | undefined;
+  for (const [done, record] of file.records.entries()) {
     const name = recordName(record);
     const gap = gapFor(record, opts.gap, config);
     const target = importTarget(record, gap);
     const kind = record.state === 'tombstone' ? 'tombstone' : record.tag.mode;
     try {
-      const r = await store.importTag(record, target, opts.dryRun);
+      const r = await untilStoreLost(() => store.importTag(record, target, opts.dryRun));
+      const room = await untilStoreLost(() => roomAfter(store, record, r, gap));
       counts[r.outcome]++;
       results.push({
         tag: name,
@@ -227,26 +244,60 @@ export async function runImport(
         after: r.after?.toString() ?? null,
         target: target?.toString() ?? null,
         gap: gap.toString(),
+        ...(room
+          ? { max: room.max.toString(), idsLeft: room.idsLeft.toString(), nearMax: room.near }
+          : {}),
       });
       if (!opts.json) {
         const text = `${line(record, r, target, opts.dryRun)}\n`;
         if (r.outcome === 'conflict') io.err(`idalloc-admin: ${text}`);
         else io.out(text);
       }
+      if (room?.near) {
+        counts.nearMax++;
+        warn('NEAR_MAX', nearMaxMessage(name, room, opts.dryRun), {
+          tag: name,
+          next: room.next.toString(),
+          max: room.max.toString(),
+          idsLeft: room.idsLeft.toString(),
+        });
+      }
     } catch (err) {
+      if (err instanceof StoreLost) {
+        stopped = { at: name, done, reason: err.message };
+        break;
+      }
       if (!isIdAllocError(err)) throw err;
       counts.failed++;
       results.push({ tag: name, kind, error: { code: err.code, message: err.message } });
       if (!opts.json) io.err(`idalloc-admin: import of '${name}' failed: ${err.message}\n`);
     }
   }
+  const total = file.records.length;
+  const stop = stopped && {
+    ...stopped,
+    message:
+      `stopped: the store failed every try for ${STORE_LOST_MS / 1000} s (${stopped.reason}); ` +
+      `${stopped.done} of ${total} tags and tombstones were imported (in name order), the first not done is '${stopped.at}'. ` +
+      `Run the same import again once the store answers: what is done stays as it is`,
+  };
   if (opts.json) {
-    io.out(json({ dryRun: opts.dryRun, exportedAt: file.exportedAt, results }));
+    io.out(
+      json({
+        dryRun: opts.dryRun,
+        exportedAt: file.exportedAt,
+        results,
+        ...(stop ? { stopped: { at: stop.at, done: stop.done, notDone: total - stop.done } } : {}),
+      }),
+    );
+    if (stop) io.err(json({ error: { code: 'UNAVAILABLE', message: stop.message } }));
   } else {
     const done = opts.dryRun ? 'dry run, nothing written: would create' : 'created';
+    const near = counts.nearMax > 0 ? `, near max ${counts.nearMax}` : '';
     io.out(
-      `${done} ${counts.created}, ${opts.dryRun ? 'would raise' : 'raised'} ${counts.raised}, already above ${counts.unchanged}, conflicts ${counts.conflict}, failed ${counts.failed} (export of ${file.exportedAt})\n`,
+      `${done} ${counts.created}, ${opts.dryRun ? 'would raise' : 'raised'} ${counts.raised}, already above ${counts.unchanged}, conflicts ${counts.conflict}, failed ${counts.failed}${near} (export of ${file.exportedAt})\n`,
     );
+    if (stop) io.err(`idalloc-admin: ${stop.message}\n`);
   }
-  return counts.conflict + counts.failed > 0 ? 1 : 0;
+  return stop || counts.conflict + counts.failed > 0 ? 1 : 0;
 }

@@ -170,6 +170,17 @@ export interface ImportResult {
   readonly after?: bigint;
 }
 
+/**
+ * Keys under a Redis store's tag pattern (`{prefix}tag:*`) that are not its tags: keys of
+ * another deployment whose `KEY_PREFIX` is nested in this one (`a:` and `a:tag:`), or a
+ * key that is not a hash. Listing and export leave them out and report them once per scan.
+ */
+export interface IgnoredKeys {
+  readonly count: number;
+  /** One of them, the whole key as stored. */
+  readonly example: string;
+}
+
 /** Export and import of every tag (the admin script's `tag export` / `tag import`). */
 export interface TagTransfer {
   /**

@@ -8,7 +8,7 @@
 import { ConfigError, type Config } from '../config.js';
 import type { LayoutRegistry } from '../core/layout-port.js';
 import type { WorkerLeaseHandle } from '../core/lease-port.js';
-import type { Store } from '../core/store-ports.js';
+import type { IgnoredKeys, Store } from '../core/store-ports.js';
 import { checkKeyPrefix } from '../core/tags.js';
 import { EmbeddedStore } from './embedded/store.js';
 import type { StoreLog } from './embedded/file-guard.js';
@@ -46,6 +46,12 @@ export interface OpenedStore extends Store {
   readonly layouts: LayoutRegistry | undefined;
   /** Hears the errors of the store's connections (ioredis prints unheard ones on stderr). */
   onConnectionError(listener: (err: Error) => void): void;
+  /**
+   * Hears, once per listing or export, of the keys it left out as not this deployment's
+   * tags (Redis: another `KEY_PREFIX` nested in this one). Absent where every stored row
+   * is a tag (the embedded store).
+   */
+  onIgnoredKeys?(listener: (ignored: IgnoredKeys) => void): void;
   /**
    * Can the store lose acknowledged writes? Undefined: nothing to check, durable by
    * construction (the embedded store commits with synchronous=FULL).

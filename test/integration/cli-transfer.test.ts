@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { testPrefix } from '../support/prefix.js';
+import { RedisServer } from '../support/redis-server.js';
 import { segmentTag, testStore } from '../support/store.js';
+import { waitUntil, withClient } from '../support/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -21,14 +23,18 @@ interface Run {
   readonly stderr: string;
 }
 
-function admin(args: readonly string[], env: Record<string, string>): Promise<Run> {
+function admin(
+  args: readonly string[],
+  env: Record<string, string>,
+  timeout = 20_000,
+): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--disable-warning=ExperimentalWarning', '--import', 'tsx', 'src/cli/admin.ts', ...args],
       {
         cwd: ROOT,
-        timeout: 20_000,
+        timeout,
         env: { ...process.env, REDIS_SENTINELS: '', REDIS_CLUSTER_NODES: '', ...env },
       },
       (err, stdout, stderr) => {
@@ -326,4 +332,235 @@ describe('idalloc-admin tag import', () => {
       stderr: expect.stringMatching(/does not take --dry-run/),
     });
   });
+});
+
+describe('idalloc-admin tag import: a tag left near its max', () => {
+  it('warns, naming the tag, next, max and the IDs left, in text and in --json; exit 0', async () => {
+    // 'low' exists here with a max lowered since the export: the import reads it again.
+    await store.createTag(segmentTag('low', { step: 10, max: 6900n }));
+    const file = join(dir, 'tags.json');
+    const tag = (name: string, max: string) => ({ ...exportDoc().tags[0], name, step: 10, max });
+    const tags = [
+      tag('far', '9223372036854775807'),
+      tag('full', '5500'),
+      tag('low', '9223372036854775807'),
+      tag('near', '6500'),
+    ];
+    writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+
+    const r = await run('tag', 'import', file);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      "created segment tag 'far' at next ID 6001",
+      "created segment tag 'full' at next ID 5501",
+      "raised segment tag 'low': next ID 1 -> 6001",
+      "created segment tag 'near' at next ID 6001",
+      'created 3, raised 1, already above 0, conflicts 0, failed 0, near max 3 (export of 2026-01-01T00:00:00.000Z)',
+      '',
+    ]);
+    expect(r.stderr.split('\n')).toEqual([
+      "idalloc-admin: warning: the import leaves tag 'full' near its max: next ID 5501, max 5500, no ID left: the tag is exhausted, and every request for it fails; raise its max if its IDs allow (tag update full --max N)",
+      "idalloc-admin: warning: the import leaves tag 'low' near its max: next ID 6001, max 6900, 900 IDs left, fewer than 1000 (its gap, or 100 segments of its step); raise its max if its IDs allow (tag update low --max N)",
+      "idalloc-admin: warning: the import leaves tag 'near' near its max: next ID 6001, max 6500, 500 IDs left, fewer than 1000 (its gap, or 100 segments of its step); raise its max if its IDs allow (tag update near --max N)",
+      '',
+    ]);
+
+    const dry = await run('tag', 'import', file, '--dry-run', '--json', '--gap', '10');
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      results: [
+        { tag: 'far', outcome: 'unchanged' },
+        { tag: 'full', outcome: 'unchanged' },
+        { tag: 'low', outcome: 'unchanged' },
+        { tag: 'near', outcome: 'unchanged' },
+      ],
+    });
+    // Nothing moved on this second pass: nothing to warn of.
+    expect(dry.stderr).toBe('');
+  });
+
+  it('says in --json which tags it left near max, with a warning line each on stderr', async () => {
+    const file = join(dir, 'tags.json');
+    const tags = [
+      { ...exportDoc().tags[0], name: 'far' },
+      { ...exportDoc().tags[0], name: 'near', step: 1, max: '5100' },
+    ];
+    writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+    const r = await run('tag', 'import', file, '--json', '--dry-run');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      results: [
+        { tag: 'far', outcome: 'created', nearMax: false, max: '9223372036854775807' },
+        {
+          tag: 'near',
+          outcome: 'created',
+          after: '5101',
+          max: '5100',
+          idsLeft: '0',
+          nearMax: true,
+        },
+      ],
+    });
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
+    expect(lines).toEqual([
+      {
+        warning: {
+          code: 'NEAR_MAX',
+          message: expect.stringMatching(
+            /^the import would leave tag 'near' near its max: .*smaller --gap/,
+          ),
+          tag: 'near',
+          next: '5101',
+          max: '5100',
+          idsLeft: '0',
+        },
+      },
+    ]);
+    expect(await store.getTag('near')).toBeUndefined();
+  });
+});
+
+describe('idalloc-admin with a KEY_PREFIX nested in this one', () => {
+  it('lists, bumps, exports and imports its own tags only, with one warning line each', async () => {
+    // The inner deployment's prefix is the outer's tag key head: every key of it matches
+    // the outer's tag pattern.
+    const inner = testStore(inject('redisUrl'), `${env.KEY_PREFIX}tag:`);
+    try {
+      await inner.createTag(segmentTag('order'));
+      await inner.createTag({ ...segmentTag('events'), mode: 'snowflake' });
+      await inner.createTag(segmentTag('gone'));
+      await inner.deleteTag('gone');
+      await inner.recordSnowflakeLayout('layout-1');
+      const raw = new (await import('ioredis')).Redis(inject('redisUrl'));
+      try {
+        await raw.set(inner.keys.worker(3), 'holder', 'PX', 60_000);
+        await raw.hset(inner.keys.workerHorizon(3), 'h', '1');
+        // A key of another type under the outer's pattern, named like a tag.
+        await raw.set(store.keys.tag('stray'), 'not a hash');
+      } finally {
+        await raw.quit();
+      }
+      await store.createTag(segmentTag('order', { step: 10 }));
+      await store.createTag(segmentTag('alpha'));
+      const innerKeys = 7; // order, events, gone, the layout, the lease, the horizon, stray
+      const warningLine = new RegExp(
+        `^idalloc-admin: warning: left out ${innerKeys} keys under KEY_PREFIX "${env.KEY_PREFIX}" that are not tags of this deployment, e\\.g\\. "${env.KEY_PREFIX}tag:snowflake:layout" \\(keys of another deployment whose KEY_PREFIX is nested in this one, or not a tag hash\\)\\n$`,
+      );
+
+      const list = await run('tag', 'list');
+      expect(list.code).toBe(0);
+      expect(list.stdout.split('\n').map((l) => l.split(' ')[0])).toEqual([
+        'NAME',
+        'alpha',
+        'order',
+        '',
+      ]);
+      expect(list.stderr).toMatch(warningLine);
+      const listJson = await run('tag', 'list', '--json');
+      expect(JSON.parse(listJson.stdout)).toMatchObject({
+        tags: [{ name: 'alpha' }, { name: 'order' }],
+      });
+      expect(JSON.parse(listJson.stderr)).toEqual({
+        warning: {
+          code: 'IGNORED_KEYS',
+          message: expect.stringContaining(`left out ${innerKeys} keys`),
+          count: innerKeys,
+          example: `${env.KEY_PREFIX}tag:snowflake:layout`,
+        },
+      });
+
+      const bumped = await run('tag', 'bump', '--all', '--by', '100');
+      expect(bumped.code).toBe(0);
+      expect(bumped.stdout).toBe(
+        "bumped tag 'alpha': next ID 1 -> 101\nbumped tag 'order': next ID 1 -> 101\n",
+      );
+      expect(bumped.stderr).toMatch(warningLine);
+      expect((await inner.getTag('order'))?.next).toBe(1n);
+
+      const file = join(dir, 'tags.json');
+      const exported = await run('tag', 'export', '--out', file);
+      expect(exported).toMatchObject({
+        code: 0,
+        stdout: `exported 2 tags and 0 tombstones to ${file}\n`,
+      });
+      expect(exported.stderr).toMatch(warningLine);
+      const doc = JSON.parse(readFileSync(file, 'utf8')) as { tags: { name: string }[] };
+      expect(doc.tags.map((t) => t.name)).toEqual(['alpha', 'order']);
+
+      // An export taken before this check listed the inner deployment's keys as tags.
+      const old = exportDoc({
+        tags: [
+          { ...exportDoc().tags[0], name: 'tag:order', next: '900000' },
+          { ...exportDoc().tags[0], name: 'beta' },
+        ],
+        tombstones: [{ name: 'tag:gone', next: '5', deletedAt: '2026-01-01T00:00:00.000Z' }],
+      });
+      const oldFile = join(dir, 'old.json');
+      writeFileSync(oldFile, JSON.stringify(old));
+      const imported = await run('tag', 'import', oldFile);
+      expect(imported.code).toBe(0);
+      expect(imported.stdout.split('\n')[0]).toBe("created segment tag 'beta' at next ID 6001");
+      expect(imported.stderr).toBe(
+        `idalloc-admin: warning: left out 2 entries of the file whose name is not a tag name, e.g. "tag:gone" (keys of another deployment whose KEY_PREFIX is nested in the exporting one, which an older export listed as tags)\n`,
+      );
+      expect((await inner.getTag('order'))?.next).toBe(1n);
+      expect(await inner.getTag('gone')).toBeUndefined();
+      const importedJson = await run('tag', 'import', oldFile, '--json');
+      expect(JSON.parse(importedJson.stderr)).toMatchObject({
+        warning: { code: 'IGNORED_ENTRIES', count: 2, example: 'tag:gone' },
+      });
+    } finally {
+      await inner.close();
+    }
+  });
+});
+
+describe('idalloc-admin tag import: the store gone mid-import', () => {
+  it('stops within seconds, exit 1, naming the first tag not done and how many were', async () => {
+    const server = await RedisServer.start();
+    try {
+      const total = 20_000;
+      const names = Array.from({ length: total }, (_, i) => `tag${String(i).padStart(5, '0')}`);
+      const file = join(dir, 'tags.json');
+      const tags = names.map((name) => ({ ...exportDoc().tags[0], name }));
+      writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+      const importing = admin(
+        ['tag', 'import', file],
+        { REDIS_URL: server.url, KEY_PREFIX: testPrefix() },
+        180_000,
+      );
+      const count = () => withClient(server.port, async (c) => Number(await c.dbsize()));
+      await waitUntil(async () => (await count()) >= 1000, '1000 tags imported', 60_000, 20);
+      await server.kill();
+      const killedAt = Date.now();
+      const r = await importing;
+      const took = Date.now() - killedAt;
+
+      expect(r.code, r.stderr).toBe(1);
+      const stop =
+        /stopped: the store failed every try for 5 s \(store unreachable during import of '(tag\d+)': .*\); (\d+) of 20000 tags and tombstones were imported \(in name order\), the first not done is '(tag\d+)'\. Run the same import again once the store answers/.exec(
+          r.stderr,
+        );
+      expect(stop, r.stderr).not.toBeNull();
+      const done = Number(stop![2]);
+      expect(done).toBeGreaterThanOrEqual(1000);
+      expect(done).toBeLessThan(total);
+      expect(stop![3]).toBe(names[done]);
+      expect(stop![1]).toBe(names[done]);
+      // Every tag done has its line; nothing was tried after the stop.
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(done + 1);
+      expect(r.stdout).toContain(
+        `created ${done}, raised 0, already above 0, conflicts 0, failed 0`,
+      );
+      expect(r.stderr).not.toMatch(/import of 'tag\d+' failed/);
+      // The bound (5 s) plus one failing command (about 4 s) plus the process's exit, with
+      // a wide margin for a loaded machine; before the bound it took about 4 s per tag left.
+      expect(took).toBeLessThan(40_000);
+    } finally {
+      await server.dispose();
+    }
+  }, 240_000);
 });

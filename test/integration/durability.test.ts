@@ -13,7 +13,7 @@ import { createKeys } from '../../src/store/redis/keys.js';
 import { testPrefix } from '../support/prefix.js';
 import { RedisServer } from '../support/redis-server.js';
 import { promote, startReplicated, type ReplicatedSet } from '../support/replication.js';
-import { standalone } from '../support/topology-store.js';
+import { standalone, storeOn } from '../support/topology-store.js';
 
 const durableArgs = ['--appendonly', 'yes', '--appendfsync', 'always'];
 
@@ -103,6 +103,20 @@ describe('checkDurability', () => {
       expect(report.problems.join('\n')).toContain(key);
     } finally {
       await client.persist(key);
+    }
+  });
+
+  it("leaves a nested KEY_PREFIX's keys out of the sample: its worker leases expire by design", async () => {
+    const store = storeOn(standalone(set.master.port), {}, keys.prefix);
+    const inner = createKeys(`${keys.prefix}tag:`);
+    await client.set(inner.worker(3), 'holder', 'PX', 600_000);
+    try {
+      const report = await store.checkDurability();
+      expect(report.nodes[0]?.tagKeysWithTtl).toEqual([]);
+      expect(report.problems).toEqual([]);
+    } finally {
+      await client.del(inner.worker(3));
+      await store.close();
     }
   });
 

@@ -139,6 +139,37 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       expect(g.start).toBe(nexts.get(name)! + 1000n);
     }
   });
+
+  it("leaves out a nested KEY_PREFIX's keys on every master, reporting them once", async () => {
+    const inner = redisStoreFrom(
+      loadConfig({ REDIS_CLUSTER_NODES: cluster.seedsEnv, KEY_PREFIX: `${prefix}tag:` }),
+    );
+    try {
+      // The inner deployment's tags of the same names land on other slots, other masters.
+      for (const name of tags) await inner.createTag(segmentTag(name));
+      const masters = new Set<RedisServer>();
+      for (const name of tags) masters.add(await cluster.masterOf(keySlot(inner.keys.tag(name))));
+      expect(masters.size).toBeGreaterThan(1);
+      const reports: unknown[] = [];
+      store.onIgnoredKeys((r) => reports.push(r));
+      expect((await store.listTags()).map((t) => t.name)).toEqual([...tags].sort());
+      const exported = await store.exportTags();
+      expect(exported.records.map((r) => (r.state === 'live' ? r.tag.name : r.name))).toEqual(
+        [...tags].sort(),
+      );
+      const example = inner.keys.tag([...tags].sort()[0]!);
+      expect(reports).toEqual([
+        { count: tags.length, example },
+        { count: tags.length, example },
+      ]);
+    } finally {
+      for (const name of tags) {
+        const owner = await cluster.masterOf(keySlot(inner.keys.tag(name)));
+        await withClient(owner.port, (c) => c.del(inner.keys.tag(name)));
+      }
+      await inner.close();
+    }
+  });
 });
 
 describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', () => {

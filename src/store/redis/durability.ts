@@ -42,6 +42,11 @@ export interface DurabilityReport {
 export interface DurabilityCheckOptions {
   /** SCAN pattern of the tag keys (`keys.tagPattern`). */
   readonly tagPattern: string;
+  /**
+   * Which keys the pattern matches are tags (`keys.tagName`): a nested `KEY_PREFIX`'s
+   * keys match it too, and its worker leases expire by design. @default every key
+   */
+  readonly isTagKey?: (key: string) => boolean;
   /** `REDIS_MIN_REPLICAS`, to compare with the replicas actually connected. @default 0 */
   readonly minReplicas?: number;
   /** Tag keys sampled per master for a TTL. @default 100 */
@@ -175,7 +180,8 @@ async function sampleTtls(
     do {
       const [next, batch] = await c.scan(cursor, 'MATCH', opts.tagPattern, 'COUNT', 200);
       cursor = next;
-      keys.push(...batch.slice(0, limit - keys.length));
+      const tagKeys = opts.isTagKey ? batch.filter(opts.isTagKey) : batch;
+      keys.push(...tagKeys.slice(0, limit - keys.length));
     } while (cursor !== '0' && keys.length < limit);
     const withTtl: string[] = [];
     for (const key of keys) {

@@ -5,13 +5,20 @@
  * slots. Worker leases and horizons share a hash tag per worker ID (`{…}`), so the
  * scripts that touch both run on one Cluster slot.
  */
+import { TAG_NAME_PATTERN } from '../../core/tags.js';
+
 export interface Keys {
   readonly prefix: string;
   /** `{prefix}tag:{name}` — the tag's hash (mode, next, step, max, gap, run_id, …). */
   tag(name: string): string;
   /** The SCAN pattern matching every tag hash. */
   readonly tagPattern: string;
-  /** Recovers the tag name from a key matched by {@link tagPattern}. */
+  /**
+   * Recovers the tag name from a key matched by {@link tagPattern}; undefined when the
+   * rest of the key is not a tag name — a key of another deployment whose `KEY_PREFIX`
+   * is nested in this one (`a:` and `a:tag:`): every key of that one has a `:` there,
+   * which no tag name has.
+   */
   tagName(key: string): string | undefined;
   /** `{prefix}worker:{id}` — a snowflake worker's lease (expires). */
   worker(id: number): string;
@@ -27,7 +34,10 @@ export function createKeys(prefix: string): Keys {
     prefix,
     tag: (name: string) => tagHead + name,
     tagPattern: `${escapeGlob(tagHead)}*`,
-    tagName: (key: string) => (key.startsWith(tagHead) ? key.slice(tagHead.length) : undefined),
+    tagName: (key: string) => {
+      const name = key.startsWith(tagHead) ? key.slice(tagHead.length) : undefined;
+      return name !== undefined && TAG_NAME_PATTERN.test(name) ? name : undefined;
+    },
     worker: (id: number) => `${prefix}worker:{${id}}`,
     workerHorizon: (id: number) => `${prefix}worker:{${id}}:horizon`,
     snowflakeLayout: `${prefix}snowflake:layout`,

@@ -10,6 +10,7 @@ import type {
   BumpResult,
   CreateTagInput,
   Grant,
+  IgnoredKeys,
   ImportResult,
   Store,
   TagChanges,
@@ -23,7 +24,6 @@ import {
   connectionEpoch,
   isRedirection,
   refreshSlots,
-  whenReady,
   type RedisLike,
 } from './client.js';
 import { checkDurability, type DurabilityReport } from './durability.js';
@@ -33,6 +33,7 @@ import { badReply, codeOf, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 import { RedisWorkerLeaseStore } from './worker-lease.js';
 import { exportFromRedis, importResult, importToRedis } from './transfer.js';
+import { isWrongType, scanTagNames, type ScannedTags } from './tag-scan.js';
 
 export interface RedisStoreOptions {
   /** General connection: admin work, readiness. */
@@ -83,6 +84,7 @@ export class RedisStore implements Store, LayoutRegistry {
   private readonly waitTimeoutMs: number;
   private readonly readyTimeoutMs: number;
   private readonly leaseClient: (() => RedisLike) | undefined;
+  private readonly ignoredListeners: ((ignored: IgnoredKeys) => void)[] = [];
   /** A Redis store serves many hosts: no notice to log first. */
   readonly warning = undefined;
   /** The snowflake layout is recorded under the key prefix, next to the tags. */
@@ -260,49 +262,78 @@ export class RedisStore implements Store, LayoutRegistry {
     return parseTag(name, fields);
   }
 
+  /**
+   * Every tag, in name order. Keys under the tag pattern that are not this deployment's
+   * tags are left out and reported to {@link onIgnoredKeys}.
+   */
   async listTags(): Promise<TagConfig[]> {
     const tags: TagConfig[] = [];
-    for (const name of await this.tagNames()) {
-      const tag = await this.getTag(name);
-      if (tag) tags.push(tag);
-    }
-    return tags;
-  }
-
-  /** The name of every tag hash (tombstones included), scanned on every master, sorted. */
-  private async tagNames(): Promise<string[]> {
-    const names = new Set<string>();
-    try {
-      // A Cluster client knows its masters only once it is ready.
-      if (this.client instanceof Cluster) await whenReady(this.client, this.readyTimeoutMs * 5);
-      const nodes: Redis[] =
-        this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
-      for (const node of nodes) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.tagPattern, 'COUNT', 500);
-          cursor = next;
-          for (const key of keys) {
-            const name = this.keys.tagName(key);
-            if (name !== undefined) names.add(name);
-          }
-        } while (cursor !== '0');
+    await this.scanTags(async (names) => {
+      const notHashes = new Set<string>();
+      for (const name of names) {
+        const fields = await this.readTagHash(name);
+        const tag = fields && parseTag(name, fields);
+        if (fields === undefined) notHashes.add(name);
+        else if (tag) tags.push(tag);
       }
-    } catch (err) {
-      throw storeFailure(err, 'tag listing');
-    }
-    return [...names].sort();
+      return notHashes;
+    });
+    return tags;
   }
 
   /** Every tag and tombstone, each read with one HGETALL (see transfer.ts). */
   async exportTags(): Promise<TagExport> {
-    return exportFromRedis(await this.tagNames(), async (name) => {
-      try {
-        return await this.client.hgetall(this.keys.tag(name));
-      } catch (err) {
-        throw storeFailure(err, `read of '${name}'`);
-      }
+    let exported: TagExport = { records: [], consistency: 'per-tag' };
+    await this.scanTags(async (names) => {
+      const notHashes = new Set<string>();
+      exported = await exportFromRedis(names, async (name) => {
+        const fields = await this.readTagHash(name);
+        if (fields === undefined) notHashes.add(name);
+        return fields;
+      });
+      return notHashes;
     });
+    return exported;
+  }
+
+  /**
+   * Hears, once per listing or export, of the keys under the tag pattern it left out
+   * (not at all when there were none): the admin script warns of them.
+   */
+  onIgnoredKeys(listener: (ignored: IgnoredKeys) => void): void {
+    this.ignoredListeners.push(listener);
+  }
+
+  /** One tag hash; undefined when the key holds another type (not a tag of this store). */
+  private async readTagHash(name: string): Promise<Record<string, string> | undefined> {
+    try {
+      return await this.client.hgetall(this.keys.tag(name));
+    } catch (err) {
+      if (isWrongType(err)) return undefined;
+      throw storeFailure(err, `read of '${name}'`);
+    }
+  }
+
+  /**
+   * Scans the tag names, has `read` read them (it answers the names that were not
+   * hashes), then reports every key left out: those whose rest is not a tag name (see
+   * {@link Keys.tagName}) and those that were not hashes.
+   */
+  private async scanTags(
+    read: (names: readonly string[]) => Promise<ReadonlySet<string>>,
+  ): Promise<void> {
+    let found: ScannedTags;
+    try {
+      found = await scanTagNames(this.client, this.keys, this.readyTimeoutMs * 5);
+    } catch (err) {
+      throw storeFailure(err, 'tag listing');
+    }
+    const { names, foreign } = found;
+    const ignored = [...foreign];
+    for (const name of await read(names)) ignored.push(this.keys.tag(name));
+    if (ignored.length === 0) return;
+    const report = { count: ignored.length, example: ignored.sort()[0]! };
+    for (const listener of this.ignoredListeners) listener(report);
   }
 
   /** One import-1.lua call: created, raised, unchanged or conflict, atomically. */
@@ -383,6 +414,7 @@ export class RedisStore implements Store, LayoutRegistry {
   checkDurability(): Promise<DurabilityReport> {
     return checkDurability(this.client, {
       tagPattern: this.keys.tagPattern,
+      isTagKey: (key) => this.keys.tagName(key) !== undefined,
       minReplicas: this.minReplicas,
     });
   }

@@ -19,19 +19,22 @@ const READ_BATCH = 64;
 
 /**
  * Reads every named tag (as a listing found them) one HGETALL each.
- * @param read the store's read of one hash, with its error mapping
+ * @param read the store's read of one hash, with its error mapping; undefined for a key
+ *   that is not a hash (not a tag: left out, the store reports it)
  */
 export async function exportFromRedis(
   names: readonly string[],
-  read: (name: string) => Promise<Record<string, string>>,
+  read: (name: string) => Promise<Record<string, string> | undefined>,
 ): Promise<TagExport> {
   const records: TagRecord[] = [];
   for (let i = 0; i < names.length; i += READ_BATCH) {
     const batch = names.slice(i, i + READ_BATCH);
     const hashes = await Promise.all(batch.map(read));
     batch.forEach((name, k) => {
+      const hash = hashes[k];
+      if (hash === undefined) return;
       // A key gone between the scan and the read (deleted without tombstone) is skipped.
-      const record = recordFromFields(name, hashes[k]!);
+      const record = recordFromFields(name, hash);
       if (record) records.push(record);
     });
   }
