@@ -259,12 +259,39 @@ describe('IdClient', () => {
 
     it('treats a 503 without Retry-After as 1 s, and a Retry-After date as that time', () => {
       const now = Date.parse('2025-01-01T00:00:00Z');
-      expect(parseRetryAfter('7', now)).toBe(7000);
-      expect(parseRetryAfter('Wed, 01 Jan 2025 00:00:09 GMT', now)).toBe(9000);
-      expect(parseRetryAfter('Tue, 31 Dec 2024 00:00:00 GMT', now)).toBe(0);
-      expect(parseRetryAfter('soon', now)).toBeUndefined();
-      expect(parseRetryAfter('99999999', now)).toBe(600_000);
+      expect(parseRetryAfter('7', now, 30_000)).toBe(7000);
+      expect(parseRetryAfter('Wed, 01 Jan 2025 00:00:09 GMT', now, 30_000)).toBe(9000);
+      expect(parseRetryAfter('Tue, 31 Dec 2024 00:00:00 GMT', now, 30_000)).toBe(0);
+      expect(parseRetryAfter('soon', now, 30_000)).toBeUndefined();
+      expect(parseRetryAfter('99999999', now, 30_000)).toBe(30_000);
+      expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:00 GMT', now, 30_000)).toBe(30_000);
     });
+
+    it.each<[string, Partial<IdClientOptions>, number]>([
+      ['30 s by default', {}, 30_000],
+      ['maxRetryAfterMs when set', { maxRetryAfterMs: 4000 }, 4000],
+    ])(
+      'benches its only URL for a huge Retry-After no longer than %s',
+      async (_what, over, capMs) => {
+        const { client, services, clock } = setup({
+          urls: ['http://a'],
+          waitTimeoutMs: 120_000,
+          ...over,
+        });
+        services.script('http://a', {
+          status: 503,
+          text: '<html>down for maintenance</html>',
+          headers: { 'retry-after': '600' }, // a proxy's maintenance page
+        });
+        const waiting = Promise.resolve(client.next('order'));
+        waiting.catch(() => {}); // should an assertion below fail, close() rejects it
+        await clock.advance(capMs - 1);
+        expect(services.bases()).toEqual(['http://a']); // benched until the cap…
+        await clock.advance(1);
+        expect(services.bases()).toEqual(['http://a', 'http://a']); // …not 600 s
+        expect(await waiting).toBe(1n);
+      },
+    );
 
     it('fails UNAVAILABLE at the deadline, saying what each URL did', async () => {
       const { client, services, clock } = setup({
@@ -406,6 +433,11 @@ describe('IdClient', () => {
       ['refillAt NaN', { refillAt: NaN }, /'refillAt' is NaN/],
       ['timeoutMs 0', { timeoutMs: 0 }, /'timeoutMs' is 0/],
       ['waitTimeoutMs -1', { waitTimeoutMs: -1 }, /'waitTimeoutMs' is -1/],
+      [
+        'maxRetryAfterMs -1',
+        { maxRetryAfterMs: -1 },
+        /'maxRetryAfterMs' is -1: expected an integer from 0 to 2147483647/,
+      ],
       ['a fetch that is not a function', { fetch: 'x' }, /'fetch' is 'x': expected a function/],
       ['a clock without schedule', { clock: { now: () => 0 } }, /'clock'/],
       ['an unknown option', { rangesize: 5 }, /'rangesize' is 5: unknown option/],
