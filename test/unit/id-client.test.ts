@@ -293,6 +293,21 @@ describe('IdClient', () => {
       },
     );
 
+    it('judges a 503 whose page is larger than the body cap by its status and Retry-After', async () => {
+      const { client, services, clock } = setup({ urls: ['http://a'], waitTimeoutMs: 60_000 });
+      services.script('http://a', {
+        status: 503,
+        text: `<html>${'maintenance '.repeat(20_000)}</html>`, // about 240 kB
+        headers: { 'retry-after': '5' },
+      });
+      const waiting = Promise.resolve(client.next('order'));
+      waiting.catch(() => {}); // should an assertion below fail, close() rejects it
+      await clock.advance(4999);
+      expect(services.bases()).toEqual(['http://a']);
+      await clock.advance(1);
+      expect(await waiting).toBe(1n);
+    });
+
     it('fails UNAVAILABLE at the deadline, saying what each URL did', async () => {
       const { client, services, clock } = setup({
         urls: ['http://a', 'http://b'],
