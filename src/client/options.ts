@@ -46,6 +46,13 @@ export interface IdClientOptions {
   /** Longest one HTTP attempt may take, answer body included. @default 2000 */
   readonly timeoutMs?: number;
   /**
+   * The longest a URL is left alone after an answer with `Retry-After` (a 503, 429…): a
+   * larger `Retry-After` (a proxy's maintenance page says 600) counts as this, so a
+   * short blip of the only URL costs at most this long. 0 asks again at once.
+   * @default 30000
+   */
+  readonly maxRetryAfterMs?: number;
+  /**
    * Longest `next`/`nextBatch` wait for a range before failing UNAVAILABLE.
    * @default 5000, or timeoutMs × urls.length when that is longer (one try of each URL)
    */
@@ -70,6 +77,7 @@ export interface ClientSettings {
   readonly rangeTargetMs: number;
   readonly refillAt: number;
   readonly timeoutMs: number;
+  readonly maxRetryAfterMs: number;
   readonly waitTimeoutMs: number;
   readonly fetch: typeof fetch;
   readonly clock: ClientClock;
@@ -81,6 +89,8 @@ export interface ClientSettings {
 export const MAX_RANGE_SIZE = 100_000_000;
 /** The service's default `MAX_RANGE`: how far leases grow unless told otherwise. */
 export const DEFAULT_MAX_RANGE_SIZE = 100_000;
+/** How long a `Retry-After` may bench a URL unless told otherwise (`maxRetryAfterMs`). */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
 /** setTimeout's limit (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -164,6 +174,7 @@ const schema = z.strictObject(
       .max(1, allowed('expected a fraction from 0 to 1'))
       .default(0.2),
     timeoutMs: int(1, MAX_TIMER_MS).default(2000),
+    maxRetryAfterMs: int(0, MAX_TIMER_MS).default(DEFAULT_MAX_RETRY_AFTER_MS),
     waitTimeoutMs: int(1, MAX_TIMER_MS).optional(),
     fetch: fn<typeof fetch>('a function').optional(),
     clock: z
@@ -243,6 +254,7 @@ export function resolveOptions(opts: IdClientOptions): Readonly<ClientSettings> 
     rangeTargetMs: o.rangeTargetMs,
     refillAt: o.refillAt,
     timeoutMs: o.timeoutMs,
+    maxRetryAfterMs: o.maxRetryAfterMs,
     waitTimeoutMs,
     fetch: fetchFn,
     // Defaults filled here, not by the schema: zod's defaults are copies.

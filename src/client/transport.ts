@@ -7,7 +7,11 @@
  *   the service's (malformed, wrong tag or size, a 4xx without an idalloc error body):
  *   the next URL;
  * - a 503 (or any such answer with `Retry-After`): that URL is left alone until its
- *   Retry-After has passed (1 s when absent);
+ *   Retry-After has passed (1 s when absent), `maxRetryAfterMs` at most — a proxy's
+ *   maintenance page saying 600 must not cost a single-URL client ten minutes of IDs;
+ * - an answer body is read up to {@link MAX_ANSWER_BYTES}: a 200 with more is refused
+ *   (a lease answer is under 200 bytes; a broken URL may stream without end), any other
+ *   status is judged on what was read;
  * - a 4xx with an idalloc error body: final, an {@link IdAllocError} with the body's
  *   code and message, and no other URL is asked (they share the store and would agree).
  * When no URL gives a range, the lease fails UNAVAILABLE listing what each URL did.
@@ -17,10 +21,13 @@ import { MAX_ID } from '../core/tags.js';
 import type { IdRange } from '../core/ids.js';
 import type { ClientSettings } from './options.js';
 
-/** Retry-After beyond this is taken as this (a buggy header must not bench a URL for days). */
-const MAX_RETRY_AFTER_MS = 600_000;
 /** A 503 without Retry-After (a proxy's, say) benches its URL this long. */
 const DEFAULT_RETRY_AFTER_MS = 1000;
+/**
+ * The most of an answer's body read. A lease answer is under 200 bytes and an idalloc
+ * error under 1 KiB; more is not the service, and is not buffered.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** Codes a service answers with a 4xx that no other URL would answer differently. */
 const FINAL_CODES: ReadonlySet<string> = new Set([
@@ -141,8 +148,12 @@ export class RangeTransport {
         }),
         aborted,
       ]);
-      const text = await Promise.race([res.text(), aborted]);
-      return this.judge(res.status, res.headers.get('retry-after'), text, tag, size, floor);
+      const reading = readCapped(res);
+      reading.catch(() => {}); // rejects on abort, after the race was lost to `aborted`
+      const body = await Promise.race([reading, aborted]);
+      // Over the cap the rest is not read: closing the request ends an endless stream.
+      if (body.over) ac.abort();
+      return this.judge(res.status, res.headers.get('retry-after'), body, tag, size, floor);
     } catch (err) {
       if (this.closed) throw closedError();
       if (timedOut) return retry(`no answer within ${timeoutMs} ms`);
@@ -157,19 +168,27 @@ export class RangeTransport {
   private judge(
     status: number,
     retryAfter: string | null,
-    text: string,
+    { text, over }: Body,
     tag: string,
     size: number,
     floor: bigint | null,
   ): Outcome {
-    if (status === 200) return parseRange(text, tag, size, floor);
+    if (status === 200) {
+      if (over) {
+        return refuse(
+          `answer body larger than ${MAX_ANSWER_BYTES} bytes (a lease answer is under 200): not read further`,
+        );
+      }
+      return parseRange(text, tag, size, floor);
+    }
     const body = errorBody(text);
     const said = body ? ` ${body.code}: ${body.message}` : '';
     if (status >= 500 || status === 408 || status === 429) {
-      const wait = parseRetryAfter(retryAfter, this.s.clock.now());
+      const { maxRetryAfterMs } = this.s;
+      const wait = parseRetryAfter(retryAfter, this.s.clock.now(), maxRetryAfterMs);
       return retry(
         `answered ${status}${said}`,
-        wait ?? (status === 503 ? DEFAULT_RETRY_AFTER_MS : undefined),
+        wait ?? (status === 503 ? Math.min(DEFAULT_RETRY_AFTER_MS, maxRetryAfterMs) : undefined),
       );
     }
     if (status >= 400 && status < 500) {
@@ -237,13 +256,44 @@ function errorBody(text: string): { code: string; message: string } | undefined 
   return undefined;
 }
 
-/** Retry-After as milliseconds from `now`: delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
+/** Retry-After as milliseconds from `now`, delta-seconds or an HTTP date, `capMs` at most. */
+export function parseRetryAfter(
+  value: string | null,
+  now: number,
+  capMs: number,
+): number | undefined {
   if (value === null) return undefined;
   const v = value.trim();
   const ms = /^\d{1,10}$/.test(v) ? Number(v) * 1000 : Date.parse(v) - now;
   if (Number.isNaN(ms)) return undefined;
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+  return Math.min(capMs, Math.max(0, ms));
+}
+
+/** An answer's body as far as it was read. */
+interface Body {
+  readonly text: string;
+  /** The body went on past {@link MAX_ANSWER_BYTES}; `text` is its first part. */
+  readonly over: boolean;
+}
+
+/** Reads `res`'s body up to {@link MAX_ANSWER_BYTES}, never buffering more. */
+async function readCapped(res: Response): Promise<Body> {
+  const reader = res.body?.getReader();
+  if (reader === undefined) return { text: '', over: false };
+  const decoder = new TextDecoder();
+  let text = '';
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { text: text + decoder.decode(), over: false };
+    const room = MAX_ANSWER_BYTES - bytes;
+    if (value.byteLength > room) {
+      reader.cancel().catch(() => {});
+      return { text: text + decoder.decode(value.subarray(0, room)), over: true };
+    }
+    bytes += value.byteLength;
+    text += decoder.decode(value, { stream: true });
+  }
 }
 
 function describe(err: unknown): string {

@@ -44,6 +44,19 @@ export function isIdAllocError(err: unknown, code?: ErrorCode): err is IdAllocEr
   return err instanceof IdAllocError && (code === undefined || err.code === code);
 }
 
+/**
+ * A caught error as log fields. A known cause (an IdAllocError other than INTERNAL: the
+ * store unreachable, a refusal) is its code and message, one short line however often it
+ * repeats; anything else may be a bug and keeps its stack, as `err`.
+ */
+export function errorLogFields(
+  err: unknown,
+): { error: { code: ErrorCode; message: string } } | { err: unknown } {
+  return err instanceof IdAllocError && err.code !== ErrorCode.INTERNAL
+    ? { error: { code: err.code, message: err.message } }
+    : { err };
+}
+
 export const invalidArgument = (message: string, details?: Record<string, unknown>) =>
   new IdAllocError(ErrorCode.INVALID_ARGUMENT, message, details);
 

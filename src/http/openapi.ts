@@ -168,7 +168,7 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
       '/v1/snowflake/{id}': op(
         'decodeSnowflake',
         'Take a snowflake ID apart',
-        "Refuses anything that is not decimal digits, is 2^63 or more, exceeds the layout's bits, or carries a timestamp more than 60 s in the future.",
+        "Refuses anything that is not decimal digits, is 2^63 or more, or exceeds the layout's bits. A timestamp more than 60 s ahead of this node's clock is decoded all the same, with a `note` saying by how much.",
         {
           ...v1,
           parameters: [

@@ -8,6 +8,7 @@ import { RedisWorkerLeaseStore } from '../../src/store/redis/worker-lease.js';
 import { testPrefix } from '../support/prefix.js';
 import { RedisServer } from '../support/redis-server.js';
 import { FakeTime } from '../support/snowflake-fakes.js';
+import type { Log } from '../../src/core/time-and-log.js';
 
 const layout = createLayout();
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -22,8 +23,9 @@ function client(url: string): Redis {
   return c;
 }
 
-function node(c: Redis, keys: Keys, time: FakeTime, start: number, leaseMs: number) {
+function node(c: Redis, keys: Keys, time: FakeTime, start: number, leaseMs: number, log?: Log) {
   const gen = new SnowflakeGenerator({
+    ...(log ? { log } : {}),
     layout,
     leaseStore: new RedisWorkerLeaseStore(c, keys),
     leaseMs,
@@ -99,7 +101,13 @@ describe('snowflake horizon fence', () => {
     const c = client(server.url);
     const keys = createKeys(testPrefix());
     const time = new FakeTime();
-    const gen = node(c, keys, time, 2, LEASE);
+    const warnings: { obj: object; msg: string }[] = [];
+    const log = {
+      error() {},
+      info() {},
+      warn: (obj: object, msg: string) => warnings.push({ obj, msg }),
+    };
+    const gen = node(c, keys, time, 2, LEASE, log);
     await gen.start();
     await time.advance(LEASE);
     expect(gen.readiness()).toEqual({ ready: true });
@@ -125,6 +133,16 @@ describe('snowflake horizon fence', () => {
       ready: false,
       reason: expect.stringContaining('cannot renew the lease on worker 2'),
     });
+    // The cause is known (the store is unreachable): one short line, its code and
+    // message, not the error object with its stack and its cause's.
+    const failed = warnings.filter((w) => w.msg.startsWith('cannot renew the lease on worker 2'));
+    expect(failed.length).toBeGreaterThan(0);
+    for (const w of failed) {
+      expect(w.obj).toEqual({
+        error: { code: 'UNAVAILABLE', message: expect.stringMatching(/^store unreachable/) },
+      });
+      expect(JSON.stringify(w.obj).length).toBeLessThan(400);
+    }
     // The last timestamp it used lies 300 ms before the lease could end in Redis (the
     // lease runs from when Redis executed the renewal, no earlier than it was sent).
     expect(lastRenewal + LEASE - ts(atHorizon)).toBe(300);

@@ -3,6 +3,7 @@
  * Both workers draw concurrently and no ID repeats, on Redis and on the embedded store; /metrics is the node's (the sum of
  * both workers); a killed worker is replaced; SIGTERM drains both and cuts nothing off.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -237,5 +238,32 @@ describe('WORKERS=2', () => {
     for (const stopped of node.logs.filter((l) => l.msg === 'worker stopped')) {
       expect(at(primaryDone!)).toBeGreaterThanOrEqual(at(stopped));
     }
+  }, 120_000);
+
+  it('its workers exit within moments of the primary being killed (SIGKILL), serving nothing', async () => {
+    const node = await startNode();
+    const pids = workerPids(node);
+    expect(pids).toHaveLength(2);
+    node.proc.kill('SIGKILL');
+    await node.exited;
+    const killedAt = Date.now();
+    // Each worker exits once it sees its IPC channel to the primary close. What may stay
+    // is a zombie (state Z) until init reaps it: it runs no code.
+    const running = (pid: number) => {
+      try {
+        return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false; // reaped
+      }
+    };
+    await waitUntil(() => !pids.some(running), 'both workers to exit', 30_000, 20);
+    // About 0.1-0.3 s measured (the README's figure); the bound is wide for a loaded host.
+    expect(Date.now() - killedAt).toBeLessThan(5000);
+    const agent = new Agent({ keepAlive: false });
+    expect(await get(agent, node.port, '/v1/ids/order')).toMatchObject({
+      kind: 'error',
+      code: 'ECONNREFUSED',
+    });
+    agent.destroy();
   }, 120_000);
 });

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { MEANINGS, serviceHelp } from '../../src/bin/help.js';
 import { nodeVersionProblem } from '../../src/bin/node-check.js';
@@ -13,6 +16,32 @@ describe('the bins’ Node.js check', () => {
       `idalloc-admin: needs Node.js 22.13 or newer (Node 24 LTS recommended); this is Node.js ${v}`,
     );
   });
+});
+
+describe('the admin script run directly (`node dist/cli/admin.js`)', () => {
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const run = async (node: string, args: string[]) => {
+    try {
+      const r = await promisify(execFile)(node, args, { cwd: ROOT, timeout: 50_000 });
+      return { code: 0, ...r };
+    } catch (err) {
+      const e = err as { code?: unknown; stdout?: string; stderr?: string };
+      return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  };
+
+  it('refuses an old Node in one line and exit 1, before loading the script', async () => {
+    // The machine's own Node (Debian's) is the old one users meet; the script runs from
+    // source under tsx, which loads it as the build would. Where that Node is new enough,
+    // the test of nodeVersionProblem above covers the rule alone.
+    const old = await run('/usr/bin/node', ['-p', 'process.versions.node']);
+    if (old.code !== 0 || !(Number(old.stdout.split('.')[0]) < 22)) return;
+    const r = await run('/usr/bin/node', ['--import', 'tsx', 'src/cli/admin.ts', 'tag', 'list']);
+    expect(r.stderr).toBe(
+      `idalloc-admin: needs Node.js 22.13 or newer (Node 24 LTS recommended); this is Node.js ${old.stdout.trim()}\n`,
+    );
+    expect(r.code).toBe(1);
+  }, 60_000);
 });
 
 describe('idalloc --help', () => {

@@ -111,9 +111,10 @@ afterEach(async () => {
 function setup(over: Partial<IdClientOptions> = {}) {
   const services = new FakeServices();
   const clock = new ManualClock();
-  const logs: { level: string; msg: string }[] = [];
+  const logs: { level: string; msg: string; reason?: unknown }[] = [];
   const log = {
-    error: (_o: object, msg: string) => logs.push({ level: 'error', msg }),
+    error: (o: { reason?: unknown }, msg: string) =>
+      logs.push({ level: 'error', msg, reason: o.reason }),
     warn: (_o: object, msg: string) => logs.push({ level: 'warn', msg }),
     info: (_o: object, msg: string) => logs.push({ level: 'info', msg }),
   };
@@ -258,11 +259,53 @@ describe('IdClient', () => {
 
     it('treats a 503 without Retry-After as 1 s, and a Retry-After date as that time', () => {
       const now = Date.parse('2025-01-01T00:00:00Z');
-      expect(parseRetryAfter('7', now)).toBe(7000);
-      expect(parseRetryAfter('Wed, 01 Jan 2025 00:00:09 GMT', now)).toBe(9000);
-      expect(parseRetryAfter('Tue, 31 Dec 2024 00:00:00 GMT', now)).toBe(0);
-      expect(parseRetryAfter('soon', now)).toBeUndefined();
-      expect(parseRetryAfter('99999999', now)).toBe(600_000);
+      expect(parseRetryAfter('7', now, 30_000)).toBe(7000);
+      expect(parseRetryAfter('Wed, 01 Jan 2025 00:00:09 GMT', now, 30_000)).toBe(9000);
+      expect(parseRetryAfter('Tue, 31 Dec 2024 00:00:00 GMT', now, 30_000)).toBe(0);
+      expect(parseRetryAfter('soon', now, 30_000)).toBeUndefined();
+      expect(parseRetryAfter('99999999', now, 30_000)).toBe(30_000);
+      expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:00 GMT', now, 30_000)).toBe(30_000);
+    });
+
+    it.each<[string, Partial<IdClientOptions>, number]>([
+      ['30 s by default', {}, 30_000],
+      ['maxRetryAfterMs when set', { maxRetryAfterMs: 4000 }, 4000],
+    ])(
+      'benches its only URL for a huge Retry-After no longer than %s',
+      async (_what, over, capMs) => {
+        const { client, services, clock } = setup({
+          urls: ['http://a'],
+          waitTimeoutMs: 120_000,
+          ...over,
+        });
+        services.script('http://a', {
+          status: 503,
+          text: '<html>down for maintenance</html>',
+          headers: { 'retry-after': '600' }, // a proxy's maintenance page
+        });
+        const waiting = Promise.resolve(client.next('order'));
+        waiting.catch(() => {}); // should an assertion below fail, close() rejects it
+        await clock.advance(capMs - 1);
+        expect(services.bases()).toEqual(['http://a']); // benched until the cap…
+        await clock.advance(1);
+        expect(services.bases()).toEqual(['http://a', 'http://a']); // …not 600 s
+        expect(await waiting).toBe(1n);
+      },
+    );
+
+    it('judges a 503 whose page is larger than the body cap by its status and Retry-After', async () => {
+      const { client, services, clock } = setup({ urls: ['http://a'], waitTimeoutMs: 60_000 });
+      services.script('http://a', {
+        status: 503,
+        text: `<html>${'maintenance '.repeat(20_000)}</html>`, // about 240 kB
+        headers: { 'retry-after': '5' },
+      });
+      const waiting = Promise.resolve(client.next('order'));
+      waiting.catch(() => {}); // should an assertion below fail, close() rejects it
+      await clock.advance(4999);
+      expect(services.bases()).toEqual(['http://a']);
+      await clock.advance(1);
+      expect(await waiting).toBe(1n);
     });
 
     it('fails UNAVAILABLE at the deadline, saying what each URL did', async () => {
@@ -369,9 +412,23 @@ describe('IdClient', () => {
       services.script('http://a', lease('101', '110'), lease('110', '119'));
       services.script('http://b', lease('111', '120'));
       expect(await client.nextBatch('order', 10)).toEqual(range(101, 110));
-      expect(await client.next('order')).toBe(111n);
+      const next = Promise.resolve(client.next('order'));
+      next.catch(() => {}); // should an assertion below fail, close() rejects it unawaited
+      await settle();
+      // Asserted before awaiting the ID: without the transport's own check the engine's
+      // fence refuses a's range instead and waits out a backoff on the manual clock, so
+      // the ID would never come and the test would end by its timeout, not here.
       expect(services.bases()).toEqual(['http://a', 'http://a', 'http://b']);
-      expect(logs.find((l) => l.level === 'error')?.msg).toMatch(/refused/);
+      expect(logs.filter((l) => l.level === 'error')).toEqual([
+        {
+          level: 'error',
+          msg: 'idalloc lease answer refused, never served',
+          reason: expect.stringMatching(
+            /^range 110\.\.119 is not above 110, the highest ID this client already leased/,
+          ),
+        },
+      ]);
+      expect(await next).toBe(111n);
     });
   });
 
@@ -391,6 +448,11 @@ describe('IdClient', () => {
       ['refillAt NaN', { refillAt: NaN }, /'refillAt' is NaN/],
       ['timeoutMs 0', { timeoutMs: 0 }, /'timeoutMs' is 0/],
       ['waitTimeoutMs -1', { waitTimeoutMs: -1 }, /'waitTimeoutMs' is -1/],
+      [
+        'maxRetryAfterMs -1',
+        { maxRetryAfterMs: -1 },
+        /'maxRetryAfterMs' is -1: expected an integer from 0 to 2147483647/,
+      ],
       ['a fetch that is not a function', { fetch: 'x' }, /'fetch' is 'x': expected a function/],
       ['a clock without schedule', { clock: { now: () => 0 } }, /'clock'/],
       ['an unknown option', { rangesize: 5 }, /'rangesize' is 5: unknown option/],

@@ -5,6 +5,7 @@
  * The first node records its layout; any node that differs refuses to start.
  */
 import { ConfigError } from '../../config.js';
+import { errorLogFields } from '../../core/errors.js';
 import type { LayoutRegistry } from '../../core/layout-port.js';
 import type { Log } from '../../core/time-and-log.js';
 import { layoutFingerprint, type SnowflakeLayout } from './layout.js';
@@ -24,7 +25,7 @@ export async function checkSnowflakeLayout(
   try {
     recorded = await store.recordSnowflakeLayout(mine);
   } catch (err) {
-    log.warn({ err }, 'could not check the snowflake layout recorded in the store');
+    log.warn(errorLogFields(err), 'could not check the snowflake layout recorded in the store');
     return;
   }
   if (recorded !== mine) {

@@ -21,7 +21,7 @@
  * at what its holder used, and a crashed holder's horizon passes with its lease.
  */
 import { randomUUID } from 'node:crypto';
-import { invalidArgument } from '../../core/errors.js';
+import { errorLogFields, invalidArgument } from '../../core/errors.js';
 import { createGrantLog, type GrantRecorder } from '../../core/grant-log.js';
 import {
   silentLog,
@@ -182,7 +182,7 @@ export class WorkerLease {
         );
     } catch (err) {
       this.log.warn(
-        { workerId: id, err },
+        { workerId: id, ...errorLogFields(err) },
         'could not release the snowflake worker lease; it expires by itself',
       );
     }
@@ -206,7 +206,7 @@ export class WorkerLease {
       this.problem = this.hold
         ? `cannot renew the lease on worker ${this.hold.grant.workerId}: ${message}`
         : `cannot claim a worker ID: ${message}`;
-      this.log.warn({ err }, this.problem);
+      this.log.warn(errorLogFields(err), this.problem);
       delay = this.timings.retryMs;
     }
     if (!this.closed) this.cancel = this.schedule(() => this.run(), delay);
