@@ -9,6 +9,8 @@
  *   (exit 1), as a single process failing to start would;
  * - on SIGTERM/SIGINT passes SIGTERM to every worker (each drains as a single process
  *   does) and exits 0 once all exited cleanly, 1 if one did not or the budget ran out;
+ * - on SIGHUP passes it to every worker (each reopens `GRANT_LOG`); a worker still
+ *   starting gets it once it listens (its handler is in place by then);
  * - aggregates the workers' metrics (prom-client's AggregatorRegistry) for whichever
  *   worker is asked for `/metrics` (see cluster-metrics.ts), so Prometheus scrapes one
  *   target per node and counters are the node's sums.
@@ -42,6 +44,8 @@ export function runPrimary(
   /** The workers alive (forked, their exit not handled yet), with when they started. */
   const startedAt = new Map<number, number>();
   const listening = new Set<number>();
+  /** Workers that were starting at a SIGHUP: they get it once they listen. */
+  const hangupPending = new Set<number>();
   let nodeUp = false;
   let stopping = false;
   let failedExit = false;
@@ -72,6 +76,7 @@ export function runPrimary(
     if (!isClusterMessage(message)) return; // prom-client's own messages, among others
     if (message.type === 'idalloc:listening') {
       listening.add(worker.id);
+      if (hangupPending.delete(worker.id)) worker.process.kill('SIGHUP');
       if (!nodeUp && listening.size === config.WORKERS) {
         nodeUp = true;
         log.info(
@@ -92,6 +97,7 @@ export function runPrimary(
 
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     const served = listening.delete(worker.id);
+    hangupPending.delete(worker.id);
     const lived = Date.now() - (startedAt.get(worker.id) ?? Date.now());
     startedAt.delete(worker.id);
     const who = { worker: worker.id, pid: worker.process.pid, code, signal };
@@ -132,6 +138,16 @@ export function runPrimary(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    for (const w of Object.values(cluster.workers ?? {})) {
+      if (w === undefined) continue;
+      // A worker still starting may not handle SIGHUP yet (it would end it).
+      if (listening.has(w.id)) w.process.kill('SIGHUP');
+      else hangupPending.add(w.id);
+    }
+    log.info({ signal: 'SIGHUP' }, 'SIGHUP: passed to the workers (they reopen GRANT_LOG)');
+  });
 
   log.info({ workers: config.WORKERS }, `starting ${config.WORKERS} workers`);
   for (let i = 0; i < config.WORKERS; i++) fork();

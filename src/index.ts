@@ -2,7 +2,7 @@
  * The service entry: configuration → logger → store (and its durability check) →
  * allocator → app → listen, and a graceful shutdown on SIGTERM/SIGINT (readiness 503,
  * in-flight requests finish, then the allocator and the store close; exit 0, forced
- * after 10 s).
+ * after 10 s). SIGHUP reopens `GRANT_LOG` and nothing else.
  */
 import cluster from 'node:cluster';
 import type { Server } from 'node:http';
@@ -30,7 +30,13 @@ const HARD_CLOSE_MS = 8_000;
 /** How often `idalloc_store_up` is refreshed without a probe. */
 const READY_POLL_MS = 5_000;
 
+/** What SIGHUP does: reopen `GRANT_LOG` once there is one (see main). */
+let hangup: () => void = () => {};
+
 async function main(): Promise<void> {
+  // SIGHUP (logrotate's postrotate) must never stop the node (its default action): the
+  // handler is in place from the first moment, and reopens GRANT_LOG once it is open.
+  process.on('SIGHUP', () => hangup());
   let config: Config;
   try {
     config = loadConfig(process.env);
@@ -60,11 +66,21 @@ async function main(): Promise<void> {
   }
   let grants: GrantLog;
   try {
-    grants = grantLogFromConfig(config, logger);
+    grants = grantLogFromConfig(config, logger, cluster.worker?.id);
   } catch (err) {
     await store.close();
     return fail(err);
   }
+  hangup = () => {
+    if (config.GRANT_LOG === undefined) {
+      logger.info({ signal: 'SIGHUP' }, 'SIGHUP: nothing to reopen (GRANT_LOG is not set)');
+      return;
+    }
+    // A failure to reopen was logged by the grant log itself; readiness shows it.
+    if (grants.reopen() === undefined) {
+      logger.info({ signal: 'SIGHUP', grantLog: config.GRANT_LOG }, 'SIGHUP: reopened GRANT_LOG');
+    }
+  };
   if (config.GRANT_LOG === undefined && !logger.isLevelEnabled('info')) {
     // Grant lines are info lines: above info they vanish, and audit has nothing to read.
     logger.warn(
@@ -97,6 +113,7 @@ async function main(): Promise<void> {
     metrics,
     ping: () => store.ping(),
     storeFault: () => store.fault,
+    grantLogFault: () => grants.check(),
   });
   const status = { storeKind: store.kind, activity, snowflake: snowflake.generator };
   const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });

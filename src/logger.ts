@@ -6,6 +6,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
+import { stdoutDestination } from './log-destination.js';
 
 export type { Logger } from 'pino';
 
@@ -63,12 +64,13 @@ export function loggerOptions(level: string) {
 /**
  * Builds the root logger at `LOG_LEVEL`. Times are ISO-8601 so that log lines read well
  * without a formatter.
- * @param destination where lines go; stdout when omitted
+ * @param destination where lines go; stdout when omitted, through a destination that never
+ *   blocks nor holds the exit (log-destination.ts)
  */
 export function createLogger(
   config: Pick<Config, 'LOG_LEVEL'>,
   destination?: DestinationStream,
 ): Logger {
   const options = loggerOptions(config.LOG_LEVEL);
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? stdoutDestination());
 }

@@ -121,19 +121,34 @@ export async function startSnowflake(
 
 /**
  * The service's grant log: `NODE_ID` (default hostname:pid) and `GRANT_LOG` (a file; the
- * pino log when unset).
- * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending
+ * pino log when unset). Under `WORKERS` each worker is a node of its own: `NODE_ID/w<k>`,
+ * k the cluster worker's id (hostname:pid differs per worker by itself).
+ * @param worker the cluster worker's id, in a worker process
+ * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending, or
+ *   is a symbolic link
  */
 export function grantLogFromConfig(
   config: { readonly NODE_ID?: string | undefined; readonly GRANT_LOG?: string | undefined },
   log: GrantLogSink,
+  worker?: number,
 ): GrantLog {
+  const nodeId =
+    config.NODE_ID === undefined || worker === undefined
+      ? config.NODE_ID
+      : `${config.NODE_ID}/w${worker}`;
   try {
     return createGrantLog(log, {
-      ...(config.NODE_ID === undefined ? {} : { nodeId: config.NODE_ID }),
+      ...(nodeId === undefined ? {} : { nodeId }),
       ...(config.GRANT_LOG === undefined ? {} : { file: config.GRANT_LOG }),
     });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+      // Refused rather than followed: the node reopens the path on SIGHUP, and a link
+      // repointed meanwhile would send grant lines to a file nobody audits.
+      throw new ConfigError(
+        `GRANT_LOG=${config.GRANT_LOG}: is a symbolic link; refused: set GRANT_LOG to the file itself`,
+      );
+    }
     const why = err instanceof Error ? err.message : String(err);
     throw new ConfigError(
       `GRANT_LOG=${config.GRANT_LOG}: cannot open the file for appending (${why})`,

@@ -19,7 +19,13 @@ import {
   isIdAllocError,
   unavailable,
 } from '../core/errors.js';
-import { silentGrants, type GrantRecorder, type SkipReason } from '../core/grant-log.js';
+import {
+  GrantLogError,
+  recordUnserved,
+  silentGrants,
+  type GrantRecorder,
+  type SkipReason,
+} from '../core/grant-log.js';
 import type { IdRange } from '../core/ids.js';
 import { RangeBuffer } from '../core/range-buffer.js';
 import type { Grant, SegmentStore } from '../core/store-ports.js';
@@ -123,11 +129,14 @@ export class SegmentAllocator {
       },
       checkKey: checkTagName,
       closedError: () => unavailable('the allocator is shut down', 1),
-      timeoutError: (tag) =>
-        unavailable(
-          `no IDs for tag '${tag}' within ${this.opts.fetchTimeoutMs} ms: the store did not grant a segment in time`,
-          1,
-        ),
+      // A grant log that cannot be written is the cause to name, not the store.
+      timeoutError: (tag, last) =>
+        last instanceof GrantLogError
+          ? last
+          : unavailable(
+              `no IDs for tag '${tag}' within ${this.opts.fetchTimeoutMs} ms: the store did not grant a segment in time`,
+              1,
+            ),
       asError: (tag, err) => this.asError(tag, err),
       // IDs that left the buffers for nobody: in the grant log as remainders too.
       onDropped: (tag, start, end) => this.giveUp(tag, [{ cursor: start, end }]),
@@ -260,7 +269,9 @@ export class SegmentAllocator {
    * One store call: the grant, checked by the regression fence. A grant at or below the
    * highest this node has seen means the store's counter went backwards: refuse it,
    * raise the counter above the mark, ask again. An accepted grant is in the grant log
-   * before this returns, so before any of its IDs is served.
+   * before this returns, so before any of its IDs is served; none is asked for while the
+   * grant log cannot be written, and one whose line fails is not returned (never served).
+   * @throws GrantLogError when the grant log cannot be written
    * @param count 0 for the tag's step
    * @param exact exactly `count` IDs (a lease, an own range) or none
    * @param use what the grant is for, as the grant log records it
@@ -273,6 +284,7 @@ export class SegmentAllocator {
     use: GrantUse,
   ): Promise<Grant> {
     for (;;) {
+      this.grants.ensureWritable?.();
       const t0 = performance.now();
       let g: Grant;
       try {
@@ -293,7 +305,7 @@ export class SegmentAllocator {
         this.observer.segmentFetched?.(tag, 'discarded', secondsSince(t0));
         this.observer.storeRegression?.(tag);
         this.skip(tag, 'fence', g.start, g.end);
-        this.grants.record({ kind: 'fence', ...grantFields(tag, g), highWater: fence });
+        recordUnserved(this.grants, { kind: 'fence', ...grantFields(tag, g), highWater: fence });
         this.log.error(
           { tag, granted: `${g.start}..${g.end}`, highWater: String(fence) },
           'store regression: the store granted IDs at or below ones it granted before; refused, raising its counter',
@@ -328,7 +340,7 @@ export class SegmentAllocator {
     for (const r of ranges) {
       if (r === null || r.cursor > r.end) continue;
       this.skip(tag, 'shutdown_remainder', r.cursor, r.end);
-      this.grants.record({ kind: 'remainder', tag, start: r.cursor, end: r.end });
+      recordUnserved(this.grants, { kind: 'remainder', tag, start: r.cursor, end: r.end });
     }
   }
 
@@ -351,7 +363,7 @@ export class SegmentAllocator {
     const [s, e] = [BigInt(start), BigInt(end)];
     this.skip(tag, 'discarded_grant', s, e);
     const incarnation = typeof err.details.incarnation === 'string' ? err.details.incarnation : '';
-    this.grants.record({
+    recordUnserved(this.grants, {
       kind: 'discarded',
       tag,
       start: s,

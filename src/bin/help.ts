@@ -35,8 +35,8 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
   SNOWFLAKE_LAYOUT: 'default, or js-safe (IDs below 2^53)',
   SNOWFLAKE_LEASE_MS: 'worker-ID lease length',
   MAX_BACKWARD_MS: 'clock steps back up to this are waited out',
-  NODE_ID: 'this node in the grant log (default hostname:pid)',
-  GRANT_LOG: 'append grant lines to this file instead of the log',
+  NODE_ID: 'this node in the grant log (default hostname:pid; NODE_ID/w<k> per worker)',
+  GRANT_LOG: 'append grant lines to this file instead of the log (no symlink; SIGHUP reopens)',
   WORKERS: 'processes sharing the port (auto: one per core); 1: no cluster',
   METRICS_MAX_TAGS: 'tags that get their own metric label; the rest pool under _other',
 });

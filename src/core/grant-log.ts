@@ -9,12 +9,15 @@
  * records a grant before it returns it. Cost: one line per segment, never per ID.
  *
  * Where lines go: the node's pino log at info level (`msg: "grant"`, the entry under
- * `grant`), or, with `GRANT_LOG=path`, appended to that file instead (opened with
- * O_APPEND, one write per line; not fsync'd: a line survives the process crashing, not
- * the machine crashing — the same as the pino log on stdout).
+ * `grant`), or, with `GRANT_LOG=path`, appended to that file instead (grant-file.ts:
+ * O_APPEND, every write checked, a grant whose line failed is not served; not fsync'd: a
+ * line survives the process crashing, not the machine crashing — the same as the pino
+ * log on stdout).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { GrantFile } from './grant-file.js';
+
+export { GrantLogError } from './grant-file.js';
 
 /** The logging the grant log needs (a pino logger, or the allocators' Log, fits). */
 export interface GrantLogSink {
@@ -95,12 +98,32 @@ export interface GrantLine {
 /** The `msg` of every grant line. */
 export const GRANT_MSG = 'grant';
 
-/** Where an allocator sends its grants. Must not throw. */
+/** Where an allocator sends its grants. */
 export interface GrantRecorder {
+  /**
+   * Writes the event's line before any ID of it is served.
+   * @throws GrantLogError when the line could not be written whole: the grant must not
+   *   be served (a line of IDs given up unserved may be lost: nothing else is at stake)
+   */
   record(event: GrantEvent): void;
+  /**
+   * Called before a grant is taken from the store, so that none is taken while lines
+   * cannot be written. Omitted by recorders that cannot fail.
+   * @throws GrantLogError while the log cannot be written
+   */
+  ensureWritable?(): void;
 }
 
 export const silentGrants: GrantRecorder = Object.freeze({ record() {} });
+
+/** `grants.record(event)` for a line about IDs never served: its failure costs nothing. */
+export function recordUnserved(grants: GrantRecorder, event: GrantEvent): void {
+  try {
+    grants.record(event);
+  } catch {
+    // The grant log said once that it is failing; these IDs were never served anyway.
+  }
+}
 
 /** The default node id: `hostname:pid`, unique per process on a host. */
 export function defaultNodeId(): string {
@@ -140,12 +163,20 @@ export interface GrantLogOptions {
 /** A recorder that also closes what it opened. */
 export interface GrantLog extends GrantRecorder {
   readonly nodeId: string;
+  /** Why grant lines cannot be written now (tried again when due), or undefined. */
+  check(): string | undefined;
+  /**
+   * Opens `GRANT_LOG` again by its path (SIGHUP, after a rotation); nothing without it.
+   * @returns why it could not (no grant is served then), or undefined
+   */
+  reopen(): string | undefined;
   close(): void;
 }
 
 /**
  * The grant log of a node: lines into `log` at info level, or into `opts.file`.
- * @throws Error when the file cannot be opened for appending (the caller names GRANT_LOG)
+ * @throws Error when the file cannot be opened for appending, ELOOP when it is a symbolic
+ *   link (the caller names GRANT_LOG)
  */
 export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): GrantLog {
   const nodeId = opts.nodeId ?? defaultNodeId();
@@ -156,27 +187,22 @@ export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): G
       record(event) {
         log.info({ grant: grantLine(event, nodeId, now()) }, GRANT_MSG);
       },
+      check: () => undefined,
+      reopen: () => undefined,
       close() {},
     };
   }
-  let fd: number | undefined = openSync(opts.file, 'a');
+  const file = new GrantFile(opts.file, log, now);
   return {
     nodeId,
     record(event) {
       const at = now();
       const line = { time: new Date(at).toISOString(), msg: GRANT_MSG };
-      const text = `${JSON.stringify({ ...line, grant: grantLine(event, nodeId, at) })}\n`;
-      try {
-        if (fd !== undefined) writeSync(fd, text);
-      } catch (err) {
-        // The grant is served either way (refusing IDs over a log file would turn a full
-        // disk into an outage); the miss is loud, and audit will show the hole.
-        log.error({ err, file: opts.file }, 'cannot write the grant log');
-      }
+      file.write(`${JSON.stringify({ ...line, grant: grantLine(event, nodeId, at) })}\n`);
     },
-    close() {
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
-    },
+    ensureWritable: () => file.ensureWritable(),
+    check: () => file.check(),
+    reopen: () => file.reopen(),
+    close: () => file.close(),
   };
 }

@@ -19,6 +19,11 @@ export interface ReadyStateOptions {
    * deleted or replaced), once known: then that is the reason `/readyz` gives.
    */
   readonly storeFault?: () => string | undefined;
+  /**
+   * Why the grant log cannot be written (`GRANT_LOG`), while it cannot: no new IDs are
+   * served then. Asking also tries it again when due, so a node without traffic recovers.
+   */
+  readonly grantLogFault?: () => string | undefined;
   /** The longest a check may take before it counts as not ready. @default 2000 */
   readonly timeoutMs?: number;
 }
@@ -50,7 +55,7 @@ export class ReadyState {
     ]);
     this.opts.metrics.setStoreUp(storeUp ?? readiness.ready);
     if (this.stopping) return { ready: false, reason: 'shutting down' };
-    const fault = this.opts.storeFault?.();
+    const fault = this.opts.storeFault?.() ?? this.opts.grantLogFault?.();
     return fault !== undefined ? { ready: false, reason: fault } : readiness;
   }
 

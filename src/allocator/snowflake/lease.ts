@@ -22,7 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errorLogFields, invalidArgument } from '../../core/errors.js';
-import { createGrantLog, type GrantRecorder } from '../../core/grant-log.js';
+import { createGrantLog, GrantLogError, type GrantRecorder } from '../../core/grant-log.js';
 import {
   silentLog,
   systemClock,
@@ -206,7 +206,8 @@ export class WorkerLease {
       this.problem = this.hold
         ? `cannot renew the lease on worker ${this.hold.grant.workerId}: ${message}`
         : `cannot claim a worker ID: ${message}`;
-      this.log.warn(errorLogFields(err), this.problem);
+      // The grant log said once that it cannot be written: not a line per attempt.
+      if (!(err instanceof GrantLogError)) this.log.warn(errorLogFields(err), this.problem);
       delay = this.timings.retryMs;
     }
     if (!this.closed) this.cancel = this.schedule(() => this.run(), delay);
@@ -229,7 +230,8 @@ export class WorkerLease {
       this.log[r.kind === 'lost' ? 'warn' : 'error']({ workerId: g.workerId }, this.problem);
       return 0;
     }
-    this.problem = '';
+    // A raised horizon not in the grant log is not used: this throws (GrantLogError), the
+    // hold keeps the horizon last logged, and the generator stops there if none follows.
     this.grants.record({
       kind: 'worker',
       how: 'renew',
@@ -238,6 +240,7 @@ export class WorkerLease {
       horizon: r.horizon,
       ...(r.incarnation ? { incarnation: r.incarnation } : {}),
     });
+    this.problem = '';
     if (r.floor === undefined) {
       hold.grant = { ...g, horizon: r.horizon, confirmedAt: now };
     } else {
@@ -257,6 +260,8 @@ export class WorkerLease {
   }
 
   private async claim(): Promise<number> {
+    // No worker ID is claimed while its claim could not be logged.
+    this.grants.ensureWritable?.();
     const n = this.workerCount;
     const first = Math.floor(this.random() * n) % n;
     const token = this.newToken();
@@ -300,6 +305,21 @@ export class WorkerLease {
       maxWaitMs,
     });
     if (r.kind !== 'claimed') return false;
+    try {
+      this.grants.record({
+        kind: 'worker',
+        how: 'claim',
+        worker: id,
+        floor: r.floor,
+        horizon: r.horizon,
+        ...(r.incarnation ? { incarnation: r.incarnation } : {}),
+      });
+    } catch (err) {
+      // Not logged, so not used: given back at once, nothing of it used (the store keeps
+      // its horizon at least where earlier holders left it).
+      await this.store.release(id, token, r.floor - 1).catch(() => undefined);
+      throw err;
+    }
     this.hold = {
       token,
       grant: {
@@ -311,14 +331,6 @@ export class WorkerLease {
       },
     };
     this.problem = '';
-    this.grants.record({
-      kind: 'worker',
-      how: 'claim',
-      worker: id,
-      floor: r.floor,
-      horizon: r.horizon,
-      ...(r.incarnation ? { incarnation: r.incarnation } : {}),
-    });
     this.log.info(
       {
         workerId: id,
