@@ -18,7 +18,7 @@ import { leanIdPath } from './http/lean.js';
 import { openApiRoute } from './http/openapi.js';
 import { opsRoutes } from './http/ops.js';
 import { RefusalLog, refusalCode } from './http/refusals.js';
-import { censorHeaders, censorUrl } from './logger.js';
+import { censorHeaders, censorQuery, censorUrl } from './logger.js';
 import type { ReadyState } from './http/ready.js';
 import { statusRoutes, type StatusDeps } from './http/status.js';
 import { assignRequestId } from './http/request-id.js';
@@ -148,13 +148,13 @@ export function createApp(deps: AppDeps): Express {
     pinoHttp({
       logger: deps.logger,
       genReqId: (req) => req.id,
-      // Credentials never reach the log: pino's redact takes the fixed header names,
-      // this every header (and query parameter) whose name says it holds a secret.
+      // Credentials never reach the log: only known-safe headers and query parameters
+      // keep their values (logger.ts), in `url` and `query` by the same rule.
       serializers: {
         req: (req: Record<string, unknown>) => ({
           ...req,
           url: censorUrl(req.url),
-          query: censorHeaders(req.query),
+          query: censorQuery(req.query),
           headers: censorHeaders(req.headers),
         }),
       },

@@ -202,7 +202,7 @@ function logFailure(
   err: unknown,
 ): void {
   const line = {
-    req: { id: req.id, method: req.method, url: censorUrl(shown(req.url)) },
+    req: { id: req.id, method: req.method, url: shown(censorUrl(req.url)) },
     res: { statusCode: res.statusCode },
     ...(e.internal ? { err } : { error: { code: e.code, message: e.message } }),
   };

@@ -5,6 +5,7 @@
  * line a minute at most) and counted in `idalloc_http_refused_total`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -82,6 +83,74 @@ describe('credentials in the request log', () => {
     }
     const [q] = linesOf(svc, 'rq');
     expect((q!.req as { url: string }).url).toBe('/v1/tags/order?access_token=[Redacted]');
+  }, 60_000);
+});
+
+describe('redaction by allow-list', () => {
+  // Names a deny-list of secret-looking words let through in clear.
+  const headers: Record<string, string> = {
+    signature: 's3cret-signature',
+    'x-jwt': 's3cret-jwt-header',
+    'x-pwd': 's3cret-pwd',
+    'x-bearer': 's3cret-bearer',
+    referer: 'https://app.example/back?token=s3cret-referer-token&page=2',
+    'user-agent': 'log-test/1.0',
+  };
+  const query =
+    'count=2&sig=s3cret-sig&code=s3cret-code&jwt=s3cret-jwt&X-Amz-Signature=s3cret-amz-sig' +
+    '&session=s3cret-session&X-Amz-Credential=s3cret-amz-cred&%74oken=s3cret-encoded';
+  const censored =
+    'count=2&sig=[Redacted]&code=[Redacted]&jwt=[Redacted]&X-Amz-Signature=[Redacted]' +
+    '&session=[Redacted]&X-Amz-Credential=[Redacted]&%74oken=[Redacted]';
+
+  /** A GET with exactly these headers (fetch would drop or rewrite `Referer`). */
+  const send = (svc: ServiceProcess, path: string, id: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: svc.port, path, headers: { ...headers, 'x-request-id': id } },
+        (res) => {
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('logs only known-safe header and query values, in url and query by one rule', async () => {
+    const svc = await service({ LOG_LEVEL: 'debug' });
+    // Through the request log (express) and through the ID routes' own error line.
+    await send(svc, `/v1/tags/order?${query}`, 'tags');
+    await send(svc, `/v1/ids/order?${query}`, 'ids');
+    await send(svc, `/v1/tags/order`, 'plain');
+    await settle();
+    const text = svc.logs.map((l) => JSON.stringify(l)).join('\n');
+    expect(text).not.toContain('s3cret');
+    const urlOf = (id: string) => (linesOf(svc, id)[0]?.req as { url: string }).url;
+    expect(urlOf('tags')).toBe(`/v1/tags/order?${censored}`);
+    // The ID routes' error line bounds the URL it shows (80 characters and an ellipsis).
+    expect(urlOf('ids')).toMatch(/…$/);
+    expect(`/v1/ids/order?${censored}`.startsWith(urlOf('ids').slice(0, -1))).toBe(true);
+    const tags = linesOf(svc, 'tags')[0]!.req as {
+      query: Record<string, string>;
+      headers: Record<string, string>;
+    };
+    expect(tags.query).toMatchObject({
+      count: '2',
+      sig: '[Redacted]',
+      code: '[Redacted]',
+      jwt: '[Redacted]',
+      'X-Amz-Signature': '[Redacted]',
+      session: '[Redacted]',
+      'X-Amz-Credential': '[Redacted]',
+      token: '[Redacted]',
+    });
+    for (const name of ['signature', 'x-jwt', 'x-pwd', 'x-bearer']) {
+      expect(tags.headers[name]).toBe('[Redacted]');
+    }
+    expect(tags.headers.referer).toBe('https://app.example/back?token=[Redacted]&page=[Redacted]');
+    expect(tags.headers['user-agent']).toBe('log-test/1.0');
+    expect(tags.headers['x-request-id']).toBe('tags');
   }, 60_000);
 });
 
