@@ -4,7 +4,7 @@
 import type { Express } from 'express';
 import { ErrorCode } from '../core/errors.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
-import { sendError } from './errors.js';
+import { sendError, type ErrorLocals } from './errors.js';
 
 /** Registers the routes on `app`. */
 export function opsRoutes(app: Express, ctx: RouteContext): void {
@@ -23,11 +23,9 @@ export function opsRoutes(app: Express, ctx: RouteContext): void {
       sendOk(res, JSON_TYPE, '{"status":"ready"}');
       return;
     }
-    sendError(res, {
-      status: 503,
-      code: ErrorCode.UNAVAILABLE,
-      message: `not ready: ${readiness.reason ?? 'the allocator is not ready'}`,
-      retryAfterSeconds: 1,
-    });
+    const message = `not ready: ${readiness.reason ?? 'the allocator is not ready'}`;
+    // For the request log and idalloc_http_refused_total{code="UNAVAILABLE"}.
+    (res.locals as ErrorLocals).error = { code: ErrorCode.UNAVAILABLE, message };
+    sendError(res, { status: 503, code: ErrorCode.UNAVAILABLE, message, retryAfterSeconds: 1 });
   });
 }
