@@ -33,7 +33,7 @@ export interface AppDeps {
   /** Read-only tag access for `GET /v1/tags…` and the Leaf routes' first request. */
   readonly tags: Pick<TagStore, 'getTag' | 'listTags'>;
   readonly metrics: Metrics;
-  readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE' | 'API_TOKENS'>;
+  readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE' | 'API_TOKENS' | 'METRICS_PUBLIC'>;
   readonly logger: Logger;
   readonly ready: ReadyState;
   /** What `GET /v1/status` (and the page at `/`) shows beyond the allocator's buffers. */
@@ -186,7 +186,7 @@ export function createApp(deps: AppDeps): Express {
   tagRoutes(app, ctx);
   statusRoutes(app, ctx, deps.status ?? { storeKind: 'unknown' });
   openApiRoute(app, ctx);
-  opsRoutes(app, ctx);
+  opsRoutes(app, ctx, deps.config.METRICS_PUBLIC);
   app.use(notFound);
   app.use(errorHandler(deps.logger, refusals));
   return app;
