@@ -135,10 +135,11 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
       ),
       '/v1/tags': op(
         'listTags',
-        'Every tag and its configuration',
-        'Takes no query parameters.',
+        'The tags and their configuration, a page at a time',
+        'In name order, `limit` tags (default 100) named after `after`; `nextAfter` is the `after` of the next page, null on the last one.',
         {
           ...v1,
+          parameters: [ref('parameters', 'Limit'), ref('parameters', 'After')],
           responses: responses(
             ok('The tags', json('TagList')),
             'BadRequest',
