@@ -18,7 +18,7 @@ import { leanIdPath } from './http/lean.js';
 import { openApiRoute } from './http/openapi.js';
 import { opsRoutes } from './http/ops.js';
 import { RefusalLog, refusalCode } from './http/refusals.js';
-import { censorHeaders, censorUrl } from './logger.js';
+import { censorHeaders, censorQuery, censorUrl } from './logger.js';
 import type { ReadyState } from './http/ready.js';
 import { statusRoutes, type StatusDeps } from './http/status.js';
 import { assignRequestId } from './http/request-id.js';
@@ -33,7 +33,7 @@ export interface AppDeps {
   /** Read-only tag access for `GET /v1/tags…` and the Leaf routes' first request. */
   readonly tags: Pick<TagStore, 'getTag' | 'listTags'>;
   readonly metrics: Metrics;
-  readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE' | 'API_TOKENS'>;
+  readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE' | 'API_TOKENS' | 'METRICS_PUBLIC'>;
   readonly logger: Logger;
   readonly ready: ReadyState;
   /** What `GET /v1/status` (and the page at `/`) shows beyond the allocator's buffers. */
@@ -148,24 +148,26 @@ export function createApp(deps: AppDeps): Express {
     pinoHttp({
       logger: deps.logger,
       genReqId: (req) => req.id,
-      // Credentials never reach the log: pino's redact takes the fixed header names,
-      // this every header (and query parameter) whose name says it holds a secret.
+      // Credentials never reach the log: only known-safe headers and query parameters
+      // keep their values (logger.ts), in `url` and `query` by the same rule.
       serializers: {
         req: (req: Record<string, unknown>) => ({
           ...req,
           url: censorUrl(req.url),
-          query: censorHeaders(req.query),
+          query: censorQuery(req.query),
           headers: censorHeaders(req.headers),
         }),
       },
       customLogLevel: (req, res, err) => {
         const locals = (res as unknown as { locals: RequestLogLocals }).locals;
-        if (err || res.err || res.statusCode >= 500) return 'error';
+        if (err || res.err) return 'error';
+        // 400, 401, 404, 409 and an expected 503: a line a minute per kind (refusals.ts).
         if (refusalCode(res as unknown as Response) !== undefined) {
-          const decided = refusals.next();
-          if (decided.level === 'warn') locals.refusalsLeftOut = decided.leftOut;
+          const decided = refusals.next(res.statusCode);
+          if (decided.level !== 'debug') locals.refusalsLeftOut = decided.leftOut;
           return decided.level;
         }
+        if (res.statusCode >= 500) return 'error';
         if (res.statusCode >= 400) return 'warn';
         return PROBES.has(routeOf(req as Request)) ? 'debug' : 'info';
       },
@@ -184,7 +186,7 @@ export function createApp(deps: AppDeps): Express {
   tagRoutes(app, ctx);
   statusRoutes(app, ctx, deps.status ?? { storeKind: 'unknown' });
   openApiRoute(app, ctx);
-  opsRoutes(app, ctx);
+  opsRoutes(app, ctx, deps.config.METRICS_PUBLIC);
   app.use(notFound);
   app.use(errorHandler(deps.logger, refusals));
   return app;

@@ -111,6 +111,11 @@ const schema = z.object({
     )
     .pipe(z.array(z.string()).min(1, 'a comma-separated list of at least one token'))
     .optional(),
+  /**
+   * `/metrics` without the bearer token even when API_TOKENS is set. Off by default: the
+   * exposition names every served tag and its remaining IDs, as `/v1/status` does.
+   */
+  METRICS_PUBLIC: bool.default(false),
   MAX_BATCH: int(1, 1_000_000).default(1000),
   MAX_RANGE: int(1, 100_000_000).default(100_000),
   PREFETCH_AT: fraction.default(0.1),

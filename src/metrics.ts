@@ -34,6 +34,9 @@ export const REFUSED_CODES: readonly string[] = Object.freeze([
   'UNAUTHORIZED',
   'NOT_FOUND',
   'TAG_NOT_FOUND',
+  'WRONG_MODE',
+  'TAG_EXHAUSTED',
+  'UNAVAILABLE',
   'OTHER',
 ]);
 
@@ -73,7 +76,7 @@ export interface Metrics {
   /** One finished HTTP request; `route` is the route pattern or {@link UNMATCHED_ROUTE}. */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
   /**
-   * One refused request (400, 401, 404) by its error code; codes other than
+   * One refused request (400, 401, 404, 409, an expected 503) by its error code; codes other than
    * {@link REFUSED_CODES} count as `OTHER`, so the label set stays bounded.
    */
   requestRefused(code: string): void;
@@ -223,7 +226,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const refused = new Counter({
     name: 'idalloc_http_refused_total',
-    help: 'Requests refused with 400, 401 or 404, by error code (logged at debug only).',
+    help: 'Requests refused with 400, 401, 404, 409 or 503, by error code (logged at debug but for a line a minute per kind).',
     labelNames: ['code'] as const,
     registers: [registry],
   });

@@ -19,6 +19,7 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
   DATA_DIR: 'directory of the embedded store (idalloc.db)',
   LOG_LEVEL: 'fatal, error, warn, info, debug, trace or silent',
   API_TOKENS: 'comma-separated bearer tokens; unset: no auth',
+  METRICS_PUBLIC: 'true: /metrics without the token even when API_TOKENS is set',
   MAX_BATCH: 'largest ?count= of /v1/ids',
   MAX_RANGE: 'largest ?size= of /v1/ranges',
   PREFETCH_AT: 'fraction of a segment used before the next is fetched',

@@ -95,12 +95,23 @@ export interface BumpResult {
   readonly clamped: boolean;
 }
 
+/** A page of {@link TagStore.listTags}: tags named above `after`, at most `limit` of them. */
+export interface TagPage {
+  readonly after?: string;
+  readonly limit: number;
+}
+
 /** Tag management, used by the admin script and the read-only tag routes. */
 export interface TagStore {
   /** @returns the created tag, and whether a deleted tag's tombstone raised its start */
   createTag(input: CreateTagInput): Promise<{ tag: TagConfig; raisedByTombstone: boolean }>;
   getTag(name: string): Promise<TagConfig | undefined>;
-  listTags(): Promise<TagConfig[]>;
+  /**
+   * Every tag, in name order. With `page`, a store may read only the tags it asks for (the
+   * Redis store does: one read per tag); it may also return them all, so a caller that
+   * pages filters and cuts the result itself.
+   */
+  listTags(page?: TagPage): Promise<TagConfig[]>;
   updateTag(name: string, changes: TagChanges): Promise<TagConfig>;
   bumpTag(name: string, how: 'to' | 'by', value: bigint): Promise<BumpResult>;
   deleteTag(name: string): Promise<void>;

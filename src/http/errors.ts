@@ -191,7 +191,8 @@ export function errorHandler(logger: Logger, refusals: RefusalLog): ErrorRequest
 
 /**
  * One line for a failed request on a route pino-http does not log: a bug at error with
- * its stack, a 503 at error without one, a refusal at debug (see refusals.ts).
+ * its stack; a refusal (400, 401, 404, 409, an expected 503) at debug, with a line a
+ * minute per kind at warn (error for 503) without a stack (see refusals.ts).
  */
 function logFailure(
   logger: Logger,
@@ -202,17 +203,17 @@ function logFailure(
   err: unknown,
 ): void {
   const line = {
-    req: { id: req.id, method: req.method, url: censorUrl(shown(req.url)) },
+    req: { id: req.id, method: req.method, url: shown(censorUrl(req.url)) },
     res: { statusCode: res.statusCode },
     ...(e.internal ? { err } : { error: { code: e.code, message: e.message } }),
   };
-  if (e.status >= 500) logger.error(line, 'request failed');
-  else if (refusalCode(res) === undefined) logger.warn(line, 'request refused');
+  const msg = e.status >= 500 ? 'request failed' : 'request refused';
+  if (e.internal) logger.error(line, msg);
+  else if (refusalCode(res) === undefined) logger.warn(line, msg);
   else {
-    const decided = refusals.next();
-    if (decided.level === 'warn')
-      logger.warn({ ...line, refusalsLeftOut: decided.leftOut }, 'request refused');
-    else logger.debug(line, 'request refused');
+    const decided = refusals.next(e.status);
+    if (decided.level === 'debug') logger.debug(line, msg);
+    else logger[decided.level]({ ...line, refusalsLeftOut: decided.leftOut }, msg);
   }
 }
 

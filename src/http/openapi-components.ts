@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { ErrorCode } from '../core/errors.js';
 import { NOT_FOUND } from './errors.js';
 import { SCHEMAS } from './openapi-schemas.js';
+import { TAGS_PAGE, TAGS_PAGE_MAX } from './tags.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -115,6 +116,21 @@ export function components(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>): Obj
         required: true,
         description: `How many IDs, 1 to MAX_RANGE (${config.MAX_RANGE}); plain decimal digits`,
         schema: { type: 'integer', minimum: 1, maximum: config.MAX_RANGE },
+      },
+      Limit: {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        description: `How many tags, 1 to ${TAGS_PAGE_MAX} (default ${TAGS_PAGE}); plain decimal digits`,
+        schema: { type: 'integer', minimum: 1, maximum: TAGS_PAGE_MAX, default: TAGS_PAGE },
+      },
+      After: {
+        name: 'after',
+        in: 'query',
+        required: false,
+        description:
+          'List the tags named after this one (in name order): the `nextAfter` of the previous page',
+        schema: ref('schemas', 'TagName'),
       },
       RequestId: {
         name: 'X-Request-Id',

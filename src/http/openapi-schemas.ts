@@ -104,7 +104,13 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     { description: '`start`..`end` inclusive, reserved for the caller alone' },
   ),
   Tag: tagSchema(),
-  TagList: object({ tags: { type: 'array', items: ref('Tag') } }),
+  TagList: object({
+    tags: { type: 'array', items: ref('Tag') },
+    nextAfter: {
+      ...nullable(ref('TagName')),
+      description: 'The `after` of the next page; null on the last page',
+    },
+  }),
   SegmentView: object({
     start: ref('Id'),
     end: ref('Id'),

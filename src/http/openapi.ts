@@ -77,7 +77,7 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
       version: API_VERSION,
       summary: 'Unique 64-bit IDs per business tag',
       description:
-        'Every ID is a JSON string of decimal digits. Routes under `/v1` and `/api` need `Authorization: Bearer <token>` when API_TOKENS is set. Every error body is `{"error":{"code","message"}}`, JSON even when text was asked for; a request no route matches gets 404 NOT_FOUND (components/responses/NotFound); requests the HTTP parser refuses get 400 INVALID_ARGUMENT, or 431/408 with the same body. A client `X-Request-Id` (1-128 of A-Za-z0-9_.:@-) is echoed. HEAD works wherever GET does (on ID routes it takes an ID).',
+        'Every ID is a JSON string of decimal digits. Routes under `/v1` and `/api`, and `/metrics` (unless METRICS_PUBLIC=true), need `Authorization: Bearer <token>` when API_TOKENS is set. Every error body is `{"error":{"code","message"}}`, JSON even when text was asked for; a request no route matches gets 404 NOT_FOUND (components/responses/NotFound); requests the HTTP parser refuses get 400 INVALID_ARGUMENT, or 431/408 with the same body. A client `X-Request-Id` (1-128 of A-Za-z0-9_.:@-) is echoed. HEAD works wherever GET does (on ID routes it takes an ID).',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: '/', description: 'this node' }],
@@ -85,7 +85,7 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
       { name: 'ids', description: 'Taking IDs' },
       { name: 'tags', description: 'Tag configuration and state' },
       { name: 'leaf', description: "Meituan Leaf's routes, for Leaf clients" },
-      { name: 'ops', description: 'Status, probes, metrics and this document (no token)' },
+      { name: 'ops', description: 'Status, probes, metrics and this document' },
     ],
     paths: {
       '/v1/ids/{tag}': op(
@@ -135,10 +135,11 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
       ),
       '/v1/tags': op(
         'listTags',
-        'Every tag and its configuration',
-        'Takes no query parameters.',
+        'The tags and their configuration, a page at a time',
+        'In name order, `limit` tags (default 100) named after `after`; `nextAfter` is the `after` of the next page, null on the last one.',
         {
           ...v1,
+          parameters: [ref('parameters', 'Limit'), ref('parameters', 'After')],
           responses: responses(
             ok('The tags', json('TagList')),
             'BadRequest',
@@ -235,15 +236,16 @@ export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>)
       '/metrics': op(
         'getMetrics',
         'Prometheus metrics',
-        'Text exposition 0.0.4. A scrape never calls the store.',
+        'Text exposition 0.0.4. A scrape never calls the store. Needs the bearer token when API_TOKENS is set, unless the node runs with METRICS_PUBLIC=true: it names every served tag and its remaining IDs.',
         {
-          security: [],
+          ...v1,
           responses: responses(
             ok(
               'The metrics',
               { 'text/plain': { schema: { type: 'string' } } },
               { 'X-Request-Id': ref('headers', 'RequestId') },
             ),
+            'Unauthorized',
           ),
         },
         ['ops'],

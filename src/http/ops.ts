@@ -1,14 +1,22 @@
 /**
- * Operations routes, open without a token: `GET /metrics`, `GET /healthz`, `GET /readyz`.
+ * Operations routes: `GET /healthz` and `GET /readyz`, always open (probes carry no
+ * token), and `GET /metrics`, behind the bearer token when API_TOKENS is set unless
+ * METRICS_PUBLIC: it names every served tag and its remaining IDs.
  */
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import { ErrorCode } from '../core/errors.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
-import { sendError } from './errors.js';
+import { sendError, type ErrorLocals } from './errors.js';
 
-/** Registers the routes on `app`. */
-export function opsRoutes(app: Express, ctx: RouteContext): void {
-  app.get('/metrics', async (_req, res) => {
+/** Lets every request through. */
+const open: RequestHandler = (_req, _res, next) => next();
+
+/**
+ * Registers the routes on `app`.
+ * @param metricsPublic serve `/metrics` without `ctx.auth` (METRICS_PUBLIC)
+ */
+export function opsRoutes(app: Express, ctx: RouteContext, metricsPublic: boolean): void {
+  app.get('/metrics', metricsPublic ? open : ctx.auth, async (_req, res) => {
     const { contentType, body } = await ctx.metrics.render();
     sendOk(res, contentType, body);
   });
@@ -23,11 +31,9 @@ export function opsRoutes(app: Express, ctx: RouteContext): void {
       sendOk(res, JSON_TYPE, '{"status":"ready"}');
       return;
     }
-    sendError(res, {
-      status: 503,
-      code: ErrorCode.UNAVAILABLE,
-      message: `not ready: ${readiness.reason ?? 'the allocator is not ready'}`,
-      retryAfterSeconds: 1,
-    });
+    const message = `not ready: ${readiness.reason ?? 'the allocator is not ready'}`;
+    // For the request log and idalloc_http_refused_total{code="UNAVAILABLE"}.
+    (res.locals as ErrorLocals).error = { code: ErrorCode.UNAVAILABLE, message };
+    sendError(res, { status: 503, code: ErrorCode.UNAVAILABLE, message, retryAfterSeconds: 1 });
   });
 }

@@ -4,7 +4,13 @@
  * `/v1/status` every 1.5 s. When that answers 401 (API_TOKENS is set) it asks for a token,
  * keeps it in sessionStorage (this tab only, gone when the tab closes) and sends it as
  * `Authorization: Bearer …`. Values are written with textContent, never as HTML.
+ *
+ * It is sent with {@link STATUS_PAGE_HEADERS}: a Content-Security-Policy that allows its
+ * own inline style and script by their SHA-256 hashes and nothing else (no other script,
+ * no frame around it, requests to this origin only), `nosniff` and `X-Frame-Options`.
  */
+import { createHash } from 'node:crypto';
+
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -151,3 +157,28 @@ export const STATUS_PAGE = `<!doctype html>
 </body>
 </html>
 `;
+
+/** The CSP source of the inline `<tag>` element's text, by its SHA-256 hash. */
+function inlineHash(tag: 'script' | 'style'): string {
+  const text = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(STATUS_PAGE)?.[1];
+  if (text === undefined) throw new Error(`the status page has no <${tag}> element`);
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
+
+/** The security headers of the status page's answer. */
+export const STATUS_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Security-Policy': [
+    "default-src 'none'",
+    `script-src ${inlineHash('script')}`,
+    `style-src ${inlineHash('style')}`,
+    "connect-src 'self'",
+    // The empty favicon (`data:,`), so that the browser does not ask for /favicon.ico.
+    'img-src data:',
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; '),
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+});

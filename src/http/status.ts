@@ -13,7 +13,7 @@ import type { Readiness } from '../allocator/types.js';
 import type { TagMode } from '../core/store-ports.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
 import { stateJson } from './tags.js';
-import { STATUS_PAGE } from './status-page.js';
+import { STATUS_PAGE, STATUS_PAGE_HEADERS } from './status-page.js';
 import { readQuery } from './validate.js';
 
 /** The most tags one status answer lists (busiest first); `tagsServed` counts them all. */
@@ -69,6 +69,7 @@ export function statusRoutes(app: Express, ctx: RouteContext, deps: StatusDeps):
 
   app.get('/', (req, res) => {
     readQuery(req, NONE);
+    for (const [name, value] of Object.entries(STATUS_PAGE_HEADERS)) res.setHeader(name, value);
     sendOk(res, 'text/html; charset=utf-8', STATUS_PAGE);
   });
 

@@ -7,9 +7,9 @@ import type { Express, Request } from 'express';
 import type { SegmentState, SegmentView } from '../allocator/types.js';
 import { invalidArgument, tagNotFound } from '../core/errors.js';
 import { tagJson } from '../core/tag-json.js';
-import { checkTagName, parseId } from '../core/tags.js';
+import { checkTagName, parseId, TAG_NAME_PATTERN } from '../core/tags.js';
 import { JSON_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
-import { intParam, pathParam, readQuery } from './validate.js';
+import { intParam, pathParam, readQuery, shown } from './validate.js';
 
 function viewJson(v: SegmentView | null) {
   return v === null
@@ -38,6 +38,22 @@ export function stateJson(s: SegmentState) {
 
 const SIZE = ['size'] as const;
 const NONE = [] as const;
+const PAGE = ['limit', 'after'] as const;
+
+/** Tags one `GET /v1/tags` answer lists without `limit`, and the most it may ask for. */
+export const TAGS_PAGE = 100;
+export const TAGS_PAGE_MAX = 1000;
+
+/** `after`: the name of the last tag of the previous page (any tag name, existing or not). */
+function afterParam(value: string): string {
+  if (!TAG_NAME_PATTERN.test(value)) {
+    throw invalidArgument(
+      `after '${shown(value)}' is not allowed: expected a tag name (the nextAfter of the previous page)`,
+      { parameter: 'after' },
+    );
+  }
+  return value;
+}
 
 const checkSnowflakeId = (id: string) => parseId('snowflake id', id);
 
@@ -78,9 +94,20 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
   refusePaths(app, '/v1/ranges', ctx.auth, checkTagName);
 
   app.get('/v1/tags', ctx.auth, async (req, res) => {
-    readQuery(req, NONE);
-    const list = await tags.listTags();
-    sendOk(res, JSON_TYPE, JSON.stringify({ tags: list.map(tagJson) }));
+    const query = readQuery(req, PAGE);
+    const limit =
+      query.limit === undefined ? TAGS_PAGE : intParam('limit', query.limit, 1, TAGS_PAGE_MAX);
+    const after = query.after === undefined ? undefined : afterParam(query.after);
+    // One more than the page: whether there is a next page at all.
+    const found = await tags.listTags({
+      ...(after !== undefined ? { after } : {}),
+      limit: limit + 1,
+    });
+    const list = found.filter((t) => after === undefined || t.name > after).slice(0, limit + 1);
+    const more = list.length > limit;
+    const page = list.slice(0, limit);
+    const nextAfter = more ? page[page.length - 1]!.name : null;
+    sendOk(res, JSON_TYPE, JSON.stringify({ tags: page.map(tagJson), nextAfter }));
   });
 
   app.get('/v1/tags/:tag', ctx.auth, async (req, res) => {

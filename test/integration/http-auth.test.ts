@@ -1,6 +1,6 @@
 /**
- * Bearer auth (API_TOKENS): `/v1/*` and the Leaf routes need a token; health, readiness
- * and metrics stay open; tokens never reach the log.
+ * Bearer auth (API_TOKENS): `/v1/*`, the Leaf routes and `/metrics` need a token (the
+ * last unless METRICS_PUBLIC); health and readiness stay open; tokens never reach the log.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startService, type TestService } from '../support/http.js';
@@ -76,9 +76,20 @@ describe('bearer auth with API_TOKENS', () => {
     expect(res.status).toBe(400);
   });
 
-  it('leaves /healthz, /readyz and /metrics open', async () => {
-    for (const path of ['/healthz', '/readyz', '/metrics'])
-      expect((await get(path)).status).toBe(200);
+  it('leaves /healthz and /readyz open', async () => {
+    for (const path of ['/healthz', '/readyz']) expect((await get(path)).status).toBe(200);
+  });
+
+  it('guards /metrics, which names every served tag and its remaining IDs', async () => {
+    await get('/v1/ids/order', 'Bearer first-token').then((r) => r.text());
+    const refused = await get('/metrics');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await refused.text()).not.toContain('order');
+    expect((await get('/metrics', 'Bearer wrong-token')).status).toBe(401);
+    const scraped = await get('/metrics', 'Bearer second-token');
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toMatch(/idalloc_ids_issued_total\{tag="order"/);
   });
 
   it('never logs the token', async () => {
@@ -87,5 +98,21 @@ describe('bearer auth with API_TOKENS', () => {
     const text = JSON.stringify(svc.logs);
     expect(text).toMatch(/"url":"\/v1\/tags"/);
     expect(text).not.toMatch(/second-token|wrong-token/);
+  });
+});
+
+describe('METRICS_PUBLIC=true with API_TOKENS', () => {
+  let svc: TestService;
+
+  beforeAll(async () => {
+    svc = await startService(redisUrl, {
+      env: { API_TOKENS: 'only-token', METRICS_PUBLIC: 'true' },
+    });
+  });
+  afterAll(() => svc.close());
+
+  it('serves /metrics without a token, and still guards /v1', async () => {
+    expect((await fetch(`${svc.base}/metrics`)).status).toBe(200);
+    expect((await fetch(`${svc.base}/v1/tags`)).status).toBe(401);
   });
 });

@@ -50,7 +50,7 @@ describe('hostile input', () => {
     ],
     [
       'a parameter on a route without any',
-      '/v1/tags?x=1',
+      '/v1/tags/order?x=1',
       /unknown query parameter 'x': this route accepts no query parameters/,
     ],
     ['size=0', '/v1/ranges/order?size=0', /size '0'/],

@@ -1,10 +1,12 @@
 /**
  * Logs that are safe to keep (README "HTTP API → Logs and shutdown"), from a real
  * service process on the embedded store: no credential ever reaches stdout, an expected
- * 503 is one line without a stack, and refused requests are logged at debug (one warn
- * line a minute at most) and counted in `idalloc_http_refused_total`.
+ * 503 is one line without a stack, and refused requests (400, 401, 404, 409, 503) are
+ * logged at debug (one loud line a minute per kind at most) and counted in
+ * `idalloc_http_refused_total`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -85,9 +87,77 @@ describe('credentials in the request log', () => {
   }, 60_000);
 });
 
+describe('redaction by allow-list', () => {
+  // Names a deny-list of secret-looking words let through in clear.
+  const headers: Record<string, string> = {
+    signature: 's3cret-signature',
+    'x-jwt': 's3cret-jwt-header',
+    'x-pwd': 's3cret-pwd',
+    'x-bearer': 's3cret-bearer',
+    referer: 'https://app.example/back?token=s3cret-referer-token&page=2',
+    'user-agent': 'log-test/1.0',
+  };
+  const query =
+    'count=2&sig=s3cret-sig&code=s3cret-code&jwt=s3cret-jwt&X-Amz-Signature=s3cret-amz-sig' +
+    '&session=s3cret-session&X-Amz-Credential=s3cret-amz-cred&%74oken=s3cret-encoded';
+  const censored =
+    'count=2&sig=[Redacted]&code=[Redacted]&jwt=[Redacted]&X-Amz-Signature=[Redacted]' +
+    '&session=[Redacted]&X-Amz-Credential=[Redacted]&%74oken=[Redacted]';
+
+  /** A GET with exactly these headers (fetch would drop or rewrite `Referer`). */
+  const send = (svc: ServiceProcess, path: string, id: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: svc.port, path, headers: { ...headers, 'x-request-id': id } },
+        (res) => {
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('logs only known-safe header and query values, in url and query by one rule', async () => {
+    const svc = await service({ LOG_LEVEL: 'debug' });
+    // Through the request log (express) and through the ID routes' own error line.
+    await send(svc, `/v1/tags/order?${query}`, 'tags');
+    await send(svc, `/v1/ids/order?${query}`, 'ids');
+    await send(svc, `/v1/tags/order`, 'plain');
+    await settle();
+    const text = svc.logs.map((l) => JSON.stringify(l)).join('\n');
+    expect(text).not.toContain('s3cret');
+    const urlOf = (id: string) => (linesOf(svc, id)[0]?.req as { url: string }).url;
+    expect(urlOf('tags')).toBe(`/v1/tags/order?${censored}`);
+    // The ID routes' error line bounds the URL it shows (80 characters and an ellipsis).
+    expect(urlOf('ids')).toMatch(/…$/);
+    expect(`/v1/ids/order?${censored}`.startsWith(urlOf('ids').slice(0, -1))).toBe(true);
+    const tags = linesOf(svc, 'tags')[0]!.req as {
+      query: Record<string, string>;
+      headers: Record<string, string>;
+    };
+    expect(tags.query).toMatchObject({
+      count: '2',
+      sig: '[Redacted]',
+      code: '[Redacted]',
+      jwt: '[Redacted]',
+      'X-Amz-Signature': '[Redacted]',
+      session: '[Redacted]',
+      'X-Amz-Credential': '[Redacted]',
+      token: '[Redacted]',
+    });
+    for (const name of ['signature', 'x-jwt', 'x-pwd', 'x-bearer']) {
+      expect(tags.headers[name]).toBe('[Redacted]');
+    }
+    expect(tags.headers.referer).toBe('https://app.example/back?token=[Redacted]&page=[Redacted]');
+    expect(tags.headers['user-agent']).toBe('log-test/1.0');
+    expect(tags.headers['x-request-id']).toBe('tags');
+  }, 60_000);
+});
+
 describe('an expected 503', () => {
   it('is one line without a stack on /v1/ranges, /v1/ids and /readyz', async () => {
-    const svc = await service({ FETCH_TIMEOUT_MS: '200' });
+    const svc = await service({ FETCH_TIMEOUT_MS: '200', LOG_LEVEL: 'debug' });
     rmSync(join(dataDir, 'idalloc.db'));
     const asked = [
       ['/v1/ranges/order?size=5', 'range'],
@@ -104,12 +174,68 @@ describe('an expected 503', () => {
     for (const [path, id] of asked) {
       const lines = linesOf(svc, id);
       expect(lines, `log lines of ${path}`).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ level: 50, res: { statusCode: 503 } });
+      expect(lines[0]).toMatchObject({ res: { statusCode: 503 } });
       expect(lines[0]!.err).toBeUndefined();
       expect(JSON.stringify(lines[0])).not.toMatch(/"stack"|\\n\s+at /);
     }
+    // The first 503 of the minute at error, the others at debug (refusals.ts).
+    expect(asked.map(([, id]) => linesOf(svc, id)[0]!.level)).toEqual([50, 20, 20]);
     expect(linesOf(svc, 'range')[0]).toMatchObject({ error: { code: 'UNAVAILABLE' } });
   }, 60_000);
+});
+
+describe('409 and 503 answers', () => {
+  /** Bytes of the log lines about requests, written while `send` runs. */
+  async function logBytes(svc: ServiceProcess, send: () => Promise<void>) {
+    const from = svc.logs.length;
+    await send();
+    await settle();
+    const lines = svc.logs.slice(from).filter((l) => l.req !== undefined);
+    return { lines, bytes: lines.reduce((n, l) => n + JSON.stringify(l).length + 1, 0) };
+  }
+  const times = async (n: number, path: string, expected: number) => {
+    for (let i = 0; i < n; i++) {
+      const res = await fetch(path);
+      expect(res.status).toBe(expected);
+      await res.text();
+    }
+  };
+
+  it('log one line a minute per kind, each counted in idalloc_http_refused_total', async () => {
+    const store = new EmbeddedStore({ dataDir });
+    await store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
+    await store.createTag(segmentTag('tiny', { step: 2, max: 2n }));
+    await store.close();
+    const svc = await service({ FETCH_TIMEOUT_MS: '200' });
+    await (await fetch(`${svc.base}/v1/ids/tiny?count=2`)).text(); // its two IDs
+
+    const n = 100;
+    // WRONG_MODE through express, TAG_EXHAUSTED through the lean ID path.
+    const conflicts = await logBytes(svc, async () => {
+      await times(n, `${svc.base}/v1/ranges/flake?size=1`, 409);
+      await times(n, `${svc.base}/v1/ids/tiny`, 409);
+    });
+    expect(conflicts.lines).toHaveLength(1);
+    expect(conflicts.lines[0]).toMatchObject({ level: 40, refusalsLeftOut: 0 });
+    // Before: 200 such requests wrote 106 kB (532 B each); now one line.
+    expect(conflicts.bytes).toBeLessThan(1500);
+
+    rmSync(join(dataDir, 'idalloc.db'));
+    const outage = await logBytes(svc, async () => {
+      await times(n, `${svc.base}/v1/ranges/order?size=5`, 503);
+      await times(n, `${svc.base}/readyz`, 503);
+    });
+    // Before: 200 wrote 172 kB (862 B each); now one line.
+    expect(outage.lines).toHaveLength(1);
+    expect(outage.lines[0]).toMatchObject({ level: 50, refusalsLeftOut: 0 });
+    expect(outage.bytes).toBeLessThan(1500);
+
+    const metrics = parseExposition(await (await fetch(`${svc.base}/metrics`)).text());
+    const count = (code: string) => find(metrics, 'idalloc_http_refused_total', { code })[0]?.value;
+    expect(count('WRONG_MODE')).toBe(n);
+    expect(count('TAG_EXHAUSTED')).toBe(n);
+    expect(count('UNAVAILABLE')).toBe(2 * n);
+  }, 120_000);
 });
 
 describe('refused requests', () => {

@@ -119,6 +119,7 @@ describe('the OpenAPI document', () => {
     expect((await get(authed.base, '/v1/status', '/v1/status', auth)).status).toBe(200);
     expect((await get(authed.base, '/', '/')).status).toBe(200);
     expect((await get(authed.base, '/openapi.json', '/openapi.json')).status).toBe(200);
+    expect((await get(authed.base, '/metrics', '/metrics', auth)).status).toBe(200);
   });
 
   it('describes 400 INVALID_ARGUMENT on every route that reads input', async () => {
@@ -154,6 +155,7 @@ describe('the OpenAPI document', () => {
       ['/v1/status', '/v1/status'],
       ['/api/segment/get/order', '/api/segment/get/{tag}'],
       ['/api/snowflake/get/flake', '/api/snowflake/get/{tag}'],
+      ['/metrics', '/metrics'],
     ];
     for (const [target, path] of cases) {
       const r = await get(b, target, path, { Authorization: 'Bearer wrong' });

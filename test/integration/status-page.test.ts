@@ -104,7 +104,17 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     const page = await browser.context.newPage();
     const seen = problems(page);
     await fetch(`${svc.base}/v1/ids/order`).then((r) => r.text());
-    await page.goto(`${svc.base}/`);
+    const answer = await page.goto(`${svc.base}/`);
+    // Its own inline style and script run under a policy that allows nothing else.
+    const headers = answer!.headers();
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['x-frame-options']).toBe('DENY');
+    const csp = headers['content-security-policy'] ?? '';
+    expect(csp).toMatch(/default-src 'none'/);
+    expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+    expect(csp).toMatch(/style-src 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+    expect(csp).toMatch(/frame-ancestors 'none'/);
+    expect(csp).not.toMatch(/unsafe/);
     await page.locator('tr[data-tag="order"]').waitFor({ timeout: 10_000 });
     const before = {
       issued: await cell(page, 'order', 'issued'),
@@ -146,6 +156,9 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     );
     expect(await page.locator('#ready').innerText()).toBe('ready');
 
+    // The inline style applied: h1 at 1.3rem (20.8px), not the browser's 2em (32px).
+    const h1 = "getComputedStyle(document.querySelector('h1')).fontSize";
+    expect(await page.evaluate(h1)).toBe('20.8px');
     await page.screenshot({ path: join(SHOTS, 'status-page.png'), fullPage: true });
     if (process.env.UPDATE_SCREENSHOT === '1') {
       await page.screenshot({ path: join(ROOT, 'docs', 'status-page.png'), fullPage: true });

@@ -255,6 +255,18 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('the scrape of a node with API_TOKENS set', () => {
+  it('sends the bearer token from the file compose fills with METRICS_TOKEN or API_TOKENS', () => {
+    const prometheus = read('deploy/prometheus/prometheus.yml');
+    const job = prometheus.slice(prometheus.indexOf('- job_name: idalloc'));
+    const file = /authorization:\s+type: Bearer\s+credentials_file: (\S+)/.exec(job)?.[1];
+    expect(file, 'the idalloc job sends a bearer token from a file').toBeDefined();
+    const compose = read('docker-compose.yml');
+    expect(compose).toMatch(/^ {4}content: \$\{METRICS_TOKEN:-\$\{API_TOKENS:-\}\}$/m);
+    expect(compose).toContain(`target: ${file}`);
+  });
+});
+
 describe('the Dockerfile', () => {
   it('sends every file `npm run build` reads into the build context and copies it', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
