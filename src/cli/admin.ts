@@ -19,6 +19,7 @@ import { tagJson } from '../core/tag-json.js';
 import { bumpJson, bumpText, createdText, json, tagForecast, tagTable, tagText } from './output.js';
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
 import { ExportRefused, runExport, runImport } from './transfer.js';
+import { importWorkers, runReleaseImported } from './worker-transfer.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -83,7 +84,13 @@ async function runAdmin(
     store = openStore(config);
     await reach(store, config);
     if (command.kind === 'import') {
-      return file ? await runImport(store, config, file, command, io) : 2;
+      if (!file) return 2;
+      const opened = store;
+      const workers = file.workers;
+      const step = { holdMs: command.workerHoldMs, marginMs: config.SNOWFLAKE_LEASE_MS };
+      return await runImport(store, config, file, command, io, () =>
+        importWorkers(opened.workerTransfer(), workers, { ...step, ...command }, io),
+      );
     }
     return await execute(command, store, config, io);
   } catch (err) {
@@ -176,6 +183,8 @@ async function execute(
       return bumpAll(store, command.by, command.json, io);
     case 'export':
       return runExport(store, config, command, io);
+    case 'release-imported':
+      return runReleaseImported(store, config, command, io);
     case 'delete': {
       const before = await store.getTag(command.name);
       await store.deleteTag(command.name);

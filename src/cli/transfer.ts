@@ -20,6 +20,7 @@ import { importTarget, recordName } from '../store/transfer.js';
 import type { ImportResult, Store, TagRecord } from '../core/store-ports.js';
 import { json } from './output.js';
 import { parseTagFile, tagFile, type StoreOrigin, type TagFile } from './tag-file.js';
+import { workersToExport } from './worker-transfer.js';
 
 interface Io {
   readonly out: (text: string) => void;
@@ -135,7 +136,8 @@ export async function runExport(
 ): Promise<number> {
   const { out, json: asJson } = opts;
   const exported = await store.exportTags();
-  const doc = tagFile(exported, originOf(store, config), Date.now());
+  const workers = await workersToExport(store, config);
+  const doc = tagFile(exported, originOf(store, config), Date.now(), workers);
   const text = JSON.stringify(doc, null, 2) + '\n';
   if (out === undefined) {
     io.out(text);
@@ -150,11 +152,22 @@ export async function runExport(
   }
   const tags = exported.records.filter((r) => r.state === 'live').length;
   const tombstones = exported.records.length - tags;
-  const summary = { file: out, tags, tombstones, exportedAt: doc.exportedAt };
+  const held = workers.filter((w) => w.holder !== undefined).length;
+  const summary = {
+    file: out,
+    tags,
+    tombstones,
+    exportedAt: doc.exportedAt,
+    ...(workers.length === 0 ? {} : { workers: workers.length, heldWorkers: held }),
+  };
+  const withWorkers =
+    workers.length === 0
+      ? ''
+      : `, and ${workers.length} snowflake worker ID${workers.length === 1 ? '' : 's'} (${held} leased)`;
   io.out(
     asJson
       ? json({ exported: summary })
-      : `exported ${tags} tag${tags === 1 ? '' : 's'} and ${tombstones} tombstone${tombstones === 1 ? '' : 's'} to ${out}\n`,
+      : `exported ${tags} tag${tags === 1 ? '' : 's'} and ${tombstones} tombstone${tombstones === 1 ? '' : 's'}${withWorkers} to ${out}\n`,
   );
   return 0;
 }
@@ -207,6 +220,8 @@ export async function runImport(
   file: TagFile,
   opts: { gap?: bigint; dryRun: boolean; json: boolean },
   io: Io,
+  /** Imports the export's worker IDs, after its tags (worker-transfer.ts). */
+  importWorkers?: () => Promise<{ results: Record<string, unknown>[]; failed: number }>,
 ): Promise<number> {
   const results: Record<string, unknown>[] = [];
   const counts = { created: 0, raised: 0, unchanged: 0, conflict: 0, failed: 0 };
@@ -240,13 +255,15 @@ export async function runImport(
       if (!opts.json) io.err(`idalloc-admin: import of '${name}' failed: ${err.message}\n`);
     }
   }
+  const workers = await importWorkers?.();
   if (opts.json) {
-    io.out(json({ dryRun: opts.dryRun, exportedAt: file.exportedAt, results }));
+    const w = workers ? { workers: workers.results } : {};
+    io.out(json({ dryRun: opts.dryRun, exportedAt: file.exportedAt, results, ...w }));
   } else {
     const done = opts.dryRun ? 'dry run, nothing written: would create' : 'created';
     io.out(
       `${done} ${counts.created}, ${opts.dryRun ? 'would raise' : 'raised'} ${counts.raised}, already above ${counts.unchanged}, conflicts ${counts.conflict}, failed ${counts.failed} (export of ${file.exportedAt})\n`,
     );
   }
-  return counts.conflict + counts.failed > 0 ? 1 : 0;
+  return counts.conflict + counts.failed + (workers?.failed ?? 0) > 0 ? 1 : 0;
 }

@@ -4,7 +4,7 @@
  */
 import { Cluster, type Redis } from 'ioredis';
 import type { LayoutRegistry } from '../../core/layout-port.js';
-import type { WorkerLeaseHandle } from '../../core/lease-port.js';
+import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../core/tags.js';
 import type {
   BumpResult,
@@ -32,6 +32,7 @@ import { confirmReplicated } from './replication.js';
 import { badReply, codeOf, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 import { RedisWorkerLeaseStore } from './worker-lease.js';
+import { RedisWorkerTransfer } from './worker-transfer.js';
 import { exportFromRedis, importResult, importToRedis } from './transfer.js';
 
 export interface RedisStoreOptions {
@@ -272,6 +273,15 @@ export class RedisStore implements Store, LayoutRegistry {
   /** The name of every tag hash (tombstones included), scanned on every master, sorted. */
   private async tagNames(): Promise<string[]> {
     const names = new Set<string>();
+    await this.scanKeys(this.keys.tagPattern, 'tag listing', (key) => {
+      const name = this.keys.tagName(key);
+      if (name !== undefined) names.add(name);
+    });
+    return [...names].sort();
+  }
+
+  /** Every key matching `pattern`, scanned on every master, each passed to `each`. */
+  private async scanKeys(pattern: string, what: string, each: (key: string) => void) {
     try {
       // A Cluster client knows its masters only once it is ready.
       if (this.client instanceof Cluster) await whenReady(this.client, this.readyTimeoutMs * 5);
@@ -280,18 +290,26 @@ export class RedisStore implements Store, LayoutRegistry {
       for (const node of nodes) {
         let cursor = '0';
         do {
-          const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.tagPattern, 'COUNT', 500);
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
           cursor = next;
-          for (const key of keys) {
-            const name = this.keys.tagName(key);
-            if (name !== undefined) names.add(name);
-          }
+          keys.forEach(each);
         } while (cursor !== '0');
       }
     } catch (err) {
-      throw storeFailure(err, 'tag listing');
+      throw storeFailure(err, what);
     }
-    return [...names].sort();
+  }
+
+  /** Worker leases and horizons for `tag export` / `tag import` (worker-transfer.ts). */
+  workerTransfer(): WorkerTransfer {
+    return new RedisWorkerTransfer(this.client, this.keys, async () => {
+      const ids = new Set<number>();
+      await this.scanKeys(this.keys.workerPattern, 'a listing of snowflake worker IDs', (key) => {
+        const id = this.keys.workerId(key);
+        if (id !== undefined) ids.add(id);
+      });
+      return [...ids].sort((a, b) => a - b);
+    });
   }
 
   /** Every tag and tombstone, each read with one HGETALL (see transfer.ts). */
