@@ -1,10 +1,10 @@
 /**
  * Snowflake worker IDs in `tag export` / `tag import`, and `worker release-imported`
- * (README "Moving from the embedded store to Redis", docs/design.md §6.4): the export
- * lists every worker ID with its horizon and, when leased, a fingerprint of its holder;
- * the import holds each leased one for the exporting store's nodes (an imported hold)
- * and raises the horizons of the others; the release ends the holds once the nodes of
- * the old store are stopped.
+ * (README "Moving from the embedded store to Redis", docs/design.md §6 "Moving between
+ * stores"): the export lists every worker ID with its horizon and, when leased, a
+ * fingerprint of its holder; the import holds each leased one for the exporting store's
+ * nodes (an imported hold) and raises the horizons of the others; the release ends the
+ * holds once the nodes of the old store are stopped.
  */
 import type { Config } from '../config.js';
 import { isIdAllocError } from '../core/errors.js';

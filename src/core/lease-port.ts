@@ -99,8 +99,8 @@ export interface WorkerLeaseHandle {
 
 /**
  * The token of an imported hold: `tag import` leases, under it, every worker ID a node of
- * the exported store held at the export (docs/design.md §6.4). No node presents it (nodes
- * use random UUIDs); `idalloc-admin worker release-imported` does.
+ * the exported store held at the export (docs/design.md §6 "Moving between stores"). No
+ * node presents it (nodes use random UUIDs); `idalloc-admin worker release-imported` does.
  */
 export const IMPORTED_HOLD_TOKEN = 'imported-hold';
 

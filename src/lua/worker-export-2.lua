@@ -1,6 +1,6 @@
 --[[
-  worker-export-2: read a snowflake worker ID for `tag export` (docs/design.md §6.4), the
-  lease and the horizon at one moment. Read only.
+  worker-export-2: read a snowflake worker ID for `tag export` (docs/design.md §6,
+  "Moving between stores"): the lease and the horizon at one moment. Read only.
 
   KEYS[1]  the lease, {prefix}worker:{id}
   KEYS[2]  the horizon, {prefix}worker:{id}:horizon

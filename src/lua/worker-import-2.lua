@@ -1,6 +1,7 @@
 --[[
   worker-import-2: bring a snowflake worker ID of `tag export` into this store
-  (docs/design.md §6.4). One call per worker ID: it reads, decides and writes in one step.
+  (docs/design.md §6, "Moving between stores"). One call per worker ID: it reads,
+  decides and writes in one step.
 
   KEYS[1]  the lease, {prefix}worker:{id}
   KEYS[2]  the horizon, {prefix}worker:{id}:horizon

@@ -1,10 +1,10 @@
 /**
- * Snowflake worker leases and horizons in `tag export` / `tag import` (docs/design.md
- * §6.4) as one specification run against both stores — Redis (worker-export-2.lua,
- * worker-import-2.lua) and the embedded SQLite store — and across them, both ways: a
- * worker ID leased at the export is held for its old node (no claim, nothing below its
- * horizon) until `releaseImported`; a free one's horizon rises; a lease of this store is
- * never taken over.
+ * Snowflake worker leases and horizons in `tag export` / `tag import` (docs/design.md §6
+ * "Moving between stores") as one specification run against both stores — Redis
+ * (worker-export-2.lua, worker-import-2.lua) and the embedded SQLite store — and across
+ * them, both ways: a worker ID leased at the export is held for its old node (no claim,
+ * nothing below its horizon) until `releaseImported`; a free one's horizon rises; a lease
+ * of this store is never taken over.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,9 +1,9 @@
 /**
  * Snowflake worker leases and horizons in `tag export` / `tag import` on the embedded
- * store (docs/design.md §6.4), with the decisions of worker-export-2.lua and
- * worker-import-2.lua on Redis: the export in one read transaction, each import one
- * write transaction. There is no `run_id`: a stored horizon is exact (see
- * worker-lease.ts), so no margin is added for this file's own horizons.
+ * store (docs/design.md §6 "Moving between stores"), with the decisions of
+ * worker-export-2.lua and worker-import-2.lua on Redis: the export in one read
+ * transaction, each import one write transaction. There is no `run_id`: a stored horizon
+ * is exact (see worker-lease.ts), so no margin is added for this file's own horizons.
  */
 import { createHash } from 'node:crypto';
 import type { SQLOutputValue, StatementSync } from 'node:sqlite';

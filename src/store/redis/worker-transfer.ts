@@ -1,8 +1,9 @@
 /**
  * Snowflake worker leases and horizons in `tag export` / `tag import` on Redis
- * (docs/design.md §6.4): worker-export-2.lua and worker-import-2.lua, one call per worker
- * ID on the slot of its hash tag (a Cluster routes each by its keys); the release of an
- * imported hold is worker-release-2.lua with the imported token.
+ * (docs/design.md §6 "Moving between stores"): worker-export-2.lua and
+ * worker-import-2.lua, one call per worker ID on the slot of its hash tag (a Cluster
+ * routes each by its keys); the release of an imported hold is worker-release-2.lua with
+ * the imported token.
  */
 import {
   IMPORTED_HOLD_TOKEN,
