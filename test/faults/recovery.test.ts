@@ -242,6 +242,9 @@ describe('the embedded store', () => {
     const restored = await runProcedure('restore-embedded', dir, env);
     expect(restored, restored.stderr).toMatchObject({ code: 0, stderr: '' });
     expect(restored.stdout).toMatch(/^created segment tag 'invoice' at next ID \d+$/m);
+    // The worker ID the stopped node held at the export is held by the import, then freed.
+    expect(restored.stdout).toMatch(/^held snowflake worker \d+ for the exported store's node/m);
+    expect(restored.stdout).toMatch(/^released the imported hold of snowflake worker \d+$/m);
 
     // Two processes on the restored file, as the embedded store allows on one host.
     const nodes = [await start(env), await start(env)];

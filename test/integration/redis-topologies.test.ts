@@ -226,4 +226,30 @@ describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', 
       records: [{ state: 'live', tag: expect.objectContaining({ name: 'order', next: 21n }) }],
     });
   });
+
+  it('exports and imports worker leases on the master the Sentinels name', async () => {
+    const handle = store.openWorkerLeases(() => {});
+    const now = Date.now();
+    const claim = { leaseMs: 30_000, now, aheadMs: 1000, marginMs: 3000, maxWaitMs: 10 ** 9 };
+    try {
+      expect((await handle.leases.claim(4, { ...claim, token: 'old' })).kind).toBe('claimed');
+      const [state, ...rest] = await store.workerTransfer().exportWorkers(now, 3000);
+      expect(rest).toEqual([]);
+      expect(state).toMatchObject({ id: 4, holder: expect.any(String), imported: false });
+      const { imported: _i, ...record } = state!;
+      const req = { now, holdMs: 3600_000, marginMs: 3000, dryRun: false };
+      // The same store: the holder is still here, so its lease is left to it.
+      expect(await store.workerTransfer().importWorker(record, req)).toMatchObject({
+        outcome: 'kept',
+      });
+      const moved = { ...record, id: 5 }; // as if another store's node held worker 5
+      expect(await store.workerTransfer().importWorker(moved, req)).toMatchObject({
+        outcome: 'held',
+      });
+      expect((await handle.leases.claim(5, { ...claim, token: 'new' })).kind).toBe('taken');
+      expect(await store.workerTransfer().releaseImported(5, now + 3000)).toBe('released');
+    } finally {
+      await handle.close();
+    }
+  });
 });
