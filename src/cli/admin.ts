@@ -85,11 +85,17 @@ async function runAdmin(
     await reach(store, config);
     if (command.kind === 'import') {
       if (!file) return 2;
-      const opened = store;
+      // The export's worker IDs after its tags, with the lease length as the margin.
+      const transfer = store.workerTransfer();
+      const step = {
+        holdMs: command.workerHoldMs,
+        marginMs: config.SNOWFLAKE_LEASE_MS,
+        dryRun: command.dryRun,
+        json: command.json,
+      };
       const workers = file.workers;
-      const step = { holdMs: command.workerHoldMs, marginMs: config.SNOWFLAKE_LEASE_MS };
       return await runImport(store, config, file, command, io, () =>
-        importWorkers(opened.workerTransfer(), workers, { ...step, ...command }, io),
+        importWorkers(transfer, workers, step, io),
       );
     }
     return await execute(command, store, config, io);
