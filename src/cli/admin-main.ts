@@ -29,6 +29,7 @@ import {
 } from './output.js';
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
 import { ExportRefused, runExport, runImport } from './transfer.js';
+import { importWorkers, runReleaseImported } from './worker-transfer.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -101,7 +102,19 @@ async function runAdmin(
     );
     await reach(store, config);
     if (command.kind === 'import') {
-      return file ? await runImport(store, config, file, command, io) : 2;
+      if (!file) return 2;
+      // The export's worker IDs after its tags, with the lease length as the margin.
+      const transfer = store.workerTransfer();
+      const step = {
+        holdMs: command.workerHoldMs,
+        marginMs: config.SNOWFLAKE_LEASE_MS,
+        dryRun: command.dryRun,
+        json: command.json,
+      };
+      const workers = file.workers;
+      return await runImport(store, config, file, command, io, () =>
+        importWorkers(transfer, workers, step, io),
+      );
     }
     return await execute(command, store, config, io);
   } catch (err) {
@@ -194,6 +207,8 @@ async function execute(
       return bumpAll(store, command.by, command.json, io);
     case 'export':
       return runExport(store, config, command, io);
+    case 'release-imported':
+      return runReleaseImported(store, config, command, io);
     case 'delete': {
       const before = await store.getTag(command.name);
       await store.deleteTag(command.name);

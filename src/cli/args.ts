@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { isIdAllocError } from '../core/errors.js';
+import { DEFAULT_WORKER_HOLD_MS, parseWorkerHold } from './worker-transfer.js';
 import type { CreateTagInput, TagChanges, TagMode } from '../core/store-ports.js';
 import {
   checkBump,
@@ -33,7 +34,10 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
   tag delete <name> --yes
   tag export [--out FILE [--force]]     every tag and tombstone with its next, as JSON
   tag import FILE [--gap N] [--dry-run] restore an export: missing tags created at next + gap,
-                                        lower ones raised; never lowers anything
+        [--worker-hold 24h]             lower ones raised; never lowers anything; snowflake
+                                        worker IDs leased at the export held that long
+  worker release-imported               end the holds of 'tag import' (once the exporting
+                                        store's nodes are all stopped)
   audit [FILE...] [--json]              check the grant logs of every node for IDs granted
                                         twice (no FILE or '-': stdin); exit 1 on overlaps
 `;
@@ -89,7 +93,10 @@ export type AdminCommand =
       /** Instead of each tag's own gap. */
       readonly gap?: bigint;
       readonly dryRun: boolean;
-    };
+      /** How long worker IDs leased at the export stay held (ms). */
+      readonly workerHoldMs: number;
+    }
+  | { readonly kind: 'release-imported'; readonly json: boolean };
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -107,6 +114,7 @@ const OPTIONS = {
   out: { type: 'string' },
   'dry-run': { type: 'boolean' },
   force: { type: 'boolean' },
+  'worker-hold': { type: 'string' },
 } as const;
 
 type Flag = keyof typeof OPTIONS;
@@ -121,7 +129,7 @@ const ALLOWED: Readonly<Record<string, readonly Flag[]>> = {
   bump: ['to', 'by', 'all'],
   delete: ['yes'],
   export: ['out', 'force'],
-  import: ['gap', 'dry-run'],
+  import: ['gap', 'dry-run', 'worker-hold'],
 };
 
 /**
@@ -144,8 +152,9 @@ export function parseCommand(argv: readonly string[]): AdminCommand {
   if (values.help) return { kind: 'help' };
   const [group, sub, name, ...extra] = positionals;
   if (group === undefined) throw new UsageError('no command given');
+  if (group === 'worker') return buildWorker(sub, name, values);
   if (group !== 'tag') {
-    throw new UsageError(`unknown command '${group}': expected 'tag' or 'audit'`);
+    throw new UsageError(`unknown command '${group}': expected 'tag', 'worker' or 'audit'`);
   }
   if (sub === undefined) throw new UsageError('no tag command given');
   const allowed = ALLOWED[sub];
@@ -191,11 +200,15 @@ function build(sub: string, name: string | undefined, v: Values, json: boolean):
       throw new UsageError(`'tag import' needs the file written by 'tag export'`);
     }
     const gap = v.gap === undefined ? undefined : parseGap(v.gap);
+    const hold =
+      v['worker-hold'] === undefined ? DEFAULT_WORKER_HOLD_MS : parseWorkerHold(v['worker-hold']);
+    if (typeof hold === 'string') throw new UsageError(hold);
     return {
       kind: 'import',
       json,
       file: name,
       dryRun: v['dry-run'] === true,
+      workerHoldMs: hold,
       ...(gap === undefined ? {} : { gap }),
     };
   }
@@ -271,6 +284,19 @@ function buildBumpAll(name: string | undefined, v: Values, json: boolean): Admin
   if (v.to !== undefined) throw new UsageError(`'tag bump --all' takes --by N, not --to`);
   if (v.by === undefined) throw new UsageError(`'tag bump --all' needs --by N`);
   return { kind: 'bump-all', json, by: parseBy(v.by) };
+}
+
+/** `worker release-imported`: the one worker command, taking --json only. */
+function buildWorker(sub: string | undefined, extra: string | undefined, v: Values): AdminCommand {
+  if (sub !== 'release-imported') {
+    throw new UsageError(
+      `unknown command 'worker ${sub ?? ''}'`.trimEnd() + `: expected 'worker release-imported'`,
+    );
+  }
+  const flag = (Object.keys(v) as Flag[]).find((f) => f !== 'json');
+  if (flag !== undefined) throw new UsageError(`'worker release-imported' does not take --${flag}`);
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  return { kind: 'release-imported', json: v.json === true };
 }
 
 function parseMode(text: string): TagMode {

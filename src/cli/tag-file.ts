@@ -5,6 +5,7 @@
  * the first value it refuses.
  */
 import { MAX_NEXT } from '../store/transfer.js';
+import type { WorkerRecord } from '../core/lease-port.js';
 import type { TagConfig, TagExport, TagRecord } from '../core/store-ports.js';
 import { MAX_DESCRIPTION, MAX_ID, MAX_SMALL, TAG_NAME_PATTERN } from '../core/tags.js';
 
@@ -44,8 +45,22 @@ function tagEntry(record: Extract<TagRecord, { state: 'live' }>): Record<string,
   };
 }
 
-/** The document `tag export` writes. */
-export function tagFile(exp: TagExport, origin: StoreOrigin, now: number): Record<string, unknown> {
+/** Most worker IDs an export may list (SNOWFLAKE_WORKER_BITS is at most 20). */
+const MAX_WORKER_ID = 2 ** 20 - 1;
+/** A timestamp a worker horizon may hold: at most 15 digits, as the stores keep them. */
+const MAX_MS = 10 ** 15 - 1;
+
+/**
+ * The document `tag export` writes. `workers`, the snowflake worker IDs the store has a
+ * lease or a horizon for, is written only when there is one (a file without it is what
+ * earlier versions wrote, and still reads).
+ */
+export function tagFile(
+  exp: TagExport,
+  origin: StoreOrigin,
+  now: number,
+  workers: readonly WorkerRecord[] = [],
+): Record<string, unknown> {
   const tags: Record<string, unknown>[] = [];
   const tombstones: Record<string, unknown>[] = [];
   for (const r of exp.records) {
@@ -67,6 +82,15 @@ export function tagFile(exp: TagExport, origin: StoreOrigin, now: number): Recor
     consistency: exp.consistency,
     tags,
     tombstones,
+    ...(workers.length === 0
+      ? {}
+      : {
+          workers: workers.map((w) => ({
+            id: w.id,
+            horizon: w.horizon,
+            ...(w.holder === undefined ? {} : { holder: w.holder }),
+          })),
+        }),
   };
 }
 
@@ -74,6 +98,8 @@ export function tagFile(exp: TagExport, origin: StoreOrigin, now: number): Recor
 export interface TagFile {
   readonly exportedAt: string;
   readonly records: readonly TagRecord[];
+  /** Snowflake worker IDs with their horizons and holders (none in older files). */
+  readonly workers: readonly WorkerRecord[];
   /**
    * Names of entries left out, sorted: keys of another deployment whose `KEY_PREFIX` is
    * nested in the exporting one (`a:` and `a:tag:`), which exports before this check
@@ -156,6 +182,14 @@ class Fields {
     return v;
   }
 
+  int(field: string, max: number): number {
+    const v = this.o[field];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) {
+      this.fail(field, v, `expected an integer from 0 to ${max}`);
+    }
+    return v;
+  }
+
   time(field: string): number {
     const v = this.o[field];
     const ms = typeof v === 'string' ? Date.parse(v) : NaN;
@@ -204,6 +238,19 @@ function parseTag(f: Fields): TagRecord {
     next: f.id('next', 0n, max + 1n),
   } as const;
   return { state: 'live', tag };
+}
+
+function parseWorker(f: Fields): WorkerRecord {
+  f.only(['id', 'horizon', 'holder']);
+  const holder = f.o.holder;
+  if (holder !== undefined && (typeof holder !== 'string' || !/^[0-9a-f]{16}$/.test(holder))) {
+    f.fail('holder', holder, 'expected 16 lowercase hex digits, or no holder (a free worker ID)');
+  }
+  return {
+    id: f.int('id', MAX_WORKER_ID),
+    horizon: f.int('horizon', MAX_MS),
+    ...(holder === undefined ? {} : { holder }),
+  };
 }
 
 function parseTombstone(f: Fields): TagRecord {
@@ -271,5 +318,28 @@ export function parseTagFile(text: string, file: string): TagFile {
   }
   const name = (r: TagRecord) => (r.state === 'tombstone' ? r.name : r.tag.name);
   records.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
-  return { exportedAt: String(doc.exportedAt), records, ignored: ignored.sort() };
+  return {
+    exportedAt: String(doc.exportedAt),
+    records,
+    workers: parseWorkers(doc, top, file),
+    ignored: ignored.sort(),
+  };
+}
+
+/** The optional `workers` list: each ID once. */
+function parseWorkers(doc: Json, top: Fields, file: string): WorkerRecord[] {
+  const entries: unknown = doc.workers;
+  if (entries === undefined) return [];
+  if (!Array.isArray(entries)) top.fail('workers', entries, 'expected an array');
+  const seen = new Set<number>();
+  return entries.map((entry: unknown, i: number) => {
+    const where = `workers[${i}]`;
+    if (!isObject(entry)) throw new TagFileError(`${file}: ${where} is not an object`);
+    const worker = parseWorker(new Fields(entry, where, file));
+    if (seen.has(worker.id)) {
+      throw new TagFileError(`${file}: ${where}: worker ID ${worker.id} appears twice in the file`);
+    }
+    seen.add(worker.id);
+    return worker;
+  });
 }

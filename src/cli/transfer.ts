@@ -27,6 +27,7 @@ import {
 } from './import-checks.js';
 import { ignoredEntriesMessage, json, warning } from './output.js';
 import { parseTagFile, tagFile, type StoreOrigin, type TagFile } from './tag-file.js';
+import { workersToExport } from './worker-transfer.js';
 
 interface Io {
   readonly out: (text: string) => void;
@@ -142,7 +143,8 @@ export async function runExport(
 ): Promise<number> {
   const { out, json: asJson } = opts;
   const exported = await store.exportTags();
-  const doc = tagFile(exported, originOf(store, config), Date.now());
+  const workers = await workersToExport(store, config);
+  const doc = tagFile(exported, originOf(store, config), Date.now(), workers);
   const text = JSON.stringify(doc, null, 2) + '\n';
   if (out === undefined) {
     io.out(text);
@@ -157,11 +159,22 @@ export async function runExport(
   }
   const tags = exported.records.filter((r) => r.state === 'live').length;
   const tombstones = exported.records.length - tags;
-  const summary = { file: out, tags, tombstones, exportedAt: doc.exportedAt };
+  const held = workers.filter((w) => w.holder !== undefined).length;
+  const summary = {
+    file: out,
+    tags,
+    tombstones,
+    exportedAt: doc.exportedAt,
+    ...(workers.length === 0 ? {} : { workers: workers.length, heldWorkers: held }),
+  };
+  const withWorkers =
+    workers.length === 0
+      ? ''
+      : `, and ${workers.length} snowflake worker ID${workers.length === 1 ? '' : 's'} (${held} leased)`;
   io.out(
     asJson
       ? json({ exported: summary })
-      : `exported ${tags} tag${tags === 1 ? '' : 's'} and ${tombstones} tombstone${tombstones === 1 ? '' : 's'} to ${out}\n`,
+      : `exported ${tags} tag${tags === 1 ? '' : 's'} and ${tombstones} tombstone${tombstones === 1 ? '' : 's'}${withWorkers} to ${out}\n`,
   );
   return 0;
 }
@@ -215,6 +228,8 @@ export async function runImport(
   file: TagFile,
   opts: { gap?: bigint; dryRun: boolean; json: boolean },
   io: Io,
+  /** Imports the export's worker IDs, after its tags (worker-transfer.ts). */
+  importWorkers?: () => Promise<{ results: Record<string, unknown>[]; failed: number }>,
 ): Promise<number> {
   const results: Record<string, unknown>[] = [];
   const counts = { created: 0, raised: 0, unchanged: 0, conflict: 0, failed: 0, nearMax: 0 };
@@ -281,12 +296,15 @@ export async function runImport(
       `${stopped.done} of ${total} tags and tombstones were imported (in name order), the first not done is '${stopped.at}'. ` +
       `Run the same import again once the store answers: what is done stays as it is`,
   };
+  // The worker IDs only once every tag is in: a store lost mid-way gets none of them.
+  const workers = stop ? undefined : await importWorkers?.();
   if (opts.json) {
     io.out(
       json({
         dryRun: opts.dryRun,
         exportedAt: file.exportedAt,
         results,
+        ...(workers ? { workers: workers.results } : {}),
         ...(stop ? { stopped: { at: stop.at, done: stop.done, notDone: total - stop.done } } : {}),
       }),
     );
@@ -299,5 +317,5 @@ export async function runImport(
     );
     if (stop) io.err(`idalloc-admin: ${stop.message}\n`);
   }
-  return stop || counts.conflict + counts.failed > 0 ? 1 : 0;
+  return stop || counts.conflict + counts.failed + (workers?.failed ?? 0) > 0 ? 1 : 0;
 }

@@ -96,3 +96,67 @@ export interface WorkerLeaseHandle {
   readonly leases: WorkerLeaseStore;
   close(): Promise<void>;
 }
+
+/**
+ * The token of an imported hold: `tag import` leases, under it, every worker ID a node of
+ * the exported store held at the export (docs/design.md §6 "Moving between stores"). No
+ * node presents it (nodes use random UUIDs); `idalloc-admin worker release-imported` does.
+ */
+export const IMPORTED_HOLD_TOKEN = 'imported-hold';
+
+/** A snowflake worker ID as `tag export` carries it to another store. */
+export interface WorkerRecord {
+  readonly id: number;
+  /**
+   * The highest timestamp (Unix ms) a holder of the ID may have used, as a claim on the
+   * exported store would see it: a new holder starts above it.
+   */
+  readonly horizon: number;
+  /**
+   * Set when its lease was held at the export: a short fingerprint of the holder's token
+   * (never the token), so that an import onto the same store can tell that holder's own
+   * lease from another node's.
+   */
+  readonly holder?: string;
+}
+
+/** A worker ID as the exporting store holds it. */
+export interface WorkerState extends WorkerRecord {
+  /** Held by an imported hold (not by a node of this store). */
+  readonly imported: boolean;
+}
+
+export interface WorkerImportRequest {
+  /** The importer's clock, Unix ms. */
+  readonly now: number;
+  /** How long an imported hold lasts unless released. */
+  readonly holdMs: number;
+  /** As a claim's: added where this store's own horizon may lack raises. */
+  readonly marginMs: number;
+  readonly dryRun: boolean;
+}
+
+/**
+ * held: the ID is now held for the exported store's node until `holdUntil`, and no
+ * claim starts below `horizon`; kept: its exporting holder still holds it here (an
+ * import onto the same store); raised / unchanged: a free ID's horizon; conflict: a
+ * node of this store holds an ID the export says was held too — left alone.
+ */
+export interface WorkerImportResult {
+  readonly outcome: 'held' | 'kept' | 'raised' | 'unchanged' | 'conflict';
+  /** The horizon afterwards (what a dry run would leave). */
+  readonly horizon: number;
+}
+
+/** Export and import of worker leases and horizons (`tag export` / `tag import`). */
+export interface WorkerTransfer {
+  /** Every worker ID the store has a lease or a horizon for, by ID. */
+  exportWorkers(now: number, marginMs: number): Promise<WorkerState[]>;
+  /** One worker ID, atomically: nothing is lowered, a live lease is never taken over. */
+  importWorker(record: WorkerRecord, req: WorkerImportRequest): Promise<WorkerImportResult>;
+  /**
+   * Ends an imported hold: the horizon settles at `settle` (never below the hold's
+   * floor), and the ID is free. 'lost' when it is not (or no longer) an imported hold.
+   */
+  releaseImported(id: number, settle: number): Promise<'released' | 'lost' | 'damaged'>;
+}

@@ -7,7 +7,7 @@
  */
 import { ConfigError, type Config } from '../config.js';
 import type { LayoutRegistry } from '../core/layout-port.js';
-import type { WorkerLeaseHandle } from '../core/lease-port.js';
+import type { WorkerLeaseHandle, WorkerTransfer } from '../core/lease-port.js';
 import type { IgnoredKeys, Store } from '../core/store-ports.js';
 import { checkKeyPrefix } from '../core/tags.js';
 import { EmbeddedStore } from './embedded/store.js';
@@ -59,6 +59,8 @@ export interface OpenedStore extends Store {
   checkDurability(): Promise<DurabilityReport | undefined>;
   /** The snowflake worker leases, over a connection of their own where there is one. */
   openWorkerLeases(onError: (err: Error) => void): WorkerLeaseHandle;
+  /** Snowflake worker leases and horizons for `tag export` / `tag import`. */
+  workerTransfer(): WorkerTransfer;
 }
 
 /**

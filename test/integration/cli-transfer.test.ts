@@ -564,3 +564,119 @@ describe('idalloc-admin tag import: the store gone mid-import', () => {
     }
   }, 240_000);
 });
+describe('idalloc-admin: snowflake worker IDs in export and import', () => {
+  it('refuses a bad workers list with exit 2 naming the value', async () => {
+    const cases: [string, string, RegExp][] = [
+      [
+        'worker id',
+        JSON.stringify(exportDoc({ workers: [{ id: -1, horizon: 5 }] })),
+        /workers\[0\]\.id -1 is not allowed: expected an integer from 0 to 1048575/,
+      ],
+      [
+        'worker holder',
+        JSON.stringify(exportDoc({ workers: [{ id: 1, horizon: 5, holder: 'XYZ' }] })),
+        /workers\[0\]\.holder "XYZ" is not allowed/,
+      ],
+      [
+        'worker twice',
+        JSON.stringify(
+          exportDoc({
+            workers: [
+              { id: 1, horizon: 5 },
+              { id: 1, horizon: 6 },
+            ],
+          }),
+        ),
+        /workers\[1\]: worker ID 1 appears twice/,
+      ],
+    ];
+    for (const [what, text, message] of cases) {
+      const file = join(dir, `${what}.json`);
+      writeFileSync(file, text);
+      const r = await run('tag', 'import', file);
+      expect(r.code, what).toBe(2);
+      expect(r.stderr, what).toMatch(message);
+      expect(r.stdout, what).toBe('');
+    }
+    expect(await store.listTags()).toEqual([]);
+  });
+
+  it('answers usage errors of the worker options and command with exit 2', async () => {
+    const [hold, release, worker] = await Promise.all([
+      run('tag', 'import', 'x.json', '--worker-hold', '5'),
+      run('worker', 'release-imported', '--gap', '1'),
+      run('worker', 'free'),
+    ]);
+    expect(hold).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--worker-hold '5' is not allowed: expected a duration/),
+    });
+    expect(release).toMatchObject({ code: 2, stderr: expect.stringMatching(/take --gap/) });
+    expect(worker).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/unknown command 'worker free'/),
+    });
+  });
+
+  it('exports the leases, holds a leased worker ID in the importing store, and releases it', async () => {
+    const handle = store.openWorkerLeases(() => {});
+    const now = Date.now();
+    const claim = { leaseMs: 30_000, now, aheadMs: 1000, marginMs: 3000, maxWaitMs: 10 ** 9 };
+    expect((await handle.leases.claim(7, { ...claim, token: 'old-node' })).kind).toBe('claimed');
+    await handle.close();
+    const file = join(dir, 'tags.json');
+    const exported = await run('tag', 'export', '--out', file);
+    expect(exported).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: `exported 0 tags and 0 tombstones, and 1 snowflake worker ID (1 leased) to ${file}\n`,
+    });
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { workers: unknown };
+    expect(doc.workers).toEqual([
+      { id: 7, horizon: expect.any(Number), holder: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    ]);
+
+    // Into another store, the embedded one: the way a move goes.
+    const local = { REDIS_URL: '', DATA_DIR: join(dir, 'data') };
+    const dry = await admin(['tag', 'import', file, '--dry-run'], local);
+    expect(dry).toMatchObject({ code: 0, stderr: '' });
+    expect(dry.stdout).toMatch(/^would hold snowflake worker 7 for the exported store's node/m);
+    const none = await admin(['worker', 'release-imported'], local);
+    expect(none).toMatchObject({ code: 0, stdout: 'no imported worker holds\n' });
+
+    const imported = await admin(['tag', 'import', file, '--worker-hold', '2h'], local);
+    expect(imported).toMatchObject({ code: 0, stderr: '' });
+    expect(imported.stdout).toMatch(
+      /^held snowflake worker 7 for the exported store's node for 7200 s \(no claim here starts below \S+\); once that store's nodes are stopped: idalloc-admin worker release-imported$/m,
+    );
+    const again = await admin(['tag', 'import', file, '--json'], local);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      workers: [{ worker: 7, outcome: 'held' }],
+    });
+
+    const released = await admin(['worker', 'release-imported'], local);
+    expect(released).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: 'released the imported hold of snowflake worker 7\n',
+    });
+    const after = await admin(['worker', 'release-imported', '--json'], local);
+    expect(JSON.parse(after.stdout)).toEqual({ released: [], damaged: [] });
+  });
+
+  it('reports a worker ID a node of the importing store holds as a conflict, and exits 1', async () => {
+    const handle = store.openWorkerLeases(() => {});
+    const now = Date.now();
+    const claim = { leaseMs: 30_000, now, aheadMs: 1000, marginMs: 3000, maxWaitMs: 10 ** 9 };
+    expect((await handle.leases.claim(3, { ...claim, token: 'new-node' })).kind).toBe('claimed');
+    await handle.close();
+    const file = join(dir, 'tags.json');
+    const workers = [{ id: 3, horizon: now, holder: '0123456789abcdef' }];
+    writeFileSync(file, JSON.stringify(exportDoc({ workers })));
+    const r = await run('tag', 'import', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^idalloc-admin: conflict: snowflake worker 3 is held by a node of this store, but a node of the exported store held it at the export/,
+    );
+  });
+});

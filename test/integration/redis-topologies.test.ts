@@ -170,6 +170,53 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       await inner.close();
     }
   });
+
+  it('exports the worker leases of every master and imports them, each in its own slot', async () => {
+    // Worker IDs whose keys live on each of the three masters.
+    const ids: number[] = [];
+    const seen = new Set<RedisServer>();
+    for (let id = 0; seen.size < 3; id++) {
+      const owner = await cluster.masterOf(keySlot(store.keys.worker(id)));
+      if (!seen.has(owner)) ids.push(id);
+      seen.add(owner);
+    }
+    const handle = store.openWorkerLeases(() => {});
+    const now = Date.now();
+    const claim = { leaseMs: 30_000, now, aheadMs: 1000, marginMs: 3000, maxWaitMs: 10 ** 9 };
+    try {
+      for (const id of ids) {
+        expect((await handle.leases.claim(id, { ...claim, token: `node${id}` })).kind).toBe(
+          'claimed',
+        );
+      }
+      const states = await store.workerTransfer().exportWorkers(now, 3000);
+      expect(states.map((s) => s.id)).toEqual(ids);
+      expect(states.every((s) => s.holder !== undefined && !s.imported)).toBe(true);
+
+      // Into another deployment on the same Cluster: each held for the old node.
+      const target = redisStoreFrom(
+        loadConfig({ REDIS_CLUSTER_NODES: cluster.seedsEnv, KEY_PREFIX: testPrefix() }),
+      );
+      try {
+        const req = { now, holdMs: 3600_000, marginMs: 3000, dryRun: false };
+        for (const { imported: _i, ...record } of states) {
+          expect(await target.workerTransfer().importWorker(record, req)).toMatchObject({
+            outcome: 'held',
+          });
+        }
+        const there = target.openWorkerLeases(() => {});
+        for (const id of ids) {
+          expect((await there.leases.claim(id, { ...claim, token: 'new' })).kind).toBe('taken');
+          expect(await target.workerTransfer().releaseImported(id, now + 3000)).toBe('released');
+        }
+        await there.close();
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await handle.close();
+    }
+  });
 });
 
 describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', () => {
@@ -209,5 +256,31 @@ describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', 
       consistency: 'per-tag',
       records: [{ state: 'live', tag: expect.objectContaining({ name: 'order', next: 21n }) }],
     });
+  });
+
+  it('exports and imports worker leases on the master the Sentinels name', async () => {
+    const handle = store.openWorkerLeases(() => {});
+    const now = Date.now();
+    const claim = { leaseMs: 30_000, now, aheadMs: 1000, marginMs: 3000, maxWaitMs: 10 ** 9 };
+    try {
+      expect((await handle.leases.claim(4, { ...claim, token: 'old' })).kind).toBe('claimed');
+      const [state, ...rest] = await store.workerTransfer().exportWorkers(now, 3000);
+      expect(rest).toEqual([]);
+      expect(state).toMatchObject({ id: 4, holder: expect.any(String), imported: false });
+      const { imported: _i, ...record } = state!;
+      const req = { now, holdMs: 3600_000, marginMs: 3000, dryRun: false };
+      // The same store: the holder is still here, so its lease is left to it.
+      expect(await store.workerTransfer().importWorker(record, req)).toMatchObject({
+        outcome: 'kept',
+      });
+      const moved = { ...record, id: 5 }; // as if another store's node held worker 5
+      expect(await store.workerTransfer().importWorker(moved, req)).toMatchObject({
+        outcome: 'held',
+      });
+      expect((await handle.leases.claim(5, { ...claim, token: 'new' })).kind).toBe('taken');
+      expect(await store.workerTransfer().releaseImported(5, now + 3000)).toBe('released');
+    } finally {
+      await handle.close();
+    }
   });
 });

@@ -19,7 +19,7 @@
 import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError } from '../../core/errors.js';
-import type { WorkerLeaseHandle } from '../../core/lease-port.js';
+import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
 import { Refusal, refusal } from '../refusals.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../core/tags.js';
 import type {
@@ -46,6 +46,7 @@ import {
 } from './tag-rows.js';
 import { EmbeddedTransfer } from './transfer.js';
 import { EmbeddedWorkerLeaseStore } from './worker-lease.js';
+import { EmbeddedWorkerTransfer } from './worker-transfer.js';
 
 export interface EmbeddedStoreOptions {
   /** `DATA_DIR`: the directory of `idalloc.db`, created if missing. */
@@ -159,6 +160,11 @@ export class EmbeddedStore implements Store {
    */
   workerLeases(): EmbeddedWorkerLeaseStore {
     return this.leases;
+  }
+
+  /** Worker leases and horizons for `tag export` / `tag import` (worker-transfer.ts). */
+  workerTransfer(): WorkerTransfer {
+    return new EmbeddedWorkerTransfer(this.guarded, this.leases, this.now);
   }
 
   async allocate(tag: string, count: number, exact: boolean): Promise<Grant> {

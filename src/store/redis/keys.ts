@@ -24,6 +24,10 @@ export interface Keys {
   worker(id: number): string;
   /** `{prefix}worker:{id}:horizon` — the worker's horizon (never expires). */
   workerHorizon(id: number): string;
+  /** The SCAN pattern matching every worker lease and horizon key. */
+  readonly workerPattern: string;
+  /** Recovers the worker ID from a key matched by {@link workerPattern}. */
+  workerId(key: string): number | undefined;
   /** `{prefix}snowflake:layout` — the layout this store's snowflake IDs are minted with. */
   readonly snowflakeLayout: string;
 }
@@ -40,6 +44,13 @@ export function createKeys(prefix: string): Keys {
     },
     worker: (id: number) => `${prefix}worker:{${id}}`,
     workerHorizon: (id: number) => `${prefix}worker:{${id}}:horizon`,
+    workerPattern: `${escapeGlob(prefix)}worker:{*`,
+    workerId: (key: string) => {
+      const m = key.startsWith(prefix)
+        ? /^worker:\{(\d{1,7})\}(?::horizon)?$/.exec(key.slice(prefix.length))
+        : null;
+      return m ? Number(m[1]) : undefined;
+    },
     snowflakeLayout: `${prefix}snowflake:layout`,
   });
 }

@@ -58,6 +58,19 @@ declare module 'ioredis' {
       token: string,
       settle: string,
     ): Result<ScriptReply, Context>;
+    /** `tag export` / `tag import` of a worker ID (worker-export-2.lua, worker-import-2.lua). */
+    idallocWorkerExport(
+      lease: string,
+      horizon: string,
+      now: string,
+      margin: string,
+      imported: string,
+    ): Result<ScriptReply, Context>;
+    idallocWorkerImport(
+      lease: string,
+      horizon: string,
+      ...args: string[]
+    ): Result<ScriptReply, Context>;
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { Cluster, type Redis } from 'ioredis';
 import type { LayoutRegistry } from '../../core/layout-port.js';
-import type { WorkerLeaseHandle } from '../../core/lease-port.js';
+import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../core/tags.js';
 import type {
   BumpResult,
@@ -33,8 +33,9 @@ import { confirmReplicated } from './replication.js';
 import { badReply, codeOf, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 import { RedisWorkerLeaseStore } from './worker-lease.js';
+import { RedisWorkerTransfer } from './worker-transfer.js';
 import { exportFromRedis, importResult, importToRedis } from './transfer.js';
-import { isWrongType, scanTagNames, type ScannedTags } from './tag-scan.js';
+import { isWrongType, scanKeys, scanTagNames, type ScannedTags } from './tag-scan.js';
 
 export interface RedisStoreOptions {
   /** General connection: admin work, readiness. */
@@ -284,6 +285,22 @@ export class RedisStore implements Store, LayoutRegistry {
       return notHashes;
     });
     return tags;
+  }
+
+  /** Worker leases and horizons for `tag export` / `tag import` (worker-transfer.ts). */
+  workerTransfer(): WorkerTransfer {
+    return new RedisWorkerTransfer(this.client, this.keys, async () => {
+      const ids = new Set<number>();
+      try {
+        await scanKeys(this.client, this.keys.workerPattern, this.readyTimeoutMs * 5, (key) => {
+          const id = this.keys.workerId(key);
+          if (id !== undefined) ids.add(id);
+        });
+      } catch (err) {
+        throw storeFailure(err, 'a listing of snowflake worker IDs');
+      }
+      return [...ids].sort((a, b) => a - b);
+    });
   }
 
   /** Every tag and tombstone, each read with one HGETALL (see transfer.ts). */

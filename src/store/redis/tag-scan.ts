@@ -26,22 +26,35 @@ export async function scanTagNames(
 ): Promise<ScannedTags> {
   const names = new Set<string>();
   const foreign = new Set<string>();
+  await scanKeys(client, keys.tagPattern, readyTimeoutMs, (key) => {
+    const name = keys.tagName(key);
+    if (name !== undefined) names.add(name);
+    else foreign.add(key);
+  });
+  return { names: [...names].sort(), foreign: [...foreign] };
+}
+
+/**
+ * Every key matching `pattern`, scanned on every master (one SCAN cursor per node), each
+ * passed to `each`. Errors are the client's: the caller maps them.
+ */
+export async function scanKeys(
+  client: RedisLike,
+  pattern: string,
+  readyTimeoutMs: number,
+  each: (key: string) => void,
+): Promise<void> {
   // A Cluster client knows its masters only once it is ready.
   if (client instanceof Cluster) await whenReady(client, readyTimeoutMs);
   const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
   for (const node of nodes) {
     let cursor = '0';
     do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', keys.tagPattern, 'COUNT', 500);
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
       cursor = next;
-      for (const key of batch) {
-        const name = keys.tagName(key);
-        if (name !== undefined) names.add(name);
-        else foreign.add(key);
-      }
+      batch.forEach(each);
     } while (cursor !== '0');
   }
-  return { names: [...names].sort(), foreign: [...foreign] };
 }
 
 /** A key under the tag pattern that holds another type than a hash: not a tag. */

@@ -1,0 +1,122 @@
+/**
+ * Snowflake worker leases and horizons in `tag export` / `tag import` on Redis
+ * (docs/design.md §6 "Moving between stores"): worker-export-2.lua and
+ * worker-import-2.lua, one call per worker ID on the slot of its hash tag (a Cluster
+ * routes each by its keys); the release of an imported hold is worker-release-2.lua with
+ * the imported token.
+ */
+import {
+  IMPORTED_HOLD_TOKEN,
+  type WorkerImportRequest,
+  type WorkerImportResult,
+  type WorkerRecord,
+  type WorkerState,
+  type WorkerTransfer,
+} from '../../core/lease-port.js';
+import type { RedisLike } from './client.js';
+import type { Keys } from './keys.js';
+import { badReply, codeOf, ScriptCode, scriptError, storeFailure } from './replies.js';
+import type { ScriptReply } from './scripts.js';
+import { RedisWorkerLeaseStore } from './worker-lease.js';
+
+/** How many worker IDs are read at once. */
+const READ_BATCH = 64;
+
+const OUTCOMES = new Set(['held', 'kept', 'raised', 'unchanged', 'conflict']);
+const MS = /^\d{1,15}$/;
+
+export class RedisWorkerTransfer implements WorkerTransfer {
+  constructor(
+    private readonly client: RedisLike,
+    private readonly keys: Keys,
+    /** Every worker ID with a lease or a horizon key (a scan of every master). */
+    private readonly workerIds: () => Promise<number[]>,
+  ) {}
+
+  async exportWorkers(now: number, marginMs: number): Promise<WorkerState[]> {
+    const ids = await this.workerIds();
+    const out: WorkerState[] = [];
+    for (let i = 0; i < ids.length; i += READ_BATCH) {
+      const batch = ids.slice(i, i + READ_BATCH);
+      let replies: ScriptReply[];
+      try {
+        replies = await Promise.all(
+          batch.map((id) =>
+            this.client.idallocWorkerExport(
+              this.keys.worker(id),
+              this.keys.workerHorizon(id),
+              String(Math.floor(now)),
+              String(marginMs),
+              IMPORTED_HOLD_TOKEN,
+            ),
+          ),
+        );
+      } catch (err) {
+        throw storeFailure(err, 'an export of snowflake worker IDs');
+      }
+      batch.forEach((id, k) => {
+        const state = exported(id, replies[k]!);
+        if (state) out.push(state);
+      });
+    }
+    return out;
+  }
+
+  async importWorker(record: WorkerRecord, req: WorkerImportRequest): Promise<WorkerImportResult> {
+    let reply: ScriptReply;
+    try {
+      reply = await this.client.idallocWorkerImport(
+        this.keys.worker(record.id),
+        this.keys.workerHorizon(record.id),
+        String(record.horizon),
+        record.holder ?? '',
+        String(Math.floor(req.now)),
+        String(req.holdMs),
+        String(req.marginMs),
+        IMPORTED_HOLD_TOKEN,
+        req.dryRun ? '1' : '0',
+      );
+    } catch (err) {
+      throw storeFailure(err, `the import of snowflake worker ${record.id}`);
+    }
+    const code = codeOf(reply);
+    if (code !== undefined) throw scriptError(code, `worker ${record.id}`);
+    const [outcome, horizon] = Array.isArray(reply) ? reply.map(String) : [];
+    if (!Array.isArray(reply) || reply.length !== 2 || !OUTCOMES.has(outcome ?? '')) {
+      throw badReply(`worker-import for worker ${record.id}`, reply);
+    }
+    if (!MS.test(horizon ?? '')) throw badReply(`worker-import for worker ${record.id}`, reply);
+    return { outcome: outcome as WorkerImportResult['outcome'], horizon: Number(horizon) };
+  }
+
+  releaseImported(id: number, settle: number): Promise<'released' | 'lost' | 'damaged'> {
+    return new RedisWorkerLeaseStore(this.client, this.keys).release(
+      id,
+      IMPORTED_HOLD_TOKEN,
+      settle,
+    );
+  }
+}
+
+/** worker-export-2's reply for `id`, checked for its shape; undefined when gone. */
+function exported(id: number, reply: ScriptReply): WorkerState | undefined {
+  if (codeOf(reply) === ScriptCode.WORKER_DAMAGED)
+    throw scriptError(ScriptCode.WORKER_DAMAGED, `worker ${id}`);
+  if (Array.isArray(reply) && reply.length === 0) return undefined;
+  const [horizon, holder, imported] = Array.isArray(reply) ? reply.map(String) : [];
+  if (
+    !Array.isArray(reply) ||
+    reply.length !== 3 ||
+    !MS.test(horizon ?? '') ||
+    !/^([0-9a-f]{16})?$/.test(holder ?? 'x') ||
+    (imported !== '0' && imported !== '1')
+  ) {
+    throw badReply(`worker-export for worker ${id}`, reply);
+  }
+  return {
+    id,
+    horizon: Number(horizon),
+    ...(holder ? { holder } : {}),
+    imported: imported === '1',
+  };
+}

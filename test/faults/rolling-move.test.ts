@@ -1,0 +1,135 @@
+/**
+ * The README's move from the embedded store to Redis done as a rolling restart, its
+ * procedure blocks run exactly as written (test/support/readme-procedure.ts) against real
+ * service processes and a real redis-server, with one worker bit (two snowflake worker
+ * IDs): the old node keeps minting on the embedded file while the export and the import
+ * run and two new nodes start on Redis and serve; then the old node stops and the
+ * imported hold is released. Every ID served is ledgered: none may repeat, and no new
+ * node mints with the worker ID the old node held until the hold is released.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EmbeddedStore } from '../../src/store/embedded/store.js';
+import { LAYOUT_PRESETS } from '../../src/allocator/snowflake/layout.js';
+import { IdLedger } from '../support/ledger.js';
+import { httpTarget, Load, type LoadTarget } from '../support/load.js';
+import { testPrefix } from '../support/prefix.js';
+import { runProcedure } from '../support/readme-procedure.js';
+import { RedisServer } from '../support/redis-server.js';
+import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
+import { segmentTag } from '../support/store.js';
+import { waitUntil } from '../support/wait.js';
+
+const SNOW = 'events';
+const TAGS = ['order', SNOW];
+/** Two worker IDs; a short lease so that fences pass in seconds. */
+const SNOWFLAKE_ENV = { SNOWFLAKE_WORKER_BITS: '1', SNOWFLAKE_LEASE_MS: '3000', MAX_STEP: '1000' };
+const SEQUENCE_BITS = BigInt(LAYOUT_PRESETS.default.sequenceBits);
+
+let dir: string;
+const cleanups: (() => Promise<void> | void)[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'idalloc-rolling-'));
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(env: Record<string, string>): Promise<ServiceProcess> {
+  const node = await startServiceProcess({ ...SNOWFLAKE_ENV, ...env });
+  cleanups.push(() => node.dispose());
+  return node;
+}
+
+/** A node as a load target that also notes the worker ID of each snowflake ID it serves. */
+function noting(name: string, node: ServiceProcess, workers: Set<bigint>): LoadTarget {
+  const target = httpTarget(name, node.base);
+  return {
+    name,
+    async next(tag) {
+      const id = await target.next(tag);
+      if (tag === SNOW) workers.add((id >> SEQUENCE_BITS) & 1n);
+      return id;
+    },
+  };
+}
+
+function load(targets: LoadTarget[]): Load {
+  const l = new Load({ targets, tags: TAGS, concurrency: 2 * targets.length, pauseOnErrorMs: 50 });
+  cleanups.push(() => l.stop());
+  return l.start();
+}
+
+const minted = (l: Load) => l.ledger.count(SNOW);
+const sum = (loads: Load[]) => loads.reduce((n, l) => n + minted(l), 0n);
+
+describe('the move from the embedded store to Redis as a rolling restart', () => {
+  it('with one worker bit, old and new nodes mint side by side and no snowflake ID repeats', async () => {
+    const dataDir = join(dir, 'data');
+    const local = { DATA_DIR: dataDir };
+    const seed = new EmbeddedStore({ dataDir });
+    await seed.createTag(segmentTag('order', { step: 100 }));
+    await seed.createTag({ ...segmentTag(SNOW), mode: 'snowflake' });
+    await seed.close();
+    const server = await RedisServer.start();
+    cleanups.push(() => server.dispose());
+    const remote = { REDIS_URL: server.url, KEY_PREFIX: testPrefix() };
+
+    const old = await start(local);
+    const oldWorkers = new Set<bigint>();
+    const oldLoad = load([noting('old', old, oldWorkers)]);
+    await waitUntil(() => minted(oldLoad) >= 500n, 'the old node to mint', 60_000);
+
+    const exported = await runProcedure('embedded-to-redis-export', dir, local);
+    expect(exported, exported.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(exported.stdout).toMatch(/and 1 snowflake worker ID \(1 leased\)/);
+    const imported = await runProcedure('embedded-to-redis-import', dir, remote);
+    expect(imported, imported.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(imported.stdout).toMatch(/^held snowflake worker [01] for the exported store's node/m);
+
+    // The rolling part: two new nodes on Redis start and serve while the old one still does.
+    const fresh = [await start(remote), await start(remote)];
+    const newWorkers = new Set<bigint>();
+    const oldBefore = minted(oldLoad);
+    // One load per node: a node without a worker ID answers 503 for snowflake tags and
+    // must not slow the other down.
+    const newLoads = fresh.map((n, i) => load([noting(`new${i}`, n, newWorkers)]));
+    await waitUntil(
+      () => sum(newLoads) >= 500n && minted(oldLoad) >= oldBefore + 500n,
+      'old and new nodes to mint side by side',
+      90_000,
+    );
+    const issued = new IdLedger();
+    for (const l of [...newLoads, oldLoad]) {
+      await l.stop();
+      issued.merge(l.ledger);
+    }
+    expect(issued.overlaps()).toEqual([]);
+    expect(oldWorkers.size).toBe(1);
+    const [held] = [...oldWorkers];
+    expect([...newWorkers]).toEqual([1n - held!]); // never the one the old node holds
+
+    old.proc.kill('SIGTERM');
+    expect((await old.exited).code).toBe(0);
+    const released = await runProcedure('embedded-to-redis-release', dir, remote);
+    expect(released, released.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(released.stdout).toBe(`released the imported hold of snowflake worker ${held}\n`);
+
+    // Now both new nodes mint, one with the worker ID the old node held, above its IDs.
+    const perNode = fresh.map((n, i) => load([noting(`after${i}`, n, newWorkers)]));
+    await waitUntil(
+      () => perNode.every((l) => minted(l) >= 300n),
+      'both new nodes to mint after the release',
+      90_000,
+    );
+    for (const l of perNode) {
+      await l.stop();
+      issued.merge(l.ledger);
+    }
+    expect(issued.overlaps()).toEqual([]);
+    expect([...newWorkers].sort()).toEqual([0n, 1n]);
+  }, 300_000);
+});

@@ -1,0 +1,174 @@
+/**
+ * Snowflake worker leases and horizons in `tag export` / `tag import` (docs/design.md §6
+ * "Moving between stores") as one specification run against both stores — Redis
+ * (worker-export-2.lua, worker-import-2.lua) and the embedded SQLite store — and across
+ * them, both ways: a worker ID leased at the export is held for its old node (no claim,
+ * nothing below its horizon) until `releaseImported`; a free one's horizon rises; a lease
+ * of this store is never taken over.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { ClaimRequest, WorkerLeaseStore, WorkerTransfer } from '../../src/core/lease-port.js';
+import { EmbeddedStore } from '../../src/store/embedded/store.js';
+import { holderOf } from '../../src/store/embedded/worker-transfer.js';
+import { testStore } from '../support/store.js';
+
+const LEASE_MS = 30_000;
+const MARGIN_MS = 3000;
+const HOLD_MS = 3600_000;
+
+interface Side {
+  readonly name: string;
+  readonly leases: WorkerLeaseStore;
+  readonly transfer: WorkerTransfer;
+}
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+const backends: { name: string; open(): Side }[] = [
+  {
+    name: 'RedisStore',
+    open() {
+      const store = testStore(inject('redisUrl'));
+      const handle = store.openWorkerLeases(() => {});
+      closers.push(async () => {
+        await handle.close();
+        await store.close();
+      });
+      return { name: 'Redis', leases: handle.leases, transfer: store.workerTransfer() };
+    },
+  },
+  {
+    name: 'EmbeddedStore',
+    open() {
+      const dataDir = mkdtempSync(join(tmpdir(), 'idalloc-worker-transfer-'));
+      const store = new EmbeddedStore({ dataDir });
+      closers.push(async () => {
+        await store.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      });
+      return { name: 'embedded', leases: store.workerLeases(), transfer: store.workerTransfer() };
+    },
+  },
+];
+
+function claimOf(token: string, now = Date.now()): ClaimRequest {
+  return { token, leaseMs: LEASE_MS, now, aheadMs: 1000, marginMs: MARGIN_MS, maxWaitMs: 10 ** 9 };
+}
+
+const request = (dryRun = false) => ({
+  now: Date.now(),
+  holdMs: HOLD_MS,
+  marginMs: MARGIN_MS,
+  dryRun,
+});
+
+describe.each(backends)('worker transfer on $name', ({ open }) => {
+  it('exports every worker ID: a leased one with its holder, a released one with its horizon', async () => {
+    const { leases, transfer } = open();
+    const claimed = await leases.claim(3, claimOf('node-a'));
+    expect(claimed.kind).toBe('claimed');
+    const b = await leases.claim(5, claimOf('node-b'));
+    const settle = Date.now() + 7;
+    expect(await leases.release(5, 'node-b', settle)).toBe('released');
+
+    const states = await transfer.exportWorkers(Date.now(), MARGIN_MS);
+    expect(states.map((s) => s.id)).toEqual([3, 5]);
+    expect(states[0]).toMatchObject({ id: 3, holder: holderOf('node-a'), imported: false });
+    expect(states[0]!.horizon).toBeGreaterThanOrEqual(
+      claimed.kind === 'claimed' ? claimed.horizon : Infinity,
+    );
+    // Settled at what node B used, never below its floor (Redis fences a fresh ID).
+    const floorB = b.kind === 'claimed' ? b.floor : Infinity;
+    expect(states[1]).toEqual({ id: 5, horizon: Math.max(settle, floorB - 1), imported: false });
+  });
+
+  it('holds a worker ID leased at the export until released, and starts it above the horizon', async () => {
+    const { leases, transfer } = open();
+    const horizon = Date.now() + 20_000;
+    const record = { id: 2, horizon, holder: 'ffffffffffffffff' };
+
+    expect(await transfer.importWorker({ ...record, id: 9 }, request(true))).toMatchObject({
+      outcome: 'held',
+    });
+    expect((await leases.claim(9, claimOf('dry'))).kind).toBe('claimed'); // nothing written
+
+    const held = await transfer.importWorker(record, request());
+    expect(held.outcome).toBe('held');
+    expect(held.horizon).toBeGreaterThanOrEqual(Date.now() + HOLD_MS - 60_000);
+    expect(await leases.inspect([2], Date.now(), MARGIN_MS)).toEqual([{ id: 2, state: 'held' }]);
+    expect((await leases.claim(2, claimOf('new-node'))).kind).toBe('taken');
+    // A second import (the same file again) keeps the hold, and its floor.
+    expect((await transfer.importWorker(record, request())).outcome).toBe('held');
+    const exported = await transfer.exportWorkers(Date.now(), MARGIN_MS);
+    expect(exported.find((s) => s.id === 2)).toMatchObject({ imported: true });
+
+    const settle = Date.now() + MARGIN_MS;
+    expect(await transfer.releaseImported(2, settle)).toBe('released');
+    expect(await transfer.releaseImported(2, settle)).toBe('lost');
+    const claim = await leases.claim(2, claimOf('new-node'));
+    expect(claim.kind).toBe('claimed');
+    // Above the old store's horizon, and above the release's margin: not the hold's end.
+    if (claim.kind === 'claimed') {
+      expect(claim.floor).toBeGreaterThan(horizon);
+      expect(claim.floor).toBeGreaterThan(settle);
+      expect(claim.floor).toBeLessThan(Date.now() + HOLD_MS / 2);
+    }
+  });
+
+  it("raises a free worker ID's horizon, never lowers it, and never takes a lease over", async () => {
+    const { leases, transfer } = open();
+    const horizon = Date.now() + 15_000;
+    expect(await transfer.importWorker({ id: 4, horizon }, request())).toEqual({
+      outcome: 'raised',
+      horizon,
+    });
+    expect((await transfer.importWorker({ id: 4, horizon: horizon - 5 }, request())).outcome).toBe(
+      'unchanged',
+    );
+    const claim = await leases.claim(4, claimOf('new-node'));
+    expect(claim.kind === 'claimed' && claim.floor > horizon).toBe(true);
+
+    // Held here by a node: the export's holder is another node (conflict), or the same one.
+    await leases.claim(6, claimOf('here'));
+    const other = { id: 6, horizon: Date.now(), holder: holderOf('elsewhere') };
+    expect((await transfer.importWorker(other, request())).outcome).toBe('conflict');
+    const same = { ...other, holder: holderOf('here') };
+    expect((await transfer.importWorker(same, request())).outcome).toBe('kept');
+    const renewed = await leases.renew(6, {
+      token: 'here',
+      leaseMs: LEASE_MS,
+      now: Date.now(),
+      target: Date.now() + 1000,
+      marginMs: MARGIN_MS,
+    });
+    expect(renewed.kind).toBe('renewed');
+  });
+});
+
+describe('worker transfer across stores', () => {
+  it.each([
+    ['embedded', 'Redis', 1, 0],
+    ['Redis', 'embedded', 0, 1],
+  ])('from %s to %s: the leased worker ID is held, the free one fenced', async (_a, _b, i, j) => {
+    const from = backends[i]!.open();
+    const to = backends[j]!.open();
+    await from.leases.claim(1, claimOf('old-node'));
+    await from.leases.claim(0, claimOf('gone'));
+    const settle = Date.now() + 50;
+    await from.leases.release(0, 'gone', settle);
+
+    for (const state of await from.transfer.exportWorkers(Date.now(), MARGIN_MS)) {
+      const { imported: _imported, ...record } = state;
+      await to.transfer.importWorker(record, request());
+    }
+    expect((await to.leases.claim(1, claimOf('new-node'))).kind).toBe('taken');
+    const free = await to.leases.claim(0, claimOf('new-node'));
+    expect(free.kind === 'claimed' && free.floor > settle).toBe(true);
+  });
+});
