@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { GrantLog } from './core/grant-log.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, grantLogFromConfig, startSnowflake } from './startup.js';
-import { openStore, type OpenedStore } from './store/open.js';
+import { deploymentOf, openStore, type OpenedStore } from './store/open.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   }
   let grants: GrantLog;
   try {
-    grants = grantLogFromConfig(config, logger);
+    grants = grantLogFromConfig(config, logger, deploymentOf(config, store));
   } catch (err) {
     await store.close();
     return fail(err);

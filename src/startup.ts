@@ -121,16 +121,18 @@ export async function startSnowflake(
 
 /**
  * The service's grant log: `NODE_ID` (default hostname:pid) and `GRANT_LOG` (a file; the
- * pino log when unset).
+ * pino log when unset); every line names `deployment` (store/open.ts deploymentOf).
  * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending
  */
 export function grantLogFromConfig(
   config: { readonly NODE_ID?: string | undefined; readonly GRANT_LOG?: string | undefined },
   log: GrantLogSink,
+  deployment?: string,
 ): GrantLog {
   try {
     return createGrantLog(log, {
       ...(config.NODE_ID === undefined ? {} : { nodeId: config.NODE_ID }),
+      ...(deployment === undefined ? {} : { deployment }),
       ...(config.GRANT_LOG === undefined ? {} : { file: config.GRANT_LOG }),
     });
   } catch (err) {

@@ -75,6 +75,12 @@ export interface WorkerEvent {
 export interface GrantLine {
   readonly kind: GrantEvent['kind'];
   readonly node: string;
+  /**
+   * The deployment the grant came from: its store as configured and its key prefix (see
+   * deploymentOf in store/open.ts). One log may hold the lines of two deployments; the
+   * audit checks each apart. Absent in lines of older versions.
+   */
+  readonly deployment?: string;
   /** ISO-8601 time the node received (or gave up) the grant. */
   readonly at: string;
   readonly incarnation?: string;
@@ -108,8 +114,18 @@ export function defaultNodeId(): string {
 }
 
 /** A grant event as the line's `grant` object. */
-export function grantLine(event: GrantEvent, node: string, at: number): GrantLine {
-  const base = { kind: event.kind, node, at: new Date(at).toISOString() };
+export function grantLine(
+  event: GrantEvent,
+  node: string,
+  at: number,
+  deployment?: string,
+): GrantLine {
+  const base = {
+    kind: event.kind,
+    node,
+    ...(deployment ? { deployment } : {}),
+    at: new Date(at).toISOString(),
+  };
   if (event.kind === 'worker') {
     const { worker, floor, horizon, how, incarnation } = event;
     return { ...base, ...(incarnation ? { incarnation } : {}), worker, floor, horizon, how };
@@ -131,6 +147,8 @@ export function grantLine(event: GrantEvent, node: string, at: number): GrantLin
 export interface GrantLogOptions {
   /** `NODE_ID`. @default hostname:pid */
   readonly nodeId?: string;
+  /** The deployment every line names (see {@link GrantLine.deployment}). @default none */
+  readonly deployment?: string;
   /** `GRANT_LOG`: a file to append lines to instead of `log`. */
   readonly file?: string;
   /** Wall clock (ms). @default Date.now */
@@ -154,7 +172,7 @@ export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): G
     return {
       nodeId,
       record(event) {
-        log.info({ grant: grantLine(event, nodeId, now()) }, GRANT_MSG);
+        log.info({ grant: grantLine(event, nodeId, now(), opts.deployment) }, GRANT_MSG);
       },
       close() {},
     };
@@ -165,7 +183,7 @@ export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): G
     record(event) {
       const at = now();
       const line = { time: new Date(at).toISOString(), msg: GRANT_MSG };
-      const text = `${JSON.stringify({ ...line, grant: grantLine(event, nodeId, at) })}\n`;
+      const text = `${JSON.stringify({ ...line, grant: grantLine(event, nodeId, at, opts.deployment) })}\n`;
       try {
         if (fd !== undefined) writeSync(fd, text);
       } catch (err) {
