@@ -90,7 +90,7 @@ function verdictText(r: AuditReport): string {
 
 export function reportText(r: AuditReport): string {
   let out = '';
-  // Deployments are named once a log holds more than one, or lines that name one.
+  // Deployments are named once a log holds more than one.
   const named = r.deployments.length > 1;
   for (const t of r.tags) out += tagText(t, named);
   const w = r.workers;

@@ -99,7 +99,13 @@ export function parseLine(line: string, unterminated = false): LineResult {
   }
   if (brace < 0) return unreadable('no JSON object on the line');
   const parsed = parseJson(line.slice(brace));
-  if ('why' in parsed) return unreadable(parsed.why);
+  if ('why' in parsed) {
+    return unreadable(
+      unterminated && parsed.why.startsWith('not a whole')
+        ? 'the last line is cut short (no newline at its end)'
+        : parsed.why,
+    );
+  }
   const obj = parsed.value;
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return OTHER;
   const o = obj as { msg?: unknown; grant?: unknown };

@@ -34,8 +34,10 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
   tag export [--out FILE [--force]]     every tag and tombstone with its next, as JSON
   tag import FILE [--gap N] [--dry-run] restore an export: missing tags created at next + gap,
                                         lower ones raised; never lowers anything
-  audit [FILE...] [--json]              check the grant logs of every node for IDs granted
-                                        twice (no FILE or '-': stdin); exit 1 on overlaps
+  audit [FILE...] [--json] [--idle-timeout S]
+                                        check the grant logs of every node for IDs granted
+                                        twice (no FILE or '-': stdin); exit 0 clean, 1 overlaps,
+                                        3 grant lines it could not read, 4 no grant line
 `;
 
 /** `--help`: the synopsis and what applies to every command. */
