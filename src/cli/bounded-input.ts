@@ -40,7 +40,7 @@ function kindOf(st: Stats): string | undefined {
 }
 
 function mib(bytes: number): string {
-  return `${Math.round(bytes / 1024 / 1024)} MiB`;
+  return bytes < 1024 * 1024 ? `${bytes} bytes` : `${Math.round(bytes / 1024 / 1024)} MiB`;
 }
 
 /**
@@ -128,7 +128,7 @@ function source(
   stdin?: Readable,
 ): { input: Opened; label: string } {
   if (file === '-') {
-    if (stdin === undefined) throw new InputError('stdin cannot be read here');
+    if (stdin === undefined) throw new InputError(`'-' (stdin) is not accepted here: give a file`);
     return { input: { stream: stdin, mayStall: true }, label: 'stdin' };
   }
   return { input: openInput(file, `'${file}'`, bounds), label: `'${file}'` };
