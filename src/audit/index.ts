@@ -163,10 +163,46 @@ export class GrantAudit {
     return i;
   }
 
+  /**
+   * Lines without a deployment come from nodes of an older version — during an upgrade,
+   * nodes of the same deployment as the named lines. So they are audited with every
+   * deployment the log names (an overlap across two deployments may show that is none; one
+   * between an old and an upgraded node never hides), and alone when the log names none.
+   */
+  private named(): string[] {
+    return [...this.deployments].filter((d) => d !== '');
+  }
+
+  private tagStates(): TagState[] {
+    const named = this.named();
+    const states = [...this.tags.values()];
+    if (named.length === 0) return states;
+    const unnamed = new Map(states.filter((t) => t.deployment === '').map((t) => [t.tag, t]));
+    const merged = new Set<string>();
+    const out = states
+      .filter((t) => t.deployment !== '')
+      .map((t) => {
+        const u = unnamed.get(t.tag);
+        if (u === undefined) return t;
+        merged.add(t.tag);
+        return t.with(u);
+      });
+    return [...out, ...[...unnamed.values()].filter((u) => !merged.has(u.tag))];
+  }
+
+  private workerHolders(): Holder[] {
+    const named = this.named();
+    return [...this.holders.values()].flatMap((h) =>
+      h.deployment === '' && named.length > 0
+        ? named.map((deployment) => ({ ...h, deployment }))
+        : [h],
+    );
+  }
+
   report(): AuditReport {
     let copies = 0;
     const names = { nodes: this.nodeNames, incarnations: this.incarnations };
-    const tags: TagReport[] = [...this.tags.values()]
+    const tags: TagReport[] = this.tagStates()
       .sort((a, b) => order(a.deployment, b.deployment) || order(a.tag, b.tag))
       .filter((t) => t.grants.length > 0 || t.skipped.size > 0)
       .map((t) => {
@@ -174,7 +210,7 @@ export class GrantAudit {
         copies += swept.copies;
         return swept.report;
       });
-    const workers = sweepWorkers(this.holders.values());
+    const workers = sweepWorkers(this.workerHolders());
     const overlaps = tags.reduce((n, t) => n + t.overlaps, 0) + workers.overlaps;
     const grantLines = this.grantLines - copies;
     const verdict: Verdict =

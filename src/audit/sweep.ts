@@ -50,6 +50,17 @@ export class TagState {
   addSkip(reason: SkipReason, n: bigint): void {
     this.skipped.set(reason, (this.skipped.get(reason) ?? 0n) + n);
   }
+
+  /** This tag's lines and `other`'s together, as lines of this deployment. */
+  with(other: TagState): TagState {
+    const t = new TagState(this.deployment, this.tag);
+    t.grants.push(...this.grants, ...other.grants);
+    t.explained.push(...this.explained, ...other.explained);
+    for (const s of [this, other]) for (const [r, n] of s.skipped) t.addSkip(r, n);
+    const maxes = [this.max, other.max].filter((m) => m !== undefined);
+    t.max = maxes.sort((a, b) => a.at - b.at).at(-1);
+    return t;
+  }
 }
 
 /** A snowflake worker ID held by one node: a claim and its renewals. */

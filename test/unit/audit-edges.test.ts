@@ -136,6 +136,25 @@ describe('deployments and incarnations', () => {
     );
   });
 
+  it('audits lines of an older version (no deployment) with every deployment the log names', () => {
+    // A rolling upgrade: node a not yet upgraded, node b upgraded, one deployment.
+    const d = 'redis:h:6379/0 prefix=idalloc:';
+    const r = auditGrantLog([line('a', 1, seg(1n, 10n)), line('b', 2, seg(5n, 20n), d)]);
+    expect(r.overlaps).toBe(1);
+    expect(r.tags.map((t) => [t.deployment, t.grants])).toEqual([[d, 2]]);
+    const w: GrantEvent = { kind: 'worker', worker: 1, floor: 1000, horizon: 9000, how: 'claim' };
+    expect(auditGrantLog([line('a', 1, w), line('b', 1, w, d)]).workers.overlaps).toBe(1);
+    // A tag only old lines hold is reported on its own.
+    const alone = auditGrantLog([
+      line('a', 1, seg(1n, 10n, { tag: 'user' })),
+      line('b', 2, seg(1n, 5n), d),
+    ]);
+    expect(alone.tags.map((t) => [t.deployment, t.tag])).toEqual([
+      ['', 'user'],
+      [d, 'order'],
+    ]);
+  });
+
   it('keeps worker IDs of two deployments apart', () => {
     const w: GrantEvent = { kind: 'worker', worker: 1, floor: 1000, horizon: 9000, how: 'claim' };
     expect(auditGrantLog([line('a', 1, w, 'd1'), line('b', 1, w, 'd2')]).workers.overlaps).toBe(0);
