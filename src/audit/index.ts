@@ -10,7 +10,8 @@
  * feed lines as they stream in (the CLI reads files of millions of lines this way).
  */
 import { parseLine, type ParsedGrant } from './parse.js';
-import { sweepTag, sweepWorkers, TagState, type Holder } from './sweep.js';
+import { sweepTag, TagState } from './sweep.js';
+import { sweepWorkers, type Holder } from './workers.js';
 import type { AuditReport, TagReport, UnreadableLine, Verdict } from './types.js';
 
 export type * from './types.js';

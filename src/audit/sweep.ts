@@ -1,20 +1,10 @@
 /**
- * The sweeps behind the report: per deployment and tag, the ID grants sorted by start and
- * swept once (a range that starts at or below the highest end seen so far overlaps an
- * earlier one; the holes between ranges are gaps, explained where the logs say why); per
- * deployment and snowflake worker ID, the holders' timestamp windows `[floor, horizon]`.
+ * The sweep behind a tag's report: per deployment and tag, the ID grants sorted by start
+ * and swept once (a range that starts at or below the highest end seen so far overlaps an
+ * earlier one; the holes between ranges are gaps, explained where the logs say why).
  */
 import { SKIP_REASONS, type SkipReason } from '../core/grant-log.js';
-import type {
-  Forecast,
-  Gap,
-  GapCause,
-  GrantRef,
-  Overlap,
-  TagReport,
-  WorkerOverlap,
-  WorkerReport,
-} from './types.js';
+import type { Forecast, Gap, GapCause, GrantRef, Overlap, TagReport } from './types.js';
 
 /** Overlaps and gaps listed per tag (all are counted; only this many are listed). */
 export const LIST_LIMIT = 100;
@@ -61,16 +51,6 @@ export class TagState {
     t.max = maxes.sort((a, b) => a.at - b.at).at(-1);
     return t;
   }
-}
-
-/** A snowflake worker ID held by one node: a claim and its renewals. */
-export interface Holder {
-  readonly deployment: string;
-  readonly node: string;
-  readonly worker: number;
-  readonly floor: number;
-  horizon: number;
-  at: number;
 }
 
 /** Node and incarnation names by the indexes grants hold. */
@@ -217,53 +197,6 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
     forecast: forecast(grants, covered, highest, t.max?.value),
   };
   return { report, copies };
-}
-
-/** Two holders of one worker ID (in one deployment) are safe iff their windows are disjoint. */
-export function sweepWorkers(holders: Iterable<Holder>): WorkerReport {
-  const byWorker = new Map<string, Holder[]>();
-  let count = 0;
-  for (const h of holders) {
-    count++;
-    const key = JSON.stringify([h.deployment, h.worker]);
-    const list = byWorker.get(key) ?? [];
-    list.push(h);
-    byWorker.set(key, list);
-  }
-  const overlapList: WorkerOverlap[] = [];
-  let overlaps = 0;
-  const show = (h: Holder) => ({
-    node: h.node,
-    floor: new Date(h.floor).toISOString(),
-    horizon: new Date(h.horizon).toISOString(),
-    at: new Date(h.at).toISOString(),
-  });
-  const keys = [...byWorker.keys()].sort((a, b) => {
-    const [da, wa] = JSON.parse(a) as [string, number];
-    const [db, wb] = JSON.parse(b) as [string, number];
-    return da < db ? -1 : da > db ? 1 : wa - wb;
-  });
-  for (const key of keys) {
-    const list = byWorker.get(key)!.sort((a, b) => a.floor - b.floor);
-    let reach: Holder | undefined;
-    for (const h of list) {
-      if (reach !== undefined && h.floor <= reach.horizon) {
-        overlaps++;
-        if (overlapList.length < LIST_LIMIT) {
-          overlapList.push({
-            deployment: h.deployment,
-            worker: h.worker,
-            from: new Date(h.floor).toISOString(),
-            to: new Date(Math.min(h.horizon, reach.horizon)).toISOString(),
-            first: show(reach),
-            second: show(h),
-          });
-        }
-      }
-      if (reach === undefined || h.horizon > reach.horizon) reach = h;
-    }
-  }
-  return { holders: count, workerIds: byWorker.size, overlaps, overlapList };
 }
 
 /**
