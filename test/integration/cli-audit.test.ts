@@ -5,16 +5,17 @@
  * --json. It needs no store: no Redis is configured here.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/audit/index.js';
 import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'idalloc-audit-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   readonly code: number;
