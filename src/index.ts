@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { GrantLog } from './core/grant-log.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, grantLogFromConfig, startSnowflake } from './startup.js';
-import { openStore, type OpenedStore } from './store/open.js';
+import { deploymentOf, openStore, type OpenedStore } from './store/open.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -66,7 +66,10 @@ async function main(): Promise<void> {
   }
   let grants: GrantLog;
   try {
-    grants = grantLogFromConfig(config, logger, cluster.worker?.id);
+    grants = grantLogFromConfig(config, logger, {
+      worker: cluster.worker?.id,
+      deployment: deploymentOf(config, store),
+    });
   } catch (err) {
     await store.close();
     return fail(err);

@@ -21,7 +21,12 @@ import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
 import type { WorkerLeaseHandle } from './core/lease-port.js';
 import { silentLog, type Log } from './core/time-and-log.js';
 import { createGrantLog, type GrantRecorder } from './core/grant-log.js';
-import { openLibraryStore, type OpenedStore, type RedisLike } from './store/open.js';
+import {
+  libraryDeployment,
+  openLibraryStore,
+  type OpenedStore,
+  type RedisLike,
+} from './store/open.js';
 
 /** How the library builds its snowflake generator (docs/design.md §6). */
 export interface LibrarySnowflakeOptions {
@@ -70,14 +75,16 @@ export interface LibraryOptions {
  * dedicated allocation connection, and a dedicated one for snowflake worker leases).
  */
 export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator> {
-  const store = openLibraryStore({
+  const storeOptions = {
     redis: opts.redis,
     keyPrefix: opts.keyPrefix ?? 'idalloc:',
     minReplicas: opts.minReplicas ?? 0,
     waitTimeoutMs: opts.waitTimeoutMs ?? 100,
-  });
+  };
+  const store = openLibraryStore(storeOptions);
   const grants = createGrantLog(opts.log ?? silentLog, {
     ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
+    deployment: libraryDeployment(storeOptions),
   });
   let snowflake: { source: SnowflakeSource; leases?: WorkerLeaseHandle } | undefined;
   try {

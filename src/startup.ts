@@ -121,24 +121,26 @@ export async function startSnowflake(
 
 /**
  * The service's grant log: `NODE_ID` (default hostname:pid) and `GRANT_LOG` (a file; the
- * pino log when unset). Under `WORKERS` each worker is a node of its own: `NODE_ID/w<k>`,
- * k the cluster worker's id (hostname:pid differs per worker by itself).
- * @param worker the cluster worker's id, in a worker process
+ * pino log when unset); every line names `deployment` (store/open.ts deploymentOf). Under
+ * `WORKERS` each worker is a node of its own: `NODE_ID/w<k>`, k the cluster worker's id
+ * (hostname:pid differs per worker by itself).
+ * @param node.worker the cluster worker's id, in a worker process
  * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending, or
  *   is a symbolic link
  */
 export function grantLogFromConfig(
   config: { readonly NODE_ID?: string | undefined; readonly GRANT_LOG?: string | undefined },
   log: GrantLogSink,
-  worker?: number,
+  node: { readonly worker?: number | undefined; readonly deployment?: string } = {},
 ): GrantLog {
   const nodeId =
-    config.NODE_ID === undefined || worker === undefined
+    config.NODE_ID === undefined || node.worker === undefined
       ? config.NODE_ID
-      : `${config.NODE_ID}/w${worker}`;
+      : `${config.NODE_ID}/w${node.worker}`;
   try {
     return createGrantLog(log, {
       ...(nodeId === undefined ? {} : { nodeId }),
+      ...(node.deployment === undefined ? {} : { deployment: node.deployment }),
       ...(config.GRANT_LOG === undefined ? {} : { file: config.GRANT_LOG }),
     });
   } catch (err) {

@@ -1,5 +1,5 @@
 /** The audit report as text for a person (the CLI prints JSON with --json instead). */
-import type { AuditReport, Forecast, GrantRef, TagReport } from './index.js';
+import type { AuditReport, Forecast, GrantRef, TagReport, UnreadableLine } from './types.js';
 
 const SECONDS_PER_YEAR = 365.25 * 86_400;
 /** Unexplained gaps listed per tag in the text report. */
@@ -35,8 +35,14 @@ function ref(g: GrantRef): string {
   return `node ${g.node} ${g.kind} ${g.start}..${g.end}${client} at ${g.at}${inc}`;
 }
 
-function tagText(t: TagReport): string {
-  let out = `tag ${t.tag}: ${t.grants} grants from ${t.nodes.length} node(s), ${t.idsGranted} IDs granted (${t.lowest}..${t.highest}), ${t.overlaps} overlaps\n`;
+/** A deployment as the report names it. */
+function deploymentName(d: string): string {
+  return d === '' ? '(lines without a deployment)' : d;
+}
+
+function tagText(t: TagReport, named: boolean): string {
+  const where = named ? ` in ${deploymentName(t.deployment)}` : '';
+  let out = `tag ${t.tag}${where}: ${t.grants} grants from ${t.nodes.length} node(s), ${t.idsGranted} IDs granted (${t.lowest}..${t.highest}), ${t.overlaps} overlaps\n`;
   for (const o of t.overlapList) {
     out += `  OVERLAP ${o.start}..${o.end} (${o.ids} IDs): ${ref(o.first)}  and  ${ref(o.second)}\n`;
   }
@@ -64,19 +70,45 @@ function tagText(t: TagReport): string {
   return out + forecastText(t.forecast);
 }
 
+function place(u: UnreadableLine): string {
+  return u.file === '' ? `line ${u.line}` : `${u.file}:${u.line}`;
+}
+
+/** The last line: the verdict, in words a script's reader cannot mistake. */
+function verdictText(r: AuditReport): string {
+  switch (r.verdict) {
+    case 'overlaps':
+      return `${r.overlaps} OVERLAPS: some IDs were granted twice${r.unreadable > 0 ? ` (and ${r.unreadable} grant lines could not be read)` : ''}`;
+    case 'unreadable':
+      return `NOT CLEAN: ${r.unreadable} grant line(s) could not be read, and an overlap may hide in them; no overlap among the lines read`;
+    case 'empty':
+      return 'NOTHING AUDITED: no grant line in the input (grant lines are info lines: a LOG_LEVEL above info drops them; GRANT_LOG keeps them in a file)';
+    case 'clean':
+      return 'no overlaps: no ID was granted twice';
+  }
+}
+
 export function reportText(r: AuditReport): string {
   let out = '';
-  for (const t of r.tags) out += tagText(t);
+  // Deployments are named once a log holds more than one.
+  const named = r.deployments.length > 1;
+  for (const t of r.tags) out += tagText(t, named);
   const w = r.workers;
   if (w.holders > 0) {
     out += `snowflake workers: ${w.holders} holder(s) of ${w.workerIds} worker ID(s), ${w.overlaps} overlaps\n`;
     for (const o of w.overlapList) {
-      out += `  OVERLAP worker ${o.worker} from ${o.from} to ${o.to}: node ${o.first.node} (${o.first.floor}..${o.first.horizon}) and node ${o.second.node} (${o.second.floor}..${o.second.horizon})\n`;
+      const where = named ? ` in ${deploymentName(o.deployment)}` : '';
+      out += `  OVERLAP worker ${o.worker}${where} from ${o.from} to ${o.to}: node ${o.first.node} (${o.first.floor}..${o.first.horizon}) and node ${o.second.node} (${o.second.floor}..${o.second.horizon})\n`;
     }
   }
-  if (r.malformed > 0) {
-    out += `malformed grant lines: ${r.malformed} (${r.malformedExamples.join('; ')})\n`;
+  if (r.unreadable > 0) {
+    out += `UNREADABLE grant lines: ${r.unreadable}\n`;
+    for (const u of r.unreadableLines) out += `  ${place(u)}: ${u.why}\n`;
+    if (r.unreadable > r.unreadableLines.length) {
+      out += `  … and ${r.unreadable - r.unreadableLines.length} more\n`;
+    }
   }
-  out += `audit: ${r.lines} lines, ${r.grantLines} grant lines from ${r.nodes.length} node(s)${r.duplicateLines > 0 ? `, ${r.duplicateLines} repeated lines counted once` : ''}; ${r.overlaps === 0 ? 'no overlaps: no ID was granted twice' : `${r.overlaps} OVERLAPS: some IDs were granted twice`}\n`;
+  const deployments = named ? ` in ${r.deployments.length} deployments` : '';
+  out += `audit: ${r.lines} lines, ${r.grantLines} grant lines from ${r.nodes.length} node(s)${deployments}${r.duplicateLines > 0 ? `, ${r.duplicateLines} repeated lines counted once` : ''}; ${verdictText(r)}\n`;
   return out;
 }

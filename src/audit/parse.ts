@@ -2,17 +2,17 @@
  * Reading grant lines out of whatever a deployment's logs look like: pino JSON lines with
  * `msg: "grant"` among other log lines, lines prefixed by `docker compose logs` or
  * `kubectl logs --prefix`, non-JSON lines, and `GRANT_LOG` files. Anything that is not a
- * grant line is skipped; a grant line with a malformed entry is counted, never trusted.
+ * grant line is skipped. A line that looks like a grant line (it carries the grant marker)
+ * but cannot be read — cut short, two lines glued by a short write, garbage after the
+ * JSON, a field missing or out of range — is unreadable: counted and named, never trusted
+ * and never skipped as if it were not there (an overlap may hide in it).
  */
 import { GRANT_MSG, type GrantLine } from '../core/grant-log.js';
 
 /** A grant line's entry, checked and converted. */
-export type ParsedGrant =
+export type ParsedGrant = (
   | {
       readonly kind: 'segment' | 'batch' | 'range' | 'discarded' | 'fence' | 'remainder';
-      readonly node: string;
-      readonly at: number;
-      readonly incarnation: string;
       readonly tag: string;
       readonly start: bigint;
       readonly end: bigint;
@@ -22,104 +22,163 @@ export type ParsedGrant =
     }
   | {
       readonly kind: 'worker';
-      readonly node: string;
-      readonly at: number;
-      readonly incarnation: string;
       readonly worker: number;
       readonly floor: number;
       readonly horizon: number;
-    };
+    }
+) & {
+  readonly node: string;
+  /** '' for a line without one (older versions): one unnamed deployment. */
+  readonly deployment: string;
+  readonly at: number;
+  readonly incarnation: string;
+};
 
 export type LineResult =
   | { readonly type: 'grant'; readonly grant: ParsedGrant }
-  | { readonly type: 'malformed'; readonly why: string }
+  | { readonly type: 'unreadable'; readonly why: string }
   | { readonly type: 'other' };
 
 const ID_KINDS = new Set(['segment', 'batch', 'range', 'discarded', 'fence', 'remainder']);
-const DECIMAL = /^\d{1,20}$/;
+const DECIMAL = /^\d{1,19}$/;
+/** IDs are signed 64-bit integers: 0..2^63−1. */
+const MAX_ID = 2n ** 63n - 1n;
+/** The largest time (Unix ms) a JavaScript Date can hold. */
+const MAX_TIME = 8.64e15;
 const OTHER: LineResult = Object.freeze({ type: 'other' });
+const MARKER = `"${GRANT_MSG}"`;
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function malformed(why: string): LineResult {
-  return { type: 'malformed', why };
+function unreadable(why: string): LineResult {
+  return { type: 'unreadable', why };
 }
 
-/** One log line: a grant, a malformed grant, or something else. */
-export function parseLine(line: string): LineResult {
-  // Cheap test first: most lines of a busy log are requests, not grants.
-  if (!line.includes(`"${GRANT_MSG}"`)) return OTHER;
-  const brace = line.indexOf('{');
-  if (brace < 0) return OTHER;
-  let obj: unknown;
+/** A decimal ID in 0..2^63−1, or undefined. */
+function id(text: string | undefined): bigint | undefined {
+  if (text === undefined || !DECIMAL.test(text)) return undefined;
+  const v = BigInt(text);
+  return v <= MAX_ID ? v : undefined;
+}
+
+function isTime(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TIME;
+}
+
+/** `text` as one JSON value, or why it is not one. */
+function parseJson(text: string): { value: unknown } | { why: string } {
   try {
-    obj = JSON.parse(line.slice(brace));
-  } catch {
+    return { value: JSON.parse(text) as unknown };
+  } catch (err) {
+    // V8 says "Unexpected non-whitespace character after JSON" when a value is followed
+    // by more: two lines glued together, or garbage after the line.
+    return {
+      why:
+        err instanceof Error && /after JSON/.test(err.message)
+          ? 'more after the JSON object (two lines glued together by a short write?)'
+          : 'not a whole JSON object (cut short?)',
+    };
+  }
+}
+
+/**
+ * One log line: a grant, an unreadable grant line, or something else. `unterminated`:
+ * the input's last line, with no newline after it — where a full disk cuts a line, so
+ * there a cut JSON object is unreadable even when the cut took the marker with it.
+ */
+export function parseLine(line: string, unterminated = false): LineResult {
+  const brace = line.indexOf('{');
+  // Cheap test first: most lines of a busy log are requests, not grants.
+  if (!line.includes(MARKER)) {
+    if (unterminated && brace >= 0 && 'why' in parseJson(line.slice(brace))) {
+      return unreadable('the last line is cut short (no newline at its end)');
+    }
     return OTHER;
   }
-  if (typeof obj !== 'object' || obj === null) return OTHER;
+  if (brace < 0) return unreadable('no JSON object on the line');
+  const parsed = parseJson(line.slice(brace));
+  if ('why' in parsed) {
+    return unreadable(
+      unterminated && parsed.why.startsWith('not a whole')
+        ? 'the last line is cut short (no newline at its end)'
+        : parsed.why,
+    );
+  }
+  const obj = parsed.value;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return OTHER;
   const o = obj as { msg?: unknown; grant?: unknown };
-  if (o.msg !== GRANT_MSG) return OTHER;
-  if (typeof o.grant !== 'object' || o.grant === null) return malformed('no grant object');
+  if (o.msg !== GRANT_MSG) {
+    // A line of another kind that merely mentions "grant" (a tag of that name) is not
+    // one; a grant object under another message is a grant line damaged.
+    return 'grant' in o ? unreadable(`a grant object without "msg":"${GRANT_MSG}"`) : OTHER;
+  }
+  if (typeof o.grant !== 'object' || o.grant === null) return unreadable('no grant object');
   return checkGrant(o.grant as Partial<Record<keyof GrantLine, unknown>>);
 }
 
 function checkGrant(g: Partial<Record<keyof GrantLine, unknown>>): LineResult {
   const node = str(g.node);
-  if (node === undefined) return malformed('grant without a node');
+  if (node === undefined) return unreadable('grant without a node');
   const atText = str(g.at);
   const at = atText === undefined ? NaN : Date.parse(atText);
-  if (!Number.isFinite(at)) return malformed(`grant of node ${node} without a valid time`);
-  const incarnation = str(g.incarnation) ?? '';
+  if (!Number.isFinite(at)) return unreadable(`grant of node ${node} without a valid time`);
+  if (g.deployment !== undefined && str(g.deployment) === undefined)
+    return unreadable(`grant of node ${node}: deployment is not a name`);
+  const common = {
+    node,
+    at,
+    deployment: str(g.deployment) ?? '',
+    incarnation: str(g.incarnation) ?? '',
+  };
   if (g.kind === 'worker') {
     const { worker, floor, horizon } = g;
     if (!Number.isSafeInteger(worker) || (worker as number) < 0)
-      return malformed(`worker grant of node ${node} without a valid worker ID`);
-    if (!Number.isFinite(floor) || !Number.isFinite(horizon))
-      return malformed(`worker grant of node ${node} without a valid floor and horizon`);
+      return unreadable(`worker grant of node ${node} without a valid worker ID`);
+    if (!isTime(floor) || !isTime(horizon) || floor > horizon)
+      return unreadable(
+        `worker grant of node ${node}: floor ${String(floor)} and horizon ${String(horizon)} are not times (Unix ms, 0..${MAX_TIME}, floor first)`,
+      );
     return {
       type: 'grant',
-      grant: {
-        kind: 'worker',
-        node,
-        at,
-        incarnation,
-        worker: worker as number,
-        floor: floor as number,
-        horizon: horizon as number,
-      },
+      grant: { ...common, kind: 'worker', worker: worker as number, floor, horizon },
     };
   }
   if (typeof g.kind !== 'string' || !ID_KINDS.has(g.kind))
-    return malformed(`grant of node ${node} of unknown kind ${JSON.stringify(g.kind)}`);
+    return unreadable(`grant of node ${node} of unknown kind ${JSON.stringify(g.kind)}`);
   const tag = str(g.tag);
-  const start = str(g.start);
-  const end = str(g.end);
-  if (tag === undefined || start === undefined || end === undefined)
-    return malformed(`${g.kind} grant of node ${node} without tag, start and end`);
-  if (!DECIMAL.test(start) || !DECIMAL.test(end) || BigInt(end) < BigInt(start))
-    return malformed(`${g.kind} grant of node ${node}: ${start}..${end} is not a range`);
-  const max = str(g.max);
-  const skipped = str(g.skipped);
+  const startText = str(g.start);
+  const endText = str(g.end);
+  if (tag === undefined || startText === undefined || endText === undefined)
+    return unreadable(`${g.kind} grant of node ${node} without tag, start and end`);
+  const start = id(startText);
+  const end = id(endText);
+  if (start === undefined || end === undefined || end < start)
+    return unreadable(
+      `${g.kind} grant of node ${node}: ${startText}..${endText} is not a range of IDs (0..${MAX_ID})`,
+    );
+  const maxText = str(g.max);
+  const skippedText = str(g.skipped);
+  const max = id(maxText);
+  const skipped = id(skippedText);
   if (
-    (max !== undefined && !DECIMAL.test(max)) ||
-    (skipped !== undefined && !DECIMAL.test(skipped))
+    (maxText !== undefined && max === undefined) ||
+    (skippedText !== undefined && skipped === undefined)
   )
-    return malformed(`${g.kind} grant of node ${node}: max or skipped is not a decimal`);
+    return unreadable(
+      `${g.kind} grant of node ${node}: max or skipped is not a decimal in 0..${MAX_ID}`,
+    );
   return {
     type: 'grant',
     grant: {
+      ...common,
       kind: g.kind as 'segment',
-      node,
-      at,
-      incarnation,
       tag,
-      start: BigInt(start),
-      end: BigInt(end),
-      max: max === undefined ? undefined : BigInt(max),
-      skipped: skipped === undefined ? 0n : BigInt(skipped),
+      start,
+      end,
+      max,
+      skipped: skipped ?? 0n,
       client: str(g.client),
     },
   };

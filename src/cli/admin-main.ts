@@ -8,7 +8,6 @@
  *
  * Exit codes: 0 done, 1 refused or failed (what and why on stderr), 2 usage error.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { IdAllocError, isIdAllocError } from '../core/errors.js';
 import type { Store } from '../core/store-ports.js';
@@ -28,8 +27,9 @@ import {
   warning,
 } from './output.js';
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
-import { ExportRefused, runExport, runImport } from './transfer.js';
+import { ExportRefused, readExportFile, runExport, runImport } from './transfer.js';
 import { importWorkers, runReleaseImported } from './worker-transfer.js';
+import { InputError } from './bounded-input.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -74,10 +74,10 @@ async function runAdmin(
   let file: TagFile | undefined;
   if (command.kind === 'import') {
     try {
-      file = parseTagFile(readFileSync(command.file, 'utf8'), command.file);
+      file = parseTagFile(await readExportFile(command.file), command.file);
     } catch (err) {
       const message =
-        err instanceof TagFileError
+        err instanceof TagFileError || err instanceof InputError
           ? err.message
           : `cannot read ${command.file}: ${err instanceof Error ? err.message : String(err)}`;
       io.err(

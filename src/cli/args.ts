@@ -38,8 +38,10 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
                                         worker IDs leased at the export held that long
   worker release-imported               end the holds of 'tag import' (once the exporting
                                         store's nodes are all stopped)
-  audit [FILE...] [--json]              check the grant logs of every node for IDs granted
-                                        twice (no FILE or '-': stdin); exit 1 on overlaps
+  audit [FILE...] [--json] [--idle-timeout S]
+                                        check the grant logs of every node for IDs granted
+                                        twice (no FILE or '-': stdin); exit 0 clean, 1 overlaps,
+                                        3 grant lines it could not read, 4 no grant line
 `;
 
 /** `--help`: the synopsis and what applies to every command. */

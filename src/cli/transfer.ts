@@ -3,15 +3,7 @@
  * exportTags / importTag, with the file written atomically and one line per tag.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { isIdAllocError } from '../core/errors.js';
@@ -26,8 +18,23 @@ import {
   untilStoreLost,
 } from './import-checks.js';
 import { ignoredEntriesMessage, json, warning } from './output.js';
+import { InputError, readWhole, type InputBounds } from './bounded-input.js';
 import { parseTagFile, tagFile, type StoreOrigin, type TagFile } from './tag-file.js';
 import { workersToExport } from './worker-transfer.js';
+
+/**
+ * An export file is read whole and must be a regular file of at most 256 MiB (a million
+ * tags take about 200 MiB): a FIFO may have no writer, a device no end (/dev/zero).
+ */
+const EXPORT_FILE_BOUNDS: InputBounds = { pipes: false, idleMs: 0, maxBytes: 256 * 1024 * 1024 };
+
+/**
+ * The text of an export file, within {@link EXPORT_FILE_BOUNDS}.
+ * @throws InputError when the file is refused; the fs error when it cannot be read
+ */
+export function readExportFile(file: string): Promise<string> {
+  return readWhole(file, EXPORT_FILE_BOUNDS);
+}
 
 interface Io {
   readonly out: (text: string) => void;
@@ -105,11 +112,15 @@ function lostSince(previous: readonly TagRecord[], now: readonly TagRecord[]): s
 }
 
 /** Refuses to replace an export at `out` that holds more than the store now does. */
-function guardPrevious(out: string, records: readonly TagRecord[]): void {
+async function guardPrevious(out: string, records: readonly TagRecord[]): Promise<void> {
   let text: string;
   try {
-    text = readFileSync(out, 'utf8');
-  } catch {
+    text = await readExportFile(out);
+  } catch (err) {
+    if (err instanceof InputError)
+      throw new ExportRefused(
+        `refusing to write the export: ${err.message}; to replace it anyway, pass --force`,
+      );
     return; // no previous export: nothing to protect
   }
   let previous: TagFile;
@@ -150,7 +161,7 @@ export async function runExport(
     io.out(text);
     return 0;
   }
-  if (!opts.force) guardPrevious(out, exported.records);
+  if (!opts.force) await guardPrevious(out, exported.records);
   try {
     writeAtomically(out, text);
   } catch (err) {

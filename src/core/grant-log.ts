@@ -78,6 +78,12 @@ export interface WorkerEvent {
 export interface GrantLine {
   readonly kind: GrantEvent['kind'];
   readonly node: string;
+  /**
+   * The deployment the grant came from: its store as configured and its key prefix (see
+   * deploymentOf in store/open.ts). One log may hold the lines of two deployments; the
+   * audit checks each apart. Absent in lines of older versions.
+   */
+  readonly deployment?: string;
   /** ISO-8601 time the node received (or gave up) the grant. */
   readonly at: string;
   readonly incarnation?: string;
@@ -131,8 +137,18 @@ export function defaultNodeId(): string {
 }
 
 /** A grant event as the line's `grant` object. */
-export function grantLine(event: GrantEvent, node: string, at: number): GrantLine {
-  const base = { kind: event.kind, node, at: new Date(at).toISOString() };
+export function grantLine(
+  event: GrantEvent,
+  node: string,
+  at: number,
+  deployment?: string,
+): GrantLine {
+  const base = {
+    kind: event.kind,
+    node,
+    ...(deployment ? { deployment } : {}),
+    at: new Date(at).toISOString(),
+  };
   if (event.kind === 'worker') {
     const { worker, floor, horizon, how, incarnation } = event;
     return { ...base, ...(incarnation ? { incarnation } : {}), worker, floor, horizon, how };
@@ -154,6 +170,8 @@ export function grantLine(event: GrantEvent, node: string, at: number): GrantLin
 export interface GrantLogOptions {
   /** `NODE_ID`. @default hostname:pid */
   readonly nodeId?: string;
+  /** The deployment every line names (see {@link GrantLine.deployment}). @default none */
+  readonly deployment?: string;
   /** `GRANT_LOG`: a file to append lines to instead of `log`. */
   readonly file?: string;
   /** Wall clock (ms). @default Date.now */
@@ -185,7 +203,7 @@ export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): G
     return {
       nodeId,
       record(event) {
-        log.info({ grant: grantLine(event, nodeId, now()) }, GRANT_MSG);
+        log.info({ grant: grantLine(event, nodeId, now(), opts.deployment) }, GRANT_MSG);
       },
       check: () => undefined,
       reopen: () => undefined,
@@ -198,7 +216,9 @@ export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): G
     record(event) {
       const at = now();
       const line = { time: new Date(at).toISOString(), msg: GRANT_MSG };
-      file.write(`${JSON.stringify({ ...line, grant: grantLine(event, nodeId, at) })}\n`);
+      file.write(
+        `${JSON.stringify({ ...line, grant: grantLine(event, nodeId, at, opts.deployment) })}\n`,
+      );
     },
     ensureWritable: () => file.ensureWritable(),
     check: () => file.check(),

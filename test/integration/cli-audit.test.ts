@@ -1,19 +1,21 @@
 /**
  * `idalloc-admin audit` as a real process: files and stdin, logs of several nodes with
  * other lines in between, exit 0 when clean, 1 on an overlap, 2 on a usage error or an
- * unreadable file, and --json. It needs no store: no Redis is configured here.
+ * unreadable file, 3 when grant lines could not be read, 4 without a grant line, and
+ * --json. It needs no store: no Redis is configured here.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/audit/index.js';
 import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'idalloc-audit-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   readonly code: number;
@@ -58,9 +60,9 @@ const seg = (start: bigint, end: bigint): GrantEvent => ({
   incarnation: 'r1',
 });
 
-function file(name: string, lines: string[]): string {
+function file(name: string, lines: string[], newlineAtEnd = true): string {
   const path = join(dir, name);
-  writeFileSync(path, `${lines.join('\n')}\n`);
+  writeFileSync(path, `${lines.join('\n')}${newlineAtEnd ? '\n' : ''}`);
   return path;
 }
 
@@ -119,5 +121,78 @@ describe('idalloc-admin audit', () => {
     const missing = await audit([nodeA, join(dir, 'missing.log')]);
     expect(missing).toMatchObject({ code: 2, stdout: '' });
     expect(missing.stderr).toMatch(/cannot read '.*missing\.log': ENOENT/);
+  });
+
+  it('exits 3 over a log whose last line was cut short, naming the file and line', async () => {
+    const cut = line('b', 10, seg(2500n, 3500n)); // overlaps a's 2001..3000, if it were read
+    const full = file('full-disk.log', [line('b', 5, seg(1001n, 2000n)), cut.slice(0, 60)], false);
+    const r = await audit([nodeA, full]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain(`${full}:2: the last line is cut short`);
+    expect(r.stdout).toMatch(/NOT CLEAN: 1 grant line\(s\) could not be read/);
+    expect(r.stdout).not.toMatch(/no ID was granted twice/);
+  });
+
+  it('exits 3 over two grant lines glued by a short write, naming the line', async () => {
+    const glued = file('glued.log', [
+      line('b', 5, seg(1001n, 2000n)),
+      `${line('b', 10, seg(2500n, 3500n)).slice(0, 70)}${line('b', 11, seg(3501n, 3600n))}`,
+    ]);
+    const r = await audit([nodeA, glued, '--json']);
+    expect(r.code).toBe(3);
+    const report = JSON.parse(r.stdout) as AuditReport;
+    expect(report).toMatchObject({ verdict: 'unreadable', unreadable: 1, overlaps: 0 });
+    expect(report.unreadableLines).toEqual([
+      { file: glued, line: 2, why: expect.stringMatching(/cut short|glued/) as unknown },
+    ]);
+  });
+
+  it('exits 4 over empty input and over logs without a grant line', async () => {
+    const empty = await audit([]);
+    expect(empty.code).toBe(4);
+    expect(empty.stdout).toMatch(/audit: 0 lines, 0 grant lines .*NOTHING AUDITED/);
+    const noGrants = await audit([file('other.log', ['{"msg":"listening"}', 'text'])]);
+    expect(noGrants.code).toBe(4);
+  });
+
+  it('exits 3 on a 20-digit range end, and on a worker line out of a date range without a stack', async () => {
+    const huge = line('a', 0, seg(1n, 1000n)).replace(
+      '"end":"1000"',
+      '"end":"99999999999999999999"',
+    );
+    const worker: GrantEvent = {
+      kind: 'worker',
+      worker: 1,
+      floor: 9e15,
+      horizon: 9.1e15,
+      how: 'claim',
+    };
+    const r = await audit([
+      file('odd.log', [huge, line('w', 1, worker), line('a', 2, seg(1n, 10n))]),
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(
+      /odd\.log:1: segment grant of node a: 1\.\.99999999999999999999 is not a range/,
+    );
+    expect(r.stdout).toMatch(/odd\.log:2: worker grant of node w: floor 9000000000000000/);
+  });
+
+  it('exits 0 over one log of two deployments granting the same IDs', async () => {
+    const at = (d: string, node: string, s: number, start: bigint, end: bigint) =>
+      JSON.stringify({
+        msg: GRANT_MSG,
+        grant: grantLine(seg(start, end), node, T0 + s * 1000, d),
+      });
+    const r = await audit([
+      file('two.log', [
+        at('redis:h:6379/0 prefix=prod:', 'p1', 0, 1n, 1000n),
+        at('redis:h:6379/0 prefix=test:', 't1', 1, 1n, 1000n),
+        at('redis:h:6379/0 prefix=prod:', 'p2', 2, 1001n, 2000n),
+      ]),
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^tag order in redis:h:6379\/0 prefix=prod:: 2 grants/m);
+    expect(r.stdout).toMatch(/in 2 deployments; no overlaps/);
   });
 });

@@ -48,6 +48,10 @@ describe('library createAllocator', () => {
     }
     const grants = lines.filter((l) => l.msg === 'grant').map((l) => l.grant!);
     expect(grants[0]).toMatchObject({ kind: 'segment', node: 'lib-1', start: '1', end: '50' });
+    // Every line names the deployment: the Redis address and the key prefix.
+    const { hostname, port } = new URL(url);
+    const deployment = `redis:${hostname}:${port}/0 prefix=${keyPrefix}`;
+    expect(grants.every((g) => g.deployment === deployment)).toBe(true);
     expect(grants.map((g) => g.kind)).toContain('range');
     // close() logged what the buffers still held.
     expect(grants.at(-1)).toMatchObject({ kind: 'remainder', start: '2', end: '50' });

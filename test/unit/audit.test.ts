@@ -218,11 +218,12 @@ describe('audit of snowflake worker claims', () => {
 });
 
 describe('reading logs', () => {
-  it('takes grant lines among other lines, prefixes, and malformed ones', () => {
+  it('takes grant lines among other lines and prefixes, and counts the unreadable ones by line', () => {
     const good = line('a', 1, seg('order', 1n, 10n));
     const r = auditGrantLog([
       'plain text, not JSON',
       '{"level":30,"msg":"request completed","res":{"statusCode":200}}',
+      '{"level":40,"tag":"grant","msg":"tag not found"}',
       `web-1  | ${good}`,
       `[pod/idalloc-0/idalloc] ${line('b', 2, seg('order', 11n, 20n))}`,
       '{"msg":"grant","grant":{"kind":"segment","node":"x","at":"2026-01-01T00:00:00Z","tag":"order","start":"9","end":"3"}}',
@@ -230,13 +231,19 @@ describe('reading logs', () => {
       '{"msg":"grant"',
       '',
     ]);
-    expect(r.lines).toBe(8);
+    expect(r.lines).toBe(9);
     expect(r.grantLines).toBe(2);
-    expect(r.malformed).toBe(2);
-    expect(r.malformedExamples).toEqual([
-      'segment grant of node x: 9..3 is not a range',
-      'grant without a node',
+    expect(r.unreadable).toBe(3);
+    expect(r.unreadableLines).toEqual([
+      {
+        file: '',
+        line: 6,
+        why: 'segment grant of node x: 9..3 is not a range of IDs (0..9223372036854775807)',
+      },
+      { file: '', line: 7, why: 'grant without a node' },
+      { file: '', line: 8, why: 'not a whole JSON object (cut short?)' },
     ]);
+    expect(r.verdict).toBe('unreadable');
     expect(r.tags[0]!.idsGranted).toBe('20');
   });
 

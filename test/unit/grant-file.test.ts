@@ -247,9 +247,13 @@ describe('GRANT_LOG: recovery, rotation, symbolic links, worker names', () => {
   });
 
   it('names each worker of a node apart: NODE_ID/w<k>', () => {
-    expect(grantLogFromConfig({ NODE_ID: 'web-3' }, memoryLog(), 2).nodeId).toBe('web-3/w2');
+    expect(grantLogFromConfig({ NODE_ID: 'web-3' }, memoryLog(), { worker: 2 }).nodeId).toBe(
+      'web-3/w2',
+    );
     expect(grantLogFromConfig({ NODE_ID: 'web-3' }, memoryLog()).nodeId).toBe('web-3');
     // hostname:pid differs per worker process by itself.
-    expect(grantLogFromConfig({}, memoryLog(), 2).nodeId).toMatch(new RegExp(`:${process.pid}$`));
+    expect(grantLogFromConfig({}, memoryLog(), { worker: 2 }).nodeId).toMatch(
+      new RegExp(`:${process.pid}$`),
+    );
   });
 });

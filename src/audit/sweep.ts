@@ -1,0 +1,260 @@
+/**
+ * The sweep behind a tag's report: per deployment and tag, the ID grants sorted by start
+ * and swept once (a range that starts at or below the highest end seen so far overlaps an
+ * earlier one; the holes between ranges are gaps, explained where the logs say why).
+ */
+import { SKIP_REASONS, type SkipReason } from '../core/grant-log.js';
+import type { Forecast, Gap, GapCause, GrantRef, Overlap, TagReport } from './types.js';
+
+/** Overlaps and gaps listed per tag (all are counted; only this many are listed). */
+export const LIST_LIMIT = 100;
+
+export interface IdGrant {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly at: number;
+  readonly node: number;
+  readonly kind: string;
+  readonly incarnation: number;
+  readonly client: string | undefined;
+}
+
+export interface Explained {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly cause: Exclude<GapCause, 'unexplained'>;
+}
+
+/** What the lines said of one tag of one deployment. */
+export class TagState {
+  readonly grants: IdGrant[] = [];
+  readonly explained: Explained[] = [];
+  readonly skipped = new Map<SkipReason, bigint>();
+  max: { value: bigint; at: number } | undefined;
+
+  constructor(
+    readonly deployment: string,
+    readonly tag: string,
+  ) {}
+
+  addSkip(reason: SkipReason, n: bigint): void {
+    this.skipped.set(reason, (this.skipped.get(reason) ?? 0n) + n);
+  }
+
+  /** This tag's lines and `other`'s together, as lines of this deployment. */
+  with(other: TagState): TagState {
+    const t = new TagState(this.deployment, this.tag);
+    t.grants.push(...this.grants, ...other.grants);
+    t.explained.push(...this.explained, ...other.explained);
+    for (const s of [this, other]) for (const [r, n] of s.skipped) t.addSkip(r, n);
+    const maxes = [this.max, other.max].filter((m) => m !== undefined);
+    t.max = maxes.sort((a, b) => a.at - b.at).at(-1);
+    return t;
+  }
+}
+
+/** Node and incarnation names by the indexes grants hold. */
+export interface Names {
+  readonly nodes: readonly string[];
+  readonly incarnations: readonly string[];
+}
+
+function cmp(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function ref(g: IdGrant, names: Names): GrantRef {
+  return {
+    node: names.nodes[g.node]!,
+    kind: g.kind,
+    start: g.start.toString(),
+    end: g.end.toString(),
+    at: new Date(g.at).toISOString(),
+    incarnation: names.incarnations[g.incarnation]!,
+    ...(g.client === undefined ? {} : { client: g.client }),
+  };
+}
+
+/** The same grant line fed twice: every field alike, the store's incarnation too. */
+function isCopy(p: IdGrant | undefined, g: IdGrant): boolean {
+  return (
+    p !== undefined &&
+    p.start === g.start &&
+    p.end === g.end &&
+    p.node === g.node &&
+    p.at === g.at &&
+    p.kind === g.kind &&
+    p.incarnation === g.incarnation
+  );
+}
+
+/** A tag's report, and how many of its grant lines were copies (counted once). */
+export function sweepTag(t: TagState, names: Names): { report: TagReport; copies: number } {
+  // By start, then end; ties by node, time, kind and incarnation so that a line fed twice
+  // lies next to its copy.
+  t.grants.sort(
+    (a, b) =>
+      cmp(a.start, b.start) ||
+      cmp(a.end, b.end) ||
+      a.node - b.node ||
+      a.at - b.at ||
+      (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
+      a.incarnation - b.incarnation,
+  );
+  let copies = 0;
+  const grants: IdGrant[] = [];
+  for (const g of t.grants) {
+    if (isCopy(grants[grants.length - 1], g)) copies++;
+    else grants.push(g);
+  }
+  const explained = t.explained.sort((a, b) => cmp(a.start, b.start));
+  const overlapList: Overlap[] = [];
+  const gapList: Gap[] = [];
+  const gapCauses: Record<GapCause, bigint> = {
+    incarnation_jump: 0n,
+    discarded_grant: 0n,
+    fence: 0n,
+    unexplained: 0n,
+  };
+  let overlaps = 0;
+  let overlapping = 0n;
+  let gaps = 0;
+  let gapIds = 0n;
+  let granted = 0n;
+  let covered = 0n; // IDs in at least one grant: what the tag used, without its gaps
+  let holder: IdGrant | undefined; // the grant reaching highest so far
+  let ex = 0; // explanations before this index end below the current gap
+  const nodes = new Set<number>();
+  const incarnations: number[] = [];
+  for (const g of grants) {
+    granted += g.end - g.start + 1n;
+    nodes.add(g.node);
+    if (!incarnations.includes(g.incarnation)) incarnations.push(g.incarnation);
+    if (holder === undefined) covered += g.end - g.start + 1n;
+    else if (g.end > holder.end) {
+      covered += g.end - (g.start > holder.end ? g.start : holder.end + 1n) + 1n;
+    }
+    if (holder !== undefined && g.start <= holder.end) {
+      overlaps++;
+      const to = g.end < holder.end ? g.end : holder.end;
+      overlapping += to - g.start + 1n;
+      if (overlapList.length < LIST_LIMIT) {
+        overlapList.push({
+          start: g.start.toString(),
+          end: to.toString(),
+          ids: (to - g.start + 1n).toString(),
+          first: ref(holder, names),
+          second: ref(g, names),
+        });
+      }
+    } else if (holder !== undefined && g.start > holder.end + 1n) {
+      const from = holder.end + 1n;
+      const to = g.start - 1n;
+      gaps++;
+      gapIds += to - from + 1n;
+      const causes = explain(explained, from, to, ex);
+      ex = causes.next;
+      for (const [c, n] of Object.entries(causes.ids) as [GapCause, bigint][]) gapCauses[c] += n;
+      if (gapList.length < LIST_LIMIT) {
+        gapList.push({
+          start: from.toString(),
+          end: to.toString(),
+          ids: (to - from + 1n).toString(),
+          causes: Object.fromEntries(Object.entries(causes.ids).map(([c, n]) => [c, n.toString()])),
+          incarnationChanged:
+            names.incarnations[holder.incarnation] !== '' &&
+            names.incarnations[g.incarnation] !== '' &&
+            holder.incarnation !== g.incarnation,
+        });
+      }
+    }
+    if (holder === undefined || g.end > holder.end) holder = g;
+  }
+  const lowest = grants[0]?.start ?? 0n;
+  const highest = holder?.end ?? 0n;
+  const skipped = Object.fromEntries(
+    SKIP_REASONS.map((r) => [r, (t.skipped.get(r) ?? 0n).toString()]),
+  ) as Record<SkipReason, string>;
+  const report: TagReport = {
+    tag: t.tag,
+    deployment: t.deployment,
+    grants: grants.length,
+    nodes: [...nodes].map((i) => names.nodes[i]!).sort(),
+    idsGranted: granted.toString(),
+    lowest: lowest.toString(),
+    highest: highest.toString(),
+    overlaps,
+    overlappingIds: overlapping.toString(),
+    overlapList,
+    gaps,
+    gapIds: gapIds.toString(),
+    gapList,
+    gapCauses: Object.fromEntries(
+      Object.entries(gapCauses).map(([c, n]) => [c, n.toString()]),
+    ) as Record<GapCause, string>,
+    skipped,
+    incarnations: incarnations.map((i) => names.incarnations[i]!).filter((s) => s !== ''),
+    forecast: forecast(grants, covered, highest, t.max?.value),
+  };
+  return { report, copies };
+}
+
+/**
+ * The IDs of gap `from`..`to` by cause, from explanations sorted by start, beginning the
+ * scan at index `i` (explanations ending before an earlier gap are passed for good).
+ */
+function explain(
+  explained: readonly Explained[],
+  from: bigint,
+  to: bigint,
+  i: number,
+): { ids: Partial<Record<GapCause, bigint>>; next: number } {
+  while (i < explained.length && explained[i]!.end < from) i++;
+  const ids: Partial<Record<GapCause, bigint>> = {};
+  let covered = from; // IDs below this are attributed already
+  for (let j = i; j < explained.length && explained[j]!.start <= to; j++) {
+    const e = explained[j]!;
+    const s = e.start > covered ? e.start : covered;
+    const end = e.end < to ? e.end : to;
+    if (end < s) continue;
+    ids[e.cause] = (ids[e.cause] ?? 0n) + (end - s + 1n);
+    covered = end + 1n;
+  }
+  const total = to - from + 1n;
+  const known = Object.values(ids).reduce((a, b) => a + b, 0n);
+  if (known < total) ids.unexplained = total - known;
+  return { ids, next: i };
+}
+
+/**
+ * How long the tag lasts: the IDs left above the highest granted, at the rate the grants
+ * used IDs — the IDs they cover (`used`), never the gaps between them.
+ */
+function forecast(
+  grants: readonly IdGrant[],
+  used: bigint,
+  highest: bigint,
+  max: bigint | undefined,
+): Forecast | null {
+  if (max === undefined || grants.length === 0) return null;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const g of grants) {
+    if (g.at < first) first = g.at;
+    if (g.at > last) last = g.at;
+  }
+  const spanSeconds = (last - first) / 1000;
+  const left = max > highest ? max - highest : 0n;
+  const rate = spanSeconds > 0 ? Number(used) / spanSeconds : null;
+  const lastsSeconds = rate === null ? null : Number(left) / rate;
+  const endMs = lastsSeconds === null ? NaN : last + lastsSeconds * 1000;
+  return {
+    max: max.toString(),
+    idsLeft: left.toString(),
+    idsPerSecond: rate,
+    spanSeconds,
+    lastsSeconds,
+    exhaustedAt:
+      Number.isFinite(endMs) && Math.abs(endMs) <= 8.64e15 ? new Date(endMs).toISOString() : null,
+  };
+}

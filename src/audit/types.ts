@@ -1,0 +1,132 @@
+/** The audit's report (index.ts builds it, format.ts prints it, the CLI answers it as JSON). */
+import type { SkipReason } from '../core/grant-log.js';
+
+/** One grant as a report shows it. */
+export interface GrantRef {
+  readonly node: string;
+  readonly kind: string;
+  readonly start: string;
+  readonly end: string;
+  readonly at: string;
+  readonly incarnation: string;
+  readonly client?: string;
+}
+
+export interface Overlap {
+  /** The IDs both grants hold. */
+  readonly start: string;
+  readonly end: string;
+  readonly ids: string;
+  readonly first: GrantRef;
+  readonly second: GrantRef;
+}
+
+export type GapCause = Exclude<SkipReason, 'shutdown_remainder'> | 'unexplained';
+
+export interface Gap {
+  readonly start: string;
+  readonly end: string;
+  readonly ids: string;
+  /** IDs of the gap by cause; `unexplained`: no line says why (admin bump, a node not in the logs…). */
+  readonly causes: Partial<Record<GapCause, string>>;
+  /**
+   * The grants on either side came from different store incarnations (run_ids): a
+   * restart or failover lies in the gap even where no node logged the jump (an admin
+   * command applied it, or the node that did is not in the logs).
+   */
+  readonly incarnationChanged: boolean;
+}
+
+export interface Forecast {
+  /** The tag's max as the latest grant line reported it. */
+  readonly max: string;
+  /** IDs above the highest granted, up to max. */
+  readonly idsLeft: string;
+  /**
+   * IDs granted per second over the log's time span: the IDs the grants cover, not the
+   * gaps between them (an incarnation jump or a bump is a one-off, not a rate).
+   */
+  readonly idsPerSecond: number | null;
+  readonly spanSeconds: number;
+  /** Seconds until max at that rate, or null without a rate. */
+  readonly lastsSeconds: number | null;
+  /** ISO time it runs out, or null (no rate, or beyond what a Date can show). */
+  readonly exhaustedAt: string | null;
+}
+
+export interface TagReport {
+  readonly tag: string;
+  /** The deployment the tag's grants came from ('' for lines that name none). */
+  readonly deployment: string;
+  readonly grants: number;
+  readonly nodes: readonly string[];
+  readonly idsGranted: string;
+  readonly lowest: string;
+  readonly highest: string;
+  readonly overlaps: number;
+  readonly overlappingIds: string;
+  readonly overlapList: readonly Overlap[];
+  readonly gaps: number;
+  readonly gapIds: string;
+  readonly gapList: readonly Gap[];
+  /** Gap IDs by cause, over all gaps. */
+  readonly gapCauses: Record<GapCause, string>;
+  /** IDs given up unserved, by reason, as the nodes logged them. */
+  readonly skipped: Record<SkipReason, string>;
+  /** Incarnations (Redis run_ids) the tag's grants came from, in order of first use. */
+  readonly incarnations: readonly string[];
+  readonly forecast: Forecast | null;
+}
+
+export interface WorkerOverlap {
+  readonly deployment: string;
+  readonly worker: number;
+  /** The timestamps (Unix ms) both holders may mint with. */
+  readonly from: string;
+  readonly to: string;
+  readonly first: { node: string; floor: string; horizon: string; at: string };
+  readonly second: { node: string; floor: string; horizon: string; at: string };
+}
+
+export interface WorkerReport {
+  readonly holders: number;
+  readonly workerIds: number;
+  readonly overlaps: number;
+  readonly overlapList: readonly WorkerOverlap[];
+}
+
+/**
+ * What the audit concludes: `clean` — every grant line read, none granted twice;
+ * `overlaps` — some ID was granted twice (whatever else); `unreadable` — no overlap among
+ * the lines read, but some grant lines could not be read, so none can be ruled out;
+ * `empty` — not one grant line: nothing was audited.
+ */
+export type Verdict = 'clean' | 'overlaps' | 'unreadable' | 'empty';
+
+/** A line that looks like a grant line but cannot be read. */
+export interface UnreadableLine {
+  /** The file ('stdin' for standard input; '' when lines were handed over directly). */
+  readonly file: string;
+  /** 1-based line number within the file. */
+  readonly line: number;
+  readonly why: string;
+}
+
+export interface AuditReport {
+  readonly verdict: Verdict;
+  readonly lines: number;
+  readonly grantLines: number;
+  /** Lines repeated verbatim (the same log fed twice): counted once. */
+  readonly duplicateLines: number;
+  /** Lines that look like grant lines (cut, glued, out of range…) but cannot be read. */
+  readonly unreadable: number;
+  /** The first few of them: where and why. */
+  readonly unreadableLines: readonly UnreadableLine[];
+  /** The deployments the grant lines name ('' for lines that name none), sorted. */
+  readonly deployments: readonly string[];
+  readonly nodes: readonly string[];
+  readonly tags: readonly TagReport[];
+  readonly workers: WorkerReport;
+  /** ID overlaps plus worker overlaps: non-zero means some ID may have been issued twice. */
+  readonly overlaps: number;
+}
