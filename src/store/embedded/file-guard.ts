@@ -16,6 +16,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { unavailable, type IdAllocError } from '../../core/errors.js';
 import { sqliteFailure, writeTransaction } from './database.js';
 import { messageOf, type FileIdentity } from './file-check.js';
+import type { Incarnation, IncarnationGuard, Opened } from './incarnation.js';
 
 /** How long a client should wait before asking a node whose store file is gone, s. */
 const LOST_RETRY_AFTER_S = 10;
@@ -98,6 +99,8 @@ export class FileGuard {
 /** Where the store reports what an operator must see: a pino logger fits. */
 export interface StoreLog {
   error(obj: object, msg: string): void;
+  /** A file found restored (a new incarnation); `error` when absent. */
+  warn?(obj: object, msg: string): void;
 }
 
 /** At most one line per this many ms about SQLite failures that retrying will not heal. */
@@ -105,6 +108,7 @@ const FAULT_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The connection as the stores use it: each call checked by the {@link FileGuard}, each
+ * write checked and sealed by the {@link IncarnationGuard}, each
  * SQLite failure turned into UNAVAILABLE (see `sqliteFailure`), and a failure that
  * retrying will not heal (a damaged file, a bug) logged with its reason, at most once per
  * {@link FAULT_LOG_INTERVAL_MS} (the count of those left out is in the next line).
@@ -116,6 +120,7 @@ export class GuardedDatabase {
   constructor(
     readonly db: DatabaseSync,
     readonly guard: FileGuard,
+    readonly incarnations: IncarnationGuard,
     private readonly log: StoreLog | undefined,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -124,18 +129,48 @@ export class GuardedDatabase {
    * `fn` in a write transaction, after the check — and the check again after the commit:
    * the file can go while the transaction waits for another process's lock, and what was
    * committed then went to the orphan, so it must not be used (a grant there is thrown
-   * away unserved: a gap, never a repeat).
+   * away unserved: a gap, never a repeat). `fn` gets the file's incarnation, checked
+   * against the witness first; the witness is sealed after `fn`, so a refusal (a throw)
+   * leaves it as it was, and put back when the COMMIT fails.
    */
-  write<T>(what: string, fn: () => T): T {
+  write<T>(what: string, fn: (incarnation: Incarnation) => T): T {
     this.guard.check(what);
+    let opened: Opened | undefined;
+    let sealed = false;
     let result: T;
     try {
-      result = writeTransaction(this.db, fn);
+      result = writeTransaction(
+        this.db,
+        () => {
+          const o = (opened = this.incarnations.open());
+          const r = fn(o);
+          this.incarnations.seal(o);
+          sealed = true;
+          return r;
+        },
+        () => {
+          if (sealed && opened) this.incarnations.unseal(opened);
+        },
+      );
     } catch (err) {
       throw this.failure(err, what);
     }
     this.guard.check(what);
+    if (opened?.rotated !== undefined) this.reportRestored(opened.rotated, opened.id);
     return result;
+  }
+
+  /** One line once a new incarnation is committed (never for a write rolled back). */
+  private reportRestored(fault: string, id: string): void {
+    const line =
+      `the embedded store ${this.guard.path} is not the file last written here (${fault}): ` +
+      'it was restored or copied from an older state, renamed over, or lost its write-ahead log. ' +
+      `New incarnation ${id}: each segment tag skips its gap on its next grant and each ` +
+      "snowflake worker ID is fenced by the margin. The one-command safe restore is 'tag import' " +
+      'of the latest export (README: Restore the embedded store)';
+    const obj = { file: this.guard.path, incarnation: id };
+    if (this.log?.warn) this.log.warn(obj, line);
+    else this.log?.error(obj, line);
   }
 
   /** `fn` outside a transaction, after the check. */
