@@ -123,10 +123,12 @@ export class SegmentAllocator {
       },
       checkKey: checkTagName,
       closedError: () => unavailable('the allocator is shut down', 1),
-      timeoutError: (tag) =>
+      // The cause when a fetch failed meanwhile (a full disk, a lost file, Redis down),
+      // as /v1/ranges names it; else the slow grant itself.
+      timeoutError: (tag, last) =>
         unavailable(
-          `no IDs for tag '${tag}' within ${this.opts.fetchTimeoutMs} ms: the store did not grant a segment in time`,
-          1,
+          `no IDs for tag '${tag}' within ${this.opts.fetchTimeoutMs} ms: ${last ? last.message : 'the store did not grant a segment in time'}`,
+          last?.retryAfterSeconds ?? 1,
         ),
       asError: (tag, err) => this.asError(tag, err),
       // IDs that left the buffers for nobody: in the grant log as remainders too.
