@@ -9,7 +9,7 @@
  * inode compared with the file opened (the open connection keeps the old inode alive, so
  * its number cannot be reused meanwhile; a path naming that inode is a link to it). On a
  * mismatch the connection is closed for good and every call fails UNAVAILABLE: the
- * process needs a restart (once the file is restored) to serve again.
+ * process needs a restart (once the tags are imported or the file is back) to serve again.
  */
 import { statSync } from 'node:fs';
 import type { DatabaseSync } from 'node:sqlite';
@@ -73,7 +73,7 @@ export class FileGuard {
     this.lostMessage =
       `the embedded store ${this.path} ${fault} while this process used it: ` +
       'this process issues no more IDs from it (its last IDs are not in the file at that path); ' +
-      "stop every process using it, put the file back or recreate the tags above the issued IDs ('tag import' of an export with a gap), and restart";
+      "stop every process using it, recreate the tags with 'tag import' of the latest export (the one-command safe way) or put the file back (a restored copy is detected and each tag skips its gap on its next grant), and restart";
     // When only the main file went, its write-ahead log still sits at `<path>-wal`, next
     // to whatever file comes to the path: the next process to open that file would
     // replay these frames into it. So the frames (writes committed before, no new ones)
