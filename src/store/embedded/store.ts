@@ -169,14 +169,7 @@ export class EmbeddedStore implements Store {
       throw badArgument(what, `count ${count} is not 0 or an integer from 1 to 2^52`);
     }
     return this.write(what, (inc) => {
-      // Fail closed: never a tag created here, never a damaged one trusted.
-      const row = this.rows.get(tag);
-      const { s, skipped } = applyIncarnation(
-        this.rows,
-        row!,
-        this.segment(tag, row, SEGMENT_CONTEXT),
-        inc.id,
-      );
+      const { s, skipped, bumped } = this.counter(tag, SEGMENT_CONTEXT, inc);
       let wanted = count === 0 ? BigInt(s.step) : BigInt(count);
       // What is left below max decides the size of the grant.
       const room = s.max + 1n - s.next;
@@ -190,7 +183,7 @@ export class EmbeddedStore implements Store {
         end: s.next + wanted - 1n,
         step: s.step,
         max: s.max,
-        bumped: skipped > 0n || row!.incarnation !== inc.id,
+        bumped,
         incarnation: inc.id,
         skipped,
       };
@@ -211,9 +204,7 @@ export class EmbeddedStore implements Store {
   private async bump(tag: string, how: 'to' | 'by' | 'atleast', value: bigint) {
     return this.write(`bump of '${tag}'`, (inc): BumpResult => {
       // A counter of another incarnation first skips its gap: a bump starts from there.
-      const row = this.rows.get(tag);
-      const context = { ...SEGMENT_CONTEXT, to: value };
-      const { s } = applyIncarnation(this.rows, row!, this.segment(tag, row, context), inc.id);
+      const { s } = this.counter(tag, { ...SEGMENT_CONTEXT, to: value }, inc);
       let target: bigint;
       if (how === 'by') target = s.next + value;
       else if (how === 'atleast') target = value > s.next ? value : s.next;
@@ -423,6 +414,16 @@ export class EmbeddedStore implements Store {
     const s = segmentFields(row);
     if (!s) throw refusal(Refusal.TAG_DAMAGED, tag, context);
     return s;
+  }
+
+  /**
+   * The counter of a live segment tag after the incarnation guard (allocate-1's order):
+   * fail closed first (never a tag created here, never a damaged one trusted), then a
+   * counter of another incarnation skips its gap.
+   */
+  private counter(tag: string, context: Record<string, unknown>, inc: Incarnation) {
+    const row = this.rows.get(tag);
+    return applyIncarnation(this.rows, row, this.segment(tag, row, context), inc.id);
   }
 
   private write<T>(what: string, fn: (incarnation: Incarnation) => T): T {

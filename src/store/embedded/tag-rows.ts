@@ -69,19 +69,21 @@ export function segmentFields(row: TagRow): SegmentRow | undefined {
  * of the file (a restored copy, a file from before the guard) may stand below IDs already
  * issued, so `next` first skips the tag's gap (stopping at max + 1: exhausted, never
  * overflowed) and the row records the current incarnation. Returns the fields as they
- * are now and how many IDs were skipped (0n when the row was current).
+ * are now, how many IDs were skipped, and whether the guard applied (`bumped`).
  */
 export function applyIncarnation(
   rows: TagRows,
-  row: TagRow,
+  row: TagRow | undefined,
   s: SegmentRow,
   incarnation: string,
-): { s: SegmentRow; skipped: bigint } {
-  if (row.incarnation === incarnation) return { s, skipped: 0n };
+): { s: SegmentRow; skipped: bigint; bumped: boolean } {
+  if (row === undefined || row.incarnation === incarnation) {
+    return { s, skipped: 0n, bumped: false };
+  }
   let next = s.next + s.gap;
   if (next > s.max + 1n) next = s.next > s.max + 1n ? s.next : s.max + 1n;
   rows.setNext(row.name, next, incarnation);
-  return { s: { ...s, next }, skipped: next - s.next };
+  return { s: { ...s, next }, skipped: next - s.next, bumped: true };
 }
 
 /** The row as a {@link TagConfig}, or undefined for a tombstone or a row without a mode. */
