@@ -100,6 +100,17 @@ async function expectRestoreSeen(svc: ServiceProcess): Promise<void> {
     reason: 'incarnation_jump',
   });
   expect(skipped[0]?.value).toBe(Number(GAP));
+  // The grant line of the jump names the skip and the file's new incarnation.
+  const grants = svc.logs
+    .filter((l) => l.msg === 'grant')
+    .map((l) => l.grant as Record<string, unknown>);
+  const jumped = grants.filter((g) => g.skipped !== undefined);
+  expect(jumped).toHaveLength(1);
+  expect(jumped[0]).toMatchObject({
+    skipped: String(GAP),
+    incarnation: seen[0]!.incarnation,
+  });
+  expect(String(seen[0]!.incarnation)).toMatch(/^embedded:[0-9a-f]{16}$/);
 }
 
 describe('a file-level restore of the embedded store', () => {
