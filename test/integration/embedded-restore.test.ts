@@ -6,7 +6,15 @@
  * not to be the file last written (the witness beside it says so), takes a new
  * incarnation, and each tag skips its gap. Real service processes; every ID ledgered.
  */
-import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -222,6 +230,31 @@ describe('a restored file in the store itself', () => {
       skipped: 0n,
       incarnation: first.incarnation,
     });
+    await store.close();
+  });
+
+  it('a witness one write ahead (a crash before COMMIT) or missing costs one gap, nothing more', async () => {
+    await seed();
+    const store = new EmbeddedStore({ dataDir });
+    expect(await store.allocate('order', 0, false)).toMatchObject({ start: 1n, bumped: false });
+    const witness = join(dataDir, 'idalloc.witness');
+    const w = JSON.parse(readFileSync(witness, 'utf8')) as { generation: number };
+    // What a process killed between the witness and its COMMIT leaves.
+    writeFileSync(witness, JSON.stringify({ ...w, generation: w.generation + 1 }));
+    expect(await store.allocate('order', 0, false)).toMatchObject({
+      start: 101n + GAP,
+      skipped: GAP,
+    });
+    expect(await store.allocate('order', 0, false)).toMatchObject({
+      start: 201n + GAP,
+      bumped: false,
+    });
+    rmSync(witness);
+    expect(await store.allocate('order', 0, false)).toMatchObject({
+      start: 301n + 2n * GAP,
+      skipped: GAP,
+    });
+    expect(await store.allocate('order', 0, false)).toMatchObject({ bumped: false });
     await store.close();
   });
 
