@@ -139,8 +139,11 @@ export function sqliteFailure(err: unknown, what: string): IdAllocError {
 export function writeTransaction<T>(
   db: DatabaseSync,
   fn: () => T,
-  /** Before the ROLLBACK of a failure, while the write lock is still held. */
-  beforeRollback?: () => void,
+  /**
+   * After any failure: before the ROLLBACK while the transaction is open, or at once when
+   * SQLite rolled it back itself (a COMMIT failing on a full disk does).
+   */
+  onFailure?: () => void,
 ): T {
   db.exec('BEGIN IMMEDIATE');
   try {
@@ -148,10 +151,8 @@ export function writeTransaction<T>(
     db.exec('COMMIT');
     return result;
   } catch (err) {
-    if (db.isTransaction) {
-      beforeRollback?.();
-      db.exec('ROLLBACK');
-    }
+    onFailure?.();
+    if (db.isTransaction) db.exec('ROLLBACK');
     throw err;
   }
 }

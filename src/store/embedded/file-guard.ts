@@ -148,6 +148,9 @@ export class GuardedDatabase {
           sealed = true;
           return r;
         },
+        // Sealed, then the COMMIT failed: the file stays as it was, so does the witness.
+        // (Once SQLite rolled back by itself, another process may have written since:
+        // putting ours back then makes a mismatch, a gap, never a repeat.)
         () => {
           if (sealed && opened) this.incarnations.unseal(opened);
         },

@@ -140,7 +140,7 @@ export class IncarnationGuard {
     }
   }
 
-  /** After a failed COMMIT, the lock still held: the witness as it was (best effort). */
+  /** After a failed COMMIT: the witness as it was (best effort). */
   unseal(o: Opened): void {
     try {
       if (o.previous === undefined) rmSync(this.witnessPath, { force: true });
