@@ -129,13 +129,14 @@ export class SegmentAllocator {
       },
       checkKey: checkTagName,
       closedError: () => unavailable('the allocator is shut down', 1),
-      // A grant log that cannot be written is the cause to name, not the store.
+      // The cause when a fetch failed meanwhile (a grant log that cannot be written, a
+      // full disk, a lost file, Redis down), as /v1/ranges names it; else the slow grant.
       timeoutError: (tag, last) =>
         last instanceof GrantLogError
           ? last
           : unavailable(
-              `no IDs for tag '${tag}' within ${this.opts.fetchTimeoutMs} ms: the store did not grant a segment in time`,
-              1,
+              `no IDs for tag '${tag}' within ${this.opts.fetchTimeoutMs} ms: ${last ? last.message : 'the store did not grant a segment in time'}`,
+              last?.retryAfterSeconds ?? 1,
             ),
       asError: (tag, err) => this.asError(tag, err),
       // IDs that left the buffers for nobody: in the grant log as remainders too.

@@ -92,7 +92,7 @@ export const STATUS_PAGE = `<!doctype html>
     if (!f) { text($('worker'), 'off', 'big'); text($('fence'), 'this node serves no snowflake tags', 'sub'); }
     else if (f.workerId === null) { text($('worker'), 'none held', 'big bad'); text($('fence'), f.reason || '', 'sub'); }
     else {
-      text($('worker'), 'ID ' + f.workerId + (f.pinned ? ' (pinned)' : ''), f.ready ? 'big ok' : 'big warn');
+      text($('worker'), 'ID ' + f.workerId + (f.pinned ? ' (pinned)' : '') + (f.ready ? '' : ' · not minting'), f.ready ? 'big ok' : 'big bad');
       text($('fence'), f.pinned ? 'no lease, no fence' : 'fence: from ' + f.floor + ' to ' + f.horizon + (f.ready ? '' : ' · ' + (f.reason || '')), 'sub');
     }
     const body = $('tags');

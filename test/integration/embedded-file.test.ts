@@ -79,7 +79,7 @@ async function seed(start = 1n): Promise<void> {
 
 const refusal = (fault: string) =>
   new RegExp(
-    `^DATA_DIR="[^"]+": the embedded store \\S+idalloc\\.db ${fault}.*; restore the file from a backup.*a new store is created only where no file exists$`,
+    `^DATA_DIR="[^"]+": the embedded store \\S+idalloc\\.db ${fault}.*; move it \\(with its -wal and -shm\\) away and recreate the tags with 'tag import' of the latest export, the one-command safe way; or put back a copy of the file \\(a restored copy is detected.*a new store is created only where no file exists$`,
   );
 
 describe('the embedded store file at start', () => {
@@ -418,8 +418,12 @@ describe('a service process whose embedded store file goes', () => {
         expect((await draw(a)).status).toBe(503);
       }
       // The second process serves the new store as it was made (no frames of the old
-      // file's log replayed into it), and nothing was issued twice.
-      expect(issued[before]).toBe(restart);
+      // file's log replayed into it), and nothing was issued twice. A file renamed over
+      // the path is not the one last written there (the witness names the first
+      // process's): its tag skips its gap first (docs/design.md §8.1). A store made where
+      // none was has never been written: nothing to skip.
+      const gap = segmentTag('order').gap;
+      expect(issued[before]).toBe(mode === 'deleted' ? restart : restart + gap);
       expect(new Set(issued).size).toBe(issued.length);
       // The first process never took up the new file.
       expect((await get(a.base, '/readyz')).status).toBe(503);

@@ -154,7 +154,7 @@ describe('EmbeddedStore file and settings', () => {
   it('refuses an idalloc.db that is not a SQLite database, writing nothing to it', () => {
     writeFileSync(join(dataDir, 'idalloc.db'), 'x'.repeat(4096));
     expect(() => new EmbeddedStore({ dataDir })).toThrow(
-      /^DATA_DIR=".*": the embedded store .*idalloc\.db is not a SQLite database \(no SQLite header\); restore the file/,
+      /^DATA_DIR=".*": the embedded store .*idalloc\.db is not a SQLite database \(no SQLite header\); move it \(with its -wal and -shm\) away and recreate the tags with 'tag import' of the latest export/,
     );
   });
 

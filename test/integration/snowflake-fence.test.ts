@@ -140,6 +140,7 @@ describe('snowflake horizon fence', () => {
     for (const w of failed) {
       expect(w.obj).toEqual({
         error: { code: 'UNAVAILABLE', message: expect.stringMatching(/^store unreachable/) },
+        attempts: expect.any(Number),
       });
       expect(JSON.stringify(w.obj).length).toBeLessThan(400);
     }

@@ -192,4 +192,25 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     expect(seen.filter((s) => !/status of 401/.test(s))).toEqual([]);
     await page.close();
   }, 60_000);
+
+  // Last: it takes the worker lease's store away from the node.
+  it('shows the snowflake worker as not minting, in red, once its store file is gone', async () => {
+    const page = await browser.context.newPage();
+    const seen = problems(page);
+    await page.goto(`${svc.base}/`);
+    await page
+      .locator('#worker')
+      .getByText(/^ID \d+$/)
+      .waitFor({ timeout: 10_000 });
+    for (const s of ['', '-wal', '-shm']) rmSync(join(leaseDir, `idalloc.db${s}`), { force: true });
+    // Long before the fence ends (the horizon lies most of a lease ahead).
+    await page
+      .locator('#worker')
+      .getByText(/^ID \d+ · not minting$/)
+      .waitFor({ timeout: 10_000 });
+    expect(await page.locator('#worker').getAttribute('class')).toContain('bad');
+    expect(await page.locator('#fence').innerText()).toContain('lease is gone');
+    expect(seen).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

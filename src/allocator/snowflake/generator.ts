@@ -219,6 +219,8 @@ export class SnowflakeGenerator {
     }
     const g = this.grant();
     if (!g) return { ready: false, reason: this.lease?.reason ?? 'no worker ID is held' };
+    // Held, but from a store that is gone: nothing more is minted under it.
+    if (this.lease && !this.lease.storeUsable()) return { ready: false, reason: goneReason(g) };
     if (now + this.maxBackwardMs < g.floor) return { ready: false, reason: fencedReason(g, now) };
     if (now > g.horizon) return { ready: false, reason: this.expiredReason(g) };
     return { ready: true };
@@ -292,12 +294,7 @@ export class SnowflakeGenerator {
       // A new millisecond: the store the lease lives in must still be there. An embedded
       // file deleted or replaced lets another process lease this worker ID from a new
       // file, whose first timestamp lies above this one (docs/design.md §6).
-      if (this.lease && !this.lease.storeUsable()) {
-        throw unavailable(
-          `the store of snowflake worker ${g.workerId}'s lease is gone (its file was deleted or replaced): no more snowflake IDs from this process`,
-          10,
-        );
-      }
+      if (this.lease && !this.lease.storeUsable()) throw unavailable(goneReason(g), 10);
       this.base = encodeSnowflake(this.layout, now, g.workerId, 0);
       this.lastTs = now;
     }
@@ -347,6 +344,10 @@ export class SnowflakeGenerator {
     const why = this.lease?.reason;
     return `the lease on worker ${g.workerId} was not renewed since ${new Date(g.confirmedAt).toISOString()}${why ? ` (${why})` : ''}; stopped issuing at its confirmed horizon ${new Date(g.horizon).toISOString()}`;
   }
+}
+
+function goneReason(g: WorkerGrant): string {
+  return `the store of snowflake worker ${g.workerId}'s lease is gone (its file was deleted or replaced): no more snowflake IDs from this process`;
 }
 
 function fencedReason(g: WorkerGrant, now: number): string {

@@ -115,6 +115,8 @@ export class WorkerLease {
   private readonly grants: GrantRecorder;
 
   private hold: Hold | undefined;
+  /** The failing streak of attempts: what was logged, how many, since when. */
+  private failing: { problem: string; attempts: number; since: number } | undefined;
   private epoch = 0;
   private problem = 'the worker lease has not started';
   private inFlight: Promise<void> | undefined;
@@ -201,16 +203,40 @@ export class WorkerLease {
     let delay: number;
     try {
       delay = this.hold ? await this.renew(this.hold) : await this.claim();
+      if (this.failing) {
+        this.log.info(
+          { attempts: this.failing.attempts, sinceMs: this.clock.now() - this.failing.since },
+          'the store answers the snowflake worker lease again',
+        );
+        this.failing = undefined;
+      }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.problem = this.hold
         ? `cannot renew the lease on worker ${this.hold.grant.workerId}: ${message}`
         : `cannot claim a worker ID: ${message}`;
       // The grant log said once that it cannot be written: not a line per attempt.
-      if (!(err instanceof GrantLogError)) this.log.warn(errorLogFields(err), this.problem);
+      if (!(err instanceof GrantLogError)) this.failed(err);
       delay = this.timings.retryMs;
     }
     if (!this.closed) this.cancel = this.schedule(() => this.run(), delay);
+  }
+
+  /**
+   * One line when the attempts start failing, and again only when the reason changes (a
+   * store that stays unreachable is retried every second); an IdAllocError names its
+   * cause, so no stack (errorLogFields); anything else may be a bug, so with it.
+   */
+  private failed(err: unknown): void {
+    const attempts = (this.failing?.attempts ?? 0) + 1;
+    const since = this.failing?.since ?? this.clock.now();
+    const again = this.failing?.problem === this.problem;
+    this.failing = { problem: this.problem, attempts, since };
+    if (again) return;
+    this.log.warn(
+      { ...errorLogFields(err), attempts },
+      `${this.problem} (retrying every ${this.timings.retryMs} ms; logged again when the reason changes)`,
+    );
   }
 
   private async renew(hold: Hold): Promise<number> {

@@ -30,17 +30,23 @@ import {
   verifyStore,
   type FileIdentity,
 } from './file-check.js';
+import { initMeta } from './incarnation.js';
 
 /** The file under DATA_DIR. */
 export const DATABASE_FILE = 'idalloc.db';
 
-/** Bumped when the tables change; a file from a newer version is refused. */
-const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the tables change; a file from a newer version is refused. 2: the `meta`
+ * table and the `incarnation` columns of the incarnation guard (incarnation.ts).
+ */
+const SCHEMA_VERSION = 2;
 
 /**
  * IDs (`next`, `max`) are decimal TEXT: `next` reaches 2^63 (max + 1) when a tag is
  * exhausted, one past SQLite's signed 64-bit INTEGER. Arithmetic on them is BigInt,
  * inside the transaction. A row with `deleted_at` is a tombstone (see deleteTag in store.ts).
+ * `incarnation` (tags, horizons): the file incarnation the row was last written under
+ * (incarnation.ts); `meta`: the file's incarnation and write generation.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tags (
@@ -52,7 +58,8 @@ CREATE TABLE IF NOT EXISTS tags (
   gap         INTEGER,
   description TEXT,
   created_at  INTEGER,
-  deleted_at  INTEGER
+  deleted_at  INTEGER,
+  incarnation TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS worker_leases (
   id         INTEGER PRIMARY KEY NOT NULL,
@@ -60,11 +67,22 @@ CREATE TABLE IF NOT EXISTS worker_leases (
   expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS worker_horizons (
-  id    INTEGER PRIMARY KEY NOT NULL,
-  h     INTEGER NOT NULL,
-  floor INTEGER
+  id          INTEGER PRIMARY KEY NOT NULL,
+  h           INTEGER NOT NULL,
+  floor       INTEGER,
+  incarnation TEXT
 );
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
 `;
+
+/** Columns added since schema version 1: a file of an older idalloc gets them at open. */
+const ADDED_COLUMNS = [
+  ['tags', 'incarnation'],
+  ['worker_horizons', 'incarnation'],
+] as const;
 
 /** Primary SQLite result codes that mean a damaged file or a bug rather than "try again". */
 const BROKEN = new Map<number, string>([
@@ -118,13 +136,22 @@ export function sqliteFailure(err: unknown, what: string): IdAllocError {
  * the lock), COMMIT, which with synchronous=FULL returns only once the log is on disk.
  * Any throw rolls back, so a refusal writes nothing.
  */
-export function writeTransaction<T>(db: DatabaseSync, fn: () => T): T {
+export function writeTransaction<T>(
+  db: DatabaseSync,
+  fn: () => T,
+  /**
+   * After any failure: before the ROLLBACK while the transaction is open, or at once when
+   * SQLite rolled it back itself (a COMMIT failing on a full disk does).
+   */
+  onFailure?: () => void,
+): T {
   db.exec('BEGIN IMMEDIATE');
   try {
     const result = fn();
     db.exec('COMMIT');
     return result;
   } catch (err) {
+    onFailure?.();
     if (db.isTransaction) db.exec('ROLLBACK');
     throw err;
   }
@@ -171,7 +198,7 @@ export function openDatabase(opts: OpenOptions): {
       createStoreFile(path, (temp) => {
         const fresh = configure(new DatabaseSync(temp), opts.busyTimeoutMs);
         try {
-          writeSchema(fresh);
+          writeSchema(fresh, true);
         } finally {
           fresh.close();
         }
@@ -191,7 +218,7 @@ export function openDatabase(opts: OpenOptions): {
         `the file has schema version ${version}, written by a newer idalloc; this one knows ${SCHEMA_VERSION}`,
       );
     }
-    writeSchema(configure(db, opts.busyTimeoutMs));
+    writeSchema(configure(db, opts.busyTimeoutMs), false);
     identity = identityOf(path);
     if (identity.dev !== opened.dev || identity.ino !== opened.ino) {
       throw new Error('the file was replaced while it was being opened');
@@ -219,10 +246,21 @@ function configure(db: DatabaseSync, busyTimeoutMs: number): DatabaseSync {
   return db;
 }
 
-/** The tables (if missing), the schema version and this project's application_id. */
-function writeSchema(db: DatabaseSync): void {
+/**
+ * The tables (if missing), the columns added since (if missing), the file's incarnation
+ * (if none: `created` says whether the file is new), the schema version and this
+ * project's application_id.
+ */
+function writeSchema(db: DatabaseSync, created: boolean): void {
   writeTransaction(db, () => {
     db.exec(SCHEMA);
+    for (const [table, column] of ADDED_COLUMNS) {
+      const has = db.prepare(`PRAGMA table_info(${table})`).all();
+      if (!has.some((c) => c.name === column)) {
+        db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} TEXT`);
+      }
+    }
+    initMeta(db, created);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
   });

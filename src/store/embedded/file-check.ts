@@ -22,9 +22,12 @@ export const APPLICATION_ID = 0x6964616c;
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
-/** The way out named by every refusal of an existing file. */
+/**
+ * The way out named by every refusal of an existing file: the safe one first. A copy of
+ * the file put back is safe too (incarnation.ts: found restored, each tag skips its gap).
+ */
 const WAY_OUT =
-  "restore the file from a backup (or move it away and recreate the tags with 'tag import' of an export), or delete it only if no ID was ever issued from it; a new store is created only where no file exists";
+  "move it (with its -wal and -shm) away and recreate the tags with 'tag import' of the latest export, the one-command safe way; or put back a copy of the file (a restored copy is detected and each tag skips its gap on its next grant); delete it only if no ID was ever issued from it; a new store is created only where no file exists";
 
 /** A refused store file: one line naming DATA_DIR, the file, the fault and the way out. */
 export function storeFileError(

@@ -5,18 +5,19 @@
  * update-1, delete-1), so the two stores answer alike; the contract suite in
  * test/integration/store-contract.test.ts runs against both.
  *
+ * The incarnation guard (docs/design.md §8.1) has the file's incarnation in place of Redis's
+ * `run_id`: a committed write survives a restart or a crash, but the file can be restored,
+ * copied, renamed over or lose its write-ahead log; incarnation.ts detects that at the
+ * next write and sets a new incarnation, so each tag skips its gap as after a Redis
+ * restart.
+ *
  * Differences from Redis, by design:
- * - no incarnation guard (docs/design.md §8.1): a local file committed with synchronous=FULL does
- *   not lose acknowledged writes to a restart or a failover, so there is no `run_id` and
- *   a grant is never `bumped`; the `gap` setting is kept so that tags move to Redis
- *   unchanged;
  * - one host only: SQLite's locks hold between the processes of this host (the service,
  *   several of them, the admin script), not across hosts.
  *
  * `node:sqlite` is synchronous: a transaction blocks the event loop for its duration,
  * one fsync, or up to the busy timeout while another process holds the write lock.
  */
-import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
@@ -35,8 +36,11 @@ import type {
 } from '../../core/store-ports.js';
 import { openDatabase, readSettings, type DatabaseSettings } from './database.js';
 import { FileGuard, GuardedDatabase, type StoreLog } from './file-guard.js';
+import { IncarnationGuard, type Incarnation } from './incarnation.js';
 import {
+  applyIncarnation,
   decValid,
+  smallValid,
   newRow,
   segmentFields,
   TagRows,
@@ -82,10 +86,14 @@ function badArgument(what: string, message: string): IdAllocError {
   return new IdAllocError(ErrorCode.INTERNAL, `${what} refused a malformed argument: ${message}`);
 }
 
-/** `embedded:<device>-<inode>` of the database file. */
-function fileIdentity(path: string): string {
-  const st = statSync(path, { bigint: true });
-  return `embedded:${st.dev.toString(16)}-${st.ino.toString(16)}`;
+/**
+ * The floor a tombstone leaves for a tag created again under its name: its next, plus
+ * its gap when it was written under another incarnation (as create-1.lua reads it).
+ */
+function tombstoneFloor(row: TagRow, inc: Incarnation): bigint | undefined {
+  if (!decValid(row.next)) return undefined;
+  const floor = BigInt(row.next);
+  return row.incarnation !== inc.id && smallValid(row.gap, 0) ? floor + row.gap : floor;
 }
 
 /** Errors of segment operations carry what a WRONG_MODE refusal names. */
@@ -97,11 +105,6 @@ export class EmbeddedStore implements Store {
   readonly path: string;
   /** The one-host notice the service logs as its first line. */
   readonly warning: string;
-  /**
-   * The grant log's incarnation of this store: the file's device and inode. Stable for
-   * the life of the file; a file restored from a copy is a new file, so a new identity.
-   */
-  readonly incarnation: string;
   private readonly db: DatabaseSync;
   private readonly guarded: GuardedDatabase;
   private readonly rows: TagRows;
@@ -123,12 +126,11 @@ export class EmbeddedStore implements Store {
     const guard = new FileGuard(db, path, identity, (message) =>
       log?.error({ file: path }, message),
     );
-    this.guarded = new GuardedDatabase(db, guard, log);
+    this.guarded = new GuardedDatabase(db, guard, new IncarnationGuard(db, path), log);
     this.path = path;
-    this.incarnation = fileIdentity(path);
     this.warning = embeddedWarning(path);
     this.now = opts.now ?? Date.now;
-    this.leases = new EmbeddedWorkerLeaseStore(this.guarded, this.now, this.incarnation);
+    this.leases = new EmbeddedWorkerLeaseStore(this.guarded, this.now);
     this.rows = new TagRows(db);
     this.probe = db.prepare('SELECT count(*) AS n FROM tags LIMIT 1');
   }
@@ -172,9 +174,8 @@ export class EmbeddedStore implements Store {
     if (count !== 0 && !(Number.isSafeInteger(count) && count >= 1 && count <= MAX_SMALL)) {
       throw badArgument(what, `count ${count} is not 0 or an integer from 1 to 2^52`);
     }
-    return this.write(what, () => {
-      // Fail closed: never a tag created here, never a damaged one trusted.
-      const s = this.segment(tag, this.rows.get(tag), SEGMENT_CONTEXT);
+    return this.write(what, (inc) => {
+      const { s, skipped, bumped } = this.counter(tag, SEGMENT_CONTEXT, inc);
       let wanted = count === 0 ? BigInt(s.step) : BigInt(count);
       // What is left below max decides the size of the grant.
       const room = s.max + 1n - s.next;
@@ -188,9 +189,9 @@ export class EmbeddedStore implements Store {
         end: s.next + wanted - 1n,
         step: s.step,
         max: s.max,
-        bumped: false,
-        incarnation: this.incarnation,
-        skipped: 0n,
+        bumped,
+        incarnation: inc.id,
+        skipped,
       };
     });
   }
@@ -207,8 +208,9 @@ export class EmbeddedStore implements Store {
   }
 
   private async bump(tag: string, how: 'to' | 'by' | 'atleast', value: bigint) {
-    return this.write(`bump of '${tag}'`, (): BumpResult => {
-      const s = this.segment(tag, this.rows.get(tag), { ...SEGMENT_CONTEXT, to: value });
+    return this.write(`bump of '${tag}'`, (inc): BumpResult => {
+      // A counter of another incarnation first skips its gap: a bump starts from there.
+      const { s } = this.counter(tag, { ...SEGMENT_CONTEXT, to: value }, inc);
       let target: bigint;
       if (how === 'by') target = s.next + value;
       else if (how === 'atleast') target = value > s.next ? value : s.next;
@@ -232,11 +234,12 @@ export class EmbeddedStore implements Store {
 
   async createTag(input: CreateTagInput): Promise<{ tag: TagConfig; raisedByTombstone: boolean }> {
     checkCreateInput(input);
-    const created = this.write(`create of '${input.name}'`, () => {
+    const created = this.write(`create of '${input.name}'`, (inc) => {
       const old = this.rows.get(input.name);
       if (old && old.deleted_at === null) throw refusal(Refusal.TAG_EXISTS, input.name);
-      // A tombstone remembers how far a deleted tag got: never hand those IDs out again.
-      const floor = old && decValid(old.next) ? BigInt(old.next) : undefined;
+      // A tombstone remembers how far a deleted tag got: never hand those IDs out again
+      // (one of another incarnation of the file first skips the gap it kept).
+      const floor = old ? tombstoneFloor(old, inc) : undefined;
       let next: bigint | undefined = floor;
       let raised = false;
       if (input.mode === 'segment') {
@@ -261,6 +264,8 @@ export class EmbeddedStore implements Store {
         gap: input.gap,
         description: input.description,
         created_at: BigInt(Math.floor(this.now())),
+        // The current incarnation, so a new tag starts without a jump.
+        incarnation: inc.id,
       });
       this.rows.put(row);
       return { row, raised };
@@ -293,9 +298,16 @@ export class EmbeddedStore implements Store {
       if (!tag) throw refusal(Refusal.TAG_NOT_FOUND, name);
       return tag;
     }
-    const row = this.write(`update of '${name}'`, () => {
-      const old = this.rows.get(name);
+    const row = this.write(`update of '${name}'`, (inc) => {
+      let old = this.rows.get(name);
       if (!old || old.deleted_at !== null) throw refusal(Refusal.TAG_NOT_FOUND, name);
+      // As update-1.lua: a counter of another incarnation first skips its gap (with the
+      // gap it had), so a new max is checked against where the counter really stands.
+      const s = old.mode === 'segment' ? segmentFields(old) : undefined;
+      if (s) {
+        const { s: current } = applyIncarnation(this.rows, old, s, inc.id);
+        old = { ...old, next: current.next.toString(), incarnation: inc.id };
+      }
       const context = { ...SEGMENT_CONTEXT, max: changes.max };
       for (const field of fields) {
         // Only segment tags have a counter; their description is all a snowflake tag has.
@@ -329,9 +341,17 @@ export class EmbeddedStore implements Store {
     this.write(`delete of '${name}'`, () => {
       const old = this.rows.get(name);
       if (!old || old.deleted_at !== null) throw refusal(Refusal.TAG_NOT_FOUND, name);
-      // The tombstone keeps next, so a tag created again under this name starts above.
+      // The tombstone keeps next, so a tag created again under this name starts above;
+      // and its gap and incarnation, so one of another incarnation still skips the gap.
       if (decValid(old.next)) {
-        this.rows.put(newRow(name, { next: old.next, deleted_at: BigInt(Math.floor(this.now())) }));
+        this.rows.put(
+          newRow(name, {
+            next: old.next,
+            deleted_at: BigInt(Math.floor(this.now())),
+            gap: smallValid(old.gap, 0) ? old.gap : null,
+            incarnation: old.incarnation,
+          }),
+        );
       } else {
         this.rows.delete(name);
       }
@@ -350,7 +370,9 @@ export class EmbeddedStore implements Store {
     dryRun: boolean,
   ): Promise<ImportResult> {
     const what = `import of '${record.state === 'tombstone' ? record.name : record.tag.name}'`;
-    return this.write(what, () => this.transfers().importTag(record, target, dryRun, this.now()));
+    return this.write(what, (inc) =>
+      this.transfers().importTag(record, target, dryRun, this.now(), inc.id),
+    );
   }
 
   private transfers(): EmbeddedTransfer {
@@ -400,7 +422,17 @@ export class EmbeddedStore implements Store {
     return s;
   }
 
-  private write<T>(what: string, fn: () => T): T {
+  /**
+   * The counter of a live segment tag after the incarnation guard (allocate-1's order):
+   * fail closed first (never a tag created here, never a damaged one trusted), then a
+   * counter of another incarnation skips its gap.
+   */
+  private counter(tag: string, context: Record<string, unknown>, inc: Incarnation) {
+    const row = this.rows.get(tag);
+    return applyIncarnation(this.rows, row, this.segment(tag, row, context), inc.id);
+  }
+
+  private write<T>(what: string, fn: (incarnation: Incarnation) => T): T {
     return this.guarded.write(what, fn);
   }
 

@@ -1,7 +1,8 @@
 /**
  * The `tags` table of the embedded store: one row per tag with the fields of the Redis
- * tag hash (docs/design.md §4) except `run_id`. A tombstone is a row holding only `next` and
- * `deleted_at`, as delete-1.lua leaves a hash holding only those two.
+ * tag hash (docs/design.md §4), `incarnation` (the file incarnation, incarnation.ts) in
+ * place of `run_id`. A tombstone is a row holding only `next`, `deleted_at`, `gap` and
+ * `incarnation`, as delete-1.lua leaves a hash holding only those.
  *
  * Values are read as SQLite stored them (integers as bigint) and checked here before
  * use, exactly as the Lua scripts check a hash: whatever a hand edit or a damaged file
@@ -22,6 +23,7 @@ export interface TagRow {
   readonly description: SQLOutputValue;
   readonly created_at: SQLOutputValue;
   readonly deleted_at: SQLOutputValue;
+  readonly incarnation: SQLOutputValue;
 }
 
 const COLUMNS = [
@@ -34,6 +36,7 @@ const COLUMNS = [
   'description',
   'created_at',
   'deleted_at',
+  'incarnation',
 ] as const;
 
 /** A canonical non-negative decimal of at most 20 digits (decimal.lua's dec_valid). */
@@ -59,6 +62,28 @@ export function segmentFields(row: TagRow): SegmentRow | undefined {
   if (!decValid(row.next) || !decValid(row.max)) return undefined;
   if (!smallValid(row.step, 1) || !smallValid(row.gap, 0)) return undefined;
   return { next: BigInt(row.next), max: BigInt(row.max), step: Number(row.step), gap: row.gap };
+}
+
+/**
+ * apply_incarnation of tag.lua: a segment counter last written under another incarnation
+ * of the file (a restored copy, a file from before the guard) may stand below IDs already
+ * issued, so `next` first skips the tag's gap (stopping at max + 1: exhausted, never
+ * overflowed) and the row records the current incarnation. Returns the fields as they
+ * are now, how many IDs were skipped, and whether the guard applied (`bumped`).
+ */
+export function applyIncarnation(
+  rows: TagRows,
+  row: TagRow | undefined,
+  s: SegmentRow,
+  incarnation: string,
+): { s: SegmentRow; skipped: bigint; bumped: boolean } {
+  if (row === undefined || row.incarnation === incarnation) {
+    return { s, skipped: 0n, bumped: false };
+  }
+  let next = s.next + s.gap;
+  if (next > s.max + 1n) next = s.next > s.max + 1n ? s.next : s.max + 1n;
+  rows.setNext(row.name, next, incarnation);
+  return { s: { ...s, next }, skipped: next - s.next, bumped: true };
 }
 
 /** The row as a {@link TagConfig}, or undefined for a tombstone or a row without a mode. */
@@ -100,7 +125,9 @@ export class TagRows {
     this.upsert = db.prepare(
       `INSERT OR REPLACE INTO tags (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
     );
-    this.updateNext = db.prepare('UPDATE tags SET next = ? WHERE name = ?');
+    this.updateNext = db.prepare(
+      'UPDATE tags SET next = ?, incarnation = coalesce(?, incarnation) WHERE name = ?',
+    );
     this.remove = db.prepare('DELETE FROM tags WHERE name = ?');
     // Integers beyond 2^53 (a damaged step, say) must reach the checks, not throw.
     this.selectOne.setReadBigInts(true);
@@ -122,8 +149,9 @@ export class TagRows {
     this.upsert.run(...COLUMNS.map((c) => row[c] as SQLInputValue));
   }
 
-  setNext(name: string, next: bigint): void {
-    this.updateNext.run(next.toString(), name);
+  /** Sets `next`, and the incarnation when given. */
+  setNext(name: string, next: bigint, incarnation?: string): void {
+    this.updateNext.run(next.toString(), incarnation ?? null, name);
   }
 
   delete(name: string): void {
@@ -143,6 +171,7 @@ export function newRow(name: string, fields: Partial<Omit<TagRow, 'name'>>): Tag
     description: null,
     created_at: null,
     deleted_at: null,
+    incarnation: null,
     ...fields,
   };
 }

@@ -1,21 +1,33 @@
 /**
  * `tag export` and `tag import` on the embedded store: the export reads every row in
  * one read transaction (a snapshot of all tags at once); each import is one write
- * transaction making the decisions of import-1.lua, without its incarnation guard (a
- * local durable file has no `run_id`, see store.ts).
+ * transaction making the decisions of import-1.lua, with the file's incarnation in place
+ * of its `run_id` (incarnation.ts).
  */
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { MAX_ID } from '../../core/tags.js';
 import { Refusal, refusal } from '../refusals.js';
 import { MAX_NEXT, recordFromFields, recordName } from '../transfer.js';
 import type { ImportResult, TagExport, TagRecord } from '../../core/store-ports.js';
-import { decValid, newRow, segmentFields, type TagRow, type TagRows } from './tag-rows.js';
+import {
+  decValid,
+  newRow,
+  segmentFields,
+  smallValid,
+  type TagRow,
+  type TagRows,
+} from './tag-rows.js';
 
 /** A row's columns as the strings a Redis hash would hold (null: absent). */
 function fieldsOf(row: TagRow): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [column, value] of Object.entries(row) as [string, SQLOutputValue][]) {
-    if (column !== 'name' && value !== null && !(value instanceof Uint8Array)) {
+    if (
+      column !== 'name' &&
+      column !== 'incarnation' &&
+      value !== null &&
+      !(value instanceof Uint8Array)
+    ) {
       out[column] = String(value);
     }
   }
@@ -48,14 +60,15 @@ export class EmbeddedTransfer {
   }
 
   /**
-   * One record, inside the caller's write transaction; with `dryRun` the same decision
-   * and no write.
+   * One record, inside the caller's write transaction under the file's `incarnation`;
+   * with `dryRun` the same decision and no write.
    */
   importTag(
     record: TagRecord,
     target: bigint | undefined,
     dryRun: boolean,
     now: number,
+    incarnation: string,
   ): ImportResult {
     const name = recordName(record);
     const old = this.rows.get(name);
@@ -63,7 +76,8 @@ export class EmbeddedTransfer {
       if (!dryRun) this.rows.put(row);
     };
     if (!old) {
-      write(createdRow(record, target, now));
+      // The current incarnation: the gap is already in target, so no jump on top.
+      write({ ...createdRow(record, target, now), incarnation });
       return {
         outcome: 'created',
         found: 'none',
@@ -82,21 +96,27 @@ export class EmbeddedTransfer {
     if (found !== 'tombstone' && wanted !== 'tombstone' && found !== wanted) {
       return { outcome: 'conflict', ...kept, ...(before === undefined ? {} : { after: before }) };
     }
+    // As allocate-1 or create-1 would first: a counter or floor written under another
+    // incarnation skips the gap the row holds.
+    const other = old.incarnation !== incarnation;
     let after: bigint | undefined;
     if (found === 'segment') {
       const s = segmentFields(old) ?? damagedTag(name);
       const room = s.max + 1n;
+      let from = s.next;
+      if (other) from = s.next + s.gap > room ? (s.next > room ? s.next : room) : s.next + s.gap;
       const goal = target === undefined ? s.next : target > room ? room : target;
-      after = goal > s.next ? goal : s.next;
-    } else if (target === undefined) {
-      after = before;
+      after = goal > from ? goal : from;
     } else {
-      after = before !== undefined && before > target ? before : target;
+      let floor = before;
+      if (floor !== undefined && other && smallValid(old.gap, 0)) floor += old.gap;
+      if (target === undefined) after = floor;
+      else after = floor !== undefined && floor > target ? floor : target;
     }
     if (after === undefined || after === before) {
       return { outcome: 'unchanged', ...kept, ...(after === undefined ? {} : { after }) };
     }
-    write({ ...old, next: after.toString() });
+    write({ ...old, next: after.toString(), incarnation });
     return { outcome: 'raised', ...kept, after };
   }
 }

@@ -8,12 +8,15 @@
  * - A horizon is a row (h, floor) that is never deleted: h is the highest timestamp any
  *   holder may use, floor the current holder's first one.
  *
- * There is no `run_id`: a local file committed with synchronous=FULL does not lose the
- * raises a holder was told about, so a stored horizon is always "confirmed by this
- * server" and a new holder starts right above it. For the same reason a worker ID with
- * no horizon row was never used with this file, and the processes sharing it share one
- * clock: a claim starts at the next millisecond, without the margin Redis needs where a
- * horizon may have been lost (so the first snowflake ID on a fresh file comes at once).
+ * The file's incarnation (incarnation.ts) stands in for Redis's `run_id`: a committed
+ * horizon survives a restart or a crash, so a horizon of the current incarnation is
+ * "confirmed by this server" and a new holder starts right above it. A horizon of another
+ * incarnation (the file was restored or copied, or predates the guard) may lack raises,
+ * so a new holder starts above both it and now by the margin, as on Redis. On a fresh
+ * file — never found restored — a worker ID with no horizon row was never used with it,
+ * and the processes sharing it share one clock: a claim starts at the next millisecond
+ * (so the first snowflake ID on a fresh file comes at once); on any other file it waits
+ * the margin too.
  * A process whose file is deleted or replaced under it stops minting within a
  * millisecond (`usable`, asked by the generator at every new millisecond), so a new file
  * at the path — whose first claims start above the moment it was made — cannot share a
@@ -31,9 +34,18 @@ import type {
   WorkerLook,
 } from '../../core/lease-port.js';
 import type { GuardedDatabase } from './file-guard.js';
+import type { Incarnation } from './incarnation.js';
 
 /** A horizon as read: `undefined` when there is none, `'damaged'` when it is not ours. */
-type Horizon = { readonly h: number; readonly floor: number | undefined } | undefined | 'damaged';
+type Horizon =
+  | {
+      readonly h: number;
+      readonly floor: number | undefined;
+      /** The file incarnation that wrote it last. */
+      readonly incarnation: string | undefined;
+    }
+  | undefined
+  | 'damaged';
 
 /** worker.lua's check: a non-negative integer of at most 15 digits (exact as a double). */
 function timestamp(v: SQLOutputValue): number | undefined {
@@ -52,14 +64,24 @@ function badArgument(what: string, workerId: number): IdAllocError {
 const isMs = (v: number, min = 0) => Number.isSafeInteger(v) && v >= min;
 
 /**
- * The first timestamp a new holder may use: right above a stored horizon; the next
- * millisecond when there is none (no holder ever used the worker ID with this file; see
- * the header). Not `now`: a process still minting from a file that was deleted or
- * replaced checks its file once per millisecond (`usable`), so it mints at most in the
- * millisecond in which the file went — which is at or before `now` here.
+ * The first timestamp a new holder may use (worker.lua's worker_floor), and whether the
+ * margin was added: right above a horizon of the current incarnation; the next
+ * millisecond when there is none on a fresh file (no holder ever used the worker ID with
+ * it; see the header) — not `now`: a process still minting from a file that was deleted
+ * or replaced checks its file once per millisecond (`usable`), so it mints at most in
+ * the millisecond in which the file went, at or before `now` here; otherwise above both
+ * the horizon and now by the margin.
  */
-function claimFloor(h: number | undefined, now: number): number {
-  return h !== undefined ? h + 1 : now + 1;
+function claimFloor(
+  horizon: Exclude<Horizon, 'damaged'>,
+  inc: Incarnation,
+  now: number,
+  marginMs: number,
+): { floor: number; margin: boolean } {
+  if (horizon && horizon.incarnation === inc.id) return { floor: horizon.h + 1, margin: false };
+  if (!horizon && inc.fresh) return { floor: now + 1, margin: false };
+  const base = horizon && horizon.h + 1 > now ? horizon.h + 1 : now;
+  return { floor: base + marginMs, margin: true };
 }
 
 export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
@@ -77,19 +99,17 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
   constructor(
     private readonly guarded: GuardedDatabase,
     private readonly now: () => number,
-    /** The store's file identity, for the grant log. */
-    private readonly incarnation?: string,
   ) {
     const db = guarded.db;
     this.leaseOf = db.prepare('SELECT token FROM worker_leases WHERE id = ? AND expires_at > ?');
-    this.horizonOf = db.prepare('SELECT h, floor FROM worker_horizons WHERE id = ?');
+    this.horizonOf = db.prepare('SELECT h, floor, incarnation FROM worker_horizons WHERE id = ?');
     this.horizonOf.setReadBigInts(true);
     this.putLease = db.prepare(
       'INSERT OR REPLACE INTO worker_leases (id, token, expires_at) VALUES (?, ?, ?)',
     );
     this.dropLease = db.prepare('DELETE FROM worker_leases WHERE id = ?');
     this.putHorizon = db.prepare(
-      'INSERT OR REPLACE INTO worker_horizons (id, h, floor) VALUES (?, ?, ?)',
+      'INSERT OR REPLACE INTO worker_horizons (id, h, floor, incarnation) VALUES (?, ?, ?, ?)',
     );
   }
 
@@ -102,14 +122,16 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
     if (!isMs(now) || !isMs(marginMs) || !ids.every((id) => isMs(id))) {
       throw badArgument('the look', ids[0] ?? -1);
     }
-    return this.guarded.read('a look at snowflake worker IDs', () =>
-      ids.map((id): WorkerLook => {
+    return this.guarded.read('a look at snowflake worker IDs', () => {
+      // What a claim would find, a new incarnation included (the look writes nothing).
+      const inc = this.guarded.incarnations.peek();
+      return ids.map((id): WorkerLook => {
         if (this.holder(id) !== undefined) return { id, state: 'held' };
         const horizon = this.horizon(id);
         if (horizon === 'damaged') return { id, state: 'damaged' };
-        return { id, state: 'free', floor: claimFloor(horizon?.h, now) };
-      }),
-    );
+        return { id, state: 'free', floor: claimFloor(horizon, inc, now, marginMs).floor };
+      });
+    });
   }
 
   async claim(workerId: number, req: ClaimRequest): Promise<ClaimOutcome> {
@@ -122,25 +144,19 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       isMs(req.marginMs) &&
       Number.isSafeInteger(req.maxWaitMs);
     if (!valid) throw badArgument('the claim', workerId);
-    return this.write(`the claim of snowflake worker ${workerId}`, (): ClaimOutcome => {
+    return this.write(`the claim of snowflake worker ${workerId}`, (inc): ClaimOutcome => {
       // Someone holds it: a lease is never taken over before it expires.
       if (this.holder(workerId) !== undefined) return { kind: 'taken' };
       // Start strictly above every timestamp an earlier holder may have used.
       const horizon = this.horizon(workerId);
       if (horizon === 'damaged') return { kind: 'damaged' };
-      const floor = claimFloor(horizon?.h, req.now);
+      const { floor, margin } = claimFloor(horizon, inc, req.now, req.marginMs);
       if (floor > req.now + req.maxWaitMs) return { kind: 'fenced' };
       // Take the lease, then fence: the horizon only rises here (floor is above h).
       const h = Math.max(floor, req.now + req.aheadMs);
       this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
-      this.putHorizon.run(workerId, h, floor);
-      return {
-        kind: 'claimed',
-        floor,
-        horizon: h,
-        margin: false,
-        ...(this.incarnation ? { incarnation: this.incarnation } : {}),
-      };
+      this.putHorizon.run(workerId, h, floor, inc.id);
+      return { kind: 'claimed', floor, horizon: h, margin, incarnation: inc.id };
     });
   }
 
@@ -153,7 +169,7 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       isMs(req.target) &&
       isMs(req.marginMs);
     if (!valid) throw badArgument('the renewal', workerId);
-    return this.write(`the renewal of snowflake worker ${workerId}`, (): RenewOutcome => {
+    return this.write(`the renewal of snowflake worker ${workerId}`, (inc): RenewOutcome => {
       // Compare: only the holder renews.
       if (this.holder(workerId) !== req.token) return { kind: 'lost' };
       const horizon = this.horizon(workerId);
@@ -161,22 +177,18 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       let h = req.target;
       let floor = horizon?.floor;
       let refenced: number | undefined;
-      if (horizon === undefined) {
-        // The horizon is gone (the file was replaced?): start again above the margin.
-        refenced = req.now + req.marginMs;
+      if (horizon === undefined || horizon.incarnation !== inc.id) {
+        // The horizon is gone or of another incarnation (the file was restored?): it may
+        // lack raises, so start again above it and now by the margin, as a claim would.
+        refenced = claimFloor(horizon, { id: inc.id, fresh: false }, req.now, req.marginMs).floor;
         floor = refenced;
         h = Math.max(h, refenced);
-      } else if (horizon.h > h) {
-        h = horizon.h; // expire, then raise: the horizon never goes down here
       }
+      // Expire, then raise: the horizon never goes down here.
+      if (horizon !== undefined && horizon.h > h) h = horizon.h;
       this.putLease.run(workerId, req.token, this.now() + req.leaseMs);
-      this.putHorizon.run(workerId, h, floor ?? null);
-      return {
-        kind: 'renewed',
-        horizon: h,
-        floor: refenced,
-        ...(this.incarnation ? { incarnation: this.incarnation } : {}),
-      };
+      this.putHorizon.run(workerId, h, floor ?? null, inc.id);
+      return { kind: 'renewed', horizon: h, floor: refenced, incarnation: inc.id };
     });
   }
 
@@ -188,18 +200,20 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
     if (!isMs(workerId) || token === '' || !isMs(settle)) {
       throw badArgument('the release', workerId);
     }
-    return this.write(`the release of snowflake worker ${workerId}`, () => {
+    return this.write(`the release of snowflake worker ${workerId}`, (inc) => {
       // Compare: only the holder releases.
       if (this.holder(workerId) !== token) return 'lost' as const;
       const horizon = this.horizon(workerId);
       if (horizon === 'damaged') return 'damaged' as const;
       // Settle at what was used, never below what earlier holders could use (floor - 1).
       // That may lower h: this holder's unused headroom is given back.
+      // Only a horizon this holder's floor and incarnation stand behind may go down.
       let h = settle;
       const floor = horizon?.floor;
       if (floor !== undefined && floor - 1 > h) h = floor - 1;
-      if (horizon !== undefined && floor === undefined && horizon.h > h) h = horizon.h;
-      this.putHorizon.run(workerId, h, floor ?? null);
+      const own = floor !== undefined && horizon?.incarnation === inc.id;
+      if (horizon !== undefined && !own && horizon.h > h) h = horizon.h;
+      this.putHorizon.run(workerId, h, floor ?? null, horizon?.incarnation ?? null);
       // Delete: the worker ID is free again.
       this.dropLease.run(workerId);
       return 'released' as const;
@@ -218,10 +232,14 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
     const h = timestamp(row.h ?? null);
     const floor = row.floor === null ? undefined : timestamp(row.floor ?? null);
     if (h === undefined || (row.floor !== null && floor === undefined)) return 'damaged';
-    return { h, floor };
+    return {
+      h,
+      floor,
+      incarnation: typeof row.incarnation === 'string' ? row.incarnation : undefined,
+    };
   }
 
-  private write<T>(what: string, fn: () => T): T {
+  private write<T>(what: string, fn: (incarnation: Incarnation) => T): T {
     return this.guarded.write(what, fn);
   }
 }

@@ -2,8 +2,9 @@
  * Snowflake worker leases and horizons in `tag export` / `tag import` on the embedded
  * store (docs/design.md §6 "Moving between stores"), with the decisions of
  * worker-export-2.lua and worker-import-2.lua on Redis: the export in one read
- * transaction, each import one write transaction. There is no `run_id`: a stored horizon
- * is exact (see worker-lease.ts), so no margin is added for this file's own horizons.
+ * transaction, each import one write transaction. A horizon it writes carries the file's
+ * incarnation (incarnation.ts), so it is exact as a claim's own: no margin is added for
+ * it unless the file is later found restored.
  */
 import { createHash } from 'node:crypto';
 import type { SQLOutputValue, StatementSync } from 'node:sqlite';
@@ -56,7 +57,7 @@ export class EmbeddedWorkerTransfer implements WorkerTransfer {
       'INSERT OR REPLACE INTO worker_leases (id, token, expires_at) VALUES (?, ?, ?)',
     );
     this.putHorizon = db.prepare(
-      'INSERT OR REPLACE INTO worker_horizons (id, h, floor) VALUES (?, ?, ?)',
+      'INSERT OR REPLACE INTO worker_horizons (id, h, floor, incarnation) VALUES (?, ?, ?, ?)',
     );
   }
 
@@ -98,9 +99,13 @@ export class EmbeddedWorkerTransfer implements WorkerTransfer {
 
   async importWorker(record: WorkerRecord, req: WorkerImportRequest): Promise<WorkerImportResult> {
     const what = `the import of snowflake worker ${record.id}`;
-    const run = (fn: () => WorkerImportResult) =>
-      req.dryRun ? this.guarded.read(what, fn) : this.guarded.write(what, fn);
-    return run(() => {
+    // A horizon written here is of the file's incarnation (incarnation.ts): exact, as a
+    // claim's; a dry run writes nothing.
+    const run = (fn: (incarnation: string | null) => WorkerImportResult) =>
+      req.dryRun
+        ? this.guarded.read(what, () => fn(null))
+        : this.guarded.write(what, (inc) => fn(inc.id));
+    return run((incarnation) => {
       const row = this.leaseOf.get(record.id, this.now());
       const token = typeof row?.token === 'string' ? row.token : undefined;
       const stored = this.horizonOf.get(record.id);
@@ -115,7 +120,7 @@ export class EmbeddedWorkerTransfer implements WorkerTransfer {
           return { outcome: 'conflict', horizon: h ?? 0 };
         }
         if (h !== undefined && h >= record.horizon) return { outcome: 'unchanged', horizon: h };
-        if (!req.dryRun) this.putHorizon.run(record.id, record.horizon, floor ?? null);
+        if (!req.dryRun) this.putHorizon.run(record.id, record.horizon, floor ?? null, incarnation);
         return { outcome: 'raised', horizon: record.horizon };
       }
       if (token !== undefined && token !== IMPORTED_HOLD_TOKEN) {
@@ -131,7 +136,7 @@ export class EmbeddedWorkerTransfer implements WorkerTransfer {
       const horizon = Math.max(base, req.now + req.holdMs);
       if (!req.dryRun) {
         this.putLease.run(record.id, IMPORTED_HOLD_TOKEN, this.now() + req.holdMs);
-        this.putHorizon.run(record.id, horizon, base + 1);
+        this.putHorizon.run(record.id, horizon, base + 1, incarnation);
       }
       return { outcome: 'held', horizon };
     });
