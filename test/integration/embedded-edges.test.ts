@@ -114,7 +114,7 @@ describe('the embedded store file deleted under a snowflake node', () => {
     await waitUntil(() => renewals().length > 0, 'the first failed renewal', 30_000);
     await pause(5000);
     expect(renewals()).toHaveLength(1);
-    expect(renewals()[0]).toMatchObject({ level: 40, code: 'UNAVAILABLE' });
+    expect(renewals()[0]).toMatchObject({ level: 40, error: { code: 'UNAVAILABLE' } });
     expect(JSON.stringify(svc.logs)).not.toMatch(/\\n\s+at /);
   }, 120_000);
 });
