@@ -163,7 +163,7 @@ export function createApp(deps: AppDeps): Express {
         if (err || res.err) return 'error';
         // 400, 401, 404, 409 and an expected 503: a line a minute per kind (refusals.ts).
         if (refusalCode(res as unknown as Response) !== undefined) {
-          const decided = refusals.next(res.statusCode);
+          const decided = refusals.next(res.statusCode, PROBES.has(routeOf(req as Request)));
           if (decided.level !== 'debug') locals.refusalsLeftOut = decided.leftOut;
           return decided.level;
         }

@@ -7,6 +7,7 @@
  * JSON, a field missing or out of range — is unreadable: counted and named, never trusted
  * and never skipped as if it were not there (an overlap may hide in it).
  */
+import { MAX_ID } from '../core/tags.js';
 import { GRANT_MSG, type GrantLine } from '../core/grant-log.js';
 
 /** A grant line's entry, checked and converted. */
@@ -40,9 +41,8 @@ export type LineResult =
   | { readonly type: 'other' };
 
 const ID_KINDS = new Set(['segment', 'batch', 'range', 'discarded', 'fence', 'remainder']);
+/** IDs are signed 64-bit integers: 0..2^63−1 (MAX_ID), at most 19 digits. */
 const DECIMAL = /^\d{1,19}$/;
-/** IDs are signed 64-bit integers: 0..2^63−1. */
-const MAX_ID = 2n ** 63n - 1n;
 /** The largest time (Unix ms) a JavaScript Date can hold. */
 const MAX_TIME = 8.64e15;
 const OTHER: LineResult = Object.freeze({ type: 'other' });

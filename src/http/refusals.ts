@@ -4,9 +4,10 @@
  * an exhausted tag: 300–600 B of log each) and for the 503 every request gets while the
  * store is down (≈350 B each). Each one is counted in `idalloc_http_refused_total` by its
  * error code and logged at debug; at most one line a minute per kind (client errors,
- * conflicts, unavailable) is logged at its own level — warn, or error for 503 — with how
- * many of that kind were left out since the previous such line. A kind of its own each,
- * so that a flood of 404s cannot hide the first 503 of an outage.
+ * conflicts, unavailable, and a probe's refusal — a not-ready `/readyz`) is logged at its
+ * own level — warn, or error for 503 — with how many of that kind were left out since the
+ * previous such line. A kind of its own each, so that a flood of 404s cannot hide the
+ * first 503 of an outage, nor a balancer polling a not-ready node every second.
  */
 
 /** The kinds of refusal, each with its own line a minute, by status. */
@@ -18,13 +19,14 @@ const KIND_OF: ReadonlyMap<number, RefusalKind> = new Map([
   [503, 'unavailable'],
 ]);
 
-export type RefusalKind = 'client' | 'conflict' | 'unavailable';
+export type RefusalKind = 'client' | 'conflict' | 'unavailable' | 'probe';
 
 /** The level of the line a minute of each kind. */
 const LOUD: Readonly<Record<RefusalKind, 'warn' | 'error'>> = {
   client: 'warn',
   conflict: 'warn',
   unavailable: 'error',
+  probe: 'warn',
 };
 
 /** At most one loud line per kind per this many ms. */
@@ -56,9 +58,10 @@ export class RefusalLog {
   /**
    * The level of the line of a refused request answered with `status` (a status
    * {@link refusalCode} accepts): loud at most once per interval and kind, else debug.
+   * @param probe the request was a health probe (`/healthz`, `/readyz`)
    */
-  next(status: number): RefusalLevel {
-    const kind = KIND_OF.get(status) ?? 'client';
+  next(status: number, probe = false): RefusalLevel {
+    const kind = probe ? 'probe' : (KIND_OF.get(status) ?? 'client');
     const now = this.clock();
     let state = this.kinds.get(kind);
     if (!state) {

@@ -34,6 +34,17 @@ describe('RefusalLog', () => {
     expect(log.next(409)).toEqual({ level: 'warn', leftOut: 1000 });
     expect(log.next(404)).toEqual({ level: 'warn', leftOut: 0 });
   });
+
+  it("keeps a probe's 503 apart: a balancer polling a not-ready /readyz hides no outage's 503", () => {
+    let now = 0;
+    const log = new RefusalLog(() => now, 60_000);
+    expect(log.next(503, true)).toEqual({ level: 'warn', leftOut: 0 });
+    for (let i = 0; i < 100; i++) expect(log.next(503, true)).toEqual({ level: 'debug' });
+    // The first 503 of an ID route is still the loud one.
+    expect(log.next(503)).toEqual({ level: 'error', leftOut: 0 });
+    now += 60_000;
+    expect(log.next(503, true)).toEqual({ level: 'warn', leftOut: 100 });
+  });
 });
 
 describe('refusalCode', () => {
