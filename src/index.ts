@@ -15,6 +15,7 @@ import type { ClusterMessage } from './cluster-messages.js';
 import { clusterWorkerMetrics } from './cluster-metrics.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createHttpServer } from './http/server.js';
+import { stdoutDestination } from './log-destination.js';
 import { createLogger, type Logger } from './logger.js';
 import type { GrantLog } from './core/grant-log.js';
 import { createMetrics } from './metrics.js';
@@ -43,7 +44,9 @@ async function main(): Promise<void> {
   } catch (err) {
     return fail(err);
   }
-  const logger = createLogger(config);
+  // Kept: without GRANT_LOG, grant lines go through it and fail closed (grant-stdout.ts).
+  const stdout = stdoutDestination();
+  const logger = createLogger(config, stdout);
   exitOnFatal(logger);
   if (config.WORKERS > 1 && cluster.isPrimary) {
     // WORKERS=N: this process only runs the workers (cluster.ts); they run what follows.
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
     grants = grantLogFromConfig(config, logger, {
       worker: cluster.worker?.id,
       deployment: deploymentOf(config, store),
+      output: stdout,
     });
   } catch (err) {
     await store.close();

@@ -6,6 +6,7 @@ import { checkSnowflakeLayout } from './allocator/snowflake/layout-check.js';
 import { snowflakeFromConfig, type SnowflakeGenerator } from './allocator/snowflake/index.js';
 import {
   createGrantLog,
+  type GrantLineOutput,
   type GrantLog,
   type GrantLogSink,
   type GrantRecorder,
@@ -125,13 +126,19 @@ export async function startSnowflake(
  * `WORKERS` each worker is a node of its own: `NODE_ID/w<k>`, k the cluster worker's id
  * (hostname:pid differs per worker by itself).
  * @param node.worker the cluster worker's id, in a worker process
+ * @param node.output where `log` writes (stdout): without GRANT_LOG, a grant whose line it
+ *   cannot take is not served (core/grant-stdout.ts)
  * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending, or
  *   is a symbolic link
  */
 export function grantLogFromConfig(
   config: { readonly NODE_ID?: string | undefined; readonly GRANT_LOG?: string | undefined },
   log: GrantLogSink,
-  node: { readonly worker?: number | undefined; readonly deployment?: string } = {},
+  node: {
+    readonly worker?: number | undefined;
+    readonly deployment?: string;
+    readonly output?: GrantLineOutput;
+  } = {},
 ): GrantLog {
   const nodeId =
     config.NODE_ID === undefined || node.worker === undefined
@@ -142,6 +149,7 @@ export function grantLogFromConfig(
       ...(nodeId === undefined ? {} : { nodeId }),
       ...(node.deployment === undefined ? {} : { deployment: node.deployment }),
       ...(config.GRANT_LOG === undefined ? {} : { file: config.GRANT_LOG }),
+      ...(node.output === undefined ? {} : { output: node.output }),
     });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') {

@@ -9,15 +9,18 @@
  * records a grant before it returns it. Cost: one line per segment, never per ID.
  *
  * Where lines go: the node's pino log at info level (`msg: "grant"`, the entry under
- * `grant`), or, with `GRANT_LOG=path`, appended to that file instead (grant-file.ts:
+ * `grant`; on stdout a grant whose line could not be taken is not served either:
+ * grant-stdout.ts), or, with `GRANT_LOG=path`, appended to that file instead (grant-file.ts:
  * O_APPEND, every write checked, a grant whose line failed is not served; not fsync'd: a
  * line survives the process crashing, not the machine crashing — the same as the pino
  * log on stdout).
  */
 import { hostname } from 'node:os';
 import { GrantFile } from './grant-file.js';
+import { GrantOutputGate, type GrantLineOutput } from './grant-stdout.js';
 
 export { GrantLogError } from './grant-file.js';
+export type { GrantLineOutput } from './grant-stdout.js';
 
 /** The logging the grant log needs (a pino logger, or the allocators' Log, fits). */
 export interface GrantLogSink {
@@ -174,6 +177,11 @@ export interface GrantLogOptions {
   readonly deployment?: string;
   /** `GRANT_LOG`: a file to append lines to instead of `log`. */
   readonly file?: string;
+  /**
+   * Where `log` writes (the service's stdout destination): grant lines into `log` then
+   * fail closed when it cannot take them (grant-stdout.ts). Without it they cannot fail.
+   */
+  readonly output?: GrantLineOutput;
   /** Wall clock (ms). @default Date.now */
   readonly now?: () => number;
 }
@@ -200,12 +208,23 @@ export function createGrantLog(log: GrantLogSink, opts: GrantLogOptions = {}): G
   const nodeId = opts.nodeId ?? defaultNodeId();
   const now = opts.now ?? Date.now;
   if (opts.file === undefined) {
+    const emit = (event: GrantEvent) => () =>
+      log.info({ grant: grantLine(event, nodeId, now(), opts.deployment) }, GRANT_MSG);
+    if (opts.output === undefined) {
+      return {
+        nodeId,
+        record: (event) => emit(event)(),
+        check: () => undefined,
+        reopen: () => undefined,
+        close() {},
+      };
+    }
+    const gate = new GrantOutputGate(opts.output);
     return {
       nodeId,
-      record(event) {
-        log.info({ grant: grantLine(event, nodeId, now(), opts.deployment) }, GRANT_MSG);
-      },
-      check: () => undefined,
+      record: (event) => gate.write(emit(event)),
+      ensureWritable: () => gate.ensureWritable(),
+      check: () => gate.check(),
       reopen: () => undefined,
       close() {},
     };

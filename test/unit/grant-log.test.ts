@@ -3,7 +3,7 @@
  * IDs is served, leased ranges with their client, fenced and discarded grants and the
  * remainders at shutdown recorded and counted as skipped; and the file sink of GRANT_LOG.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,14 @@ import type { AllocatorObserver } from '../../src/allocator/types.js';
 import { auditGrantLog } from '../../src/audit/index.js';
 import { ConfigError } from '../../src/config.js';
 import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
-import { createGrantLog, type GrantEvent, type GrantLine } from '../../src/core/grant-log.js';
+import {
+  createGrantLog,
+  GrantLogError,
+  type GrantEvent,
+  type GrantLine,
+} from '../../src/core/grant-log.js';
+import { LogDestination } from '../../src/log-destination.js';
+import { createLogger } from '../../src/logger.js';
 import { grantLogFromConfig } from '../../src/startup.js';
 import type { Grant } from '../../src/core/store-ports.js';
 import { FakeSegmentStore, settle } from '../support/fake-segment-store.js';
@@ -164,6 +171,38 @@ describe('the grant log of the segment allocator', () => {
     const r = auditGrantLog(s.log.lines);
     expect(r.overlaps).toBe(0);
     expect(r.tags[0]!.skipped.shutdown_remainder).toBe(String(40n + next.remaining));
+  });
+});
+
+describe('grant lines in the log on stdout (no GRANT_LOG)', () => {
+  it('fail closed once the log cannot be written: the grant refused, none taken, said once', () => {
+    const fd = openSync('/dev/full', 'w');
+    try {
+      const reports: string[] = [];
+      const dest = new LogDestination(fd, (l) => reports.push(l));
+      const grants = createGrantLog(createLogger({ LOG_LEVEL: 'info' }, dest), {
+        output: dest,
+      });
+      expect(grants.check()).toBeUndefined();
+      expect(() => grants.ensureWritable?.()).not.toThrow();
+      const event: GrantEvent = { kind: 'segment', tag: 'order', start: 1n, end: 10n };
+      expect(() => grants.record(event)).toThrow(GrantLogError);
+      const failure =
+        'the log on stdout cannot be written (ENOSPC); set GRANT_LOG=<file> to keep the grant log in a file';
+      expect(() => grants.record(event)).toThrow(
+        `the grant log cannot be written (${failure}): this node serves no IDs whose grant it cannot record`,
+      );
+      expect(() => grants.ensureWritable?.()).toThrow(GrantLogError);
+      expect(grants.check()).toBe(failure);
+      // The destination's own line, then the grant log's, once however often it is asked.
+      expect(reports).toHaveLength(2);
+      expect(reports[1]).toBe(
+        'idalloc: the log on stdout cannot be written (ENOSPC): no new IDs are served until grant lines can be written; set GRANT_LOG=<file> to keep the grant log in a file',
+      );
+      dest.exit();
+    } finally {
+      closeSync(fd);
+    }
   });
 });
 
