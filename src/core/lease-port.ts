@@ -22,6 +22,12 @@ export interface ClaimRequest {
   readonly marginMs: number;
   /** Refuse (`fenced`) when the floor lies more than this after now. */
   readonly maxWaitMs: number;
+  /**
+   * The claimant's snowflake layout (`layoutFingerprint`). A store that records layouts
+   * records it when it holds none (a store that lost its record gets it back from the
+   * first claim), and refuses the claim (`layout`) when it records another one.
+   */
+  readonly layout?: string;
 }
 
 export type ClaimOutcome =
@@ -36,7 +42,9 @@ export type ClaimOutcome =
       /** The store incarnation that confirmed it (Redis run_id), for the grant log. */
       readonly incarnation?: string;
     }
-  | { readonly kind: 'taken' | 'fenced' | 'damaged' };
+  | { readonly kind: 'taken' | 'fenced' | 'damaged' }
+  /** The store records another snowflake layout, `recorded`: nothing is held. */
+  | { readonly kind: 'layout'; readonly recorded: string };
 
 export interface RenewRequest {
   readonly token: string;

@@ -43,6 +43,24 @@ function runIdOf(reply: ScriptReply, length: number): string | undefined {
   return typeof last === 'string' && /^[0-9a-f]{0,64}$/.test(last) ? last : undefined;
 }
 
+/**
+ * Records the snowflake layout `fingerprint` unless the store holds one (`SET NX`), and
+ * returns the one recorded.
+ * @throws IdAllocError UNAVAILABLE when the store cannot be reached
+ */
+export async function recordLayout(
+  client: RedisLike,
+  keys: Keys,
+  fingerprint: string,
+): Promise<string> {
+  try {
+    await client.set(keys.snowflakeLayout, fingerprint, 'NX');
+    return (await client.get(keys.snowflakeLayout)) ?? fingerprint;
+  } catch (err) {
+    throw storeFailure(err, 'snowflake layout check');
+  }
+}
+
 /** Any other negative code is a bug: an INTERNAL error naming it. */
 function unexpected(code: number, workerId: number): IdAllocError {
   return scriptError(code, `worker ${workerId}`);
@@ -145,6 +163,23 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 3), 3);
     if (!v || v[2]! > 1) throw badReply(`worker-claim for worker ${workerId}`, reply);
     await this.confirm(conn, epoch, `the claim of snowflake worker ${workerId}`);
+    if (req.layout !== undefined) {
+      // After the claim, before the first ID: a store that lost its record (restarted
+      // empty, FLUSHALL) also lost every lease, so each node minting on it claimed after
+      // the loss and passed here; the first one records the layout, any other is refused.
+      // Not inside the claim script: in a Cluster the layout key lies in another slot.
+      let recorded: string;
+      try {
+        recorded = await recordLayout(this.client, this.keys, req.layout);
+      } catch (err) {
+        await this.release(workerId, req.token, v[0]! - 1).catch(() => undefined);
+        throw err;
+      }
+      if (recorded !== req.layout) {
+        await this.release(workerId, req.token, v[0]! - 1).catch(() => undefined);
+        return { kind: 'layout', recorded };
+      }
+    }
     return {
       kind: 'claimed',
       floor: v[0]!,
