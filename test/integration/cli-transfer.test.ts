@@ -564,6 +564,51 @@ describe('idalloc-admin tag import: the store gone mid-import', () => {
     }
   }, 240_000);
 });
+describe('idalloc-admin tag bump --all: the store gone mid-way', () => {
+  it('stops within seconds, exit 1, naming the first tag not done and how many were', async () => {
+    const server = await RedisServer.start();
+    try {
+      const total = 10_000;
+      const names = Array.from({ length: total }, (_, i) => `tag${String(i).padStart(5, '0')}`);
+      const file = join(dir, 'tags.json');
+      const tags = names.map((name) => ({ ...exportDoc().tags[0], name }));
+      writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+      const serverEnv = { REDIS_URL: server.url, KEY_PREFIX: testPrefix() };
+      const imported = await admin(['tag', 'import', file], serverEnv, 180_000);
+      expect(imported.code, imported.stderr).toBe(0);
+      // Tags are bumped in name order: once the 1000th has moved, kill the store.
+      const watched = `${serverEnv.KEY_PREFIX}tag:${names[999]!}`;
+      const nextOf = () => withClient(server.port, (c) => c.hget(watched, 'next'));
+      const before = await nextOf();
+      const bumping = admin(['tag', 'bump', '--all', '--by', '5'], serverEnv, 180_000);
+      await waitUntil(async () => (await nextOf()) !== before, '1000 tags bumped', 60_000, 20);
+      await server.kill();
+      const killedAt = Date.now();
+      const r = await bumping;
+      const took = Date.now() - killedAt;
+
+      expect(r.code, r.stderr).toBe(1);
+      const stop =
+        /stopped: the store failed every try for 5 s \(store unreachable during bump of '(tag\d+)': .*\); (\d+) of 10000 tags were done \(in name order\), the first not done is '(tag\d+)'\. Run the same bump again once the store answers: tags done are bumped again, which skips more IDs and never repeats one\n$/.exec(
+          r.stderr,
+        );
+      expect(stop, r.stderr).not.toBeNull();
+      const done = Number(stop![2]);
+      expect(done).toBeGreaterThanOrEqual(1000);
+      expect(done).toBeLessThan(total);
+      expect(stop![3]).toBe(names[done]);
+      expect(stop![1]).toBe(names[done]);
+      // Every tag done has its line; nothing was tried after the stop.
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('bumped tag'))).toHaveLength(done);
+      expect(r.stderr).not.toMatch(/bump of 'tag\d+' failed/);
+      // The bound (5 s) plus one failing command (about 4 s) plus the process's exit, with
+      // a wide margin for a loaded machine; before the bound it took about 4 s per tag left.
+      expect(took).toBeLessThan(40_000);
+    } finally {
+      await server.dispose();
+    }
+  }, 360_000);
+});
 describe('idalloc-admin: snowflake worker IDs in export and import', () => {
   it('refuses a bad workers list with exit 2 naming the value', async () => {
     const cases: [string, string, RegExp][] = [
