@@ -30,7 +30,7 @@ import {
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
 import { STORE_LOST_MS, StoreLost, untilStoreLost } from './import-checks.js';
 import { ExportRefused, runExport, runImport } from './transfer.js';
-import { importWorkers, runReleaseImported } from './worker-transfer.js';
+import { importLayout, importWorkers, runReleaseImported } from './worker-transfer.js';
 
 /** How long the script waits for the store to answer before giving up. */
 const REACH_TIMEOUT_MS = 3000;
@@ -113,9 +113,12 @@ async function runAdmin(
         json: command.json,
       };
       const workers = file.workers;
-      return await runImport(store, config, file, command, io, () =>
+      // The layout first: the snowflake tags let nodes mint again.
+      const layoutDiffers = await importLayout(store.layouts, file.snowflakeLayout, command, io);
+      const code = await runImport(store, config, file, command, io, () =>
         importWorkers(transfer, workers, step, io),
       );
+      return layoutDiffers ? 1 : code;
     }
     return await execute(command, store, config, io);
   } catch (err) {

@@ -725,3 +725,71 @@ describe('idalloc-admin: snowflake worker IDs in export and import', () => {
     );
   });
 });
+
+describe('idalloc-admin: the snowflake layout in export and import', () => {
+  const L1 = 'epoch=2024-01-01T00:00:00.000Z bits=41/10/12';
+  const L2 = 'epoch=2025-01-01T00:00:00.000Z bits=41/10/12';
+
+  it('exports the recorded layout and restores it to a store that lost it', async () => {
+    await store.recordSnowflakeLayout(L1);
+    const file = join(dir, 'tags.json');
+    expect(await run('tag', 'export', '--out', file)).toMatchObject({ code: 0, stderr: '' });
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { snowflakeLayout?: string };
+    expect(doc.snowflakeLayout).toBe(L1);
+
+    // The store loses its keys (restarted empty): the import writes the record back.
+    const lost = { ...env, KEY_PREFIX: testPrefix() };
+    const dry = await admin(['tag', 'import', file, '--dry-run'], lost);
+    expect(dry).toMatchObject({ code: 0, stderr: '' });
+    expect(dry.stdout).toMatch(
+      /^would record the snowflake layout epoch=2024-01-01T00:00:00\.000Z bits=41\/10\/12$/m,
+    );
+    const restored = testStore(env.REDIS_URL!, lost.KEY_PREFIX);
+    try {
+      expect(await restored.readSnowflakeLayout()).toBeUndefined();
+      const imported = await admin(['tag', 'import', file], lost);
+      expect(imported).toMatchObject({ code: 0, stderr: '' });
+      expect(imported.stdout).toMatch(
+        /^recorded the snowflake layout epoch=2024-01-01T00:00:00\.000Z bits=41\/10\/12$/m,
+      );
+      expect(await restored.readSnowflakeLayout()).toBe(L1);
+      // Again: the same layout, nothing to say.
+      const again = await admin(['tag', 'import', file], lost);
+      expect(again).toMatchObject({ code: 0, stderr: '' });
+      expect(again.stdout).not.toMatch(/snowflake layout/);
+    } finally {
+      await restored.close();
+    }
+  });
+
+  it('names both layouts and exits 1 when the store records another one', async () => {
+    await store.recordSnowflakeLayout(L2);
+    const file = join(dir, 'tags.json');
+    writeFileSync(file, JSON.stringify(exportDoc({ snowflakeLayout: L1 })));
+    const r = await run('tag', 'import', file);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe(
+      `idalloc-admin: warning: this store records the snowflake layout ${L2}, the export ${L1}: nodes with the export's layout are refused here, and nodes with the store's may re-mint IDs issued before the export; stop the nodes whose configuration is wrong, and keep the layout IDs were issued with\n`,
+    );
+    // The tags are imported all the same; the record is left as it is.
+    expect(r.stdout).toMatch(/^created segment tag 'order'/m);
+    expect(await store.readSnowflakeLayout()).toBe(L2);
+    const asJson = await run('tag', 'import', file, '--json');
+    expect(asJson.code).toBe(1);
+    expect(JSON.parse(asJson.stderr.split('\n')[0]!)).toEqual({
+      warning: { code: 'LAYOUT_CONFLICT', message: expect.any(String), recorded: L2, exported: L1 },
+    });
+  });
+
+  it('refuses a malformed snowflakeLayout with exit 2 naming the value', async () => {
+    const file = join(dir, 'tags.json');
+    writeFileSync(file, JSON.stringify(exportDoc({ snowflakeLayout: 'epoch=yesterday' })));
+    const r = await run('tag', 'import', file);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /snowflakeLayout "epoch=yesterday" is not allowed: expected a layout as tag export writes it/,
+    );
+    expect(r.stdout).toBe('');
+    expect(await store.readSnowflakeLayout()).toBeUndefined();
+  });
+});

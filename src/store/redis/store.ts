@@ -450,6 +450,14 @@ export class RedisStore implements Store, LayoutRegistry {
     return recordLayout(this.client, this.keys, fingerprint);
   }
 
+  async readSnowflakeLayout(): Promise<string | undefined> {
+    try {
+      return (await this.client.get(this.keys.snowflakeLayout)) ?? undefined;
+    } catch (err) {
+      throw storeFailure(err, 'a read of the snowflake layout');
+    }
+  }
+
   /**
    * The snowflake worker leases of this store, over a connection of their own when the
    * store was given a way to build one (renewals must not queue behind admin work).
