@@ -53,6 +53,8 @@ export interface RenewRequest {
   /** Raise the horizon to at least this (Unix ms). */
   readonly target: number;
   readonly marginMs: number;
+  /** As a claim's: recorded when the store holds none; another one ends the lease. */
+  readonly layout?: string;
 }
 
 export type RenewOutcome =
@@ -64,7 +66,9 @@ export type RenewOutcome =
       /** The store incarnation that confirmed it (Redis run_id), for the grant log. */
       readonly incarnation?: string;
     }
-  | { readonly kind: 'lost' | 'damaged' };
+  | { readonly kind: 'lost' | 'damaged' }
+  /** The store records another snowflake layout: the lease is given back. */
+  | { readonly kind: 'layout'; readonly recorded: string };
 
 /**
  * Where leases and horizons live (Redis: store/redis/worker-lease.ts). Each call is

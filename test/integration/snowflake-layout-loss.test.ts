@@ -144,4 +144,43 @@ describe('the snowflake layout record after the store lost it', () => {
     expect(x.workerId).toBeUndefined();
     expect(await client.get(keys.snowflakeLayout)).toBe(layoutFingerprint(L2));
   });
+
+  it('is written back by the running nodes when it alone was lost; another layout then refused', async () => {
+    const time = new FakeTime();
+    const x = await node(L1, time, 3);
+    await client.del(keys.snowflakeLayout); // deleted (or evicted): the leases live on
+    await time.advance(LEASE / 3); // x renews
+    expect(x.workerId).toBe(3);
+    expect(await client.get(keys.snowflakeLayout)).toBe(layoutFingerprint(L1));
+    await expect(node(L2, time, 7)).rejects.toThrow(
+      `snowflake layout ${layoutFingerprint(L2)} differs from ${layoutFingerprint(L1)}`,
+    );
+  });
+
+  it("ends the running node's lease when a node of another layout recorded its own meanwhile", async () => {
+    const time = new FakeTime();
+    const x = await node(L1, time, 3);
+    await client.del(keys.snowflakeLayout);
+    const y = await node(L2, time, 7); // starts before x renews: records its layout
+    expect(y.workerId).toBe(7);
+
+    // x's renewal finds another layout recorded: its lease is given back, it stops.
+    await time.advance(LEASE / 3);
+    expect(x.workerId).toBeUndefined();
+    expect(x.readiness()).toEqual({
+      ready: false,
+      reason: expect.stringContaining(
+        `the lease on worker 3 was given back: snowflake layout ${layoutFingerprint(L1)} differs from ${layoutFingerprint(L2)}`,
+      ) as string,
+    });
+    expect(() => x.next()).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+    expect(await leased()).toEqual([7]);
+    expect(y.workerId).toBe(7);
+    // Its claims from then on are refused, naming both layouts.
+    await time.advance(LEASE / 3);
+    expect(x.readiness()).toEqual({
+      ready: false,
+      reason: expect.stringContaining(refusal(L1, L2)) as string,
+    });
+  });
 });

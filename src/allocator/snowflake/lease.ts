@@ -238,7 +238,17 @@ export class WorkerLease {
       now,
       target: Math.max(g.horizon, now + this.timings.aheadMs),
       marginMs: this.marginMs,
+      ...(this.layout === undefined ? {} : { layout: this.layout }),
     });
+    if (r.kind === 'layout') {
+      // A node of another layout recorded its own (the record was lost): the store gave
+      // the lease back; claims are refused until the layouts agree.
+      this.hold = undefined;
+      const refused = layoutMismatch(this.layout ?? '', r.recorded).message;
+      this.problem = `the lease on worker ${g.workerId} was given back: ${refused}`;
+      this.log.error({ workerId: g.workerId }, this.problem);
+      return this.timings.renewEveryMs;
+    }
     if (r.kind !== 'renewed') {
       // Lost (expired, or another node holds it) or damaged: this worker ID is done.
       this.hold = undefined;
