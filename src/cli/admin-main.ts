@@ -27,8 +27,9 @@ import {
   warning,
 } from './output.js';
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
+import { STORE_LOST_MS, StoreLost, untilStoreLost } from './import-checks.js';
 import { ExportRefused, readExportFile, runExport, runImport } from './transfer.js';
-import { importWorkers, runReleaseImported } from './worker-transfer.js';
+import { importLayout, importWorkers, runReleaseImported } from './worker-transfer.js';
 import { InputError } from './bounded-input.js';
 
 /** How long the script waits for the store to answer before giving up. */
@@ -112,9 +113,12 @@ async function runAdmin(
         json: command.json,
       };
       const workers = file.workers;
-      return await runImport(store, config, file, command, io, () =>
+      // The layout first: the snowflake tags let nodes mint again.
+      const layoutDiffers = await importLayout(store.layouts, file.snowflakeLayout, command, io);
+      const code = await runImport(store, config, file, command, io, () =>
         importWorkers(transfer, workers, step, io),
       );
+      return layoutDiffers ? 1 : code;
     }
     return await execute(command, store, config, io);
   } catch (err) {
@@ -225,31 +229,52 @@ async function execute(
 /**
  * `tag bump --all --by N`: every segment tag, each reported; snowflake tags are skipped
  * (their IDs come from the clock). A tag that fails does not stop the others; exit 1
- * then.
+ * then. A store that fails every try of one tag for {@link STORE_LOST_MS} stops the run
+ * (exit 1, naming the first tag not done) instead of failing every remaining tag one
+ * command timeout at a time. A retried bump that ran but lost its reply bumps twice:
+ * more IDs skipped, never one repeated.
  */
 async function bumpAll(store: Store, by: bigint, asJson: boolean, io: Io): Promise<number> {
   const results: Record<string, unknown>[] = [];
   let failed = 0;
-  for (const tag of await store.listTags()) {
+  let stopped: { at: string; reason: string } | undefined;
+  const tags = await store.listTags();
+  for (const tag of tags) {
     if (tag.mode === 'snowflake') {
       results.push({ tag: tag.name, skipped: 'snowflake' });
       if (!asJson) io.out(`skipped tag '${tag.name}': a snowflake tag has no counter to bump\n`);
       continue;
     }
     try {
-      const r = await store.bumpTag(tag.name, 'by', by);
+      const r = await untilStoreLost(() => store.bumpTag(tag.name, 'by', by));
       results.push(bumpJson(tag.name, r));
       if (!asJson) io.out(bumpText(tag.name, r));
     } catch (err) {
+      if (err instanceof StoreLost) {
+        stopped = { at: tag.name, reason: err.message };
+        break;
+      }
       if (!isIdAllocError(err)) throw err;
       failed++;
       results.push({ tag: tag.name, error: { code: err.code, message: err.message } });
       if (!asJson) io.err(`idalloc-admin: bump of '${tag.name}' failed: ${err.message}\n`);
     }
   }
-  if (asJson) io.out(json({ results }));
-  else if (results.length === 0) io.out('no tags\n');
-  return failed > 0 ? 1 : 0;
+  const done = results.length;
+  const message =
+    stopped &&
+    `stopped: the store failed every try for ${STORE_LOST_MS / 1000} s (${stopped.reason}); ` +
+      `${done} of ${tags.length} tags were done (in name order), the first not done is '${stopped.at}'. ` +
+      `Run the same bump again once the store answers: tags done are bumped again, which skips more IDs and never repeats one`;
+  if (asJson) {
+    const stop = stopped && { at: stopped.at, done, notDone: tags.length - done };
+    io.out(json({ results, ...(stop ? { stopped: stop } : {}) }));
+    if (message) io.err(json({ error: { code: 'UNAVAILABLE', message } }));
+  } else {
+    if (results.length === 0 && !stopped) io.out('no tags\n');
+    if (message) io.err(`idalloc-admin: ${message}\n`);
+  }
+  return failed > 0 || stopped ? 1 : 0;
 }
 
 const code = await runAdmin(process.argv.slice(2), process.env, {

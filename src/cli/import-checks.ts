@@ -1,7 +1,8 @@
 /**
  * What `tag import` watches besides each record's outcome (README "Admin script"): a
- * store that stops answering ends the import instead of failing every remaining tag one
- * command timeout at a time, and a segment tag the import leaves near its max is named.
+ * store that stops answering ends the import (and `tag bump --all`) instead of failing
+ * every remaining tag one command timeout at a time, and a segment tag the import leaves
+ * near its max is named.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isIdAllocError } from '../core/errors.js';

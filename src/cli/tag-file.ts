@@ -53,13 +53,15 @@ const MAX_MS = 10 ** 15 - 1;
 /**
  * The document `tag export` writes. `workers`, the snowflake worker IDs the store has a
  * lease or a horizon for, is written only when there is one (a file without it is what
- * earlier versions wrote, and still reads).
+ * earlier versions wrote, and still reads). `snowflakeLayout`, the layout the store records,
+ * likewise: an import restores it to a store that lost it.
  */
 export function tagFile(
   exp: TagExport,
   origin: StoreOrigin,
   now: number,
   workers: readonly WorkerRecord[] = [],
+  layout?: string,
 ): Record<string, unknown> {
   const tags: Record<string, unknown>[] = [];
   const tombstones: Record<string, unknown>[] = [];
@@ -91,6 +93,7 @@ export function tagFile(
             ...(w.holder === undefined ? {} : { holder: w.holder }),
           })),
         }),
+    ...(layout === undefined ? {} : { snowflakeLayout: layout }),
   };
 }
 
@@ -100,6 +103,8 @@ export interface TagFile {
   readonly records: readonly TagRecord[];
   /** Snowflake worker IDs with their horizons and holders (none in older files). */
   readonly workers: readonly WorkerRecord[];
+  /** The snowflake layout the exporting store recorded (none in older files). */
+  readonly snowflakeLayout?: string;
   /**
    * Names of entries left out, sorted: keys of another deployment whose `KEY_PREFIX` is
    * nested in the exporting one (`a:` and `a:tag:`), which exports before this check
@@ -322,8 +327,27 @@ export function parseTagFile(text: string, file: string): TagFile {
     exportedAt: String(doc.exportedAt),
     records,
     workers: parseWorkers(doc, top, file),
+    ...parseLayout(doc, top),
     ignored: ignored.sort(),
   };
+}
+
+/** A layout as `layoutFingerprint` writes it (the epoch's year may have 6 digits). */
+const LAYOUT_PATTERN =
+  /^epoch=[+-]?\d{4,6}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z bits=\d{1,2}\/\d{1,2}\/\d{1,2}$/;
+
+/** The optional `snowflakeLayout`. */
+function parseLayout(doc: Json, top: Fields): { snowflakeLayout?: string } {
+  const value: unknown = doc.snowflakeLayout;
+  if (value === undefined) return {};
+  if (typeof value !== 'string' || !LAYOUT_PATTERN.test(value)) {
+    top.fail(
+      'snowflakeLayout',
+      value,
+      'expected a layout as tag export writes it, e.g. "epoch=2024-01-01T00:00:00.000Z bits=41/10/12"',
+    );
+  }
+  return { snowflakeLayout: value };
 }
 
 /** The optional `workers` list: each ID once. */

@@ -155,7 +155,8 @@ export async function runExport(
   const { out, json: asJson } = opts;
   const exported = await store.exportTags();
   const workers = await workersToExport(store, config);
-  const doc = tagFile(exported, originOf(store, config), Date.now(), workers);
+  const layout = await store.layouts?.readSnowflakeLayout();
+  const doc = tagFile(exported, originOf(store, config), Date.now(), workers, layout);
   const text = JSON.stringify(doc, null, 2) + '\n';
   if (out === undefined) {
     io.out(text);

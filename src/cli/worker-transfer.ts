@@ -9,8 +9,9 @@
 import type { Config } from '../config.js';
 import { isIdAllocError } from '../core/errors.js';
 import type { WorkerImportResult, WorkerRecord, WorkerTransfer } from '../core/lease-port.js';
+import type { LayoutRegistry } from '../core/layout-port.js';
 import type { OpenedStore } from '../store/open.js';
-import { json } from './output.js';
+import { json, warning } from './output.js';
 
 interface Io {
   readonly out: (text: string) => void;
@@ -131,4 +132,33 @@ export async function runReleaseImported(
     );
   }
   return damaged.length > 0 ? 1 : 0;
+}
+
+/**
+ * The export's snowflake layout, restored before its tags (the snowflake tags let nodes
+ * mint again): recorded when the store holds none (it lost the record with its keys);
+ * left as it is when it holds the same; when it holds another, a warning naming both
+ * (a node of that layout claimed first after the loss; nodes of the export's layout are
+ * refused) and exit 1. A dry run writes nothing.
+ * @returns true when the store records another layout
+ */
+export async function importLayout(
+  layouts: LayoutRegistry | undefined,
+  exported: string | undefined,
+  opts: { dryRun: boolean; json: boolean },
+  io: Io,
+): Promise<boolean> {
+  if (!layouts || exported === undefined) return false;
+  const before = await layouts.readSnowflakeLayout();
+  const recorded =
+    before ?? (opts.dryRun ? exported : await layouts.recordSnowflakeLayout(exported));
+  if (recorded !== exported) {
+    const message = `this store records the snowflake layout ${recorded}, the export ${exported}: nodes with the export's layout are refused here, and nodes with the store's may re-mint IDs issued before the export; stop the nodes whose configuration is wrong, and keep the layout IDs were issued with`;
+    io.err(warning(opts.json, 'LAYOUT_CONFLICT', message, { recorded, exported }));
+    return true;
+  }
+  if (before === undefined && !opts.json) {
+    io.out(`${opts.dryRun ? 'would record' : 'recorded'} the snowflake layout ${exported}\n`);
+  }
+  return false;
 }

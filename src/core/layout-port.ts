@@ -9,4 +9,9 @@ export interface LayoutRegistry {
    * @throws IdAllocError UNAVAILABLE when the store cannot be reached
    */
   recordSnowflakeLayout(fingerprint: string): Promise<string>;
+  /**
+   * The layout recorded, undefined when none is (`tag export` carries it).
+   * @throws IdAllocError UNAVAILABLE when the store cannot be reached
+   */
+  readSnowflakeLayout(): Promise<string | undefined>;
 }

@@ -22,6 +22,12 @@ export interface ClaimRequest {
   readonly marginMs: number;
   /** Refuse (`fenced`) when the floor lies more than this after now. */
   readonly maxWaitMs: number;
+  /**
+   * The claimant's snowflake layout (`layoutFingerprint`). A store that records layouts
+   * records it when it holds none (a store that lost its record gets it back from the
+   * first claim), and refuses the claim (`layout`) when it records another one.
+   */
+  readonly layout?: string;
 }
 
 export type ClaimOutcome =
@@ -36,7 +42,9 @@ export type ClaimOutcome =
       /** The store incarnation that confirmed it (Redis run_id), for the grant log. */
       readonly incarnation?: string;
     }
-  | { readonly kind: 'taken' | 'fenced' | 'damaged' };
+  | { readonly kind: 'taken' | 'fenced' | 'damaged' }
+  /** The store records another snowflake layout, `recorded`: nothing is held. */
+  | { readonly kind: 'layout'; readonly recorded: string };
 
 export interface RenewRequest {
   readonly token: string;
@@ -45,6 +53,8 @@ export interface RenewRequest {
   /** Raise the horizon to at least this (Unix ms). */
   readonly target: number;
   readonly marginMs: number;
+  /** As a claim's: recorded when the store holds none; another one ends the lease. */
+  readonly layout?: string;
 }
 
 export type RenewOutcome =
@@ -56,7 +66,9 @@ export type RenewOutcome =
       /** The store incarnation that confirmed it (Redis run_id), for the grant log. */
       readonly incarnation?: string;
     }
-  | { readonly kind: 'lost' | 'damaged' };
+  | { readonly kind: 'lost' | 'damaged' }
+  /** The store records another snowflake layout: the lease is given back. */
+  | { readonly kind: 'layout'; readonly recorded: string };
 
 /**
  * Where leases and horizons live (Redis: store/redis/worker-lease.ts). Each call is

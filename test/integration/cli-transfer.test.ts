@@ -564,6 +564,51 @@ describe('idalloc-admin tag import: the store gone mid-import', () => {
     }
   }, 240_000);
 });
+describe('idalloc-admin tag bump --all: the store gone mid-way', () => {
+  it('stops within seconds, exit 1, naming the first tag not done and how many were', async () => {
+    const server = await RedisServer.start();
+    try {
+      const total = 10_000;
+      const names = Array.from({ length: total }, (_, i) => `tag${String(i).padStart(5, '0')}`);
+      const file = join(dir, 'tags.json');
+      const tags = names.map((name) => ({ ...exportDoc().tags[0], name }));
+      writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+      const serverEnv = { REDIS_URL: server.url, KEY_PREFIX: testPrefix() };
+      const imported = await admin(['tag', 'import', file], serverEnv, 180_000);
+      expect(imported.code, imported.stderr).toBe(0);
+      // Tags are bumped in name order: once the 1000th has moved, kill the store.
+      const watched = `${serverEnv.KEY_PREFIX}tag:${names[999]!}`;
+      const nextOf = () => withClient(server.port, (c) => c.hget(watched, 'next'));
+      const before = await nextOf();
+      const bumping = admin(['tag', 'bump', '--all', '--by', '5'], serverEnv, 180_000);
+      await waitUntil(async () => (await nextOf()) !== before, '1000 tags bumped', 60_000, 20);
+      await server.kill();
+      const killedAt = Date.now();
+      const r = await bumping;
+      const took = Date.now() - killedAt;
+
+      expect(r.code, r.stderr).toBe(1);
+      const stop =
+        /stopped: the store failed every try for 5 s \(store unreachable during bump of '(tag\d+)': .*\); (\d+) of 10000 tags were done \(in name order\), the first not done is '(tag\d+)'\. Run the same bump again once the store answers: tags done are bumped again, which skips more IDs and never repeats one\n$/.exec(
+          r.stderr,
+        );
+      expect(stop, r.stderr).not.toBeNull();
+      const done = Number(stop![2]);
+      expect(done).toBeGreaterThanOrEqual(1000);
+      expect(done).toBeLessThan(total);
+      expect(stop![3]).toBe(names[done]);
+      expect(stop![1]).toBe(names[done]);
+      // Every tag done has its line; nothing was tried after the stop.
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('bumped tag'))).toHaveLength(done);
+      expect(r.stderr).not.toMatch(/bump of 'tag\d+' failed/);
+      // The bound (5 s) plus one failing command (about 4 s) plus the process's exit, with
+      // a wide margin for a loaded machine; before the bound it took about 4 s per tag left.
+      expect(took).toBeLessThan(40_000);
+    } finally {
+      await server.dispose();
+    }
+  }, 360_000);
+});
 describe('idalloc-admin: snowflake worker IDs in export and import', () => {
   it('refuses a bad workers list with exit 2 naming the value', async () => {
     const cases: [string, string, RegExp][] = [
@@ -678,5 +723,73 @@ describe('idalloc-admin: snowflake worker IDs in export and import', () => {
     expect(r.stderr).toMatch(
       /^idalloc-admin: conflict: snowflake worker 3 is held by a node of this store, but a node of the exported store held it at the export/,
     );
+  });
+});
+
+describe('idalloc-admin: the snowflake layout in export and import', () => {
+  const L1 = 'epoch=2024-01-01T00:00:00.000Z bits=41/10/12';
+  const L2 = 'epoch=2025-01-01T00:00:00.000Z bits=41/10/12';
+
+  it('exports the recorded layout and restores it to a store that lost it', async () => {
+    await store.recordSnowflakeLayout(L1);
+    const file = join(dir, 'tags.json');
+    expect(await run('tag', 'export', '--out', file)).toMatchObject({ code: 0, stderr: '' });
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { snowflakeLayout?: string };
+    expect(doc.snowflakeLayout).toBe(L1);
+
+    // The store loses its keys (restarted empty): the import writes the record back.
+    const lost = { ...env, KEY_PREFIX: testPrefix() };
+    const dry = await admin(['tag', 'import', file, '--dry-run'], lost);
+    expect(dry).toMatchObject({ code: 0, stderr: '' });
+    expect(dry.stdout).toMatch(
+      /^would record the snowflake layout epoch=2024-01-01T00:00:00\.000Z bits=41\/10\/12$/m,
+    );
+    const restored = testStore(env.REDIS_URL!, lost.KEY_PREFIX);
+    try {
+      expect(await restored.readSnowflakeLayout()).toBeUndefined();
+      const imported = await admin(['tag', 'import', file], lost);
+      expect(imported).toMatchObject({ code: 0, stderr: '' });
+      expect(imported.stdout).toMatch(
+        /^recorded the snowflake layout epoch=2024-01-01T00:00:00\.000Z bits=41\/10\/12$/m,
+      );
+      expect(await restored.readSnowflakeLayout()).toBe(L1);
+      // Again: the same layout, nothing to say.
+      const again = await admin(['tag', 'import', file], lost);
+      expect(again).toMatchObject({ code: 0, stderr: '' });
+      expect(again.stdout).not.toMatch(/snowflake layout/);
+    } finally {
+      await restored.close();
+    }
+  });
+
+  it('names both layouts and exits 1 when the store records another one', async () => {
+    await store.recordSnowflakeLayout(L2);
+    const file = join(dir, 'tags.json');
+    writeFileSync(file, JSON.stringify(exportDoc({ snowflakeLayout: L1 })));
+    const r = await run('tag', 'import', file);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe(
+      `idalloc-admin: warning: this store records the snowflake layout ${L2}, the export ${L1}: nodes with the export's layout are refused here, and nodes with the store's may re-mint IDs issued before the export; stop the nodes whose configuration is wrong, and keep the layout IDs were issued with\n`,
+    );
+    // The tags are imported all the same; the record is left as it is.
+    expect(r.stdout).toMatch(/^created segment tag 'order'/m);
+    expect(await store.readSnowflakeLayout()).toBe(L2);
+    const asJson = await run('tag', 'import', file, '--json');
+    expect(asJson.code).toBe(1);
+    expect(JSON.parse(asJson.stderr.split('\n')[0]!)).toEqual({
+      warning: { code: 'LAYOUT_CONFLICT', message: expect.any(String), recorded: L2, exported: L1 },
+    });
+  });
+
+  it('refuses a malformed snowflakeLayout with exit 2 naming the value', async () => {
+    const file = join(dir, 'tags.json');
+    writeFileSync(file, JSON.stringify(exportDoc({ snowflakeLayout: 'epoch=yesterday' })));
+    const r = await run('tag', 'import', file);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /snowflakeLayout "epoch=yesterday" is not allowed: expected a layout as tag export writes it/,
+    );
+    expect(r.stdout).toBe('');
+    expect(await store.readSnowflakeLayout()).toBeUndefined();
   });
 });

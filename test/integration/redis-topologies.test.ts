@@ -171,6 +171,41 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     }
   });
 
+  it('records the snowflake layout at a claim and refuses another, its key in another slot', async () => {
+    const [L1, L2] = [
+      'epoch=2024-01-01T00:00:00.000Z bits=41/10/12',
+      'epoch=2025-01-01T00:00:00.000Z bits=41/10/12',
+    ];
+    const [a, b] = [100, 101];
+    expect(keySlot(store.keys.worker(a))).not.toBe(keySlot(store.keys.snowflakeLayout));
+    const handle = store.openWorkerLeases(() => {});
+    const now = Date.now();
+    const claim = { leaseMs: 30_000, now, aheadMs: 1000, marginMs: 3000, maxWaitMs: 10 ** 9 };
+    const leased = async (id: number) => {
+      const owner = await cluster.masterOf(keySlot(store.keys.worker(id)));
+      return withClient(owner.port, async (c) => Number(await c.exists(store.keys.worker(id))));
+    };
+    try {
+      const first = await handle.leases.claim(a, { ...claim, token: 'node-a', layout: L1 });
+      expect(first.kind).toBe('claimed');
+      expect(await store.readSnowflakeLayout()).toBe(L1);
+      expect(await handle.leases.claim(b, { ...claim, token: 'node-b', layout: L2 })).toEqual({
+        kind: 'layout',
+        recorded: L1,
+      });
+      expect(await leased(b)).toBe(0);
+      // A renewal under another layout gives the lease back.
+      const renew = { token: 'node-a', leaseMs: 30_000, now, target: now + 2000, marginMs: 3000 };
+      expect(await handle.leases.renew(a, { ...renew, layout: L2 })).toEqual({
+        kind: 'layout',
+        recorded: L1,
+      });
+      expect(await leased(a)).toBe(0);
+    } finally {
+      await handle.close();
+    }
+  });
+
   it('exports the worker leases of every master and imports them, each in its own slot', async () => {
     // Worker IDs whose keys live on each of the three masters.
     const ids: number[] = [];

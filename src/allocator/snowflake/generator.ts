@@ -21,6 +21,7 @@ import {
   DEFAULT_DECODE_TOLERANCE_MS,
   decodeSnowflake,
   encodeSnowflake,
+  layoutFingerprint,
   runOutWarning,
   type SnowflakeLayout,
 } from './layout.js';
@@ -122,6 +123,7 @@ export class SnowflakeGenerator {
         ...(opts.schedule ? { schedule: opts.schedule } : {}),
         log: this.log,
         ...(opts.grants ? { grants: opts.grants } : {}),
+        layout: layoutFingerprint(this.layout),
       });
     } else {
       throw invalidArgument('a snowflake generator needs a pinned workerId or a leaseStore');

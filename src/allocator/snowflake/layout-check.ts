@@ -2,7 +2,10 @@
  * One snowflake layout per store: the epoch and widths decide which IDs a worker ID
  * mints, so a node with another layout would mint IDs other nodes already issued (a
  * later epoch re-mints earlier IDs; other widths make worker 5 and worker 20 collide).
- * The first node records its layout; any node that differs refuses to start.
+ * The first node records its layout; any node that differs refuses to start. A store can
+ * lose the record (Redis restarted empty, FLUSHALL) while nodes run on: each claim of a
+ * worker ID therefore records or checks the layout again (ClaimRequest.layout), and a
+ * claim under another layout is refused with {@link layoutMismatch}.
  */
 import { ConfigError } from '../../config.js';
 import { errorLogFields } from '../../core/errors.js';
@@ -28,9 +31,12 @@ export async function checkSnowflakeLayout(
     log.warn(errorLogFields(err), 'could not check the snowflake layout recorded in the store');
     return;
   }
-  if (recorded !== mine) {
-    throw new ConfigError(
-      `snowflake layout ${mine} differs from ${recorded}, the one this store's snowflake IDs are minted with: changing SNOWFLAKE_EPOCH, SNOWFLAKE_LAYOUT or the widths would mint IDs already issued; keep the recorded layout, or use a new KEY_PREFIX for a new ID space`,
-    );
-  }
+  if (recorded !== mine) throw layoutMismatch(mine, recorded);
+}
+
+/** The refusal of layout `mine` by a store that records `recorded`, naming both. */
+export function layoutMismatch(mine: string, recorded: string): ConfigError {
+  return new ConfigError(
+    `snowflake layout ${mine} differs from ${recorded}, the one this store's snowflake IDs are minted with: changing SNOWFLAKE_EPOCH, SNOWFLAKE_LAYOUT or the widths would mint IDs already issued; keep the recorded layout, or use a new KEY_PREFIX for a new ID space`,
+  );
 }

@@ -31,6 +31,8 @@ import {
   type Log,
 } from '../../core/time-and-log.js';
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
+import { ConfigError } from '../../config.js';
+import { layoutMismatch } from './layout-check.js';
 
 /** Runs `fn` after `ms`; returns a cancel function. */
 export type Schedule = (fn: () => unknown, ms: number) => () => void;
@@ -74,6 +76,12 @@ export interface WorkerLeaseOptions {
   readonly log?: Log;
   /** The grant log: each claim and each raised horizon. @default lines into `log` */
   readonly grants?: GrantRecorder;
+  /**
+   * The generator's layout (`layoutFingerprint`), recorded or checked by each claim: a
+   * claim on a store that records another layout is refused, so a store that lost its
+   * record gets it back from the first claim after the loss and no second layout mints.
+   */
+  readonly layout?: string;
 }
 
 /** The lease timings derived from its length (documented in the README). */
@@ -113,6 +121,7 @@ export class WorkerLease {
   private readonly newToken: () => string;
   private readonly log: Log;
   private readonly grants: GrantRecorder;
+  private readonly layout: string | undefined;
 
   private hold: Hold | undefined;
   /** The failing streak of attempts: what was logged, how many, since when. */
@@ -142,6 +151,7 @@ export class WorkerLease {
     this.newToken = opts.newToken ?? randomUUID;
     this.log = opts.log ?? silentLog;
     this.grants = opts.grants ?? createGrantLog(this.log);
+    this.layout = opts.layout;
   }
 
   /** The worker ID held now and its fence, or undefined. */
@@ -216,8 +226,14 @@ export class WorkerLease {
         ? `cannot renew the lease on worker ${this.hold.grant.workerId}: ${message}`
         : `cannot claim a worker ID: ${message}`;
       // The grant log said once that it cannot be written: not a line per attempt.
-      if (!(err instanceof GrantLogError)) this.failed(err);
-      delay = this.timings.retryMs;
+      if (err instanceof ConfigError) {
+        // Another layout is recorded: no worker ID until an operator acts; not every second.
+        this.log.error({ err: message }, this.problem);
+        delay = this.timings.renewEveryMs;
+      } else {
+        if (!(err instanceof GrantLogError)) this.failed(err);
+        delay = this.timings.retryMs;
+      }
     }
     if (!this.closed) this.cancel = this.schedule(() => this.run(), delay);
   }
@@ -248,7 +264,17 @@ export class WorkerLease {
       now,
       target: Math.max(g.horizon, now + this.timings.aheadMs),
       marginMs: this.marginMs,
+      ...(this.layout === undefined ? {} : { layout: this.layout }),
     });
+    if (r.kind === 'layout') {
+      // A node of another layout recorded its own (the record was lost): the store gave
+      // the lease back; claims are refused until the layouts agree.
+      this.hold = undefined;
+      const refused = layoutMismatch(this.layout ?? '', r.recorded).message;
+      this.problem = `the lease on worker ${g.workerId} was given back: ${refused}`;
+      this.log.error({ workerId: g.workerId }, this.problem);
+      return this.timings.renewEveryMs;
+    }
     if (r.kind !== 'renewed') {
       // Lost (expired, or another node holds it) or damaged: this worker ID is done.
       this.hold = undefined;
@@ -329,7 +355,9 @@ export class WorkerLease {
       aheadMs: this.timings.aheadMs,
       marginMs: this.marginMs,
       maxWaitMs,
+      ...(this.layout === undefined ? {} : { layout: this.layout }),
     });
+    if (r.kind === 'layout') throw layoutMismatch(this.layout ?? '', r.recorded);
     if (r.kind !== 'claimed') return false;
     try {
       this.grants.record({

@@ -32,7 +32,7 @@ import { createKeys, type Keys } from './keys.js';
 import { confirmReplicated } from './replication.js';
 import { badReply, codeOf, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
-import { RedisWorkerLeaseStore } from './worker-lease.js';
+import { recordLayout, RedisWorkerLeaseStore } from './worker-lease.js';
 import { RedisWorkerTransfer } from './worker-transfer.js';
 import { exportFromRedis, importResult, importToRedis } from './transfer.js';
 import { isWrongType, scanKeys, scanTagNames, type ScannedTags } from './tag-scan.js';
@@ -446,12 +446,15 @@ export class RedisStore implements Store, LayoutRegistry {
    * returns the one recorded (a node whose layout differs must not mint: moving the
    * epoch or the widths re-mints IDs already issued).
    */
-  async recordSnowflakeLayout(fingerprint: string): Promise<string> {
+  recordSnowflakeLayout(fingerprint: string): Promise<string> {
+    return recordLayout(this.client, this.keys, fingerprint);
+  }
+
+  async readSnowflakeLayout(): Promise<string | undefined> {
     try {
-      await this.client.set(this.keys.snowflakeLayout, fingerprint, 'NX');
-      return (await this.client.get(this.keys.snowflakeLayout)) ?? fingerprint;
+      return (await this.client.get(this.keys.snowflakeLayout)) ?? undefined;
     } catch (err) {
-      throw storeFailure(err, 'snowflake layout check');
+      throw storeFailure(err, 'a read of the snowflake layout');
     }
   }
 

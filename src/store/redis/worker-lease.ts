@@ -43,6 +43,24 @@ function runIdOf(reply: ScriptReply, length: number): string | undefined {
   return typeof last === 'string' && /^[0-9a-f]{0,64}$/.test(last) ? last : undefined;
 }
 
+/**
+ * Records the snowflake layout `fingerprint` unless the store holds one (`SET NX`), and
+ * returns the one recorded.
+ * @throws IdAllocError UNAVAILABLE when the store cannot be reached
+ */
+export async function recordLayout(
+  client: RedisLike,
+  keys: Keys,
+  fingerprint: string,
+): Promise<string> {
+  try {
+    await client.set(keys.snowflakeLayout, fingerprint, 'NX');
+    return (await client.get(keys.snowflakeLayout)) ?? fingerprint;
+  } catch (err) {
+    throw storeFailure(err, 'snowflake layout check');
+  }
+}
+
 /** Any other negative code is a bug: an INTERNAL error naming it. */
 function unexpected(code: number, workerId: number): IdAllocError {
   return scriptError(code, `worker ${workerId}`);
@@ -145,6 +163,17 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 3), 3);
     if (!v || v[2]! > 1) throw badReply(`worker-claim for worker ${workerId}`, reply);
     await this.confirm(conn, epoch, `the claim of snowflake worker ${workerId}`);
+    // After the claim, before the first ID: a store that lost its record (restarted
+    // empty, FLUSHALL) also lost every lease, so each node minting on it claimed after
+    // the loss and passed here; the first one records the layout, any other is refused.
+    let recorded: string | undefined;
+    try {
+      recorded = await this.checkLayout(workerId, req.token, req.layout, v[0]! - 1);
+    } catch (err) {
+      await this.release(workerId, req.token, v[0]! - 1).catch(() => undefined);
+      throw err;
+    }
+    if (recorded !== undefined) return { kind: 'layout', recorded };
     return {
       kind: 'claimed',
       floor: v[0]!,
@@ -181,12 +210,35 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 2), 2);
     if (!v) throw badReply(`worker-renew for worker ${workerId}`, reply);
     await this.confirm(conn, epoch, `the renewal of snowflake worker ${workerId}`);
+    // A record lost alone (deleted, evicted) is written back by the running nodes, and a
+    // node of another layout that recorded its own meanwhile ends this lease.
+    const recorded = await this.checkLayout(workerId, req.token, req.layout, v[0]!);
+    if (recorded !== undefined) return { kind: 'layout', recorded };
     return {
       kind: 'renewed',
       horizon: v[0]!,
       floor: v[1] === 0 ? undefined : v[1],
       ...(runId ? { incarnation: runId } : {}),
     };
+  }
+
+  /**
+   * Records `layout` unless the store holds one; when it holds another, gives the lease
+   * back (its horizon settled at `settle`) and returns the one recorded. Not inside the
+   * lease scripts: in a Cluster the layout key lies in another slot than the worker's.
+   * @throws IdAllocError UNAVAILABLE when the store cannot be reached
+   */
+  private async checkLayout(
+    workerId: number,
+    token: string,
+    layout: string | undefined,
+    settle: number,
+  ): Promise<string | undefined> {
+    if (layout === undefined) return undefined;
+    const recorded = await recordLayout(this.client, this.keys, layout);
+    if (recorded === layout) return undefined;
+    await this.release(workerId, token, settle).catch(() => undefined);
+    return recorded;
   }
 
   async release(
