@@ -17,7 +17,10 @@
   Free at the export: the horizon rises to the export's (h only: its run_id stays, so a
   claim still adds the margin when this server did not confirm it). Held at the export:
   by the same holder here (an import onto the store it came from): kept; by another
-  node here: conflict, nothing written; else the lease is taken under the imported
+  node here whose floor lies above the export's horizon (it claimed after the export,
+  e.g. once a restarted empty server lost the old lease, fenced past every timestamp
+  the exported holder may have used): kept; by another node below it: conflict,
+  nothing written; else the lease is taken under the imported
   token for the hold, h goes to the hold's end and floor above every timestamp the
   exported holder and this store's earlier holders may have used, so that a release
   (worker-release-2, same run_id) settles it no lower.
@@ -55,8 +58,12 @@ if holder == '' then
 end
 
 if token and token ~= imported then
-  if string.sub(redis.sha1hex(token), 1, 16) ~= holder then return {'conflict', ms(h or 0)} end
-  return {'kept', ms(math.max(h or 0, exported))}
+  if string.sub(redis.sha1hex(token), 1, 16) == holder then
+    return {'kept', ms(math.max(h or 0, exported))}
+  end
+  -- Another holder is safe only when its first timestamp lies above the exported ones.
+  if floor and floor > exported then return {'kept', ms(h or floor)} end
+  return {'conflict', ms(h or 0)}
 end
 
 local run_id = server_run_id()

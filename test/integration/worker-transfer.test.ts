@@ -134,10 +134,17 @@ describe.each(backends)('worker transfer on $name', ({ open }) => {
     const claim = await leases.claim(4, claimOf('new-node'));
     expect(claim.kind === 'claimed' && claim.floor > horizon).toBe(true);
 
-    // Held here by a node: the export's holder is another node (conflict), or the same one.
-    await leases.claim(6, claimOf('here'));
-    const other = { id: 6, horizon: Date.now(), holder: holderOf('elsewhere') };
+    // Held here by a node: the export's holder is another node whose timestamps may reach
+    // above this holder's first one (conflict), or the same one (kept).
+    const here = await leases.claim(6, claimOf('here'));
+    expect(here.kind).toBe('claimed');
+    const first = here.kind === 'claimed' ? here.floor : 0;
+    const other = { id: 6, horizon: first + 60_000, holder: holderOf('elsewhere') };
     expect((await transfer.importWorker(other, request())).outcome).toBe('conflict');
+    // Another node whose timestamps all lie below this holder's first one: nothing to
+    // fence (a store restarted empty lost the old lease; the new claim is above it).
+    const before = { ...other, horizon: first - 1 };
+    expect((await transfer.importWorker(before, request())).outcome).toBe('kept');
     const same = { ...other, holder: holderOf('here') };
     expect((await transfer.importWorker(same, request())).outcome).toBe('kept');
     const renewed = await leases.renew(6, {

@@ -124,9 +124,16 @@ export class EmbeddedWorkerTransfer implements WorkerTransfer {
         return { outcome: 'raised', horizon: record.horizon };
       }
       if (token !== undefined && token !== IMPORTED_HOLD_TOKEN) {
-        if (holderOf(token) !== record.holder) return { outcome: 'conflict', horizon: h ?? 0 };
         // The exporting holder itself, still here (an import onto the same store).
-        return { outcome: 'kept', horizon: Math.max(h ?? 0, record.horizon) };
+        if (holderOf(token) === record.holder) {
+          return { outcome: 'kept', horizon: Math.max(h ?? 0, record.horizon) };
+        }
+        // Another holder, safe only when its first timestamp lies above the exported ones
+        // (it claimed after the export: a store that lost the old lease fenced it past them).
+        if (floor !== undefined && floor > record.horizon) {
+          return { outcome: 'kept', horizon: h ?? floor };
+        }
+        return { outcome: 'conflict', horizon: h ?? 0 };
       }
       // Held for the exported store's node: no claim here before the hold ends, and none
       // below what it and this file's earlier holders used (a re-import keeps its floor).
