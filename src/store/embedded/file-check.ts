@@ -140,11 +140,17 @@ export function createStoreFile(path: string, init: (tempPath: string) => void):
 export interface FileIdentity {
   readonly dev: number;
   readonly ino: number;
+  /**
+   * The inode number and birth time (ns; 0 where the filesystem records none), as the
+   * witness records them (incarnation.ts): a copy of the file has others. Not the
+   * device number, which can change across a reboot or remount of the same volume.
+   */
+  readonly stamp: string;
 }
 
 export function identityOf(path: string): FileIdentity {
-  const st = statSync(path);
-  return { dev: st.dev, ino: st.ino };
+  const st = statSync(path, { bigint: true });
+  return { dev: Number(st.dev), ino: Number(st.ino), stamp: `${st.ino}:${st.birthtimeNs}` };
 }
 
 export function messageOf(err: unknown): string {
