@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -264,7 +264,10 @@ describe('snowflake IDs from an embedded file that goes', () => {
       const id = gen.next();
       ids.push(typeof id === 'bigint' ? id : await id);
     }
+    // The whole store goes, its witness too (a file that found the witness would not be
+    // fresh: its worker IDs would wait the margin, embedded-witness.test.ts).
     for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+    rmSync(join(dirname(dbPath), 'idalloc.witness'));
     const goneAt = Date.now();
     // A new process makes a new file at the path and leases the same worker ID at once.
     const fresh = openStore([]);
