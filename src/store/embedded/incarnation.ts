@@ -9,9 +9,9 @@
  * first compares them with the witness file beside it (`idalloc.witness`), and last,
  * just before COMMIT, bumps the generation and rewrites the witness in place. Processes sharing the file write under one lock, so the witness always
  * names the file's last commit. The witness also names the file itself: its inode
- * number and birth time (`FileIdentity.stamp` of file-check.ts), which a copy of the file does not
- * keep — so a copy of the whole directory, witness included (cp -a, rsync, tar), put
- * back is told apart too. A witness that is missing while the file has been written,
+ * number and birth time (`FileIdentity.stamp` of file-check.ts), which a copy of the
+ * file does not keep — so a copy of the whole directory, witness included (cp -a,
+ * rsync, tar), put back is told apart too. A witness that is missing while the file has been written,
  * that cannot be read, or that names another incarnation, generation or file means the
  * file is not the one last written here: the file gets a new incarnation, so every
  * tag row and worker horizon recorded under another skips its gap (or is fenced by the
@@ -27,7 +27,8 @@
  *
  * Limits: files copied back over the existing ones in place (`cp` onto them, `rsync
  * --inplace`) keep their inodes, so a witness restored with the file that way cannot be
- * told from the real state; nor can a block-level snapshot of the volume. A move of the
+ * told from the real state; nor can a block-level snapshot of the volume, or a copy of
+ * the directory whose witness does not name the file yet (adopted). A move of the
  * directory to another filesystem gives the file a new inode: one gap per tag, safe.
  */
 import { randomBytes } from 'node:crypto';
@@ -112,7 +113,7 @@ export class IncarnationGuard {
   private readonly getMeta: StatementSync;
   private readonly setMeta: StatementSync;
 
-  /** `file`: `FileIdentity.stamp` of file-check.ts of the file opened (the FileGuard keeps it so). */
+  /** `file`: the stamp (file-check.ts `FileIdentity`) of the file opened; FileGuard keeps it so. */
   constructor(
     db: DatabaseSync,
     dbPath: string,
