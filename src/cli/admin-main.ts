@@ -92,7 +92,16 @@ async function runAdmin(
   let store: OpenedStore | undefined;
   try {
     const config = loadConfig(env);
-    store = openStore(config);
+    // The embedded store's one warning an operator must see here: the file found restored
+    // (a new incarnation) by this command's write. Its errors reach stderr as the
+    // command's own failure (the thrown error carries the same message).
+    store = openStore(config, {
+      warn: (details, message) =>
+        io.err(
+          warning(asJson, 'STORE_RESTORED', message, Object.fromEntries(Object.entries(details))),
+        ),
+      error: () => {},
+    });
     store.onIgnoredKeys?.(({ count, example }) =>
       io.err(
         warning(asJson, 'IGNORED_KEYS', ignoredKeysMessage(count, example, config.KEY_PREFIX), {

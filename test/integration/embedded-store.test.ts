@@ -5,7 +5,14 @@
  * alike is specified once in store-contract.test.ts.
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -250,6 +257,41 @@ describe('EmbeddedStore shared by processes of one host', () => {
     await expect(store.allocate('order', 1, false)).rejects.toMatchObject({
       code: 'TAG_NOT_FOUND',
     });
+  });
+});
+
+describe('the admin script on a restored embedded file', () => {
+  it('says on stderr that the file is not the one last written; a dry-run import writes nothing', async () => {
+    const backup = mkdtempSync(join(tmpdir(), 'idalloc-embedded-copy-'));
+    const files = (from: string, to: string) => {
+      for (const s of ['', '-wal', '-shm']) {
+        rmSync(join(to, `idalloc.db${s}`), { force: true });
+        if (existsSync(join(from, `idalloc.db${s}`))) {
+          copyFileSync(join(from, `idalloc.db${s}`), join(to, `idalloc.db${s}`));
+        }
+      }
+    };
+    try {
+      expect(await admin(['tag', 'create', 'order', '--gap', '1000'])).toMatchObject({ code: 0 });
+      const file = join(backup, 'tags.json');
+      expect(await admin(['tag', 'export', '--out', file])).toMatchObject({ code: 0 });
+      files(dataDir, backup);
+      expect(await admin(['tag', 'bump', 'order', '--to', '500'])).toMatchObject({ code: 0 });
+      files(backup, dataDir);
+      const witness = readFileSync(join(dataDir, 'idalloc.witness'), 'utf8');
+      const dry = await admin(['tag', 'import', file, '--dry-run']);
+      expect(dry).toMatchObject({ code: 0, stderr: '' });
+      expect(dry.stdout).toMatch(/would raise segment tag 'order'.*: next ID 1 -> 1001/);
+      expect(readFileSync(join(dataDir, 'idalloc.witness'), 'utf8')).toBe(witness);
+      const bumped = await admin(['tag', 'bump', 'order', '--by', '1']);
+      expect(bumped.code).toBe(0);
+      expect(bumped.stderr).toMatch(
+        /^idalloc-admin: warning: the embedded store \S+idalloc\.db is not the file last written here \(.*\): it was restored/,
+      );
+      expect(bumped.stdout).toContain('next ID 1001 -> 1002');
+    } finally {
+      rmSync(backup, { recursive: true, force: true });
+    }
   });
 });
 

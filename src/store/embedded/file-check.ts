@@ -24,10 +24,11 @@ const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
 /**
  * The way out named by every refusal of an existing file: the safe one first. A copy of
- * the file put back is safe too (incarnation.ts: found restored, each tag skips its gap).
+ * the file put back is safe on the conditions README "Restore the embedded store" gives
+ * (incarnation.ts: found restored, each tag skips its gap).
  */
 const WAY_OUT =
-  "move it (with its -wal and -shm) away and recreate the tags with 'tag import' of the latest export, the one-command safe way; or put back a copy of the file (a restored copy is detected and each tag skips its gap on its next grant); delete it only if no ID was ever issued from it; a new store is created only where no file exists";
+  "move it (with its -wal and -shm) away and recreate the tags with 'tag import' of the latest export, the one-command safe way; or put back a copy of the file (a restored copy is detected and each tag skips its gap on its next grant: safe if fewer IDs than the gap were issued since the copy, and if the copy comes back as a new file, not copied over the old one in place, or without idalloc.witness); delete it only if no ID was ever issued from it; a new store is created only where no file exists";
 
 /** A refused store file: one line naming DATA_DIR, the file, the fault and the way out. */
 export function storeFileError(
@@ -140,11 +141,17 @@ export function createStoreFile(path: string, init: (tempPath: string) => void):
 export interface FileIdentity {
   readonly dev: number;
   readonly ino: number;
+  /**
+   * The inode number and birth time (ns; 0 where the filesystem records none), as the
+   * witness records them (incarnation.ts): a copy of the file has others. Not the
+   * device number, which can change across a reboot or remount of the same volume.
+   */
+  readonly stamp: string;
 }
 
 export function identityOf(path: string): FileIdentity {
-  const st = statSync(path);
-  return { dev: st.dev, ino: st.ino };
+  const st = statSync(path, { bigint: true });
+  return { dev: Number(st.dev), ino: Number(st.ino), stamp: `${st.ino}:${st.birthtimeNs}` };
 }
 
 export function messageOf(err: unknown): string {

@@ -73,7 +73,7 @@ export class FileGuard {
     this.lostMessage =
       `the embedded store ${this.path} ${fault} while this process used it: ` +
       'this process issues no more IDs from it (its last IDs are not in the file at that path); ' +
-      "stop every process using it, recreate the tags with 'tag import' of the latest export (the one-command safe way) or put the file back (a restored copy is detected and each tag skips its gap on its next grant), and restart";
+      "stop every process using it, recreate the tags with 'tag import' of the latest export (the one-command safe way) or put the file back (a restored copy is detected and each tag skips its gap on its next grant: safe if fewer IDs than the gap were issued since the copy; README: Restore the embedded store), and restart";
     // When only the main file went, its write-ahead log still sits at `<path>-wal`, next
     // to whatever file comes to the path: the next process to open that file would
     // replay these frames into it. So the frames (writes committed before, no new ones)

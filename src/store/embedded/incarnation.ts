@@ -8,11 +8,15 @@
  * generation in its `meta` table. Every write transaction, holding SQLite's write lock,
  * first compares them with the witness file beside it (`idalloc.witness`), and last,
  * just before COMMIT, bumps the generation and rewrites the witness in place. Processes sharing the file write under one lock, so the witness always
- * names the file's last commit. A witness that is missing while the file has been
- * written, that cannot be read, or that names another incarnation or generation means
- * the file is not the one last written here: the file gets a new incarnation, so every
+ * names the file's last commit. The witness also names the file itself: its inode
+ * number and birth time (`FileIdentity.stamp` of file-check.ts), which a copy of the
+ * file does not keep — so a copy of the whole directory, witness included (cp -a,
+ * rsync, tar), put back is told apart too. A witness that is missing while the file has been written,
+ * that cannot be read, or that names another incarnation, generation or file means the
+ * file is not the one last written here: the file gets a new incarnation, so every
  * tag row and worker horizon recorded under another skips its gap (or is fenced by the
- * margin) on its next use, exactly as after a Redis restart.
+ * margin) on its next use, exactly as after a Redis restart. A witness written before
+ * it named the file (an upgrade) is adopted as it is; the next write adds the file.
  *
  * The witness costs a grant about 0.1 ms: one write of a fixed {@link WITNESS_BYTES}
  * bytes at offset 0, never truncated (a truncating rewrite or a rename makes ext4 flush,
@@ -21,8 +25,11 @@
  * "not the file last written" — a gap per tag, never a repeat. Likewise a crash between
  * the witness and COMMIT leaves it one write ahead: one gap per tag.
  *
- * Limit: a witness restored together with the file (a consistent copy of the whole
- * directory) cannot be told from the real state.
+ * Limits: files copied back over the existing ones in place (`cp` onto them, `rsync
+ * --inplace`) keep their inodes, so a witness restored with the file that way cannot be
+ * told from the real state; nor can a block-level snapshot of the volume, or a copy of
+ * the directory whose witness does not name the file yet (adopted). A move of the
+ * directory to another filesystem gives the file a new inode: one gap per tag, safe.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -95,13 +102,23 @@ export function initMeta(db: DatabaseSync, created: boolean): void {
   put.run('fresh', created ? '1' : '0');
 }
 
+/** A file never written (generation 0, a valid incarnation) adopts whatever witness it finds. */
+function adopts(m: { id: string; generation: number }): boolean {
+  return m.generation === 0 && m.id !== '';
+}
+
 export class IncarnationGuard {
   /** Absolute path of the witness. */
   readonly witnessPath: string;
   private readonly getMeta: StatementSync;
   private readonly setMeta: StatementSync;
 
-  constructor(db: DatabaseSync, dbPath: string) {
+  /** `file`: the stamp (file-check.ts `FileIdentity`) of the file opened; FileGuard keeps it so. */
+  constructor(
+    db: DatabaseSync,
+    dbPath: string,
+    private readonly file: string,
+  ) {
     this.witnessPath = join(dirname(dbPath), WITNESS_FILE);
     this.getMeta = db.prepare('SELECT key, value FROM meta');
     this.setMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
@@ -114,10 +131,17 @@ export class IncarnationGuard {
   open(): Opened {
     const m = this.meta();
     const previous = this.readWitness();
-    // A file never written holds no grant to protect: a witness of a file that was
-    // there before it (deleted, its IDs fenced by other means) is simply replaced.
-    const fault = m.generation === 0 && m.id !== '' ? undefined : this.fault(previous, m);
+    const fault = this.fault(previous, m);
     if (fault === undefined) return { ...m, previous };
+    if (adopts(m)) {
+      // A file never written holds no grant to protect: no witness, or the witness of
+      // another file (one deleted, or this one before a never-written copy of it was put
+      // back), which is replaced. But that file's nodes may have used any worker ID: a
+      // file that finds one is not fresh any more (its worker IDs wait the margin).
+      if (previous === undefined) return { ...m, previous };
+      if (m.fresh) this.setMeta.run('fresh', '0');
+      return { ...m, fresh: false, previous };
+    }
     const id = newIncarnation();
     this.setMeta.run('incarnation', id);
     this.setMeta.run('fresh', '0');
@@ -131,6 +155,7 @@ export class IncarnationGuard {
     const text = JSON.stringify({
       incarnation: o.id,
       generation,
+      file: this.file,
       note: "idalloc's record of the last write to idalloc.db here; never copy or restore it with the database",
     });
     try {
@@ -156,8 +181,11 @@ export class IncarnationGuard {
    */
   peek(): Incarnation {
     const m = this.meta();
-    const fault = m.generation === 0 && m.id !== '' ? undefined : this.fault(this.readWitness(), m);
-    return fault === undefined ? { id: m.id, fresh: m.fresh } : { id: '', fresh: false };
+    const text = this.readWitness();
+    const fault = this.fault(text, m);
+    if (fault === undefined) return { id: m.id, fresh: m.fresh };
+    if (!adopts(m)) return { id: '', fresh: false };
+    return { id: m.id, fresh: m.fresh && text === undefined };
   }
 
   private meta(): { id: string; generation: number; fresh: boolean } {
@@ -189,7 +217,7 @@ export class IncarnationGuard {
   ): string | undefined {
     if (m.id === '') return 'the file records no valid incarnation';
     if (text === undefined) return `${this.witnessPath} is missing`;
-    let w: { incarnation?: unknown; generation?: unknown } = {};
+    let w: { incarnation?: unknown; generation?: unknown; file?: unknown } = {};
     try {
       const parsed: unknown = JSON.parse(text);
       if (typeof parsed === 'object' && parsed !== null) w = parsed as typeof w;
@@ -204,6 +232,10 @@ export class IncarnationGuard {
     }
     if (w.generation !== m.generation) {
       return `${this.witnessPath} names write ${w.generation}, the file ${m.generation}`;
+    }
+    // No `file` (a witness from before it was recorded): adopted, the next seal adds it.
+    if (w.file !== undefined && w.file !== this.file) {
+      return `${this.witnessPath} names the file with inode:birth time ${String(w.file)}, this one has ${this.file} (a copy, not the file last written here)`;
     }
     return undefined;
   }

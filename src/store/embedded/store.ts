@@ -126,7 +126,12 @@ export class EmbeddedStore implements Store {
     const guard = new FileGuard(db, path, identity, (message) =>
       log?.error({ file: path }, message),
     );
-    this.guarded = new GuardedDatabase(db, guard, new IncarnationGuard(db, path), log);
+    this.guarded = new GuardedDatabase(
+      db,
+      guard,
+      new IncarnationGuard(db, path, identity.stamp),
+      log,
+    );
     this.path = path;
     this.warning = embeddedWarning(path);
     this.now = opts.now ?? Date.now;
@@ -363,13 +368,29 @@ export class EmbeddedStore implements Store {
     return this.read('tag export', () => this.transfers().exportTags());
   }
 
-  /** One record in one write transaction; a dry run rolls nothing back, it writes nothing. */
+  /**
+   * One record in one write transaction. A dry run only reads: no transaction, so the
+   * witness and the file's generation stay as they are and no new incarnation is set —
+   * it decides under the incarnation a write would find (none when the write would set
+   * a new one: every row then skips its gap, as the real import would).
+   */
   async importTag(
     record: TagRecord,
     target: bigint | undefined,
     dryRun: boolean,
   ): Promise<ImportResult> {
     const what = `import of '${record.state === 'tombstone' ? record.name : record.tag.name}'`;
+    if (dryRun) {
+      return this.read(what, () =>
+        this.transfers().importTag(
+          record,
+          target,
+          true,
+          this.now(),
+          this.guarded.incarnations.peek().id,
+        ),
+      );
+    }
     return this.write(what, (inc) =>
       this.transfers().importTag(record, target, dryRun, this.now(), inc.id),
     );
