@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { GrantLog } from './core/grant-log.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, grantLogFromConfig, startSnowflake } from './startup.js';
-import { deploymentOf, openStore, type OpenedStore } from './store/open.js';
+import { openStore, type OpenedStore } from './store/open.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   try {
     grants = grantLogFromConfig(config, logger, {
       worker: cluster.worker?.id,
-      deployment: deploymentOf(config, store),
+      // The id stored in the store (core/deployment.ts), the same for every node of it.
+      deployment: await store.deploymentId(),
     });
   } catch (err) {
     await store.close();

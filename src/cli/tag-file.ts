@@ -8,6 +8,7 @@ import { MAX_NEXT } from '../store/transfer.js';
 import type { WorkerRecord } from '../core/lease-port.js';
 import type { TagConfig, TagExport, TagRecord } from '../core/store-ports.js';
 import { MAX_DESCRIPTION, MAX_ID, MAX_SMALL, TAG_NAME_PATTERN } from '../core/tags.js';
+import { DEPLOYMENT_ID_PATTERN } from '../core/deployment.js';
 
 export const FILE_FORMAT = 'idalloc-tag-export';
 export const FILE_VERSION = 1;
@@ -53,13 +54,15 @@ const MAX_MS = 10 ** 15 - 1;
 /**
  * The document `tag export` writes. `workers`, the snowflake worker IDs the store has a
  * lease or a horizon for, is written only when there is one (a file without it is what
- * earlier versions wrote, and still reads).
+ * earlier versions wrote, and still reads). `deployment`, the store's deployment id
+ * (core/deployment.ts), which `tag import` adopts; files of earlier versions have none.
  */
 export function tagFile(
   exp: TagExport,
   origin: StoreOrigin,
   now: number,
   workers: readonly WorkerRecord[] = [],
+  deployment?: string,
 ): Record<string, unknown> {
   const tags: Record<string, unknown>[] = [];
   const tombstones: Record<string, unknown>[] = [];
@@ -79,6 +82,7 @@ export function tagFile(
     version: FILE_VERSION,
     exportedAt: iso(now),
     store: origin,
+    ...(deployment === undefined ? {} : { deployment }),
     consistency: exp.consistency,
     tags,
     tombstones,
@@ -100,6 +104,8 @@ export interface TagFile {
   readonly records: readonly TagRecord[];
   /** Snowflake worker IDs with their horizons and holders (none in older files). */
   readonly workers: readonly WorkerRecord[];
+  /** The exporting store's deployment id, which import adopts (none in older files). */
+  readonly deployment?: string;
   /**
    * Names of entries left out, sorted: keys of another deployment whose `KEY_PREFIX` is
    * nested in the exporting one (`a:` and `a:tag:`), which exports before this check
@@ -318,10 +324,21 @@ export function parseTagFile(text: string, file: string): TagFile {
   }
   const name = (r: TagRecord) => (r.state === 'tombstone' ? r.name : r.tag.name);
   records.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+  const deployment: unknown = doc.deployment;
+  if (deployment !== undefined) {
+    if (typeof deployment !== 'string' || !DEPLOYMENT_ID_PATTERN.test(deployment)) {
+      top.fail(
+        'deployment',
+        deployment,
+        'expected 1 to 64 printable ASCII characters without spaces, as tag export writes it',
+      );
+    }
+  }
   return {
     exportedAt: String(doc.exportedAt),
     records,
     workers: parseWorkers(doc, top, file),
+    ...(deployment === undefined ? {} : { deployment }),
     ignored: ignored.sort(),
   };
 }
