@@ -59,6 +59,37 @@ describe('library createAllocator', () => {
     expect(grants.at(-1)).toMatchObject({ kind: 'remainder', start: '2', end: '50' });
   });
 
+  it('names one deployment under any address of the store, another one under another prefix', async () => {
+    const keyPrefix = testPrefix();
+    const otherPrefix = testPrefix();
+    const lines: { grant?: { node: string; deployment?: string } }[] = [];
+    const log = { info: (obj: object) => lines.push(obj), warn: () => {}, error: () => {} };
+    const { port } = new URL(url);
+    const node = (address: string, prefix: string, nodeId: string) =>
+      createAllocator({ redis: `redis://${address}:${port}`, keyPrefix: prefix, log, nodeId });
+    // Two nodes of one deployment reaching it under two names, one node of another.
+    const nodes = [
+      await node('127.0.0.1', keyPrefix, 'a'),
+      await node('localhost', keyPrefix, 'b'),
+      await node('127.0.0.1', otherPrefix, 'c'),
+    ];
+    const admins = [testStore(url, keyPrefix), testStore(url, otherPrefix)];
+    try {
+      for (const a of admins) await a.createTag(segmentTag('order'));
+      for (const n of nodes) await n.next('order');
+    } finally {
+      for (const n of nodes) await n.close();
+      for (const a of admins) await a.close();
+    }
+    const named = new Map(
+      lines.flatMap((l) => (l.grant ? [[l.grant.node, l.grant.deployment]] : [])),
+    );
+    expect(named.get('a')).toMatch(/^d-[0-9a-f]{16}$/);
+    expect(named.get('b')).toBe(named.get('a'));
+    expect(named.get('c')).toMatch(/^d-[0-9a-f]{16}$/);
+    expect(named.get('c')).not.toBe(named.get('a'));
+  });
+
   it('leaves a client the caller passed open after close()', async () => {
     const keyPrefix = testPrefix();
     const admin = testStore(url, keyPrefix);
