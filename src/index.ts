@@ -16,6 +16,7 @@ import { clusterWorkerMetrics } from './cluster-metrics.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './logger.js';
+import { isIdAllocError } from './core/errors.js';
 import type { GrantLog } from './core/grant-log.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, grantLogFromConfig, startSnowflake } from './startup.js';
@@ -69,7 +70,12 @@ async function main(): Promise<void> {
     grants = grantLogFromConfig(config, logger, {
       worker: cluster.worker?.id,
       // The id stored in the store (core/deployment.ts), the same for every node of it.
-      deployment: await store.deploymentId(),
+      deployment: await store.deploymentId().catch((err: unknown) => {
+        // A known cause (store unreachable, a damaged id): one line, no stack.
+        throw isIdAllocError(err)
+          ? new ConfigError(`cannot read the deployment id from the store: ${err.message}`)
+          : err;
+      }),
     });
   } catch (err) {
     await store.close();
