@@ -143,6 +143,12 @@ describe('the deployment id across a store move', () => {
     const own = embedded();
     const ownId = await own.deploymentId();
     await own.close();
+    const dry = await admin(['tag', 'import', file, '--dry-run', '--json'], { DATA_DIR: dir });
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ deployment: { id, replaced: ownId } });
+    const unchanged = embedded();
+    expect(await unchanged.deploymentId()).toBe(ownId);
+    await unchanged.close();
     const imported = await admin(['tag', 'import', file], { DATA_DIR: dir });
     expect(imported.code).toBe(0);
     expect(imported.stdout).toContain(
