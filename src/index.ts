@@ -17,10 +17,11 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { stdoutDestination } from './log-destination.js';
 import { createLogger, type Logger } from './logger.js';
+import { isIdAllocError } from './core/errors.js';
 import type { GrantLog } from './core/grant-log.js';
 import { createMetrics } from './metrics.js';
 import { checkStore, grantLogFromConfig, startSnowflake } from './startup.js';
-import { deploymentOf, openStore, type OpenedStore } from './store/open.js';
+import { openStore, type OpenedStore } from './store/open.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -71,7 +72,13 @@ async function main(): Promise<void> {
   try {
     grants = grantLogFromConfig(config, logger, {
       worker: cluster.worker?.id,
-      deployment: deploymentOf(config, store),
+      // The id stored in the store (core/deployment.ts), the same for every node of it.
+      deployment: await store.deploymentId().catch((err: unknown) => {
+        // A known cause (store unreachable, a damaged id): one line, no stack.
+        throw isIdAllocError(err)
+          ? new ConfigError(`cannot read the deployment id from the store: ${err.message}`)
+          : err;
+      }),
       output: stdout,
     });
   } catch (err) {

@@ -21,12 +21,7 @@ import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
 import type { WorkerLeaseHandle } from './core/lease-port.js';
 import { silentLog, type Log } from './core/time-and-log.js';
 import { createGrantLog, type GrantRecorder } from './core/grant-log.js';
-import {
-  libraryDeployment,
-  openLibraryStore,
-  type OpenedStore,
-  type RedisLike,
-} from './store/open.js';
+import { openLibraryStore, type OpenedStore, type RedisLike } from './store/open.js';
 
 /** How the library builds its snowflake generator (docs/design.md §6). */
 export interface LibrarySnowflakeOptions {
@@ -82,9 +77,17 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
     waitTimeoutMs: opts.waitTimeoutMs ?? 100,
   };
   const store = openLibraryStore(storeOptions);
+  let deployment: string;
+  try {
+    // The id stored in the store (core/deployment.ts): the service's nodes name it alike.
+    deployment = await store.deploymentId();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const grants = createGrantLog(opts.log ?? silentLog, {
     ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
-    deployment: libraryDeployment(storeOptions),
+    deployment,
   });
   let snowflake: { source: SnowflakeSource; leases?: WorkerLeaseHandle } | undefined;
   try {

@@ -122,7 +122,7 @@ export async function startSnowflake(
 
 /**
  * The service's grant log: `NODE_ID` (default hostname:pid) and `GRANT_LOG` (a file; the
- * pino log when unset); every line names `deployment` (store/open.ts deploymentOf). Under
+ * pino log when unset); every line names `deployment` (the store's id, core/deployment.ts). Under
  * `WORKERS` each worker is a node of its own: `NODE_ID/w<k>`, k the cluster worker's id
  * (hostname:pid differs per worker by itself).
  * @param node.worker the cluster worker's id, in a worker process

@@ -8,6 +8,7 @@ import { MAX_NEXT } from '../store/transfer.js';
 import type { WorkerRecord } from '../core/lease-port.js';
 import type { TagConfig, TagExport, TagRecord } from '../core/store-ports.js';
 import { MAX_DESCRIPTION, MAX_ID, MAX_SMALL, TAG_NAME_PATTERN } from '../core/tags.js';
+import { DEPLOYMENT_ID_PATTERN } from '../core/deployment.js';
 
 export const FILE_FORMAT = 'idalloc-tag-export';
 export const FILE_VERSION = 1;
@@ -54,14 +55,16 @@ const MAX_MS = 10 ** 15 - 1;
  * The document `tag export` writes. `workers`, the snowflake worker IDs the store has a
  * lease or a horizon for, is written only when there is one (a file without it is what
  * earlier versions wrote, and still reads). `snowflakeLayout`, the layout the store records,
- * likewise: an import restores it to a store that lost it.
+ * likewise: an import restores it to a store that lost it. `deployment`, the store's
+ * deployment id (core/deployment.ts), which `tag import` adopts; files of earlier versions
+ * have none.
  */
 export function tagFile(
   exp: TagExport,
   origin: StoreOrigin,
   now: number,
   workers: readonly WorkerRecord[] = [],
-  layout?: string,
+  extra: { readonly layout?: string | undefined; readonly deployment?: string } = {},
 ): Record<string, unknown> {
   const tags: Record<string, unknown>[] = [];
   const tombstones: Record<string, unknown>[] = [];
@@ -81,6 +84,7 @@ export function tagFile(
     version: FILE_VERSION,
     exportedAt: iso(now),
     store: origin,
+    ...(extra.deployment === undefined ? {} : { deployment: extra.deployment }),
     consistency: exp.consistency,
     tags,
     tombstones,
@@ -93,7 +97,7 @@ export function tagFile(
             ...(w.holder === undefined ? {} : { holder: w.holder }),
           })),
         }),
-    ...(layout === undefined ? {} : { snowflakeLayout: layout }),
+    ...(extra.layout === undefined ? {} : { snowflakeLayout: extra.layout }),
   };
 }
 
@@ -105,6 +109,8 @@ export interface TagFile {
   readonly workers: readonly WorkerRecord[];
   /** The snowflake layout the exporting store recorded (none in older files). */
   readonly snowflakeLayout?: string;
+  /** The exporting store's deployment id, which import adopts (none in older files). */
+  readonly deployment?: string;
   /**
    * Names of entries left out, sorted: keys of another deployment whose `KEY_PREFIX` is
    * nested in the exporting one (`a:` and `a:tag:`), which exports before this check
@@ -323,11 +329,22 @@ export function parseTagFile(text: string, file: string): TagFile {
   }
   const name = (r: TagRecord) => (r.state === 'tombstone' ? r.name : r.tag.name);
   records.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+  const deployment: unknown = doc.deployment;
+  if (deployment !== undefined) {
+    if (typeof deployment !== 'string' || !DEPLOYMENT_ID_PATTERN.test(deployment)) {
+      top.fail(
+        'deployment',
+        deployment,
+        'expected 1 to 64 printable ASCII characters without spaces, as tag export writes it',
+      );
+    }
+  }
   return {
     exportedAt: String(doc.exportedAt),
     records,
     workers: parseWorkers(doc, top, file),
     ...parseLayout(doc, top),
+    ...(deployment === undefined ? {} : { deployment }),
     ignored: ignored.sort(),
   };
 }

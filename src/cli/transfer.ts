@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { isIdAllocError } from '../core/errors.js';
 import { defaultGap, type OpenedStore } from '../store/open.js';
 import { importTarget, recordName } from '../store/transfer.js';
+import type { DeploymentIdentity } from '../core/deployment.js';
 import type { ImportResult, Store, TagRecord } from '../core/store-ports.js';
 import {
   nearMaxMessage,
@@ -156,7 +157,11 @@ export async function runExport(
   const exported = await store.exportTags();
   const workers = await workersToExport(store, config);
   const layout = await store.layouts?.readSnowflakeLayout();
-  const doc = tagFile(exported, originOf(store, config), Date.now(), workers, layout);
+  const deployment = await store.deploymentId();
+  const doc = tagFile(exported, originOf(store, config), Date.now(), workers, {
+    layout,
+    deployment,
+  });
   const text = JSON.stringify(doc, null, 2) + '\n';
   if (out === undefined) {
     io.out(text);
@@ -235,7 +240,7 @@ function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dr
  * for {@link STORE_LOST_MS} stops the import (exit 1, naming the first record not done).
  */
 export async function runImport(
-  store: Store,
+  store: Store & DeploymentIdentity,
   config: Config,
   file: TagFile,
   opts: { gap?: bigint; dryRun: boolean; json: boolean },
@@ -310,6 +315,7 @@ export async function runImport(
   };
   // The worker IDs only once every tag is in: a store lost mid-way gets none of them.
   const workers = stop ? undefined : await importWorkers?.();
+  const adopted = stop ? undefined : await adoptDeployment(store, file, opts.dryRun);
   if (opts.json) {
     io.out(
       json({
@@ -317,6 +323,7 @@ export async function runImport(
         exportedAt: file.exportedAt,
         results,
         ...(workers ? { workers: workers.results } : {}),
+        ...(adopted ? { deployment: adopted } : {}),
         ...(stop ? { stopped: { at: stop.at, done: stop.done, notDone: total - stop.done } } : {}),
       }),
     );
@@ -324,10 +331,35 @@ export async function runImport(
   } else {
     const done = opts.dryRun ? 'dry run, nothing written: would create' : 'created';
     const near = counts.nearMax > 0 ? `, near max ${counts.nearMax}` : '';
+    if (adopted?.replaced !== undefined) io.out(`${adoptedLine(adopted, opts.dryRun)}\n`);
     io.out(
       `${done} ${counts.created}, ${opts.dryRun ? 'would raise' : 'raised'} ${counts.raised}, already above ${counts.unchanged}, conflicts ${counts.conflict}, failed ${counts.failed}${near} (export of ${file.exportedAt})\n`,
     );
     if (stop) io.err(`idalloc-admin: ${stop.message}\n`);
   }
   return stop || counts.conflict + counts.failed + (workers?.failed ?? 0) > 0 ? 1 : 0;
+}
+
+/**
+ * The export's deployment id, adopted by the store (docs/design.md §8.8): the nodes
+ * started on it from now on name the same deployment as the exporting store's nodes,
+ * so the audit compares their grants. Undefined when the file names none (older files).
+ * `replaced`: the different id the store held before.
+ */
+async function adoptDeployment(
+  store: DeploymentIdentity,
+  file: TagFile,
+  dryRun: boolean,
+): Promise<{ id: string; replaced?: string } | undefined> {
+  if (file.deployment === undefined) return undefined;
+  const before = await untilStoreLost(() => store.adoptDeploymentId(file.deployment!, dryRun));
+  const replaced = before !== undefined && before !== file.deployment ? before : undefined;
+  return { id: file.deployment, ...(replaced === undefined ? {} : { replaced }) };
+}
+
+function adoptedLine(a: { id: string; replaced?: string }, dryRun: boolean): string {
+  return (
+    `${dryRun ? 'would replace' : 'replaced'} this store's deployment id ${a.replaced} with the export's ${a.id}: ` +
+    `nodes started on it from now on name ${a.id} in their grant lines (restart nodes already running here)`
+  );
 }

@@ -82,9 +82,9 @@ export interface GrantLine {
   readonly kind: GrantEvent['kind'];
   readonly node: string;
   /**
-   * The deployment the grant came from: its store as configured and its key prefix (see
-   * deploymentOf in store/open.ts). One log may hold the lines of two deployments; the
-   * audit checks each apart. Absent in lines of older versions.
+   * The deployment the grant came from: the id stored in its store (core/deployment.ts).
+   * One log may hold the lines of two deployments; the audit checks each apart. Absent in
+   * lines of older versions.
    */
   readonly deployment?: string;
   /** ISO-8601 time the node received (or gave up) the grant. */

@@ -6,13 +6,13 @@
  * only: this is the one module that imports store/redis and store/embedded.
  */
 import { ConfigError, type Config } from '../config.js';
+import type { DeploymentIdentity } from '../core/deployment.js';
 import type { LayoutRegistry } from '../core/layout-port.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../core/lease-port.js';
 import type { IgnoredKeys, Store } from '../core/store-ports.js';
 import { checkKeyPrefix } from '../core/tags.js';
 import { EmbeddedStore } from './embedded/store.js';
 import type { StoreLog } from './embedded/file-guard.js';
-import { Cluster } from 'ioredis';
 import {
   createRedisClient,
   duplicateClient,
@@ -33,7 +33,7 @@ export {
 export { RedisStore } from './redis/store.js';
 
 /** A store as opened from configuration: its ports, and what else it can do. */
-export interface OpenedStore extends Store {
+export interface OpenedStore extends Store, DeploymentIdentity {
   /** A notice to log as the first line (the embedded store serves one host only). */
   readonly warning: string | undefined;
   /**
@@ -184,56 +184,6 @@ export function storeLocation(config: Config): string {
       return `sentinels ${list(t.sentinels)} (master '${t.master}')`;
     case 'cluster':
       return `cluster nodes ${list(t.nodes)}`;
-  }
-}
-
-/**
- * The deployment a node's grant lines name (docs/design.md §8.8): the store as configured —
- * the embedded file's path, or the Redis address (host, port and database, never a
- * credential), the Sentinel master's name, or the Cluster's seed nodes — with the key
- * prefix. Nodes of one deployment share one configuration and so name it alike; the
- * audit checks each deployment of a log apart. Not the store's run_id or file inode:
- * those change with a restart or a restore, exactly where the audit must compare the
- * grants before and after.
- */
-export function deploymentOf(config: Config, store: { readonly path?: string }): string {
-  const t = topologyOf(config);
-  if (!t) return `embedded:${store.path ?? config.DATA_DIR}`;
-  return `${redisAddress(t)} prefix=${config.KEY_PREFIX}`;
-}
-
-/** {@link deploymentOf} for the library's store options. */
-export function libraryDeployment(o: LibraryStoreOptions): string {
-  const prefix = `prefix=${o.keyPrefix}`;
-  if (typeof o.redis === 'string')
-    return `${redisAddress({ kind: 'redis', url: o.redis })} ${prefix}`;
-  // A caller's Cluster client does not show its seed nodes: the prefix names it.
-  if (o.redis instanceof Cluster) return `cluster ${prefix}`;
-  const { host, port, db, sentinels, name } = o.redis.options;
-  if (sentinels && sentinels.length > 0) return `sentinel:${name ?? ''} ${prefix}`;
-  return `redis:${host ?? 'localhost'}:${port ?? 6379}/${db ?? 0} ${prefix}`;
-}
-
-function redisAddress(t: RedisTopology): string {
-  switch (t.kind) {
-    case 'redis': {
-      let u: URL;
-      try {
-        u = new URL(t.url);
-      } catch {
-        return 'redis:?';
-      }
-      const db = u.pathname.replace(/^\//, '') || '0';
-      return `redis:${u.hostname}:${u.port || '6379'}/${db}`;
-    }
-    case 'sentinel':
-      return `sentinel:${t.master}`;
-    case 'cluster':
-      // Sorted: nodes that list the same seeds in another order are one deployment.
-      return `cluster:${t.nodes
-        .map((n) => `${n.host}:${n.port}`)
-        .sort()
-        .join(',')}`;
   }
 }
 

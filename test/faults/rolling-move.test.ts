@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import { LAYOUT_PRESETS } from '../../src/allocator/snowflake/layout.js';
+import { GrantLogs } from '../support/grant-audit.js';
 import { IdLedger } from '../support/ledger.js';
 import { httpTarget, Load, type LoadTarget } from '../support/load.js';
 import { testPrefix } from '../support/prefix.js';
@@ -131,5 +132,18 @@ describe('the move from the embedded store to Redis as a rolling restart', () =>
     }
     expect(issued.overlaps()).toEqual([]);
     expect([...newWorkers].sort()).toEqual([0n, 1n]);
+
+    // The old node and the new ones name one deployment (the id the import adopted), so
+    // the audit over all their lines compares them — and finds no ID granted twice.
+    const logs = new GrantLogs();
+    for (const n of [old, ...fresh]) logs.addParsed(n.logs);
+    const named = new Set(
+      logs.lines.flatMap((l) => {
+        const g = (JSON.parse(l) as { grant?: { deployment?: string } }).grant;
+        return g ? [g.deployment] : [];
+      }),
+    );
+    expect([...named]).toEqual([expect.stringMatching(/^d-[0-9a-f]{16}$/)]);
+    expect(logs.expectNoOverlaps(100).deployments).toHaveLength(1);
   }, 300_000);
 });

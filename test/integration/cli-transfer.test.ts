@@ -104,6 +104,8 @@ describe('idalloc-admin tag export', () => {
       version: 1,
       exportedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       store: { kind: 'redis', keyPrefix: env.KEY_PREFIX },
+      // The deployment id stored under the prefix, made by the export (tag import adopts it).
+      deployment: await store.deploymentId(),
       consistency: 'per-tag',
       tags: [
         {
@@ -434,6 +436,7 @@ describe('idalloc-admin with a KEY_PREFIX nested in this one', () => {
       await inner.createTag(segmentTag('gone'));
       await inner.deleteTag('gone');
       await inner.recordSnowflakeLayout('layout-1');
+      await inner.deploymentId();
       const raw = new (await import('ioredis')).Redis(inject('redisUrl'));
       try {
         await raw.set(inner.keys.worker(3), 'holder', 'PX', 60_000);
@@ -445,9 +448,10 @@ describe('idalloc-admin with a KEY_PREFIX nested in this one', () => {
       }
       await store.createTag(segmentTag('order', { step: 10 }));
       await store.createTag(segmentTag('alpha'));
-      const innerKeys = 7; // order, events, gone, the layout, the lease, the horizon, stray
+      // order, events, gone, the layout, the deployment id, the lease, the horizon, stray
+      const innerKeys = 8;
       const warningLine = new RegExp(
-        `^idalloc-admin: warning: left out ${innerKeys} keys under KEY_PREFIX "${env.KEY_PREFIX}" that are not tags of this deployment, e\\.g\\. "${env.KEY_PREFIX}tag:snowflake:layout" \\(keys of another deployment whose KEY_PREFIX is nested in this one, or not a tag hash\\)\\n$`,
+        `^idalloc-admin: warning: left out ${innerKeys} keys under KEY_PREFIX "${env.KEY_PREFIX}" that are not tags of this deployment, e\\.g\\. "${env.KEY_PREFIX}tag:deployment:id" \\(keys of another deployment whose KEY_PREFIX is nested in this one, or not a tag hash\\)\\n$`,
       );
 
       const list = await run('tag', 'list');
@@ -468,7 +472,7 @@ describe('idalloc-admin with a KEY_PREFIX nested in this one', () => {
           code: 'IGNORED_KEYS',
           message: expect.stringContaining(`left out ${innerKeys} keys`),
           count: innerKeys,
-          example: `${env.KEY_PREFIX}tag:snowflake:layout`,
+          example: `${env.KEY_PREFIX}tag:deployment:id`,
         },
       });
 

@@ -69,8 +69,8 @@ describe('the grant log of a service process', () => {
     expect(grant).toEqual({
       kind: 'segment',
       node: 'svc-1',
-      // The deployment: the Redis address as configured, and the key prefix.
-      deployment: `redis:${new URL(server.url).hostname}:${server.port}/0 prefix=${store.keys.prefix}`,
+      // The deployment: the id stored in this Redis under the key prefix.
+      deployment: await store.deploymentId(),
       at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       incarnation: await runId(),
       tag: 'order',

@@ -39,7 +39,10 @@ describe('library createAllocator', () => {
       error: () => {},
     };
     const ids = await createAllocator({ redis: url, keyPrefix, log, nodeId: 'lib-1' });
+    let deployment: string;
     try {
+      // The allocator created it at start (a second read finds the same one).
+      deployment = await admin.deploymentId();
       expect(await ids.next('order')).toBe(1n);
       await ids.lease('order', 10);
     } finally {
@@ -48,13 +51,43 @@ describe('library createAllocator', () => {
     }
     const grants = lines.filter((l) => l.msg === 'grant').map((l) => l.grant!);
     expect(grants[0]).toMatchObject({ kind: 'segment', node: 'lib-1', start: '1', end: '50' });
-    // Every line names the deployment: the Redis address and the key prefix.
-    const { hostname, port } = new URL(url);
-    const deployment = `redis:${hostname}:${port}/0 prefix=${keyPrefix}`;
+    // Every line names the deployment: the id stored under the key prefix.
+    expect(deployment).toMatch(/^d-[0-9a-f]{16}$/);
     expect(grants.every((g) => g.deployment === deployment)).toBe(true);
     expect(grants.map((g) => g.kind)).toContain('range');
     // close() logged what the buffers still held.
     expect(grants.at(-1)).toMatchObject({ kind: 'remainder', start: '2', end: '50' });
+  });
+
+  it('names one deployment under any address of the store, another one under another prefix', async () => {
+    const keyPrefix = testPrefix();
+    const otherPrefix = testPrefix();
+    const lines: { grant?: { node: string; deployment?: string } }[] = [];
+    const log = { info: (obj: object) => lines.push(obj), warn: () => {}, error: () => {} };
+    const { port } = new URL(url);
+    const node = (address: string, prefix: string, nodeId: string) =>
+      createAllocator({ redis: `redis://${address}:${port}`, keyPrefix: prefix, log, nodeId });
+    // Two nodes of one deployment reaching it under two names, one node of another.
+    const nodes = [
+      await node('127.0.0.1', keyPrefix, 'a'),
+      await node('localhost', keyPrefix, 'b'),
+      await node('127.0.0.1', otherPrefix, 'c'),
+    ];
+    const admins = [testStore(url, keyPrefix), testStore(url, otherPrefix)];
+    try {
+      for (const a of admins) await a.createTag(segmentTag('order'));
+      for (const n of nodes) await n.next('order');
+    } finally {
+      for (const n of nodes) await n.close();
+      for (const a of admins) await a.close();
+    }
+    const named = new Map(
+      lines.flatMap((l) => (l.grant ? [[l.grant.node, l.grant.deployment]] : [])),
+    );
+    expect(named.get('a')).toMatch(/^d-[0-9a-f]{16}$/);
+    expect(named.get('b')).toBe(named.get('a'));
+    expect(named.get('c')).toMatch(/^d-[0-9a-f]{16}$/);
+    expect(named.get('c')).not.toBe(named.get('a'));
   });
 
   it('leaves a client the caller passed open after close()', async () => {

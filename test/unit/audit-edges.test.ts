@@ -7,9 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { auditGrantLog, GrantAudit } from '../../src/audit/index.js';
 import { reportText } from '../../src/audit/format.js';
-import { loadConfig } from '../../src/config.js';
 import { createGrantLog, GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
-import { deploymentOf, libraryDeployment } from '../../src/store/open.js';
+import { checkedDeploymentId, newDeploymentId } from '../../src/core/deployment.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -192,35 +191,20 @@ describe('the deployment a grant line names', () => {
   it('is written in every line by the recorder', () => {
     const lines: string[] = [];
     const log = { info: (o: object) => lines.push(JSON.stringify(o)), error: () => {} };
-    createGrantLog(log, { nodeId: 'n', deployment: 'embedded:/data/idalloc.db' }).record(
-      seg(1n, 2n),
-    );
+    createGrantLog(log, { nodeId: 'n', deployment: 'd-0123456789abcdef' }).record(seg(1n, 2n));
     expect(JSON.parse(lines[0]!)).toMatchObject({
-      grant: { node: 'n', deployment: 'embedded:/data/idalloc.db' },
+      grant: { node: 'n', deployment: 'd-0123456789abcdef' },
     });
   });
 
-  it('names the store as configured and the key prefix, never a credential', () => {
-    const redis = loadConfig({
-      REDIS_URL: 'redis://u:secret@cache.internal:6380/2',
-      KEY_PREFIX: 'app:',
-    });
-    expect(deploymentOf(redis, {})).toBe('redis:cache.internal:6380/2 prefix=app:');
-    const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'b:7001,a:7000' });
-    expect(deploymentOf(cluster, {})).toBe('cluster:a:7000,b:7001 prefix=idalloc:');
-    const sentinel = loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_MASTER: 'ids' });
-    expect(deploymentOf(sentinel, {})).toBe('sentinel:ids prefix=idalloc:');
-    const embedded = loadConfig({});
-    expect(deploymentOf(embedded, { path: '/var/lib/idalloc/idalloc.db' })).toBe(
-      'embedded:/var/lib/idalloc/idalloc.db',
+  it('is an id created at random, and a stored value that is no id is refused, not logged', () => {
+    const a = newDeploymentId();
+    expect(a).toMatch(/^d-[0-9a-f]{16}$/);
+    expect(newDeploymentId()).not.toBe(a);
+    expect(checkedDeploymentId(a, 'the key k')).toBe(a);
+    expect(() => checkedDeploymentId('two words', 'the key k')).toThrow(
+      /^the key k holds "two words", not a deployment id: expected 1 to 64 printable ASCII characters/,
     );
-    expect(
-      libraryDeployment({
-        redis: 'redis://:pw@h:6379',
-        keyPrefix: 'x:',
-        minReplicas: 0,
-        waitTimeoutMs: 100,
-      }),
-    ).toBe('redis:h:6379/0 prefix=x:');
+    expect(() => checkedDeploymentId(null, 'the key k')).toThrow(/the key k holds null/);
   });
 });

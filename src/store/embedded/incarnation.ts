@@ -44,6 +44,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { newDeploymentId } from '../../core/deployment.js';
 import { messageOf } from './file-check.js';
 
 /** The witness beside the database file (not matched by `idalloc.db*`). */
@@ -100,6 +101,19 @@ export function initMeta(db: DatabaseSync, created: boolean): void {
   put.run('incarnation', newIncarnation());
   put.run('generation', '0');
   put.run('fresh', created ? '1' : '0');
+  // The deployment's identity (core/deployment.ts): a file of an older idalloc gets one
+  // at its first open here. Not part of the witness: it says which deployment, not which state.
+  put.run('deployment', newDeploymentId());
+}
+
+/** The deployment id the `meta` table holds (see {@link initMeta}). */
+export function readDeploymentId(db: DatabaseSync): unknown {
+  return db.prepare("SELECT value FROM meta WHERE key = 'deployment'").get()?.value;
+}
+
+/** Sets the deployment id; in a guarded write, so the witness stays the file's last commit. */
+export function writeDeploymentId(db: DatabaseSync, id: string): void {
+  db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('deployment', ?)").run(id);
 }
 
 /** A file never written (generation 0, a valid incarnation) adopts whatever witness it finds. */

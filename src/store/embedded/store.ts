@@ -19,6 +19,7 @@
  * one fsync, or up to the busy timeout while another process holds the write lock.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { checkedDeploymentId, type DeploymentIdentity } from '../../core/deployment.js';
 import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
 import { Refusal, refusal } from '../refusals.js';
@@ -36,7 +37,12 @@ import type {
 } from '../../core/store-ports.js';
 import { openDatabase, readSettings, type DatabaseSettings } from './database.js';
 import { FileGuard, GuardedDatabase, type StoreLog } from './file-guard.js';
-import { IncarnationGuard, type Incarnation } from './incarnation.js';
+import {
+  IncarnationGuard,
+  readDeploymentId,
+  writeDeploymentId,
+  type Incarnation,
+} from './incarnation.js';
 import {
   applyIncarnation,
   decValid,
@@ -99,7 +105,7 @@ function tombstoneFloor(row: TagRow, inc: Incarnation): bigint | undefined {
 /** Errors of segment operations carry what a WRONG_MODE refusal names. */
 const SEGMENT_CONTEXT = { wanted: 'segment', mode: 'snowflake' } as const;
 
-export class EmbeddedStore implements Store {
+export class EmbeddedStore implements Store, DeploymentIdentity {
   readonly kind = 'embedded' as const;
   /** Absolute path of the database file. */
   readonly path: string;
@@ -154,6 +160,26 @@ export class EmbeddedStore implements Store {
   /** The worker leases in this file; closing the handle leaves the store open. */
   openWorkerLeases(_onError: (err: Error) => void): WorkerLeaseHandle {
     return { leases: this.workerLeases(), close: async () => {} };
+  }
+
+  /** The deployment's id (core/deployment.ts): the `meta` row every open makes sure of. */
+  async deploymentId(): Promise<string> {
+    const id = this.read('the deployment id read', () => readDeploymentId(this.db));
+    return checkedDeploymentId(id, `the meta table of ${this.path}`);
+  }
+
+  /** Sets the deployment's id (`tag import`) in a guarded write; returns the one before. */
+  async adoptDeploymentId(id: string, dryRun: boolean): Promise<string | undefined> {
+    const read = () => {
+      const before = readDeploymentId(this.db);
+      return typeof before === 'string' ? before : undefined;
+    };
+    if (dryRun) return this.read('the deployment id read', read);
+    return this.write('the deployment id write', () => {
+      const before = read();
+      writeDeploymentId(this.db, id);
+      return before;
+    });
   }
 
   /** The settings the connection runs with: WAL, synchronous FULL (2), the busy timeout. */

@@ -28,6 +28,11 @@ export interface Keys {
   readonly workerPattern: string;
   /** Recovers the worker ID from a key matched by {@link workerPattern}. */
   workerId(key: string): number | undefined;
+  /**
+   * `{prefix}deployment:id` — the deployment's identity (core/deployment.ts). The `:` after
+   * `deployment` keeps it out of an outer deployment's tag listing when prefixes nest.
+   */
+  readonly deployment: string;
   /** `{prefix}snowflake:layout` — the layout this store's snowflake IDs are minted with. */
   readonly snowflakeLayout: string;
 }
@@ -52,6 +57,7 @@ export function createKeys(prefix: string): Keys {
       return m ? Number(m[1]) : undefined;
     },
     snowflakeLayout: `${prefix}snowflake:layout`,
+    deployment: `${prefix}deployment:id`,
   });
 }
 

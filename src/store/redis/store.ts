@@ -3,6 +3,11 @@
  * from the key builder, every script reply is checked for its shape before use.
  */
 import { Cluster, type Redis } from 'ioredis';
+import {
+  checkedDeploymentId,
+  newDeploymentId,
+  type DeploymentIdentity,
+} from '../../core/deployment.js';
 import type { LayoutRegistry } from '../../core/layout-port.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
 import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../core/tags.js';
@@ -76,7 +81,7 @@ function isStringArray(reply: ScriptReply, length: number): reply is string[] {
   );
 }
 
-export class RedisStore implements Store, LayoutRegistry {
+export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
   readonly kind: Store['kind'];
   readonly keys: Keys;
   private readonly client: RedisLike;
@@ -455,6 +460,28 @@ export class RedisStore implements Store, LayoutRegistry {
       return (await this.client.get(this.keys.snowflakeLayout)) ?? undefined;
     } catch (err) {
       throw storeFailure(err, 'a read of the snowflake layout');
+    }
+  }
+
+  /** The deployment's id (core/deployment.ts): the key `{prefix}deployment:id`, set if missing. */
+  async deploymentId(): Promise<string> {
+    try {
+      await this.client.set(this.keys.deployment, newDeploymentId(), 'NX');
+      const id = await this.client.get(this.keys.deployment);
+      return checkedDeploymentId(id, `the Redis key ${this.keys.deployment}`);
+    } catch (err) {
+      throw storeFailure(err, 'the deployment id read');
+    }
+  }
+
+  /** Sets the deployment's id (`tag import`); returns the one stored before. */
+  async adoptDeploymentId(id: string, dryRun: boolean): Promise<string | undefined> {
+    try {
+      const before = await this.client.get(this.keys.deployment);
+      if (!dryRun) await this.client.set(this.keys.deployment, id);
+      return before ?? undefined;
+    } catch (err) {
+      throw storeFailure(err, 'the deployment id write');
     }
   }
 
