@@ -37,7 +37,7 @@ import type { GuardedDatabase } from './file-guard.js';
 import type { Incarnation } from './incarnation.js';
 
 /** A horizon as read: `undefined` when there is none, `'damaged'` when it is not ours. */
-type Horizon =
+export type Horizon =
   | {
       readonly h: number;
       readonly floor: number | undefined;
@@ -218,6 +218,35 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       this.dropLease.run(workerId);
       return 'released' as const;
     });
+  }
+
+  /**
+   * What a claim of `workerId` would find, for `tag export` and `tag import`
+   * (worker-transfer.ts), inside the caller's transaction: the lease's token if live,
+   * the stored horizon row, and the first timestamp a claim would give (margin included
+   * for a horizon of another incarnation). Writes nothing.
+   */
+  seen(
+    workerId: number,
+    inc: Incarnation,
+    now: number,
+    marginMs: number,
+  ):
+    { token: string | undefined; horizon: Exclude<Horizon, 'damaged'>; floor: number } | 'damaged' {
+    const horizon = this.horizon(workerId);
+    if (horizon === 'damaged') return 'damaged';
+    const { floor } = claimFloor(horizon, inc, now, marginMs);
+    return { token: this.holder(workerId), horizon, floor };
+  }
+
+  /** Writes a lease row and a horizon row of `incarnation` (an import's hold or raise). */
+  put(
+    workerId: number,
+    lease: { token: string; expiresAt: number } | undefined,
+    horizon: { h: number; floor: number | undefined; incarnation: string },
+  ): void {
+    if (lease) this.putLease.run(workerId, lease.token, lease.expiresAt);
+    this.putHorizon.run(workerId, horizon.h, horizon.floor ?? null, horizon.incarnation);
   }
 
   /** The token of the lease on `workerId` if it has not expired. */
