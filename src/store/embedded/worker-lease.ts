@@ -90,6 +90,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
   private readonly putLease: StatementSync;
   private readonly dropLease: StatementSync;
   private readonly putHorizon: StatementSync;
+  private readonly movedRow: StatementSync;
+  private readonly putMoved: StatementSync;
 
   /**
    * `guarded`: the store's connection, checked before each use like the tags' (a lease
@@ -111,6 +113,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
     this.putHorizon = db.prepare(
       'INSERT OR REPLACE INTO worker_horizons (id, h, floor, incarnation) VALUES (?, ?, ?, ?)',
     );
+    this.movedRow = db.prepare("SELECT value FROM meta WHERE key = 'moved'");
+    this.putMoved = db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('moved', ?)");
   }
 
   /** False once the file at the path is not the one opened (deleted or replaced). */
@@ -145,6 +149,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       Number.isSafeInteger(req.maxWaitMs);
     if (!valid) throw badArgument('the claim', workerId);
     return this.write(`the claim of snowflake worker ${workerId}`, (inc): ClaimOutcome => {
+      // The store was moved (`tag export --move`): no new lease, in the claim's transaction.
+      if (this.movedRow.get() !== undefined) return { kind: 'moved' };
       // Someone holds it: a lease is never taken over before it expires.
       if (this.holder(workerId) !== undefined) return { kind: 'taken' };
       // Start strictly above every timestamp an earlier holder may have used.
@@ -237,6 +243,17 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
     if (horizon === 'damaged') return 'damaged';
     const { floor } = claimFloor(horizon, inc, now, marginMs);
     return { token: this.holder(workerId), horizon, floor };
+  }
+
+  /**
+   * Marks the file moved (`tag export --move`): every later claim is refused. A meta row
+   * (the time of the first mark), written through the guarded write path.
+   */
+  markMoved(): Promise<void> {
+    this.write('the mark of the store as moved', () => {
+      this.putMoved.run(new Date(this.now()).toISOString());
+    });
+    return Promise.resolve();
   }
 
   /** Writes a lease row and a horizon row of `incarnation` (an import's hold or raise). */

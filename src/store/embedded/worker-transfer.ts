@@ -137,6 +137,11 @@ export class EmbeddedWorkerTransfer implements WorkerTransfer {
     return { outcome: 'held', horizon };
   }
 
+  /** The whole file is marked: every worker ID's claim is refused (`workerCount` unused). */
+  markMoved(_workerCount: number): Promise<void> {
+    return this.leases.markMoved();
+  }
+
   releaseImported(id: number, settle: number): Promise<'released' | 'lost' | 'damaged'> {
     return this.leases.release(id, IMPORTED_HOLD_TOKEN, settle);
   }
