@@ -122,6 +122,25 @@ describe.each(backends)('worker transfer on $name', ({ open }) => {
     }
   });
 
+  it('once marked moved, refuses every new claim in the claim itself; a held lease renews and releases', async () => {
+    const { leases, transfer } = open();
+    expect((await leases.claim(1, claimOf('old-node'))).kind).toBe('claimed');
+    await transfer.markMoved(4);
+    await transfer.markMoved(4); // idempotent
+    for (const id of [0, 2, 3])
+      expect(await leases.claim(id, claimOf('late'))).toEqual({ kind: 'moved' });
+    const renewed = await leases.renew(1, {
+      token: 'old-node',
+      leaseMs: LEASE_MS,
+      now: Date.now(),
+      target: Date.now() + 1000,
+      marginMs: MARGIN_MS,
+    });
+    expect(renewed.kind).toBe('renewed');
+    expect(await leases.release(1, 'old-node', Date.now())).toBe('released');
+    expect(await leases.claim(1, claimOf('old-node'))).toEqual({ kind: 'moved' });
+  });
+
   it("raises a free worker ID's horizon, never lowers it, and never takes a lease over", async () => {
     const { leases, transfer } = open();
     const horizon = Date.now() + 15_000;
