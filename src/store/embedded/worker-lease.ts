@@ -7,6 +7,8 @@
  *   is a free worker ID, overwritten by the next claim.
  * - A horizon is a row (h, floor) that is never deleted: h is the highest timestamp any
  *   holder may use, floor the current holder's first one.
+ * - A `meta` row `moved` (`tag export --move`) refuses every claim, read in the claim's
+ *   transaction as worker-claim-2.lua reads its `moved` field; renewals go on.
  *
  * The file's incarnation (incarnation.ts) stands in for Redis's `run_id`: a committed
  * horizon survives a restart or a crash, so a horizon of the current incarnation is
