@@ -151,9 +151,16 @@ describe('the move from the embedded store to Redis as a rolling restart', () =>
     await refusedAsMoved(old, leases);
     // Nor does a node with WORKERS started on the old store (each fork claims as a re-fork).
     const forked = await start({ ...local, WORKERS: '2' });
+    // Both workers up (each has tried its claim by then; a SIGTERM while one still starts
+    // would end it with an error).
+    await waitUntil(
+      () => forked.logs.some((l) => /with 2 workers/.test(String(l.msg))),
+      'both workers of the WORKERS node to listen',
+      60_000,
+    );
     await refusedAsMoved(forked, leases);
     forked.proc.kill('SIGTERM');
-    expect((await forked.exited).code).toBe(0);
+    expect((await forked.exited).code, forked.stderr()).toBe(0);
 
     old.proc.kill('SIGTERM');
     expect((await old.exited).code).toBe(0);
