@@ -33,6 +33,8 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
   tag bump --all --by N                 every segment tag (after a store restore or failover)
   tag delete <name> --yes
   tag export [--out FILE [--force]]     every tag and tombstone with its next, as JSON
+        [--move]                        first mark this store moved: it grants no new
+                                        snowflake worker ID (held leases still renew)
   tag import FILE [--gap N] [--dry-run] restore an export: missing tags created at next + gap,
         [--worker-hold 24h]             lower ones raised; never lowers anything; snowflake
                                         worker IDs leased at the export held that long
@@ -87,6 +89,8 @@ export type AdminCommand =
       readonly out?: string;
       /** Replace `out` even when the store holds less than it. */
       readonly force: boolean;
+      /** Mark the store moved first: no new snowflake worker ID claim is granted on it. */
+      readonly move: boolean;
     }
   | {
       readonly kind: 'import';
@@ -116,6 +120,7 @@ const OPTIONS = {
   out: { type: 'string' },
   'dry-run': { type: 'boolean' },
   force: { type: 'boolean' },
+  move: { type: 'boolean' },
   'worker-hold': { type: 'string' },
 } as const;
 
@@ -130,7 +135,7 @@ const ALLOWED: Readonly<Record<string, readonly Flag[]>> = {
   update: ['step', 'max', 'gap', 'description'],
   bump: ['to', 'by', 'all'],
   delete: ['yes'],
-  export: ['out', 'force'],
+  export: ['out', 'force', 'move'],
   import: ['gap', 'dry-run', 'worker-hold'],
 };
 
@@ -194,6 +199,7 @@ function build(sub: string, name: string | undefined, v: Values, json: boolean):
       kind: 'export',
       json,
       force: v.force === true,
+      move: v.move === true,
       ...(v.out === undefined ? {} : { out: v.out }),
     };
   }

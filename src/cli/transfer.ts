@@ -150,10 +150,16 @@ export class ExportRefused extends Error {
 export async function runExport(
   store: OpenedStore,
   config: Config,
-  opts: { out?: string; force: boolean; json: boolean },
+  opts: { out?: string; force: boolean; move?: boolean; json: boolean },
   io: Io,
 ): Promise<number> {
   const { out, json: asJson } = opts;
+  // --move: the mark first, so that every lease this store grants at all is in the export
+  // (a claim after the mark is refused; docs/design.md §6 "Moving between stores").
+  if (opts.move) await store.workerTransfer().markMoved(2 ** config.SNOWFLAKE_WORKER_BITS);
+  const moved = opts.move
+    ? ' (this store is marked moved: it grants no new snowflake worker ID)'
+    : '';
   const exported = await store.exportTags();
   const workers = await workersToExport(store, config);
   const layout = await store.layouts?.readSnowflakeLayout();
@@ -165,6 +171,8 @@ export async function runExport(
   const text = JSON.stringify(doc, null, 2) + '\n';
   if (out === undefined) {
     io.out(text);
+    if (opts.move)
+      io.err('idalloc-admin: this store is marked moved: it grants no new snowflake worker ID\n');
     return 0;
   }
   if (!opts.force) await guardPrevious(out, exported.records);
@@ -182,6 +190,7 @@ export async function runExport(
     tags,
     tombstones,
     exportedAt: doc.exportedAt,
+    ...(opts.move ? { moved: true } : {}),
     ...(workers.length === 0 ? {} : { workers: workers.length, heldWorkers: held }),
   };
   const withWorkers =
@@ -191,7 +200,7 @@ export async function runExport(
   io.out(
     asJson
       ? json({ exported: summary })
-      : `exported ${tags} tag${tags === 1 ? '' : 's'} and ${tombstones} tombstone${tombstones === 1 ? '' : 's'}${withWorkers} to ${out}\n`,
+      : `exported ${tags} tag${tags === 1 ? '' : 's'} and ${tombstones} tombstone${tombstones === 1 ? '' : 's'}${withWorkers} to ${out}${moved}\n`,
   );
   return 0;
 }

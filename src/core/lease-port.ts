@@ -42,7 +42,8 @@ export type ClaimOutcome =
       /** The store incarnation that confirmed it (Redis run_id), for the grant log. */
       readonly incarnation?: string;
     }
-  | { readonly kind: 'taken' | 'fenced' | 'damaged' }
+  /** moved: the store is marked moved (`tag export --move`): it grants no new lease. */
+  | { readonly kind: 'taken' | 'fenced' | 'damaged' | 'moved' }
   /** The store records another snowflake layout, `recorded`: nothing is held. */
   | { readonly kind: 'layout'; readonly recorded: string };
 
@@ -171,4 +172,11 @@ export interface WorkerTransfer {
    * floor), and the ID is free. 'lost' when it is not (or no longer) an imported hold.
    */
   releaseImported(id: number, settle: number): Promise<'released' | 'lost' | 'damaged'>;
+  /**
+   * Marks the store moved (`tag export --move`, docs/design.md §6 "Moving between
+   * stores"): from then on every claim of the first `workerCount` worker IDs is refused
+   * (`moved`), atomically with the claim; renewals and releases of held leases go on.
+   * Idempotent; never undone by idalloc.
+   */
+  markMoved(workerCount: number): Promise<void>;
 }

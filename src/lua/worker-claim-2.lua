@@ -2,7 +2,8 @@
   worker-claim-2: lease a free snowflake worker ID and fence it (docs/design.md §6).
 
   KEYS[1]  the lease, {prefix}worker:{id} (a string holding the holder's token; expires)
-  KEYS[2]  the horizon, {prefix}worker:{id}:horizon (a hash h, run_id, floor; never expires)
+  KEYS[2]  the horizon, {prefix}worker:{id}:horizon (a hash h, run_id, floor; never expires;
+           a field moved once `tag export --move` marked the store moved)
   ARGV[1]  token: the claimant's random token, which renew and release must present
   ARGV[2]  lease length, ms
   ARGV[3]  now: the claimant's clock, Unix ms
@@ -21,6 +22,8 @@
     -10  WORKER_TAKEN    the lease is held (by anyone, this caller included)
     -9   HORIZON_BEHIND  the floor lies more than max wait after now; nothing written
     -11  WORKER_DAMAGED  the horizon hash is not what these scripts write; nothing written
+    -12  WORKER_MOVED    the store was moved (`tag export --move`): no new lease; nothing
+                         written
 ]]
 local rcall = redis.call
 -- @include tag
@@ -33,6 +36,9 @@ if token == '' or not lease_ms or lease_ms < 1 or not now or now < 0 or not ahea
   or ahead < 0 or not margin or margin < 0 or not max_wait then
   return bad_argument('worker-claim', 'expected token, lease ms, now, ahead, margin, max wait')
 end
+
+-- The store was moved to another: a worker ID free here may be in use there.
+if rcall('HEXISTS', KEYS[2], 'moved') == 1 then return -12 end
 
 -- Someone holds it: a lease is never taken over before it expires.
 if rcall('EXISTS', KEYS[1]) == 1 then return -10 end

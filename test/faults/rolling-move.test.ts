@@ -5,11 +5,14 @@
  * IDs): the old node keeps minting on the embedded file while the export and the import
  * run and two new nodes start on Redis and serve; then the old node stops and the
  * imported hold is released. Every ID served is ledgered: none may repeat, and no new
- * node mints with the worker ID the old node held until the hold is released.
+ * node mints with the worker ID the old node held until the hold is released. After the
+ * export (`--move`) the embedded store grants no new worker ID: an old node that loses its
+ * lease, and a WORKERS node started on it, claim none (seen in the file itself).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import { LAYOUT_PRESETS } from '../../src/allocator/snowflake/layout.js';
@@ -67,6 +70,29 @@ function load(targets: LoadTarget[]): Load {
 const minted = (l: Load) => l.ledger.count(SNOW);
 const sum = (loads: Load[]) => loads.reduce((n, l) => n + minted(l), 0n);
 
+/**
+ * Waits until `node` says it holds no worker ID as the store was moved — or the store
+ * shows a live lease again (a claim went through) — then checks the store: no lease.
+ */
+async function refusedAsMoved(node: ServiceProcess, leases: () => number): Promise<void> {
+  const reason = async () => {
+    const res = await fetch(`${node.base}/v1/status`);
+    const body = (await res.json()) as {
+      snowflake: { workerId: number | null; reason: string | null };
+    };
+    return body.snowflake.workerId === null ? (body.snowflake.reason ?? '') : '';
+  };
+  await waitUntil(
+    async () => leases() > 0 || /moved/.test(await reason()),
+    'the node to be refused a worker ID, or to claim one',
+    60_000,
+  );
+  expect(leases()).toBe(0);
+  expect(await reason()).toMatch(
+    /this store was moved to another \(idalloc-admin tag export --move\)/,
+  );
+}
+
 describe('the move from the embedded store to Redis as a rolling restart', () => {
   it('with one worker bit, old and new nodes mint side by side and no snowflake ID repeats', async () => {
     const dataDir = join(dir, 'data');
@@ -112,6 +138,30 @@ describe('the move from the embedded store to Redis as a rolling restart', () =>
     expect(oldWorkers.size).toBe(1);
     const [held] = [...oldWorkers];
     expect([...newWorkers]).toEqual([1n - held!]); // never the one the old node holds
+
+    // The old node loses its lease (what a pause past its expiry does): a claim of any
+    // worker ID would now repeat IDs of the new nodes; the mark of the move refuses it.
+    const file = new DatabaseSync(join(dataDir, 'idalloc.db'));
+    cleanups.push(() => file.close());
+    file.exec('PRAGMA busy_timeout = 10000');
+    const leases = () =>
+      file.prepare('SELECT count(*) AS n FROM worker_leases WHERE expires_at > ?').get(Date.now())!
+        .n as number;
+    expect(leases()).toBe(1);
+    file.exec('DELETE FROM worker_leases');
+    await refusedAsMoved(old, leases);
+    // Nor does a node with WORKERS started on the old store (each fork claims as a re-fork).
+    const forked = await start({ ...local, WORKERS: '2' });
+    // Both workers up (each has tried its claim by then; a SIGTERM while one still starts
+    // would end it with an error).
+    await waitUntil(
+      () => forked.logs.some((l) => /with 2 workers/.test(String(l.msg))),
+      'both workers of the WORKERS node to listen',
+      60_000,
+    );
+    await refusedAsMoved(forked, leases);
+    forked.proc.kill('SIGTERM');
+    expect((await forked.exited).code, forked.stderr()).toBe(0);
 
     old.proc.kill('SIGTERM');
     expect((await old.exited).code).toBe(0);

@@ -61,6 +61,52 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe('tag export --move', () => {
+  it('marks the store moved before it exports: every worker ID of the layout refuses a new claim, a held lease renews', async () => {
+    const handle = store.openWorkerLeases(() => {});
+    try {
+      const claim = (token: string) => ({
+        token,
+        leaseMs: 30_000,
+        now: Date.now(),
+        aheadMs: 1000,
+        marginMs: 3000,
+        maxWaitMs: 10 ** 9,
+      });
+      expect((await handle.leases.claim(1, claim('old-node'))).kind).toBe('claimed');
+      const file = join(dir, 'tags.json');
+      const moved = await admin(['tag', 'export', '--move', '--out', file], {
+        ...env,
+        SNOWFLAKE_WORKER_BITS: '2',
+      });
+      expect(moved).toMatchObject({ code: 0, stderr: '' });
+      expect(moved.stdout).toMatch(
+        /\(1 leased\) to .* \(this store is marked moved: it grants no new snowflake worker ID\)\n$/,
+      );
+      for (const id of [0, 2, 3]) {
+        expect(await handle.leases.claim(id, claim('late-node'))).toEqual({ kind: 'moved' });
+      }
+      const renewed = await handle.leases.renew(1, {
+        token: 'old-node',
+        leaseMs: 30_000,
+        now: Date.now(),
+        target: Date.now() + 1000,
+        marginMs: 3000,
+      });
+      expect(renewed.kind).toBe('renewed');
+      // Lost or released, it is not granted again either.
+      expect(await handle.leases.release(1, 'old-node', Date.now())).toBe('released');
+      expect(await handle.leases.claim(1, claim('old-node'))).toEqual({ kind: 'moved' });
+      // Whatever it held is in the export, so the import holds it.
+      expect(JSON.parse(readFileSync(file, 'utf8')).workers).toEqual([
+        { id: 1, horizon: expect.any(Number), holder: expect.any(String) },
+      ]);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
 /** A valid export with one segment tag, to be broken field by field. */
 function exportDoc(over: Record<string, unknown> = {}, tag: Record<string, unknown> = {}) {
   return {

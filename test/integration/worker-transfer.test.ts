@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { ClaimRequest, WorkerLeaseStore, WorkerTransfer } from '../../src/core/lease-port.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
@@ -121,6 +122,25 @@ describe.each(backends)('worker transfer on $name', ({ open }) => {
     }
   });
 
+  it('once marked moved, refuses every new claim in the claim itself; a held lease renews and releases', async () => {
+    const { leases, transfer } = open();
+    expect((await leases.claim(1, claimOf('old-node'))).kind).toBe('claimed');
+    await transfer.markMoved(4);
+    await transfer.markMoved(4); // idempotent
+    for (const id of [0, 2, 3])
+      expect(await leases.claim(id, claimOf('late'))).toEqual({ kind: 'moved' });
+    const renewed = await leases.renew(1, {
+      token: 'old-node',
+      leaseMs: LEASE_MS,
+      now: Date.now(),
+      target: Date.now() + 1000,
+      marginMs: MARGIN_MS,
+    });
+    expect(renewed.kind).toBe('renewed');
+    expect(await leases.release(1, 'old-node', Date.now())).toBe('released');
+    expect(await leases.claim(1, claimOf('old-node'))).toEqual({ kind: 'moved' });
+  });
+
   it("raises a free worker ID's horizon, never lowers it, and never takes a lease over", async () => {
     const { leases, transfer } = open();
     const horizon = Date.now() + 15_000;
@@ -177,5 +197,45 @@ describe('worker transfer across stores', () => {
     expect((await to.leases.claim(1, claimOf('new-node'))).kind).toBe('taken');
     const free = await to.leases.claim(0, claimOf('new-node'));
     expect(free.kind === 'claimed' && free.floor > settle).toBe(true);
+  });
+});
+
+describe('worker transfer of an embedded file restored from a copy', () => {
+  it('exports and imports a horizon of another incarnation as a claim sees it: margin included', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'idalloc-worker-transfer-'));
+    closers.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const seed = new EmbeddedStore({ dataDir });
+    const used = Date.now() + 50;
+    for (const id of [3, 4, 5]) {
+      await seed.workerLeases().claim(id, claimOf(`n${id}`));
+      await seed.workerLeases().release(id, `n${id}`, used);
+    }
+    await seed.close();
+    // What a restored file holds: rows written under an incarnation that is not the file's.
+    const raw = new DatabaseSync(join(dataDir, 'idalloc.db'));
+    raw.prepare("UPDATE worker_horizons SET incarnation = 'embedded:0123456789abcdef'").run();
+    raw.close();
+
+    const store = new EmbeddedStore({ dataDir });
+    closers.push(() => store.close());
+    const transfer = store.workerTransfer();
+    const now = Date.now();
+    const states = await transfer.exportWorkers(now, MARGIN_MS);
+    // The raw row says `used`; a claim here would start above now + margin.
+    expect(states.find((s) => s.id === 3)!.horizon).toBeGreaterThanOrEqual(now + MARGIN_MS - 1);
+    // Raising it to the export of another store below that margin leaves the margin.
+    const below = { id: 4, horizon: used + 10 };
+    expect(await transfer.importWorker(below, { ...request(), now })).toMatchObject({
+      outcome: 'unchanged',
+    });
+    const [look] = await store.workerLeases().inspect([4], Date.now(), MARGIN_MS);
+    expect((look as { floor: number }).floor).toBeGreaterThanOrEqual(now + MARGIN_MS);
+    // A hold's base (what a release settles no lower than) includes it too.
+    const hold = { id: 5, horizon: used + 10, holder: holderOf('elsewhere') };
+    expect((await transfer.importWorker(hold, { ...request(), now })).outcome).toBe('held');
+    expect(await transfer.releaseImported(5, used + 20)).toBe('released');
+    const claim = await store.workerLeases().claim(5, claimOf('new-node', now));
+    expect(claim).toMatchObject({ kind: 'claimed', margin: false });
+    expect((claim as { floor: number }).floor).toBeGreaterThanOrEqual(now + MARGIN_MS);
   });
 });

@@ -128,6 +128,8 @@ export class WorkerLease {
   private failing: { problem: string; attempts: number; since: number } | undefined;
   private epoch = 0;
   private problem = 'the worker lease has not started';
+  /** Set when a claim of this attempt was refused as the store was moved. */
+  private moved = false;
   private inFlight: Promise<void> | undefined;
   private cancel: (() => void) | undefined;
   private started = false;
@@ -317,6 +319,7 @@ export class WorkerLease {
     const n = this.workerCount;
     const first = Math.floor(this.random() * n) % n;
     const token = this.newToken();
+    this.moved = false;
     const fenced: { id: number; floor: number }[] = [];
     let damaged = 0;
     for (let offset = 0; offset < n; offset += this.windowSize) {
@@ -329,6 +332,7 @@ export class WorkerLease {
         if (look.state !== 'free') continue;
         if (look.floor > now) fenced.push({ id: look.id, floor: look.floor });
         else if (await this.tryClaim(look.id, token, 0)) return this.timings.renewEveryMs;
+        if (this.moved) return this.refusedAsMoved();
       }
     }
     // Nothing usable at once: the fence that ends first (a fresh store fences every ID);
@@ -337,12 +341,26 @@ export class WorkerLease {
     for (const f of fenced) {
       const wait = Math.max(0, f.floor - this.clock.now());
       if (await this.tryClaim(f.id, token, wait + this.leaseMs)) return this.timings.renewEveryMs;
+      if (this.moved) return this.refusedAsMoved();
     }
     this.problem =
       damaged === 0
         ? `all ${n} worker IDs are leased; trying again every ${this.timings.renewEveryMs} ms`
         : `no worker ID is free: of ${n}, ${damaged} have a damaged horizon in the store and the rest are leased; trying again every ${this.timings.renewEveryMs} ms`;
     this.log.warn({ workerCount: n, damaged }, this.problem);
+    return this.timings.renewEveryMs;
+  }
+
+  /**
+   * The store was marked moved (`tag export --move`): it grants no new worker ID, since
+   * one free here may be in use on the store it moved to. Logged once; the node serves
+   * segment tags and answers 503 for snowflake tags until it is stopped.
+   */
+  private refusedAsMoved(): number {
+    const problem =
+      'this store was moved to another (idalloc-admin tag export --move): it grants no new snowflake worker ID; stop this node and start it on the new store';
+    if (this.problem !== problem) this.log.warn({ workerCount: this.workerCount }, problem);
+    this.problem = problem;
     return this.timings.renewEveryMs;
   }
 
@@ -358,6 +376,7 @@ export class WorkerLease {
       ...(this.layout === undefined ? {} : { layout: this.layout }),
     });
     if (r.kind === 'layout') throw layoutMismatch(this.layout ?? '', r.recorded);
+    if (r.kind === 'moved') this.moved = true;
     if (r.kind !== 'claimed') return false;
     try {
       this.grants.record({

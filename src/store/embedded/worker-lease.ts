@@ -7,6 +7,8 @@
  *   is a free worker ID, overwritten by the next claim.
  * - A horizon is a row (h, floor) that is never deleted: h is the highest timestamp any
  *   holder may use, floor the current holder's first one.
+ * - A `meta` row `moved` (`tag export --move`) refuses every claim, read in the claim's
+ *   transaction as worker-claim-2.lua reads its `moved` field; renewals go on.
  *
  * The file's incarnation (incarnation.ts) stands in for Redis's `run_id`: a committed
  * horizon survives a restart or a crash, so a horizon of the current incarnation is
@@ -37,7 +39,7 @@ import type { GuardedDatabase } from './file-guard.js';
 import type { Incarnation } from './incarnation.js';
 
 /** A horizon as read: `undefined` when there is none, `'damaged'` when it is not ours. */
-type Horizon =
+export type Horizon =
   | {
       readonly h: number;
       readonly floor: number | undefined;
@@ -90,6 +92,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
   private readonly putLease: StatementSync;
   private readonly dropLease: StatementSync;
   private readonly putHorizon: StatementSync;
+  private readonly movedRow: StatementSync;
+  private readonly putMoved: StatementSync;
 
   /**
    * `guarded`: the store's connection, checked before each use like the tags' (a lease
@@ -111,6 +115,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
     this.putHorizon = db.prepare(
       'INSERT OR REPLACE INTO worker_horizons (id, h, floor, incarnation) VALUES (?, ?, ?, ?)',
     );
+    this.movedRow = db.prepare("SELECT value FROM meta WHERE key = 'moved'");
+    this.putMoved = db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('moved', ?)");
   }
 
   /** False once the file at the path is not the one opened (deleted or replaced). */
@@ -145,6 +151,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       Number.isSafeInteger(req.maxWaitMs);
     if (!valid) throw badArgument('the claim', workerId);
     return this.write(`the claim of snowflake worker ${workerId}`, (inc): ClaimOutcome => {
+      // The store was moved (`tag export --move`): no new lease, in the claim's transaction.
+      if (this.movedRow.get() !== undefined) return { kind: 'moved' };
       // Someone holds it: a lease is never taken over before it expires.
       if (this.holder(workerId) !== undefined) return { kind: 'taken' };
       // Start strictly above every timestamp an earlier holder may have used.
@@ -218,6 +226,46 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       this.dropLease.run(workerId);
       return 'released' as const;
     });
+  }
+
+  /**
+   * What a claim of `workerId` would find, for `tag export` and `tag import`
+   * (worker-transfer.ts), inside the caller's transaction: the lease's token if live,
+   * the stored horizon row, and the first timestamp a claim would give (margin included
+   * for a horizon of another incarnation). Writes nothing.
+   */
+  seen(
+    workerId: number,
+    inc: Incarnation,
+    now: number,
+    marginMs: number,
+  ):
+    { token: string | undefined; horizon: Exclude<Horizon, 'damaged'>; floor: number } | 'damaged' {
+    const horizon = this.horizon(workerId);
+    if (horizon === 'damaged') return 'damaged';
+    const { floor } = claimFloor(horizon, inc, now, marginMs);
+    return { token: this.holder(workerId), horizon, floor };
+  }
+
+  /**
+   * Marks the file moved (`tag export --move`): every later claim is refused. A meta row
+   * (the time of the first mark), written through the guarded write path.
+   */
+  markMoved(): Promise<void> {
+    this.write('the mark of the store as moved', () => {
+      this.putMoved.run(new Date(this.now()).toISOString());
+    });
+    return Promise.resolve();
+  }
+
+  /** Writes a lease row and a horizon row of `incarnation` (an import's hold or raise). */
+  put(
+    workerId: number,
+    lease: { token: string; expiresAt: number } | undefined,
+    horizon: { h: number; floor: number | undefined; incarnation: string },
+  ): void {
+    if (lease) this.putLease.run(workerId, lease.token, lease.expiresAt);
+    this.putHorizon.run(workerId, horizon.h, horizon.floor ?? null, horizon.incarnation);
   }
 
   /** The token of the lease on `workerId` if it has not expired. */

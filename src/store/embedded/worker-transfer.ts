@@ -7,7 +7,7 @@
  * it unless the file is later found restored.
  */
 import { createHash } from 'node:crypto';
-import type { SQLOutputValue, StatementSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
 import {
   IMPORTED_HOLD_TOKEN,
   type WorkerImportRequest,
@@ -18,6 +18,7 @@ import {
 } from '../../core/lease-port.js';
 import { refusal, Refusal } from '../refusals.js';
 import type { GuardedDatabase } from './file-guard.js';
+import type { Incarnation } from './incarnation.js';
 import type { EmbeddedWorkerLeaseStore } from './worker-lease.js';
 
 /** The fingerprint of a lease token in an export: 16 hex digits of its SHA-1 (as Lua's). */
@@ -25,39 +26,21 @@ export function holderOf(token: string): string {
   return createHash('sha1').update(token).digest('hex').slice(0, 16);
 }
 
-const int = (v: SQLOutputValue | undefined): number | undefined =>
-  typeof v === 'bigint' && v >= 0n && v < 10n ** 15n ? Number(v) : undefined;
-
 function damaged(id: number): never {
   throw refusal(Refusal.WORKER_DAMAGED, `worker ${id}`);
 }
 
 export class EmbeddedWorkerTransfer implements WorkerTransfer {
-  private readonly horizons: StatementSync;
-  private readonly leasesNow: StatementSync;
-  private readonly leaseOf: StatementSync;
-  private readonly horizonOf: StatementSync;
-  private readonly putLease: StatementSync;
-  private readonly putHorizon: StatementSync;
+  /** Every worker ID with a horizon row or a live lease. */
+  private readonly ids: StatementSync;
 
   constructor(
     private readonly guarded: GuardedDatabase,
     private readonly leases: EmbeddedWorkerLeaseStore,
     private readonly now: () => number,
   ) {
-    const db = guarded.db;
-    this.horizons = db.prepare('SELECT id, h FROM worker_horizons ORDER BY id');
-    this.horizons.setReadBigInts(true);
-    this.leasesNow = db.prepare('SELECT id, token FROM worker_leases WHERE expires_at > ?');
-    this.leasesNow.setReadBigInts(true);
-    this.leaseOf = db.prepare('SELECT token FROM worker_leases WHERE id = ? AND expires_at > ?');
-    this.horizonOf = db.prepare('SELECT h, floor FROM worker_horizons WHERE id = ?');
-    this.horizonOf.setReadBigInts(true);
-    this.putLease = db.prepare(
-      'INSERT OR REPLACE INTO worker_leases (id, token, expires_at) VALUES (?, ?, ?)',
-    );
-    this.putHorizon = db.prepare(
-      'INSERT OR REPLACE INTO worker_horizons (id, h, floor, incarnation) VALUES (?, ?, ?, ?)',
+    this.ids = guarded.db.prepare(
+      'SELECT id FROM worker_horizons UNION SELECT id FROM worker_leases WHERE expires_at > ? ORDER BY id',
     );
   }
 
@@ -74,79 +57,97 @@ export class EmbeddedWorkerTransfer implements WorkerTransfer {
     });
   }
 
+  /**
+   * Each worker ID's horizon as a claim would see it (worker-export-2.lua): the first
+   * timestamp a claim would give, minus one — the margin included for a horizon of
+   * another incarnation (a restored file), and for a lease without a horizon row.
+   */
   private readAll(now: number, marginMs: number): WorkerState[] {
-    const out = new Map<number, WorkerState>();
-    for (const row of this.horizons.all()) {
-      const id = int(row.id);
-      const h = int(row.h);
-      if (id === undefined || h === undefined) damaged(id ?? -1);
-      out.set(id, { id, horizon: h, imported: false });
-    }
-    for (const row of this.leasesNow.all(this.now())) {
-      const id = int(row.id);
-      if (id === undefined || typeof row.token !== 'string') damaged(id ?? -1);
-      // A lease without a horizon is not what claim writes: fence it as Redis would.
-      const horizon = out.get(id)?.horizon ?? now + marginMs;
-      out.set(id, {
+    // What a claim would find, a new incarnation included (the export writes nothing);
+    // never "fresh": a lease without a horizon is not what claim writes, fence it as Redis.
+    const inc = { ...this.guarded.incarnations.peek(), fresh: false };
+    return this.ids.all(this.now()).map((row): WorkerState => {
+      const id = typeof row.id === 'number' && Number.isSafeInteger(row.id) ? row.id : -1;
+      const seen = id < 0 ? 'damaged' : this.leases.seen(id, inc, now, marginMs);
+      if (seen === 'damaged') damaged(id);
+      const horizon = seen.floor - 1;
+      if (seen.token === undefined) return { id, horizon, imported: false };
+      return {
         id,
         horizon,
-        holder: holderOf(row.token),
-        imported: row.token === IMPORTED_HOLD_TOKEN,
-      });
-    }
-    return [...out.values()].sort((a, b) => a.id - b.id);
+        holder: holderOf(seen.token),
+        imported: seen.token === IMPORTED_HOLD_TOKEN,
+      };
+    });
   }
 
   async importWorker(record: WorkerRecord, req: WorkerImportRequest): Promise<WorkerImportResult> {
     const what = `the import of snowflake worker ${record.id}`;
     // A horizon written here is of the file's incarnation (incarnation.ts): exact, as a
-    // claim's; a dry run writes nothing.
-    const run = (fn: (incarnation: string | null) => WorkerImportResult) =>
-      req.dryRun
-        ? this.guarded.read(what, () => fn(null))
-        : this.guarded.write(what, (inc) => fn(inc.id));
-    return run((incarnation) => {
-      const row = this.leaseOf.get(record.id, this.now());
-      const token = typeof row?.token === 'string' ? row.token : undefined;
-      const stored = this.horizonOf.get(record.id);
-      const h = stored ? int(stored.h) : undefined;
-      const floor = stored && stored.floor !== null ? int(stored.floor) : undefined;
-      if (stored && (h === undefined || (stored.floor !== null && floor === undefined))) {
-        damaged(record.id);
-      }
-      if (record.holder === undefined) {
-        // Free at the export: its horizon rises to the export's; a lease here stays.
-        if (token !== undefined && token !== IMPORTED_HOLD_TOKEN && (h ?? -1) < record.horizon) {
-          return { outcome: 'conflict', horizon: h ?? 0 };
-        }
-        if (h !== undefined && h >= record.horizon) return { outcome: 'unchanged', horizon: h };
-        if (!req.dryRun) this.putHorizon.run(record.id, record.horizon, floor ?? null, incarnation);
-        return { outcome: 'raised', horizon: record.horizon };
-      }
-      if (token !== undefined && token !== IMPORTED_HOLD_TOKEN) {
-        // The exporting holder itself, still here (an import onto the same store).
-        if (holderOf(token) === record.holder) {
-          return { outcome: 'kept', horizon: Math.max(h ?? 0, record.horizon) };
-        }
-        // Another holder, safe only when its first timestamp lies above the exported ones
-        // (it claimed after the export: a store that lost the old lease fenced it past them).
-        if (floor !== undefined && floor > record.horizon) {
-          return { outcome: 'kept', horizon: h ?? floor };
-        }
+    // claim's; a dry run writes nothing and decides on what a claim would find.
+    return req.dryRun
+      ? this.guarded.read(what, () => this.decide(record, req, this.guarded.incarnations.peek()))
+      : this.guarded.write(what, (inc) => this.decide(record, req, inc));
+  }
+
+  /** worker-import-2.lua's decision, on the horizon as a claim would see it. */
+  private decide(
+    record: WorkerRecord,
+    req: WorkerImportRequest,
+    inc: Incarnation,
+  ): WorkerImportResult {
+    const seen = this.leases.seen(record.id, inc, req.now, req.marginMs);
+    if (seen === 'damaged') damaged(record.id);
+    const { token, horizon: stored } = seen;
+    const h = stored?.h;
+    // Below it no claim here starts: the margin is in it for another incarnation's row.
+    const fenced = seen.floor - 1;
+    const write = !req.dryRun;
+    if (record.holder === undefined) {
+      // Free at the export: its horizon rises to the export's; a lease here stays.
+      if (token !== undefined && token !== IMPORTED_HOLD_TOKEN && (h ?? -1) < record.horizon) {
         return { outcome: 'conflict', horizon: h ?? 0 };
       }
-      // Held for the exported store's node: no claim here before the hold ends, and none
-      // below what it and this file's earlier holders used (a re-import keeps its floor).
-      let base = record.horizon;
-      if (token === IMPORTED_HOLD_TOKEN && floor !== undefined) base = Math.max(base, floor - 1);
-      else if (h !== undefined) base = Math.max(base, h);
-      const horizon = Math.max(base, req.now + req.holdMs);
-      if (!req.dryRun) {
-        this.putLease.run(record.id, IMPORTED_HOLD_TOKEN, this.now() + req.holdMs);
-        this.putHorizon.run(record.id, horizon, base + 1, incarnation);
+      if (stored !== undefined && fenced >= record.horizon) {
+        return { outcome: 'unchanged', horizon: fenced };
       }
-      return { outcome: 'held', horizon };
-    });
+      const floor = stored?.floor;
+      if (write)
+        this.leases.put(record.id, undefined, { h: record.horizon, floor, incarnation: inc.id });
+      return { outcome: 'raised', horizon: record.horizon };
+    }
+    if (token !== undefined && token !== IMPORTED_HOLD_TOKEN) {
+      // The exporting holder itself, still here (an import onto the same store).
+      if (holderOf(token) === record.holder) {
+        return { outcome: 'kept', horizon: Math.max(h ?? 0, record.horizon) };
+      }
+      // Another holder, safe only when its first timestamp lies above the exported ones
+      // (it claimed after the export: a store that lost the old lease fenced it past them).
+      const first = stored?.floor;
+      if (first !== undefined && first > record.horizon) {
+        return { outcome: 'kept', horizon: h ?? first };
+      }
+      return { outcome: 'conflict', horizon: h ?? 0 };
+    }
+    // Held for the exported store's node: no claim here before the hold ends, and none
+    // below what it and this file's earlier holders used (a re-import keeps its floor).
+    const again =
+      token === IMPORTED_HOLD_TOKEN && stored?.incarnation === inc.id ? stored.floor : undefined;
+    const base = Math.max(record.horizon, again !== undefined ? again - 1 : fenced);
+    const horizon = Math.max(base, req.now + req.holdMs);
+    if (write) {
+      this.leases.put(
+        record.id,
+        { token: IMPORTED_HOLD_TOKEN, expiresAt: this.now() + req.holdMs },
+        { h: horizon, floor: base + 1, incarnation: inc.id },
+      );
+    }
+    return { outcome: 'held', horizon };
+  }
+
+  /** The whole file is marked: every worker ID's claim is refused (`workerCount` unused). */
+  markMoved(_workerCount: number): Promise<void> {
+    return this.leases.markMoved();
   }
 
   releaseImported(id: number, settle: number): Promise<'released' | 'lost' | 'damaged'> {

@@ -23,6 +23,7 @@ export const ScriptCode = {
   HORIZON_BEHIND: -9,
   WORKER_TAKEN: -10,
   WORKER_DAMAGED: -11,
+  WORKER_MOVED: -12,
 } as const;
 export type ScriptCode = (typeof ScriptCode)[keyof typeof ScriptCode];
 

@@ -158,6 +158,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     if (code === ScriptCode.WORKER_TAKEN) return { kind: 'taken' };
     if (code === ScriptCode.HORIZON_BEHIND) return { kind: 'fenced' };
     if (code === ScriptCode.WORKER_DAMAGED) return { kind: 'damaged' };
+    if (code === ScriptCode.WORKER_MOVED) return { kind: 'moved' };
     if (code !== undefined) throw unexpected(code, workerId);
     const runId = runIdOf(reply, 4);
     const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 3), 3);

@@ -89,6 +89,25 @@ export class RedisWorkerTransfer implements WorkerTransfer {
     return { outcome: outcome as WorkerImportResult['outcome'], horizon: Number(horizon) };
   }
 
+  /**
+   * A field `moved` in the horizon hash of every worker ID of the layout: worker-claim-2
+   * reads it on its own keys, so the refusal is atomic with the claim on any topology (a
+   * Cluster too: one key per slot would not be). Renew and release keep the field.
+   */
+  async markMoved(workerCount: number): Promise<void> {
+    const at = new Date().toISOString();
+    for (let i = 0; i < workerCount; i += READ_BATCH) {
+      const ids = Array.from({ length: Math.min(READ_BATCH, workerCount - i) }, (_, k) => i + k);
+      try {
+        await Promise.all(
+          ids.map((id) => this.client.hset(this.keys.workerHorizon(id), 'moved', at)),
+        );
+      } catch (err) {
+        throw storeFailure(err, 'the mark of the store as moved');
+      }
+    }
+  }
+
   releaseImported(id: number, settle: number): Promise<'released' | 'lost' | 'damaged'> {
     return new RedisWorkerLeaseStore(this.client, this.keys).release(
       id,
