@@ -178,8 +178,9 @@ describe('an expected 503', () => {
       expect(lines[0]!.err).toBeUndefined();
       expect(JSON.stringify(lines[0])).not.toMatch(/"stack"|\\n\s+at /);
     }
-    // The first 503 of the minute at error, the others at debug (refusals.ts).
-    expect(asked.map(([, id]) => linesOf(svc, id)[0]!.level)).toEqual([50, 20, 20]);
+    // The first 503 of the minute at error, the next at debug (refusals.ts); a probe's
+    // refusal is a kind of its own: the first not-ready /readyz of the minute at warn.
+    expect(asked.map(([, id]) => linesOf(svc, id)[0]!.level)).toEqual([50, 20, 40]);
     expect(linesOf(svc, 'range')[0]).toMatchObject({ error: { code: 'UNAVAILABLE' } });
   }, 60_000);
 });
@@ -225,10 +226,12 @@ describe('409 and 503 answers', () => {
       await times(n, `${svc.base}/v1/ranges/order?size=5`, 503);
       await times(n, `${svc.base}/readyz`, 503);
     });
-    // Before: 200 wrote 172 kB (862 B each); now one line.
-    expect(outage.lines).toHaveLength(1);
+    // Before: 200 wrote 172 kB (862 B each); now one line for the ID route's 503s and
+    // one for the probe's, each kind on its own (a polling balancer hides no outage).
+    expect(outage.lines).toHaveLength(2);
     expect(outage.lines[0]).toMatchObject({ level: 50, refusalsLeftOut: 0 });
-    expect(outage.bytes).toBeLessThan(1500);
+    expect(outage.lines[1]).toMatchObject({ level: 40, refusalsLeftOut: 0 });
+    expect(outage.bytes).toBeLessThan(3000);
 
     const metrics = parseExposition(await (await fetch(`${svc.base}/metrics`)).text());
     const count = (code: string) => find(metrics, 'idalloc_http_refused_total', { code })[0]?.value;
