@@ -568,26 +568,50 @@ describe('idalloc-admin with a KEY_PREFIX nested in this one', () => {
   });
 });
 
+/** An export file of `total` segment tags named tag00000…, in name order. */
+function manyTags(total: number): { names: string[]; file: string } {
+  const names = Array.from({ length: total }, (_, i) => `tag${String(i).padStart(5, '0')}`);
+  const file = join(dir, 'tags.json');
+  const tags = names.map((name) => ({ ...exportDoc().tags[0], name }));
+  writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+  return { names, file };
+}
+
+/**
+ * Kills `server` once `progressed` says the admin command got far enough, then waits for
+ * the command: its result, and how long it ran after the kill.
+ */
+async function killMidway(
+  server: RedisServer,
+  command: ReturnType<typeof admin>,
+  progressed: () => Promise<boolean>,
+  what: string,
+) {
+  await waitUntil(progressed, what, 60_000, 20);
+  await server.kill();
+  const killedAt = Date.now();
+  const r = await command;
+  return { r, took: Date.now() - killedAt };
+}
+
 describe('idalloc-admin tag import: the store gone mid-import', () => {
   it('stops within seconds, exit 1, naming the first tag not done and how many were', async () => {
     const server = await RedisServer.start();
     try {
       const total = 20_000;
-      const names = Array.from({ length: total }, (_, i) => `tag${String(i).padStart(5, '0')}`);
-      const file = join(dir, 'tags.json');
-      const tags = names.map((name) => ({ ...exportDoc().tags[0], name }));
-      writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+      const { names, file } = manyTags(total);
       const importing = admin(
         ['tag', 'import', file],
         { REDIS_URL: server.url, KEY_PREFIX: testPrefix() },
         180_000,
       );
       const count = () => withClient(server.port, async (c) => Number(await c.dbsize()));
-      await waitUntil(async () => (await count()) >= 1000, '1000 tags imported', 60_000, 20);
-      await server.kill();
-      const killedAt = Date.now();
-      const r = await importing;
-      const took = Date.now() - killedAt;
+      const { r, took } = await killMidway(
+        server,
+        importing,
+        async () => (await count()) >= 1000,
+        '1000 tags imported',
+      );
 
       expect(r.code, r.stderr).toBe(1);
       const stop =
@@ -619,10 +643,7 @@ describe('idalloc-admin tag bump --all: the store gone mid-way', () => {
     const server = await RedisServer.start();
     try {
       const total = 10_000;
-      const names = Array.from({ length: total }, (_, i) => `tag${String(i).padStart(5, '0')}`);
-      const file = join(dir, 'tags.json');
-      const tags = names.map((name) => ({ ...exportDoc().tags[0], name }));
-      writeFileSync(file, JSON.stringify(exportDoc({ tags })));
+      const { names, file } = manyTags(total);
       const serverEnv = { REDIS_URL: server.url, KEY_PREFIX: testPrefix() };
       const imported = await admin(['tag', 'import', file], serverEnv, 180_000);
       expect(imported.code, imported.stderr).toBe(0);
@@ -631,11 +652,12 @@ describe('idalloc-admin tag bump --all: the store gone mid-way', () => {
       const nextOf = () => withClient(server.port, (c) => c.hget(watched, 'next'));
       const before = await nextOf();
       const bumping = admin(['tag', 'bump', '--all', '--by', '5'], serverEnv, 180_000);
-      await waitUntil(async () => (await nextOf()) !== before, '1000 tags bumped', 60_000, 20);
-      await server.kill();
-      const killedAt = Date.now();
-      const r = await bumping;
-      const took = Date.now() - killedAt;
+      const { r, took } = await killMidway(
+        server,
+        bumping,
+        async () => (await nextOf()) !== before,
+        '1000 tags bumped',
+      );
 
       expect(r.code, r.stderr).toBe(1);
       const stop =
