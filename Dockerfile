@@ -60,4 +60,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz', { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # Node as PID 1 is fine here: the service handles SIGTERM itself (drain, close, exit 0).
-CMD ["node", "dist/index.js"]
+CMD ["node", "dist/bin/idalloc.js"]

@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   };
   const idalloc = async (cpus: string, env: Record<string, string>, step = 1_000_000) => {
     const port = await freePort();
-    startPinned(cpus, node, ['dist/index.js'], {
+    startPinned(cpus, node, ['dist/bin/idalloc.js'], {
       REDIS_URL: redisUrl,
       KEY_PREFIX: await prefix(step),
       PORT: String(port),

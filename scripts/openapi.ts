@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/schema.js';
 import { openApiDocument } from '../src/http/openapi.js';
 
 const target = fileURLToPath(new URL('../docs/openapi.json', import.meta.url));

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createAllocator } from '../src/allocator/index.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/schema.js';
 import type { RedisStore } from '../src/store/redis/store.js';
 import { httpTarget, Load, type LoadTarget } from '../test/support/load.js';
 import { testPrefix } from '../test/support/prefix.js';

@@ -1,238 +1,160 @@
 /**
- * The service entry: configuration → logger → store (and its durability check) →
- * allocator → app → listen, and a graceful shutdown on SIGTERM/SIGINT (readiness 503,
- * in-flight requests finish, then the allocator and the store close; exit 0, forced
- * after 10 s). SIGHUP reopens `GRANT_LOG` and nothing else.
+ * The library entry (`import { createAllocator } from 'idalloc'`): the allocator
+ * in-process, without HTTP, with the same options as the service (docs/design.md §7).
+ *
+ * ```ts
+ * const ids = await createAllocator({ redis: 'redis://127.0.0.1:6379', keyPrefix: 'idalloc:' });
+ * const id = await ids.next('order'); // a bigint; synchronous when buffered
+ * await ids.close();
+ * ```
  */
-import cluster from 'node:cluster';
-import type { Server } from 'node:http';
-import { Server as NetServer } from 'node:net';
-import { TagActivity, teeObservers } from './activity.js';
-import { createAllocator } from './allocator/index.js';
-import { createApp, ReadyState } from './app.js';
-import { runPrimary } from './cluster.js';
-import type { ClusterMessage } from './cluster-messages.js';
-import { clusterWorkerMetrics } from './cluster-metrics.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { createHttpServer } from './http/server.js';
-import { stdoutDestination } from './log-destination.js';
-import { createLogger, type Logger } from './logger.js';
-import { isIdAllocError } from './core/errors.js';
-import type { GrantLog } from './core/grant-log.js';
-import { createMetrics } from './metrics.js';
-import { checkStore, grantLogFromConfig, startSnowflake } from './startup.js';
-import { openStore, type OpenedStore } from './store/open.js';
+import { createAllocator as createFacade, type SnowflakeSource } from './allocator/index.js';
+import type { SegmentOptions } from './allocator/segment.js';
+import { checkSnowflakeLayout } from './allocator/snowflake/layout-check.js';
+import {
+  LAYOUT_PRESETS,
+  SnowflakeGenerator,
+  createLayout,
+  type SnowflakeLayoutOptions,
+} from './allocator/snowflake/index.js';
+import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
+import type { WorkerLeaseHandle } from './core/lease-port.js';
+import { silentLog, type Log } from './core/time-and-log.js';
+import { createGrantLog, type GrantRecorder } from './core/grant-log.js';
+import { openLibraryStore, type OpenedStore, type RedisLike } from './store/open.js';
 
-/** Longest a shutdown may take before the process exits anyway. */
-const SHUTDOWN_LIMIT_MS = 10_000;
-/** After this, sockets idle since shutdown began are closed. */
-const IDLE_GRACE_MS = 1_000;
-/** After this, every socket is closed, busy or not. */
-const HARD_CLOSE_MS = 8_000;
-/** How often `idalloc_store_up` is refreshed without a probe. */
-const READY_POLL_MS = 5_000;
+/** How the library builds its snowflake generator (docs/design.md §6). */
+export interface LibrarySnowflakeOptions {
+  /** A preset or explicit widths. @default 'default' (41 | 10 | 12 bits from 2024-01-01) */
+  readonly layout?: keyof typeof LAYOUT_PRESETS | SnowflakeLayoutOptions;
+  /** Pin a worker ID instead of leasing one (one process only). */
+  readonly workerId?: number;
+  /** Lease length in ms. @default 30000 */
+  readonly leaseMs?: number;
+  /** Clock steps back up to this are waited out. @default 5 */
+  readonly maxBackwardMs?: number;
+}
 
-/** What SIGHUP does: reopen `GRANT_LOG` once there is one (see main). */
-let hangup: () => void = () => {};
-
-async function main(): Promise<void> {
-  // SIGHUP (logrotate's postrotate) must never stop the node (its default action): the
-  // handler is in place from the first moment, and reopens GRANT_LOG once it is open.
-  process.on('SIGHUP', () => hangup());
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    return fail(err);
-  }
-  // Kept: without GRANT_LOG, grant lines go through it and fail closed (grant-stdout.ts).
-  const stdout = stdoutDestination();
-  const logger = createLogger(config, stdout);
-  exitOnFatal(logger);
-  if (config.WORKERS > 1 && cluster.isPrimary) {
-    // WORKERS=N: this process only runs the workers (cluster.ts); they run what follows.
-    runPrimary(config, logger, { shutdownLimitMs: SHUTDOWN_LIMIT_MS });
-    return;
-  }
-  let store: OpenedStore;
-  try {
-    store = openStore(config, logger);
-  } catch (err) {
-    return fail(err);
-  }
-  if (store.warning) logger.warn(store.warning);
-  // A cluster worker answers /metrics with the node's aggregate (cluster-metrics.ts).
-  const created = createMetrics({ maxTags: config.METRICS_MAX_TAGS });
-  const metrics = cluster.isWorker ? clusterWorkerMetrics(created) : created;
-  if (!(await checkStore(store, config, logger, metrics))) {
-    await store.close();
-    process.exit(1);
-  }
-  let grants: GrantLog;
-  try {
-    grants = grantLogFromConfig(config, logger, {
-      worker: cluster.worker?.id,
-      // The id stored in the store (core/deployment.ts), the same for every node of it.
-      deployment: await store.deploymentId().catch((err: unknown) => {
-        // A known cause (store unreachable, a damaged id): one line, no stack.
-        throw isIdAllocError(err)
-          ? new ConfigError(`cannot read the deployment id from the store: ${err.message}`)
-          : err;
-      }),
-      output: stdout,
-    });
-  } catch (err) {
-    await store.close();
-    return fail(err);
-  }
-  hangup = () => {
-    if (config.GRANT_LOG === undefined) {
-      logger.info({ signal: 'SIGHUP' }, 'SIGHUP: nothing to reopen (GRANT_LOG is not set)');
-      return;
-    }
-    // A failure to reopen was logged by the grant log itself; readiness shows it.
-    if (grants.reopen() === undefined) {
-      logger.info({ signal: 'SIGHUP', grantLog: config.GRANT_LOG }, 'SIGHUP: reopened GRANT_LOG');
-    }
-  };
-  if (config.GRANT_LOG === undefined && !logger.isLevelEnabled('info')) {
-    // Grant lines are info lines: above info they vanish, and audit has nothing to read.
-    logger.warn(
-      `LOG_LEVEL=${config.LOG_LEVEL} drops the grant log's info lines: set GRANT_LOG=<file> to keep them for 'idalloc-admin audit'`,
-    );
-  }
-  let snowflake: Awaited<ReturnType<typeof startSnowflake>>;
-  try {
-    snowflake = await startSnowflake(store, config, logger, metrics, grants);
-  } catch (err) {
-    await store.close();
-    return fail(err);
-  }
-  const activity = new TagActivity();
-  const allocator = createAllocator({
-    store,
-    snowflake: snowflake.generator,
-    segment: {
-      prefetchAt: config.PREFETCH_AT,
-      targetSeconds: config.SEGMENT_TARGET_SECONDS,
-      maxStep: config.MAX_STEP,
-      fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
-    },
-    observer: teeObservers(metrics.observer, activity.observer),
-    log: logger,
-    grants,
-  });
-  const ready = new ReadyState({
-    allocator,
-    metrics,
-    ping: () => store.ping(),
-    storeFault: () => store.fault,
-    grantLogFault: () => grants.check(),
-  });
-  const status = { storeKind: store.kind, activity, snowflake: snowflake.generator };
-  const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });
-
-  const server: Server = createHttpServer(app);
-  server.listen(config.PORT, config.HOST);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  }).catch((err: unknown) => {
-    logger.fatal({ err }, `cannot listen on ${config.HOST}:${config.PORT}`);
-    process.exit(1);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  const worker = cluster.isWorker ? { worker: cluster.worker?.id } : {};
-  logger.info(
-    { host: config.HOST, port, store: store.kind, keyPrefix: config.KEY_PREFIX, ...worker },
-    `listening on http://${config.HOST}:${port}`,
-  );
-  if (cluster.isWorker) {
-    const listening: ClusterMessage = { type: 'idalloc:listening', port };
-    process.send?.(listening);
-  }
-  const stopPolling = ready.poll(READY_POLL_MS);
-
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'already shutting down');
-      return;
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down: draining requests');
-    ready.beginShutdown();
-    stopPolling();
-    const limit = setTimeout(() => {
-      logger.error(`shutdown took longer than ${SHUTDOWN_LIMIT_MS} ms: exiting`);
-      process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
-    limit.unref();
-    void drain(server)
-      .then(async () => {
-        await allocator.close(); // also releases the snowflake worker lease
-        await snowflake.close();
-        await store.close();
-        grants.close();
-        logger.info('shut down');
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+export interface LibraryOptions {
+  /**
+   * A `redis://` URL, or an ioredis client (standalone, Sentinel or Cluster). A client
+   * you pass stays yours: idalloc duplicates its own connections from it, and `close()`
+   * leaves yours open. The allocation connection is always a separate one with no
+   * offline queue and no resend (docs/design.md §8); snowflake leases get one of their own.
+   */
+  readonly redis: string | RedisLike;
+  /** @default 'idalloc:' */
+  readonly keyPrefix?: string;
+  /** Segment tuning: prefetchAt, targetSeconds, maxStep, fetchTimeoutMs. */
+  readonly segment?: Partial<SegmentOptions>;
+  /**
+   * Snowflake tags: `true` leases a worker ID in this Redis with the default layout;
+   * options choose layout, pinning and lease; or pass your own source. Omitted, snowflake
+   * tags answer WRONG_MODE.
+   */
+  readonly snowflake?: boolean | LibrarySnowflakeOptions | SnowflakeSource;
+  /** `REDIS_MIN_REPLICAS`: serve a segment only once this many replicas have it. @default 0 */
+  readonly minReplicas?: number;
+  /** `REDIS_WAIT_TIMEOUT_MS`. @default 100 */
+  readonly waitTimeoutMs?: number;
+  readonly observer?: AllocatorObserver;
+  /** Also receives the grant log: one info line `msg: "grant"` per grant (see README). */
+  readonly log?: Log;
+  /** This process in the grant log. @default hostname:pid */
+  readonly nodeId?: string;
 }
 
 /**
- * Stops accepting connections and resolves once every open one has ended.
- *
- * `http.Server.close()` would also drop idle keep-alive sockets at once, resetting a
- * request a client may be sending on one right then. Instead the listener alone closes
- * (new connections are refused cleanly), every answer from now on says
- * `Connection: close` (see `closeIfDraining`), sockets still idle after a grace period
- * are closed, and busy ones only at the hard limit.
+ * An allocator for the tags in one Redis, over the connections the service builds (the
+ * same factory: retry strategy, READONLY handling, command timeouts, connection names; a
+ * dedicated allocation connection, and a dedicated one for snowflake worker leases).
  */
-function drain(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    const timers: NodeJS.Timeout[] = [];
-    NetServer.prototype.close.call(server, () => {
-      for (const t of timers) clearTimeout(t);
-      resolve();
-    });
-    timers.push(
-      setTimeout(() => {
-        server.closeIdleConnections();
-        const again = setInterval(() => server.closeIdleConnections(), 250);
-        again.unref();
-        timers.push(again);
-      }, IDLE_GRACE_MS),
-      setTimeout(() => server.closeAllConnections(), HARD_CLOSE_MS),
-    );
-    for (const t of timers) t.unref();
-  });
-}
-
-/** A configuration problem is one line on stderr and exit 1; anything else a stack. */
-function fail(err: unknown): void {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
-
-/** Last resort: log and exit, so an orchestrator restarts a process in a bad state. */
-function exitOnFatal(logger: Logger): void {
-  const fatal = (err: unknown) => {
-    logger.fatal({ err }, 'uncaught error: exiting');
-    process.exit(1);
+export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator> {
+  const storeOptions = {
+    redis: opts.redis,
+    keyPrefix: opts.keyPrefix ?? 'idalloc:',
+    minReplicas: opts.minReplicas ?? 0,
+    waitTimeoutMs: opts.waitTimeoutMs ?? 100,
   };
-  process.on('uncaughtException', fatal);
-  process.on('unhandledRejection', fatal);
+  const store = openLibraryStore(storeOptions);
+  let deployment: string;
+  try {
+    // The id stored in the store (core/deployment.ts): the service's nodes name it alike.
+    deployment = await store.deploymentId();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const grants = createGrantLog(opts.log ?? silentLog, {
+    ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
+    deployment,
+  });
+  let snowflake: { source: SnowflakeSource; leases?: WorkerLeaseHandle } | undefined;
+  try {
+    snowflake = await snowflakeSource(opts, store, grants);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const facade = createFacade({
+    store,
+    ...(opts.segment ? { segment: opts.segment } : {}),
+    ...(snowflake ? { snowflake: snowflake.source } : {}),
+    ...(opts.observer ? { observer: opts.observer } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+    grants,
+  });
+  const close = facade.close.bind(facade);
+  facade.close = async () => {
+    // The generator releases its lease in close(); its connection goes after.
+    await close();
+    await snowflake?.leases?.close();
+    await store.close();
+  };
+  return facade;
 }
 
-void main();
+/** The snowflake source the options ask for, started; undefined for none. */
+async function snowflakeSource(
+  opts: LibraryOptions,
+  store: OpenedStore,
+  grants: GrantRecorder,
+): Promise<{ source: SnowflakeSource; leases?: WorkerLeaseHandle } | undefined> {
+  const s = opts.snowflake;
+  if (s === undefined || s === false) return undefined;
+  if (typeof s === 'object' && 'next' in s) return { source: s };
+  const o: LibrarySnowflakeOptions = s === true ? {} : s;
+  const layout =
+    typeof o.layout === 'string' ? createLayout(LAYOUT_PRESETS[o.layout]) : createLayout(o.layout);
+  if (store.layouts) await checkSnowflakeLayout(store.layouts, layout, opts.log ?? silentLog);
+  const log = opts.log ?? silentLog;
+  const leases =
+    o.workerId === undefined
+      ? store.openWorkerLeases((err) =>
+          log.warn({ err: err.message }, 'snowflake lease connection error'),
+        )
+      : undefined;
+  try {
+    const generator = new SnowflakeGenerator({
+      layout,
+      ...(leases ? { leaseStore: leases.leases } : { workerId: o.workerId }),
+      ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
+      ...(o.maxBackwardMs === undefined ? {} : { maxBackwardMs: o.maxBackwardMs }),
+      ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.observer ? { observer: opts.observer } : {}),
+      grants,
+    });
+    await generator.start();
+    return { source: generator, ...(leases ? { leases } : {}) };
+  } catch (err) {
+    await leases?.close();
+    throw err;
+  }
+}
+
+export { ErrorCode, IdAllocError, isIdAllocError } from './core/errors.js';
+export { SnowflakeGenerator, createLayout, LAYOUT_PRESETS } from './allocator/snowflake/index.js';
+export type { DecodedSnowflake, IdRange } from './core/ids.js';
+export type { IdAllocator, Readiness, SegmentState } from './allocator/types.js';
+export { RedisStore } from './store/open.js';
+export { IdClient, type IdClientOptions } from './client/id-client.js';

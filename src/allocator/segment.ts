@@ -27,7 +27,7 @@ import {
   type SkipReason,
 } from '../core/grant-log.js';
 import type { IdRange } from '../core/ids.js';
-import { RangeBuffer } from '../core/range-buffer.js';
+import { RangeBuffer } from '../buffer/range-buffer.js';
 import type { Grant, SegmentStore } from '../core/store-ports.js';
 import { checkTagName } from '../core/tags.js';
 import { silentLog, systemClock, withTimers, type Clock, type Log } from '../core/time-and-log.js';

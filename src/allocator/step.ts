@@ -2,8 +2,8 @@
  * The dynamic step rule (docs/design.md §5, Meituan Leaf's rule) as the allocator applies
  * it, and how a segment the shared double-buffer engine holds is shown.
  */
-import { BufferedRange } from '../core/key-buffer.js';
-import { adaptSize, starvedSize } from '../core/size-rule.js';
+import { BufferedRange } from '../buffer/key-buffer.js';
+import { adaptSize, starvedSize } from '../buffer/size-rule.js';
 import type { SegmentView } from './types.js';
 
 /** A buffered range as `GET /v1/tags/{tag}` shows it. */

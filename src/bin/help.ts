@@ -5,7 +5,7 @@
  * from what the service parses.
  */
 import { readFileSync } from 'node:fs';
-import { CONFIG_VARIABLES, loadConfig } from '../config.js';
+import { CONFIG_VARIABLES, loadConfig } from '../config/schema.js';
 
 /** One line per setting; the README's Configuration section has the long form. */
 export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({

@@ -19,5 +19,5 @@ if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
   );
   process.exitCode = 2;
 } else {
-  await import('../index.js');
+  await import('../service/main.js');
 }

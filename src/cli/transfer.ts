@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import { isIdAllocError } from '../core/errors.js';
 import { defaultGap, type OpenedStore } from '../store/open.js';
 import { importTarget, recordName } from '../store/transfer.js';

@@ -6,7 +6,7 @@
  * nodes (an imported hold) and raises the horizons of the others; the release ends the
  * holds once the nodes of the old store are stopped.
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import { isIdAllocError } from '../core/errors.js';
 import type { WorkerImportResult, WorkerRecord, WorkerTransfer } from '../core/lease-port.js';
 import type { LayoutRegistry } from '../core/layout-port.js';

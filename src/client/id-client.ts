@@ -26,8 +26,8 @@
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../core/errors.js';
 import { checkTagName } from '../core/tags.js';
 import type { IdRange } from '../core/ids.js';
-import { RangeBuffer } from '../core/range-buffer.js';
-import { adaptSize, starvedSize, type SizeRule } from '../core/size-rule.js';
+import { RangeBuffer } from '../buffer/range-buffer.js';
+import { adaptSize, starvedSize, type SizeRule } from '../buffer/size-rule.js';
 import { resolveOptions, type ClientSettings, type IdClientOptions } from './options.js';
 import { RangeTransport, closedError } from './transport.js';
 

@@ -16,11 +16,11 @@
  * log on stdout).
  */
 import { hostname } from 'node:os';
-import { GrantFile } from './grant-file.js';
-import { GrantOutputGate, type GrantLineOutput } from './grant-stdout.js';
+import { GrantFile } from '../grants/file.js';
+import { GrantOutputGate, type GrantLineOutput } from '../grants/stdout.js';
 
-export { GrantLogError } from './grant-file.js';
-export type { GrantLineOutput } from './grant-stdout.js';
+export { GrantLogError } from '../grants/file.js';
+export type { GrantLineOutput } from '../grants/stdout.js';
 
 /** The logging the grant log needs (a pino logger, or the allocators' Log, fits). */
 export interface GrantLogSink {

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ErrorCode, IdAllocError } from '../core/errors.js';
-import { censorUrl } from '../logger.js';
+import { censorUrl } from '../observe/logger.js';
 import { closeIfDraining } from './context.js';
 import { refusalCode, type RefusalLog } from './refusals.js';
 import { shown } from './validate.js';

@@ -4,7 +4,7 @@
  * the configured limits), the headers and the security scheme. The body schemas are in
  * openapi-schemas.ts.
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import { ErrorCode } from '../core/errors.js';
 import { NOT_FOUND } from './errors.js';
 import { SCHEMAS } from './openapi-schemas.js';

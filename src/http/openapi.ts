@@ -6,7 +6,7 @@
  * `npm run lint` lints it with Redocly).
  */
 import type { Express } from 'express';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
 import {
   COMMON_HEADERS,

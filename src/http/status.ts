@@ -8,7 +8,7 @@
  */
 import type { Express } from 'express';
 import type { Gauge, Registry } from 'prom-client';
-import type { TagActivity } from '../activity.js';
+import type { TagActivity } from '../observe/activity.js';
 import type { Readiness } from '../allocator/types.js';
 import type { TagMode } from '../core/store-ports.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';

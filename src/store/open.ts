@@ -5,7 +5,7 @@
  * the store can do. The service, the library and the admin script open stores here
  * only: this is the one module that imports store/redis and store/embedded.
  */
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/schema.js';
 import type { DeploymentIdentity } from '../core/deployment.js';
 import type { LayoutRegistry } from '../core/layout-port.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../core/lease-port.js';

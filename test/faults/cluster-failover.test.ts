@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/schema.js';
 import { keySlot } from '../../src/store/redis/slot.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import type { Grant } from '../../src/core/store-ports.js';

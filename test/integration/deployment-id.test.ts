@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/schema.js';
 import { GRANT_MSG, grantLine } from '../../src/core/grant-log.js';
 import type { Grant } from '../../src/core/store-ports.js';
 import { openStore, type OpenedStore } from '../../src/store/open.js';

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
 import { WorkerLease } from '../../src/allocator/snowflake/lease.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/schema.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import { openStore, storeWarning } from '../../src/store/open.js';
 import { FakeTime } from '../support/snowflake-fakes.js';

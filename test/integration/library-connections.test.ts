@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
-import { createAllocator } from '../../src/lib.js';
+import { createAllocator } from '../../src/index.js';
 import { openLibraryStore, type OpenedStore } from '../../src/store/open.js';
 import { createKeys } from '../../src/store/redis/keys.js';
 import { testPrefix } from '../support/prefix.js';

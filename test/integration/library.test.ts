@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
-import { createAllocator } from '../../src/lib.js';
+import { createAllocator } from '../../src/index.js';
 import { testPrefix } from '../support/prefix.js';
 import { segmentTag, testStore } from '../support/store.js';
 

@@ -12,7 +12,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CONFIG_VARIABLES } from '../../src/config.js';
+import { CONFIG_VARIABLES } from '../../src/config/schema.js';
 import { testPrefix } from '../support/prefix.js';
 import { readme, readmeBlock } from '../support/readme-procedure.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
@@ -95,8 +95,8 @@ describe('the npm package', () => {
     const listed = await run('tar', ['-tzf', tarball]);
     const files = listed.stdout.split('\n').filter(Boolean);
     for (const f of [
-      'package/dist/lib.js',
-      'package/dist/lib.d.ts',
+      'package/dist/index.js',
+      'package/dist/index.d.ts',
       'package/dist/client/index.js',
       'package/dist/client/index.d.ts',
       'package/dist/bin/idalloc.js',

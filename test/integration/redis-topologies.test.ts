@@ -4,7 +4,7 @@
  */
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/schema.js';
 import { allocationOptions } from '../../src/store/redis/client.js';
 import { defineScripts } from '../../src/store/redis/scripts.js';
 import { keySlot } from '../../src/store/redis/slot.js';

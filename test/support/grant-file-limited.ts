@@ -6,7 +6,7 @@
  * happened as one JSON line.
  */
 import { truncateSync } from 'node:fs';
-import { PROBE_MS } from '../../src/core/grant-file.js';
+import { PROBE_MS } from '../../src/grants/file.js';
 import { createGrantLog } from '../../src/core/grant-log.js';
 
 // The limit's signal would end the process; ignored, the write fails with EFBIG instead.

@@ -38,7 +38,7 @@ export async function runServiceToExit(
   env: Record<string, string>,
   timeoutMs = 20_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/service/main.ts'], {
     cwd: ROOT,
     env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,7 +62,7 @@ export interface ServiceEntry {
 
 const SOURCE_ENTRY: ServiceEntry = {
   command: process.execPath,
-  args: ['--import', 'tsx', 'src/index.ts'],
+  args: ['--import', 'tsx', 'src/service/main.ts'],
   cwd: ROOT,
 };
 

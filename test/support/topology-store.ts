@@ -2,7 +2,7 @@
  * A RedisStore on any topology (standalone, Sentinel, Cluster) with a fresh key prefix and
  * the guard options under test, built the way `openStore` builds it.
  */
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/schema.js';
 import { openStore } from '../../src/store/open.js';
 import { createRedisClient, type RedisTopology } from '../../src/store/redis/client.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/store.js';

@@ -3,8 +3,8 @@
  * (TagLabels), on injected time.
  */
 import { describe, expect, it } from 'vitest';
-import { TagActivity, teeObservers } from '../../src/activity.js';
-import { OTHER_TAGS, TagLabels } from '../../src/metric-tags.js';
+import { TagActivity, teeObservers } from '../../src/observe/activity.js';
+import { OTHER_TAGS, TagLabels } from '../../src/observe/metric-tags.js';
 
 describe('TagActivity', () => {
   it('counts IDs since start and averages IDs/s over the last 5 whole seconds', () => {

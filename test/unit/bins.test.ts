@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { MEANINGS, serviceHelp } from '../../src/bin/help.js';
 import { nodeVersionProblem } from '../../src/bin/node-check.js';
-import { CONFIG_VARIABLES } from '../../src/config.js';
+import { CONFIG_VARIABLES } from '../../src/config/schema.js';
 
 describe('the bins’ Node.js check', () => {
   it.each(['22.13.0', '22.20.1', '23.0.0', '24.11.1', '30.0.0'])('accepts %s', (v) => {

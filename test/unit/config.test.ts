@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/schema.js';
 
 /** The one line a bad value stops the process with. */
 function refusal(env: Record<string, string>): string {

@@ -21,11 +21,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SegmentAllocator } from '../../src/allocator/segment.js';
-import { ConfigError } from '../../src/config.js';
+import { ConfigError } from '../../src/config/schema.js';
 import { ErrorCode } from '../../src/core/errors.js';
-import { PROBE_MS } from '../../src/core/grant-file.js';
+import { PROBE_MS } from '../../src/grants/file.js';
 import { createGrantLog, GrantLogError, type GrantEvent } from '../../src/core/grant-log.js';
-import { grantLogFromConfig } from '../../src/startup.js';
+import { grantLogFromConfig } from '../../src/service/startup.js';
 import { FakeSegmentStore } from '../support/fake-segment-store.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

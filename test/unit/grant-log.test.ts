@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { SegmentAllocator } from '../../src/allocator/segment.js';
 import type { AllocatorObserver } from '../../src/allocator/types.js';
 import { auditGrantLog } from '../../src/audit/index.js';
-import { ConfigError } from '../../src/config.js';
+import { ConfigError } from '../../src/config/schema.js';
 import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import {
   createGrantLog,
@@ -18,9 +18,9 @@ import {
   type GrantEvent,
   type GrantLine,
 } from '../../src/core/grant-log.js';
-import { LogDestination } from '../../src/log-destination.js';
-import { createLogger } from '../../src/logger.js';
-import { grantLogFromConfig } from '../../src/startup.js';
+import { LogDestination } from '../../src/observe/log-destination.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { grantLogFromConfig } from '../../src/service/startup.js';
 import type { Grant } from '../../src/core/store-ports.js';
 import { FakeSegmentStore, settle } from '../support/fake-segment-store.js';
 

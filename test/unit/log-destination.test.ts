@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LogDestination } from '../../src/log-destination.js';
+import { LogDestination } from '../../src/observe/log-destination.js';
 
 describe('LogDestination', () => {
   it('writes every line, in order', () => {

@@ -3,7 +3,7 @@
  * logged, by one rule for a request target, a parsed query and a `Referer`.
  */
 import { describe, expect, it } from 'vitest';
-import { CENSOR, censorHeaders, censorQuery, censorUrl } from '../../src/logger.js';
+import { CENSOR, censorHeaders, censorQuery, censorUrl } from '../../src/observe/logger.js';
 
 describe('censorUrl', () => {
   it('keeps the values of the API parameters only, deciding on the decoded name', () => {

@@ -3,7 +3,7 @@
  * share, on an injected clock and a scripted fetch: no store, no HTTP.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RangeBuffer, type BufferRules, type FetchedRange } from '../../src/core/range-buffer.js';
+import { RangeBuffer, type BufferRules, type FetchedRange } from '../../src/buffer/range-buffer.js';
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../../src/core/errors.js';
 import { draw, failure, ids } from '../support/draw.js';
 import { ManualClock, settle } from '../support/manual-timers.js';

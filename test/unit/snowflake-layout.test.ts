@@ -6,7 +6,7 @@ import {
   layoutFromConfig,
   runOutWarning,
 } from '../../src/allocator/snowflake/layout.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/schema.js';
 
 const EPOCH = Date.UTC(2024, 0, 1);
 const NOW = Date.UTC(2025, 0, 1);

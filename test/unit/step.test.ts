@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BufferedRange } from '../../src/core/key-buffer.js';
+import { BufferedRange } from '../../src/buffer/key-buffer.js';
 import { nextStep, starvedStep } from '../../src/allocator/step.js';
 
 const rule = { targetMs: 900_000, maxStep: 1_000_000 };

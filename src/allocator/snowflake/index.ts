@@ -3,7 +3,7 @@
  * builds one generator per process with {@link snowflakeFromConfig}; library users may
  * construct {@link SnowflakeGenerator} directly.
  */
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/schema.js';
 import { invalidArgument } from '../../core/errors.js';
 import type { AllocatorObserver } from '../types.js';
 import type { Clock, Log } from '../../core/time-and-log.js';

@@ -31,7 +31,7 @@ import {
   type Log,
 } from '../../core/time-and-log.js';
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
-import { ConfigError } from '../../config.js';
+import { ConfigError } from '../../config/schema.js';
 import { layoutMismatch } from './layout-check.js';
 
 /** Runs `fn` after `ms`; returns a cancel function. */

@@ -9,7 +9,7 @@
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { jitteredBackoff } from '../../core/backoff.js';
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/schema.js';
 import { defineScripts } from './scripts.js';
 import { masterConnection, reloadRoutes, slotOwner } from './cluster-route.js';
 import { keySlot } from './slot.js';

@@ -18,12 +18,12 @@ import {
   collectDefaultMetrics,
   type LabelValues,
 } from 'prom-client';
-import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
+import type { AllocatorObserver, IdAllocator } from '../allocator/types.js';
 import { DEFAULT_MAX_TAGS, TagLabels, UNSERVED_TAG } from './metric-tags.js';
 
 export { OTHER_TAGS, UNSERVED_TAG } from './metric-tags.js';
-import type { SkipReason } from './core/grant-log.js';
-import type { TagMode } from './core/store-ports.js';
+import type { SkipReason } from '../core/grant-log.js';
+import type { TagMode } from '../core/store-ports.js';
 
 /** The route label of requests no route matched (docs/design.md §9: never the raw path). */
 export const UNMATCHED_ROUTE = 'unmatched';

@@ -3,7 +3,7 @@
  * served, the next one, the requests waiting, and the fence and hold bookkeeping. No I/O
  * and no timers here; the engine decides when to fetch.
  */
-import type { IdAllocError } from './errors.js';
+import type { IdAllocError } from '../core/errors.js';
 
 /** One range in a buffer. */
 export class BufferedRange {

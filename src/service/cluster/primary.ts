@@ -17,10 +17,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { jitteredBackoff } from './core/backoff.js';
-import type { Config } from './config.js';
-import type { Logger } from './logger.js';
-import { isClusterMessage, type ClusterMessage } from './cluster-messages.js';
+import { jitteredBackoff } from '../../core/backoff.js';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../observe/logger.js';
+import { isClusterMessage, type ClusterMessage } from './messages.js';
 
 /** First delay before replacing a dead worker; doubles while replacements die quickly. */
 const RESTART_BASE_MS = 200;

@@ -15,7 +15,7 @@
  *   after logrotate moved the file away) opens the path again, so lines go to the new file.
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
-import { ErrorCode, IdAllocError } from './errors.js';
+import { ErrorCode, IdAllocError } from '../core/errors.js';
 
 /** How often a failing grant log is tried again, ms. */
 export const PROBE_MS = 5_000;

@@ -10,9 +10,9 @@
  * second target to configure and scrape.
  */
 import { AggregatorRegistry } from 'prom-client';
-import { unavailable } from './core/errors.js';
-import type { Metrics } from './metrics.js';
-import { isClusterMessage, type ClusterMessage } from './cluster-messages.js';
+import { unavailable } from '../../core/errors.js';
+import type { Metrics } from '../../observe/metrics.js';
+import { isClusterMessage, type ClusterMessage } from './messages.js';
 
 /** Longer than the primary's own wait for its workers (prom-client: 5 s). */
 const ANSWER_TIMEOUT_MS = 6_000;

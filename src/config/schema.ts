@@ -5,8 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_SNOWFLAKE_EPOCH, LAYOUT_PRESETS } from './allocator/snowflake/layout.js';
-import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE } from './core/tags.js';
+import { DEFAULT_SNOWFLAKE_EPOCH, LAYOUT_PRESETS } from '../allocator/snowflake/layout.js';
+import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE } from '../core/tags.js';
 
 /** `host:port,host:port` → list of endpoints. */
 const endpoints = z.string().transform((s, ctx) => {

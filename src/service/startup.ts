@@ -2,25 +2,25 @@
  * Start-up steps of the service between the store and the app: the store's checks
  * (docs/design.md §8.5) and the snowflake generator (docs/design.md §6) with its worker lease.
  */
-import { checkSnowflakeLayout } from './allocator/snowflake/layout-check.js';
-import { snowflakeFromConfig, type SnowflakeGenerator } from './allocator/snowflake/index.js';
+import { checkSnowflakeLayout } from '../allocator/snowflake/layout-check.js';
+import { snowflakeFromConfig, type SnowflakeGenerator } from '../allocator/snowflake/index.js';
 import {
   createGrantLog,
   type GrantLineOutput,
   type GrantLog,
   type GrantLogSink,
   type GrantRecorder,
-} from './core/grant-log.js';
-import { ConfigError, type Config } from './config.js';
-import type { WorkerLeaseHandle } from './core/lease-port.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+} from '../core/grant-log.js';
+import { ConfigError, type Config } from '../config/schema.js';
+import type { WorkerLeaseHandle } from '../core/lease-port.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
 import {
   StoreNotDurableError,
   durabilitySummary,
   type DurabilityReport,
   type OpenedStore,
-} from './store/open.js';
+} from '../store/open.js';
 
 /**
  * Redis: logs connection errors (ioredis would print them raw on stderr) and runs the

@@ -4,9 +4,9 @@
  * the metrics' one ({@link teeObservers}); it keeps a few numbers per served tag, and
  * only for tags the allocator served, so requests for unknown names add nothing.
  */
-import type { AllocatorObserver } from './allocator/types.js';
-import { systemClock, type Clock } from './core/time-and-log.js';
-import type { TagMode } from './core/store-ports.js';
+import type { AllocatorObserver } from '../allocator/types.js';
+import { systemClock, type Clock } from '../core/time-and-log.js';
+import type { TagMode } from '../core/store-ports.js';
 
 /** Whole seconds the IDs/s average covers. */
 const WINDOW_SECONDS = 5;

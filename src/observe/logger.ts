@@ -8,7 +8,7 @@
  * that look secret always missed some (`Signature`, `X-Jwt`, `sig`, `code`, `%74oken`).
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from '../config/schema.js';
 import { stdoutDestination } from './log-destination.js';
 
 export type { Logger } from 'pino';

@@ -18,10 +18,10 @@
  *
  * It does no I/O itself: the fetch function, the clock and the size rule are injected.
  */
-import { jitteredBackoff } from './backoff.js';
-import { ErrorCode, IdAllocError, unavailable } from './errors.js';
+import { jitteredBackoff } from '../core/backoff.js';
+import { ErrorCode, IdAllocError, unavailable } from '../core/errors.js';
 import { BufferedRange, KeyBuffer, type Waiter } from './key-buffer.js';
-import type { TimerClock } from './time-and-log.js';
+import type { TimerClock } from '../core/time-and-log.js';
 
 export { BufferedRange, KeyBuffer } from './key-buffer.js';
 
