@@ -17,7 +17,7 @@ const why = {
   httpStore:
     'HTTP routes import no store: they see tags through the TagStore port (src/core/store-ports.ts) in their RouteContext.',
   client:
-    'src/client (IdClient) stands alone: it imports only src/core, node: built-ins and zod (its options schema) — nothing of the allocator, the stores, HTTP, express, ioredis, pino, prom-client or node:sqlite.',
+    'src/client (IdClient) stands alone: it imports only src/core, src/buffer (the double-buffer engine), node: built-ins and zod (its options schema) — nothing of the allocator, the stores, HTTP, express, ioredis, pino, prom-client or node:sqlite.',
   assembly:
     'only src/store/open.ts (the one store assembly) imports store/redis or store/embedded: open stores with openStore/openLibraryStore and use what OpenedStore exposes.',
   storeSides:
@@ -90,7 +90,7 @@ const dependencyRules = [
   {
     files: ['src/client/**/*.ts'],
     rules: restrict(
-      [['^(?!node:|zod$|\\./|\\.\\./core/)', why.client]],
+      [['^(?!node:|zod$|\\./|\\.\\./(core|buffer)/)', why.client]],
       [['node:sqlite', why.client]],
     ),
   },

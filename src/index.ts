@@ -20,7 +20,8 @@ import {
 import type { AllocatorObserver, IdAllocator } from './allocator/types.js';
 import type { WorkerLeaseHandle } from './core/lease-port.js';
 import { silentLog, type Log } from './core/time-and-log.js';
-import { createGrantLog, type GrantRecorder } from './core/grant-log.js';
+import type { GrantRecorder } from './core/grant-log.js';
+import { createGrantLog } from './grants/log.js';
 import { openLibraryStore, type OpenedStore, type RedisLike } from './store/open.js';
 
 /** How the library builds its snowflake generator (docs/design.md §6). */

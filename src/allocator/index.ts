@@ -3,7 +3,8 @@
  * tag's mode (docs/design.md §1, §7). Segment tags go to the {@link SegmentAllocator}; a tag the
  * store reports as snowflake goes to the node's snowflake source.
  */
-import { createGrantLog, type GrantRecorder } from '../core/grant-log.js';
+import type { GrantRecorder } from '../core/grant-log.js';
+import { createGrantLog } from '../grants/log.js';
 import {
   ErrorCode,
   IdAllocError,

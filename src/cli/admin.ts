@@ -8,7 +8,8 @@
  *
  * Exit codes: 0 done, 1 refused or failed (what and why on stderr), 2 usage error.
  */
-import { ConfigError, loadConfig, type Config } from '../config/schema.js';
+import { adminOptions, type AdminOptions } from '../config/options.js';
+import { ConfigError, loadConfig } from '../config/schema.js';
 import { IdAllocError, isIdAllocError } from '../core/errors.js';
 import type { Store } from '../core/store-ports.js';
 import { defaultGap, openStore, storeLocation, type OpenedStore } from '../store/open.js';
@@ -91,11 +92,11 @@ async function runAdmin(
   }
   let store: OpenedStore | undefined;
   try {
-    const config = loadConfig(env);
+    const options = adminOptions(loadConfig(env));
     // The embedded store's one warning an operator must see here: the file found restored
     // (a new incarnation) by this command's write. Its errors reach stderr as the
     // command's own failure (the thrown error carries the same message).
-    store = openStore(config, {
+    store = openStore(options.store, {
       warn: (details, message) =>
         io.err(
           warning(asJson, 'STORE_RESTORED', message, Object.fromEntries(Object.entries(details))),
@@ -104,32 +105,32 @@ async function runAdmin(
     });
     store.onIgnoredKeys?.(({ count, example }) =>
       io.err(
-        warning(asJson, 'IGNORED_KEYS', ignoredKeysMessage(count, example, config.KEY_PREFIX), {
+        warning(asJson, 'IGNORED_KEYS', ignoredKeysMessage(count, example, options.keyPrefix), {
           count,
           example,
         }),
       ),
     );
-    await reach(store, config);
+    await reach(store, options);
     if (command.kind === 'import') {
       if (!file) return 2;
       // The export's worker IDs after its tags, with the lease length as the margin.
       const transfer = store.workerTransfer();
       const step = {
         holdMs: command.workerHoldMs,
-        marginMs: config.SNOWFLAKE_LEASE_MS,
+        marginMs: options.leaseMs,
         dryRun: command.dryRun,
         json: command.json,
       };
       const workers = file.workers;
       // The layout first: the snowflake tags let nodes mint again.
       const layoutDiffers = await importLayout(store.layouts, file.snowflakeLayout, command, io);
-      const code = await runImport(store, config, file, command, io, () =>
+      const code = await runImport(store, options, file, command, io, () =>
         importWorkers(transfer, workers, step, io),
       );
       return layoutDiffers ? 1 : code;
     }
-    return await execute(command, store, config, io);
+    return await execute(command, store, options, io);
   } catch (err) {
     const failure = toFailure(err);
     io.err(
@@ -162,7 +163,7 @@ function toFailure(err: unknown): Failure {
  * Fails fast when the store does not answer: the general client would otherwise retry
  * in the background for as long as the process lives.
  */
-async function reach(store: OpenedStore, config: Config): Promise<void> {
+async function reach(store: OpenedStore, options: AdminOptions): Promise<void> {
   let lastError: Error | undefined;
   store.onConnectionError((err) => (lastError = err));
   let timer: NodeJS.Timeout | undefined;
@@ -173,20 +174,20 @@ async function reach(store: OpenedStore, config: Config): Promise<void> {
   clearTimeout(timer);
   if (!answered) {
     const why = lastError?.message ?? `no answer within ${REACH_TIMEOUT_MS / 1000} s`;
-    throw new Failure(`cannot reach the store at ${storeLocation(config)} : ${why}`, 'UNAVAILABLE');
+    throw new Failure(`cannot reach the store at ${storeLocation(options.store)} : ${why}`, 'UNAVAILABLE');
   }
 }
 
 async function execute(
   command: Exclude<AdminCommand, { kind: 'help' | 'import' }>,
   store: OpenedStore,
-  config: Config,
+  options: AdminOptions,
   io: Io,
 ): Promise<number> {
   const print = (human: string, machine: unknown) => io.out(command.json ? json(machine) : human);
   switch (command.kind) {
     case 'create': {
-      const input = { ...command.input, gap: command.input.gap ?? defaultGap(config) };
+      const input = { ...command.input, gap: command.input.gap ?? defaultGap(options.maxStep) };
       const { tag, raisedByTombstone } = await store.createTag(input);
       print(createdText(tag, input.start, raisedByTombstone), {
         created: tagJson(tag),
@@ -219,9 +220,9 @@ async function execute(
     case 'bump-all':
       return bumpAll(store, command.by, command.json, io);
     case 'export':
-      return runExport(store, config, command, io);
+      return runExport(store, options, command, io);
     case 'release-imported':
-      return runReleaseImported(store, config, command, io);
+      return runReleaseImported(store, options, command, io);
     case 'delete': {
       const before = await store.getTag(command.name);
       await store.deleteTag(command.name);

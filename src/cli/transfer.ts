@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Config } from '../config/schema.js';
+import type { AdminOptions } from '../config/options.js';
 import { isIdAllocError } from '../core/errors.js';
 import { defaultGap, type OpenedStore } from '../store/open.js';
 import { importTarget, recordName } from '../store/transfer.js';
@@ -43,11 +43,11 @@ interface Io {
 }
 
 /** Where the export came from: the store kind and the key prefix, or the file. */
-function originOf(store: OpenedStore, config: Config): StoreOrigin {
+function originOf(store: OpenedStore, options: AdminOptions): StoreOrigin {
   if (store.kind === 'embedded') {
-    return { kind: 'embedded', file: store.path ?? resolve(config.DATA_DIR) };
+    return { kind: 'embedded', file: store.path ?? resolve(options.dataDir) };
   }
-  return { kind: store.kind, keyPrefix: config.KEY_PREFIX };
+  return { kind: store.kind, keyPrefix: options.keyPrefix };
 }
 
 /**
@@ -149,22 +149,22 @@ export class ExportRefused extends Error {
 
 export async function runExport(
   store: OpenedStore,
-  config: Config,
+  options: AdminOptions,
   opts: { out?: string; force: boolean; move?: boolean; json: boolean },
   io: Io,
 ): Promise<number> {
   const { out, json: asJson } = opts;
   // --move: the mark first, so that every lease this store grants at all is in the export
   // (a claim after the mark is refused; docs/design.md §6 "Moving between stores").
-  if (opts.move) await store.workerTransfer().markMoved(2 ** config.SNOWFLAKE_WORKER_BITS);
+  if (opts.move) await store.workerTransfer().markMoved(2 ** options.workerBits);
   const moved = opts.move
     ? ' (this store is marked moved: it grants no new snowflake worker ID)'
     : '';
   const exported = await store.exportTags();
-  const workers = await workersToExport(store, config);
+  const workers = await workersToExport(store, options);
   const layout = await store.layouts?.readSnowflakeLayout();
   const deployment = await store.deploymentId();
-  const doc = tagFile(exported, originOf(store, config), Date.now(), workers, {
+  const doc = tagFile(exported, originOf(store, options), Date.now(), workers, {
     layout,
     deployment,
   });
@@ -206,13 +206,13 @@ export async function runExport(
 }
 
 /** The gap a record is restored with: --gap, else its own, else the configured default. */
-function gapFor(record: TagRecord, gap: bigint | undefined, config: Config): bigint {
+function gapFor(record: TagRecord, gap: bigint | undefined, options: AdminOptions): bigint {
   if (gap !== undefined) return gap;
   if (record.state === 'live') {
     if (record.tag.mode === 'segment') return record.tag.gap;
-    return record.gap ?? defaultGap(config);
+    return record.gap ?? defaultGap(options.maxStep);
   }
-  return record.gap ?? defaultGap(config);
+  return record.gap ?? defaultGap(options.maxStep);
 }
 
 function what(record: TagRecord): string {
@@ -250,7 +250,7 @@ function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dr
  */
 export async function runImport(
   store: Store & DeploymentIdentity,
-  config: Config,
+  options: AdminOptions,
   file: TagFile,
   opts: { gap?: bigint; dryRun: boolean; json: boolean },
   io: Io,
@@ -269,7 +269,7 @@ export async function runImport(
   let stopped: { at: string; done: number; reason: string } | undefined;
   for (const [done, record] of file.records.entries()) {
     const name = recordName(record);
-    const gap = gapFor(record, opts.gap, config);
+    const gap = gapFor(record, opts.gap, options);
     const target = importTarget(record, gap);
     const kind = record.state === 'tombstone' ? 'tombstone' : record.tag.mode;
     try {

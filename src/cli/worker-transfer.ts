@@ -6,7 +6,7 @@
  * nodes (an imported hold) and raises the horizons of the others; the release ends the
  * holds once the nodes of the old store are stopped.
  */
-import type { Config } from '../config/schema.js';
+import type { AdminOptions } from '../config/options.js';
 import { isIdAllocError } from '../core/errors.js';
 import type { WorkerImportResult, WorkerRecord, WorkerTransfer } from '../core/lease-port.js';
 import type { LayoutRegistry } from '../core/layout-port.js';
@@ -38,8 +38,11 @@ export function parseWorkerHold(text: string): number | string {
 }
 
 /** The worker IDs `tag export` writes: each with its horizon, and its holder when leased. */
-export async function workersToExport(store: OpenedStore, config: Config): Promise<WorkerRecord[]> {
-  const states = await store.workerTransfer().exportWorkers(Date.now(), config.SNOWFLAKE_LEASE_MS);
+export async function workersToExport(
+  store: OpenedStore,
+  options: AdminOptions,
+): Promise<WorkerRecord[]> {
+  const states = await store.workerTransfer().exportWorkers(Date.now(), options.leaseMs);
   return states.map(({ imported: _imported, ...record }) => record);
 }
 
@@ -104,17 +107,17 @@ export async function importWorkers(
  */
 export async function runReleaseImported(
   store: OpenedStore,
-  config: Config,
+  options: AdminOptions,
   opts: { json: boolean },
   io: Io,
 ): Promise<number> {
   const transfer = store.workerTransfer();
   const now = Date.now();
-  const states = await transfer.exportWorkers(now, config.SNOWFLAKE_LEASE_MS);
+  const states = await transfer.exportWorkers(now, options.leaseMs);
   const released: number[] = [];
   const damaged: number[] = [];
   for (const s of states.filter((w) => w.imported)) {
-    const r = await transfer.releaseImported(s.id, now + config.SNOWFLAKE_LEASE_MS);
+    const r = await transfer.releaseImported(s.id, now + options.leaseMs);
     // 'lost': the hold lapsed or was released meanwhile, which is what was asked.
     if (r === 'released') released.push(s.id);
     if (r === 'damaged') damaged.push(s.id);

@@ -1,11 +1,12 @@
 /**
  * Every setting of the service and the admin script (docs/design.md §10): one schema, each entry
- * with its default and meaning, parsed once at start into a frozen object that is passed
- * down. Nothing else reads `process.env`.
+ * with its default and meaning, parsed once at start into a frozen object; options.ts
+ * turns it into the typed settings each part takes. Nothing else reads `process.env`.
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_SNOWFLAKE_EPOCH, LAYOUT_PRESETS } from '../allocator/snowflake/layout.js';
+import { ConfigError } from '../core/errors.js';
+import { DEFAULT_SNOWFLAKE_EPOCH, LAYOUT_PRESETS } from '../core/settings.js';
 import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE } from '../core/tags.js';
 
 /** `host:port,host:port` → list of endpoints. */
@@ -155,10 +156,7 @@ export type Config = Readonly<z.infer<typeof schema>>;
 /** Every variable the schema reads, in the schema's order (for `idalloc --help`). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 
-/** A configuration problem: one line naming the variable, the value and what is allowed. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError } from '../core/errors.js';
 
 /**
  * Parses the environment into a frozen {@link Config}. Empty strings count as unset.

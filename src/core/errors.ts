@@ -65,3 +65,18 @@ export const tagNotFound = (tag: string) =>
 
 export const unavailable = (message: string, retryAfterSeconds = 1, cause?: unknown) =>
   new IdAllocError(ErrorCode.UNAVAILABLE, message, {}, { cause, retryAfterSeconds });
+
+/** How long a failing grant log is left before it is tried again, ms (src/grants). */
+export const GRANT_LOG_PROBE_MS = 5_000;
+
+/** A grant that must not be served: its grant line could not be written. */
+export class GrantLogError extends IdAllocError {
+  constructor(message: string) {
+    super(ErrorCode.UNAVAILABLE, message, {}, { retryAfterSeconds: GRANT_LOG_PROBE_MS / 1000 });
+  }
+}
+
+/** A configuration problem: one line naming the variable, the value and what is allowed. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}

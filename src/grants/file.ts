@@ -15,17 +15,10 @@
  *   after logrotate moved the file away) opens the path again, so lines go to the new file.
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
-import { ErrorCode, IdAllocError } from '../core/errors.js';
+import { GRANT_LOG_PROBE_MS, GrantLogError } from '../core/errors.js';
 
 /** How often a failing grant log is tried again, ms. */
-export const PROBE_MS = 5_000;
-
-/** A grant that must not be served: its grant line could not be written. */
-export class GrantLogError extends IdAllocError {
-  constructor(message: string) {
-    super(ErrorCode.UNAVAILABLE, message, {}, { retryAfterSeconds: PROBE_MS / 1000 });
-  }
-}
+export const PROBE_MS = GRANT_LOG_PROBE_MS;
 
 /** The logging a grant file needs: its failures and its recovery, one line each. */
 export interface GrantFileLog {

@@ -10,7 +10,7 @@
  * reader reads it, or the process ends first, while its IDs may have been served. A
  * `GRANT_LOG` file has no such buffer: every line is written before its grant is served.
  */
-import { GrantLogError } from './file.js';
+import { GrantLogError } from '../core/errors.js';
 
 /** The log destination, as far as grant lines are concerned (LogDestination has it). */
 export interface GrantLineOutput {

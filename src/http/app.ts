@@ -8,7 +8,6 @@ import express, { type Express, type Request, type RequestHandler, type Response
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { IdAllocator } from '../allocator/types.js';
-import type { Config } from '../config/schema.js';
 import { ErrorCode } from '../core/errors.js';
 import { bearerAuth, bearerCheck } from './auth.js';
 import type { RouteContext } from './context.js';
@@ -24,6 +23,7 @@ import { statusRoutes, type StatusDeps } from './status.js';
 import { assignRequestId } from './request-id.js';
 import { tagRoutes } from './tags.js';
 import { UNMATCHED_ROUTE, type Metrics } from '../observe/metrics.js';
+import type { HttpSettings } from '../core/settings.js';
 import type { TagStore } from '../core/store-ports.js';
 
 export { ReadyState } from './ready.js';
@@ -33,7 +33,7 @@ export interface AppDeps {
   /** Read-only tag access for `GET /v1/tags…` and the Leaf routes' first request. */
   readonly tags: Pick<TagStore, 'getTag' | 'listTags'>;
   readonly metrics: Metrics;
-  readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE' | 'API_TOKENS' | 'METRICS_PUBLIC'>;
+  readonly config: HttpSettings;
   readonly logger: Logger;
   readonly ready: ReadyState;
   /** What `GET /v1/status` (and the page at `/`) shows beyond the allocator's buffers. */
@@ -125,7 +125,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   deps.metrics.watch(deps.allocator);
 
-  const authorize = bearerCheck(deps.config.API_TOKENS);
+  const authorize = bearerCheck(deps.config.apiTokens);
   const refusals = new RefusalLog();
   const ctx: RouteContext = {
     allocator: deps.allocator,
@@ -186,7 +186,7 @@ export function createApp(deps: AppDeps): Express {
   tagRoutes(app, ctx);
   statusRoutes(app, ctx, deps.status ?? { storeKind: 'unknown' });
   openApiRoute(app, ctx);
-  opsRoutes(app, ctx, deps.config.METRICS_PUBLIC);
+  opsRoutes(app, ctx, deps.config.metricsPublic);
   app.use(notFound);
   app.use(errorHandler(deps.logger, refusals));
   return app;

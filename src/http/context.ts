@@ -6,7 +6,7 @@ import type { Express, RequestHandler } from 'express';
 import { invalidArgument } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { IdAllocator } from '../allocator/types.js';
-import type { Config } from '../config/schema.js';
+import type { HttpSettings } from '../core/settings.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { TagStore } from '../core/store-ports.js';
 import type { Authorize } from './auth.js';
@@ -18,7 +18,7 @@ export interface RouteContext {
   readonly allocator: IdAllocator;
   readonly tags: Pick<TagStore, 'getTag' | 'listTags'>;
   readonly metrics: Metrics;
-  readonly config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>;
+  readonly config: Pick<HttpSettings, 'maxBatch' | 'maxRange'>;
   readonly logger: Logger;
   readonly ready: ReadyState;
   /** Bearer auth for `/v1/*` and the Leaf routes (passes everything without tokens). */

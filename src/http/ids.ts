@@ -66,7 +66,7 @@ export function serveIds(
 
 /** The `count` parameter of `GET /v1/ids/{tag}`, when given. @throws INVALID_ARGUMENT */
 export function countParam(ctx: RouteContext, count: string | undefined): number | undefined {
-  return count === undefined ? undefined : intParam('count', count, 1, ctx.config.MAX_BATCH);
+  return count === undefined ? undefined : intParam('count', count, 1, ctx.config.maxBatch);
 }
 
 /** Registers the ID routes on `app`. */

@@ -4,7 +4,7 @@
  * the configured limits), the headers and the security scheme. The body schemas are in
  * openapi-schemas.ts.
  */
-import type { Config } from '../config/schema.js';
+import type { HttpSettings } from '../core/settings.js';
 import { ErrorCode } from '../core/errors.js';
 import { NOT_FOUND } from './errors.js';
 import { SCHEMAS } from './openapi-schemas.js';
@@ -85,7 +85,7 @@ export function responses(okAnswer: Obj, ...errors: (keyof typeof ERRORS)[]): Ob
 }
 
 /** The `components` of the document for `config`'s limits. */
-export function components(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>): Obj {
+export function components(config: Pick<HttpSettings, 'maxBatch' | 'maxRange'>): Obj {
   return {
     securitySchemes: {
       bearerAuth: {
@@ -107,15 +107,15 @@ export function components(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>): Obj
         name: 'count',
         in: 'query',
         required: false,
-        description: `How many IDs, 1 to MAX_BATCH (${config.MAX_BATCH}); plain decimal digits`,
-        schema: { type: 'integer', minimum: 1, maximum: config.MAX_BATCH },
+        description: `How many IDs, 1 to MAX_BATCH (${config.maxBatch}); plain decimal digits`,
+        schema: { type: 'integer', minimum: 1, maximum: config.maxBatch },
       },
       Size: {
         name: 'size',
         in: 'query',
         required: true,
-        description: `How many IDs, 1 to MAX_RANGE (${config.MAX_RANGE}); plain decimal digits`,
-        schema: { type: 'integer', minimum: 1, maximum: config.MAX_RANGE },
+        description: `How many IDs, 1 to MAX_RANGE (${config.maxRange}); plain decimal digits`,
+        schema: { type: 'integer', minimum: 1, maximum: config.maxRange },
       },
       Limit: {
         name: 'limit',

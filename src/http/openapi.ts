@@ -6,7 +6,7 @@
  * `npm run lint` lints it with Redocly).
  */
 import type { Express } from 'express';
-import type { Config } from '../config/schema.js';
+import type { HttpSettings } from '../core/settings.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
 import {
   COMMON_HEADERS,
@@ -43,7 +43,7 @@ function op(
 }
 
 /** The document for `config`'s limits. */
-export function openApiDocument(config: Pick<Config, 'MAX_BATCH' | 'MAX_RANGE'>): Obj {
+export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRange'>): Obj {
   const text = (pattern: string, description: string): Obj => ({
     'text/plain': { schema: { type: 'string', pattern, description } },
   });

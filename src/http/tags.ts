@@ -80,10 +80,10 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
     const { size } = readQuery(req, SIZE);
     if (size === undefined) {
       throw invalidArgument(
-        `query parameter 'size' is required: an integer from 1 to ${config.MAX_RANGE}`,
+        `query parameter 'size' is required: an integer from 1 to ${config.maxRange}`,
       );
     }
-    const n = intParam('size', size, 1, config.MAX_RANGE);
+    const n = intParam('size', size, 1, config.maxRange);
     const range = await allocator.lease(tag, n, clientOf(req));
     sendOk(
       res,

@@ -16,7 +16,7 @@
  * - at exit, what is still buffered gets one more non-blocking attempt, never a wait.
  */
 import { writeSync } from 'node:fs';
-import type { GrantLineOutput } from '../core/grant-log.js';
+import type { GrantLineOutput } from '../grants/stdout.js';
 
 /** Bytes kept for a reader that stopped reading, before lines are dropped. */
 const MAX_PENDING_BYTES = 4 * 1024 * 1024;

@@ -8,7 +8,6 @@
  * that look secret always missed some (`Signature`, `X-Jwt`, `sig`, `code`, `%74oken`).
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { Config } from '../config/schema.js';
 import { stdoutDestination } from './log-destination.js';
 
 export type { Logger } from 'pino';
@@ -175,10 +174,7 @@ export function loggerOptions(level: string) {
  * @param destination where lines go; stdout when omitted, through a destination that never
  *   blocks nor holds the exit (log-destination.ts)
  */
-export function createLogger(
-  config: Pick<Config, 'LOG_LEVEL'>,
-  destination?: DestinationStream,
-): Logger {
-  const options = loggerOptions(config.LOG_LEVEL);
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = loggerOptions(level);
   return pino(options, destination ?? stdoutDestination());
 }

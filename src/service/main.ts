@@ -1,36 +1,22 @@
 /**
- * The service entry: configuration → logger → store (and its durability check) →
- * allocator → app → listen, and a graceful shutdown on SIGTERM/SIGINT (readiness 503,
- * in-flight requests finish, then the allocator and the store close; exit 0, forced
- * after 10 s). SIGHUP reopens `GRANT_LOG` and nothing else.
+ * The service process: configuration → logger → the node (node.ts) → serving, and a
+ * graceful shutdown on SIGTERM/SIGINT (readiness 503, in-flight requests finish, then the
+ * allocator and the store close; exit 0, forced after 10 s). SIGHUP reopens `GRANT_LOG`
+ * and nothing else. With `WORKERS=N` this process is the cluster primary
+ * (cluster/primary.ts) and each worker process runs the node.
  */
 import cluster from 'node:cluster';
-import type { Server } from 'node:http';
-import { Server as NetServer } from 'node:net';
-import { TagActivity, teeObservers } from '../observe/activity.js';
-import { createAllocator } from '../allocator/index.js';
-import { createApp, ReadyState } from '../http/app.js';
-import { runPrimary } from './cluster/primary.js';
-import type { ClusterMessage } from './cluster/messages.js';
-import { clusterWorkerMetrics } from './cluster/worker-metrics.js';
-import { ConfigError, loadConfig, type Config } from '../config/schema.js';
-import { createHttpServer } from '../http/server.js';
+import { nodeOptions, type NodeOptions } from '../config/options.js';
+import { ConfigError, loadConfig } from '../config/schema.js';
 import { stdoutDestination } from '../observe/log-destination.js';
 import { createLogger, type Logger } from '../observe/logger.js';
-import { isIdAllocError } from '../core/errors.js';
-import type { GrantLog } from '../core/grant-log.js';
-import { createMetrics } from '../observe/metrics.js';
-import { checkStore, grantLogFromConfig, startSnowflake } from './startup.js';
-import { openStore, type OpenedStore } from '../store/open.js';
+import type { ClusterMessage } from './cluster/messages.js';
+import { runPrimary } from './cluster/primary.js';
+import { clusterWorkerMetrics } from './cluster/worker-metrics.js';
+import { ListenError, startNode, stopNode, type RunningNode } from './node.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
-/** After this, sockets idle since shutdown began are closed. */
-const IDLE_GRACE_MS = 1_000;
-/** After this, every socket is closed, busy or not. */
-const HARD_CLOSE_MS = 8_000;
-/** How often `idalloc_store_up` is refreshed without a probe. */
-const READY_POLL_MS = 5_000;
 
 /** What SIGHUP does: reopen `GRANT_LOG` once there is one (see main). */
 let hangup: () => void = () => {};
@@ -39,120 +25,53 @@ async function main(): Promise<void> {
   // SIGHUP (logrotate's postrotate) must never stop the node (its default action): the
   // handler is in place from the first moment, and reopens GRANT_LOG once it is open.
   process.on('SIGHUP', () => hangup());
-  let config: Config;
+  let options: NodeOptions;
   try {
-    config = loadConfig(process.env);
+    options = nodeOptions(loadConfig(process.env));
   } catch (err) {
     return fail(err);
   }
-  // Kept: without GRANT_LOG, grant lines go through it and fail closed (grant-stdout.ts).
+  // Kept: without GRANT_LOG, grant lines go through it and fail closed (grants/stdout.ts).
   const stdout = stdoutDestination();
-  const logger = createLogger(config, stdout);
+  const logger = createLogger(options.logLevel, stdout);
   exitOnFatal(logger);
-  if (config.WORKERS > 1 && cluster.isPrimary) {
-    // WORKERS=N: this process only runs the workers (cluster.ts); they run what follows.
-    runPrimary(config, logger, { shutdownLimitMs: SHUTDOWN_LIMIT_MS });
+  if (options.workers > 1 && cluster.isPrimary) {
+    // WORKERS=N: this process only runs the workers (cluster/primary.ts); they run what follows.
+    runPrimary(
+      { workers: options.workers, host: options.listen.host },
+      logger,
+      { shutdownLimitMs: SHUTDOWN_LIMIT_MS },
+    );
     return;
   }
-  let store: OpenedStore;
+  let node: RunningNode;
   try {
-    store = openStore(config, logger);
-  } catch (err) {
-    return fail(err);
-  }
-  if (store.warning) logger.warn(store.warning);
-  // A cluster worker answers /metrics with the node's aggregate (cluster-metrics.ts).
-  const created = createMetrics({ maxTags: config.METRICS_MAX_TAGS });
-  const metrics = cluster.isWorker ? clusterWorkerMetrics(created) : created;
-  if (!(await checkStore(store, config, logger, metrics))) {
-    await store.close();
-    process.exit(1);
-  }
-  let grants: GrantLog;
-  try {
-    grants = grantLogFromConfig(config, logger, {
-      worker: cluster.worker?.id,
-      // The id stored in the store (core/deployment.ts), the same for every node of it.
-      deployment: await store.deploymentId().catch((err: unknown) => {
-        // A known cause (store unreachable, a damaged id): one line, no stack.
-        throw isIdAllocError(err)
-          ? new ConfigError(`cannot read the deployment id from the store: ${err.message}`)
-          : err;
-      }),
+    node = await startNode(options, {
+      logger,
       output: stdout,
+      ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
+      // A cluster worker answers /metrics with the node's aggregate (cluster/worker-metrics.ts).
+      ...(cluster.isWorker ? { wrapMetrics: clusterWorkerMetrics } : {}),
     });
   } catch (err) {
-    await store.close();
+    if (err instanceof ListenError) {
+      logger.fatal({ err: err.cause }, err.message);
+      process.exit(1);
+    }
     return fail(err);
   }
-  hangup = () => {
-    if (config.GRANT_LOG === undefined) {
-      logger.info({ signal: 'SIGHUP' }, 'SIGHUP: nothing to reopen (GRANT_LOG is not set)');
-      return;
-    }
-    // A failure to reopen was logged by the grant log itself; readiness shows it.
-    if (grants.reopen() === undefined) {
-      logger.info({ signal: 'SIGHUP', grantLog: config.GRANT_LOG }, 'SIGHUP: reopened GRANT_LOG');
-    }
-  };
-  if (config.GRANT_LOG === undefined && !logger.isLevelEnabled('info')) {
-    // Grant lines are info lines: above info they vanish, and audit has nothing to read.
-    logger.warn(
-      `LOG_LEVEL=${config.LOG_LEVEL} drops the grant log's info lines: set GRANT_LOG=<file> to keep them for 'idalloc-admin audit'`,
-    );
-  }
-  let snowflake: Awaited<ReturnType<typeof startSnowflake>>;
-  try {
-    snowflake = await startSnowflake(store, config, logger, metrics, grants);
-  } catch (err) {
-    await store.close();
-    return fail(err);
-  }
-  const activity = new TagActivity();
-  const allocator = createAllocator({
-    store,
-    snowflake: snowflake.generator,
-    segment: {
-      prefetchAt: config.PREFETCH_AT,
-      targetSeconds: config.SEGMENT_TARGET_SECONDS,
-      maxStep: config.MAX_STEP,
-      fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
-    },
-    observer: teeObservers(metrics.observer, activity.observer),
-    log: logger,
-    grants,
-  });
-  const ready = new ReadyState({
-    allocator,
-    metrics,
-    ping: () => store.ping(),
-    storeFault: () => store.fault,
-    grantLogFault: () => grants.check(),
-  });
-  const status = { storeKind: store.kind, activity, snowflake: snowflake.generator };
-  const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });
-
-  const server: Server = createHttpServer(app);
-  server.listen(config.PORT, config.HOST);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  }).catch((err: unknown) => {
-    logger.fatal({ err }, `cannot listen on ${config.HOST}:${config.PORT}`);
-    process.exit(1);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  hangup = () => reopenGrantLog(node, options, logger);
+  const { host } = options.listen;
   const worker = cluster.isWorker ? { worker: cluster.worker?.id } : {};
+  const keyPrefix = options.store.kind === 'redis' ? options.store.keyPrefix : undefined;
   logger.info(
-    { host: config.HOST, port, store: store.kind, keyPrefix: config.KEY_PREFIX, ...worker },
-    `listening on http://${config.HOST}:${port}`,
+    { host, port: node.port, store: node.store.kind, keyPrefix, ...worker },
+    `listening on http://${host}:${node.port}`,
   );
   if (cluster.isWorker) {
-    const listening: ClusterMessage = { type: 'idalloc:listening', port };
+    const listening: ClusterMessage = { type: 'idalloc:listening', port: node.port };
     process.send?.(listening);
   }
-  const stopPolling = ready.poll(READY_POLL_MS);
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
@@ -162,19 +81,13 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down: draining requests');
-    ready.beginShutdown();
-    stopPolling();
     const limit = setTimeout(() => {
       logger.error(`shutdown took longer than ${SHUTDOWN_LIMIT_MS} ms: exiting`);
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     limit.unref();
-    void drain(server)
-      .then(async () => {
-        await allocator.close(); // also releases the snowflake worker lease
-        await snowflake.close();
-        await store.close();
-        grants.close();
+    void stopNode(node)
+      .then(() => {
         logger.info('shut down');
         process.exit(0);
       })
@@ -187,33 +100,17 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
-/**
- * Stops accepting connections and resolves once every open one has ended.
- *
- * `http.Server.close()` would also drop idle keep-alive sockets at once, resetting a
- * request a client may be sending on one right then. Instead the listener alone closes
- * (new connections are refused cleanly), every answer from now on says
- * `Connection: close` (see `closeIfDraining`), sockets still idle after a grace period
- * are closed, and busy ones only at the hard limit.
- */
-function drain(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    const timers: NodeJS.Timeout[] = [];
-    NetServer.prototype.close.call(server, () => {
-      for (const t of timers) clearTimeout(t);
-      resolve();
-    });
-    timers.push(
-      setTimeout(() => {
-        server.closeIdleConnections();
-        const again = setInterval(() => server.closeIdleConnections(), 250);
-        again.unref();
-        timers.push(again);
-      }, IDLE_GRACE_MS),
-      setTimeout(() => server.closeAllConnections(), HARD_CLOSE_MS),
-    );
-    for (const t of timers) t.unref();
-  });
+/** SIGHUP: reopens `GRANT_LOG` (after logrotate moved it); a failure was logged by the grant log. */
+function reopenGrantLog(node: RunningNode, options: NodeOptions, logger: Logger): void {
+  const file = options.grantLog.file;
+  if (file === undefined) {
+    logger.info({ signal: 'SIGHUP' }, 'SIGHUP: nothing to reopen (GRANT_LOG is not set)');
+    return;
+  }
+  // A failure to reopen was logged by the grant log itself; readiness shows it.
+  if (node.grants.reopen() === undefined) {
+    logger.info({ signal: 'SIGHUP', grantLog: file }, 'SIGHUP: reopened GRANT_LOG');
+  }
 }
 
 /** A configuration problem is one line on stderr and exit 1; anything else a stack. */

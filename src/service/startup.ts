@@ -3,15 +3,11 @@
  * (docs/design.md §8.5) and the snowflake generator (docs/design.md §6) with its worker lease.
  */
 import { checkSnowflakeLayout } from '../allocator/snowflake/layout-check.js';
-import { snowflakeFromConfig, type SnowflakeGenerator } from '../allocator/snowflake/index.js';
-import {
-  createGrantLog,
-  type GrantLineOutput,
-  type GrantLog,
-  type GrantLogSink,
-  type GrantRecorder,
-} from '../core/grant-log.js';
-import { ConfigError, type Config } from '../config/schema.js';
+import { snowflakeFromSettings, type SnowflakeGenerator } from '../allocator/snowflake/index.js';
+import type { GrantLogSink, GrantRecorder } from '../core/grant-log.js';
+import { createGrantLog, type GrantLineOutput, type GrantLog } from '../grants/log.js';
+import { ConfigError } from '../core/errors.js';
+import type { GrantLogSettings, SnowflakeSettings } from '../core/settings.js';
 import type { WorkerLeaseHandle } from '../core/lease-port.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -25,16 +21,16 @@ import {
 /**
  * Redis: logs connection errors (ioredis would print them raw on stderr) and runs the
  * durability check of docs/design.md §8.5 into `idalloc_store_durable`; with
- * `REQUIRE_DURABLE_STORE=true` a store that can lose acknowledged writes stops the start
- * (one line on stderr). The embedded store commits each segment with synchronous=FULL.
- * @returns false when the process must not start
+ * `requireDurable` (`REQUIRE_DURABLE_STORE=true`) a store that can lose acknowledged
+ * writes stops the start. The embedded store commits each segment with synchronous=FULL.
+ * @throws ConfigError (one line) when the node must not start
  */
 export async function checkStore(
   store: OpenedStore,
-  config: Config,
+  requireDurable: boolean,
   logger: Logger,
   metrics: Metrics,
-): Promise<boolean> {
+): Promise<void> {
   store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
   let report: DurabilityReport | undefined;
   let why: string;
@@ -43,7 +39,7 @@ export async function checkStore(
     if (report === undefined) {
       // Durable by construction (the embedded store): nothing to report.
       metrics.setStoreDurable(true);
-      return true;
+      return;
     }
     why = durabilitySummary(report);
   } catch (err) {
@@ -53,21 +49,19 @@ export async function checkStore(
   metrics.setStoreDurable(durable);
   if (durable) {
     logger.info({ notes: report?.notes }, `store durability: ${why}`);
-    return true;
+    return;
   }
-  if (config.REQUIRE_DURABLE_STORE) {
+  if (requireDurable) {
     // The report's own refusal when there is one; the failed check's reason otherwise.
     const line = report
       ? new StoreNotDurableError(report).message
       : `REQUIRE_DURABLE_STORE=true but the store can lose acknowledged writes: ${why}`;
-    process.stderr.write(`${line}\n`);
-    return false;
+    throw new ConfigError(line);
   }
   logger.warn(
     { problems: report?.problems, unchecked: report?.unchecked, notes: report?.notes },
     `the store can lose acknowledged writes (idalloc_store_durable 0): ${why}`,
   );
-  return true;
 }
 
 /** The snowflake generator of this node, started, and what closes its own connection. */
@@ -84,19 +78,19 @@ export interface SnowflakeSetup {
  */
 export async function startSnowflake(
   store: OpenedStore,
-  config: Config,
+  settings: SnowflakeSettings,
   logger: Logger,
   metrics: Metrics,
   grants?: GrantRecorder,
 ): Promise<SnowflakeSetup> {
   // A pinned SNOWFLAKE_WORKER_ID needs no lease store.
   const leases: WorkerLeaseHandle | undefined =
-    config.SNOWFLAKE_WORKER_ID === undefined
+    settings.workerId === undefined
       ? store.openWorkerLeases((err) =>
           logger.warn({ err: err.message }, 'snowflake lease connection error'),
         )
       : undefined;
-  const generator = snowflakeFromConfig(config, {
+  const generator = snowflakeFromSettings(settings, {
     ...(leases ? { leaseStore: leases.leases } : {}),
     observer: metrics.observer,
     log: logger,
@@ -121,8 +115,8 @@ export async function startSnowflake(
 }
 
 /**
- * The service's grant log: `NODE_ID` (default hostname:pid) and `GRANT_LOG` (a file; the
- * pino log when unset); every line names `deployment` (the store's id, core/deployment.ts). Under
+ * The service's grant log: `NODE_ID` (`settings.nodeId`, default hostname:pid) and
+ * `GRANT_LOG` (`settings.file`; the pino log when unset); every line names `deployment` (the store's id, core/deployment.ts). Under
  * `WORKERS` each worker is a node of its own: `NODE_ID/w<k>`, k the cluster worker's id
  * (hostname:pid differs per worker by itself).
  * @param node.worker the cluster worker's id, in a worker process
@@ -131,8 +125,8 @@ export async function startSnowflake(
  * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending, or
  *   is a symbolic link
  */
-export function grantLogFromConfig(
-  config: { readonly NODE_ID?: string | undefined; readonly GRANT_LOG?: string | undefined },
+export function openGrantLog(
+  settings: Partial<GrantLogSettings>,
   log: GrantLogSink,
   node: {
     readonly worker?: number | undefined;
@@ -141,14 +135,14 @@ export function grantLogFromConfig(
   } = {},
 ): GrantLog {
   const nodeId =
-    config.NODE_ID === undefined || node.worker === undefined
-      ? config.NODE_ID
-      : `${config.NODE_ID}/w${node.worker}`;
+    settings.nodeId === undefined || node.worker === undefined
+      ? settings.nodeId
+      : `${settings.nodeId}/w${node.worker}`;
   try {
     return createGrantLog(log, {
       ...(nodeId === undefined ? {} : { nodeId }),
       ...(node.deployment === undefined ? {} : { deployment: node.deployment }),
-      ...(config.GRANT_LOG === undefined ? {} : { file: config.GRANT_LOG }),
+      ...(settings.file === undefined ? {} : { file: settings.file }),
       ...(node.output === undefined ? {} : { output: node.output }),
     });
   } catch (err) {
@@ -156,12 +150,12 @@ export function grantLogFromConfig(
       // Refused rather than followed: the node reopens the path on SIGHUP, and a link
       // repointed meanwhile would send grant lines to a file nobody audits.
       throw new ConfigError(
-        `GRANT_LOG=${config.GRANT_LOG}: is a symbolic link; refused: set GRANT_LOG to the file itself`,
+        `GRANT_LOG=${settings.file}: is a symbolic link; refused: set GRANT_LOG to the file itself`,
       );
     }
     const why = err instanceof Error ? err.message : String(err);
     throw new ConfigError(
-      `GRANT_LOG=${config.GRANT_LOG}: cannot open the file for appending (${why})`,
+      `GRANT_LOG=${settings.file}: cannot open the file for appending (${why})`,
     );
   }
 }

@@ -1,25 +1,20 @@
 /**
- * The one store assembly: opens the store a configuration names (docs/design.md §11) — Redis
- * standalone, Sentinel or Cluster; without any Redis setting, the embedded SQLite store
- * at DATA_DIR/idalloc.db — and hands it over as an {@link OpenedStore}, which says what
+ * The one store assembly: opens the store its settings name (docs/design.md §11) — Redis
+ * standalone, Sentinel or Cluster, or the embedded SQLite store at DATA_DIR/idalloc.db —
+ * and hands it over as an {@link OpenedStore}, which says what
  * the store can do. The service, the library and the admin script open stores here
  * only: this is the one module that imports store/redis and store/embedded.
  */
-import { ConfigError, type Config } from '../config/schema.js';
 import type { DeploymentIdentity } from '../core/deployment.js';
+import { ConfigError } from '../core/errors.js';
 import type { LayoutRegistry } from '../core/layout-port.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../core/lease-port.js';
+import type { RedisTopology, StoreSettings } from '../core/settings.js';
 import type { IgnoredKeys, Store } from '../core/store-ports.js';
 import { checkKeyPrefix } from '../core/tags.js';
 import { EmbeddedStore } from './embedded/store.js';
 import type { StoreLog } from './embedded/file-guard.js';
-import {
-  createRedisClient,
-  duplicateClient,
-  topologyOf,
-  type RedisLike,
-  type RedisTopology,
-} from './redis/client.js';
+import { createRedisClient, duplicateClient, type RedisLike } from './redis/client.js';
 import type { DurabilityReport } from './redis/durability.js';
 import { RedisStore } from './redis/store.js';
 
@@ -68,27 +63,22 @@ export interface OpenedStore extends Store, DeploymentIdentity {
  * @throws ConfigError naming DATA_DIR when the embedded store cannot be created or
  *   written there
  */
-export function openStore(config: Config, log?: StoreLog): OpenedStore {
-  if (!topologyOf(config)) return new EmbeddedStore({ dataDir: config.DATA_DIR, log });
-  return openRedisStore(config);
+export function openStore(settings: StoreSettings, log?: StoreLog): OpenedStore {
+  if (settings.kind === 'embedded') return new EmbeddedStore({ dataDir: settings.dataDir, log });
+  return openRedisStore(settings);
 }
 
 /**
  * The Redis store of the configured topology.
  * @throws ConfigError when no Redis setting is given
  */
-export function openRedisStore(config: Config): RedisStore {
-  const topology = topologyOf(config);
-  if (!topology) {
+export function openRedisStore(settings: StoreSettings): RedisStore {
+  if (settings.kind !== 'redis') {
     throw new ConfigError(
       'no Redis configured: set REDIS_URL (redis://host:6379), or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES',
     );
   }
-  return redisStoreOf(topology, {
-    keyPrefix: config.KEY_PREFIX,
-    minReplicas: config.REDIS_MIN_REPLICAS,
-    waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
-  });
+  return redisStoreOf(settings.topology, settings);
 }
 
 interface RedisSettings {
@@ -170,9 +160,9 @@ export function storeWarning(store: { readonly warning?: string | undefined }): 
 }
 
 /** The configured store's address for messages, without a password. */
-export function storeLocation(config: Config): string {
-  const t = topologyOf(config);
-  if (!t) return 'nowhere (no store configured)';
+export function storeLocation(settings: StoreSettings): string {
+  if (settings.kind === 'embedded') return `the embedded store in ${settings.dataDir}`;
+  const t = settings.topology;
   const list = (nodes: readonly { host: string; port: number }[]) =>
     nodes.map((n) => `${n.host}:${n.port}`).join(',');
   switch (t.kind) {
@@ -188,6 +178,6 @@ export function storeLocation(config: Config): string {
 }
 
 /** The safety gap a new tag gets unless told otherwise: 1000 × MAX_STEP (docs/design.md §8.1). */
-export function defaultGap(config: Config): bigint {
-  return 1000n * BigInt(config.MAX_STEP);
+export function defaultGap(maxStep: number): bigint {
+  return 1000n * BigInt(maxStep);
 }

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
 import type { AuditReport } from '../../src/audit/index.js';
-import { createGrantLog, type GrantLog } from '../../src/core/grant-log.js';
+import { createGrantLog, type GrantLog } from '../../src/grants/log.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { IdLedger } from '../support/ledger.js';
 import { startReplicated, type ReplicatedSet } from '../support/replication.js';

@@ -17,6 +17,7 @@ import type { Grant } from '../../src/core/store-ports.js';
 import { openStore, type OpenedStore } from '../../src/store/open.js';
 import { testPrefix } from '../support/prefix.js';
 import { segmentTag, testStore } from '../support/store.js';
+import { storeSettings } from '../../src/config/options.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -70,7 +71,7 @@ const embedded = (log?: {
   error(o: object, m: string): void;
   warn(o: object, m: string): void;
 }) => {
-  const s = openStore(loadConfig({ DATA_DIR: dir }), log);
+  const s = openStore(storeSettings(loadConfig({ DATA_DIR: dir })), log);
   opened.push(s);
   return s;
 };

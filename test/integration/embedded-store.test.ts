@@ -26,6 +26,7 @@ import { EmbeddedStore } from '../../src/store/embedded/store.js';
 import { openStore, storeWarning } from '../../src/store/open.js';
 import { FakeTime } from '../support/snowflake-fakes.js';
 import { segmentTag, testStore } from '../support/store.js';
+import { storeSettings } from '../../src/config/options.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** No Redis setting may leak in from the outer environment. */
@@ -132,7 +133,7 @@ describe('EmbeddedStore file and settings', () => {
   });
 
   it('is what openStore gives without Redis settings, with a one-host notice to log first', async () => {
-    const store = openStore(loadConfig({ DATA_DIR: dataDir }));
+    const store = openStore(storeSettings(loadConfig({ DATA_DIR: dataDir })));
     expect(store).toBeInstanceOf(EmbeddedStore);
     open.push(store as EmbeddedStore);
     expect(store.kind).toBe('embedded');

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisServer } from '../support/redis-server.js';
 import { segmentTag } from '../support/store.js';
-import { startService, pinnedSnowflake, type TestService } from '../support/http.js';
+import { startService, type TestService } from '../support/http.js';
 
 const redisUrl = inject('redisUrl');
 
@@ -40,8 +40,7 @@ describe('HTTP API', () => {
 
   beforeAll(async () => {
     svc = await startService(redisUrl, {
-      env: { MAX_BATCH: '50', MAX_RANGE: '500' },
-      snowflake: await pinnedSnowflake(3),
+      env: { MAX_BATCH: '50', MAX_RANGE: '500', SNOWFLAKE_WORKER_ID: '3' },
     });
     await svc.store.createTag(segmentTag('order', { step: 10 }));
     await svc.store.createTag(segmentTag('tiny', { step: 1, start: 1n, max: 3n, gap: 0n }));

@@ -8,7 +8,6 @@ import { segmentTag } from '../support/store.js';
 import {
   find,
   parseExposition,
-  pinnedSnowflake,
   startService,
   type TestService,
 } from '../support/http.js';
@@ -25,8 +24,7 @@ describe('the lean ID path', () => {
 
   beforeAll(async () => {
     svc = await startService(redisUrl, {
-      env: { MAX_BATCH: '50', API_TOKENS: 'sesame' },
-      snowflake: await pinnedSnowflake(5),
+      env: { MAX_BATCH: '50', API_TOKENS: 'sesame', SNOWFLAKE_WORKER_ID: '5' },
     });
     await svc.store.createTag(segmentTag('lean', { step: 10 }));
     await svc.store.createTag({ ...segmentTag('leanflake'), mode: 'snowflake' });

@@ -8,7 +8,6 @@ import {
   find,
   parseExposition,
   startService,
-  pinnedSnowflake,
   type Exposition,
   type TestService,
 } from '../support/http.js';
@@ -28,7 +27,7 @@ describe('GET /metrics', () => {
   beforeAll(async () => {
     svc = await startService(redisUrl, {
       defaultMetrics: true,
-      snowflake: await pinnedSnowflake(),
+      env: { SNOWFLAKE_WORKER_ID: '3' },
     });
     await svc.store.createTag(segmentTag('order', { step: 10 }));
     await svc.store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
@@ -146,7 +145,8 @@ describe('GET /metrics', () => {
   it('reports the store and snowflake gauges', () => {
     expect(find(e, 'idalloc_store_up')[0]?.value).toBe(1);
     expect(find(e, 'idalloc_store_durable')[0]?.value).toBe(0);
-    expect(find(e, 'idalloc_snowflake_worker_id')[0]?.value).toBe(-1);
+    // The node's pinned worker (SNOWFLAKE_WORKER_ID=3), as the service reports it.
+    expect(find(e, 'idalloc_snowflake_worker_id')[0]?.value).toBe(3);
     for (const outcome of ['waited', 'refused']) {
       expect(find(e, 'idalloc_snowflake_clock_backwards_total', { outcome })[0]?.value).toBe(0);
     }

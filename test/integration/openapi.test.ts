@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { API_VERSION } from '../../src/http/openapi.js';
 import { HTTP_ERROR_CODES } from '../../src/http/openapi-schemas.js';
-import { pinnedSnowflake, startService, type TestService } from '../support/http.js';
+import { startService, type TestService } from '../support/http.js';
 import { OpenApiChecker } from '../support/openapi.js';
 import { RedisServer } from '../support/redis-server.js';
 import { segmentTag } from '../support/store.js';
@@ -39,7 +39,7 @@ describe('the OpenAPI document', () => {
   };
 
   beforeAll(async () => {
-    svc = await startService(redisUrl, { snowflake: await pinnedSnowflake() });
+    svc = await startService(redisUrl, { env: { SNOWFLAKE_WORKER_ID: '3' } });
     authed = await startService(redisUrl, { env: { API_TOKENS: TOKEN } });
     for (const s of [svc, authed]) {
       await s.store.createTag(segmentTag('order', { step: 10 }));

@@ -16,6 +16,7 @@ import {
   type ServiceProcess,
 } from '../support/service-process.js';
 import { testStore } from '../support/store.js';
+import { storeSettings } from '../../src/config/options.js';
 
 const redisUrl = inject('redisUrl');
 const running: ServiceProcess[] = [];
@@ -122,7 +123,7 @@ describe('the first snowflake ID on a fresh embedded store', () => {
   it('is served right after the node is ready, with no wait for a fence', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'idalloc-first-flake-'));
     try {
-      const store = openStore(loadConfig({ DATA_DIR: dataDir }));
+      const store = openStore(storeSettings(loadConfig({ DATA_DIR: dataDir })));
       await store.createTag({
         name: 'events',
         mode: 'snowflake',

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SnowflakeGenerator, createLayout } from '../../src/allocator/snowflake/index.js';
-import { EmbeddedStore } from '../../src/store/embedded/store.js';
+import { Redis } from 'ioredis';
 import { startService, type TestService } from '../support/http.js';
 import { segmentTag } from '../support/store.js';
 
@@ -67,19 +66,12 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
   let svc: TestService;
   let authed: TestService;
   let browser: Awaited<ReturnType<typeof launch>>;
-  // The worker ID is leased (from an embedded file: no fence to wait out), so the page
-  // has a fence to show.
-  const leaseDir = mkdtempSync(join(tmpdir(), 'idalloc-status-lease-'));
-  const leases = new EmbeddedStore({ dataDir: leaseDir });
 
   beforeAll(async () => {
     expect(hasChromium, `${CHROMIUM} is missing: install the Debian package chromium`).toBe(true);
-    const snowflake = new SnowflakeGenerator({
-      layout: createLayout(),
-      leaseStore: leases.workerLeases(),
-    });
-    await snowflake.start();
-    svc = await startService(redisUrl, { snowflake });
+    // The node leases its worker ID in the test Redis, as a service does: the page has a
+    // lease and a fence to show.
+    svc = await startService(redisUrl, { env: { SNOWFLAKE_LEASE_MS: '3000' } });
     authed = await startService(redisUrl, { env: { API_TOKENS: TOKEN } });
     for (const t of [
       segmentTag('order', { step: 100 }),
@@ -96,8 +88,6 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     await browser?.dispose();
     await svc?.close();
     await authed?.close();
-    await leases.close();
-    rmSync(leaseDir, { recursive: true, force: true });
   });
 
   it("shows a tag's numbers changing while IDs are drawn, with no console error", async () => {
@@ -193,8 +183,8 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     await page.close();
   }, 60_000);
 
-  // Last: it takes the worker lease's store away from the node.
-  it('shows the snowflake worker as not minting, in red, once its store file is gone', async () => {
+  // Last: it takes the worker lease away from the node.
+  it('shows the snowflake worker as not minting, in red, once its lease is taken', async () => {
     const page = await browser.context.newPage();
     const seen = problems(page);
     await page.goto(`${svc.base}/`);
@@ -202,7 +192,17 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
       .locator('#worker')
       .getByText(/^ID \d+$/)
       .waitFor({ timeout: 10_000 });
-    for (const s of ['', '-wal', '-shm']) rmSync(join(leaseDir, `idalloc.db${s}`), { force: true });
+    // Another holder's token on the lease: the node's next renewal (a third of a lease,
+    // 1 s) is refused as NOT_HOLDER, and it stops minting.
+    const raw = new Redis(redisUrl);
+    try {
+      const [, keys] = await raw.scan('0', 'MATCH', svc.store.keys.workerPattern, 'COUNT', 1000);
+      const lease = keys.find((k) => !k.endsWith(':horizon'));
+      expect(lease).toBeDefined();
+      await raw.set(lease!, 'another-holder', 'PX', 60_000);
+    } finally {
+      raw.disconnect();
+    }
     // Long before the fence ends (the horizon lies most of a lease ahead).
     await page
       .locator('#worker')

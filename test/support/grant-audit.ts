@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import type { Log } from '../../src/core/time-and-log.js';
 import { auditGrantLog, type AuditReport } from '../../src/audit/index.js';
-import { createGrantLog, type GrantLog } from '../../src/core/grant-log.js';
+import { createGrantLog, type GrantLog } from '../../src/grants/log.js';
 import type { Grant } from '../../src/core/store-ports.js';
 
 /** Every node's log lines in one place (as `docker compose logs` would interleave them). */

@@ -7,7 +7,7 @@
  */
 import { truncateSync } from 'node:fs';
 import { PROBE_MS } from '../../src/grants/file.js';
-import { createGrantLog } from '../../src/core/grant-log.js';
+import { createGrantLog } from '../../src/grants/log.js';
 
 // The limit's signal would end the process; ignored, the write fails with EFBIG instead.
 process.on('SIGXFSZ', () => {});

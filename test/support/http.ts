@@ -1,27 +1,23 @@
 /**
- * The HTTP service in tests: the real app (createApp) on port 0 over a real allocator and
- * a RedisStore on a fresh prefix, logs captured as parsed lines; raw requests for what
+ * The HTTP service in tests: a real node (service/node.ts, as the process starts it) on
+ * port 0 over the test Redis on a fresh prefix, logs captured as parsed lines; raw requests for what
  * fetch would normalise away; a small Prometheus text parser.
  */
 import { once } from 'node:events';
-import { request, type Agent, type Server } from 'node:http';
+import { request, type Agent } from 'node:http';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { TagActivity, teeObservers } from '../../src/observe/activity.js';
-import { createAllocator } from '../../src/allocator/index.js';
-import type { SnowflakeSource } from '../../src/allocator/index.js';
-import { SnowflakeGenerator, createLayout } from '../../src/allocator/snowflake/index.js';
-import type { SegmentOptions } from '../../src/allocator/segment.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
-import { createApp, ReadyState } from '../../src/http/app.js';
-import { loadConfig, type Config } from '../../src/config/schema.js';
-import { createHttpServer } from '../../src/http/server.js';
+import { nodeOptions } from '../../src/config/options.js';
+import { loadConfig } from '../../src/config/schema.js';
+import type { SegmentSettings } from '../../src/core/settings.js';
+import type { ReadyState } from '../../src/http/ready.js';
 import { loggerOptions } from '../../src/observe/logger.js';
-import { createMetrics, type Metrics } from '../../src/observe/metrics.js';
-import type { RedisStore } from '../../src/store/redis/store.js';
-import { testStore } from './store.js';
+import type { Metrics } from '../../src/observe/metrics.js';
+import { startNode, stopNode } from '../../src/service/node.js';
+import { RedisStore } from '../../src/store/open.js';
+import { testPrefix } from './prefix.js';
 
 /** A log line as pino wrote it. */
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
@@ -38,22 +34,37 @@ export interface TestService {
 }
 
 export interface TestServiceOptions {
-  /** Environment as the service would read it (MAX_BATCH, API_TOKENS, …). */
+  /**
+   * Environment as the service would read it (MAX_BATCH, API_TOKENS, SNOWFLAKE_WORKER_ID,
+   * …). Without SNOWFLAKE_WORKER_ID the node leases a worker ID in the test Redis.
+   */
   readonly env?: Record<string, string>;
-  readonly segment?: Partial<SegmentOptions>;
+  /** Segment tuning beyond the environment's (fast retries for fault tests). */
+  readonly segment?: Partial<SegmentSettings>;
+  /** @default a fresh prefix of its own */
   readonly keyPrefix?: string;
   /** Add prom-client's default process metrics. @default false */
   readonly defaultMetrics?: boolean;
-  /** Serves snowflake tags (e.g. `await pinnedSnowflake()`). */
-  readonly snowflake?: SnowflakeSource;
 }
 
-/** Starts the app on 127.0.0.1:0 against `redisUrl`. */
+/**
+ * Starts a node on 127.0.0.1:0 against `redisUrl` through {@link startNode}, the one way
+ * the service starts one: the same store checks, grant log, snowflake generator,
+ * allocator, readiness and app. Logs are captured as parsed lines.
+ */
 export async function startService(
   redisUrl: string,
   opts: TestServiceOptions = {},
 ): Promise<TestService> {
-  const config: Config = loadConfig({ REDIS_URL: redisUrl, ...opts.env });
+  const config = loadConfig({
+    REDIS_URL: redisUrl,
+    KEY_PREFIX: opts.keyPrefix ?? testPrefix(),
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ...opts.env,
+  });
+  const base = nodeOptions(config);
+  const options = opts.segment ? { ...base, segment: { ...base.segment, ...opts.segment } } : base;
   const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -64,41 +75,20 @@ export async function startService(
     },
   });
   const logger = pino(loggerOptions('debug'), sink);
-  const store = testStore(redisUrl, opts.keyPrefix);
-  store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
-  const metrics = createMetrics({
-    defaultMetrics: opts.defaultMetrics ?? false,
-    maxTags: config.METRICS_MAX_TAGS,
-  });
-  const activity = new TagActivity();
-  const allocator = createAllocator({
-    store,
-    observer: teeObservers(metrics.observer, activity.observer),
-    log: logger,
-    ...(opts.segment ? { segment: opts.segment } : {}),
-    ...(opts.snowflake ? { snowflake: opts.snowflake } : {}),
-  });
-  const ready = new ReadyState({ allocator, metrics, ping: () => store.ping() });
-  const fence = opts.snowflake instanceof SnowflakeGenerator ? opts.snowflake : undefined;
-  const status = { storeKind: store.kind, activity, ...(fence ? { snowflake: fence } : {}) };
-  const app = createApp({ allocator, tags: store, metrics, config, logger, ready, status });
-  const server: Server = createHttpServer(app);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  const node = await startNode(options, { logger, defaultMetrics: opts.defaultMetrics ?? false });
+  if (!(node.store instanceof RedisStore)) throw new Error('startService: not a Redis store');
+  const store = node.store;
   return {
-    base: `http://127.0.0.1:${port}`,
-    port,
+    base: `http://127.0.0.1:${node.port}`,
+    port: node.port,
     store,
-    allocator,
-    metrics,
-    ready,
+    allocator: node.allocator,
+    metrics: node.metrics,
+    ready: node.ready,
     logs,
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await allocator.close();
-      await store.close();
+      node.server.closeAllConnections();
+      await stopNode(node, { idleGraceMs: 0 });
     },
   };
 }
@@ -235,14 +225,4 @@ export function find(e: Exposition, name: string, labels: Record<string, string>
   return e.samples.filter(
     (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   );
-}
-
-/**
- * The real snowflake generator with the default layout (41 | 10 | 12 bits, epoch
- * 2024-01-01) and a pinned worker ID (no lease), started, for the routes.
- */
-export async function pinnedSnowflake(workerId = 3): Promise<SnowflakeGenerator> {
-  const generator = new SnowflakeGenerator({ layout: createLayout(), workerId });
-  await generator.start();
-  return generator;
 }

@@ -7,6 +7,7 @@ import { openStore } from '../../src/store/open.js';
 import { createRedisClient, type RedisTopology } from '../../src/store/redis/client.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/store.js';
 import { testPrefix } from './prefix.js';
+import { storeSettings } from '../../src/config/options.js';
 
 export type StoreGuards = Pick<
   RedisStoreOptions,
@@ -39,7 +40,7 @@ export const standalone = (port: number): RedisTopology => ({
 
 /** The Redis store `openStore` builds from a configuration (as the service does). */
 export function redisStoreFrom(config: Config): RedisStore {
-  const store: unknown = openStore(config);
+  const store: unknown = openStore(storeSettings(config));
   if (!(store instanceof RedisStore)) throw new Error('this configuration names no Redis');
   store.onConnectionError(() => {});
   return store;

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { auditGrantLog, GrantAudit } from '../../src/audit/index.js';
 import { reportText } from '../../src/audit/format.js';
-import { createGrantLog, GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
+import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
+import { createGrantLog } from '../../src/grants/log.js';
 import { checkedDeploymentId, newDeploymentId } from '../../src/core/deployment.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');

@@ -18,7 +18,7 @@ describe('the bins’ Node.js check', () => {
   });
 });
 
-describe('the admin script run directly (`node dist/cli/admin.js`)', () => {
+describe('the admin bin (`idalloc-admin`, `npm run admin`) on an old Node', () => {
   const ROOT = fileURLToPath(new URL('../../', import.meta.url));
   const run = async (node: string, args: string[]) => {
     try {
@@ -31,12 +31,12 @@ describe('the admin script run directly (`node dist/cli/admin.js`)', () => {
   };
 
   it('refuses an old Node in one line and exit 1, before loading the script', async () => {
-    // The machine's own Node (Debian's) is the old one users meet; the script runs from
+    // The machine's own Node (Debian's) is the old one users meet; the bin runs from
     // source under tsx, which loads it as the build would. Where that Node is new enough,
     // the test of nodeVersionProblem above covers the rule alone.
     const old = await run('/usr/bin/node', ['-p', 'process.versions.node']);
     if (old.code !== 0 || !(Number(old.stdout.split('.')[0]) < 22)) return;
-    const r = await run('/usr/bin/node', ['--import', 'tsx', 'src/cli/admin.ts', 'tag', 'list']);
+    const r = await run('/usr/bin/node', ['--import', 'tsx', 'src/bin/idalloc-admin.ts', 'tag', 'list']);
     expect(r.stderr).toBe(
       `idalloc-admin: needs Node.js 22.13 or newer (Node 24 LTS recommended); this is Node.js ${old.stdout.trim()}\n`,
     );

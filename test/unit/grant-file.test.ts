@@ -24,8 +24,9 @@ import { SegmentAllocator } from '../../src/allocator/segment.js';
 import { ConfigError } from '../../src/config/schema.js';
 import { ErrorCode } from '../../src/core/errors.js';
 import { PROBE_MS } from '../../src/grants/file.js';
-import { createGrantLog, GrantLogError, type GrantEvent } from '../../src/core/grant-log.js';
-import { grantLogFromConfig } from '../../src/service/startup.js';
+import { GrantLogError, type GrantEvent } from '../../src/core/grant-log.js';
+import { createGrantLog } from '../../src/grants/log.js';
+import { openGrantLog } from '../../src/service/startup.js';
 import { FakeSegmentStore } from '../support/fake-segment-store.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -166,7 +167,7 @@ describe('GRANT_LOG with a file size limit (a write cut short)', () => {
         '-c',
         'ulimit -f 1; exec "$0" --import tsx -e "$1" "$2"',
         process.execPath,
-        `import { createGrantLog } from './src/core/grant-log.ts';
+        `import { createGrantLog } from './src/grants/log.ts';
          process.on('SIGXFSZ', () => {});
          const g = createGrantLog({ info() {}, error() {} }, { nodeId: 'n', file: process.argv[1] });
          let n = 0;
@@ -239,20 +240,20 @@ describe('GRANT_LOG: recovery, rotation, symbolic links, worker names', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'real.log'), '');
     symlinkSync(join(dir, 'real.log'), join(dir, 'link.log'));
-    const config = { GRANT_LOG: join(dir, 'link.log') };
-    expect(() => grantLogFromConfig(config, memoryLog())).toThrow(ConfigError);
-    expect(() => grantLogFromConfig(config, memoryLog())).toThrow(
+    const config = { file: join(dir, 'link.log') };
+    expect(() => openGrantLog(config, memoryLog())).toThrow(ConfigError);
+    expect(() => openGrantLog(config, memoryLog())).toThrow(
       `GRANT_LOG=${join(dir, 'link.log')}: is a symbolic link; refused: set GRANT_LOG to the file itself`,
     );
   });
 
   it('names each worker of a node apart: NODE_ID/w<k>', () => {
-    expect(grantLogFromConfig({ NODE_ID: 'web-3' }, memoryLog(), { worker: 2 }).nodeId).toBe(
+    expect(openGrantLog({ nodeId: 'web-3' }, memoryLog(), { worker: 2 }).nodeId).toBe(
       'web-3/w2',
     );
-    expect(grantLogFromConfig({ NODE_ID: 'web-3' }, memoryLog()).nodeId).toBe('web-3');
+    expect(openGrantLog({ nodeId: 'web-3' }, memoryLog()).nodeId).toBe('web-3');
     // hostname:pid differs per worker process by itself.
-    expect(grantLogFromConfig({}, memoryLog(), { worker: 2 }).nodeId).toMatch(
+    expect(openGrantLog({}, memoryLog(), { worker: 2 }).nodeId).toMatch(
       new RegExp(`:${process.pid}$`),
     );
   });

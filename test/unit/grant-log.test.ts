@@ -12,15 +12,11 @@ import type { AllocatorObserver } from '../../src/allocator/types.js';
 import { auditGrantLog } from '../../src/audit/index.js';
 import { ConfigError } from '../../src/config/schema.js';
 import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
-import {
-  createGrantLog,
-  GrantLogError,
-  type GrantEvent,
-  type GrantLine,
-} from '../../src/core/grant-log.js';
+import { GrantLogError, type GrantEvent, type GrantLine } from '../../src/core/grant-log.js';
+import { createGrantLog } from '../../src/grants/log.js';
 import { LogDestination } from '../../src/observe/log-destination.js';
 import { createLogger } from '../../src/observe/logger.js';
-import { grantLogFromConfig } from '../../src/service/startup.js';
+import { openGrantLog } from '../../src/service/startup.js';
 import type { Grant } from '../../src/core/store-ports.js';
 import { FakeSegmentStore, settle } from '../support/fake-segment-store.js';
 
@@ -180,7 +176,7 @@ describe('grant lines in the log on stdout (no GRANT_LOG)', () => {
     try {
       const reports: string[] = [];
       const dest = new LogDestination(fd, (l) => reports.push(l));
-      const grants = createGrantLog(createLogger({ LOG_LEVEL: 'info' }, dest), {
+      const grants = createGrantLog(createLogger('info', dest), {
         output: dest,
       });
       expect(grants.check()).toBeUndefined();
@@ -231,15 +227,15 @@ describe('GRANT_LOG: the file sink', () => {
   it('names GRANT_LOG when the file cannot be opened', () => {
     const dir = mkdtempSync(join(tmpdir(), 'grant-log-'));
     expect(() =>
-      grantLogFromConfig({ GRANT_LOG: join(dir, 'missing', 'x.log') }, memoryLog()),
+      openGrantLog({ file: join(dir, 'missing', 'x.log') }, memoryLog()),
     ).toThrow(ConfigError);
     expect(() =>
-      grantLogFromConfig({ GRANT_LOG: join(dir, 'missing', 'x.log') }, memoryLog()),
+      openGrantLog({ file: join(dir, 'missing', 'x.log') }, memoryLog()),
     ).toThrow(/^GRANT_LOG=.*missing\/x\.log: cannot open the file for appending/);
   });
 
   it('uses NODE_ID, or hostname:pid by default', () => {
-    expect(grantLogFromConfig({ NODE_ID: 'web-3' }, memoryLog()).nodeId).toBe('web-3');
-    expect(grantLogFromConfig({}, memoryLog()).nodeId).toMatch(new RegExp(`:${process.pid}$`));
+    expect(openGrantLog({ nodeId: 'web-3' }, memoryLog()).nodeId).toBe('web-3');
+    expect(openGrantLog({}, memoryLog()).nodeId).toMatch(new RegExp(`:${process.pid}$`));
   });
 });

@@ -3,9 +3,9 @@ import {
   createLayout,
   decodeSnowflake,
   encodeSnowflake,
-  layoutFromConfig,
   runOutWarning,
 } from '../../src/allocator/snowflake/layout.js';
+import { snowflakeSettings } from '../../src/config/options.js';
 import { loadConfig } from '../../src/config/schema.js';
 
 const EPOCH = Date.UTC(2024, 0, 1);
@@ -128,12 +128,12 @@ describe('snowflake layout', () => {
 
 describe('snowflake layout configuration', () => {
   it('takes SNOWFLAKE_EPOCH and the widths from the configuration', () => {
-    const l = layoutFromConfig(
-      loadConfig({
+    const l = createLayout(
+      snowflakeSettings(loadConfig({
         SNOWFLAKE_EPOCH: '2020-01-01T00:00:00Z',
         SNOWFLAKE_WORKER_BITS: '5',
         SNOWFLAKE_SEQUENCE_BITS: '17',
-      }),
+      })).layout,
     );
     expect(l).toMatchObject({ epochMs: Date.UTC(2020, 0, 1), workerBits: 5, sequenceBits: 17 });
     expect(l.runsOutAt).toBe('2089-09-06T15:47:35.552Z');
@@ -142,7 +142,7 @@ describe('snowflake layout configuration', () => {
   it('SNOWFLAKE_LAYOUT=js-safe gives 41 | 4 | 8: IDs below 2^53', () => {
     const c = loadConfig({ SNOWFLAKE_LAYOUT: 'js-safe' });
     expect([c.SNOWFLAKE_WORKER_BITS, c.SNOWFLAKE_SEQUENCE_BITS]).toEqual([4, 8]);
-    const l = layoutFromConfig(c);
+    const l = createLayout(snowflakeSettings(c).layout);
     expect(encodeSnowflake(l, l.lastTimestampMs, 15, 255)).toBe(2n ** 53n - 1n);
   });
 

@@ -1,15 +1,15 @@
 /**
  * Snowflake mode (docs/design.md §6): the generator, its layout and its worker lease. The service
- * builds one generator per process with {@link snowflakeFromConfig}; library users may
+ * builds one generator per process with {@link snowflakeFromSettings}; library users may
  * construct {@link SnowflakeGenerator} directly.
  */
-import type { Config } from '../../config/schema.js';
 import { invalidArgument } from '../../core/errors.js';
 import type { AllocatorObserver } from '../types.js';
 import type { Clock, Log } from '../../core/time-and-log.js';
 import type { GrantRecorder } from '../../core/grant-log.js';
+import type { SnowflakeSettings } from '../../core/settings.js';
 import { SnowflakeGenerator } from './generator.js';
-import { layoutFromConfig } from './layout.js';
+import { createLayout } from './layout.js';
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
 
 export interface SnowflakeDeps {
@@ -22,22 +22,24 @@ export interface SnowflakeDeps {
 }
 
 /**
- * The generator the configuration describes: its layout (`SNOWFLAKE_EPOCH`, widths,
- * `SNOWFLAKE_LAYOUT`), a pinned `SNOWFLAKE_WORKER_ID` or a lease of `SNOWFLAKE_LEASE_MS`,
- * `MAX_BACKWARD_MS`. Call `start()` before use and `close()` on shutdown.
+ * The generator the settings describe: its layout, a pinned worker ID or a lease, how far
+ * back the clock may step. Call `start()` before use and `close()` on shutdown.
  */
-export function snowflakeFromConfig(config: Config, deps: SnowflakeDeps): SnowflakeGenerator {
-  const pinned = config.SNOWFLAKE_WORKER_ID;
+export function snowflakeFromSettings(
+  settings: SnowflakeSettings,
+  deps: SnowflakeDeps,
+): SnowflakeGenerator {
+  const pinned = settings.workerId;
   if (pinned === undefined && !deps.leaseStore) {
     throw invalidArgument(
       'snowflake IDs need a store to lease worker IDs from, or SNOWFLAKE_WORKER_ID (one node only)',
     );
   }
   return new SnowflakeGenerator({
-    layout: layoutFromConfig(config),
+    layout: createLayout(settings.layout),
     ...(pinned === undefined ? { leaseStore: deps.leaseStore } : { workerId: pinned }),
-    leaseMs: config.SNOWFLAKE_LEASE_MS,
-    maxBackwardMs: config.MAX_BACKWARD_MS,
+    leaseMs: settings.leaseMs,
+    maxBackwardMs: settings.maxBackwardMs,
     ...(deps.clock ? { clock: deps.clock } : {}),
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.log ? { log: deps.log } : {}),
@@ -51,7 +53,6 @@ export {
   createLayout,
   decodeSnowflake,
   encodeSnowflake,
-  layoutFromConfig,
   type SnowflakeLayout,
   type SnowflakeLayoutOptions,
 } from './layout.js';

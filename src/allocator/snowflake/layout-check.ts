@@ -7,7 +7,7 @@
  * worker ID therefore records or checks the layout again (ClaimRequest.layout), and a
  * claim under another layout is refused with {@link layoutMismatch}.
  */
-import { ConfigError } from '../../config/schema.js';
+import { ConfigError } from '../../core/errors.js';
 import { errorLogFields } from '../../core/errors.js';
 import type { LayoutRegistry } from '../../core/layout-port.js';
 import type { Log } from '../../core/time-and-log.js';

@@ -5,17 +5,9 @@
  */
 import { invalidArgument } from '../../core/errors.js';
 import type { DecodedSnowflake } from '../../core/ids.js';
+import { DEFAULT_SNOWFLAKE_EPOCH } from '../../core/settings.js';
 
-/** The widths of the two presets (`SNOWFLAKE_LAYOUT`); the timestamp takes 41 bits in both. */
-export const LAYOUT_PRESETS = Object.freeze({
-  /** 10 bits: 1 024 workers; 12 bits: 4 096 IDs per ms per worker. IDs below 2^63. */
-  default: Object.freeze({ workerBits: 10, sequenceBits: 12 }),
-  /** 4 bits: 16 workers; 8 bits: 256 IDs per ms per worker. IDs below 2^53. */
-  'js-safe': Object.freeze({ workerBits: 4, sequenceBits: 8 }),
-});
-
-/** Milliseconds of 2024-01-01T00:00:00Z, the default `SNOWFLAKE_EPOCH`. */
-export const DEFAULT_SNOWFLAKE_EPOCH = Date.UTC(2024, 0, 1);
+export { DEFAULT_SNOWFLAKE_EPOCH, LAYOUT_PRESETS } from '../../core/settings.js';
 
 export interface SnowflakeLayoutOptions {
   /** Unix milliseconds of timestamp 0. @default 2024-01-01T00:00:00Z */
@@ -95,19 +87,6 @@ export function createLayout(opts: SnowflakeLayoutOptions = {}): SnowflakeLayout
  */
 export function layoutFingerprint(l: SnowflakeLayout): string {
   return `epoch=${new Date(l.epochMs).toISOString()} bits=${l.timestampBits}/${l.workerBits}/${l.sequenceBits}`;
-}
-
-/** The layout the configuration names (docs/design.md §10; the preset already resolved by loadConfig). */
-export function layoutFromConfig(c: {
-  readonly SNOWFLAKE_EPOCH: number;
-  readonly SNOWFLAKE_WORKER_BITS: number;
-  readonly SNOWFLAKE_SEQUENCE_BITS: number;
-}): SnowflakeLayout {
-  return createLayout({
-    epochMs: c.SNOWFLAKE_EPOCH,
-    workerBits: c.SNOWFLAKE_WORKER_BITS,
-    sequenceBits: c.SNOWFLAKE_SEQUENCE_BITS,
-  });
 }
 
 /**

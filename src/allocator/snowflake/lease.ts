@@ -22,7 +22,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errorLogFields, invalidArgument } from '../../core/errors.js';
-import { createGrantLog, GrantLogError, type GrantRecorder } from '../../core/grant-log.js';
+import { GrantLogError, type GrantRecorder } from '../../core/grant-log.js';
+import { createGrantLog } from '../../grants/log.js';
 import {
   silentLog,
   systemClock,
@@ -31,7 +32,7 @@ import {
   type Log,
 } from '../../core/time-and-log.js';
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
-import { ConfigError } from '../../config/schema.js';
+import { ConfigError } from '../../core/errors.js';
 import { layoutMismatch } from './layout-check.js';
 
 /** Runs `fn` after `ms`; returns a cancel function. */

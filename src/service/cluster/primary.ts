@@ -18,7 +18,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { jitteredBackoff } from '../../core/backoff.js';
-import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../observe/logger.js';
 import { isClusterMessage, type ClusterMessage } from './messages.js';
 
@@ -35,7 +34,7 @@ export interface PrimaryOptions {
 
 /** Runs the primary until it is told to stop; never returns a result. */
 export function runPrimary(
-  config: Pick<Config, 'WORKERS' | 'HOST'>,
+  config: { readonly workers: number; readonly host: string },
   logger: Logger,
   opts: PrimaryOptions,
 ): void {
@@ -77,11 +76,11 @@ export function runPrimary(
     if (message.type === 'idalloc:listening') {
       listening.add(worker.id);
       if (hangupPending.delete(worker.id)) worker.process.kill('SIGHUP');
-      if (!nodeUp && listening.size === config.WORKERS) {
+      if (!nodeUp && listening.size === config.workers) {
         nodeUp = true;
         log.info(
-          { host: config.HOST, port: message.port, workers: config.WORKERS },
-          `listening on http://${config.HOST}:${message.port} with ${config.WORKERS} workers`,
+          { host: config.host, port: message.port, workers: config.workers },
+          `listening on http://${config.host}:${message.port} with ${config.workers} workers`,
         );
       }
     } else if (message.type === 'idalloc:metrics?') {
@@ -149,6 +148,6 @@ export function runPrimary(
     log.info({ signal: 'SIGHUP' }, 'SIGHUP: passed to the workers (they reopen GRANT_LOG)');
   });
 
-  log.info({ workers: config.WORKERS }, `starting ${config.WORKERS} workers`);
-  for (let i = 0; i < config.WORKERS; i++) fork();
+  log.info({ workers: config.workers }, `starting ${config.workers} workers`);
+  for (let i = 0; i < config.workers; i++) fork();
 }

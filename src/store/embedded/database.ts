@@ -20,7 +20,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { ConfigError } from '../../config/schema.js';
+import { ConfigError } from '../../core/errors.js';
 import { ErrorCode, IdAllocError, unavailable } from '../../core/errors.js';
 import {
   APPLICATION_ID,

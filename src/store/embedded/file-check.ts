@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { ConfigError } from '../../config/schema.js';
+import { ConfigError } from '../../core/errors.js';
 
 /** `PRAGMA application_id` of an idalloc store: "idal" in ASCII. */
 export const APPLICATION_ID = 0x6964616c;

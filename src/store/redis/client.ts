@@ -9,31 +9,14 @@
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { jitteredBackoff } from '../../core/backoff.js';
-import type { Config } from '../../config/schema.js';
+import type { RedisTopology } from '../../core/settings.js';
 import { defineScripts } from './scripts.js';
 import { masterConnection, reloadRoutes, slotOwner } from './cluster-route.js';
 import { keySlot } from './slot.js';
 
 export type RedisLike = Redis | Cluster;
 
-export type RedisTopology =
-  | { readonly kind: 'redis'; readonly url: string }
-  | {
-      readonly kind: 'sentinel';
-      readonly sentinels: readonly { host: string; port: number }[];
-      readonly master: string;
-    }
-  | { readonly kind: 'cluster'; readonly nodes: readonly { host: string; port: number }[] };
-
-/** The Redis topology a configuration names, or undefined for the embedded store. */
-export function topologyOf(c: Config): RedisTopology | undefined {
-  if (c.REDIS_SENTINELS && c.REDIS_SENTINEL_MASTER) {
-    return { kind: 'sentinel', sentinels: c.REDIS_SENTINELS, master: c.REDIS_SENTINEL_MASTER };
-  }
-  if (c.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: c.REDIS_CLUSTER_NODES };
-  if (c.REDIS_URL) return { kind: 'redis', url: c.REDIS_URL };
-  return undefined;
-}
+export type { RedisTopology } from '../../core/settings.js';
 
 /** Backoff between reconnects: 50 ms doubling to 2 s, with jitter. */
 function retryStrategy(times: number): number {
