@@ -18,6 +18,7 @@ import { leanIdPath } from './http/lean.js';
 import { openApiRoute } from './http/openapi.js';
 import { opsRoutes } from './http/ops.js';
 import { RefusalLog, refusalCode } from './http/refusals.js';
+import { PROBES } from './http/routes.js';
 import { censorHeaders, censorQuery, censorUrl } from './logger.js';
 import type { ReadyState } from './http/ready.js';
 import { statusRoutes, type StatusDeps } from './http/status.js';
@@ -39,9 +40,6 @@ export interface AppDeps {
   /** What `GET /v1/status` (and the page at `/`) shows beyond the allocator's buffers. */
   readonly status?: StatusDeps;
 }
-
-/** Routes whose successful requests are frequent probes: logged at debug only. */
-const PROBES = new Set(['/metrics', '/healthz', '/readyz']);
 
 /** The route pattern that served a request (docs/design.md §9: never the raw path). */
 function routeOf(req: Request): string {
