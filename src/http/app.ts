@@ -17,6 +17,7 @@ import { leanIdPath } from './lean.js';
 import { openApiRoute } from './openapi.js';
 import { opsRoutes } from './ops.js';
 import { RefusalLog, refusalCode } from './refusals.js';
+import { PROBES } from './routes.js';
 import { censorHeaders, censorQuery, censorUrl } from '../observe/logger.js';
 import type { ReadyState } from './ready.js';
 import { statusRoutes, type StatusDeps } from './status.js';
@@ -39,9 +40,6 @@ export interface AppDeps {
   /** What `GET /v1/status` (and the page at `/`) shows beyond the allocator's buffers. */
   readonly status?: StatusDeps;
 }
-
-/** Routes whose successful requests are frequent probes: logged at debug only. */
-const PROBES = new Set(['/metrics', '/healthz', '/readyz']);
 
 /** The route pattern that served a request (docs/design.md §9: never the raw path). */
 function routeOf(req: Request): string {

@@ -13,17 +13,11 @@ import { ErrorCode, IdAllocError, isIdAllocError } from '../core/errors.js';
 import type { TagMode } from '../core/store-ports.js';
 import { checkTagName } from '../core/tags.js';
 import { JSON_TYPE, TEXT_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
+import { LEAF_ROUTES, ROUTES, pathTo } from './routes.js';
 import { intParam, pathParam, readQuery, wantsText } from './validate.js';
 
 export const COUNT = ['count'] as const;
 export const NONE = [] as const;
-
-/** The route patterns, as express registers them and metrics label them. */
-export const IDS_ROUTE = '/v1/ids/:tag';
-export const LEAF_ROUTES: Readonly<Record<TagMode, string>> = Object.freeze({
-  segment: '/api/segment/get/:tag',
-  snowflake: '/api/snowflake/get/:tag',
-});
 
 function sendId(res: ServerResponse, tag: string, id: bigint, text: boolean): void {
   // Tag names are [A-Za-z0-9_.-] (checked), so they need no JSON escaping.
@@ -71,21 +65,21 @@ export function countParam(ctx: RouteContext, count: string | undefined): number
 
 /** Registers the ID routes on `app`. */
 export function idRoutes(app: Express, ctx: RouteContext): void {
-  app.get(IDS_ROUTE, ctx.auth, (req, res) => {
+  app.get(ROUTES.ids.pattern, ctx.auth, (req, res) => {
     const tag = checkTagName(pathParam(req.params.tag));
     const { count } = readQuery(req, COUNT);
     const text = wantsText(req);
     return serveIds(ctx, res, tag, countParam(ctx, count), text);
   });
-  refusePaths(app, '/v1/ids', ctx.auth, checkTagName);
+  refusePaths(app, ROUTES.ids.base, ctx.auth, checkTagName);
 
   for (const mode of ['segment', 'snowflake'] as const) {
-    app.get(LEAF_ROUTES[mode], ctx.auth, (req, res) => {
+    app.get(LEAF_ROUTES[mode].pattern, ctx.auth, (req, res) => {
       const tag = checkTagName(pathParam(req.params.tag));
       readQuery(req, NONE);
       return serveLeaf(ctx, res, tag, mode);
     });
-    refusePaths(app, `/api/${mode}/get`, ctx.auth, checkTagName);
+    refusePaths(app, LEAF_ROUTES[mode].base, ctx.auth, checkTagName);
   }
 }
 
@@ -122,7 +116,7 @@ function leafHint(err: unknown, tag: string, wanted: TagMode): unknown {
   if ((actual !== 'segment' && actual !== 'snowflake') || actual === wanted) return err;
   return new IdAllocError(
     ErrorCode.WRONG_MODE,
-    `tag '${tag}' is a ${actual}-mode tag: ask /api/${actual}/get/${tag} instead`,
+    `tag '${tag}' is a ${actual}-mode tag: ask ${pathTo(LEAF_ROUTES[actual], tag)} instead`,
     { tag, mode: actual },
   );
 }

@@ -17,8 +17,9 @@ import { TAG_NAME_PATTERN } from '../core/tags.js';
 import type { DrainLocals, RouteContext } from './context.js';
 import { answerError } from './errors.js';
 import { refusalCode } from './refusals.js';
-import { COUNT, IDS_ROUTE, LEAF_ROUTES, NONE, countParam, serveIds, serveLeaf } from './ids.js';
+import { COUNT, NONE, countParam, serveIds, serveLeaf } from './ids.js';
 import { assignRequestId, givenRequestId } from './request-id.js';
+import { LEAF_ROUTES, ROUTES, type Route } from './routes.js';
 import { plainAccept, readQuery } from './validate.js';
 
 /** Answers the request and returns true, or returns false having touched nothing. */
@@ -36,15 +37,16 @@ interface LeanRoute {
 /** Builds the lean path over the same route context as the express app. */
 export function leanIdPath(ctx: RouteContext): LeanHandler {
   const { metrics, logger } = ctx;
-  const route = (prefix: string, pattern: string, leaf: TagMode | undefined): LeanRoute => ({
+  // The prefix is the route's pattern cut at `:tag` (routes.ts): the URL's tag follows it.
+  const route = ({ prefix, pattern }: Route, leaf: TagMode | undefined): LeanRoute => ({
     prefix,
     pattern,
     leaf,
     ok: metrics.requestObserver('GET', pattern, 200),
   });
-  const ids = route('/v1/ids/', IDS_ROUTE, undefined);
-  const segment = route('/api/segment/get/', LEAF_ROUTES.segment, 'segment');
-  const snowflake = route('/api/snowflake/get/', LEAF_ROUTES.snowflake, 'snowflake');
+  const ids = route(ROUTES.ids, undefined);
+  const segment = route(LEAF_ROUTES.segment, 'segment');
+  const snowflake = route(LEAF_ROUTES.snowflake, 'snowflake');
   // What closeIfDraining reads; shared, never written to on this path.
   const locals: DrainLocals = Object.freeze({ ready: ctx.ready });
 

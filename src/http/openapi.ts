@@ -16,6 +16,7 @@ import {
   responses,
   type Obj,
 } from './openapi-components.js';
+import { ROUTES } from './routes.js';
 import { readQuery } from './validate.js';
 
 /** The package version; a test checks it against package.json. */
@@ -88,7 +89,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
       { name: 'ops', description: 'Status, probes, metrics and this document' },
     ],
     paths: {
-      '/v1/ids/{tag}': op(
+      [ROUTES.ids.openApiPath]: op(
         'getIds',
         'Take one ID, or `count` IDs',
         'Without `count`: one ID. With `count`: that many, ascending. `Accept: text/plain` gives bare digits, one per line.',
@@ -115,7 +116,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['ids'],
       ),
-      '/v1/ranges/{tag}': op(
+      [ROUTES.ranges.openApiPath]: op(
         'getRange',
         'Reserve `size` IDs for the caller alone',
         'Segment tags only (a snowflake tag is WRONG_MODE). Straight from the store, all or nothing.',
@@ -133,7 +134,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['ids'],
       ),
-      '/v1/tags': op(
+      [ROUTES.tagList.openApiPath]: op(
         'listTags',
         'The tags and their configuration, a page at a time',
         'In name order, `limit` tags (default 100) named after `after`; `nextAfter` is the `after` of the next page, null on the last one.',
@@ -149,7 +150,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['tags'],
       ),
-      '/v1/tags/{tag}': op(
+      [ROUTES.tag.openApiPath]: op(
         'getTag',
         "A tag's configuration and this node's buffers of it",
         '`node` is null before this node served the tag.',
@@ -166,7 +167,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['tags'],
       ),
-      '/v1/snowflake/{id}': op(
+      [ROUTES.snowflake.openApiPath]: op(
         'decodeSnowflake',
         'Take a snowflake ID apart',
         "Refuses anything that is not decimal digits, is 2^63 or more, or exceeds the layout's bits. A timestamp more than 60 s ahead of this node's clock is decoded all the same, with a `note` saying by how much.",
@@ -189,7 +190,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['tags'],
       ),
-      '/v1/status': op(
+      [ROUTES.status.openApiPath]: op(
         'getStatus',
         "This node's live status (what the page at / shows)",
         'Store, snowflake worker ID and fence, and per tag this node serves: buffers, step, remaining IDs, IDs/s, last fetch. From memory, plus a readiness check reused for a second.',
@@ -199,15 +200,15 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['ops'],
       ),
-      '/api/segment/get/{tag}': leafOperation(
+      [ROUTES.leafSegment.openApiPath]: leafOperation(
         'segment',
         'The bare ID as text/plain, so Leaf clients switch without a change. A snowflake tag is WRONG_MODE.',
       ),
-      '/api/snowflake/get/{tag}': leafOperation(
+      [ROUTES.leafSnowflake.openApiPath]: leafOperation(
         'snowflake',
         'The bare ID as text/plain. A segment tag is WRONG_MODE.',
       ),
-      '/': op(
+      [ROUTES.statusPage.openApiPath]: op(
         'statusPage',
         'The status page',
         'One self-contained HTML page (no data in it) that polls /v1/status every 1.5 s, asking for a token when that answers 401.',
@@ -220,7 +221,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['ops'],
       ),
-      '/openapi.json': op(
+      [ROUTES.openApi.openApiPath]: op(
         'getOpenApi',
         'This document',
         'With the limits this node is configured with.',
@@ -233,7 +234,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['ops'],
       ),
-      '/metrics': op(
+      [ROUTES.metrics.openApiPath]: op(
         'getMetrics',
         'Prometheus metrics',
         'Text exposition 0.0.4. A scrape never calls the store. Needs the bearer token when API_TOKENS is set, unless the node runs with METRICS_PUBLIC=true: it names every served tag and its remaining IDs.',
@@ -250,14 +251,14 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['ops'],
       ),
-      '/healthz': op(
+      [ROUTES.health.openApiPath]: op(
         'getHealth',
         'Liveness',
         '200 while the process runs.',
         { security: [], responses: responses(ok('Alive', json('Health'))) },
         ['ops'],
       ),
-      '/readyz': op(
+      [ROUTES.ready.openApiPath]: op(
         'getReady',
         'Readiness',
         '200 when the store answers and the node holds a snowflake worker ID, and it is not shutting down.',
@@ -276,7 +277,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
 export function openApiRoute(app: Express, ctx: RouteContext): void {
   const body = `${JSON.stringify(openApiDocument(ctx.config), null, 2)}\n`;
   const none = [] as const;
-  app.get('/openapi.json', (req, res) => {
+  app.get(ROUTES.openApi.pattern, (req, res) => {
     readQuery(req, none);
     sendOk(res, JSON_TYPE, body);
   });

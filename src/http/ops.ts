@@ -7,6 +7,7 @@ import type { Express, RequestHandler } from 'express';
 import { ErrorCode } from '../core/errors.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
 import { sendError, type ErrorLocals } from './errors.js';
+import { ROUTES } from './routes.js';
 
 /** Lets every request through. */
 const open: RequestHandler = (_req, _res, next) => next();
@@ -16,16 +17,16 @@ const open: RequestHandler = (_req, _res, next) => next();
  * @param metricsPublic serve `/metrics` without `ctx.auth` (METRICS_PUBLIC)
  */
 export function opsRoutes(app: Express, ctx: RouteContext, metricsPublic: boolean): void {
-  app.get('/metrics', metricsPublic ? open : ctx.auth, async (_req, res) => {
+  app.get(ROUTES.metrics.pattern, metricsPublic ? open : ctx.auth, async (_req, res) => {
     const { contentType, body } = await ctx.metrics.render();
     sendOk(res, contentType, body);
   });
 
-  app.get('/healthz', (_req, res) => {
+  app.get(ROUTES.health.pattern, (_req, res) => {
     sendOk(res, JSON_TYPE, '{"status":"ok"}');
   });
 
-  app.get('/readyz', async (_req, res) => {
+  app.get(ROUTES.ready.pattern, async (_req, res) => {
     const readiness = await ctx.ready.check();
     if (readiness.ready) {
       sendOk(res, JSON_TYPE, '{"status":"ready"}');

@@ -10,6 +10,7 @@
  * no frame around it, requests to this origin only), `nosniff` and `X-Frame-Options`.
  */
 import { createHash } from 'node:crypto';
+import { ROUTES } from './routes.js';
 
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -126,7 +127,7 @@ export const STATUS_PAGE = `<!doctype html>
     clearTimeout(timer);
     const token = sessionStorage.getItem(KEY);
     try {
-      const res = await fetch('/v1/status', { headers: token ? { Authorization: 'Bearer ' + token } : {}, cache: 'no-store' });
+      const res = await fetch('${ROUTES.status.pattern}', { headers: token ? { Authorization: 'Bearer ' + token } : {}, cache: 'no-store' });
       if (res.status === 401) {
         $('auth').style.display = 'block';
         text($('error'), token ? 'that token was refused' : '');

@@ -12,6 +12,7 @@ import type { TagActivity } from '../observe/activity.js';
 import type { Readiness } from '../allocator/types.js';
 import type { TagMode } from '../core/store-ports.js';
 import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
+import { ROUTES } from './routes.js';
 import { stateJson } from './tags.js';
 import { STATUS_PAGE, STATUS_PAGE_HEADERS } from './status-page.js';
 import { readQuery } from './validate.js';
@@ -67,13 +68,13 @@ export function statusRoutes(app: Express, ctx: RouteContext, deps: StatusDeps):
     return lastCheck.answer;
   };
 
-  app.get('/', (req, res) => {
+  app.get(ROUTES.statusPage.pattern, (req, res) => {
     readQuery(req, NONE);
     for (const [name, value] of Object.entries(STATUS_PAGE_HEADERS)) res.setHeader(name, value);
     sendOk(res, 'text/html; charset=utf-8', STATUS_PAGE);
   });
 
-  app.get('/v1/status', ctx.auth, async (req, res) => {
+  app.get(ROUTES.status.pattern, ctx.auth, async (req, res) => {
     readQuery(req, NONE);
     const ready = await readiness();
     const registry = ctx.metrics.registry;

@@ -9,6 +9,7 @@ import { invalidArgument, tagNotFound } from '../core/errors.js';
 import { tagJson } from '../core/tag-json.js';
 import { checkTagName, parseId, TAG_NAME_PATTERN } from '../core/tags.js';
 import { JSON_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
+import { ROUTES } from './routes.js';
 import { intParam, pathParam, readQuery, shown } from './validate.js';
 
 function viewJson(v: SegmentView | null) {
@@ -75,7 +76,7 @@ function clientOf(req: Request): string | undefined {
 export function tagRoutes(app: Express, ctx: RouteContext): void {
   const { allocator, tags, config } = ctx;
 
-  app.get('/v1/ranges/:tag', ctx.auth, async (req, res) => {
+  app.get(ROUTES.ranges.pattern, ctx.auth, async (req, res) => {
     const tag = checkTagName(pathParam(req.params.tag));
     const { size } = readQuery(req, SIZE);
     if (size === undefined) {
@@ -91,9 +92,9 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
       JSON.stringify({ tag, start: range.start.toString(), end: range.end.toString() }),
     );
   });
-  refusePaths(app, '/v1/ranges', ctx.auth, checkTagName);
+  refusePaths(app, ROUTES.ranges.base, ctx.auth, checkTagName);
 
-  app.get('/v1/tags', ctx.auth, async (req, res) => {
+  app.get(ROUTES.tagList.pattern, ctx.auth, async (req, res) => {
     const query = readQuery(req, PAGE);
     const limit =
       query.limit === undefined ? TAGS_PAGE : intParam('limit', query.limit, 1, TAGS_PAGE_MAX);
@@ -110,7 +111,7 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
     sendOk(res, JSON_TYPE, JSON.stringify({ tags: page.map(tagJson), nextAfter }));
   });
 
-  app.get('/v1/tags/:tag', ctx.auth, async (req, res) => {
+  app.get(ROUTES.tag.pattern, ctx.auth, async (req, res) => {
     const tag = checkTagName(pathParam(req.params.tag));
     readQuery(req, NONE);
     const found = await tags.getTag(tag);
@@ -122,12 +123,12 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
       JSON.stringify({ ...tagJson(found), node: state ? stateJson(state) : null }),
     );
   });
-  refusePaths(app, '/v1/tags', ctx.auth, checkTagName, { empty: false });
+  refusePaths(app, ROUTES.tag.base, ctx.auth, checkTagName, { empty: false });
 
-  app.get('/v1/snowflake/:id', ctx.auth, (req, res) => {
+  app.get(ROUTES.snowflake.pattern, ctx.auth, (req, res) => {
     const id = checkSnowflakeId(pathParam(req.params.id)).toString();
     readQuery(req, NONE);
     sendOk(res, JSON_TYPE, JSON.stringify(allocator.decodeSnowflake(id)));
   });
-  refusePaths(app, '/v1/snowflake', ctx.auth, checkSnowflakeId);
+  refusePaths(app, ROUTES.snowflake.base, ctx.auth, checkSnowflakeId);
 }
