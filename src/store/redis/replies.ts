@@ -2,7 +2,8 @@
  * The Redis store's reply vocabulary: the small negative integers the Lua scripts in
  * src/lua answer with, how to read them, and how a failed command becomes an error.
  * Nothing outside store/redis speaks in these codes; they map onto the stores' shared
- * refusals (../refusals.ts), never the other way.
+ * refusals (../refusals.ts), never the other way. Each script's reply is read in
+ * reply-shapes.ts (the tag scripts) or worker-replies.ts (the worker scripts).
  */
 import { ErrorCode, IdAllocError, unavailable } from '../../core/errors.js';
 import { Refusal, refusal } from '../refusals.js';

@@ -1,8 +1,11 @@
 /**
  * The Redis store: every multi-step change is one Lua script (src/lua), every key comes
- * from the key builder, every script reply is checked for its shape before use.
+ * from the key builder, every script reply is checked for its shape before use
+ * (reply-shapes.ts, worker-replies.ts). {@link RedisStore} is the one class users see;
+ * its jobs live beside it: allocation in allocate.ts, one tag's administration in
+ * tag-admin.ts, listings and exports in tag-listing.ts, worker leases in worker-lease.ts.
  */
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import {
   checkedDeploymentId,
   newDeploymentId,
@@ -10,7 +13,7 @@ import {
 } from '../../core/deployment.js';
 import type { LayoutRegistry } from '../../core/layout-port.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
-import { checkBump, checkCreateInput, checkTagChanges, MAX_ID } from '../../core/tags.js';
+import { checkBump } from '../../core/tags.js';
 import type {
   BumpResult,
   CreateTagInput,
@@ -25,22 +28,21 @@ import type {
   TagRecord,
 } from '../../core/store-ports.js';
 import { recordName } from '../transfer.js';
-import {
-  allocationConnection,
-  connectionEpoch,
-  isRedirection,
-  refreshSlots,
-  type RedisLike,
-} from './client.js';
+import { allocate, type Allocation } from './allocate.js';
+import type { RedisLike } from './client.js';
 import { checkDurability, type DurabilityReport } from './durability.js';
 import { createKeys, type Keys } from './keys.js';
-import { confirmReplicated } from './replication.js';
-import { badReply, codeOf, scriptError, storeFailure } from './replies.js';
+import { importReply } from './reply-shapes.js';
+import { scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
+import { bump, createTag, deleteTag, getTag, updateTag, type TagDb } from './tag-admin.js';
+import { exportTags, listTags, type TagReader } from './tag-listing.js';
+import { scanKeys } from './tag-scan.js';
+import { importToRedis } from './transfer.js';
 import { recordLayout, RedisWorkerLeaseStore } from './worker-lease.js';
 import { RedisWorkerTransfer } from './worker-transfer.js';
-import { exportFromRedis, importResult, importToRedis } from './transfer.js';
-import { isWrongType, scanKeys, scanTagNames, type ScannedTags } from './tag-scan.js';
+
+export { parseTag } from './tag-admin.js';
 
 export interface RedisStoreOptions {
   /** General connection: admin work, readiness. */
@@ -75,23 +77,20 @@ export interface RedisStoreOptions {
   readonly leaseClient?: () => RedisLike;
 }
 
-function isStringArray(reply: ScriptReply, length: number): reply is string[] {
-  return (
-    Array.isArray(reply) && reply.length === length && reply.every((v) => typeof v === 'string')
-  );
-}
-
 export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
   readonly kind: Store['kind'];
   readonly keys: Keys;
   private readonly client: RedisLike;
   private readonly alloc: RedisLike;
-  private readonly now: () => number;
   private readonly minReplicas: number;
   private readonly waitTimeoutMs: number;
   private readonly readyTimeoutMs: number;
   private readonly leaseClient: (() => RedisLike) | undefined;
   private readonly ignoredListeners: ((ignored: IgnoredKeys) => void)[] = [];
+  /** What the helper modules work with: allocate.ts, tag-admin.ts, tag-listing.ts. */
+  private readonly allocation: Allocation;
+  private readonly db: TagDb;
+  private readonly reader: TagReader;
   /** A Redis store serves many hosts: no notice to log first. */
   readonly warning = undefined;
   /** The snowflake layout is recorded under the key prefix, next to the tags. */
@@ -105,191 +104,56 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 1000;
     this.keys = createKeys(opts.keyPrefix);
     this.kind = opts.kind ?? (opts.client instanceof Cluster ? 'cluster' : 'redis');
-    this.now = opts.now ?? Date.now;
     this.leaseClient = opts.leaseClient;
+    this.allocation = {
+      alloc: this.alloc,
+      keys: this.keys,
+      readyTimeoutMs: this.readyTimeoutMs,
+      minReplicas: this.minReplicas,
+      waitTimeoutMs: this.waitTimeoutMs,
+    };
+    this.db = { client: this.client, keys: this.keys, now: opts.now ?? Date.now };
+    this.reader = {
+      client: this.client,
+      keys: this.keys,
+      scanTimeoutMs: this.readyTimeoutMs * 5,
+      reportIgnored: (ignored) => {
+        for (const listener of this.ignoredListeners) listener(ignored);
+      },
+    };
   }
 
   /**
-   * Runs the allocation script on the allocation connection (for a Cluster, the
-   * connection to the master of the tag's slot) and, with `minReplicas`, serves the grant
-   * only once `WAIT` on that same connection confirms it (docs/design.md §8.3).
+   * Runs the allocation script on the allocation connection and, with `minReplicas`,
+   * serves the grant only once `WAIT` confirms it (allocate.ts).
    */
-  async allocate(tag: string, count: number, exact: boolean): Promise<Grant> {
-    const key = this.keys.tag(tag);
-    let conn: Redis;
-    let reply: ScriptReply;
-    let epochAtGrant: number;
-    try {
-      conn = await allocationConnection(this.alloc, key, this.readyTimeoutMs);
-      try {
-        reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0');
-      } catch (err) {
-        // A redirected command did not run: once, follow the cluster's new slot map.
-        if (!(this.alloc instanceof Cluster && isRedirection(err))) throw err;
-        await refreshSlots(this.alloc);
-        conn = await allocationConnection(this.alloc, key, this.readyTimeoutMs);
-        reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0');
-      }
-      epochAtGrant = connectionEpoch(conn);
-    } catch (err) {
-      throw storeFailure(err, `allocation for '${tag}'`);
-    }
-    const code = codeOf(reply);
-    if (code !== undefined) throw scriptError(code, tag, { wanted: 'segment', mode: 'snowflake' });
-    if (!isStringArray(reply, 7)) throw badReply('allocate', reply);
-    const [start, end, step, max, bumped, runId, skipped] = reply as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    // Every field checked before use: a NaN step would stick to the tag for good.
-    const id = /^\d{1,20}$/;
-    if (
-      !id.test(start) ||
-      !id.test(end) ||
-      !id.test(max) ||
-      !/^[1-9]\d{0,15}$/.test(step) ||
-      !/^[0-9a-f]{1,64}$/.test(runId) ||
-      !/^\d{1,16}$/.test(skipped)
-    ) {
-      throw badReply('allocate', reply);
-    }
-    const grant: Grant = {
-      start: BigInt(start),
-      end: BigInt(end),
-      step: Number(step),
-      max: BigInt(max),
-      bumped: bumped === '1',
-      incarnation: runId,
-      skipped: BigInt(skipped),
-    };
-    if (this.minReplicas > 0) {
-      // Not pipelined with the script: a NOSCRIPT there makes ioredis re-run the script
-      // outside the pipeline, after the WAIT meant for it.
-      const node = conn;
-      await confirmReplicated({
-        tag,
-        grant,
-        minReplicas: this.minReplicas,
-        waitTimeoutMs: this.waitTimeoutMs,
-        wait: (n, ms) => node.wait(n, ms),
-        epochAtGrant,
-        epochNow: () => connectionEpoch(node),
-      });
-    }
-    return grant;
+  allocate(tag: string, count: number, exact: boolean): Promise<Grant> {
+    return allocate(this.allocation, tag, count, exact);
   }
 
   async raiseFloor(tag: string, floor: bigint): Promise<void> {
-    await this.bump(this.alloc, tag, 'atleast', floor);
+    await bump(this.db, this.alloc, tag, 'atleast', floor);
   }
 
   async bumpTag(name: string, how: 'to' | 'by', value: bigint): Promise<BumpResult> {
-    return this.bump(this.client, name, how, checkBump(how, value));
+    // Inside the promise: a value refused by checkBump rejects, as every refusal does.
+    return await bump(this.db, this.client, name, how, checkBump(how, value));
   }
 
-  private async bump(
-    client: RedisLike,
-    tag: string,
-    how: 'to' | 'by' | 'atleast',
-    value: bigint,
-  ): Promise<BumpResult> {
-    let reply: ScriptReply;
-    try {
-      reply = await client.idallocBump(this.keys.tag(tag), how, value.toString());
-    } catch (err) {
-      throw storeFailure(err, `bump of '${tag}'`);
-    }
-    const code = codeOf(reply);
-    if (code !== undefined) {
-      const current = code === -5 ? await this.getTag(tag) : undefined;
-      throw scriptError(code, tag, {
-        wanted: 'segment',
-        mode: 'snowflake',
-        to: value,
-        next: current?.next,
-      });
-    }
-    if (!isStringArray(reply, 3)) throw badReply('bump', reply);
-    return { previous: BigInt(reply[0]!), next: BigInt(reply[1]!), clamped: reply[2] === '1' };
+  createTag(input: CreateTagInput): Promise<{ tag: TagConfig; raisedByTombstone: boolean }> {
+    return createTag(this.db, input);
   }
 
-  async createTag(input: CreateTagInput): Promise<{ tag: TagConfig; raisedByTombstone: boolean }> {
-    checkCreateInput(input);
-    let reply: ScriptReply;
-    try {
-      reply = await this.client.idallocCreate(
-        this.keys.tag(input.name),
-        input.mode,
-        String(input.step),
-        input.start.toString(),
-        input.max.toString(),
-        input.gap.toString(),
-        input.description,
-        String(this.now()),
-      );
-    } catch (err) {
-      throw storeFailure(err, `create of '${input.name}'`);
-    }
-    const code = codeOf(reply);
-    if (code !== undefined) {
-      // -7: the tombstone of a deleted tag of this name already reaches max.
-      const floor = code === -7 ? await this.tombstoneNext(input.name) : undefined;
-      throw scriptError(code, input.name, {
-        max: input.max,
-        next: `${floor ?? 'above max'}, left by a deleted tag of this name`,
-      });
-    }
-    if (!isStringArray(reply, 2)) throw badReply('create', reply);
-    const tag = await this.getTag(input.name);
-    if (!tag) throw badReply('create (tag missing right after)', reply);
-    return { tag, raisedByTombstone: reply[1] === '1' };
-  }
-
-  /** The next ID a deleted tag's tombstone keeps, if any (for messages). */
-  private async tombstoneNext(name: string): Promise<string | undefined> {
-    try {
-      return (await this.client.hget(this.keys.tag(name), 'next')) ?? undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  async getTag(name: string): Promise<TagConfig | undefined> {
-    let fields: Record<string, string>;
-    try {
-      fields = await this.client.hgetall(this.keys.tag(name));
-    } catch (err) {
-      throw storeFailure(err, `read of '${name}'`);
-    }
-    return parseTag(name, fields);
+  getTag(name: string): Promise<TagConfig | undefined> {
+    return getTag(this.db, name);
   }
 
   /**
    * Every tag, in name order, or one page of them. Keys under the tag pattern that are
    * not this deployment's tags are left out and reported to {@link onIgnoredKeys}.
    */
-  async listTags(page?: TagPage): Promise<TagConfig[]> {
-    const tags: TagConfig[] = [];
-    const after = page?.after;
-    await this.scanTags(async (names) => {
-      const notHashes = new Set<string>();
-      // One read per tag: a page reads only its own (10 000 tags took 1 s a listing).
-      for (const name of names) {
-        if (after !== undefined && name <= after) continue;
-        if (page && tags.length >= page.limit) break;
-        const fields = await this.readTagHash(name);
-        const tag = fields && parseTag(name, fields);
-        if (fields === undefined) notHashes.add(name);
-        else if (tag) tags.push(tag);
-      }
-      return notHashes;
-    });
-    return tags;
+  listTags(page?: TagPage): Promise<TagConfig[]> {
+    return listTags(this.reader, page);
   }
 
   /** Worker leases and horizons for `tag export` / `tag import` (worker-transfer.ts). */
@@ -309,18 +173,8 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
   }
 
   /** Every tag and tombstone, each read with one HGETALL (see transfer.ts). */
-  async exportTags(): Promise<TagExport> {
-    let exported: TagExport = { records: [], consistency: 'per-tag' };
-    await this.scanTags(async (names) => {
-      const notHashes = new Set<string>();
-      exported = await exportFromRedis(names, async (name) => {
-        const fields = await this.readTagHash(name);
-        if (fields === undefined) notHashes.add(name);
-        return fields;
-      });
-      return notHashes;
-    });
-    return exported;
+  exportTags(): Promise<TagExport> {
+    return exportTags(this.reader);
   }
 
   /**
@@ -329,38 +183,6 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
    */
   onIgnoredKeys(listener: (ignored: IgnoredKeys) => void): void {
     this.ignoredListeners.push(listener);
-  }
-
-  /** One tag hash; undefined when the key holds another type (not a tag of this store). */
-  private async readTagHash(name: string): Promise<Record<string, string> | undefined> {
-    try {
-      return await this.client.hgetall(this.keys.tag(name));
-    } catch (err) {
-      if (isWrongType(err)) return undefined;
-      throw storeFailure(err, `read of '${name}'`);
-    }
-  }
-
-  /**
-   * Scans the tag names, has `read` read them (it answers the names that were not
-   * hashes), then reports every key left out: those whose rest is not a tag name (see
-   * {@link Keys.tagName}) and those that were not hashes.
-   */
-  private async scanTags(
-    read: (names: readonly string[]) => Promise<ReadonlySet<string>>,
-  ): Promise<void> {
-    let found: ScannedTags;
-    try {
-      found = await scanTagNames(this.client, this.keys, this.readyTimeoutMs * 5);
-    } catch (err) {
-      throw storeFailure(err, 'tag listing');
-    }
-    const { names, foreign } = found;
-    const ignored = [...foreign];
-    for (const name of await read(names)) ignored.push(this.keys.tag(name));
-    if (ignored.length === 0) return;
-    const report = { count: ignored.length, example: ignored.sort()[0]! };
-    for (const listener of this.ignoredListeners) listener(report);
   }
 
   /** One import-1.lua call: created, raised, unchanged or conflict, atomically. */
@@ -376,52 +198,17 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
     } catch (err) {
       throw storeFailure(err, `import of '${name}'`);
     }
-    return importResult(name, reply);
+    const imported = importReply(name, reply);
+    if (!imported.ok) throw scriptError(imported.code, name);
+    return imported.value;
   }
 
-  async updateTag(name: string, changes: TagChanges): Promise<TagConfig> {
-    checkTagChanges(changes);
-    const args: string[] = [];
-    if (changes.step !== undefined) args.push('step', String(changes.step));
-    if (changes.max !== undefined) args.push('max', changes.max.toString());
-    if (changes.gap !== undefined) args.push('gap', changes.gap.toString());
-    if (changes.description !== undefined) args.push('description', changes.description);
-    if (args.length === 0) {
-      const tag = await this.getTag(name);
-      if (!tag) throw scriptError(-1, name);
-      return tag;
-    }
-    let reply: ScriptReply;
-    try {
-      reply = await this.client.idallocUpdate(this.keys.tag(name), ...args);
-    } catch (err) {
-      throw storeFailure(err, `update of '${name}'`);
-    }
-    const code = codeOf(reply);
-    if (code !== 1) {
-      if (code === undefined) throw badReply('update', reply);
-      const current = code === -7 ? await this.getTag(name) : undefined;
-      throw scriptError(code, name, {
-        wanted: 'segment',
-        mode: 'snowflake',
-        max: changes.max,
-        next: current?.next,
-      });
-    }
-    const tag = await this.getTag(name);
-    if (!tag) throw scriptError(-1, name);
-    return tag;
+  updateTag(name: string, changes: TagChanges): Promise<TagConfig> {
+    return updateTag(this.db, name, changes);
   }
 
-  async deleteTag(name: string): Promise<void> {
-    let reply: ScriptReply;
-    try {
-      reply = await this.client.idallocDelete(this.keys.tag(name), String(this.now()));
-    } catch (err) {
-      throw storeFailure(err, `delete of '${name}'`);
-    }
-    const code = codeOf(reply);
-    if (code !== 1) throw code === undefined ? badReply('delete', reply) : scriptError(code, name);
+  deleteTag(name: string): Promise<void> {
+    return deleteTag(this.db, name);
   }
 
   /**
@@ -525,25 +312,4 @@ async function quit(c: RedisLike): Promise<void> {
   } catch {
     c.disconnect();
   }
-}
-
-/** A tag hash as a {@link TagConfig}, or undefined for none or a tombstone. */
-export function parseTag(name: string, f: Record<string, string>): TagConfig | undefined {
-  if (!f.mode || f.deleted_at !== undefined) return undefined;
-  const common = {
-    name,
-    description: f.description ?? '',
-    createdAt: Number(f.created_at ?? 0),
-  };
-  if (f.mode === 'snowflake') return Object.freeze({ ...common, mode: 'snowflake' });
-  const big = (s: string | undefined, fallback: bigint) =>
-    s !== undefined && /^\d{1,20}$/.test(s) ? BigInt(s) : fallback;
-  return Object.freeze({
-    ...common,
-    mode: 'segment',
-    step: Number(f.step ?? 0),
-    max: big(f.max, MAX_ID),
-    gap: big(f.gap, 0n),
-    ...(f.next !== undefined && /^\d{1,20}$/.test(f.next) ? { next: BigInt(f.next) } : {}),
-  });
 }

@@ -3,13 +3,11 @@
  * (atomic per key); tags live in separate keys — on a Cluster in different slots of
  * different masters — so no read spans them all: the export is consistent per tag, not
  * across tags, and the import's gap covers what was issued meanwhile. Import is one
- * import-1.lua call per tag.
+ * import-1.lua call per tag (its reply read in reply-shapes.ts).
  */
-import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import { MAX_ID } from '../../core/tags.js';
-import { scriptError } from './replies.js';
 import { recordFromFields } from '../transfer.js';
-import type { ImportResult, TagExport, TagRecord } from '../../core/store-ports.js';
+import type { TagExport, TagRecord } from '../../core/store-ports.js';
 import type { RedisLike } from './client.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './scripts.js';
@@ -69,35 +67,6 @@ export function importArgs(
     String(tag.createdAt),
     dry,
   ];
-}
-
-const OUTCOMES = new Set(['created', 'raised', 'unchanged', 'conflict']);
-const FOUND = new Set(['none', 'segment', 'snowflake', 'tombstone']);
-
-/** import-1's reply, checked for its shape. */
-export function importResult(name: string, reply: ScriptReply): ImportResult {
-  if (typeof reply === 'number' || typeof reply === 'string') {
-    throw scriptError(Number(reply), name);
-  }
-  const [outcome, found, before, after] = reply.map(String);
-  const decimal = (s: string | undefined) => s === '' || /^\d{1,20}$/.test(s ?? 'x');
-  if (
-    reply.length !== 4 ||
-    !OUTCOMES.has(outcome ?? '') ||
-    !FOUND.has(found ?? '') ||
-    !decimal(before) ||
-    !decimal(after)
-  ) {
-    throw new IdAllocError(ErrorCode.INTERNAL, `unexpected reply from import of '${name}'`, {
-      reply: JSON.stringify(reply),
-    });
-  }
-  return {
-    outcome: outcome as ImportResult['outcome'],
-    found: found as ImportResult['found'],
-    ...(before ? { before: BigInt(before) } : {}),
-    ...(after ? { after: BigInt(after) } : {}),
-  };
 }
 
 /** Runs import-1 for one record on `client`. */

@@ -2,9 +2,9 @@
  * Snowflake worker leases and horizons in Redis (docs/design.md §4, §6): the worker-*-2.lua
  * scripts on the general client. The lease `{prefix}worker:{id}` and its horizon
  * `{prefix}worker:{id}:horizon` share a Cluster hash tag, so each script runs on one
- * slot; inspecting a window sends one script per worker ID, all in flight at once.
+ * slot; inspecting a window sends one script per worker ID, all in flight at once. Their
+ * replies are read in worker-replies.ts.
  */
-import type { IdAllocError } from '../../core/errors.js';
 import type {
   ClaimOutcome,
   ClaimRequest,
@@ -23,25 +23,8 @@ import {
 import { confirmWritten } from './replication.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './scripts.js';
-import { badReply, codeOf, ScriptCode, scriptError, storeFailure } from './replies.js';
-
-/** A reply of `length` decimal strings, as numbers; undefined for any other shape. */
-function numbers(reply: ScriptReply, length: number): number[] | undefined {
-  if (!Array.isArray(reply) || reply.length !== length) return undefined;
-  const out: number[] = [];
-  for (const v of reply) {
-    if (typeof v !== 'string' || !/^\d{1,16}$/.test(v)) return undefined;
-    out.push(Number(v));
-  }
-  return out;
-}
-
-/** The run_id a lease script put last in a reply of `length` ('' for none), or undefined. */
-function runIdOf(reply: ScriptReply, length: number): string | undefined {
-  if (!Array.isArray(reply) || reply.length !== length) return undefined;
-  const last = reply[length - 1];
-  return typeof last === 'string' && /^[0-9a-f]{0,64}$/.test(last) ? last : undefined;
-}
+import { storeFailure } from './replies.js';
+import { claimReply, inspectReply, releaseReply, renewReply } from './worker-replies.js';
 
 /**
  * Records the snowflake layout `fingerprint` unless the store holds one (`SET NX`), and
@@ -59,11 +42,6 @@ export async function recordLayout(
   } catch (err) {
     throw storeFailure(err, 'snowflake layout check');
   }
-}
-
-/** Any other negative code is a bug: an INTERNAL error naming it. */
-function unexpected(code: number, workerId: number): IdAllocError {
-  return scriptError(code, `worker ${workerId}`);
 }
 
 /** Replication ack for leases and horizons (the segment allocation's `REDIS_MIN_REPLICAS`). */
@@ -125,13 +103,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     } catch (err) {
       throw storeFailure(err, 'a look at snowflake worker IDs');
     }
-    return replies.map((reply, i): WorkerLook => {
-      const id = ids[i]!;
-      if (codeOf(reply) === ScriptCode.WORKER_DAMAGED) return { id, state: 'damaged' };
-      const v = numbers(reply, 2);
-      if (!v || v[0]! > 1) throw badReply(`worker-inspect for worker ${id}`, reply);
-      return v[0] === 1 ? { id, state: 'held' } : { id, state: 'free', floor: v[1]! };
-    });
+    return replies.map((reply, i) => inspectReply(ids[i]!, reply));
   }
 
   async claim(workerId: number, req: ClaimRequest): Promise<ClaimOutcome> {
@@ -154,33 +126,26 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     } catch (err) {
       throw storeFailure(err, `the claim of snowflake worker ${workerId}`);
     }
-    const code = codeOf(reply);
-    if (code === ScriptCode.WORKER_TAKEN) return { kind: 'taken' };
-    if (code === ScriptCode.HORIZON_BEHIND) return { kind: 'fenced' };
-    if (code === ScriptCode.WORKER_DAMAGED) return { kind: 'damaged' };
-    if (code === ScriptCode.WORKER_MOVED) return { kind: 'moved' };
-    if (code !== undefined) throw unexpected(code, workerId);
-    const runId = runIdOf(reply, 4);
-    const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 3), 3);
-    if (!v || v[2]! > 1) throw badReply(`worker-claim for worker ${workerId}`, reply);
+    const claimed = claimReply(workerId, reply);
+    if (claimed.kind !== 'claimed') return { kind: claimed.kind };
     await this.confirm(conn, epoch, `the claim of snowflake worker ${workerId}`);
     // After the claim, before the first ID: a store that lost its record (restarted
     // empty, FLUSHALL) also lost every lease, so each node minting on it claimed after
     // the loss and passed here; the first one records the layout, any other is refused.
     let recorded: string | undefined;
     try {
-      recorded = await this.checkLayout(workerId, req.token, req.layout, v[0]! - 1);
+      recorded = await this.checkLayout(workerId, req.token, req.layout, claimed.floor - 1);
     } catch (err) {
-      await this.release(workerId, req.token, v[0]! - 1).catch(() => undefined);
+      await this.release(workerId, req.token, claimed.floor - 1).catch(() => undefined);
       throw err;
     }
     if (recorded !== undefined) return { kind: 'layout', recorded };
     return {
       kind: 'claimed',
-      floor: v[0]!,
-      horizon: v[1]!,
-      margin: v[2] === 1,
-      ...(runId ? { incarnation: runId } : {}),
+      floor: claimed.floor,
+      horizon: claimed.horizon,
+      margin: claimed.margin,
+      ...(claimed.runId ? { incarnation: claimed.runId } : {}),
     };
   }
 
@@ -203,23 +168,18 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     } catch (err) {
       throw storeFailure(err, `the renewal of snowflake worker ${workerId}`);
     }
-    const code = codeOf(reply);
-    if (code === ScriptCode.NOT_HOLDER) return { kind: 'lost' };
-    if (code === ScriptCode.WORKER_DAMAGED) return { kind: 'damaged' };
-    if (code !== undefined) throw unexpected(code, workerId);
-    const runId = runIdOf(reply, 3);
-    const v = runId === undefined ? undefined : numbers((reply as string[]).slice(0, 2), 2);
-    if (!v) throw badReply(`worker-renew for worker ${workerId}`, reply);
+    const renewed = renewReply(workerId, reply);
+    if (renewed.kind !== 'renewed') return { kind: renewed.kind };
     await this.confirm(conn, epoch, `the renewal of snowflake worker ${workerId}`);
     // A record lost alone (deleted, evicted) is written back by the running nodes, and a
     // node of another layout that recorded its own meanwhile ends this lease.
-    const recorded = await this.checkLayout(workerId, req.token, req.layout, v[0]!);
+    const recorded = await this.checkLayout(workerId, req.token, req.layout, renewed.horizon);
     if (recorded !== undefined) return { kind: 'layout', recorded };
     return {
       kind: 'renewed',
-      horizon: v[0]!,
-      floor: v[1] === 0 ? undefined : v[1],
-      ...(runId ? { incarnation: runId } : {}),
+      horizon: renewed.horizon,
+      floor: renewed.floor === 0 ? undefined : renewed.floor,
+      ...(renewed.runId ? { incarnation: renewed.runId } : {}),
     };
   }
 
@@ -258,12 +218,6 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
     } catch (err) {
       throw storeFailure(err, `the release of snowflake worker ${workerId}`);
     }
-    const code = codeOf(reply);
-    if (code === 1) return 'released';
-    if (code === ScriptCode.NOT_HOLDER) return 'lost';
-    if (code === ScriptCode.WORKER_DAMAGED) return 'damaged';
-    throw code === undefined
-      ? badReply(`worker-release for worker ${workerId}`, reply)
-      : unexpected(code, workerId);
+    return releaseReply(workerId, reply);
   }
 }

@@ -15,15 +15,13 @@ import {
 } from '../../core/lease-port.js';
 import type { RedisLike } from './client.js';
 import type { Keys } from './keys.js';
-import { badReply, codeOf, ScriptCode, scriptError, storeFailure } from './replies.js';
+import { storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 import { RedisWorkerLeaseStore } from './worker-lease.js';
+import { workerExportReply, workerImportReply } from './worker-replies.js';
 
 /** How many worker IDs are read at once. */
 const READ_BATCH = 64;
-
-const OUTCOMES = new Set(['held', 'kept', 'raised', 'unchanged', 'conflict']);
-const MS = /^\d{1,15}$/;
 
 export class RedisWorkerTransfer implements WorkerTransfer {
   constructor(
@@ -55,7 +53,7 @@ export class RedisWorkerTransfer implements WorkerTransfer {
         throw storeFailure(err, 'an export of snowflake worker IDs');
       }
       batch.forEach((id, k) => {
-        const state = exported(id, replies[k]!);
+        const state = workerExportReply(id, replies[k]!);
         if (state) out.push(state);
       });
     }
@@ -79,14 +77,7 @@ export class RedisWorkerTransfer implements WorkerTransfer {
     } catch (err) {
       throw storeFailure(err, `the import of snowflake worker ${record.id}`);
     }
-    const code = codeOf(reply);
-    if (code !== undefined) throw scriptError(code, `worker ${record.id}`);
-    const [outcome, horizon] = Array.isArray(reply) ? reply.map(String) : [];
-    if (!Array.isArray(reply) || reply.length !== 2 || !OUTCOMES.has(outcome ?? '')) {
-      throw badReply(`worker-import for worker ${record.id}`, reply);
-    }
-    if (!MS.test(horizon ?? '')) throw badReply(`worker-import for worker ${record.id}`, reply);
-    return { outcome: outcome as WorkerImportResult['outcome'], horizon: Number(horizon) };
+    return workerImportReply(record.id, reply);
   }
 
   /**
@@ -115,27 +106,4 @@ export class RedisWorkerTransfer implements WorkerTransfer {
       settle,
     );
   }
-}
-
-/** worker-export-2's reply for `id`, checked for its shape; undefined when gone. */
-function exported(id: number, reply: ScriptReply): WorkerState | undefined {
-  if (codeOf(reply) === ScriptCode.WORKER_DAMAGED)
-    throw scriptError(ScriptCode.WORKER_DAMAGED, `worker ${id}`);
-  if (Array.isArray(reply) && reply.length === 0) return undefined;
-  const [horizon, holder, imported] = Array.isArray(reply) ? reply.map(String) : [];
-  if (
-    !Array.isArray(reply) ||
-    reply.length !== 3 ||
-    !MS.test(horizon ?? '') ||
-    !/^([0-9a-f]{16})?$/.test(holder ?? 'x') ||
-    (imported !== '0' && imported !== '1')
-  ) {
-    throw badReply(`worker-export for worker ${id}`, reply);
-  }
-  return {
-    id,
-    horizon: Number(horizon),
-    ...(holder ? { holder } : {}),
-    imported: imported === '1',
-  };
 }
