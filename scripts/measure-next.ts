@@ -10,7 +10,7 @@
  * converts and keeps the old value).
  */
 import { createAllocator } from '../src/allocator/index.js';
-import { createMetrics } from '../src/observe/metrics.js';
+import { createMetrics } from '../src/observe/metrics/index.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { segmentTag, testStore } from '../test/support/store.js';
 import { alternate, median, type Loop } from './cpu-rate.js';

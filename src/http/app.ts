@@ -23,7 +23,7 @@ import type { ReadyState } from './ready.js';
 import { statusRoutes, type StatusDeps } from './status.js';
 import { assignRequestId } from './request-id.js';
 import { tagRoutes } from './tags.js';
-import { UNMATCHED_ROUTE, type Metrics } from '../observe/metrics.js';
+import { UNMATCHED_ROUTE, type Metrics } from '../observe/metrics/index.js';
 import type { HttpSettings } from '../core/settings.js';
 import type { TagStore } from '../core/store-ports.js';
 

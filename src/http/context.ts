@@ -7,7 +7,7 @@ import { invalidArgument } from '../core/errors.js';
 import type { Logger } from 'pino';
 import type { IdAllocator } from '../allocator/types.js';
 import type { HttpSettings } from '../core/settings.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Metrics } from '../observe/metrics/index.js';
 import type { TagStore } from '../core/store-ports.js';
 import type { Authorize } from './auth.js';
 import type { RefusalLog } from './refusals.js';

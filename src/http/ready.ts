@@ -4,7 +4,7 @@
  * also drives `idalloc_store_up`, so a scrape never waits on the store.
  */
 import type { IdAllocator, Readiness } from '../allocator/types.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Metrics } from '../observe/metrics/index.js';
 
 export interface ReadyStateOptions {
   readonly allocator: Pick<IdAllocator, 'readiness'>;

@@ -20,7 +20,7 @@ import { ReadyState } from '../http/ready.js';
 import { createHttpServer } from '../http/server.js';
 import { TagActivity, teeObservers } from '../observe/activity.js';
 import type { Logger } from '../observe/logger.js';
-import { createMetrics, type Metrics } from '../observe/metrics.js';
+import { createMetrics, type Metrics } from '../observe/metrics/index.js';
 import { openStore, type OpenedStore } from '../store/open.js';
 import { checkStore, openGrantLog, startSnowflake, type SnowflakeSetup } from './startup.js';
 

@@ -10,7 +10,7 @@ import { ConfigError } from '../core/errors.js';
 import type { GrantLogSettings, SnowflakeSettings } from '../core/settings.js';
 import type { WorkerLeaseHandle } from '../core/lease-port.js';
 import type { Logger } from '../observe/logger.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { Metrics } from '../observe/metrics/index.js';
 import {
   StoreNotDurableError,
   durabilitySummary,

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { OTHER_TAGS } from '../../src/observe/metrics.js';
+import { OTHER_TAGS } from '../../src/observe/metrics/index.js';
 import {
   find,
   parseExposition,

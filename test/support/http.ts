@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/schema.js';
 import type { SegmentSettings } from '../../src/core/settings.js';
 import type { ReadyState } from '../../src/http/ready.js';
 import { loggerOptions } from '../../src/observe/logger.js';
-import type { Metrics } from '../../src/observe/metrics.js';
+import type { Metrics } from '../../src/observe/metrics/index.js';
 import { startNode, stopNode } from '../../src/service/node.js';
 import { RedisStore } from '../../src/store/open.js';
 import { testPrefix } from './prefix.js';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TagActivity, teeObservers } from '../../src/observe/activity.js';
-import { OTHER_TAGS, TagLabels } from '../../src/observe/metric-tags.js';
+import { OTHER_TAGS, TagLabels } from '../../src/observe/metrics/labels.js';
 
 describe('TagActivity', () => {
   it('counts IDs since start and averages IDs/s over the last 5 whole seconds', () => {

@@ -21,7 +21,7 @@ import {
   openApiPath,
   routeBase,
 } from '../../src/http/routes.js';
-import { createMetrics } from '../../src/observe/metrics.js';
+import { createMetrics } from '../../src/observe/metrics/index.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const TABLE = Object.values(ROUTES);

@@ -8,7 +8,7 @@ import { ErrorCode, IdAllocError, unavailable } from '../../src/core/errors.js';
 import { bearerAuth } from '../../src/http/auth.js';
 import { toHttpError } from '../../src/http/errors.js';
 import { intParam, readQuery, shown } from '../../src/http/validate.js';
-import { createMetrics, UNSERVED_TAG } from '../../src/observe/metrics.js';
+import { createMetrics, UNSERVED_TAG } from '../../src/observe/metrics/index.js';
 
 const req = (url: string, headers: Record<string, string> = {}) =>
   ({ url, headers }) as unknown as Request;

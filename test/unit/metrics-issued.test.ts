@@ -4,7 +4,7 @@
  * never an ID twice or lost.
  */
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/observe/metrics.js';
+import { createMetrics } from '../../src/observe/metrics/index.js';
 
 const series = (text: string, labels: string) =>
   text.split('\n').find((l) => l.startsWith(`idalloc_ids_issued_total{${labels}}`));

@@ -11,7 +11,7 @@
  */
 import { AggregatorRegistry } from 'prom-client';
 import { unavailable } from '../../core/errors.js';
-import type { Metrics } from '../../observe/metrics.js';
+import type { Metrics } from '../../observe/metrics/index.js';
 import { isClusterMessage, type ClusterMessage } from './messages.js';
 
 /** Longer than the primary's own wait for its workers (prom-client: 5 s). */
