@@ -174,7 +174,10 @@ async function reach(store: OpenedStore, options: AdminOptions): Promise<void> {
   clearTimeout(timer);
   if (!answered) {
     const why = lastError?.message ?? `no answer within ${REACH_TIMEOUT_MS / 1000} s`;
-    throw new Failure(`cannot reach the store at ${storeLocation(options.store)} : ${why}`, 'UNAVAILABLE');
+    throw new Failure(
+      `cannot reach the store at ${storeLocation(options.store)} : ${why}`,
+      'UNAVAILABLE',
+    );
   }
 }
 

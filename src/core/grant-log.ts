@@ -156,4 +156,3 @@ export function grantLine(
     ...(event.kind === 'fence' ? { highWater: event.highWater.toString() } : {}),
   };
 }
-

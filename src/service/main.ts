@@ -37,11 +37,9 @@ async function main(): Promise<void> {
   exitOnFatal(logger);
   if (options.workers > 1 && cluster.isPrimary) {
     // WORKERS=N: this process only runs the workers (cluster/primary.ts); they run what follows.
-    runPrimary(
-      { workers: options.workers, host: options.listen.host },
-      logger,
-      { shutdownLimitMs: SHUTDOWN_LIMIT_MS },
-    );
+    runPrimary({ workers: options.workers, host: options.listen.host }, logger, {
+      shutdownLimitMs: SHUTDOWN_LIMIT_MS,
+    });
     return;
   }
   let node: RunningNode;

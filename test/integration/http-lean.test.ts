@@ -5,12 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { segmentTag } from '../support/store.js';
-import {
-  find,
-  parseExposition,
-  startService,
-  type TestService,
-} from '../support/http.js';
+import { find, parseExposition, startService, type TestService } from '../support/http.js';
 
 const redisUrl = inject('redisUrl');
 

@@ -36,7 +36,13 @@ describe('the admin bin (`idalloc-admin`, `npm run admin`) on an old Node', () =
     // the test of nodeVersionProblem above covers the rule alone.
     const old = await run('/usr/bin/node', ['-p', 'process.versions.node']);
     if (old.code !== 0 || !(Number(old.stdout.split('.')[0]) < 22)) return;
-    const r = await run('/usr/bin/node', ['--import', 'tsx', 'src/bin/idalloc-admin.ts', 'tag', 'list']);
+    const r = await run('/usr/bin/node', [
+      '--import',
+      'tsx',
+      'src/bin/idalloc-admin.ts',
+      'tag',
+      'list',
+    ]);
     expect(r.stderr).toBe(
       `idalloc-admin: needs Node.js 22.13 or newer (Node 24 LTS recommended); this is Node.js ${old.stdout.trim()}\n`,
     );

@@ -248,9 +248,7 @@ describe('GRANT_LOG: recovery, rotation, symbolic links, worker names', () => {
   });
 
   it('names each worker of a node apart: NODE_ID/w<k>', () => {
-    expect(openGrantLog({ nodeId: 'web-3' }, memoryLog(), { worker: 2 }).nodeId).toBe(
-      'web-3/w2',
-    );
+    expect(openGrantLog({ nodeId: 'web-3' }, memoryLog(), { worker: 2 }).nodeId).toBe('web-3/w2');
     expect(openGrantLog({ nodeId: 'web-3' }, memoryLog()).nodeId).toBe('web-3');
     // hostname:pid differs per worker process by itself.
     expect(openGrantLog({}, memoryLog(), { worker: 2 }).nodeId).toMatch(

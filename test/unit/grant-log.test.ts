@@ -226,12 +226,12 @@ describe('GRANT_LOG: the file sink', () => {
 
   it('names GRANT_LOG when the file cannot be opened', () => {
     const dir = mkdtempSync(join(tmpdir(), 'grant-log-'));
-    expect(() =>
-      openGrantLog({ file: join(dir, 'missing', 'x.log') }, memoryLog()),
-    ).toThrow(ConfigError);
-    expect(() =>
-      openGrantLog({ file: join(dir, 'missing', 'x.log') }, memoryLog()),
-    ).toThrow(/^GRANT_LOG=.*missing\/x\.log: cannot open the file for appending/);
+    expect(() => openGrantLog({ file: join(dir, 'missing', 'x.log') }, memoryLog())).toThrow(
+      ConfigError,
+    );
+    expect(() => openGrantLog({ file: join(dir, 'missing', 'x.log') }, memoryLog())).toThrow(
+      /^GRANT_LOG=.*missing\/x\.log: cannot open the file for appending/,
+    );
   });
 
   it('uses NODE_ID, or hostname:pid by default', () => {

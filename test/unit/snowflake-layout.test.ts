@@ -129,11 +129,13 @@ describe('snowflake layout', () => {
 describe('snowflake layout configuration', () => {
   it('takes SNOWFLAKE_EPOCH and the widths from the configuration', () => {
     const l = createLayout(
-      snowflakeSettings(loadConfig({
-        SNOWFLAKE_EPOCH: '2020-01-01T00:00:00Z',
-        SNOWFLAKE_WORKER_BITS: '5',
-        SNOWFLAKE_SEQUENCE_BITS: '17',
-      })).layout,
+      snowflakeSettings(
+        loadConfig({
+          SNOWFLAKE_EPOCH: '2020-01-01T00:00:00Z',
+          SNOWFLAKE_WORKER_BITS: '5',
+          SNOWFLAKE_SEQUENCE_BITS: '17',
+        }),
+      ).layout,
     );
     expect(l).toMatchObject({ epochMs: Date.UTC(2020, 0, 1), workerBits: 5, sequenceBits: 17 });
     expect(l.runsOutAt).toBe('2089-09-06T15:47:35.552Z');
