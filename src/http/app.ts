@@ -1,29 +1,27 @@
 /**
- * The HTTP service (docs/design.md §2) as an express app. `createApp` only builds it; the entry
- * file (index.ts) listens, and tests start it on port 0.
+ * The HTTP service (docs/design.md §2) as an express app: the lean ID path in front, the
+ * request context, the routes, the request log (request-log.ts) and the error handler.
+ * `createApp` only builds it; a node (service/node.ts) listens.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import { pinoHttp } from 'pino-http';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { IdAllocator } from '../allocator/types.js';
-import { ErrorCode } from '../core/errors.js';
 import { bearerAuth, bearerCheck } from './auth.js';
 import type { RouteContext } from './context.js';
-import { errorHandler, notFound, type ErrorLocals } from './errors.js';
+import { errorHandler, notFound } from './errors.js';
 import { idRoutes } from './ids.js';
 import { leanIdPath } from './lean.js';
 import { openApiRoute } from './openapi.js';
 import { opsRoutes } from './ops.js';
 import { RefusalLog, refusalCode } from './refusals.js';
-import { PROBES } from './routes.js';
-import { censorHeaders, censorQuery, censorUrl } from '../observe/logger.js';
+import { requestLog, routeOf } from './request-log.js';
 import type { ReadyState } from './ready.js';
 import { statusRoutes, type StatusDeps } from './status.js';
 import { assignRequestId } from './request-id.js';
 import { tagRoutes } from './tags.js';
-import { UNMATCHED_ROUTE, type Metrics } from '../observe/metrics/index.js';
+import type { Metrics } from '../observe/metrics/index.js';
 import type { HttpSettings } from '../core/settings.js';
 import type { TagStore } from '../core/store-ports.js';
 
@@ -39,12 +37,6 @@ export interface AppDeps {
   readonly ready: ReadyState;
   /** What `GET /v1/status` (and the page at `/`) shows beyond the allocator's buffers. */
   readonly status?: StatusDeps;
-}
-
-/** The route pattern that served a request (docs/design.md §9: never the raw path). */
-function routeOf(req: Request): string {
-  const path = (req.route as { path?: unknown } | undefined)?.path;
-  return typeof path === 'string' ? path : UNMATCHED_ROUTE;
 }
 
 /**
@@ -67,34 +59,6 @@ function requestContext(metrics: Metrics, ready: ReadyState): RequestHandler {
       );
     });
     next();
-  };
-}
-
-/** What the request log reads from `res.locals`. */
-interface RequestLogLocals extends ErrorLocals {
-  /** On the refusal logged at warn: refusals logged at debug since the previous one. */
-  refusalsLeftOut?: number;
-}
-
-/**
- * A failure the service answers on purpose — UNAVAILABLE with `Retry-After`, from a
- * route or `/readyz` — rather than a bug (`res.err`, set for INTERNAL).
- */
-function expected(res: Response): boolean {
-  return (
-    res.err === undefined &&
-    (res.getHeader('Retry-After') !== undefined ||
-      (res.locals as RequestLogLocals).error?.code === ErrorCode.UNAVAILABLE)
-  );
-}
-
-/** The error body and the refusal count a request log line carries. */
-function details(res: unknown, value: object): object {
-  const locals = (res as { locals?: RequestLogLocals }).locals;
-  return {
-    ...value,
-    ...(locals?.error ? { error: locals.error } : {}),
-    ...(locals?.refusalsLeftOut !== undefined ? { refusalsLeftOut: locals.refusalsLeftOut } : {}),
   };
 }
 
@@ -142,45 +106,7 @@ export function createApp(deps: AppDeps): Express {
   // The hot routes come before the request log: a line per ID would cost more than the
   // ID. Their failures are logged by the error handler.
   idRoutes(app, ctx);
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req) => req.id,
-      // Credentials never reach the log: only known-safe headers and query parameters
-      // keep their values (logger.ts), in `url` and `query` by the same rule.
-      serializers: {
-        req: (req: Record<string, unknown>) => ({
-          ...req,
-          url: censorUrl(req.url),
-          query: censorQuery(req.query),
-          headers: censorHeaders(req.headers),
-        }),
-      },
-      customLogLevel: (req, res, err) => {
-        const locals = (res as unknown as { locals: RequestLogLocals }).locals;
-        if (err || res.err) return 'error';
-        // 400, 401, 404, 409 and an expected 503: a line a minute per kind (refusals.ts).
-        if (refusalCode(res as unknown as Response) !== undefined) {
-          const decided = refusals.next(res.statusCode, PROBES.has(routeOf(req as Request)));
-          if (decided.level !== 'debug') locals.refusalsLeftOut = decided.leftOut;
-          return decided.level;
-        }
-        if (res.statusCode >= 500) return 'error';
-        if (res.statusCode >= 400) return 'warn';
-        return PROBES.has(routeOf(req as Request)) ? 'debug' : 'info';
-      },
-      customSuccessObject: (_req, res, value) => details(res, value),
-      // An expected 503 (UNAVAILABLE, with Retry-After) is one line without a stack:
-      // pino-http would attach a made-up Error('failed with status code 503').
-      customErrorObject: (_req, res, _err, value) => {
-        if (!expected(res as unknown as Response)) return value;
-        const { err: _made, ...line } = value as Record<string, unknown>;
-        return details(res, line);
-      },
-      customErrorMessage: (_req, res) =>
-        expected(res as unknown as Response) ? 'request failed' : 'request errored',
-    }),
-  );
+  app.use(requestLog(deps.logger, refusals));
   tagRoutes(app, ctx);
   statusRoutes(app, ctx, deps.status ?? { storeKind: 'unknown' });
   openApiRoute(app, ctx);
