@@ -35,7 +35,7 @@ Options:
   --min-replicas N   REDIS_MIN_REPLICAS for the nodes (default 0 standalone, else 1)
   --step N           the tags' configured step (default 1000)
   --max-step N       MAX_STEP for the nodes (default 10000)
-  --in-process       in-process allocators instead of service processes (src/index.ts)
+  --in-process       in-process allocators instead of service processes (src/service/main.ts)
   --json             the summary as JSON
   -h, --help         this text
 `;

@@ -1,6 +1,6 @@
 /**
  * The segment allocator (docs/design.md §5): a Leaf double buffer per tag on a {@link SegmentStore}
- * = the shared engine (core/range-buffer.ts) + the store + the step rule (step.ts).
+ * = the shared engine (buffer/range-buffer.ts) + the store + the step rule (step.ts).
  *
  * - IDs come from memory; the next segment is fetched in the background once
  *   `prefetchAt` of the current one is used; one fetch per tag at a time.

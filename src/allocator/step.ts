@@ -19,7 +19,7 @@ export interface StepRule {
 }
 
 /**
- * The step of the next fetch (core/size-rule.ts): double below the target lifetime, keep
+ * The step of the next fetch (buffer/size-rule.ts): double below the target lifetime, keep
  * up to 2×, halve beyond; never below the tag's configured step, never above `maxStep`
  * unless the configured step itself is larger.
  * @param lastedMs how long since the previous fetch, or undefined for the first one

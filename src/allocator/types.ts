@@ -74,7 +74,7 @@ export interface IdAllocator {
 
 /**
  * What the allocators report as they work; the service turns it into metrics
- * (metrics.ts), tests into assertions. Every method is optional and must not throw.
+ * (observe/metrics/), tests into assertions. Every method is optional and must not throw.
  */
 export interface AllocatorObserver {
   idsIssued?(tag: string, mode: TagMode, count: number): void;

@@ -1,5 +1,5 @@
 /**
- * One key's double buffer as the engine (core/range-buffer.ts) holds it: the range being
+ * One key's double buffer as the engine (buffer/range-buffer.ts) holds it: the range being
  * served, the next one, the requests waiting, and the fence and hold bookkeeping. No I/O
  * and no timers here; the engine decides when to fetch.
  */

@@ -8,11 +8,11 @@
  * await ids.close();
  * ```
  *
- * IdClient = the shared double-buffer engine (core/range-buffer.ts) + the HTTP
+ * IdClient = the shared double-buffer engine (buffer/range-buffer.ts) + the HTTP
  * transport + the lease size rule:
  * - Per tag a double buffer: the range being served and a spare, leased in the
  *   background once `refillAt` of the current one is used.
- * - The lease size adapts to consumption like the service's step (core/size-rule.ts):
+ * - The lease size adapts to consumption like the service's step (buffer/size-rule.ts):
  *   it doubles while a range lasts less than `rangeTargetMs` and halves when one lasts
  *   twice that, within [`rangeSize`, `maxRangeSize`], so that a busy caller finds the
  *   spare ready and `next()` does not wait in steady state.

@@ -1,7 +1,7 @@
 /**
  * The options of {@link IdClient} (client/id-client.ts): what a caller may set, the
  * defaults, and the one schema that checks them (zod, the library the service's
- * config.ts uses; it loads nothing else, so the client stays free of express, ioredis,
+ * config/schema.ts uses; it loads nothing else, so the client stays free of express, ioredis,
  * pino and prom-client). A bad option fails at construction with an INVALID_ARGUMENT
  * naming the option, the value and what is allowed, never later on the request path.
  */
@@ -85,7 +85,7 @@ export interface ClientSettings {
   readonly log: Log;
 }
 
-/** The largest `MAX_RANGE` a service accepts (config.ts), so the largest useful lease. */
+/** The largest `MAX_RANGE` a service accepts (config/schema.ts), so the largest useful lease. */
 export const MAX_RANGE_SIZE = 100_000_000;
 /** The service's default `MAX_RANGE`: how far leases grow unless told otherwise. */
 export const DEFAULT_MAX_RANGE_SIZE = 100_000;

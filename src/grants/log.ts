@@ -33,7 +33,7 @@ export interface GrantLogOptions {
   readonly file?: string;
   /**
    * Where `log` writes (the service's stdout destination): grant lines into `log` then
-   * fail closed when it cannot take them (grant-stdout.ts). Without it they cannot fail.
+   * fail closed when it cannot take them (stdout.ts). Without it they cannot fail.
    */
   readonly output?: GrantLineOutput;
   /** Wall clock (ms). @default Date.now */

@@ -1,6 +1,6 @@
 /**
  * Grant lines in the service's log on stdout (no `GRANT_LOG`): they fail closed like the
- * file's (grant-file.ts). The log's destination (log-destination.ts) says whether each
+ * file's (file.ts). The log's destination (observe/log-destination.ts) says whether each
  * grant line was written or buffered; once it cannot be — stdout broke (its reader died:
  * EPIPE, for good), or its reader stalled and grant lines fill the buffer — no new grant
  * is served ({@link GrantLogError}, a 503 naming the grant log), readiness says why, and

@@ -121,7 +121,7 @@ export async function startSnowflake(
  * (hostname:pid differs per worker by itself).
  * @param node.worker the cluster worker's id, in a worker process
  * @param node.output where `log` writes (stdout): without GRANT_LOG, a grant whose line it
- *   cannot take is not served (core/grant-stdout.ts)
+ *   cannot take is not served (grants/stdout.ts)
  * @throws ConfigError naming GRANT_LOG when the file cannot be opened for appending, or
  *   is a symbolic link
  */

@@ -1,5 +1,5 @@
 /**
- * The grant log of a real service process (`src/index.ts`, NODE_ID set): a grant line
+ * The grant log of a real service process (`src/service/main.ts`, NODE_ID set): a grant line
  * for every segment, for every range leased through /v1/ranges (with the client that
  * asked, logged before the request's own line) and for its snowflake worker claim; a
  * Redis restarted from its AOF (a new incarnation) shows as an incarnation jump in the

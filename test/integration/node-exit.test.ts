@@ -14,7 +14,7 @@ import { startServiceProcess, type ServiceProcess } from '../support/service-pro
 import { testStore } from '../support/store.js';
 
 const redisUrl = inject('redisUrl');
-/** The shutdown bound of src/index.ts (README: a node stops within 10 s; 11 s under WORKERS). */
+/** The shutdown bound of src/service/main.ts (README: a node stops within 10 s; 11 s under WORKERS). */
 const SHUTDOWN_LIMIT_MS = 10_000;
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -1,5 +1,5 @@
 /**
- * The service as a real process (`node --import tsx src/index.ts`), as `npm start` runs
+ * The service as a real process (`node --import tsx src/service/main.ts`), as `npm start` runs
  * it: configured by environment, listening on the port it logs, stopped by a signal.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

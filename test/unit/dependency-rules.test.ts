@@ -78,8 +78,8 @@ describe('dependency rules', () => {
       /src\/client \(IdClient\) stands alone/,
     ],
     [
-      'src/startup.ts',
-      "import { RedisStore } from './store/redis/store.js';",
+      'src/service/startup.ts',
+      "import { RedisStore } from '../store/redis/store.js';",
       /only src\/store\/open\.ts/,
     ],
     [
@@ -271,11 +271,6 @@ describe('transitive dependency rules (scripts/check-deps.ts)', () => {
     expect(report.notes).toContain('rule service: room service has no files');
   });
 
-  /**
-   * The old layout (before issue 16's move) breaks these through its root files: store and
-   * cli reach allocator/snowflake through config.ts, and src/index.ts is still the process
-   * (it reaches http). Empty this list once the move has landed.
-   */
   const src = fileURLToPath(new URL('../../src/', import.meta.url));
 
   it('finds every import of the real src/, and every rule holds there', () => {

@@ -1,5 +1,5 @@
 /**
- * GRANT_LOG checks every write (src/core/grant-file.ts): a write to /dev/full or cut short
+ * GRANT_LOG checks every write (src/grants/file.ts): a write to /dev/full or cut short
  * by a file size limit is an error the allocator acts on — the grant is not served, no
  * grant is taken while the log fails, one log line says so (not one per grant) — a cut
  * line is ended before the next, the log recovers by itself, SIGHUP's reopen follows a

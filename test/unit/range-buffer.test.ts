@@ -1,5 +1,5 @@
 /**
- * The double-buffer engine (core/range-buffer.ts) that the segment allocator and IdClient
+ * The double-buffer engine (buffer/range-buffer.ts) that the segment allocator and IdClient
  * share, on an injected clock and a scripted fetch: no store, no HTTP.
  */
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The messages between the cluster primary (cluster.ts) and its workers, over the
+ * The messages between the cluster primary (primary.ts) and its workers, over the
  * cluster's IPC channel.
  */
 

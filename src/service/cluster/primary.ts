@@ -12,7 +12,7 @@
  * - on SIGHUP passes it to every worker (each reopens `GRANT_LOG`); a worker still
  *   starting gets it once it listens (its handler is in place by then);
  * - aggregates the workers' metrics (prom-client's AggregatorRegistry) for whichever
- *   worker is asked for `/metrics` (see cluster-metrics.ts), so Prometheus scrapes one
+ *   worker is asked for `/metrics` (see worker-metrics.ts), so Prometheus scrapes one
  *   target per node and counters are the node's sums.
  */
 import cluster, { type Worker } from 'node:cluster';
