@@ -1,4 +1,4 @@
-/** The audit's report (index.ts builds it, format.ts prints it, the CLI answers it as JSON). */
+/** The audit's report (audit.ts builds it, format.ts prints it, the CLI answers it as JSON). */
 import type { SkipReason } from '../core/grant-log.js';
 
 /** One grant as a report shows it. */

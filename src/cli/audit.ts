@@ -11,8 +11,7 @@
  */
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { GrantAudit, type Verdict } from '../audit/index.js';
-import { reportText } from '../audit/format.js';
+import { GrantAudit, reportText, type Verdict } from '../audit/index.js';
 import { forEachLine, InputError, type InputBounds } from './bounded-input.js';
 
 export const AUDIT_SYNOPSIS = `  audit [FILE...] [--json] [--idle-timeout S]
