@@ -1,5 +1,5 @@
 /**
- * The README's recovery procedures, run exactly as written (test/support/readme-procedure.ts)
+ * The recovery procedures of docs/recovery.md, run exactly as written (test/support/readme-procedure.ts)
  * against real redis-server and service processes, every ID collected and checked for
  * repeats:
  * - node A serves; the README's backup command exports; A serves more; the data is lost
@@ -19,7 +19,7 @@ import type { RedisStore } from '../../src/store/redis/store.js';
 import { IdLedger } from '../support/ledger.js';
 import { httpTarget, Load } from '../support/load.js';
 import { testPrefix } from '../support/prefix.js';
-import { procedure, readme, runProcedure } from '../support/readme-procedure.js';
+import { docText, procedure, procedures, runProcedure } from '../support/readme-procedure.js';
 import { RedisServer } from '../support/redis-server.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 import { segmentTag } from '../support/store.js';
@@ -280,9 +280,9 @@ describe('the embedded store', () => {
   });
 });
 
-describe('the README recovery procedures', () => {
+describe('the recovery procedures (docs/recovery.md)', () => {
   it('are all run by this file', () => {
-    const listed = [...readme().matchAll(/<!-- procedure: ([a-z0-9-]+) -->/g)].map((m) => m[1]);
+    const listed = procedures().map((p) => p.name);
     // The rolling move runs in a file of its own.
     const source = ['./recovery.test.ts', './rolling-move.test.ts']
       .map((f) => readFileSync(new URL(f, import.meta.url), 'utf8'))
@@ -295,11 +295,11 @@ describe('the README recovery procedures', () => {
   });
 });
 
-describe('the README backup schedule', () => {
+describe('the backup schedule (docs/recovery.md)', () => {
   it('runs the backup procedure itself: the cron line and the compose service', () => {
     const command = procedure('backup').trim();
     expect(command).toBe('idalloc-admin tag export --out idalloc-tags.json');
-    const cron = /```crontab\n(.*)\n```/.exec(readme())?.[1] ?? '';
+    const cron = /```crontab\n(.*)\n```/.exec(docText('docs/recovery.md'))?.[1] ?? '';
     expect(cron).toMatch(/^\*\/5 \* \* \* \* cd \S+ && \. \S+ && /);
     expect(cron.endsWith(command)).toBe(true);
     const compose = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8');

@@ -1,9 +1,10 @@
 /**
  * The README tried from the top as a newcomer would: the quick start's commands, then
- * every example of the HTTP API, then the admin script's transcripts — each command as
- * the README writes it, against a real service on the embedded store. Only the address
- * differs (`localhost:8080` is this test's port), and the transcripts, which the README
- * shows on a store of their own, run with `idalloc-admin` (what `npm run admin --` runs)
+ * every example of the HTTP API (docs/api.md), then the admin script's transcripts (the
+ * README's, and docs/admin.md's export and import) — each command as the file writes it,
+ * against a real service on the embedded store. Only the address differs
+ * (`localhost:8080` is this test's port), and the transcripts, which the docs show on a
+ * store of their own, run with `idalloc-admin` (what `npm run admin --` runs)
  * in a directory of the test's.
  */
 import { exec } from 'node:child_process';
@@ -13,7 +14,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readmeBlock as blockAfter } from '../support/readme-procedure.js';
+import { docBlock, readmeBlock as blockAfter } from '../support/readme-procedure.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 
 const sh = promisify(exec);
@@ -148,12 +149,12 @@ describe('the README, from the top', () => {
 
   it('HTTP API: every example answers without an error', async () => {
     ran.length = 0;
-    await runShBlock(blockAfter('## HTTP API', 'The examples use the tag'));
+    await runShBlock(docBlock('docs/api.md', '# HTTP API', 'The examples use the tag'));
     expect(ran.length).toBeGreaterThanOrEqual(15);
   }, 120_000);
 
   it('authentication: the service started as shown takes the token and refuses without it', async () => {
-    const [start, ...curls] = blockAfter('### Authentication')
+    const [start, ...curls] = docBlock('docs/api.md', '## Authentication')
       .split('\n')
       .filter((l) => l.trim() !== '');
     // The first line starts the service with the variables it sets (on the quick start's
@@ -206,6 +207,6 @@ describe('the README, from the top', () => {
       own,
       env,
     );
-    await runTranscript(blockAfter('## Admin script', 'One line per tag'), own, true);
+    await runTranscript(docBlock('docs/admin.md', '# Admin script', 'One line per tag'), own, true);
   }, 120_000);
 });
