@@ -1,0 +1,41 @@
+/**
+ * The readiness rule of a node's allocator (docs/fleet-readiness.md): ready while it can
+ * serve IDs in any way, not ready only once it can serve none. A store outage is shared by
+ * every node of a deployment; a rule that needed the store would take the whole fleet out
+ * of a balancer's rotation at once, while the double buffers exist to ride the outage out.
+ *
+ * Pure: the facade (index.ts) gathers the facts, this decides, and the unit tests can
+ * walk every branch without a store.
+ */
+import type { Readiness } from './types.js';
+
+/** What the facade knows when asked. */
+export interface ServingFacts {
+  /** The store answered a ping: every tag can be served. */
+  readonly storeAnswers: boolean;
+  /** Some segment tag's buffers hold an ID: those tags can be served without the store. */
+  readonly buffered: boolean;
+  /** The snowflake generator's own readiness, when the node has one. */
+  readonly snowflake?: Readiness;
+  /**
+   * This node knows a snowflake tag (it served one): with a minting worker ID it serves
+   * that tag without the store. Without one, a worker ID alone serves nothing.
+   */
+  readonly snowflakeTags: boolean;
+}
+
+/** Ready by the strongest way that works (store, buffers, snowflake); else why none does. */
+export function readinessOf(f: ServingFacts): Readiness {
+  if (f.storeAnswers) return { ready: true, serving: 'store' };
+  if (f.buffered) return { ready: true, serving: 'buffers' };
+  const s = f.snowflake;
+  if (s?.ready === true && f.snowflakeTags) return { ready: true, serving: 'snowflake' };
+  let flake = '';
+  if (s !== undefined && !s.ready) {
+    flake = `, and no snowflake ID can be minted (${s.reason ?? 'no worker ID is held'})`;
+  } else if (s !== undefined) flake = ', and no snowflake tag was served here yet';
+  return {
+    ready: false,
+    reason: `can serve nothing: the store does not answer, no segment tag has IDs buffered${flake}`,
+  };
+}
