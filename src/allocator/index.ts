@@ -15,7 +15,7 @@ import {
 import type { SegmentStore, TagMode, TagStore } from '../core/store-ports.js';
 import { SegmentAllocator, type SegmentOptions } from './segment.js';
 import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
-import { readinessOf } from './readiness.js';
+import { PING_TIMEOUT_MS, answersWithin, readinessOf } from './readiness.js';
 import type { AllocatorObserver, IdAllocator, Readiness, SegmentState } from './types.js';
 import type { DecodedSnowflake, IdRange } from '../core/ids.js';
 
@@ -42,6 +42,8 @@ export interface AllocatorOptions {
   readonly clock?: Clock;
   /** How often a snowflake tag's existence is checked again. @default 5000 */
   readonly modeRecheckMs?: number;
+  /** How long readiness waits for the store's ping (readiness.ts). @default 750 */
+  readonly pingTimeoutMs?: number;
 }
 
 interface KnownMode {
@@ -55,8 +57,10 @@ class Allocator implements IdAllocator {
   private readonly observer: AllocatorObserver;
   private readonly clock: Clock;
   private readonly recheckMs: number;
+  private readonly pingTimeoutMs: number;
 
   constructor(private readonly opts: AllocatorOptions) {
+    this.pingTimeoutMs = opts.pingTimeoutMs ?? PING_TIMEOUT_MS;
     this.observer = opts.observer ?? {};
     this.clock = opts.clock ?? systemClock;
     this.recheckMs = opts.modeRecheckMs ?? 5000;
@@ -193,7 +197,7 @@ class Allocator implements IdAllocator {
   }
 
   async readiness(): Promise<Readiness> {
-    const storeAnswers = await this.opts.store.ping();
+    const storeAnswers = await answersWithin(this.opts.store.ping(), this.pingTimeoutMs);
     const s = this.opts.snowflake;
     return readinessOf({
       storeAnswers,

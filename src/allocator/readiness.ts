@@ -39,3 +39,24 @@ export function readinessOf(f: ServingFacts): Readiness {
     reason: `can serve nothing: the store does not answer, no segment tag has IDs buffered${flake}`,
   };
 }
+
+/**
+ * How long a readiness check waits for the store's ping. A store that does not answer in
+ * time counts as not answering: the node is then ready from its buffers or its worker ID
+ * if it can be, and the check stays short enough for a balancer's probe timeout (1 s by
+ * default in Kubernetes) even while a Redis client waits on a reconnect.
+ */
+export const PING_TIMEOUT_MS = 750;
+
+/** True when `ping` answers true within `ms`; false when it answers false, fails or is late. */
+export function answersWithin(ping: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const answered = ping.then(
+    (up) => up,
+    () => false,
+  );
+  return Promise.race([answered, late]).finally(() => clearTimeout(timer));
+}

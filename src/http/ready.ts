@@ -13,11 +13,6 @@ export interface ReadyStateOptions {
   readonly allocator: Pick<IdAllocator, 'readiness'>;
   readonly metrics: Pick<Metrics, 'setStoreUp' | 'setReady'>;
   /**
-   * Whether the store answers; feeds `idalloc_store_up` apart from readiness (which also
-   * needs a snowflake worker). Without it the readiness answer is used.
-   */
-  readonly ping?: () => Promise<boolean>;
-  /**
    * Why the store will not serve again until restarted (the embedded store's file
    * deleted or replaced), once known: then that is the reason `/readyz` gives.
    */
@@ -76,11 +71,13 @@ export class ReadyState {
   async check(): Promise<Readiness> {
     const early = this.phaseAnswer();
     if (early) return this.record(early);
-    const [readiness, storeUp] = await Promise.all([
-      this.bounded(this.opts.allocator.readiness(), (reason) => ({ ready: false, reason })),
-      this.opts.ping ? this.bounded(this.opts.ping(), () => false) : undefined,
-    ]);
-    this.opts.metrics.setStoreUp(storeUp ?? readiness.ready);
+    const readiness = await this.bounded(this.opts.allocator.readiness(), (reason) => ({
+      ready: false,
+      reason,
+    }));
+    // The allocator tries the store first: it is ready from the store exactly when the
+    // store answered its ping (a second ping here would cost a probe another wait).
+    this.opts.metrics.setStoreUp(readiness.serving === 'store');
     const fault = this.opts.storeFault?.() ?? this.opts.grantLogFault?.();
     const answer =
       this.phaseAnswer() ?? (fault !== undefined ? { ready: false, reason: fault } : readiness);

@@ -132,7 +132,6 @@ async function serve(
   const ready = new ReadyState({
     allocator,
     metrics,
-    ping: () => store.ping(),
     storeFault: () => store.fault,
     grantLogFault: () => grants.check(),
   });

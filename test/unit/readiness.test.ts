@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAllocator, type SnowflakeSource } from '../../src/allocator/index.js';
-import { readinessOf } from '../../src/allocator/readiness.js';
+import { answersWithin, readinessOf } from '../../src/allocator/readiness.js';
 import type { IdAllocator, Readiness } from '../../src/allocator/types.js';
 import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import type { Grant, TagConfig } from '../../src/core/store-ports.js';
@@ -86,11 +86,20 @@ describe('readinessOf: ready by any way that serves', () => {
   });
 });
 
+describe('answersWithin: a ping that is late or fails counts as no answer', () => {
+  it('true only for a ping that answers true in time', async () => {
+    expect(await answersWithin(Promise.resolve(true), 50)).toBe(true);
+    expect(await answersWithin(Promise.resolve(false), 50)).toBe(false);
+    expect(await answersWithin(Promise.reject(new Error('down')), 50)).toBe(false);
+    expect(await answersWithin(new Promise(() => {}), 20)).toBe(false);
+  });
+});
+
 /** A fake store the facade can ping; tag `flake` is a snowflake tag. */
 class PingStore extends FakeSegmentStore {
-  answers = true;
-  async ping(): Promise<boolean> {
-    return this.answers;
+  answers: boolean | 'hangs' = true;
+  ping(): Promise<boolean> {
+    return this.answers === 'hangs' ? new Promise(() => {}) : Promise.resolve(this.answers);
   }
   async getTag(): Promise<TagConfig | undefined> {
     return undefined;
@@ -135,6 +144,7 @@ describe("the allocator's readiness: facts from the store, the buffers and the w
       store,
       ...(snowflake ? { snowflake: fakeSnowflake(snowflake) } : {}),
       segment: { retryBaseMs: 1, retryMaxMs: 4, fetchTimeoutMs: 50 },
+      pingTimeoutMs: 30,
     });
     open.push(allocator);
     return { store, allocator };
@@ -173,6 +183,14 @@ describe("the allocator's readiness: facts from the store, the buffers and the w
     );
   });
 
+  it('a ping that hangs (a Redis client waiting on a reconnect) does not hold the answer up', async () => {
+    const { store, allocator } = setup();
+    await allocator.next('order');
+    store.answers = 'hangs';
+    store.goDown();
+    expect(await allocator.readiness()).toEqual({ ready: true, serving: 'buffers' });
+  });
+
   it('store answers but no worker ID is held: ready (segment tags serve), as the store serves', async () => {
     const { allocator } = setup({ readiness: { ready: false, reason: 'no worker ID is held' } });
     expect(await allocator.readiness()).toEqual({ ready: true, serving: 'store' });
@@ -191,7 +209,6 @@ describe('ReadyState: the phase and the standing faults before the allocator', (
         setReady: (r) => (gauges.ready = r ? 1 : 0),
         setStoreUp: (u) => (gauges.storeUp = u ? 1 : 0),
       },
-      ping: async () => false,
       storeFault: () => extra.storeFault,
       grantLogFault: () => extra.grant,
       timeoutMs: 100,
@@ -212,6 +229,13 @@ describe('ReadyState: the phase and the standing faults before the allocator', (
     state.markUp();
     expect(await state.check()).toEqual({ ready: true, serving: 'buffers' });
     expect(gauges).toEqual({ ready: 1, storeUp: 0 }); // ready with the store down
+  });
+
+  it('sets idalloc_store_up from whether the allocator was ready from the store', async () => {
+    const { state, gauges } = setup(async () => ({ ready: true, serving: 'store' }));
+    state.markUp();
+    await state.check();
+    expect(gauges).toEqual({ ready: 1, storeUp: 1 });
   });
 
   it('is not ready from the first moment of a drain, for good', async () => {
