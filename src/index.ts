@@ -156,6 +156,6 @@ async function snowflakeSource(
 export { ErrorCode, IdAllocError, isIdAllocError } from './core/errors.js';
 export { SnowflakeGenerator, createLayout, LAYOUT_PRESETS } from './allocator/snowflake/index.js';
 export type { DecodedSnowflake, IdRange } from './core/ids.js';
-export type { IdAllocator, Readiness, SegmentState } from './allocator/types.js';
+export type { IdAllocator, Readiness, SegmentState, Serving } from './allocator/types.js';
 export { RedisStore } from './store/open.js';
 export { IdClient, type IdClientOptions } from './client/id-client.js';

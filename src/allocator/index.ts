@@ -15,6 +15,7 @@ import {
 import type { SegmentStore, TagMode, TagStore } from '../core/store-ports.js';
 import { SegmentAllocator, type SegmentOptions } from './segment.js';
 import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
+import { PING_TIMEOUT_MS, answersWithin, readinessOf } from './readiness.js';
 import type { AllocatorObserver, IdAllocator, Readiness, SegmentState } from './types.js';
 import type { DecodedSnowflake, IdRange } from '../core/ids.js';
 
@@ -41,6 +42,8 @@ export interface AllocatorOptions {
   readonly clock?: Clock;
   /** How often a snowflake tag's existence is checked again. @default 5000 */
   readonly modeRecheckMs?: number;
+  /** How long readiness waits for the store's ping (readiness.ts). @default 750 */
+  readonly pingTimeoutMs?: number;
 }
 
 interface KnownMode {
@@ -54,8 +57,10 @@ class Allocator implements IdAllocator {
   private readonly observer: AllocatorObserver;
   private readonly clock: Clock;
   private readonly recheckMs: number;
+  private readonly pingTimeoutMs: number;
 
   constructor(private readonly opts: AllocatorOptions) {
+    this.pingTimeoutMs = opts.pingTimeoutMs ?? PING_TIMEOUT_MS;
     this.observer = opts.observer ?? {};
     this.clock = opts.clock ?? systemClock;
     this.recheckMs = opts.modeRecheckMs ?? 5000;
@@ -192,14 +197,14 @@ class Allocator implements IdAllocator {
   }
 
   async readiness(): Promise<Readiness> {
-    if (!(await this.opts.store.ping()))
-      return { ready: false, reason: 'the store does not answer' };
-    // A node that holds a worker ID is ready even while that ID is still fenced (a
-    // fresh worker ID waits out one lease): segment tags serve meanwhile, and snowflake
-    // requests get 503 with Retry-After until the fence passes.
+    const storeAnswers = await answersWithin(this.opts.store.ping(), this.pingTimeoutMs);
     const s = this.opts.snowflake;
-    if (s === undefined || s.workerId !== undefined) return { ready: true };
-    return s.readiness();
+    return readinessOf({
+      storeAnswers,
+      buffered: this.segments.hasBuffered(),
+      ...(s === undefined ? {} : { snowflake: s.readiness() }),
+      snowflakeTags: [...this.modes.values()].some((m) => m.mode === 'snowflake'),
+    });
   }
 
   async close(): Promise<void> {

@@ -219,6 +219,12 @@ export class SegmentAllocator {
     };
   }
 
+  /** True while some tag's buffers hold an ID: this node can serve without the store. */
+  hasBuffered(): boolean {
+    for (const b of this.engine.entries.values()) if (b.available() > 0) return true;
+    return false;
+  }
+
   /** Tags the store has granted this node a segment of. */
   tags(): string[] {
     return this.engine.keys();

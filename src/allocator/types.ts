@@ -35,10 +35,19 @@ export interface SegmentState {
   readonly highWater: bigint | null;
 }
 
+/**
+ * What lets a ready node serve now, the strongest first: a store that answers (every
+ * tag), IDs in its segment buffers (the tags they belong to), or a snowflake worker ID
+ * minting (the snowflake tags it knows).
+ */
+export type Serving = 'store' | 'buffers' | 'snowflake';
+
 export interface Readiness {
   readonly ready: boolean;
   /** Why not, when not ready. */
   readonly reason?: string;
+  /** When ready, what it serves from (docs/fleet-readiness.md). */
+  readonly serving?: Serving;
 }
 
 /** The allocator as the service and library users see it. */
@@ -66,7 +75,11 @@ export interface IdAllocator {
   segmentTags(): string[];
   /** Decodes a snowflake ID of this node's layout. @throws IdAllocError INVALID_ARGUMENT */
   decodeSnowflake(id: string): DecodedSnowflake;
-  /** Ready to serve: the store answers and, when snowflake is on, a worker ID is held. */
+  /**
+   * Ready while it can serve IDs: the store answers, or a segment tag it serves has IDs
+   * in its buffers, or its snowflake worker ID is minting for a snowflake tag it knows.
+   * Not ready only when it can serve nothing; the reason says why each way failed.
+   */
   readiness(): Promise<Readiness>;
   /** Stops background work, releases the worker lease, closes nothing it did not open. */
   close(): Promise<void>;

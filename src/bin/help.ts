@@ -40,6 +40,8 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
   GRANT_LOG: 'append grant lines to this file instead of the log (no symlink; SIGHUP reopens)',
   WORKERS: 'processes sharing the port (auto: one per core); 1: no cluster',
   METRICS_MAX_TAGS: 'tags that get their own metric label; the rest pool under _other',
+  SHUTDOWN_DELAY_MS:
+    'on SIGTERM: keep serving this long after /readyz turned 503 (behind a balancer: > probe period × failures)',
 });
 
 /** The version in the package's own package.json (two levels up from src/bin or dist/bin). */

@@ -32,6 +32,8 @@ export interface NodeOptions {
   readonly logLevel: Config['LOG_LEVEL'];
   /** `WORKERS` */
   readonly workers: number;
+  /** `SHUTDOWN_DELAY_MS`: serving on after `/readyz` turned 503 at shutdown. */
+  readonly shutdownDelayMs: number;
 }
 
 /** What the admin script works with (cli/): the store and the settings its commands use. */
@@ -115,6 +117,7 @@ export function nodeOptions(c: Config): NodeOptions {
     metricsMaxTags: c.METRICS_MAX_TAGS,
     logLevel: c.LOG_LEVEL,
     workers: c.WORKERS,
+    shutdownDelayMs: c.SHUTDOWN_DELAY_MS,
   });
 }
 

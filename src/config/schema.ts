@@ -149,6 +149,11 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_.:@/-]{1,128}$/, { message: '1 to 128 of A-Z a-z 0-9 _ . : @ / -' })
     .optional(),
   GRANT_LOG: z.string().min(1).optional(),
+  /**
+   * On SIGTERM/SIGINT, how long the node keeps accepting and serving after `/readyz`
+   * turned 503, so a balancer sees it and stops routing first (docs/fleet-readiness.md).
+   */
+  SHUTDOWN_DELAY_MS: int(0, 600_000).default(0),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

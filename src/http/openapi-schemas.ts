@@ -146,7 +146,18 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     },
   },
   Health: object({ status: { const: 'ok' } }),
-  Ready: object({ status: { const: 'ready' } }),
+  Ready: object(
+    {
+      status: { const: 'ready' },
+      serving: {
+        type: 'string',
+        enum: ['store', 'buffers', 'snowflake'],
+        description:
+          'What the node serves from: the store (it answers), its buffered IDs or its snowflake worker ID (the store does not answer)',
+      },
+    },
+    { required: ['status'] },
+  ),
   StatusTag: object({
     name: ref('TagName'),
     mode: { type: 'string', enum: ['segment', 'snowflake'] },
@@ -164,7 +175,11 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
   Status: object({
     time: iso,
     startedAt: iso,
-    ready: object({ ready: { type: 'boolean' }, reason: nullable({ type: 'string' }) }),
+    ready: object({
+      ready: { type: 'boolean' },
+      reason: nullable({ type: 'string' }),
+      serving: nullable({ type: 'string', enum: ['store', 'buffers', 'snowflake'] }),
+    }),
     store: object({
       kind: {
         type: 'string',

@@ -261,7 +261,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
       [ROUTES.ready.openApiPath]: op(
         'getReady',
         'Readiness',
-        '200 when the store answers and the node holds a snowflake worker ID, and it is not shutting down.',
+        '200 while this node can serve IDs: the store answers, its buffers hold IDs, or its snowflake worker ID mints for a snowflake tag it knows. 503 with the reason while starting, draining (shutdown), after a fault of the embedded store or the grant log, or when it can serve nothing.',
         {
           security: [],
           responses: responses(ok('Ready', json('Ready')), 'Unavailable'),

@@ -9,6 +9,8 @@ import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
 import { sendError, type ErrorLocals } from './errors.js';
 import { ROUTES } from './routes.js';
 
+const READY = { status: 'ready' } as const;
+
 /** Lets every request through. */
 const open: RequestHandler = (_req, _res, next) => next();
 
@@ -29,7 +31,9 @@ export function opsRoutes(app: Express, ctx: RouteContext, metricsPublic: boolea
   app.get(ROUTES.ready.pattern, async (_req, res) => {
     const readiness = await ctx.ready.check();
     if (readiness.ready) {
-      sendOk(res, JSON_TYPE, '{"status":"ready"}');
+      // What it serves from: `buffers` or `snowflake` while the store does not answer.
+      const body = readiness.serving ? { status: 'ready', serving: readiness.serving } : READY;
+      sendOk(res, JSON_TYPE, JSON.stringify(body));
       return;
     }
     const message = `not ready: ${readiness.reason ?? 'the allocator is not ready'}`;

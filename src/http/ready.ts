@@ -1,19 +1,17 @@
 /**
- * Whether this node should get traffic (`GET /readyz`): the allocator is ready (store
- * answers, snowflake worker held) and the process is not shutting down. The last answer
- * also drives `idalloc_store_up`, so a scrape never waits on the store.
+ * Whether this node should get traffic (`GET /readyz`, docs/fleet-readiness.md): the node
+ * is up (not starting, not draining), no fault stops it for good (the embedded store's
+ * file gone, a grant log it cannot write), and the allocator can serve IDs in some way
+ * (the store answers, its buffers hold IDs, or its snowflake worker ID mints: see
+ * allocator/readiness.ts). The last answer also drives `idalloc_store_up` and
+ * `idalloc_ready`, so a scrape never waits on the store.
  */
 import type { IdAllocator, Readiness } from '../allocator/types.js';
 import type { Metrics } from '../observe/metrics/index.js';
 
 export interface ReadyStateOptions {
   readonly allocator: Pick<IdAllocator, 'readiness'>;
-  readonly metrics: Pick<Metrics, 'setStoreUp'>;
-  /**
-   * Whether the store answers; feeds `idalloc_store_up` apart from readiness (which also
-   * needs a snowflake worker). Without it the readiness answer is used.
-   */
-  readonly ping?: () => Promise<boolean>;
+  readonly metrics: Pick<Metrics, 'setStoreUp' | 'setReady'>;
   /**
    * Why the store will not serve again until restarted (the embedded store's file
    * deleted or replaced), once known: then that is the reason `/readyz` gives.
@@ -28,8 +26,22 @@ export interface ReadyStateOptions {
   readonly timeoutMs?: number;
 }
 
+/** Where a node is in its life: only an `up` node can be ready. */
+export type NodePhase = 'starting' | 'up' | 'draining';
+
+/** The answer while the node is not up yet (before it listens). */
+export const STARTING: Readiness = Object.freeze({
+  ready: false,
+  reason: 'starting: the node is not up yet',
+});
+/** The answer from the first moment of a shutdown (SIGTERM/SIGINT), for good. */
+export const DRAINING: Readiness = Object.freeze({
+  ready: false,
+  reason: 'draining: the node is shutting down',
+});
+
 export class ReadyState {
-  private stopping = false;
+  private phase: NodePhase = 'starting';
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: ReadyStateOptions) {
@@ -38,25 +50,49 @@ export class ReadyState {
 
   /** True once shutdown began: `/readyz` answers 503 from then on. */
   get shuttingDown(): boolean {
-    return this.stopping;
+    return this.phase === 'draining';
   }
 
-  /** Marks the start of shutdown (never undone). */
+  /** The node listens: from now on readiness is the allocator's (see {@link check}). */
+  markUp(): void {
+    if (this.phase === 'starting') this.phase = 'up';
+  }
+
+  /** Marks the start of shutdown (never undone): `idalloc_ready` 0 at once. */
   beginShutdown(): void {
-    this.stopping = true;
+    this.phase = 'draining';
+    this.opts.metrics.setReady(false);
   }
 
-  /** Asks the allocator (bounded by the timeout) and records whether the store is up. */
+  /**
+   * Asks the allocator (bounded by the timeout), records whether the store is up, and
+   * answers: starting, draining and a standing fault come before what the allocator says.
+   */
   async check(): Promise<Readiness> {
-    if (this.stopping) return { ready: false, reason: 'shutting down' };
-    const [readiness, storeUp] = await Promise.all([
-      this.bounded(this.opts.allocator.readiness(), (reason) => ({ ready: false, reason })),
-      this.opts.ping ? this.bounded(this.opts.ping(), () => false) : undefined,
-    ]);
-    this.opts.metrics.setStoreUp(storeUp ?? readiness.ready);
-    if (this.stopping) return { ready: false, reason: 'shutting down' };
+    const early = this.phaseAnswer();
+    if (early) return this.record(early);
+    const readiness = await this.bounded(this.opts.allocator.readiness(), (reason) => ({
+      ready: false,
+      reason,
+    }));
+    // The allocator tries the store first: it is ready from the store exactly when the
+    // store answered its ping (a second ping here would cost a probe another wait).
+    this.opts.metrics.setStoreUp(readiness.serving === 'store');
     const fault = this.opts.storeFault?.() ?? this.opts.grantLogFault?.();
-    return fault !== undefined ? { ready: false, reason: fault } : readiness;
+    const answer =
+      this.phaseAnswer() ?? (fault !== undefined ? { ready: false, reason: fault } : readiness);
+    return this.record(answer);
+  }
+
+  private phaseAnswer(): Readiness | undefined {
+    if (this.phase === 'starting') return STARTING;
+    if (this.phase === 'draining') return DRAINING;
+    return undefined;
+  }
+
+  private record(answer: Readiness): Readiness {
+    this.opts.metrics.setReady(answer.ready);
+    return answer;
   }
 
   /**

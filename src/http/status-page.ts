@@ -74,6 +74,7 @@ export const STATUS_PAGE = `<!doctype html>
   };
   const segment = (v) => v ? v.start + ' – ' + v.end + ' (next ' + v.next + ')' : '–';
   const rate = (n) => n >= 100 ? Math.round(n).toLocaleString() : n.toFixed(1);
+  const SERVING = { store: 'the store', buffers: 'its buffers (the store does not answer)', snowflake: 'its snowflake worker ID (the store does not answer)' };
 
   function cell(tr, field, value, num) {
     const td = document.createElement('td');
@@ -86,7 +87,7 @@ export const STATUS_PAGE = `<!doctype html>
   function render(s) {
     text($('updated'), 'updated ' + new Date(s.time).toLocaleTimeString() + ' · started ' + ago(s.startedAt));
     text($('ready'), s.ready.ready ? 'ready' : 'not ready', s.ready.ready ? 'big ok' : 'big bad');
-    text($('ready-reason'), s.ready.reason || '', 'sub');
+    text($('ready-reason'), s.ready.reason || (s.ready.serving ? 'serving from ' + (SERVING[s.ready.serving] || s.ready.serving) : ''), 'sub');
     text($('store'), s.store.kind + (s.store.up ? ' · up' : ' · down'), s.store.up ? 'big ok' : 'big bad');
     text($('store-detail'), s.store.durable ? 'durable' : 'not durable: can lose acknowledged writes', s.store.durable ? 'ok' : 'warn');
     const f = s.snowflake;

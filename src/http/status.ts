@@ -88,7 +88,7 @@ export function statusRoutes(app: Express, ctx: RouteContext, deps: StatusDeps):
     const body = {
       time: new Date().toISOString(),
       startedAt: iso(startedAt),
-      ready: { ready: ready.ready, reason: ready.reason ?? null },
+      ready: { ready: ready.ready, reason: ready.reason ?? null, serving: ready.serving ?? null },
       store: { kind: deps.storeKind, up: up === 1, durable: durable === 1 },
       snowflake: deps.snowflake
         ? {

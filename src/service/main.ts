@@ -1,7 +1,8 @@
 /**
  * The service process: configuration → logger → the node (node.ts) → serving, and a
- * graceful shutdown on SIGTERM/SIGINT (readiness 503, in-flight requests finish, then the
- * allocator and the store close; exit 0, forced after 10 s). SIGHUP reopens `GRANT_LOG`
+ * graceful shutdown on SIGTERM/SIGINT (readiness 503 at once, serving on for
+ * `SHUTDOWN_DELAY_MS`, then in-flight requests finish, the allocator and the store close;
+ * exit 0, forced 10 s after the delay). SIGHUP reopens `GRANT_LOG`
  * and nothing else. With `WORKERS=N` this process is the cluster primary
  * (cluster/primary.ts) and each worker process runs the node.
  */
@@ -15,7 +16,7 @@ import { runPrimary } from './cluster/primary.js';
 import { clusterWorkerMetrics } from './cluster/worker-metrics.js';
 import { ListenError, startNode, stopNode, type RunningNode } from './node.js';
 
-/** Longest a shutdown may take before the process exits anyway. */
+/** Longest a shutdown may take after `SHUTDOWN_DELAY_MS` before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 10_000;
 
 /** What SIGHUP does: reopen `GRANT_LOG` once there is one (see main). */
@@ -38,7 +39,8 @@ async function main(): Promise<void> {
   if (options.workers > 1 && cluster.isPrimary) {
     // WORKERS=N: this process only runs the workers (cluster/primary.ts); they run what follows.
     runPrimary({ workers: options.workers, host: options.listen.host }, logger, {
-      shutdownLimitMs: SHUTDOWN_LIMIT_MS,
+      // The workers' whole budget: each serves on for the delay before its limit starts.
+      shutdownLimitMs: options.shutdownDelayMs + SHUTDOWN_LIMIT_MS,
     });
     return;
   }
@@ -78,13 +80,21 @@ async function main(): Promise<void> {
       return;
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down: draining requests');
+    const delayMs = options.shutdownDelayMs;
+    logger.info(
+      { signal, shutdownDelayMs: delayMs },
+      delayMs > 0
+        ? `shutting down: not ready, serving on for ${delayMs} ms, then draining requests`
+        : 'shutting down: draining requests',
+    );
+    // The limit counts from the end of the delay: the delay is serving, not stopping.
+    const budget = delayMs + SHUTDOWN_LIMIT_MS;
     const limit = setTimeout(() => {
-      logger.error(`shutdown took longer than ${SHUTDOWN_LIMIT_MS} ms: exiting`);
+      logger.error(`shutdown took longer than ${budget} ms: exiting`);
       process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
+    }, budget);
     limit.unref();
-    void stopNode(node)
+    void stopNode(node, { delayMs })
       .then(() => {
         logger.info('shut down');
         process.exit(0);

@@ -3,8 +3,8 @@
  * allocator, readiness and the HTTP app, listening. {@link startNode} is the one way a
  * node is started — by the process (main.ts), by every cluster worker, and by the tests —
  * so what a test serves is what the service serves. {@link stopNode} undoes it in order:
- * readiness 503, the listener drained, the allocator closed (its worker lease released),
- * then the store and the grant log.
+ * readiness 503, serving on for the shutdown delay, the listener drained, the allocator
+ * closed (its worker lease released), then the store and the grant log.
  *
  * The process itself (signals, exit codes, the cluster primary) stays in main.ts.
  */
@@ -132,7 +132,6 @@ async function serve(
   const ready = new ReadyState({
     allocator,
     metrics,
-    ping: () => store.ping(),
     storeFault: () => store.fault,
     grantLogFault: () => grants.check(),
   });
@@ -170,6 +169,8 @@ async function serve(
     grants,
     snowflake,
   };
+  // Up: from now on /readyz says whether the allocator can serve (http/ready.ts).
+  ready.markUp();
   stopPolling.set(node, ready.poll(READY_POLL_MS));
   return node;
 }
@@ -179,6 +180,12 @@ const stopPolling = new WeakMap<RunningNode, () => void>();
 
 export interface StopOptions {
   /**
+   * How long the node keeps accepting and serving after `/readyz` turned 503
+   * (`SHUTDOWN_DELAY_MS`): a balancer's probes see the 503 and stop routing here before
+   * the listener closes. @default 0
+   */
+  readonly delayMs?: number;
+  /**
    * How long sockets idle at the start of the drain are left before they are closed.
    * @default 1000
    */
@@ -186,13 +193,17 @@ export interface StopOptions {
 }
 
 /**
- * Stops a node: `/readyz` 503 at once, the listener drained (see {@link drain}), the
- * allocator closed (it releases the snowflake worker lease), then the lease connection,
- * the store and the grant log.
+ * Stops a node: `/readyz` 503 at once, new connections still accepted and served for
+ * `delayMs` (each answer says `Connection: close`, so keep-alive clients reconnect — to
+ * another node once the balancer saw the 503), then the listener drained (see
+ * {@link drain}), the allocator closed (it releases the snowflake worker lease), then the
+ * lease connection, the store and the grant log.
  */
 export async function stopNode(node: RunningNode, opts: StopOptions = {}): Promise<void> {
   node.ready.beginShutdown();
   stopPolling.get(node)?.();
+  const delayMs = opts.delayMs ?? 0;
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   await drain(node.server, opts.idleGraceMs ?? IDLE_GRACE_MS);
   await node.allocator.close(); // also releases the snowflake worker lease
   await node.snowflake.close();

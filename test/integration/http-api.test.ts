@@ -285,7 +285,8 @@ describe('HTTP API', () => {
     it('answers /readyz 200 while the store answers', async () => {
       const a = await get(svc, '/readyz');
       expect(a.status).toBe(200);
-      expect(a.json()).toEqual({ status: 'ready' });
+      // Issue 17: the answer names what the node serves from.
+      expect(a.json()).toEqual({ status: 'ready', serving: 'store' });
     });
 
     it('answers unknown routes 404 NOT_FOUND as JSON', async () => {

@@ -80,6 +80,8 @@ describe('GET /metrics', () => {
         idalloc_tag_ids_left: 'gauge',
         idalloc_http_refused_total: 'counter',
         http_request_duration_seconds: 'histogram',
+        // Issue 17: whether the last readiness check found the node ready.
+        idalloc_ready: 'gauge',
       },
     );
   });
@@ -144,6 +146,7 @@ describe('GET /metrics', () => {
 
   it('reports the store and snowflake gauges', () => {
     expect(find(e, 'idalloc_store_up')[0]?.value).toBe(1);
+    expect(find(e, 'idalloc_ready')[0]?.value).toBe(1);
     expect(find(e, 'idalloc_store_durable')[0]?.value).toBe(0);
     // The node's pinned worker (SNOWFLAKE_WORKER_ID=3), as the service reports it.
     expect(find(e, 'idalloc_snowflake_worker_id')[0]?.value).toBe(3);

@@ -122,7 +122,7 @@ describe('library snowflake option', () => {
       const b = await ids.next('events');
       expect(b > a).toBe(true);
       expect(ids.decodeSnowflake(String(b))).toMatchObject({ workerId: 5 });
-      expect(await ids.readiness()).toEqual({ ready: true });
+      expect(await ids.readiness()).toEqual({ ready: true, serving: 'store' });
     } finally {
       await ids.close();
       await admin.close();
@@ -134,7 +134,7 @@ describe('library snowflake option', () => {
     const ids = await createAllocator({ redis: url, keyPrefix, snowflake: { leaseMs: 3000 } });
     const probe = new Redis(url);
     try {
-      expect(await ids.readiness()).toEqual({ ready: true });
+      expect(await ids.readiness()).toEqual({ ready: true, serving: 'store' });
       const leases = await probe.keys(`${keyPrefix}worker:*`);
       expect(leases.some((k) => !k.endsWith(':horizon'))).toBe(true);
     } finally {

@@ -91,6 +91,7 @@ export function afterEvents(): Metrics {
   m.requestRefused('WEIRD');
   m.setStoreUp(true);
   m.setStoreDurable(true);
+  m.setReady(true);
   m.watchSnowflakeWorker(() => 7);
   return m;
 }

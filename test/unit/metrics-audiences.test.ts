@@ -41,6 +41,9 @@ const DECLARATIONS = Object.freeze([
   '# TYPE idalloc_ids_skipped_total counter',
   "# HELP idalloc_tag_ids_left IDs of a tag left above the last one granted to this node, up to the tag's max.",
   '# TYPE idalloc_tag_ids_left gauge',
+  // Issue 17: added after the split, at the end (node.ts).
+  '# HELP idalloc_ready Whether this node was ready at the last readiness check (1) or not (0): starting, draining, or able to serve nothing.',
+  '# TYPE idalloc_ready gauge',
 ]);
 
 /** Labels, cluster aggregator and histogram buckets of each series. */
@@ -49,6 +52,7 @@ const SHAPES = Object.freeze([
   'idalloc_http_refused_total labels=code aggregator=sum',
   'idalloc_ids_issued_total labels=tag,mode aggregator=sum',
   'idalloc_ids_skipped_total labels=tag,reason aggregator=sum',
+  'idalloc_ready labels= aggregator=min',
   'idalloc_segment_fetch_duration_seconds labels=outcome aggregator=sum buckets=0.0005,0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5',
   'idalloc_segment_fetches_total labels=tag,outcome aggregator=sum',
   'idalloc_segment_remaining_ids labels=tag,buffer aggregator=sum',
@@ -72,6 +76,7 @@ const FRESH = Object.freeze([
   'idalloc_http_refused_total{code="UNAUTHORIZED"} 0',
   'idalloc_http_refused_total{code="UNAVAILABLE"} 0',
   'idalloc_http_refused_total{code="WRONG_MODE"} 0',
+  'idalloc_ready 0',
   'idalloc_snowflake_clock_backwards_total{outcome="refused"} 0',
   'idalloc_snowflake_clock_backwards_total{outcome="waited"} 0',
   'idalloc_snowflake_worker_id -1',
@@ -97,6 +102,7 @@ const AFTER_EVENTS = Object.freeze([
   'idalloc_ids_issued_total{tag="s",mode="snowflake"} 3',
   'idalloc_ids_skipped_total{tag="_unserved",reason="shutdown_remainder"} 1',
   'idalloc_ids_skipped_total{tag="a",reason="fence"} 4',
+  'idalloc_ready 1',
   'idalloc_segment_fetch_duration_seconds_count{outcome="discarded"} 1',
   'idalloc_segment_fetch_duration_seconds_count{outcome="error"} 1',
   'idalloc_segment_fetch_duration_seconds_count{outcome="ok"} 1',

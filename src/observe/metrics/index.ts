@@ -5,6 +5,7 @@
  * - tags.ts       a tag's owner: IDs issued, IDs skipped (gaps), IDs left before max
  * - segments.ts   whoever tunes steps: fetches, fetch time, buffers, steps, waits
  * - store.ts      the operator's alerts on the store: up, durable, regressions
+ * - node.ts       the operator's view of the node: ready or not (starting, draining, nothing to serve)
  * - snowflake.ts  the operator of snowflake tags: the worker ID held, clock steps back
  * - http.ts       the service's latency and refusals
  * - labels.ts     not an audience: the bounded tag label every per-tag series uses
@@ -21,6 +22,7 @@ import { httpSeries } from './http.js';
 import { DEFAULT_MAX_TAGS, tagLabeller } from './labels.js';
 import { segmentSeries } from './segments.js';
 import { snowflakeSeries } from './snowflake.js';
+import { nodeSeries } from './node.js';
 import { storeSeries } from './store.js';
 import { gapSeries, issuedSeries } from './tags.js';
 
@@ -66,6 +68,8 @@ export interface Metrics {
   requestObserver(method: string, route: string, statusCode: number): (seconds: number) => void;
   setStoreUp(up: boolean): void;
   setStoreDurable(durable: boolean): void;
+  /** Whether the last readiness check found this node ready (`idalloc_ready`). */
+  setReady(ready: boolean): void;
   /**
    * Where `idalloc_snowflake_worker_id` is read at scrape time: the worker ID held now,
    * or undefined for none (reported as -1).
@@ -92,6 +96,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const snowflake = snowflakeSeries(registry);
   const http = httpSeries(registry);
   const gaps = gapSeries(registry, tags);
+  const node = nodeSeries(registry);
 
   const observer: AllocatorObserver = Object.freeze({
     ...gaps,
@@ -112,6 +117,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     requestRefused: http.requestRefused,
     setStoreUp: store.setStoreUp,
     setStoreDurable: store.setStoreDurable,
+    setReady: node.setReady,
     watchSnowflakeWorker: snowflake.watchSnowflakeWorker,
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
