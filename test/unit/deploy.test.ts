@@ -300,6 +300,24 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('the backup outcome in docker-compose.yml', () => {
+  it('reaches Prometheus: status file -> node-exporter textfile directory -> scrape job', () => {
+    const compose = read('docker-compose.yml');
+    const backup = compose.slice(
+      compose.indexOf('\n  backup:'),
+      compose.indexOf('\n  node-exporter:'),
+    );
+    const status = /--status-file (\S+\.prom)\b/.exec(backup)?.[1];
+    expect(status, 'the backup loop passes --status-file FILE.prom').toBeDefined();
+    expect(backup).toMatch(/working_dir: \/app\/data/);
+    expect(backup).toMatch(/- tag-backups:\/app\/data/);
+    const exporter = compose.slice(compose.indexOf('\n  node-exporter:'));
+    const dir = /--collector\.textfile\.directory=(\S+)/.exec(exporter)?.[1];
+    expect(exporter).toContain(`- tag-backups:${dir}:ro`);
+    expect(read('deploy/prometheus/prometheus.yml')).toMatch(/- node-exporter:9100/);
+  });
+});
+
 describe('the scrape of a node with API_TOKENS set', () => {
   it('sends the bearer token from the file compose fills with METRICS_TOKEN or API_TOKENS', () => {
     const prometheus = read('deploy/prometheus/prometheus.yml');
