@@ -66,7 +66,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('tag export --status-file', () => {
+// Up to three admin processes a test: room for a loaded 2-core machine.
+describe('tag export --status-file', { timeout: 90_000 }, () => {
   // One sequence: success, failures after it, success again (each step needs the last).
   let success: Record<string, number>;
   let goodExport: string;
