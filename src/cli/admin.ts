@@ -29,6 +29,7 @@ import {
 } from './output.js';
 import { parseTagFile, TagFileError, type TagFile } from './tag-file.js';
 import { STORE_LOST_MS, StoreLost, untilStoreLost } from './import-checks.js';
+import { withBackupStatus } from './backup-status.js';
 import { ExportRefused, readExportFile, runExport, runImport } from './transfer.js';
 import { importLayout, importWorkers, runReleaseImported } from './worker-transfer.js';
 import { InputError } from './bounded-input.js';
@@ -71,6 +72,22 @@ async function runAdmin(
     io.out(USAGE);
     return 0;
   }
+  if (command.kind === 'export' && command.statusFile !== undefined) {
+    // Recorded whatever happens below, a store that cannot be reached included.
+    return withBackupStatus(command.statusFile, io.err, (written) =>
+      runCommand(command, env, io, written),
+    );
+  }
+  return runCommand(command, env, io);
+}
+
+/** Runs a parsed command against the store; `written` is told the tags an export wrote. */
+async function runCommand(
+  command: Exclude<AdminCommand, { kind: 'help' }>,
+  env: Readonly<Record<string, string | undefined>>,
+  io: Io,
+  written?: (tags: number) => void,
+): Promise<number> {
   const asJson = command.json;
   // The whole file is checked before any store is opened: a bad one writes nothing.
   let file: TagFile | undefined;
@@ -130,7 +147,7 @@ async function runAdmin(
       );
       return layoutDiffers ? 1 : code;
     }
-    return await execute(command, store, options, io);
+    return await execute(command, store, options, io, written);
   } catch (err) {
     const failure = toFailure(err);
     io.err(
@@ -186,6 +203,7 @@ async function execute(
   store: OpenedStore,
   options: AdminOptions,
   io: Io,
+  written?: (tags: number) => void,
 ): Promise<number> {
   const print = (human: string, machine: unknown) => io.out(command.json ? json(machine) : human);
   switch (command.kind) {
@@ -223,7 +241,7 @@ async function execute(
     case 'bump-all':
       return bumpAll(store, command.by, command.json, io);
     case 'export':
-      return runExport(store, options, command, io);
+      return runExport(store, options, { ...command, ...(written ? { written } : {}) }, io);
     case 'release-imported':
       return runReleaseImported(store, options, command, io);
     case 'delete': {

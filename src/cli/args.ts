@@ -33,6 +33,8 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
   tag bump --all --by N                 every segment tag (after a store restore or failover)
   tag delete <name> --yes
   tag export [--out FILE [--force]]     every tag and tombstone with its next, as JSON
+        [--status-file FILE.prom]       with --out: record the outcome (failed or not) for
+                                        Prometheus (node_exporter textfile collector)
         [--move]                        first mark this store moved: it grants no new
                                         snowflake worker ID (held leases still renew)
   tag import FILE [--gap N] [--dry-run] restore an export: missing tags created at next + gap,
@@ -91,6 +93,8 @@ export type AdminCommand =
       readonly force: boolean;
       /** Mark the store moved first: no new snowflake worker ID claim is granted on it. */
       readonly move: boolean;
+      /** Where the outcome is recorded for Prometheus (cli/backup-status.ts). */
+      readonly statusFile?: string;
     }
   | {
       readonly kind: 'import';
@@ -121,6 +125,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   force: { type: 'boolean' },
   move: { type: 'boolean' },
+  'status-file': { type: 'string' },
   'worker-hold': { type: 'string' },
 } as const;
 
@@ -135,7 +140,7 @@ const ALLOWED: Readonly<Record<string, readonly Flag[]>> = {
   update: ['step', 'max', 'gap', 'description'],
   bump: ['to', 'by', 'all'],
   delete: ['yes'],
-  export: ['out', 'force', 'move'],
+  export: ['out', 'force', 'move', 'status-file'],
   import: ['gap', 'dry-run', 'worker-hold'],
 };
 
@@ -195,12 +200,18 @@ function build(sub: string, name: string | undefined, v: Values, json: boolean):
     if (name !== undefined) throw new UsageError(`unexpected argument '${name}'`);
     if (v.out === '') throw new UsageError('--out needs a file name');
     if (v.force && v.out === undefined) throw new UsageError('--force goes with --out FILE');
+    const status = v['status-file'];
+    if (status === '') throw new UsageError('--status-file needs a file name');
+    if (status !== undefined && v.out === undefined) {
+      throw new UsageError('--status-file goes with --out FILE');
+    }
     return {
       kind: 'export',
       json,
       force: v.force === true,
       move: v.move === true,
       ...(v.out === undefined ? {} : { out: v.out }),
+      ...(status === undefined ? {} : { statusFile: status }),
     };
   }
   if (sub === 'import') {

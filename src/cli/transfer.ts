@@ -150,7 +150,14 @@ export class ExportRefused extends Error {
 export async function runExport(
   store: OpenedStore,
   options: AdminOptions,
-  opts: { out?: string; force: boolean; move?: boolean; json: boolean },
+  opts: {
+    out?: string;
+    force: boolean;
+    move?: boolean;
+    json: boolean;
+    /** Told the live tags written, once the file at `out` is in place (backup-status.ts). */
+    written?: (tags: number) => void;
+  },
   io: Io,
 ): Promise<number> {
   const { out, json: asJson } = opts;
@@ -183,6 +190,7 @@ export async function runExport(
     throw new Error(`cannot write the export to ${out}: ${why}`);
   }
   const tags = exported.records.filter((r) => r.state === 'live').length;
+  opts.written?.(tags);
   const tombstones = exported.records.length - tags;
   const held = workers.filter((w) => w.holder !== undefined).length;
   const summary = {

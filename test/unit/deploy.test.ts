@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SKIP_REASONS } from '../../src/core/grant-log.js';
+import { REFUSED_CODES } from '../../src/observe/metrics/http.js';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -49,6 +51,15 @@ const SPEC_METRICS: Readonly<Record<string, MetricSpec>> = {
     type: 'histogram',
     labels: { method: null, route: null, status_code: null },
   },
+  idalloc_http_refused_total: { type: 'counter', labels: { code: REFUSED_CODES } },
+  idalloc_ids_skipped_total: { type: 'counter', labels: { tag: null, reason: SKIP_REASONS } },
+  idalloc_tag_ids_left: { type: 'gauge', labels: { tag: null } },
+  // Not the service's: the status file of `tag export --status-file` (cli/backup-status.ts),
+  // read by node_exporter's textfile collector (docs/monitoring.md).
+  idalloc_backup_last_attempt_timestamp_seconds: { type: 'gauge', labels: {} },
+  idalloc_backup_last_success_timestamp_seconds: { type: 'gauge', labels: {} },
+  idalloc_backup_last_ok: { type: 'gauge', labels: {} },
+  idalloc_backup_tags: { type: 'gauge', labels: {} },
 };
 
 /** Labels Prometheus attaches to every scraped series. */
@@ -119,6 +130,7 @@ interface Dashboard {
   readonly templating?: {
     list: readonly {
       name: string;
+      type?: string;
       datasource?: { uid?: string };
       query?: string | { query?: string };
       definition?: string;
@@ -208,14 +220,47 @@ describe('the Grafana dashboard', () => {
     expect(clashes).toEqual([]);
   });
 
-  it('queries the provisioned Prometheus data source by its uid', () => {
+  it('names no fixed data source uid: every query goes through the datasource variable', () => {
+    // Walk the whole JSON: any `datasource` object, wherever Grafana may read one.
+    const uids: unknown[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node !== null && typeof node === 'object') {
+        for (const [key, value] of Object.entries(node)) {
+          if (key === 'datasource' && value !== null && typeof value === 'object') {
+            uids.push((value as { uid?: unknown }).uid);
+          } else walk(value);
+        }
+      }
+    };
+    walk(dashboard);
+    expect(uids.length).toBeGreaterThan(allPanels.length);
+    expect(new Set(uids)).toEqual(new Set(['${datasource}']));
     expect(datasourceUid).toBeTruthy();
-    const uids = [
-      ...allPanels.filter((p) => p.type !== 'row').map((p) => p.datasource?.uid),
-      ...allPanels.flatMap((p) => (p.targets ?? []).map((t) => t.datasource?.uid)),
-      ...(dashboard.templating?.list ?? []).map((v) => v.datasource?.uid),
-    ];
-    expect(new Set(uids)).toEqual(new Set([datasourceUid]));
+    expect(JSON.stringify(dashboard)).not.toContain(datasourceUid);
+    const variable = dashboard.templating?.list.find((v) => v.name === 'datasource');
+    expect(variable).toMatchObject({ type: 'datasource', query: 'prometheus' });
+    // Provisioned, the variable picks the compose stack's Prometheus as the default one.
+    expect(read('deploy/grafana/provisioning/datasources/prometheus.yml')).toMatch(
+      /^\s*isDefault: true\s*$/m,
+    );
+  });
+
+  it('has a panel for each failure issue 17 names', () => {
+    const text = dashboardExprs().join('\n');
+    for (const needle of [
+      'idalloc_tag_ids_left',
+      'predict_linear(',
+      'idalloc_ids_skipped_total',
+      'reason="fence"',
+      'idalloc_http_refused_total',
+      'idalloc_snowflake_worker_id{instance=~"$instance"} == -1',
+      'idalloc_store_durable{instance=~"$instance"} == 0',
+      'idalloc_backup_last_ok',
+      'idalloc_backup_last_success_timestamp_seconds',
+    ]) {
+      expect(text, needle).toContain(needle);
+    }
   });
 
   it('uses only the metrics, labels and label values of docs/design.md §9', () => {
@@ -252,6 +297,24 @@ describe('docker-compose.yml', () => {
     expect(nodes.length).toBeGreaterThanOrEqual(2);
     expect(targets).toEqual(nodes);
     expect(read('Dockerfile')).toMatch(/^EXPOSE 8080$/m);
+  });
+});
+
+describe('the backup outcome in docker-compose.yml', () => {
+  it('reaches Prometheus: status file -> node-exporter textfile directory -> scrape job', () => {
+    const compose = read('docker-compose.yml');
+    const backup = compose.slice(
+      compose.indexOf('\n  backup:'),
+      compose.indexOf('\n  node-exporter:'),
+    );
+    const status = /--status-file (\S+\.prom)\b/.exec(backup)?.[1];
+    expect(status, 'the backup loop passes --status-file FILE.prom').toBeDefined();
+    expect(backup).toMatch(/working_dir: \/app\/data/);
+    expect(backup).toMatch(/- tag-backups:\/app\/data/);
+    const exporter = compose.slice(compose.indexOf('\n  node-exporter:'));
+    const dir = /--collector\.textfile\.directory=(\S+)/.exec(exporter)?.[1];
+    expect(exporter).toContain(`- tag-backups:${dir}:ro`);
+    expect(read('deploy/prometheus/prometheus.yml')).toMatch(/- node-exporter:9100/);
   });
 });
 
