@@ -43,7 +43,11 @@ const CASES: readonly (readonly [string, string, RegExp])[] = [
     /\(timed out after 2000 ms\)$/,
   ],
   ['connect ETIMEDOUT', 'timeout', /\(timed out\)$/],
-  ["not connected within 1000 ms (status 'reconnecting')", 'timeout', /after 1000 ms\)$/],
+  [
+    "not connected within 1000 ms (status 'reconnecting')",
+    'unreachable',
+    /\(not connected within 1000 ms; reconnecting\)$/,
+  ],
   [
     "READONLY You can't write against a read only replica.",
     'refused',

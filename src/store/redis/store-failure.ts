@@ -25,8 +25,10 @@ const REFUSED_FOR_NOW: Readonly<Record<string, string>> = {
  * list taken from the `new Error(` texts of node_modules/ioredis/built) and the socket
  * errors of Node. ioredis reconnects by itself after every one of them.
  */
-const UNREACHABLE: readonly (readonly [RegExp, string])[] = [
+const UNREACHABLE: readonly (readonly [RegExp, string | ((m: RegExpExecArray) => string)])[] = [
   [/ECONNREFUSED/, 'connection refused; reconnecting'],
+  // client.ts whenReady: the allocation waited for a reconnect that did not come.
+  [/not connected within (\d+) ms/, (m) => `not connected within ${m[1]} ms; reconnecting`],
   [/ENOTFOUND|EAI_AGAIN/, 'host name not found; reconnecting'],
   [/EHOSTUNREACH|ENETUNREACH/, 'host unreachable; reconnecting'],
   [/None of startup nodes is available/, 'no cluster node answers; reconnecting'],
@@ -39,9 +41,8 @@ const UNREACHABLE: readonly (readonly [RegExp, string])[] = [
   ],
 ];
 
-/** Timeouts: the command's, the socket's silence, the connect, the wait for a reconnect. */
-const TIMED_OUT =
-  /Command timed out|Socket timeout|ETIMEDOUT|^timeout$|not connected within|timed out/i;
+/** Timeouts: the command's, the socket's silence, the connect. */
+const TIMED_OUT = /Command timed out|Socket timeout|ETIMEDOUT|^timeout$|timed out/i;
 
 /** The class of a failure, as the docs (docs/errors-and-logs.md) list them. */
 export type StoreFailureClass = 'refused' | 'script' | 'answered' | 'timeout' | 'unreachable';
@@ -90,7 +91,12 @@ export function describe(raw: string, what: string): { kind: StoreFailureClass; 
     return { kind: 'timeout', message: `the store did not answer ${what} (timed out${after})` };
   }
   // Anything else is a failure nobody foresaw: still "try again", its text in the log.
-  const reason =
-    UNREACHABLE.find(([pattern]) => pattern.test(raw))?.[1] ?? 'a client failure; see the log';
+  let reason = 'a client failure; see the log';
+  for (const [pattern, words] of UNREACHABLE) {
+    const m = pattern.exec(raw);
+    if (m === null) continue;
+    reason = typeof words === 'string' ? words : words(m);
+    break;
+  }
   return { kind: 'unreachable', message: `the store did not answer ${what} (${reason})` };
 }
