@@ -71,6 +71,12 @@ async function runAdmin(
     io.out(USAGE);
     return 0;
   }
+  if (command.kind === 'version') {
+    // The package's version, read as `idalloc --version` reads it (bin/help.ts).
+    const { serviceVersion } = await import('../bin/help.js');
+    io.out(`${serviceVersion('idalloc-admin')}\n`);
+    return 0;
+  }
   const asJson = command.json;
   // The whole file is checked before any store is opened: a bad one writes nothing.
   let file: TagFile | undefined;
@@ -182,7 +188,7 @@ async function reach(store: OpenedStore, options: AdminOptions): Promise<void> {
 }
 
 async function execute(
-  command: Exclude<AdminCommand, { kind: 'help' | 'import' }>,
+  command: Exclude<AdminCommand, { kind: 'help' | 'version' | 'import' }>,
   store: OpenedStore,
   options: AdminOptions,
   io: Io,
