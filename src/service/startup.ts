@@ -33,11 +33,7 @@ export async function checkStore(
   logger: Logger,
   metrics: Metrics,
 ): Promise<void> {
-  // One line when an outage starts and ends, a summary a minute between (not a line per
-  // reconnect attempt, about two a second).
-  const outages = new OutageLog({ subject: 'store connection', log: logger });
-  store.onConnectionError((err, connection) => outages.error(err, connection));
-  store.onConnectionReady((connection) => outages.ready(connection));
+  logOutages(store, logger);
   let report: DurabilityReport | undefined;
   let why: string;
   try {
@@ -68,6 +64,20 @@ export async function checkStore(
     { problems: report?.problems, unchecked: report?.unchecked, notes: report?.notes },
     `the store can lose acknowledged writes (idalloc_store_durable 0): ${why}`,
   );
+}
+
+/**
+ * Logs the store's connection outages: one line when one starts and ends, a summary
+ * every `summaryEveryMs` between (not a line per reconnect attempt, about two a second).
+ */
+export function logOutages(
+  store: Pick<OpenedStore, 'onConnectionError' | 'onConnectionReady'>,
+  logger: Logger,
+  summaryEveryMs = 60_000,
+): void {
+  const outages = new OutageLog({ subject: 'store connection', log: logger, summaryEveryMs });
+  store.onConnectionError((err, connection) => outages.error(err, connection));
+  store.onConnectionReady((connection) => outages.ready(connection));
 }
 
 /** The snowflake generator of this node, started, and what closes its own connection. */

@@ -4,19 +4,25 @@
  * text stays in the log line, as `storeError`); and the outage is a line when it starts
  * and one when it ends, not a warning per reconnect attempt (about two a second before).
  */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { logOutages } from '../../src/service/startup.js';
+import type { RedisStore } from '../../src/store/redis/store.js';
 import { CLIENT_WORDS } from '../support/client-words.js';
 import { startService, type LogLine, type TestService } from '../support/http.js';
 import { RedisServer } from '../support/redis-server.js';
-import { segmentTag } from '../support/store.js';
+import { segmentTag, testStore } from '../support/store.js';
 import { pause, waitUntil } from '../support/wait.js';
 
 let server: RedisServer | undefined;
 let svc: TestService | undefined;
+let store: RedisStore | undefined;
 afterEach(async () => {
   await svc?.close();
+  await store?.close();
   await server?.dispose();
-  svc = server = undefined;
+  svc = server = store = undefined;
 });
 
 const WARN = 40;
@@ -94,5 +100,45 @@ describe('a Redis outage under a running node', () => {
 
     // Back: the tag is served again.
     await waitUntil(async () => (await fetch(`${svc!.base}/v1/ids/order`)).status === 200, 'IDs');
+  });
+
+  it('a longer outage gets a summary per interval (here 1 s), with the errors since and the last one', async () => {
+    server = await RedisServer.start();
+    store = testStore(server.url);
+    const logs: LogLine[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) {
+          if (line) logs.push(JSON.parse(line) as LogLine);
+        }
+        done();
+      },
+    });
+    logOutages(store, pino({ level: 'debug' }, sink), 1000);
+    expect(await store.ping()).toBe(true);
+    await server.stop();
+    const t0 = Date.now();
+    // The client keeps trying (backoff up to 2 s): a summary follows within a few seconds.
+    await waitUntil(
+      () => logs.some((l) => l.msg.startsWith('store connection still down')),
+      'a summary line',
+      15_000,
+    );
+    const summary = logs.find((l) => l.msg.startsWith('store connection still down'))!;
+    expect(summary).toMatchObject({
+      level: WARN,
+      errors: expect.any(Number),
+      lastError: expect.any(String),
+    });
+    expect(summary.downMs as number).toBeGreaterThanOrEqual(1000);
+    expect(summary.downMs as number).toBeLessThanOrEqual(Date.now() - t0 + 1000);
+    // No more lines than one per second of the outage, plus its first.
+    const down = Date.now() - t0;
+    await server.start();
+    await waitUntil(() => logs.some((l) => l.msg.startsWith('store connection back')), 'back');
+    const lines = connectionLines(logs, 0);
+    expect(lines[0]!.msg).toBe('store connection lost: reconnecting');
+    expect(lines.at(-1)!.msg).toMatch(/^store connection back after \d+ s$/);
+    expect(lines.length).toBeLessThanOrEqual(2 + Math.ceil(down / 1000) + 2);
   });
 });
