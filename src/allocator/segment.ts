@@ -137,6 +137,7 @@ export class SegmentAllocator {
           : unavailable(
               `no IDs for tag '${tag}' within ${this.opts.fetchTimeoutMs} ms: ${last ? last.message : 'the store did not grant a segment in time'}`,
               last?.retryAfterSeconds ?? 1,
+              last, // for the log line: the store client's own text (core/errors.ts)
             ),
       asError: (tag, err) => this.asError(tag, err),
       // IDs that left the buffers for nobody: in the grant log as remainders too.

@@ -45,11 +45,16 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** The version in the package's own package.json (two levels up from src/bin or dist/bin). */
-export function serviceVersion(): string {
+export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version?: unknown;
   };
-  return `idalloc ${typeof pkg.version === 'string' ? pkg.version : 'unknown'}`;
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+/** `idalloc --version`: the bin and the package version (`idalloc-admin --version` too). */
+export function serviceVersion(bin = 'idalloc'): string {
+  return `${bin} ${packageVersion()}`;
 }
 
 export function serviceHelp(): string {

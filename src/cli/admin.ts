@@ -72,6 +72,12 @@ async function runAdmin(
     io.out(USAGE);
     return 0;
   }
+  if (command.kind === 'version') {
+    // The package's version, read as `idalloc --version` reads it (bin/help.ts).
+    const { serviceVersion } = await import('../bin/help.js');
+    io.out(`${serviceVersion('idalloc-admin')}\n`);
+    return 0;
+  }
   if (command.kind === 'export' && command.statusFile !== undefined) {
     // Recorded whatever happens below, a store that cannot be reached included.
     return withBackupStatus(command.statusFile, io.err, (written) =>
@@ -83,7 +89,7 @@ async function runAdmin(
 
 /** Runs a parsed command against the store; `written` is told the tags an export wrote. */
 async function runCommand(
-  command: Exclude<AdminCommand, { kind: 'help' }>,
+  command: Exclude<AdminCommand, { kind: 'help' } | { kind: 'version' }>,
   env: Readonly<Record<string, string | undefined>>,
   io: Io,
   written?: (tags: number) => void,
@@ -199,7 +205,7 @@ async function reach(store: OpenedStore, options: AdminOptions): Promise<void> {
 }
 
 async function execute(
-  command: Exclude<AdminCommand, { kind: 'help' | 'import' }>,
+  command: Exclude<AdminCommand, { kind: 'help' | 'version' | 'import' }>,
   store: OpenedStore,
   options: AdminOptions,
   io: Io,

@@ -51,6 +51,7 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
 /** `--help`: the synopsis and what applies to every command. */
 export const USAGE = `${SYNOPSIS}
 Every command takes --json (machine-readable output, IDs as strings).
+idalloc-admin --version (or -v) prints the package version; --help (or -h) this text.
 Exit codes: 0 done, 1 refused or failed, 2 usage error.
 The store is the service's: REDIS_URL (or REDIS_SENTINELS + REDIS_SENTINEL_MASTER, or
 REDIS_CLUSTER_NODES) and KEY_PREFIX; with none of them, the embedded store in DATA_DIR.
@@ -67,6 +68,7 @@ export type CreateRequest = Omit<CreateTagInput, 'gap'> & { readonly gap?: bigin
 /** A parsed admin command. */
 export type AdminCommand =
   | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
   | { readonly kind: 'create'; readonly json: boolean; readonly input: CreateRequest }
   | { readonly kind: 'list'; readonly json: boolean }
   | { readonly kind: 'show'; readonly json: boolean; readonly name: string }
@@ -111,6 +113,7 @@ export type AdminCommand =
 const OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
   mode: { type: 'string' },
   step: { type: 'string' },
   start: { type: 'string' },
@@ -162,6 +165,7 @@ export function parseCommand(argv: readonly string[]): AdminCommand {
     throw new UsageError(parseArgsMessage(err));
   }
   if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
   const [group, sub, name, ...extra] = positionals;
   if (group === undefined) throw new UsageError('no command given');
   if (group === 'worker') return buildWorker(sub, name, values);

@@ -51,10 +51,29 @@ export function isIdAllocError(err: unknown, code?: ErrorCode): err is IdAllocEr
  */
 export function errorLogFields(
   err: unknown,
-): { error: { code: ErrorCode; message: string } } | { err: unknown } {
-  return err instanceof IdAllocError && err.code !== ErrorCode.INTERNAL
-    ? { error: { code: err.code, message: err.message } }
-    : { err };
+): { error: { code: ErrorCode; message: string; storeError?: string } } | { err: unknown } {
+  if (!(err instanceof IdAllocError) || err.code === ErrorCode.INTERNAL) return { err };
+  const storeError = storeErrorOf(err);
+  return {
+    error: {
+      code: err.code,
+      message: err.message,
+      ...(storeError === undefined ? {} : { storeError }),
+    },
+  };
+}
+
+/**
+ * The store client's own text behind an error (`details.storeError`, set where a
+ * store's failure is put in idalloc's words), looked for along the `cause` chain: for
+ * the log line only, never for a caller (docs/errors-and-logs.md).
+ */
+export function storeErrorOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const text = e instanceof IdAllocError ? e.details.storeError : undefined;
+    if (typeof text === 'string') return text;
+  }
+  return undefined;
 }
 
 export const invalidArgument = (message: string, details?: Record<string, unknown>) =>

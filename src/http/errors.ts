@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { ErrorCode, IdAllocError } from '../core/errors.js';
+import { ErrorCode, IdAllocError, storeErrorOf } from '../core/errors.js';
 import { censorUrl } from '../observe/logger.js';
 import { closeIfDraining } from './context.js';
 import { refusalCode, type RefusalLog } from './refusals.js';
@@ -140,7 +140,8 @@ export function sendError(res: ServerResponse, e: Omit<HttpError, 'internal'>): 
 
 /** Marks a response so the request log says what went wrong. */
 export interface ErrorLocals {
-  error?: { code: string; message: string };
+  /** `storeError`: the store client's own text, for the log line only (never sent). */
+  error?: { code: string; message: string; storeError?: string };
 }
 
 /** What an error answer and its log line say about the request. */
@@ -167,10 +168,17 @@ export function answerError(
 ): void {
   const e = toHttpError(err);
   const message = e.internal ? `internal error (request ${req.id})` : e.message;
-  if (res.locals) res.locals.error = { code: e.code, message };
+  const storeError = e.internal ? undefined : storeErrorOf(err);
+  if (res.locals) {
+    res.locals.error = {
+      code: e.code,
+      message,
+      ...(storeError === undefined ? {} : { storeError }),
+    };
+  }
   if (e.internal) res.err = err instanceof Error ? err : new Error(String(err));
   sendError(res, { ...e, message });
-  if (!logged) logFailure(logger, refusals, req, res, e, err);
+  if (!logged) logFailure(logger, refusals, req, res, e, err, storeError);
 }
 
 /**
@@ -201,11 +209,13 @@ function logFailure(
   res: ServerResponse & { locals?: ErrorLocals },
   e: HttpError,
   err: unknown,
+  storeError: string | undefined,
 ): void {
+  const error = { code: e.code, message: e.message, ...(storeError ? { storeError } : {}) };
   const line = {
     req: { id: req.id, method: req.method, url: shown(censorUrl(req.url)) },
     res: { statusCode: res.statusCode },
-    ...(e.internal ? { err } : { error: { code: e.code, message: e.message } }),
+    ...(e.internal ? { err } : { error }),
   };
   const msg = e.status >= 500 ? 'request failed' : 'request refused';
   if (e.internal) logger.error(line, msg);

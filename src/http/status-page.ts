@@ -58,7 +58,7 @@ export const STATUS_PAGE = `<!doctype html>
     <th>Tag</th><th>Mode</th><th>Step</th><th>Current segment</th><th>Next segment</th>
     <th>Remaining</th><th>IDs/s</th><th>Issued</th><th>Last fetch</th>
   </tr></thead>
-  <tbody id="tags"><tr><td colspan="9" class="sub">no tag served yet</td></tr></tbody>
+  <tbody id="tags"><tr><td colspan="9" class="sub">loading…</td></tr></tbody>
 </table>
 <div class="sub" id="more"></div>
 <script>
@@ -82,6 +82,15 @@ export const STATUS_PAGE = `<!doctype html>
     if (num) td.className = 'num';
     td.textContent = value;
     tr.appendChild(td);
+  }
+
+  // The table's one row when there is nothing to list: why there is nothing.
+  function note(message) {
+    const tr = document.createElement('tr');
+    const td = document.createElement('td');
+    td.colSpan = 9; td.className = 'sub'; td.textContent = message;
+    tr.appendChild(td);
+    return tr;
   }
 
   function render(s) {
@@ -113,12 +122,7 @@ export const STATUS_PAGE = `<!doctype html>
       cell(tr, 'lastFetch', t.mode === 'segment' ? ago(t.lastFetchAt) : '–');
       rows.push(tr);
     }
-    if (rows.length === 0) {
-      const tr = document.createElement('tr');
-      const td = document.createElement('td');
-      td.colSpan = 9; td.className = 'sub'; td.textContent = 'no tag served yet';
-      tr.appendChild(td); rows.push(tr);
-    }
+    if (rows.length === 0) rows.push(note('no tag served yet'));
     body.replaceChildren(...rows);
     text($('more'), s.tagsServed > s.tags.length ? 'showing the ' + s.tags.length + ' busiest of ' + s.tagsServed + ' tags' : '', 'sub');
   }
@@ -132,6 +136,9 @@ export const STATUS_PAGE = `<!doctype html>
       if (res.status === 401) {
         $('auth').style.display = 'block';
         text($('error'), token ? 'that token was refused' : '');
+        // Not "no tag served yet": nothing is known until a token is accepted.
+        text($('updated'), 'needs a token');
+        $('tags').replaceChildren(note('this node needs an API token: enter one above to see its status'));
         if (token) sessionStorage.removeItem(KEY);
         return; // polling resumes when a token is given
       }

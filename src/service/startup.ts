@@ -11,6 +11,7 @@ import type { GrantLogSettings, SnowflakeSettings } from '../core/settings.js';
 import type { WorkerLeaseHandle } from '../core/lease-port.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics/index.js';
+import { OutageLog } from '../observe/outage-log.js';
 import {
   StoreNotDurableError,
   durabilitySummary,
@@ -19,7 +20,8 @@ import {
 } from '../store/open.js';
 
 /**
- * Redis: logs connection errors (ioredis would print them raw on stderr) and runs the
+ * Redis: logs connection outages (observe/outage-log.ts; ioredis would print every error
+ * raw on stderr) and runs the
  * durability check of docs/design.md §8.5 into `idalloc_store_durable`; with
  * `requireDurable` (`REQUIRE_DURABLE_STORE=true`) a store that can lose acknowledged
  * writes stops the start. The embedded store commits each segment with synchronous=FULL.
@@ -31,7 +33,7 @@ export async function checkStore(
   logger: Logger,
   metrics: Metrics,
 ): Promise<void> {
-  store.onConnectionError((err) => logger.warn({ err: err.message }, 'store connection error'));
+  logOutages(store, logger);
   let report: DurabilityReport | undefined;
   let why: string;
   try {
@@ -64,6 +66,20 @@ export async function checkStore(
   );
 }
 
+/**
+ * Logs the store's connection outages: one line when one starts and ends, a summary
+ * every `summaryEveryMs` between (not a line per reconnect attempt, about two a second).
+ */
+export function logOutages(
+  store: Pick<OpenedStore, 'onConnectionError' | 'onConnectionReady'>,
+  logger: Logger,
+  summaryEveryMs = 60_000,
+): void {
+  const outages = new OutageLog({ subject: 'store connection', log: logger, summaryEveryMs });
+  store.onConnectionError((err, connection) => outages.error(err, connection));
+  store.onConnectionReady((connection) => outages.ready(connection));
+}
+
 /** The snowflake generator of this node, started, and what closes its own connection. */
 export interface SnowflakeSetup {
   readonly generator: SnowflakeGenerator;
@@ -84,10 +100,12 @@ export async function startSnowflake(
   grants?: GrantRecorder,
 ): Promise<SnowflakeSetup> {
   // A pinned SNOWFLAKE_WORKER_ID needs no lease store.
+  const outages = new OutageLog({ subject: 'snowflake lease connection', log: logger });
   const leases: WorkerLeaseHandle | undefined =
     settings.workerId === undefined
-      ? store.openWorkerLeases((err) =>
-          logger.warn({ err: err.message }, 'snowflake lease connection error'),
+      ? store.openWorkerLeases(
+          (err) => outages.error(err),
+          () => outages.ready(),
         )
       : undefined;
   const generator = snowflakeFromSettings(settings, {

@@ -40,8 +40,16 @@ export interface OpenedStore extends Store, DeploymentIdentity {
   readonly path?: string;
   /** Where the snowflake layout is recorded, when the store records one. */
   readonly layouts: LayoutRegistry | undefined;
-  /** Hears the errors of the store's connections (ioredis prints unheard ones on stderr). */
-  onConnectionError(listener: (err: Error) => void): void;
+  /**
+   * Hears the errors of the store's connections (ioredis prints unheard ones on stderr),
+   * with which connection failed (Redis: `general`, `allocation`).
+   */
+  onConnectionError(listener: (err: Error, connection: string) => void): void;
+  /**
+   * Hears that a connection is (again) ready, by the name its errors carry: the end of
+   * an outage (observe/outage-log.ts). Never called where there is no connection.
+   */
+  onConnectionReady(listener: (connection: string) => void): void;
   /**
    * Hears, once per listing or export, of the keys it left out as not this deployment's
    * tags (Redis: another `KEY_PREFIX` nested in this one). Absent where every stored row
@@ -54,7 +62,7 @@ export interface OpenedStore extends Store, DeploymentIdentity {
    */
   checkDurability(): Promise<DurabilityReport | undefined>;
   /** The snowflake worker leases, over a connection of their own where there is one. */
-  openWorkerLeases(onError: (err: Error) => void): WorkerLeaseHandle;
+  openWorkerLeases(onError: (err: Error) => void, onReady?: () => void): WorkerLeaseHandle;
   /** Snowflake worker leases and horizons for `tag export` / `tag import`. */
   workerTransfer(): WorkerTransfer;
 }

@@ -615,7 +615,7 @@ describe('idalloc-admin tag import: the store gone mid-import', () => {
 
       expect(r.code, r.stderr).toBe(1);
       const stop =
-        /stopped: the store failed every try for 5 s \(store unreachable during import of '(tag\d+)': .*\); (\d+) of 20000 tags and tombstones were imported \(in name order\), the first not done is '(tag\d+)'\. Run the same import again once the store answers/.exec(
+        /stopped: the store failed every try for 5 s \(the store did not answer the import of '(tag\d+)' \(.*\)\); (\d+) of 20000 tags and tombstones were imported \(in name order\), the first not done is '(tag\d+)'\. Run the same import again once the store answers/.exec(
           r.stderr,
         );
       expect(stop, r.stderr).not.toBeNull();
@@ -661,7 +661,7 @@ describe('idalloc-admin tag bump --all: the store gone mid-way', () => {
 
       expect(r.code, r.stderr).toBe(1);
       const stop =
-        /stopped: the store failed every try for 5 s \(store unreachable during bump of '(tag\d+)': .*\); (\d+) of 10000 tags were done \(in name order\), the first not done is '(tag\d+)'\. Run the same bump again once the store answers: tags done are bumped again, which skips more IDs and never repeats one\n$/.exec(
+        /stopped: the store failed every try for 5 s \(the store did not answer the bump of '(tag\d+)' \(.*\)\); (\d+) of 10000 tags were done \(in name order\), the first not done is '(tag\d+)'\. Run the same bump again once the store answers: tags done are bumped again, which skips more IDs and never repeats one\n$/.exec(
           r.stderr,
         );
       expect(stop, r.stderr).not.toBeNull();

@@ -4,7 +4,7 @@
  * a time: each costs about half a second.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -328,6 +328,20 @@ describe('idalloc-admin', () => {
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toContain('tag bump --all --by N');
     expect(r.stdout).toContain('Exit codes: 0 done, 1 refused or failed, 2 usage error.');
+  });
+
+  it('prints the package version for --version and -v, as idalloc --version does; --help names it', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    // No store is needed, nor reached: an unreachable one answers as well.
+    const offline = { ...env, REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
+    const [long, short, help] = await Promise.all([
+      admin(['--version'], offline),
+      admin(['-v'], offline),
+      run('--help'),
+    ]);
+    expect(long).toMatchObject({ code: 0, stdout: `idalloc-admin ${pkg.version}\n`, stderr: '' });
+    expect(short).toMatchObject({ code: 0, stdout: `idalloc-admin ${pkg.version}\n`, stderr: '' });
+    expect(help.stdout).toContain('idalloc-admin --version (or -v) prints the package version');
   });
 
   it('fails with exit 1 within seconds when the store cannot be reached or opened', async () => {

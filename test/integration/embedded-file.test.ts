@@ -319,14 +319,19 @@ describe('SQLite failures while running', () => {
       await expect(store.allocate('order', 0, false)).rejects.toMatchObject({
         code: 'UNAVAILABLE',
         message: expect.stringMatching(
-          /^allocation for 'order' failed in the embedded store \(the database file is corrupt\): /,
+          /^allocation for 'order' failed in the embedded store \(the database file is corrupt\)$/,
         ),
         retryAfterSeconds: 10,
       });
     }
     expect(log).toHaveLength(1);
     expect(log[0]!.msg).toMatch(/the database file is corrupt/);
-    expect(log[0]!.obj).toMatchObject({ file: dbPath, sqliteCode: 11 });
+    // SQLite's own text: in the log line, not in the answer.
+    expect(log[0]!.obj).toMatchObject({
+      file: dbPath,
+      sqliteCode: 11,
+      storeError: expect.any(String),
+    });
   });
 });
 

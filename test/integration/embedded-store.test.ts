@@ -174,9 +174,8 @@ describe('EmbeddedStore file and settings', () => {
     try {
       await expect(store.allocate('order', 0, false)).rejects.toMatchObject({
         code: 'UNAVAILABLE',
-        message: expect.stringContaining(
-          "embedded store unavailable during allocation for 'order'",
-        ),
+        message:
+          "embedded store unavailable during allocation for 'order' (the file is locked by another writer)",
       });
       expect(await store.ping()).toBe(true); // reads go on under WAL
       expect((await store.getTag('order'))?.next).toBe(1n);

@@ -205,7 +205,7 @@ export const first = id;
     120_000,
   );
 
-  it('installs both bins; --help and --version answer', async () => {
+  it('installs both bins; --help and --version answer (both bins)', async () => {
     const bin = join(scratch, 'node_modules/.bin');
     expect(await realpath(join(bin, 'idalloc'))).toMatch(/dist\/bin\/idalloc\.js$/);
     const admin = await sh(join(bin, 'idalloc-admin'), ['--help']);
@@ -221,6 +221,8 @@ export const first = id;
       version: string;
     };
     expect(version.stdout).toBe(`idalloc ${pkg.version}\n`);
+    const adminVersion = await sh(join(bin, 'idalloc-admin'), ['--version']);
+    expect(adminVersion.stdout).toBe(`idalloc-admin ${pkg.version}\n`);
 
     const wrong = await sh(join(bin, 'idalloc'), ['--port', '80']);
     expect(wrong.code).toBe(2);

@@ -139,7 +139,13 @@ describe('snowflake horizon fence', () => {
     expect(failed.length).toBeGreaterThan(0);
     for (const w of failed) {
       expect(w.obj).toEqual({
-        error: { code: 'UNAVAILABLE', message: expect.stringMatching(/^store unreachable/) },
+        error: {
+          code: 'UNAVAILABLE',
+          message: expect.stringMatching(
+            /^the store did not answer the renewal of snowflake worker 2 \(/,
+          ),
+          storeError: expect.any(String), // the client's own words: in the log only
+        },
         attempts: expect.any(Number),
       });
       expect(JSON.stringify(w.obj).length).toBeLessThan(400);

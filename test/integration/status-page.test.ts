@@ -166,6 +166,12 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     await page.goto(`${authed.base}/`);
     await page.locator('#auth').waitFor({ state: 'visible', timeout: 10_000 });
     expect(await page.locator('tr[data-tag="order"]').count()).toBe(0);
+    // Before a token: the page says it needs one, and claims nothing about the tags.
+    expect(await page.locator('#tags').innerText()).toBe(
+      'this node needs an API token: enter one above to see its status',
+    );
+    expect(await page.locator('#updated').innerText()).toBe('needs a token');
+    expect(await page.locator('body').innerText()).not.toContain('no tag served yet');
 
     await page.fill('#token', 'wrong');
     await page.click('#auth button');

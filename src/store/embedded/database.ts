@@ -21,7 +21,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ConfigError } from '../../core/errors.js';
-import { ErrorCode, IdAllocError, unavailable } from '../../core/errors.js';
+import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import {
   APPLICATION_ID,
   createStoreFile,
@@ -94,6 +94,21 @@ const BROKEN = new Map<number, string>([
   [26, 'not a SQLite database'],
 ]);
 
+/**
+ * Primary SQLite result codes that mean "try again", in idalloc's words: a 503 says what
+ * happened, SQLite's own text goes to the log only (`details.storeError`).
+ */
+const TRANSIENT = new Map<number, string>([
+  [5, 'the file is locked by another writer'],
+  [6, 'a table is locked'],
+  [7, 'out of memory'],
+  [8, 'the file is read-only'],
+  [10, 'a disk I/O error'],
+  [13, 'the disk is full'],
+  [14, 'the file cannot be opened'],
+  [15, 'a file locking error'],
+]);
+
 interface SqliteError extends Error {
   readonly code?: string;
   readonly errcode?: number;
@@ -112,7 +127,8 @@ const BROKEN_RETRY_AFTER_S = 10;
 /**
  * A failure of the database as UNAVAILABLE, whatever SQLite said: the allocator keeps
  * serving what it holds and tries again, a client gets 503 with `Retry-After`, and the
- * message says why. A damaged file or a bug (`details.sqliteCode`, `details.broken`)
+ * message says why in idalloc's words (SQLite's text in `details.storeError`, for the
+ * log). A damaged file or a bug (`details.sqliteCode`, `details.broken`)
  * does not heal by retrying, so it asks clients to wait longer; the service logs it.
  */
 export function sqliteFailure(err: unknown, what: string): IdAllocError {
@@ -123,12 +139,18 @@ export function sqliteFailure(err: unknown, what: string): IdAllocError {
   if (broken !== undefined) {
     return new IdAllocError(
       ErrorCode.UNAVAILABLE,
-      `${what} failed in the embedded store (${broken}): ${message}`,
-      { sqliteCode: code, broken: true },
+      `${what} failed in the embedded store (${broken})`,
+      { sqliteCode: code, broken: true, storeError: message },
       { cause: err, retryAfterSeconds: BROKEN_RETRY_AFTER_S },
     );
   }
-  return unavailable(`embedded store unavailable during ${what}: ${message}`, 1, err);
+  const reason = (code === undefined ? undefined : TRANSIENT.get(code)) ?? 'see the log';
+  return new IdAllocError(
+    ErrorCode.UNAVAILABLE,
+    `embedded store unavailable during ${what} (${reason})`,
+    { storeError: message, ...(code === undefined ? {} : { sqliteCode: code }) },
+    { cause: err, retryAfterSeconds: 1 },
+  );
 }
 
 /**

@@ -193,7 +193,12 @@ export class GuardedDatabase {
       if (now - this.lastFaultAt < FAULT_LOG_INTERVAL_MS) this.faultsLeftOut += 1;
       else {
         this.log.error(
-          { file: this.guard.path, sqliteCode: e.details.sqliteCode, leftOut: this.faultsLeftOut },
+          {
+            file: this.guard.path,
+            sqliteCode: e.details.sqliteCode,
+            storeError: e.details.storeError,
+            leftOut: this.faultsLeftOut,
+          },
           e.message,
         );
         this.lastFaultAt = now;

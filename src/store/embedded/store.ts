@@ -155,10 +155,13 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
   }
 
   /** A file has no connection to lose: nothing to report. */
-  onConnectionError(_listener: (err: Error) => void): void {}
+  onConnectionError(_listener: (err: Error, connection: string) => void): void {}
+
+  /** Nor a connection to get back. */
+  onConnectionReady(_listener: (connection: string) => void): void {}
 
   /** The worker leases in this file; closing the handle leaves the store open. */
-  openWorkerLeases(_onError: (err: Error) => void): WorkerLeaseHandle {
+  openWorkerLeases(_onError: (err: Error) => void, _onReady?: () => void): WorkerLeaseHandle {
     return { leases: this.workerLeases(), close: async () => {} };
   }
 

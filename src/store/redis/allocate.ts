@@ -55,7 +55,7 @@ export async function allocate(
     }
     epochAtGrant = connectionEpoch(conn);
   } catch (err) {
-    throw storeFailure(err, `allocation for '${tag}'`);
+    throw storeFailure(err, `the allocation for '${tag}'`);
   }
   const granted = allocateReply(reply);
   if (!granted.ok) throw scriptError(granted.code, tag, { wanted: 'segment', mode: 'snowflake' });

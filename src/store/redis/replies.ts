@@ -2,10 +2,11 @@
  * The Redis store's reply vocabulary: the small negative integers the Lua scripts in
  * src/lua answer with, how to read them, and how a failed command becomes an error.
  * Nothing outside store/redis speaks in these codes; they map onto the stores' shared
- * refusals (../refusals.ts), never the other way. Each script's reply is read in
+ * refusals (../refusals.ts), never the other way; a failed command's words are in
+ * store-failure.ts. Each script's reply is read in
  * reply-shapes.ts (the tag scripts) or worker-replies.ts (the worker scripts).
  */
-import { ErrorCode, IdAllocError, unavailable } from '../../core/errors.js';
+import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import { Refusal, refusal } from '../refusals.js';
 
 /**
@@ -74,25 +75,5 @@ export function codeOf(reply: unknown): number | undefined {
   return undefined;
 }
 
-/**
- * Errors of the connection itself (closed, timed out, not writable, failing over) mean
- * "try again"; a Lua runtime error means a bug or a damaged store.
- */
-export function storeFailure(err: unknown, what: string): IdAllocError {
-  if (err instanceof IdAllocError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  // Refusals of a node that cannot take writes now: a script's error carries them too
-  // ("NOREPLICAS … script: …, on @user_script:1."), and they mean "try again".
-  if (/^(NOREPLICAS|READONLY|MASTERDOWN|LOADING|BUSY|OOM|TRYAGAIN|CLUSTERDOWN)\b/.test(message)) {
-    return unavailable(`the store refused ${what} for now: ${message}`, 1, err);
-  }
-  if (/user_script|Error running script|ERR .*script/i.test(message)) {
-    return new IdAllocError(
-      ErrorCode.INTERNAL,
-      `${what} failed in the store: ${message}`,
-      {},
-      { cause: err },
-    );
-  }
-  return unavailable(`store unreachable during ${what}: ${message}`, 1, err);
-}
+/** A failed command as an error in idalloc's words (store-failure.ts). */
+export { storeFailure } from './store-failure.js';

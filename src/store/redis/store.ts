@@ -196,7 +196,7 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
     try {
       reply = await importToRedis(this.client, this.keys, record, target, dryRun);
     } catch (err) {
-      throw storeFailure(err, `import of '${name}'`);
+      throw storeFailure(err, `the import of '${name}'`);
     }
     const imported = importReply(name, reply);
     if (!imported.ok) throw scriptError(imported.code, name);
@@ -215,9 +215,15 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
    * Hands every connection error of both clients to `listener` (ioredis prints errors
    * nobody listens to on stderr, and retries by itself either way).
    */
-  onConnectionError(listener: (err: Error) => void): void {
-    this.client.on('error', listener);
-    this.alloc.on('error', listener);
+  onConnectionError(listener: (err: Error, connection: string) => void): void {
+    this.client.on('error', (err: Error) => listener(err, 'general'));
+    this.alloc.on('error', (err: Error) => listener(err, 'allocation'));
+  }
+
+  /** Hears each client's `ready` (connected, and again after every reconnect). */
+  onConnectionReady(listener: (connection: string) => void): void {
+    this.client.on('ready', () => listener('general'));
+    this.alloc.on('ready', () => listener('allocation'));
   }
 
   /**
@@ -275,9 +281,9 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
   /**
    * The snowflake worker leases of this store, over a connection of their own when the
    * store was given a way to build one (renewals must not queue behind admin work).
-   * `onError` hears that connection's errors.
+   * `onError` hears that connection's errors, `onReady` that it is (again) connected.
    */
-  openWorkerLeases(onError: (err: Error) => void): WorkerLeaseHandle {
+  openWorkerLeases(onError: (err: Error) => void, onReady?: () => void): WorkerLeaseHandle {
     const replication = { minReplicas: this.minReplicas, waitTimeoutMs: this.waitTimeoutMs };
     const own = this.leaseClient?.();
     if (!own) {
@@ -287,6 +293,7 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
       };
     }
     own.on('error', onError);
+    if (onReady) own.on('ready', onReady);
     return {
       leases: new RedisWorkerLeaseStore(own, this.keys, replication),
       close: () => quit(own),

@@ -35,7 +35,7 @@ export async function bump(
   try {
     reply = await client.idallocBump(db.keys.tag(tag), how, value.toString());
   } catch (err) {
-    throw storeFailure(err, `bump of '${tag}'`);
+    throw storeFailure(err, `the bump of '${tag}'`);
   }
   const bumped = bumpReply(reply);
   if (bumped.ok) return bumped.value;
@@ -67,7 +67,7 @@ export async function createTag(
       String(db.now()),
     );
   } catch (err) {
-    throw storeFailure(err, `create of '${input.name}'`);
+    throw storeFailure(err, `the creation of '${input.name}'`);
   }
   const created = createReply(reply);
   if (!created.ok) {
@@ -99,7 +99,7 @@ export async function getTag(db: TagDb, name: string): Promise<TagConfig | undef
   try {
     fields = await db.client.hgetall(db.keys.tag(name));
   } catch (err) {
-    throw storeFailure(err, `read of '${name}'`);
+    throw storeFailure(err, `the read of '${name}'`);
   }
   return parseTag(name, fields);
 }
@@ -120,7 +120,7 @@ export async function updateTag(db: TagDb, name: string, changes: TagChanges): P
   try {
     reply = await db.client.idallocUpdate(db.keys.tag(name), ...args);
   } catch (err) {
-    throw storeFailure(err, `update of '${name}'`);
+    throw storeFailure(err, `the update of '${name}'`);
   }
   const updated = doneReply('update', reply);
   if (!updated.ok) {
@@ -143,7 +143,7 @@ export async function deleteTag(db: TagDb, name: string): Promise<void> {
   try {
     reply = await db.client.idallocDelete(db.keys.tag(name), String(db.now()));
   } catch (err) {
-    throw storeFailure(err, `delete of '${name}'`);
+    throw storeFailure(err, `the deletion of '${name}'`);
   }
   const deleted = doneReply('delete', reply);
   if (!deleted.ok) throw scriptError(deleted.code, name);

@@ -66,7 +66,7 @@ async function readTagHash(
     return await db.client.hgetall(db.keys.tag(name));
   } catch (err) {
     if (isWrongType(err)) return undefined;
-    throw storeFailure(err, `read of '${name}'`);
+    throw storeFailure(err, `the read of '${name}'`);
   }
 }
 
@@ -83,7 +83,7 @@ async function scanTags(
   try {
     found = await scanTagNames(db.client, db.keys, db.scanTimeoutMs);
   } catch (err) {
-    throw storeFailure(err, 'tag listing');
+    throw storeFailure(err, 'the tag listing');
   }
   const { names, foreign } = found;
   const ignored = [...foreign];

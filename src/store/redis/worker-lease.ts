@@ -40,7 +40,7 @@ export async function recordLayout(
     await client.set(keys.snowflakeLayout, fingerprint, 'NX');
     return (await client.get(keys.snowflakeLayout)) ?? fingerprint;
   } catch (err) {
-    throw storeFailure(err, 'snowflake layout check');
+    throw storeFailure(err, 'the snowflake layout check');
   }
 }
 
