@@ -42,7 +42,7 @@ const storeLike = (message) => ['ioredis', 'node:sqlite'].map((name) => [name, m
 
 const dependencyRules = [
   {
-    // Everything in src that has no narrower rule below: the composition roots, cli, app.
+    // Everything in src that has no narrower rule below: service, config, cli, bin, observe, the package face.
     files: ['src/**/*.ts'],
     rules: restrict([assemblyOnly]),
   },

@@ -1,5 +1,5 @@
 /**
- * The transitive dependency checker `npm run lint` runs (issue 16): reads every .ts file
+ * The transitive dependency checker `npm run lint` runs (issue 16): reads every TypeScript file
  * under src/ (or the root given as argument), builds the graph of its relative imports and
  * walks it from each rule's rooms in scripts/dependency-rules.ts. ESLint's
  * no-restricted-imports sees one import at a time; this sees "through another file" too.
@@ -52,8 +52,60 @@ function resolveImport(
   spec: string,
 ): string | undefined {
   const base = posix.normalize(posix.join(posix.dirname(importer), spec));
-  const stem = base.replace(/\.(js|ts)$/, '');
-  return [`${stem}.ts`, `${stem}.d.ts`, `${base}/index.ts`, base].find((f) => files.has(f));
+  const stem = base.replace(/\.(js|ts|mjs|mts|cjs|cts|jsx|tsx)$/, '');
+  return [
+    `${stem}.ts`,
+    `${stem}.mts`,
+    `${stem}.cts`,
+    `${stem}.tsx`,
+    `${stem}.d.ts`,
+    `${base}/index.ts`,
+    base,
+  ].find((f) => files.has(f));
+}
+
+/** A string a module specifier is written as: a literal or a template without substitutions. */
+function literalText(node: ts.Node | undefined): string | undefined {
+  return node && (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node))
+    ? node.text
+    : undefined;
+}
+
+/**
+ * Every module specifier of a source: import and export declarations (`export * as ns`
+ * included, which ts.preProcessFile misses), `import x = require()`, `import()` and
+ * `require()` calls, and `typeof import()` types; with the pre-processor's list as well.
+ */
+export function specifiers(fileName: string, text: string): string[] {
+  const found = new Set(ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName));
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true);
+  const visit = (node: ts.Node): void => {
+    let spec: string | undefined;
+    if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
+      spec = literalText(node.moduleSpecifier);
+    } else if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference)
+    ) {
+      spec = literalText(node.moduleReference.expression);
+    } else if (ts.isCallExpression(node)) {
+      const callee = node.expression;
+      const isImport = callee.kind === ts.SyntaxKind.ImportKeyword;
+      const isRequire = ts.isIdentifier(callee) && callee.text === 'require';
+      if (isImport || isRequire) spec = literalText(node.arguments[0]);
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) {
+      spec = literalText(node.argument.literal);
+    }
+    if (spec !== undefined) found.add(spec);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return [...found];
+}
+
+/** A specifier that is neither relative nor a package: the checker could not follow it. */
+function unplaceable(spec: string): boolean {
+  return /^(#|\/|file:)/.test(spec) || spec === 'idalloc' || spec.startsWith('idalloc/');
 }
 
 /** Each file's imports inside the root (sorted, deduplicated), and the ones that resolve to nothing. */
@@ -65,7 +117,11 @@ function importGraph(files: ReadonlyMap<string, string>): {
   const errors: string[] = [];
   for (const [file, text] of files) {
     const targets = new Set<string>();
-    for (const { fileName } of ts.preProcessFile(text, true, true).importedFiles) {
+    for (const fileName of specifiers(file, text)) {
+      if (unplaceable(fileName)) {
+        errors.push(`${file}: import '${fileName}' is not relative: write it as ./ or ../`);
+        continue;
+      }
       if (!fileName.startsWith('.')) continue; // a package or node: built-in
       const target = resolveImport(files, file, fileName);
       if (target === undefined) errors.push(`${file}: import '${fileName}' names no file`);
@@ -144,7 +200,7 @@ export function checkDependencies(
 export function readTree(root: string): Map<string, string> {
   const files = new Map<string, string>();
   const names = readdirSync(root, { recursive: true, encoding: 'utf8' });
-  for (const name of names.filter((n) => n.endsWith('.ts')).sort()) {
+  for (const name of names.filter((n) => /\.(ts|mts|cts|tsx)$/.test(n)).sort()) {
     files.set(name.split(sep).join('/'), readFileSync(resolve(root, name), 'utf8'));
   }
   return files;

@@ -3,7 +3,7 @@
  * tests use), each with the environment a service node needs to reach it and a `fault()`
  * that SIGKILLs the Redis process a node's tags depend on and brings it back.
  */
-import type { RedisTopology } from '../src/store/redis/client.js';
+import type { RedisTopology } from '../src/core/settings.js';
 import { startCluster } from '../test/support/cluster.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { startSentinelSet } from '../test/support/sentinel.js';

@@ -37,7 +37,7 @@ export interface AllocatorOptions {
   readonly snowflake?: SnowflakeSource;
   readonly observer?: AllocatorObserver;
   readonly log?: Log;
-  /** The grant log (see grant-log.ts). @default lines into `log`, node id hostname:pid */
+  /** The grant log (core/grant-log.ts; the default is grants/log.ts). @default lines into `log`, node id hostname:pid */
   readonly grants?: GrantRecorder;
   readonly clock?: Clock;
   /** How often a snowflake tag's existence is checked again. @default 5000 */

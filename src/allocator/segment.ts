@@ -15,12 +15,12 @@
 import {
   ErrorCode,
   IdAllocError,
+  GrantLogError,
   invalidArgument,
   isIdAllocError,
   unavailable,
 } from '../core/errors.js';
 import {
-  GrantLogError,
   recordUnserved,
   silentGrants,
   type GrantRecorder,

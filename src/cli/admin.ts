@@ -9,8 +9,8 @@
  * Exit codes: 0 done, 1 refused or failed (what and why on stderr), 2 usage error.
  */
 import { adminOptions, type AdminOptions } from '../config/options.js';
-import { ConfigError, loadConfig } from '../config/schema.js';
-import { IdAllocError, isIdAllocError } from '../core/errors.js';
+import { loadConfig } from '../config/schema.js';
+import { ConfigError, IdAllocError, isIdAllocError } from '../core/errors.js';
 import type { Store } from '../core/store-ports.js';
 import { defaultGap, openStore, storeLocation, type OpenedStore } from '../store/open.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';

@@ -32,6 +32,8 @@ export interface NodeOptions {
   readonly logLevel: Config['LOG_LEVEL'];
   /** `WORKERS` */
   readonly workers: number;
+  /** `KEY_PREFIX`, named in the node's first log line whatever its store. */
+  readonly keyPrefix: string;
   /** `SHUTDOWN_DELAY_MS`: serving on after `/readyz` turned 503 at shutdown. */
   readonly shutdownDelayMs: number;
 }
@@ -117,6 +119,7 @@ export function nodeOptions(c: Config): NodeOptions {
     metricsMaxTags: c.METRICS_MAX_TAGS,
     logLevel: c.LOG_LEVEL,
     workers: c.WORKERS,
+    keyPrefix: c.KEY_PREFIX,
     shutdownDelayMs: c.SHUTDOWN_DELAY_MS,
   });
 }

@@ -12,7 +12,6 @@
  * the writers that put lines somewhere (src/grants) and the audit that reads them back
  * (src/audit): the events, the line's shape and the recorder port.
  */
-export { GrantLogError } from './errors.js';
 
 /** The logging the grant log needs (a pino logger, or the allocators' Log, fits). */
 export interface GrantLogSink {

@@ -25,7 +25,6 @@ import type { Metrics } from '../observe/metrics/index.js';
 import type { HttpSettings } from '../core/settings.js';
 import type { TagStore } from '../core/store-ports.js';
 
-export { ReadyState } from './ready.js';
 
 export interface AppDeps {
   readonly allocator: IdAllocator;

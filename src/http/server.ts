@@ -1,6 +1,6 @@
 /**
- * The HTTP server the app runs in (index.ts, and the tests), with the limits README
- * "HTTP API → Limits and timeouts" documents and JSON answers at its edges
+ * The HTTP server the app runs in (service/node.ts: the process, cluster workers and tests), with the limits
+ * docs/api.md "Limits and timeouts" documents and JSON answers at its edges
  * (client-errors.ts).
  */
 import { createServer, type RequestListener, type Server } from 'node:http';

@@ -8,12 +8,14 @@
  */
 import cluster from 'node:cluster';
 import { nodeOptions, type NodeOptions } from '../config/options.js';
-import { ConfigError, loadConfig } from '../config/schema.js';
+import { loadConfig } from '../config/schema.js';
+import { ConfigError } from '../core/errors.js';
 import { stdoutDestination } from '../observe/log-destination.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import type { ClusterMessage } from './cluster/messages.js';
 import { runPrimary } from './cluster/primary.js';
 import { clusterWorkerMetrics } from './cluster/worker-metrics.js';
+import type { GrantLog } from '../grants/log.js';
 import { ListenError, startNode, stopNode, type RunningNode } from './node.js';
 
 /** Longest a shutdown may take after `SHUTDOWN_DELAY_MS` before the process exits anyway. */
@@ -49,6 +51,8 @@ async function main(): Promise<void> {
     node = await startNode(options, {
       logger,
       output: stdout,
+      // SIGHUP reopens GRANT_LOG from the moment it is open, not only once the node listens.
+      onGrantLog: (grants) => (hangup = () => reopenGrantLog(grants, options, logger)),
       ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
       // A cluster worker answers /metrics with the node's aggregate (cluster/worker-metrics.ts).
       ...(cluster.isWorker ? { wrapMetrics: clusterWorkerMetrics } : {}),
@@ -60,12 +64,10 @@ async function main(): Promise<void> {
     }
     return fail(err);
   }
-  hangup = () => reopenGrantLog(node, options, logger);
   const { host } = options.listen;
   const worker = cluster.isWorker ? { worker: cluster.worker?.id } : {};
-  const keyPrefix = options.store.kind === 'redis' ? options.store.keyPrefix : undefined;
   logger.info(
-    { host, port: node.port, store: node.store.kind, keyPrefix, ...worker },
+    { host, port: node.port, store: node.store.kind, keyPrefix: options.keyPrefix, ...worker },
     `listening on http://${host}:${node.port}`,
   );
   if (cluster.isWorker) {
@@ -109,14 +111,14 @@ async function main(): Promise<void> {
 }
 
 /** SIGHUP: reopens `GRANT_LOG` (after logrotate moved it); a failure was logged by the grant log. */
-function reopenGrantLog(node: RunningNode, options: NodeOptions, logger: Logger): void {
+function reopenGrantLog(grants: GrantLog, options: NodeOptions, logger: Logger): void {
   const file = options.grantLog.file;
   if (file === undefined) {
     logger.info({ signal: 'SIGHUP' }, 'SIGHUP: nothing to reopen (GRANT_LOG is not set)');
     return;
   }
   // A failure to reopen was logged by the grant log itself; readiness shows it.
-  if (node.grants.reopen() === undefined) {
+  if (grants.reopen() === undefined) {
     logger.info({ signal: 'SIGHUP', grantLog: file }, 'SIGHUP: reopened GRANT_LOG');
   }
 }

@@ -45,6 +45,11 @@ export interface NodeDeps {
   readonly defaultMetrics?: boolean;
   /** Wraps the node's metrics (a cluster worker answers `/metrics` with the node's sum). */
   readonly wrapMetrics?: (metrics: Metrics) => Metrics;
+  /**
+   * Told of the grant log as soon as it is open, long before the node listens: the
+   * process points SIGHUP (logrotate) at it from then on.
+   */
+  readonly onGrantLog?: (grants: GrantLog) => void;
 }
 
 /** A node serving: its parts, for the process and for tests to look at. */
@@ -95,6 +100,7 @@ export async function startNode(options: NodeOptions, deps: NodeDeps): Promise<R
       }),
       ...(deps.output ? { output: deps.output } : {}),
     });
+    deps.onGrantLog?.(grants);
     if (options.grantLog.file === undefined && !logger.isLevelEnabled('info')) {
       // Grant lines are info lines: above info they vanish, and audit has nothing to read.
       logger.warn(
@@ -154,7 +160,8 @@ async function serve(
       server.listen(port, host);
     });
   } catch (err) {
-    await allocator.close();
+    // The lease is released on the way out; a failure to release must not hide why.
+    await allocator.close().catch(() => {});
     throw new ListenError(`cannot listen on ${host}:${port}`, { cause: err });
   }
   const address = server.address();

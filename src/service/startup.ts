@@ -114,16 +114,16 @@ export async function startSnowflake(
     log: logger,
     ...(grants ? { grants } : {}),
   });
-  if (store.layouts) {
-    try {
-      await checkSnowflakeLayout(store.layouts, generator.layout, logger);
-    } catch (err) {
-      await leases?.close();
-      throw err;
-    }
+  try {
+    if (store.layouts) await checkSnowflakeLayout(store.layouts, generator.layout, logger);
+    metrics.watchSnowflakeWorker(() => generator.workerId);
+    await generator.start();
+  } catch (err) {
+    // Nothing was claimed that is not released here: close the lease connection too.
+    await generator.close().catch(() => {});
+    await leases?.close();
+    throw err;
   }
-  metrics.watchSnowflakeWorker(() => generator.workerId);
-  await generator.start();
   return {
     generator,
     async close() {

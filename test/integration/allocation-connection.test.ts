@@ -6,11 +6,8 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
-import {
-  connectionEpoch,
-  createRedisClient,
-  type RedisTopology,
-} from '../../src/store/redis/client.js';
+import type { RedisTopology } from '../../src/core/settings.js';
+import { connectionEpoch, createRedisClient } from '../../src/store/redis/client.js';
 import { RedisStore } from '../../src/store/redis/store.js';
 import { testPrefix } from '../support/prefix.js';
 import { RedisServer } from '../support/redis-server.js';

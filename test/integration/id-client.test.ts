@@ -1,5 +1,5 @@
 /**
- * IdClient (docs/design.md §7) against two real service instances (createApp on port 0) sharing
+ * IdClient (docs/design.md §7) against two real service instances (real nodes, startNode on port 0) sharing
  * one Redis and one key prefix: uniqueness across clients, order within each, failover
  * when a service goes away, the service's refusals, bearer auth.
  */

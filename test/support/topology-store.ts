@@ -4,7 +4,8 @@
  */
 import type { Config } from '../../src/config/schema.js';
 import { openStore } from '../../src/store/open.js';
-import { createRedisClient, type RedisTopology } from '../../src/store/redis/client.js';
+import type { RedisTopology } from '../../src/core/settings.js';
+import { createRedisClient } from '../../src/store/redis/client.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/store.js';
 import { testPrefix } from './prefix.js';
 import { storeSettings } from '../../src/config/options.js';

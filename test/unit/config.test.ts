@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/schema.js';
+import { loadConfig } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/core/errors.js';
 
 /** The one line a bad value stops the process with. */
 function refusal(env: Record<string, string>): string {

@@ -109,7 +109,7 @@ describe('dependency rules', () => {
   });
 });
 
-/** The rooms of the target layout (LAYOUT.md); sub-rooms such as store/redis go with store. */
+/** The rooms of the target layout (README "Project layout", docs/design.md §13); sub-rooms such as store/redis go with store. */
 const rooms = [
   'core',
   'buffer',
@@ -216,6 +216,11 @@ describe('transitive dependency rules (scripts/check-deps.ts)', () => {
     ["export * from '../store/x.js';"],
     ["const store = await import('../store/x.js');"],
     ["type Store = typeof import('../store/x.js');"],
+    ["export * as store from '../store/x.js';"],
+    ["export type * as store from '../store/x.js';"],
+    ["import store = require('../store/x.js');"],
+    ["const store = require('../store/x.js');"],
+    ['const store = await import(`../store/x.js`);'],
   ])('counts %s', (code) => {
     expect(refusedPaths({ 'allocator/a.ts': code, 'store/x.ts': '' })).toEqual([
       ['allocator/a.ts', 'store/x.ts'],
@@ -232,6 +237,24 @@ describe('transitive dependency rules (scripts/check-deps.ts)', () => {
       ['allocator/a.ts', 'store/index.ts'],
       ['allocator/b.ts', 'store/index.ts'],
     ]);
+  });
+
+  it.each(['#store', '/work/src/store/x.js', 'file:///src/store/x.js', 'idalloc/client'])(
+    'reports %s, which it cannot place, as an error',
+    (spec) => {
+      const files = new Map([['allocator/a.ts', `import { x } from '${spec}';`]]);
+      expect(checkDependencies(files).errors).toEqual([
+        `allocator/a.ts: import '${spec}' is not relative: write it as ./ or ../`,
+      ]);
+    },
+  );
+
+  it('reads .mts, .cts and .tsx files as well', () => {
+    const files = {
+      'allocator/a.mts': "import { x } from '../store/x.mjs';",
+      'store/x.mts': '',
+    };
+    expect(refusedPaths(files)).toEqual([['allocator/a.mts', 'store/x.mts']]);
   });
 
   it('reports an unresolvable relative import as an error, not a pass', () => {

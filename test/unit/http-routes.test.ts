@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 import type { IdAllocator } from '../../src/allocator/types.js';
 import { httpSettings } from '../../src/config/options.js';
 import { loadConfig } from '../../src/config/schema.js';
-import { createApp, ReadyState } from '../../src/http/app.js';
+import { createApp } from '../../src/http/app.js';
+import { ReadyState } from '../../src/http/ready.js';
 import {
   LEAF_ROUTES,
   PROBES,

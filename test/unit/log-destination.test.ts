@@ -1,5 +1,5 @@
 /**
- * The service log's destination (src/log-destination.ts): lines written whole and in
+ * The service log's destination (src/observe/log-destination.ts): lines written whole and in
  * order; a destination that cannot be written (ENOSPC on /dev/full here, EPIPE for a dead
  * reader) is reported once, and every later line dropped and counted, never retried.
  */

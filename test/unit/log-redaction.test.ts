@@ -1,5 +1,5 @@
 /**
- * Redaction by allow-list (src/logger.ts): only known-safe header and query values are
+ * Redaction by allow-list (src/observe/logger.ts): only known-safe header and query values are
  * logged, by one rule for a request target, a parsed query and a `Referer`.
  */
 import { describe, expect, it } from 'vitest';

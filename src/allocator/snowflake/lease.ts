@@ -22,7 +22,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errorLogFields, invalidArgument } from '../../core/errors.js';
-import { GrantLogError, type GrantRecorder } from '../../core/grant-log.js';
+import { GrantLogError } from '../../core/errors.js';
+import type { GrantRecorder } from '../../core/grant-log.js';
 import { createGrantLog } from '../../grants/log.js';
 import {
   silentLog,

@@ -16,7 +16,6 @@ import { keySlot } from './slot.js';
 
 export type RedisLike = Redis | Cluster;
 
-export type { RedisTopology } from '../../core/settings.js';
 
 /** Backoff between reconnects: 50 ms doubling to 2 s, with jitter. */
 function retryStrategy(times: number): number {
