@@ -83,6 +83,36 @@ const DECODED: Record<string, Schema> = {
   sequence: { type: 'integer', minimum: 0 },
 };
 
+/** What each worker reports of itself (the top level of `/v1/status` is the answering one's). */
+const WORKER_FIELDS: Record<string, Schema> = {
+  startedAt: iso,
+  ready: object({ ready: { type: 'boolean' }, reason: nullable({ type: 'string' }) }),
+  store: object({
+    kind: {
+      type: 'string',
+      description: '`redis`, `sentinel`, `cluster` or `embedded`',
+      examples: ['embedded'],
+    },
+    up: { type: 'boolean' },
+    durable: { type: 'boolean' },
+  }),
+  snowflake: nullable(
+    object(
+      {
+        workerId: nullable({ type: 'integer', minimum: 0 }),
+        pinned: { type: 'boolean' },
+        floor: nullable({ ...iso, description: 'The first timestamp the worker ID may use' }),
+        horizon: nullable({ ...iso, description: 'The last timestamp confirmed by the store' }),
+        ready: { type: 'boolean' },
+        reason: nullable({ type: 'string' }),
+      },
+      { description: 'null when this node serves no snowflake tags' },
+    ),
+  ),
+  tagsServed: { type: 'integer', minimum: 0 },
+  tags: { type: 'array', items: ref('StatusTag'), description: 'The busiest 200 at most' },
+};
+
 export const SCHEMAS: Readonly<Record<string, Schema>> = {
   TagName: {
     type: 'string',
@@ -161,33 +191,38 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     fetching: nullable({ type: 'boolean' }),
     lastFetchAt: nullable(iso),
   }),
+  WorkerStatus: object(
+    {
+      worker: nullable({
+        type: 'integer',
+        minimum: 1,
+        description: 'The cluster worker id; null when the node is one process (WORKERS=1)',
+      }),
+      pid: { type: 'integer', minimum: 1 },
+      ...WORKER_FIELDS,
+    },
+    { description: "One worker process's own status: its buffers, lease and store" },
+  ),
+  NodeIdentity: object({
+    id: { type: 'string', minLength: 1, description: 'NODE_ID, or hostname:pid when unset' },
+    host: { type: 'string' },
+    version: { type: 'string' },
+    startedAt: iso,
+    workers: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Worker processes the node runs (WORKERS); `workers` lists those that answered',
+    },
+  }),
   Status: object({
     time: iso,
-    startedAt: iso,
-    ready: object({ ready: { type: 'boolean' }, reason: nullable({ type: 'string' }) }),
-    store: object({
-      kind: {
-        type: 'string',
-        description: '`redis`, `sentinel`, `cluster` or `embedded`',
-        examples: ['embedded'],
-      },
-      up: { type: 'boolean' },
-      durable: { type: 'boolean' },
-    }),
-    snowflake: nullable(
-      object(
-        {
-          workerId: nullable({ type: 'integer', minimum: 0 }),
-          pinned: { type: 'boolean' },
-          floor: nullable({ ...iso, description: 'The first timestamp the worker ID may use' }),
-          horizon: nullable({ ...iso, description: 'The last timestamp confirmed by the store' }),
-          ready: { type: 'boolean' },
-          reason: nullable({ type: 'string' }),
-        },
-        { description: 'null when this node serves no snowflake tags' },
-      ),
-    ),
-    tagsServed: { type: 'integer', minimum: 0 },
-    tags: { type: 'array', items: ref('StatusTag'), description: 'The busiest 200 at most' },
+    ...WORKER_FIELDS,
+    node: ref('NodeIdentity'),
+    workers: {
+      type: 'array',
+      items: ref('WorkerStatus'),
+      description:
+        "Every worker of the node, by worker id (one entry without WORKERS); the top-level fields above are the answering worker's",
+    },
   }),
 };

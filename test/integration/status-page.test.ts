@@ -62,6 +62,10 @@ function problems(page: Page): string[] {
 const cell = (page: Page, tag: string, field: string) =>
   page.locator(`tr[data-tag="${tag}"] td[data-field="${field}"]`).innerText();
 
+/** A card's value in the (one) worker's section: `ready`, `store`, `worker`, `fence`, … */
+const card = (page: Page, field: string) =>
+  page.locator(`section.worker div[data-field="${field}"]`).first();
+
 describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chromium', () => {
   let svc: TestService;
   let authed: TestService;
@@ -139,12 +143,19 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     expect(Number(await cell(page, 'order', 'remaining'))).toBeGreaterThanOrEqual(0);
     expect(await cell(page, 'order', 'lastFetch')).toMatch(/ago$/);
     expect(await cell(page, 'events', 'mode')).toBe('snowflake');
-    expect(await page.locator('#store').innerText()).toBe('redis · up');
-    expect(await page.locator('#worker').innerText()).toMatch(/^ID \d+$/);
-    expect(await page.locator('#fence').innerText()).toMatch(
+    expect(await card(page, 'store').innerText()).toBe('redis · up');
+    expect(await card(page, 'worker').innerText()).toMatch(/^ID \d+$/);
+    expect(await card(page, 'fence').innerText()).toMatch(
       /^fence: from \d{4}-\d\d-\d\dT[\d:.]+Z to \d{4}-\d\d-\d\dT[\d:.]+Z$/,
     );
-    expect(await page.locator('#ready').innerText()).toBe('ready');
+    expect(await card(page, 'ready').innerText()).toBe('ready');
+    // The node named (NODE_ID unset: hostname:pid), and its one process labelled.
+    expect(await page.locator('#node').innerText()).toMatch(
+      /^node \S+:\d+ · host \S+ · idalloc \d+\.\d+\.\d+ · started .+ · 1 worker$/,
+    );
+    expect(await page.locator('section.worker > h2').innerText()).toMatch(
+      new RegExp(`^process · pid ${process.pid} · started `),
+    );
 
     // The inline style applied: h1 at 1.3rem (20.8px), not the browser's 2em (32px).
     const h1 = "getComputedStyle(document.querySelector('h1')).fontSize";
@@ -188,8 +199,7 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     const page = await browser.context.newPage();
     const seen = problems(page);
     await page.goto(`${svc.base}/`);
-    await page
-      .locator('#worker')
+    await card(page, 'worker')
       .getByText(/^ID \d+$/)
       .waitFor({ timeout: 10_000 });
     // Another holder's token on the lease: the node's next renewal (a third of a lease,
@@ -205,12 +215,11 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     }
     // The node gives the worker ID up and claims another, which it may use only past its
     // fence (a lease's margin): not minting until then, and the page says why.
-    await page
-      .locator('#worker')
+    await card(page, 'worker')
       .getByText(/^ID \d+ · not minting$/)
       .waitFor({ timeout: 10_000 });
-    expect(await page.locator('#worker').getAttribute('class')).toContain('bad');
-    expect(await page.locator('#fence').innerText()).toMatch(
+    expect(await card(page, 'worker').getAttribute('class')).toContain('bad');
+    expect(await card(page, 'fence').innerText()).toMatch(
       /worker \d+ is fenced until .*: an earlier holder may have used timestamps up to then/,
     );
     expect(seen).toEqual([]);
