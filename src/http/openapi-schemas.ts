@@ -83,6 +83,16 @@ const DECODED: Record<string, Schema> = {
   sequence: { type: 'integer', minimum: 0 },
 };
 
+/** Which worker process an entry (or the top level of `/v1/status`: the answering one) is. */
+const WORKER_LABEL: Record<string, Schema> = {
+  worker: nullable({
+    type: 'integer',
+    minimum: 1,
+    description: 'The cluster worker id; null when the node is one process (WORKERS=1)',
+  }),
+  pid: { type: 'integer', minimum: 1 },
+};
+
 /** What each worker reports of itself (the top level of `/v1/status` is the answering one's). */
 const WORKER_FIELDS: Record<string, Schema> = {
   startedAt: iso,
@@ -192,15 +202,7 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     lastFetchAt: nullable(iso),
   }),
   WorkerStatus: object(
-    {
-      worker: nullable({
-        type: 'integer',
-        minimum: 1,
-        description: 'The cluster worker id; null when the node is one process (WORKERS=1)',
-      }),
-      pid: { type: 'integer', minimum: 1 },
-      ...WORKER_FIELDS,
-    },
+    { ...WORKER_LABEL, ...WORKER_FIELDS },
     { description: "One worker process's own status: its buffers, lease and store" },
   ),
   NodeIdentity: object({
@@ -216,6 +218,7 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
   }),
   Status: object({
     time: iso,
+    ...WORKER_LABEL,
     ...WORKER_FIELDS,
     node: ref('NodeIdentity'),
     workers: {

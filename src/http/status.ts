@@ -127,10 +127,9 @@ export function statusRoutes(app: Express, ctx: RouteContext, deps: StatusDeps):
     const [mine, view] = await Promise.all([own(), gather()]);
     // The top level is the answering worker's (as before workers were listed), for
     // clients that read it; `node` and `workers` are the whole node.
-    const { worker: _worker, pid: _pid, ...top } = mine;
     const body = {
       time: new Date().toISOString(),
-      ...top,
+      ...mine,
       node: {
         id: view.node.id,
         host: view.node.host,
