@@ -1,8 +1,9 @@
 /**
  * The status page at `GET /` in a real headless Chromium (Debian's /usr/bin/chromium,
  * driven by playwright-core): it shows a tag's numbers changing while IDs are drawn, the
- * store and the snowflake worker, logs no console error, and asks for the token when
- * API_TOKENS is set. Screenshots go to .tmp/screenshots/ (git-ignored);
+ * store and the snowflake worker, logs no console error, asks for the token when
+ * API_TOKENS is set, and under WORKERS=2 names the node and shows both workers, each in
+ * its own labelled place on every poll. Screenshots go to .tmp/screenshots/ (git-ignored);
  * UPDATE_SCREENSHOT=1 also rewrites docs/status-page.png, which the README shows.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,9 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startService, type TestService } from '../support/http.js';
+import { testPrefix } from '../support/prefix.js';
+import { startServiceProcess } from '../support/service-process.js';
+import { waitUntil } from '../support/wait.js';
 import { segmentTag } from '../support/store.js';
 
 const redisUrl = inject('redisUrl');
@@ -193,6 +197,49 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     expect(seen.filter((s) => !/status of 401/.test(s))).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('under WORKERS=2 names the node and shows both workers, labelled, in the same places on every poll', async () => {
+    const node = await startServiceProcess(
+      { REDIS_URL: redisUrl, KEY_PREFIX: testPrefix(), WORKERS: '2', NODE_ID: 'node-a' },
+      60_000,
+    );
+    try {
+      const up = `listening on http://127.0.0.1:${node.port} with 2 workers`;
+      await waitUntil(() => node.logs.some((l) => l.msg === up), 'both workers', 60_000);
+      const page = await browser.context.newPage();
+      const seen = problems(page);
+      await page.goto(`${node.base}/`);
+      const sections = page.locator('section.worker');
+      await expect.poll(() => sections.count(), { timeout: 10_000, interval: 200 }).toBe(2);
+      const labels = () =>
+        sections.evaluateAll((els) =>
+          els.map((e) => `${e.getAttribute('data-worker')}:${e.getAttribute('data-pid')}`),
+        );
+      const first = await labels();
+      expect(first.map((l) => l.split(':')[0])).toEqual(['1', '2']);
+      expect(await page.locator('section.worker > h2').allInnerTexts()).toEqual(
+        first.map((l) =>
+          expect.stringMatching(new RegExp(`^worker ${l.replace(':', ' · pid ')} · started `)),
+        ),
+      );
+      expect(await page.locator('#node').innerText()).toMatch(
+        /^node node-a · host \S+ · idalloc .+ · 2 workers$/,
+      );
+      // Polls every 1.5 s reach either worker; the page keeps each worker in its place.
+      for (let i = 0; i < 3; i++) {
+        const updated = await page.locator('#updated').innerText();
+        await expect
+          .poll(() => page.locator('#updated').innerText(), { timeout: 10_000, interval: 200 })
+          .not.toBe(updated);
+        expect(await labels()).toEqual(first);
+      }
+      await page.screenshot({ path: join(SHOTS, 'status-page-workers.png'), fullPage: true });
+      expect(seen).toEqual([]);
+      await page.close();
+    } finally {
+      await node.dispose();
+    }
+  }, 90_000);
 
   // Last: it takes the worker lease away from the node.
   it('shows the snowflake worker as not minting, in red, once its lease is taken', async () => {
