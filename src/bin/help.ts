@@ -38,7 +38,8 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
   MAX_BACKWARD_MS: 'clock steps back up to this are waited out',
   NODE_ID: 'this node in the grant log (default hostname:pid; NODE_ID/w<k> per worker)',
   GRANT_LOG: 'append grant lines to this file instead of the log (no symlink; SIGHUP reopens)',
-  WORKERS: 'processes sharing the port (auto: one per core); 1: no cluster',
+  WORKERS:
+    'processes sharing the port (auto: one per core, within the cgroup CPU quota); 1: no cluster',
   METRICS_MAX_TAGS: 'tags that get their own metric label; the rest pool under _other',
   SHUTDOWN_DELAY_MS:
     'on SIGTERM: keep serving this long after /readyz turned 503 (behind a balancer: > probe period × failures)',

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { autoWorkers } from './cpu-quota.js';
 import { DEFAULT_SNOWFLAKE_EPOCH, LAYOUT_PRESETS } from '../core/settings.js';
 import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE } from '../core/tags.js';
 
@@ -43,11 +44,11 @@ const int = (min: number, max: number) =>
 /** Most worker processes `WORKERS` may ask for. */
 export const MAX_WORKERS = 256;
 
-/** `WORKERS`: a count, or `auto` for one per available core. */
+/** `WORKERS`: a count, or `auto` for one per available core, capped by the cgroup's CPU quota. */
 const workers = z
   .string()
   .regex(/^(auto|\d+)$/, { message: `an integer from 1 to ${MAX_WORKERS}, or auto` })
-  .transform((s) => (s === 'auto' ? availableParallelism() : Number(s)))
+  .transform((s) => (s === 'auto' ? autoWorkers(availableParallelism()) : Number(s)))
   .pipe(
     z
       .number()
@@ -84,7 +85,8 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /**
    * Processes serving the port (node:cluster), each with its own buffers and snowflake
-   * worker lease; `auto` = `os.availableParallelism()`. 1: one process, no cluster.
+   * worker lease; `auto` = `os.availableParallelism()`, capped by the CPU quota of the
+   * process's cgroup (cpu-quota.ts). 1: one process, no cluster.
    */
   WORKERS: workers.default(1),
   REDIS_URL: z

@@ -83,6 +83,50 @@ const DECODED: Record<string, Schema> = {
   sequence: { type: 'integer', minimum: 0 },
 };
 
+/** Which worker process an entry (or the top level of `/v1/status`: the answering one) is. */
+const WORKER_LABEL: Record<string, Schema> = {
+  worker: nullable({
+    type: 'integer',
+    minimum: 1,
+    description: 'The cluster worker id; null when the node is one process (WORKERS=1)',
+  }),
+  pid: { type: 'integer', minimum: 1 },
+};
+
+/** What each worker reports of itself (the top level of `/v1/status` is the answering one's). */
+const WORKER_FIELDS: Record<string, Schema> = {
+  startedAt: iso,
+  ready: object({
+    ready: { type: 'boolean' },
+    reason: nullable({ type: 'string' }),
+    serving: nullable({ type: 'string', enum: ['store', 'buffers', 'snowflake'] }),
+  }),
+  store: object({
+    kind: {
+      type: 'string',
+      description: '`redis`, `sentinel`, `cluster` or `embedded`',
+      examples: ['embedded'],
+    },
+    up: { type: 'boolean' },
+    durable: { type: 'boolean' },
+  }),
+  snowflake: nullable(
+    object(
+      {
+        workerId: nullable({ type: 'integer', minimum: 0 }),
+        pinned: { type: 'boolean' },
+        floor: nullable({ ...iso, description: 'The first timestamp the worker ID may use' }),
+        horizon: nullable({ ...iso, description: 'The last timestamp confirmed by the store' }),
+        ready: { type: 'boolean' },
+        reason: nullable({ type: 'string' }),
+      },
+      { description: 'null when this node serves no snowflake tags' },
+    ),
+  ),
+  tagsServed: { type: 'integer', minimum: 0 },
+  tags: { type: 'array', items: ref('StatusTag'), description: 'The busiest 200 at most' },
+};
+
 export const SCHEMAS: Readonly<Record<string, Schema>> = {
   TagName: {
     type: 'string',
@@ -172,37 +216,31 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     fetching: nullable({ type: 'boolean' }),
     lastFetchAt: nullable(iso),
   }),
+  WorkerStatus: object(
+    { ...WORKER_LABEL, ...WORKER_FIELDS },
+    { description: "One worker process's own status: its buffers, lease and store" },
+  ),
+  NodeIdentity: object({
+    id: { type: 'string', minLength: 1, description: 'NODE_ID, or hostname:pid when unset' },
+    host: { type: 'string' },
+    version: { type: 'string' },
+    startedAt: iso,
+    workers: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Worker processes the node runs (WORKERS); `workers` lists those that answered',
+    },
+  }),
   Status: object({
     time: iso,
-    startedAt: iso,
-    ready: object({
-      ready: { type: 'boolean' },
-      reason: nullable({ type: 'string' }),
-      serving: nullable({ type: 'string', enum: ['store', 'buffers', 'snowflake'] }),
-    }),
-    store: object({
-      kind: {
-        type: 'string',
-        description: '`redis`, `sentinel`, `cluster` or `embedded`',
-        examples: ['embedded'],
-      },
-      up: { type: 'boolean' },
-      durable: { type: 'boolean' },
-    }),
-    snowflake: nullable(
-      object(
-        {
-          workerId: nullable({ type: 'integer', minimum: 0 }),
-          pinned: { type: 'boolean' },
-          floor: nullable({ ...iso, description: 'The first timestamp the worker ID may use' }),
-          horizon: nullable({ ...iso, description: 'The last timestamp confirmed by the store' }),
-          ready: { type: 'boolean' },
-          reason: nullable({ type: 'string' }),
-        },
-        { description: 'null when this node serves no snowflake tags' },
-      ),
-    ),
-    tagsServed: { type: 'integer', minimum: 0 },
-    tags: { type: 'array', items: ref('StatusTag'), description: 'The busiest 200 at most' },
+    ...WORKER_LABEL,
+    ...WORKER_FIELDS,
+    node: ref('NodeIdentity'),
+    workers: {
+      type: 'array',
+      items: ref('WorkerStatus'),
+      description:
+        "Every worker of the node, by worker id (one entry without WORKERS); the top-level fields above are the answering worker's",
+    },
   }),
 };

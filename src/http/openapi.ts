@@ -193,7 +193,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
       [ROUTES.status.openApiPath]: op(
         'getStatus',
         "This node's live status (what the page at / shows)",
-        'Store, snowflake worker ID and fence, and per tag this node serves: buffers, step, remaining IDs, IDs/s, last fetch. From memory, plus a readiness check reused for a second.',
+        "The node's identity (NODE_ID or hostname:pid, host, version, start time) and every worker process of it (WORKERS; gathered by the cluster primary), each with its store, snowflake worker ID and fence, and per tag it serves: buffers, step, remaining IDs, IDs/s, last fetch. The top-level store, snowflake and tags are the answering worker's. From memory, plus a readiness check reused for a second.",
         {
           ...v1,
           responses: responses(ok('The status', json('Status')), 'BadRequest', 'Unauthorized'),

@@ -5,6 +5,10 @@
  * keeps it in sessionStorage (this tab only, gone when the tab closes) and sends it as
  * `Authorization: Bearer …`. Values are written with textContent, never as HTML.
  *
+ * It names the node (id, host, version, start) and shows one section per worker process
+ * (`WORKERS`), headed by its worker id and pid, in the order of the worker ids: whichever
+ * worker answers a poll, the page shows the same workers in the same places.
+ *
  * It is sent with {@link STATUS_PAGE_HEADERS}: a Content-Security-Policy that allows its
  * own inline style and script by their SHA-256 hashes and nothing else (no other script,
  * no frame around it, requests to this origin only), `nosniff` and `X-Frame-Options`.
@@ -37,30 +41,22 @@ export const STATUS_PAGE = `<!doctype html>
   #auth { display: none; border: 1px solid var(--warn); border-radius: 6px; padding: .8rem; margin-bottom: 1rem; }
   #auth input { font: inherit; width: 22rem; max-width: 100%; }
   #error { color: var(--bad); min-height: 1.2em; }
+  section.worker { margin-bottom: 1.6rem; }
+  section.worker > h2 { font-size: 1rem; margin: 0 0 .5rem; }
 </style>
 </head>
 <body>
 <h1>idalloc</h1>
-<div class="sub">This node's live status, refreshed every 1.5 s · <span id="updated">loading…</span></div>
+<div class="sub" id="node">This node's live status, refreshed every 1.5 s</div>
+<div class="sub"><span id="updated">loading…</span></div>
 <form id="auth">
   <label>This node needs a bearer token (API_TOKENS). It is kept in this tab only.<br>
   <input id="token" type="password" autocomplete="off" placeholder="token"></label>
   <button type="submit">Show status</button>
 </form>
 <div id="error" role="alert"></div>
-<div class="cards">
-  <div class="card"><h2>Node</h2><div class="big" id="ready">–</div><div id="ready-reason" class="sub"></div></div>
-  <div class="card"><h2>Store</h2><div class="big" id="store">–</div><div id="store-detail"></div></div>
-  <div class="card"><h2>Snowflake worker</h2><div class="big" id="worker">–</div><div id="fence"></div></div>
-</div>
-<table>
-  <thead><tr>
-    <th>Tag</th><th>Mode</th><th>Step</th><th>Current segment</th><th>Next segment</th>
-    <th>Remaining</th><th>IDs/s</th><th>Issued</th><th>Last fetch</th>
-  </tr></thead>
-  <tbody id="tags"><tr><td colspan="9" class="sub">loading…</td></tr></tbody>
-</table>
-<div class="sub" id="more"></div>
+<div class="warn" id="missing"></div>
+<div id="workers"><div class="sub">loading…</div></div>
 <script>
 (() => {
   'use strict';
@@ -84,31 +80,24 @@ export const STATUS_PAGE = `<!doctype html>
     tr.appendChild(td);
   }
 
-  // The table's one row when there is nothing to list: why there is nothing.
-  function note(message) {
-    const tr = document.createElement('tr');
-    const td = document.createElement('td');
-    td.colSpan = 9; td.className = 'sub'; td.textContent = message;
-    tr.appendChild(td);
-    return tr;
+  const el = (tag, attrs, value) => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) k === 'class' ? (e.className = v) : e.setAttribute(k, v);
+    if (value !== undefined) e.textContent = value;
+    return e;
+  };
+
+  /** A card: its title, its big value and a detail line, each a [data-field] to find. */
+  function card(title, field, value, cls, detailField, detail, detailCls) {
+    const c = el('div', { class: 'card' });
+    c.append(el('h2', {}, title), el('div', { class: cls, 'data-field': field }, value),
+      el('div', { class: detailCls, 'data-field': detailField }, detail));
+    return c;
   }
 
-  function render(s) {
-    text($('updated'), 'updated ' + new Date(s.time).toLocaleTimeString() + ' · started ' + ago(s.startedAt));
-    text($('ready'), s.ready.ready ? 'ready' : 'not ready', s.ready.ready ? 'big ok' : 'big bad');
-    text($('ready-reason'), s.ready.reason || (s.ready.serving ? 'serving from ' + (SERVING[s.ready.serving] || s.ready.serving) : ''), 'sub');
-    text($('store'), s.store.kind + (s.store.up ? ' · up' : ' · down'), s.store.up ? 'big ok' : 'big bad');
-    text($('store-detail'), s.store.durable ? 'durable' : 'not durable: can lose acknowledged writes', s.store.durable ? 'ok' : 'warn');
-    const f = s.snowflake;
-    if (!f) { text($('worker'), 'off', 'big'); text($('fence'), 'this node serves no snowflake tags', 'sub'); }
-    else if (f.workerId === null) { text($('worker'), 'none held', 'big bad'); text($('fence'), f.reason || '', 'sub'); }
-    else {
-      text($('worker'), 'ID ' + f.workerId + (f.pinned ? ' (pinned)' : '') + (f.ready ? '' : ' · not minting'), f.ready ? 'big ok' : 'big bad');
-      text($('fence'), f.pinned ? 'no lease, no fence' : 'fence: from ' + f.floor + ' to ' + f.horizon + (f.ready ? '' : ' · ' + (f.reason || '')), 'sub');
-    }
-    const body = $('tags');
+  function tagRows(w) {
     const rows = [];
-    for (const t of s.tags) {
+    for (const t of w.tags) {
       const tr = document.createElement('tr');
       tr.dataset.tag = t.name;
       cell(tr, 'name', t.name);
@@ -122,9 +111,46 @@ export const STATUS_PAGE = `<!doctype html>
       cell(tr, 'lastFetch', t.mode === 'segment' ? ago(t.lastFetchAt) : '–');
       rows.push(tr);
     }
-    if (rows.length === 0) rows.push(note('no tag served yet'));
-    body.replaceChildren(...rows);
-    text($('more'), s.tagsServed > s.tags.length ? 'showing the ' + s.tags.length + ' busiest of ' + s.tagsServed + ' tags' : '', 'sub');
+    if (rows.length === 0) {
+      const tr = document.createElement('tr');
+      const td = el('td', { class: 'sub' }, 'no tag served yet');
+      td.colSpan = 9;
+      tr.appendChild(td); rows.push(tr);
+    }
+    return rows;
+  }
+
+  /** One worker process: labelled by its worker id and pid, so polls never mix them up. */
+  function workerSection(w) {
+    const sec = el('section', { class: 'worker', 'data-worker': w.worker === null ? 'process' : String(w.worker), 'data-pid': String(w.pid) });
+    sec.append(el('h2', {}, (w.worker === null ? 'process' : 'worker ' + w.worker) + ' · pid ' + w.pid + ' · started ' + ago(w.startedAt)));
+    const cards = el('div', { class: 'cards' });
+    const serving = w.ready.serving ? 'serving from ' + (SERVING[w.ready.serving] || w.ready.serving) : '';
+    cards.append(card('Readiness', 'ready', w.ready.ready ? 'ready' : 'not ready', w.ready.ready ? 'big ok' : 'big bad', 'ready-reason', w.ready.reason || serving, 'sub'));
+    cards.append(card('Store', 'store', w.store.kind + (w.store.up ? ' · up' : ' · down'), w.store.up ? 'big ok' : 'big bad',
+      'store-detail', w.store.durable ? 'durable' : 'not durable: can lose acknowledged writes', w.store.durable ? 'ok' : 'warn'));
+    const f = w.snowflake;
+    if (!f) cards.append(card('Snowflake worker', 'worker', 'off', 'big', 'fence', 'this node serves no snowflake tags', 'sub'));
+    else if (f.workerId === null) cards.append(card('Snowflake worker', 'worker', 'none held', 'big bad', 'fence', f.reason || '', 'sub'));
+    else cards.append(card('Snowflake worker', 'worker', 'ID ' + f.workerId + (f.pinned ? ' (pinned)' : '') + (f.ready ? '' : ' · not minting'), f.ready ? 'big ok' : 'big bad',
+      'fence', f.pinned ? 'no lease, no fence' : 'fence: from ' + f.floor + ' to ' + f.horizon + (f.ready ? '' : ' · ' + (f.reason || '')), 'sub'));
+    const table = el('table');
+    const head = el('tr');
+    for (const h of ['Tag', 'Mode', 'Step', 'Current segment', 'Next segment', 'Remaining', 'IDs/s', 'Issued', 'Last fetch']) head.append(el('th', {}, h));
+    table.append(el('thead'), el('tbody'));
+    table.tHead.append(head);
+    table.tBodies[0].replaceChildren(...tagRows(w));
+    sec.append(cards, table,
+      el('div', { class: 'sub', 'data-field': 'more' }, w.tagsServed > w.tags.length ? 'showing the ' + w.tags.length + ' busiest of ' + w.tagsServed + ' tags' : ''));
+    return sec;
+  }
+
+  function render(s) {
+    const n = s.node;
+    text($('node'), 'node ' + n.id + ' · host ' + n.host + ' · idalloc ' + n.version + ' · started ' + ago(n.startedAt) + ' · ' + n.workers + (n.workers === 1 ? ' worker' : ' workers'), 'sub');
+    text($('updated'), 'refreshed every 1.5 s · updated ' + new Date(s.time).toLocaleTimeString(), 'sub');
+    text($('missing'), s.workers.length < n.workers ? (n.workers - s.workers.length) + ' of ' + n.workers + ' workers did not answer in time (starting or being replaced)' : '', 'warn');
+    $('workers').replaceChildren(...s.workers.map(workerSection));
   }
 
   let timer;
@@ -138,7 +164,7 @@ export const STATUS_PAGE = `<!doctype html>
         text($('error'), token ? 'that token was refused' : '');
         // Not "no tag served yet": nothing is known until a token is accepted.
         text($('updated'), 'needs a token');
-        $('tags').replaceChildren(note('this node needs an API token: enter one above to see its status'));
+        $('workers').replaceChildren(el('div', { class: 'sub' }, 'this node needs an API token: enter one above to see its status'));
         if (token) sessionStorage.removeItem(KEY);
         return; // polling resumes when a token is given
       }

@@ -10,12 +10,14 @@ import cluster from 'node:cluster';
 import { nodeOptions, type NodeOptions } from '../config/options.js';
 import { loadConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
+import { nodeIdentity } from '../http/node-identity.js';
 import { stdoutDestination } from '../observe/log-destination.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import type { ClusterMessage } from './cluster/messages.js';
 import { runPrimary } from './cluster/primary.js';
 import { clusterWorkerMetrics } from './cluster/worker-metrics.js';
 import type { GrantLog } from '../grants/log.js';
+import { clusterWorkerStatus } from './cluster/worker-status.js';
 import { ListenError, startNode, stopNode, type RunningNode } from './node.js';
 
 /** Longest a shutdown may take after `SHUTDOWN_DELAY_MS` before the process exits anyway. */
@@ -40,7 +42,9 @@ async function main(): Promise<void> {
   exitOnFatal(logger);
   if (options.workers > 1 && cluster.isPrimary) {
     // WORKERS=N: this process only runs the workers (cluster/primary.ts); they run what follows.
-    runPrimary({ workers: options.workers, host: options.listen.host }, logger, {
+    // The node's identity is the primary's: every worker answers the same (cluster/primary-status.ts).
+    const identity = nodeIdentity(options.grantLog.nodeId);
+    runPrimary({ workers: options.workers, host: options.listen.host, identity }, logger, {
       // The workers' whole budget: each serves on for the delay before its limit starts.
       shutdownLimitMs: options.shutdownDelayMs + SHUTDOWN_LIMIT_MS,
     });
@@ -56,6 +60,8 @@ async function main(): Promise<void> {
       ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
       // A cluster worker answers /metrics with the node's aggregate (cluster/worker-metrics.ts).
       ...(cluster.isWorker ? { wrapMetrics: clusterWorkerMetrics } : {}),
+      // … and /v1/status with every worker's, gathered by the primary (cluster/worker-status.ts).
+      ...(cluster.isWorker ? { statusCluster: clusterWorkerStatus() } : {}),
     });
   } catch (err) {
     if (err instanceof ListenError) {

@@ -16,6 +16,8 @@ import type { NodeOptions } from '../config/options.js';
 import { ConfigError, isIdAllocError } from '../core/errors.js';
 import type { GrantLineOutput, GrantLog } from '../grants/log.js';
 import { createApp } from '../http/app.js';
+import { nodeIdentity, type NodeIdentity } from '../http/node-identity.js';
+import type { StatusCluster, StatusDeps } from '../http/status.js';
 import { ReadyState } from '../http/ready.js';
 import { createHttpServer } from '../http/server.js';
 import { TagActivity, teeObservers } from '../observe/activity.js';
@@ -50,6 +52,10 @@ export interface NodeDeps {
    * process points SIGHUP (logrotate) at it from then on.
    */
   readonly onGrantLog?: (grants: GrantLog) => void;
+  /** Who the node is in `/v1/status`. @default NODE_ID or hostname:pid of this process */
+  readonly identity?: NodeIdentity;
+  /** A cluster worker gathers every worker's status for `/v1/status` (cluster/worker-status.ts). */
+  readonly statusCluster?: StatusCluster;
 }
 
 /** A node serving: its parts, for the process and for tests to look at. */
@@ -141,7 +147,14 @@ async function serve(
     storeFault: () => store.fault,
     grantLogFault: () => grants.check(),
   });
-  const status = { storeKind: store.kind, activity, snowflake: snowflake.generator };
+  const status: StatusDeps = {
+    storeKind: store.kind,
+    activity,
+    snowflake: snowflake.generator,
+    node: deps.identity ?? nodeIdentity(options.grantLog.nodeId),
+    ...(deps.worker === undefined ? {} : { worker: deps.worker }),
+    ...(deps.statusCluster ? { cluster: deps.statusCluster } : {}),
+  };
   const app = createApp({
     allocator,
     tags: store,

@@ -1,8 +1,9 @@
 /**
  * The status page at `GET /` in a real headless Chromium (Debian's /usr/bin/chromium,
  * driven by playwright-core): it shows a tag's numbers changing while IDs are drawn, the
- * store and the snowflake worker, logs no console error, and asks for the token when
- * API_TOKENS is set. Screenshots go to .tmp/screenshots/ (git-ignored);
+ * store and the snowflake worker, logs no console error, asks for the token when
+ * API_TOKENS is set, and under WORKERS=2 names the node and shows both workers, each in
+ * its own labelled place on every poll. Screenshots go to .tmp/screenshots/ (git-ignored);
  * UPDATE_SCREENSHOT=1 also rewrites docs/status-page.png, which the README shows.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,9 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startService, type TestService } from '../support/http.js';
+import { testPrefix } from '../support/prefix.js';
+import { startServiceProcess } from '../support/service-process.js';
+import { waitUntil } from '../support/wait.js';
 import { segmentTag } from '../support/store.js';
 
 const redisUrl = inject('redisUrl');
@@ -61,6 +65,10 @@ function problems(page: Page): string[] {
 
 const cell = (page: Page, tag: string, field: string) =>
   page.locator(`tr[data-tag="${tag}"] td[data-field="${field}"]`).innerText();
+
+/** A card's value in the (one) worker's section: `ready`, `store`, `worker`, `fence`, … */
+const card = (page: Page, field: string) =>
+  page.locator(`section.worker div[data-field="${field}"]`).first();
 
 describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chromium', () => {
   let svc: TestService;
@@ -139,12 +147,19 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     expect(Number(await cell(page, 'order', 'remaining'))).toBeGreaterThanOrEqual(0);
     expect(await cell(page, 'order', 'lastFetch')).toMatch(/ago$/);
     expect(await cell(page, 'events', 'mode')).toBe('snowflake');
-    expect(await page.locator('#store').innerText()).toBe('redis · up');
-    expect(await page.locator('#worker').innerText()).toMatch(/^ID \d+$/);
-    expect(await page.locator('#fence').innerText()).toMatch(
+    expect(await card(page, 'store').innerText()).toBe('redis · up');
+    expect(await card(page, 'worker').innerText()).toMatch(/^ID \d+$/);
+    expect(await card(page, 'fence').innerText()).toMatch(
       /^fence: from \d{4}-\d\d-\d\dT[\d:.]+Z to \d{4}-\d\d-\d\dT[\d:.]+Z$/,
     );
-    expect(await page.locator('#ready').innerText()).toBe('ready');
+    expect(await card(page, 'ready').innerText()).toBe('ready');
+    // The node named (NODE_ID unset: hostname:pid), and its one process labelled.
+    expect(await page.locator('#node').innerText()).toMatch(
+      /^node \S+:\d+ · host \S+ · idalloc \d+\.\d+\.\d+ · started .+ · 1 worker$/,
+    );
+    expect(await page.locator('section.worker > h2').innerText()).toMatch(
+      new RegExp(`^process · pid ${process.pid} · started `),
+    );
 
     // The inline style applied: h1 at 1.3rem (20.8px), not the browser's 2em (32px).
     const h1 = "getComputedStyle(document.querySelector('h1')).fontSize";
@@ -167,7 +182,7 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     await page.locator('#auth').waitFor({ state: 'visible', timeout: 10_000 });
     expect(await page.locator('tr[data-tag="order"]').count()).toBe(0);
     // Before a token: the page says it needs one, and claims nothing about the tags.
-    expect(await page.locator('#tags').innerText()).toBe(
+    expect(await page.locator('#workers').innerText()).toBe(
       'this node needs an API token: enter one above to see its status',
     );
     expect(await page.locator('#updated').innerText()).toBe('needs a token');
@@ -189,13 +204,55 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     await page.close();
   }, 60_000);
 
+  it('under WORKERS=2 names the node and shows both workers, labelled, in the same places on every poll', async () => {
+    const node = await startServiceProcess(
+      { REDIS_URL: redisUrl, KEY_PREFIX: testPrefix(), WORKERS: '2', NODE_ID: 'node-a' },
+      60_000,
+    );
+    try {
+      const up = `listening on http://127.0.0.1:${node.port} with 2 workers`;
+      await waitUntil(() => node.logs.some((l) => l.msg === up), 'both workers', 60_000);
+      const page = await browser.context.newPage();
+      const seen = problems(page);
+      await page.goto(`${node.base}/`);
+      const sections = page.locator('section.worker');
+      await expect.poll(() => sections.count(), { timeout: 10_000, interval: 200 }).toBe(2);
+      const labels = () =>
+        sections.evaluateAll((els) =>
+          els.map((e) => `${e.getAttribute('data-worker')}:${e.getAttribute('data-pid')}`),
+        );
+      const first = await labels();
+      expect(first.map((l) => l.split(':')[0])).toEqual(['1', '2']);
+      expect(await page.locator('section.worker > h2').allInnerTexts()).toEqual(
+        first.map((l) =>
+          expect.stringMatching(new RegExp(`^worker ${l.replace(':', ' · pid ')} · started `)),
+        ),
+      );
+      expect(await page.locator('#node').innerText()).toMatch(
+        /^node node-a · host \S+ · idalloc .+ · 2 workers$/,
+      );
+      // Polls every 1.5 s reach either worker; the page keeps each worker in its place.
+      for (let i = 0; i < 3; i++) {
+        const updated = await page.locator('#updated').innerText();
+        await expect
+          .poll(() => page.locator('#updated').innerText(), { timeout: 10_000, interval: 200 })
+          .not.toBe(updated);
+        expect(await labels()).toEqual(first);
+      }
+      await page.screenshot({ path: join(SHOTS, 'status-page-workers.png'), fullPage: true });
+      expect(seen).toEqual([]);
+      await page.close();
+    } finally {
+      await node.dispose();
+    }
+  }, 90_000);
+
   // Last: it takes the worker lease away from the node.
   it('shows the snowflake worker as not minting, in red, once its lease is taken', async () => {
     const page = await browser.context.newPage();
     const seen = problems(page);
     await page.goto(`${svc.base}/`);
-    await page
-      .locator('#worker')
+    await card(page, 'worker')
       .getByText(/^ID \d+$/)
       .waitFor({ timeout: 10_000 });
     // Another holder's token on the lease: the node's next renewal (a third of a lease,
@@ -211,12 +268,11 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     }
     // The node gives the worker ID up and claims another, which it may use only past its
     // fence (a lease's margin): not minting until then, and the page says why.
-    await page
-      .locator('#worker')
+    await card(page, 'worker')
       .getByText(/^ID \d+ · not minting$/)
       .waitFor({ timeout: 10_000 });
-    expect(await page.locator('#worker').getAttribute('class')).toContain('bad');
-    expect(await page.locator('#fence').innerText()).toMatch(
+    expect(await card(page, 'worker').getAttribute('class')).toContain('bad');
+    expect(await card(page, 'fence').innerText()).toMatch(
       /worker \d+ is fenced until .*: an earlier holder may have used timestamps up to then/,
     );
     expect(seen).toEqual([]);

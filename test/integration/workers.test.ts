@@ -1,16 +1,18 @@
 /**
  * WORKERS=2 as real processes: a node:cluster primary and two workers sharing one port.
  * Both workers draw concurrently and no ID repeats, on Redis and on the embedded store; /metrics is the node's (the sum of
- * both workers); a killed worker is replaced; SIGTERM drains both and cuts nothing off.
+ * both workers); /v1/status lists both workers under one node identity, whichever answers;
+ * a killed worker is replaced; SIGTERM drains both and cuts nothing off.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeSnowflake, createLayout } from '../../src/allocator/snowflake/layout.js';
 import { find, getOutcome as get, parseExposition, type Outcome } from '../support/http.js';
+import { OpenApiChecker } from '../support/openapi.js';
 import { testPrefix } from '../support/prefix.js';
 import {
   runServiceToExit,
@@ -146,6 +148,54 @@ describe('WORKERS=2', () => {
     },
     120_000,
   );
+
+  it('/v1/status lists both workers, each labelled, under one node identity, on every poll', async () => {
+    const node = await startNode();
+    const pids = workerPids(node);
+    const agent = new Agent({ keepAlive: false, maxSockets: 4 });
+    await draw(agent, node.port, 200);
+    const doc = JSON.parse(await ok(agent, node.port, '/openapi.json')) as Record<string, unknown>;
+    const api = new OpenApiChecker(doc);
+    type Status = {
+      pid: number;
+      node: { id: string; host: string; version: string; startedAt: string; workers: number };
+      workers: { worker: number; pid: number; tags: { name: string; issued: number }[] }[];
+    };
+    // One connection per poll: the primary hands them to the workers in turn, so the polls
+    // reach both workers; every answer is the same node with the same two workers.
+    const answers: Status[] = [];
+    for (let i = 0; i < 6; i++) {
+      const a = await get(agent, node.port, '/v1/status');
+      if (a.kind !== 'answer') throw new Error(`/v1/status: ${JSON.stringify(a)}`);
+      const headers = Object.entries(a.headers).map(([k, v]) => [k, String(v)] as [string, string]);
+      const res = new Response(a.body, { status: a.status, headers });
+      answers.push((await api.check(res, '/v1/status')).json as Status);
+    }
+    const first = answers[0]!;
+    expect(first.node).toMatchObject({
+      id: `${hostname()}:${node.proc.pid}`, // NODE_ID unset: the primary's hostname:pid
+      host: hostname(),
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      workers: 2,
+    });
+    expect(first.workers.map((w) => w.worker)).toEqual([1, 2]);
+    expect(first.workers.map((w) => w.pid).sort()).toEqual([...pids].sort());
+    // Each worker's own numbers: the IDs drawn add up over the two.
+    const issued = (a: Status) =>
+      a.workers.map((w) => w.tags.find((t) => t.name === 'order')?.issued ?? 0);
+    expect(issued(first).reduce((x, y) => x + y, 0)).toBe(200);
+    for (const a of answers) {
+      expect(a.node).toEqual(first.node);
+      expect(a.workers.map((w) => [w.worker, w.pid])).toEqual(
+        first.workers.map((w) => [w.worker, w.pid]),
+      );
+      // The top level is the answering worker's own.
+      expect(pids).toContain(a.pid);
+    }
+    // The top level came from both workers in turn, yet the node and its workers never changed.
+    expect(new Set(answers.map((a) => a.pid)).size).toBe(2);
+    agent.destroy();
+  }, 120_000);
 
   it('stops the node with exit 1 when a worker fails to start, as one process would', async () => {
     // The test Redis runs without AOF: every worker refuses it under REQUIRE_DURABLE_STORE.

@@ -42,11 +42,12 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
-  it('reads WORKERS as a count or auto (one per available core), default 1', async () => {
+  it('reads WORKERS as a count or auto (one per available core, within the CPU quota), default 1', async () => {
     const { availableParallelism } = await import('node:os');
+    const { autoWorkers } = await import('../../src/config/cpu-quota.js');
     expect(loadConfig({}).WORKERS).toBe(1);
     expect(loadConfig({ WORKERS: '3' }).WORKERS).toBe(3);
-    expect(loadConfig({ WORKERS: 'auto' }).WORKERS).toBe(availableParallelism());
+    expect(loadConfig({ WORKERS: 'auto' }).WORKERS).toBe(autoWorkers(availableParallelism()));
     for (const bad of ['0', '-1', 'two', '1.5', '257', 'AUTO']) {
       expect(refusal({ WORKERS: bad })).toBe(
         `invalid configuration: WORKERS=${JSON.stringify(bad)}: expected an integer from 1 to 256, or auto`,

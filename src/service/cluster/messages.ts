@@ -2,6 +2,7 @@
  * The messages between the cluster primary (primary.ts) and its workers, over the
  * cluster's IPC channel.
  */
+import type { NodeView, WorkerStatus } from '../../http/status.js';
 
 export type ClusterMessage =
   /** Worker → primary: serving on `port`. */
@@ -13,6 +14,24 @@ export type ClusterMessage =
       readonly type: 'idalloc:metrics';
       readonly id: number;
       readonly body?: string;
+      readonly error?: string;
+    }
+  /** Worker → primary: the node's status, please (every worker's; same `id` back). */
+  | { readonly type: 'idalloc:status?'; readonly id: number }
+  /** Primary → worker: the node's identity and every worker that answered in time. */
+  | {
+      readonly type: 'idalloc:status';
+      readonly id: number;
+      readonly view?: NodeView;
+      readonly error?: string;
+    }
+  /** Primary → worker: your own status, please (same `id` back). */
+  | { readonly type: 'idalloc:worker-status?'; readonly id: number }
+  /** Worker → primary: its own status, or why there is none. */
+  | {
+      readonly type: 'idalloc:worker-status';
+      readonly id: number;
+      readonly status?: WorkerStatus;
       readonly error?: string;
     };
 

@@ -13,13 +13,17 @@
  *   starting gets it once it listens (its handler is in place by then);
  * - aggregates the workers' metrics (prom-client's AggregatorRegistry) for whichever
  *   worker is asked for `/metrics` (see worker-metrics.ts), so Prometheus scrapes one
- *   target per node and counters are the node's sums.
+ *   target per node and counters are the node's sums;
+ * - gathers every worker's own status for whichever worker is asked for `/v1/status`
+ *   (primary-status.ts), with the node's identity (this process's).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { jitteredBackoff } from '../../core/backoff.js';
+import type { NodeIdentity } from '../../http/node-identity.js';
 import type { Logger } from '../../observe/logger.js';
 import { isClusterMessage, type ClusterMessage } from './messages.js';
+import { statusGathering } from './primary-status.js';
 
 /** First delay before replacing a dead worker; doubles while replacements die quickly. */
 const RESTART_BASE_MS = 200;
@@ -34,7 +38,7 @@ export interface PrimaryOptions {
 
 /** Runs the primary until it is told to stop; never returns a result. */
 export function runPrimary(
-  config: { readonly workers: number; readonly host: string },
+  config: { readonly workers: number; readonly host: string; readonly identity: NodeIdentity },
   logger: Logger,
   opts: PrimaryOptions,
 ): void {
@@ -49,6 +53,11 @@ export function runPrimary(
   let stopping = false;
   let failedExit = false;
   let quickDeaths = 0;
+  const status = statusGathering(config.identity, config.workers, () =>
+    Object.values(cluster.workers ?? {}).filter(
+      (w): w is Worker => w !== undefined && listening.has(w.id),
+    ),
+  );
 
   const fork = (): Worker => {
     const worker = cluster.fork();
@@ -73,6 +82,7 @@ export function runPrimary(
 
   cluster.on('message', (worker: Worker, message: unknown) => {
     if (!isClusterMessage(message)) return; // prom-client's own messages, among others
+    if (status.onMessage(worker, message)) return;
     if (message.type === 'idalloc:listening') {
       listening.add(worker.id);
       if (hangupPending.delete(worker.id)) worker.process.kill('SIGHUP');
