@@ -61,9 +61,8 @@ const podSpecs = (): { owner: string; spec: Doc }[] =>
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
 
-// Issue 17 brings SHUTDOWN_DELAY_MS into the service's schema; until that lands here,
-// the manifests may set it. Once CONFIG_VARIABLES has it this list changes nothing.
-const KNOWN = new Set([...CONFIG_VARIABLES, 'SHUTDOWN_DELAY_MS']);
+/** Every variable the service reads: the manifests may set no other. */
+const KNOWN = new Set(CONFIG_VARIABLES);
 
 describe('deploy/kubernetes against the Kubernetes API schemas', () => {
   it('holds the manifests the guide applies', () => {
