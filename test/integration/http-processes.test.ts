@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -57,6 +58,32 @@ describe('service start-up', () => {
     expect(r.stderr).toMatch(
       /^REQUIRE_DURABLE_STORE=true but the store can lose acknowledged writes: .*(AOF|appendonly)/i,
     );
+  });
+
+  it('stops with one fatal line when its port is taken, having released its worker ID', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await runServiceToExit({
+        REDIS_URL: redisUrl,
+        KEY_PREFIX: testPrefix(),
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('');
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { level: number; msg: string });
+      const fatal = lines.filter((l) => l.level === 60);
+      expect(fatal.map((l) => l.msg)).toEqual([`cannot listen on 127.0.0.1:${port}`]);
+      // The lease it claimed is given back before it exits, not left to expire.
+      expect(lines.some((l) => l.msg === 'released snowflake worker ID')).toBe(true);
+    } finally {
+      taken.close();
+    }
   });
 
   it('starts on such a store with a warning and idalloc_store_durable 0 otherwise', async () => {
