@@ -261,7 +261,10 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     try {
       // The lease of the worker ID the node holds now (its own key, whatever else the
       // shared test Redis holds).
-      const held = svc.allocator.workerId;
+      const status = (await (await fetch(`${svc.base}/v1/status`)).json()) as {
+        snowflake: { workerId: number | null } | null;
+      };
+      const held = status.snowflake?.workerId ?? undefined;
       expect(held).toBeDefined();
       await raw.set(svc.store.keys.worker(held!), 'another-holder', 'PX', 60_000);
     } finally {
