@@ -163,7 +163,6 @@ export type Config = Readonly<z.infer<typeof schema>>;
 /** Every variable the schema reads, in the schema's order (for `idalloc --help`). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 
-
 /**
  * Parses the environment into a frozen {@link Config}. Empty strings count as unset.
  * @throws ConfigError naming the first bad variable, its value and what is allowed.

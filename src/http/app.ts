@@ -25,7 +25,6 @@ import type { Metrics } from '../observe/metrics/index.js';
 import type { HttpSettings } from '../core/settings.js';
 import type { TagStore } from '../core/store-ports.js';
 
-
 export interface AppDeps {
   readonly allocator: IdAllocator;
   /** Read-only tag access for `GET /v1/tags…` and the Leaf routes' first request. */

@@ -16,7 +16,6 @@ import { keySlot } from './slot.js';
 
 export type RedisLike = Redis | Cluster;
 
-
 /** Backoff between reconnects: 50 ms doubling to 2 s, with jitter. */
 function retryStrategy(times: number): number {
   return Math.round(jitteredBackoff(times, 50, 2000, Math.random()));
