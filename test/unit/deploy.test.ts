@@ -42,6 +42,7 @@ const SPEC_METRICS: Readonly<Record<string, MetricSpec>> = {
   idalloc_store_regressions_total: { type: 'counter', labels: { tag: null } },
   idalloc_store_up: { type: 'gauge', labels: {} },
   idalloc_store_durable: { type: 'gauge', labels: {} },
+  idalloc_ready: { type: 'gauge', labels: {} },
   idalloc_snowflake_worker_id: { type: 'gauge', labels: {} },
   idalloc_snowflake_clock_backwards_total: {
     type: 'counter',
@@ -256,6 +257,7 @@ describe('the Grafana dashboard', () => {
       'idalloc_http_refused_total',
       'idalloc_snowflake_worker_id{instance=~"$instance"} == -1',
       'idalloc_store_durable{instance=~"$instance"} == 0',
+      'idalloc_ready{instance=~"$instance"} == 0',
       'idalloc_backup_last_ok',
       'idalloc_backup_last_success_timestamp_seconds',
     ]) {
