@@ -181,9 +181,19 @@ describe('deploy/kubernetes against the service', () => {
     }
   });
 
-  it('the PrometheusRule holds exactly the groups of deploy/prometheus/alerts.yml', () => {
+  it('the PrometheusRule holds the rules of deploy/prometheus/alerts.yml but the backup ones', () => {
+    // The backup alerts read the status file of `tag export --status-file`, which
+    // node_exporter's textfile collector serves in the compose stack; the CronJob here has
+    // no such collector, so those rules would fire for ever (docs/kubernetes.md).
     const alerts = parseYaml(read('deploy/prometheus/alerts.yml')) as Doc;
-    expect(one('PrometheusRule', 'idalloc').spec.groups).toEqual(alerts.groups);
+    const withoutBackups = (alerts.groups as { rules: { expr: string }[] }[]).map((g) => ({
+      ...g,
+      rules: g.rules.filter((r) => !String(r.expr).includes('idalloc_backup_')),
+    }));
+    expect(withoutBackups.flatMap((g) => g.rules).length).toBeLessThan(
+      (alerts.groups as { rules: unknown[] }[]).flatMap((g) => g.rules).length,
+    );
+    expect(one('PrometheusRule', 'idalloc').spec.groups).toEqual(withoutBackups);
   });
 });
 
