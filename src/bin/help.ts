@@ -4,8 +4,8 @@
  * and a test keeps {@link MEANINGS} covering every variable, so the help cannot drift
  * from what the service parses.
  */
-import { readFileSync } from 'node:fs';
 import { CONFIG_VARIABLES, loadConfig } from '../config/schema.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 
 /** One line per setting; the README's Configuration section has the long form. */
 export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
@@ -45,17 +45,9 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
     'on SIGTERM: keep serving this long after /readyz turned 503 (behind a balancer: > probe period × failures)',
 });
 
-/** The version in the package's own package.json (two levels up from src/bin or dist/bin). */
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version?: unknown;
-  };
-  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-}
-
 /** `idalloc --version`: the bin and the package version (`idalloc-admin --version` too). */
 export function serviceVersion(bin = 'idalloc'): string {
-  return `${bin} ${packageVersion()}`;
+  return `${bin} ${PACKAGE_VERSION}`;
 }
 
 export function serviceHelp(): string {

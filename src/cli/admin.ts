@@ -12,6 +12,7 @@ import { adminOptions, type AdminOptions } from '../config/options.js';
 import { loadConfig } from '../config/schema.js';
 import { ConfigError, IdAllocError, isIdAllocError } from '../core/errors.js';
 import type { Store } from '../core/store-ports.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { defaultGap, openStore, storeLocation, type OpenedStore } from '../store/open.js';
 import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
 import { runAudit } from './audit.js';
@@ -73,9 +74,8 @@ async function runAdmin(
     return 0;
   }
   if (command.kind === 'version') {
-    // The package's version, read as `idalloc --version` reads it (bin/help.ts).
-    const { serviceVersion } = await import('../bin/help.js');
-    io.out(`${serviceVersion('idalloc-admin')}\n`);
+    // The package's version, as `idalloc --version` prints it.
+    io.out(`idalloc-admin ${PACKAGE_VERSION}\n`);
     return 0;
   }
   if (command.kind === 'export' && command.statusFile !== undefined) {

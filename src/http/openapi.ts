@@ -16,11 +16,12 @@ import {
   responses,
   type Obj,
 } from './openapi-components.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { ROUTES } from './routes.js';
 import { readQuery } from './validate.js';
 
-/** The package version; a test checks it against package.json. */
-export const API_VERSION = '0.1.0';
+/** The package version (core/version.ts), as the document names it. */
+export const API_VERSION = PACKAGE_VERSION;
 
 const json = (schema: string): Obj => ({ 'application/json': { schema: ref('schemas', schema) } });
 
