@@ -76,11 +76,6 @@ async function main(): Promise<void> {
     { host, port: node.port, store: node.store.kind, keyPrefix: options.keyPrefix, ...worker },
     `listening on http://${host}:${node.port}`,
   );
-  if (cluster.isWorker) {
-    const listening: ClusterMessage = { type: 'idalloc:listening', port: node.port };
-    process.send?.(listening);
-  }
-
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -114,6 +109,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  if (cluster.isWorker) {
+    // Only now: the primary may pass SIGTERM on as soon as it hears this, and a signal
+    // that comes before its handler is in place would kill the worker outright.
+    const listening: ClusterMessage = { type: 'idalloc:listening', port: node.port };
+    process.send?.(listening);
+  }
 }
 
 /** SIGHUP: reopens `GRANT_LOG` (after logrotate moved it); a failure was logged by the grant log. */

@@ -4,11 +4,14 @@
  * both workers); /v1/status lists both workers under one node identity, whichever answers;
  * a killed worker is replaced; SIGTERM drains both and cuts nothing off.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { decodeSnowflake, createLayout } from '../../src/allocator/snowflake/layout.js';
 import { find, getOutcome as get, parseExposition, type Outcome } from '../support/http.js';
@@ -220,6 +223,43 @@ describe('WORKERS=2', () => {
       }),
     );
     expect(lines.some((l) => l.msg === 'worker died: replacing it')).toBe(false);
+  }, 90_000);
+
+  it('a SIGTERM while the workers still start lets them start, then drains them: exit 0', async () => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/service/main.ts'], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env: {
+        PATH: process.env.PATH ?? '',
+        REDIS_URL: redisUrl,
+        KEY_PREFIX: testPrefix(),
+        WORKERS: '2',
+        PORT: '0',
+        HOST: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: Record<string, unknown>[] = [];
+    let pending = '';
+    proc.stdout.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      for (const part of parts) {
+        if (!part) continue;
+        const line = JSON.parse(part) as Record<string, unknown>;
+        lines.push(line);
+        // Told to stop the moment it forked its workers: neither listens yet.
+        if (line.msg === 'starting 2 workers') proc.kill('SIGTERM');
+      }
+    });
+    const [code] = (await once(proc, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    const stopped = lines.filter((l) => l.msg === 'worker stopped');
+    expect(stopped.map((l) => [l.code, l.signal])).toEqual([
+      [0, null],
+      [0, null],
+    ]);
+    expect(lines.filter((l) => l.msg === 'shut down' && l.role === 'primary')).toHaveLength(1);
   }, 90_000);
 
   it('replaces a killed worker and keeps every ID unique', async () => {

@@ -49,6 +49,12 @@ export function runPrimary(
   const listening = new Set<number>();
   /** Workers that were starting at a SIGHUP: they get it once they listen. */
   const hangupPending = new Set<number>();
+  /**
+   * Workers that were starting when the node was told to stop: a worker has no SIGTERM
+   * handler until it listens (the signal would kill it, a failed exit), so it gets the
+   * signal once it listens, and drains as the others do. The stop's time limit still holds.
+   */
+  const termPending = new Set<number>();
   let nodeUp = false;
   let stopping = false;
   let failedExit = false;
@@ -77,7 +83,12 @@ export function runPrimary(
     limit.unref();
     const workers = Object.values(cluster.workers ?? {});
     if (workers.length === 0) process.exit(failedExit ? 1 : 0);
-    for (const w of workers) w?.process.kill('SIGTERM');
+    for (const w of workers) {
+      if (w === undefined) continue;
+      // A failed node stops at once; a clean stop lets a starting worker finish starting.
+      if (code === 0 && !listening.has(w.id)) termPending.add(w.id);
+      else w.process.kill('SIGTERM');
+    }
   };
 
   cluster.on('message', (worker: Worker, message: unknown) => {
@@ -85,6 +96,10 @@ export function runPrimary(
     if (status.onMessage(worker, message)) return;
     if (message.type === 'idalloc:listening') {
       listening.add(worker.id);
+      if (termPending.delete(worker.id)) {
+        worker.process.kill('SIGTERM');
+        return;
+      }
       if (hangupPending.delete(worker.id)) worker.process.kill('SIGHUP');
       if (!nodeUp && listening.size === config.workers) {
         nodeUp = true;
@@ -107,6 +122,7 @@ export function runPrimary(
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     const served = listening.delete(worker.id);
     hangupPending.delete(worker.id);
+    termPending.delete(worker.id);
     const lived = Date.now() - (startedAt.get(worker.id) ?? Date.now());
     startedAt.delete(worker.id);
     const who = { worker: worker.id, pid: worker.process.pid, code, signal };
