@@ -9,14 +9,16 @@
  *
  * Where podman cannot run, the suite is skipped with one line saying why.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/redis-server.js';
 import { waitUntil } from '../support/wait.js';
-import { attempt, ENV, run, whyNot } from './podman.js';
+import { attempt, ENV, ROOT, run, whyNot } from './podman.js';
 
+const VERSION = (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string })
+  .version;
 const reason = whyNot();
 if (reason) console.warn(`skipped: ${reason}`);
 
@@ -56,7 +58,10 @@ describe.skipIf(reason !== undefined)(
     beforeAll(async () => {
       // Stand-ins (cached under ~/.cache/idalloc-images), then the image from the Dockerfile.
       await run('bash', ['test/containers/standins.sh'], { timeoutMs: 900_000 });
-      await run('podman', ['build', '-q', '-t', 'idalloc:local', '.'], { timeoutMs: 900_000 });
+      // Docker's image format, as `docker build` makes: OCI images have no HEALTHCHECK.
+      await run('podman', ['build', '-q', '--format', 'docker', '-t', 'idalloc:local', '.'], {
+        timeoutMs: 900_000,
+      });
       ports.node1 = await freePort();
       ports.node2 = await freePort();
       ports.prometheus = await freePort();
@@ -120,6 +125,25 @@ describe.skipIf(reason !== undefined)(
       const published = await run('podman', ['port', container('idalloc-1')]);
       expect(published.trim()).toBe(`8080/tcp -> 127.0.0.1:${ports.node1}`);
     }, 300_000);
+
+    it('runs the image as its files say: OCI labels, user node, a read-only root, a healthcheck without Node', async () => {
+      const labels = JSON.parse(
+        await run('podman', ['image', 'inspect', '--format', '{{json .Labels}}', 'idalloc:local']),
+      ) as Record<string, string>;
+      expect(labels['org.opencontainers.image.version']).toBe(VERSION);
+      expect(labels['org.opencontainers.image.source']).toMatch(/^https:\/\//);
+      const name = container('idalloc-1');
+      const [inspected] = JSON.parse(await run('podman', ['container', 'inspect', name])) as {
+        Config: { User: string; Healthcheck?: { Test: string[] } };
+        HostConfig: { ReadonlyRootfs: boolean };
+      }[];
+      expect(inspected!.Config.User).toBe('node');
+      expect(inspected!.HostConfig.ReadonlyRootfs).toBe(true);
+      expect(inspected!.Config.Healthcheck?.Test.slice(0, 2)).toEqual(['CMD', 'bash']);
+      await expect(run('podman', ['exec', name, 'touch', '/app/x'])).rejects.toThrow(/Read-only/i);
+      // Exit status 0: healthy (podman runs the image's HEALTHCHECK once).
+      await run('podman', ['healthcheck', 'run', name]);
+    }, 60_000);
 
     it('has Prometheus scrape both nodes', async () => {
       await waitUntil(
