@@ -72,18 +72,25 @@ if [ -f "$saved" ]; then
   echo "standins: $saved did not hold them all; building" >&2
 fi
 
-# mmdebstrap writes the tarball only when done: an interrupted run leaves no half file.
+# Each root filesystem goes to a .part file renamed when mmdebstrap is done, so an
+# interrupted run leaves no half tarball under the final name (--format=tar: mmdebstrap
+# would take a name not ending in .tar for a directory). The two run side by side.
 rootfs() { # name key [--include=...]
   local out="$CACHE/rootfs-$1-$2.tar"
-  if [ ! -f "$out" ]; then
-    echo "standins: mmdebstrap $1 (a few minutes, once per machine)"
-    mmdebstrap --quiet --variant=minbase "${@:3}" "$SUITE" "$out.part"
-    mv "$out.part" "$out"
-  fi
-  echo "$out"
+  [ -f "$out" ] && return 0
+  echo "standins: mmdebstrap $1 (a few minutes, once per machine)"
+  rm -rf "$out.part" "$out"
+  mmdebstrap --quiet --format=tar --variant=minbase "${@:3}" "$SUITE" "$out.part"
+  mv "$out.part" "$out"
 }
-base_tar=$(rootfs base "$base_key")
-services_tar=$(rootfs services "$services_key" --include="$SERVICES_PACKAGES")
+rootfs base "$base_key" &
+base_job=$!
+rootfs services "$services_key" --include="$SERVICES_PACKAGES" &
+services_job=$!
+wait "$base_job"
+wait "$services_job"
+base_tar="$CACHE/rootfs-base-$base_key.tar"
+services_tar="$CACHE/rootfs-services-$services_key.tar"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
