@@ -4,7 +4,7 @@
  * output kept, so a failing step says what podman answered.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,12 +40,26 @@ export function whyNot(): string | undefined {
   if (!cached && !has('mmdebstrap')) {
     return 'podman stack: mmdebstrap is not installed and no stand-in images are cached';
   }
-  const info = spawnSync('podman', ['info', '--format', '{{.Host.OCIRuntime.Name}}'], {
-    encoding: 'utf8',
-  });
+  const info = spawnSync(
+    'podman',
+    [
+      'info',
+      '--format',
+      '{{.Host.OCIRuntime.Name}} {{.Host.CgroupsVersion}} {{.Host.CgroupManager}}',
+    ],
+    { encoding: 'utf8' },
+  );
   if (info.status !== 0) {
     const line = (info.stderr || info.stdout).trim().split('\n').pop() ?? '';
     return `podman stack: podman info fails: ${line}`;
+  }
+  // What fails on these machines without /etc/containers/containers.conf (.ci/podman.sh).
+  const [runtime, cgroups, manager] = info.stdout.trim().split(' ');
+  if (runtime === 'crun' && cgroups === 'v1') {
+    return 'podman stack: runtime crun on cgroups v1 fails here; .ci/podman.sh configures runc';
+  }
+  if (manager === 'systemd' && !existsSync('/run/systemd/system')) {
+    return 'podman stack: cgroup manager systemd without systemd; .ci/podman.sh configures cgroupfs';
   }
   return undefined;
 }
