@@ -5,7 +5,8 @@
  * name of its own — Redis with AOF, two nodes, the backup service, node-exporter and
  * Prometheus (Grafana's profile left out: no Debian package). IDs are drawn through both
  * nodes from the host, with Redis stopped and started again in between, and every ID
- * drawn must be unique. Everything of the run is removed at the end.
+ * drawn must be unique. Everything of the run is removed at the end, the image it built
+ * too; only the stand-in base images stay, cached for the next run.
  *
  * Where podman cannot run, the suite is skipped with one line saying why.
  */
@@ -37,6 +38,19 @@ describe.skipIf(reason !== undefined)(
     let work = '';
     let env: NodeJS.ProcessEnv = ENV;
     let compose: string[] = [];
+    /**
+     * The images there were before this run built anything (the cached stand-ins among
+     * them), and whether `idalloc:local` was one: what the run builds, it removes.
+     */
+    let imagesBefore: Set<string> | undefined;
+    let hadLocalImage = false;
+    const imageIds = async () =>
+      new Set(
+        (await run('podman', ['images', '-a', '-q', '--no-trunc']))
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean),
+      );
 
     const get = async (port: number, path: string) => {
       const res = await fetch(`http://127.0.0.1:${port}${path}`, {
@@ -58,6 +72,9 @@ describe.skipIf(reason !== undefined)(
     beforeAll(async () => {
       // Stand-ins (cached under ~/.cache/idalloc-images), then the image from the Dockerfile.
       await run('bash', ['test/containers/standins.sh'], { timeoutMs: 900_000 });
+      imagesBefore = await imageIds();
+      hadLocalImage =
+        (await run('podman', ['images', '-q', 'localhost/idalloc:local'])).trim() !== '';
       // Docker's image format, as `docker build` makes: OCI images have no HEALTHCHECK.
       await run('podman', ['build', '-q', '--format', 'docker', '-t', 'idalloc:local', '.'], {
         timeoutMs: 900_000,
@@ -106,6 +123,14 @@ describe.skipIf(reason !== undefined)(
       if (vols) await attempt('podman', ['volume', 'rm', '-f', ...vols.split('\n')]);
       // podman-compose 1.0.3 `down` leaves the project's network.
       await attempt('podman', ['network', 'rm', '-f', `${PROJECT}_default`]);
+      // The image this run built and the build's intermediate images; the stand-in base
+      // images stay (cached, so the next run does not make them again).
+      if (imagesBefore !== undefined) {
+        if (!hadLocalImage) await attempt('podman', ['rmi', '-f', 'localhost/idalloc:local']);
+        const before = imagesBefore;
+        const made = [...(await imageIds())].filter((id) => !before.has(id));
+        if (made.length > 0) await attempt('podman', ['rmi', '-f', ...made]);
+      }
     }
 
     it('serves IDs from both nodes, bound to 127.0.0.1 only, after a tag is made through the admin service', async () => {
@@ -208,8 +233,13 @@ describe.skipIf(reason !== undefined)(
       expect(new Set(drawn).size).toBe(drawn.length);
     });
 
-    it('leaves no container, volume or network of the run behind', async () => {
+    it('leaves no container, volume, network or image of the run behind', async () => {
       await teardown();
+      const before = imagesBefore ?? new Set<string>();
+      expect([...(await imageIds())].filter((id) => !before.has(id))).toEqual([]);
+      if (!hadLocalImage) {
+        expect((await run('podman', ['images', '-q', 'localhost/idalloc:local'])).trim()).toBe('');
+      }
       const label = `label=io.podman.compose.project=${PROJECT}`;
       expect((await run('podman', ['ps', '-aq', '--filter', label])).trim()).toBe('');
       expect((await run('podman', ['volume', 'ls', '-q', '--filter', label])).trim()).toBe('');
