@@ -124,6 +124,13 @@ describe('two nodes on one Redis, Redis stopped and started again', () => {
         async () => (await readyz(n)).serving === 'store',
         'a node to be ready from the store again',
       );
+      // The general connection answers the ping first; the allocation connection (no
+      // offline queue) may still be reconnecting for a moment, when a draw gets a 503
+      // with Retry-After: a client retries it.
+      await waitUntil(
+        async () => (await drawOne(n)) !== undefined,
+        'a node to serve again once Redis is back',
+      );
       await drawMany(n, 10);
     }
 
