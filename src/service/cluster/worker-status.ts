@@ -7,8 +7,8 @@
  *
  * This side also answers the primary's asks with this worker's own status.
  */
-import { unavailable } from '../../core/errors.js';
 import type { NodeView, StatusCluster, WorkerStatus } from '../../http/status.js';
+import { primaryAsker } from './ask-primary.js';
 import { isClusterMessage, type ClusterMessage } from './messages.js';
 
 /** Longer than the primary's own wait for its workers (primary-status.ts). */
@@ -19,48 +19,28 @@ type StatusAnswer = Extract<ClusterMessage, { type: 'idalloc:status' }>;
 /** The {@link StatusCluster} of a cluster worker process. */
 export function clusterWorkerStatus(): StatusCluster {
   let own: (() => Promise<WorkerStatus>) | undefined;
-  const waiting = new Map<number, (m: StatusAnswer) => void>();
-  let nextId = 0;
   const send = (m: ClusterMessage) => process.send?.(m) ?? false;
 
   process.on('message', (m: unknown) => {
-    if (!isClusterMessage(m)) return;
-    if (m.type === 'idalloc:status') waiting.get(m.id)?.(m);
-    else if (m.type === 'idalloc:worker-status?') {
-      const id = m.id;
-      if (own === undefined) {
-        send({ type: 'idalloc:worker-status', id, error: 'not serving yet' });
-        return;
-      }
-      own().then(
-        (status) => send({ type: 'idalloc:worker-status', id, status }),
-        (err: unknown) => send({ type: 'idalloc:worker-status', id, error: String(err) }),
-      );
+    if (!isClusterMessage(m) || m.type !== 'idalloc:worker-status?') return;
+    const id = m.id;
+    if (own === undefined) {
+      send({ type: 'idalloc:worker-status', id, error: 'not serving yet' });
+      return;
     }
+    own().then(
+      (status) => send({ type: 'idalloc:worker-status', id, status }),
+      (err: unknown) => send({ type: 'idalloc:worker-status', id, error: String(err) }),
+    );
   });
 
-  const gather = (): Promise<NodeView> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => {
-        waiting.delete(id);
-        reject(unavailable('the cluster primary did not answer with the status in time', 1));
-      }, ANSWER_TIMEOUT_MS);
-      waiting.set(id, (m) => {
-        clearTimeout(timer);
-        waiting.delete(id);
-        if (m.view !== undefined) resolve(m.view);
-        else
-          reject(
-            unavailable(`the node's status could not be gathered: ${m.error ?? 'no answer'}`, 1),
-          );
-      });
-      if (!send({ type: 'idalloc:status?', id })) {
-        clearTimeout(timer);
-        waiting.delete(id);
-        reject(unavailable('the cluster primary is gone', 1));
-      }
-    });
+  const gather = primaryAsker<StatusAnswer, NodeView>(
+    'idalloc:status?',
+    'idalloc:status',
+    'status',
+    ANSWER_TIMEOUT_MS,
+    (m) => m.view,
+  );
 
   return {
     offer(fn) {
