@@ -5,40 +5,17 @@
  * scrape never reads half of it), keeps the last success through failures, and a failed
  * export leaves the last good export as it was.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAdmin } from '../support/admin-process.js';
 import { RedisServer } from '../support/redis-server.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function admin(args: readonly string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--disable-warning=ExperimentalWarning', '--import', 'tsx', 'src/cli/admin.ts', ...args],
-      {
-        cwd: ROOT,
-        timeout: 30_000,
-        env: { ...process.env, REDIS_SENTINELS: '', REDIS_CLUSTER_NODES: '', ...env },
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const admin = (args: readonly string[], env: Record<string, string>) => runAdmin(args, env, 30_000);
 
 /** The unlabelled series of a text-format file, by name. */
 function series(text: string): Record<string, number> {

@@ -3,7 +3,6 @@
  * test Redis, each test on its own key prefix. Independent cases run a few processes at
  * a time: each costs about half a second.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,38 +11,14 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { MAX_ID } from '../../src/core/tags.js';
+import { runAdmin, type AdminRun as Run } from '../support/admin-process.js';
 import { testPrefix } from '../support/prefix.js';
 import { freePort } from '../support/redis-server.js';
 import { segmentTag, testStore } from '../support/store.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
-
-function admin(args: readonly string[], env: Record<string, string>): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--disable-warning=ExperimentalWarning', '--import', 'tsx', 'src/cli/admin.ts', ...args],
-      {
-        cwd: ROOT,
-        timeout: 20_000,
-        // Only the settings under test: no topology leaking in from the outer environment.
-        env: { ...process.env, REDIS_SENTINELS: '', REDIS_CLUSTER_NODES: '', ...env },
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr, ms: Date.now() - started });
-      },
-    );
-  });
-}
+const admin = (args: readonly string[], env: Record<string, string>) => runAdmin(args, env);
 
 /** Runs `f` over `items`, at most `limit` at a time, keeping the order. */
 async function pool<T, R>(items: readonly T[], f: (t: T) => Promise<R>, limit = 4): Promise<R[]> {

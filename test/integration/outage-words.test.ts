@@ -4,13 +4,12 @@
  * text stays in the log line, as `storeError`); and the outage is a line when it starts
  * and one when it ends, not a warning per reconnect attempt (about two a second before).
  */
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { logOutages } from '../../src/service/startup.js';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { CLIENT_WORDS } from '../support/client-words.js';
-import { startService, type LogLine, type TestService } from '../support/http.js';
+import { captureLogs, startService, type LogLine, type TestService } from '../support/http.js';
 import { RedisServer } from '../support/redis-server.js';
 import { segmentTag, testStore } from '../support/store.js';
 import { pause, waitUntil } from '../support/wait.js';
@@ -105,15 +104,7 @@ describe('a Redis outage under a running node', () => {
   it('a longer outage gets a summary per interval (here 1 s), with the errors since and the last one', async () => {
     server = await RedisServer.start();
     store = testStore(server.url);
-    const logs: LogLine[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) {
-          if (line) logs.push(JSON.parse(line) as LogLine);
-        }
-        done();
-      },
-    });
+    const { logs, sink } = captureLogs();
     logOutages(store, pino({ level: 'debug' }, sink), 1000);
     expect(await store.ping()).toBe(true);
     await server.stop();

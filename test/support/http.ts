@@ -47,6 +47,20 @@ export interface TestServiceOptions {
   readonly defaultMetrics?: boolean;
 }
 
+/** A stream pino writes to, and the lines it wrote, parsed. */
+export function captureLogs(): { readonly logs: LogLine[]; readonly sink: Writable } {
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line) logs.push(JSON.parse(line) as LogLine);
+      }
+      done();
+    },
+  });
+  return { logs, sink };
+}
+
 /**
  * Starts a node on 127.0.0.1:0 against `redisUrl` through {@link startNode}, the one way
  * the service starts one: the same store checks, grant log, snowflake generator,
@@ -65,15 +79,7 @@ export async function startService(
   });
   const base = nodeOptions(config);
   const options = opts.segment ? { ...base, segment: { ...base.segment, ...opts.segment } } : base;
-  const logs: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) {
-        if (line) logs.push(JSON.parse(line) as LogLine);
-      }
-      done();
-    },
-  });
+  const { logs, sink } = captureLogs();
   const logger = pino(loggerOptions('debug'), sink);
   const node = await startNode(options, { logger, defaultMetrics: opts.defaultMetrics ?? false });
   if (!(node.store instanceof RedisStore)) throw new Error('startService: not a Redis store');
