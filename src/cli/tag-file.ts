@@ -9,6 +9,7 @@ import type { WorkerRecord } from '../core/lease-port.js';
 import type { TagConfig, TagExport, TagRecord } from '../core/store-ports.js';
 import { MAX_DESCRIPTION, MAX_ID, MAX_SMALL, TAG_NAME_PATTERN } from '../core/tags.js';
 import { DEPLOYMENT_ID_PATTERN } from '../core/deployment.js';
+import { PLAIN } from '../core/shape.js';
 
 export const FILE_FORMAT = 'idalloc-tag-export';
 export const FILE_VERSION = 1;
@@ -247,6 +248,8 @@ function parseTag(f: Fields): TagRecord {
     description: f.description(),
     createdAt: f.time('createdAt'),
     next: f.id('next', 0n, max + 1n),
+    shape: PLAIN,
+    regions: 1,
   } as const;
   return { state: 'live', tag };
 }

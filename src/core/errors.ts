@@ -10,8 +10,12 @@
 export const ErrorCode = {
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   UNAUTHORIZED: 'UNAUTHORIZED',
+  /** A keyed (permute) tag's key or decoding asked with a token not in `KEY_TOKENS`. */
+  FORBIDDEN: 'FORBIDDEN',
   TAG_NOT_FOUND: 'TAG_NOT_FOUND',
   WRONG_MODE: 'WRONG_MODE',
+  /** The tag's region count is not the node's (`REGION`): serving it could collide. */
+  WRONG_REGION: 'WRONG_REGION',
   TAG_EXHAUSTED: 'TAG_EXHAUSTED',
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',

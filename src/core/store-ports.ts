@@ -1,3 +1,5 @@
+import type { TagShape } from './shape.js';
+
 /**
  * The store ports: what the allocator and the routes need of a store. Redis (standalone,
  * Sentinel, Cluster) implements them in store/redis, SQLite in store/embedded; tests may
@@ -25,6 +27,13 @@ export interface SegmentTagConfig extends TagBase {
   readonly gap: bigint;
   /** The next unallocated ID; missing only when the tag is damaged in the store. */
   readonly next?: bigint;
+  /**
+   * How counter values become IDs (core/shape.ts); fixed once the tag issued an ID.
+   * Stores without the field (older tags) read as plain.
+   */
+  readonly shape: TagShape;
+  /** How many regions share the tag (1..1024): region i of N issues c·N + i. Fixed like the shape. */
+  readonly regions: number;
 }
 
 /** A snowflake tag: IDs come from the clock, so it has no counter, step, max or gap. */
@@ -54,6 +63,10 @@ export interface Grant {
   readonly incarnation?: string;
   /** How many IDs the incarnation guard skipped right before this grant (0n when none). */
   readonly skipped?: bigint;
+  /** The tag's shape at the time of the grant; absent means plain (in-memory test stores). */
+  readonly shape?: TagShape;
+  /** The tag's region count; absent means 1. */
+  readonly regions?: number;
 }
 
 /** What the segment allocator needs of a store. */
@@ -79,6 +92,10 @@ export interface CreateTagInput {
   readonly max: bigint;
   readonly gap: bigint;
   readonly description: string;
+  /** Segment tags: plain when absent. A permute shape comes with its key (the admin script makes one). */
+  readonly shape?: TagShape;
+  /** Segment tags: 1 when absent. */
+  readonly regions?: number;
 }
 
 export interface TagChanges {
@@ -86,6 +103,10 @@ export interface TagChanges {
   readonly max?: bigint;
   readonly gap?: bigint;
   readonly description?: string;
+  /** Only while the tag has issued no ID (the store refuses it after: REFUSED). */
+  readonly shape?: TagShape;
+  /** Only while the tag has issued no ID, like the shape. */
+  readonly regions?: number;
 }
 
 export interface BumpResult {

@@ -19,8 +19,10 @@ export const NOT_FOUND = 'NOT_FOUND';
 const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   [ErrorCode.INVALID_ARGUMENT]: 400,
   [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.TAG_NOT_FOUND]: 404,
   [ErrorCode.WRONG_MODE]: 409,
+  [ErrorCode.WRONG_REGION]: 409,
   [ErrorCode.TAG_EXHAUSTED]: 409,
   [ErrorCode.UNAVAILABLE]: 503,
 });

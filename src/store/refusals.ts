@@ -10,6 +10,10 @@ export const Refusal = {
   /** The tag's hash or row has no valid counter. */
   TAG_DAMAGED: 'TAG_DAMAGED',
   WRONG_MODE: 'WRONG_MODE',
+  /** The tag's region count is not the node's. */
+  WRONG_REGION: 'WRONG_REGION',
+  /** A shape or region count change of a tag that issued IDs. */
+  SHAPE_FIXED: 'SHAPE_FIXED',
   TAG_EXHAUSTED: 'TAG_EXHAUSTED',
   /** A bump that would lower the counter. */
   WOULD_LOWER: 'WOULD_LOWER',
@@ -48,6 +52,18 @@ export function refusal(
       return new IdAllocError(
         ErrorCode.WRONG_MODE,
         `tag '${tag}' is a ${String(context.mode ?? 'different')}-mode tag; this needs a ${String(context.wanted ?? 'segment')} tag`,
+        { tag, ...context },
+      );
+    case Refusal.WRONG_REGION:
+      return new IdAllocError(
+        ErrorCode.WRONG_REGION,
+        `tag '${tag}' is shared by ${String(context.tagRegions)} region(s), and this node is set to ${String(context.nodeRegions)} (REGION): serving it could issue another region's IDs; set REGION to i/${String(context.tagRegions)}`,
+        { tag, ...context },
+      );
+    case Refusal.SHAPE_FIXED:
+      return new IdAllocError(
+        ErrorCode.REFUSED,
+        `tag '${tag}' has issued IDs (next ${String(context.next)} is past its first ${String(context.first)}): its shape and region count are fixed, since another would map new counter values onto IDs already issued`,
         { tag, ...context },
       );
     case Refusal.TAG_EXHAUSTED:

@@ -6,6 +6,7 @@
 import { ErrorCode, IdAllocError } from '../core/errors.js';
 import { MAX_ID, MAX_SMALL } from '../core/tags.js';
 import type { TagRecord } from '../core/store-ports.js';
+import { PLAIN } from '../core/shape.js';
 
 /** One past the largest ID: the next of an exhausted tag, the highest a floor goes. */
 export const MAX_NEXT = MAX_ID + 1n;
@@ -67,6 +68,8 @@ export function recordFromFields(
       max,
       gap: small(name, 'gap', f.gap, 0),
       next: id(name, 'next', f.next, max + 1n),
+      shape: PLAIN,
+      regions: 1,
     };
     return { state: 'live', tag };
   }

@@ -15,6 +15,7 @@ import { createRedisClient } from '../../src/store/redis/client.js';
 import { importTarget } from '../../src/store/transfer.js';
 import type { Store, TagRecord } from '../../src/core/store-ports.js';
 import { MAX_ID } from '../../src/core/tags.js';
+import { PLAIN } from '../../src/core/shape.js';
 import { segmentTag, testStore } from '../support/store.js';
 
 const NOW = 1_732_000_000_000;
@@ -104,6 +105,8 @@ function segmentRecord(name: string, next: bigint, over: { gap?: bigint; max?: b
       description: 'restored',
       createdAt: NOW - 5000,
       next,
+      shape: PLAIN,
+      regions: 1,
     },
   } satisfies TagRecord;
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, IdAllocError, unavailable } from '../../src/core/errors.js';
 import type { ImportResult, TagConfig, TagRecord } from '../../src/core/store-ports.js';
 import { roomAfter, StoreLost, untilStoreLost } from '../../src/cli/import-checks.js';
+import { PLAIN } from '../../src/core/shape.js';
 
 describe('untilStoreLost', () => {
   it('tries the same step again while the store is unavailable, and returns once it answers', async () => {
@@ -53,6 +54,8 @@ describe('roomAfter', () => {
     description: '',
     createdAt: 0,
     step,
+    shape: PLAIN,
+    regions: 1,
     max,
     gap,
     next: 1n,

@@ -11,6 +11,7 @@
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { MAX_ID, MAX_SMALL } from '../../core/tags.js';
 import type { TagConfig } from '../../core/store-ports.js';
+import { PLAIN } from '../../core/shape.js';
 
 /** A row as stored; any column may hold anything a hand edit put there. */
 export interface TagRow {
@@ -105,6 +106,8 @@ export function toTagConfig(row: TagRow): TagConfig | undefined {
     step: int(row.step),
     max: id(row.max, MAX_ID),
     gap: typeof row.gap === 'bigint' && row.gap >= 0n ? row.gap : 0n,
+    shape: PLAIN,
+    regions: 1,
     ...(decValid(row.next) ? { next: BigInt(row.next) } : {}),
   });
 }

@@ -11,6 +11,7 @@ import type { Keys } from './keys.js';
 import { bumpReply, createReply, doneReply } from './reply-shapes.js';
 import { badReply, ScriptCode, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
+import { PLAIN } from '../../core/shape.js';
 
 /** The general connection, the key builder and the wall clock of a store. */
 export interface TagDb {
@@ -166,6 +167,8 @@ export function parseTag(name: string, f: Record<string, string>): TagConfig | u
     step: Number(f.step ?? 0),
     max: big(f.max, MAX_ID),
     gap: big(f.gap, 0n),
+    shape: PLAIN,
+    regions: 1,
     ...(f.next !== undefined && /^\d{1,20}$/.test(f.next) ? { next: BigInt(f.next) } : {}),
   });
 }
