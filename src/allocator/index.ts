@@ -18,6 +18,7 @@ import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-l
 import { PING_TIMEOUT_MS, answersWithin, readinessOf } from './readiness.js';
 import type { AllocatorObserver, IdAllocator, Readiness, SegmentState } from './types.js';
 import type { DecodedSnowflake, IdRange } from '../core/ids.js';
+import type { Region } from '../core/shape.js';
 
 /** What the facade needs of a snowflake generator. */
 export interface SnowflakeSource {
@@ -44,6 +45,12 @@ export interface AllocatorOptions {
   readonly modeRecheckMs?: number;
   /** How long readiness waits for the store's ping (readiness.ts). @default 750 */
   readonly pingTimeoutMs?: number;
+  /**
+   * The node's region (`REGION=i/N`): segment IDs are shaped as region i of N
+   * (core/shape.ts), and the store refuses a tag shared by another number of regions.
+   * @default 0/1
+   */
+  readonly region?: Region;
 }
 
 interface KnownMode {
@@ -70,6 +77,7 @@ class Allocator implements IdAllocator {
       log: opts.log ?? silentLog,
       grants: opts.grants ?? createGrantLog(opts.log ?? silentLog),
       clock: this.clock,
+      ...(opts.region ? { region: opts.region } : {}),
       ...(opts.segment ? { options: opts.segment } : {}),
     });
   }

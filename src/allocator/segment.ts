@@ -34,6 +34,7 @@ import { silentLog, systemClock, withTimers, type Clock, type Log } from '../cor
 import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
 import type { AllocatorObserver, SegmentState } from './types.js';
 import { DiscardLog } from './discard-log.js';
+import type { Region } from '../core/shape.js';
 
 export interface SegmentOptions {
   /** Fraction of a segment used before the next is fetched (`PREFETCH_AT`). @default 0.1 */
@@ -72,6 +73,8 @@ export interface SegmentDeps {
   readonly grants?: GrantRecorder;
   /** For retry jitter. @default Math.random */
   readonly random?: () => number;
+  /** The node's region (`REGION`), recorded with each grant. @default 0/1 */
+  readonly region?: Region;
 }
 
 /** What the step rule knows of a tag, from the grants the store made this node. */
