@@ -51,7 +51,10 @@ const KEY_PATTERN = /^[0-9a-f]{32}$/;
 /** Crockford's base32, lower case: its ASCII order is its digit order. */
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const DIGITS = 13; // 13 × 5 = 65 bits ≥ 63
-const DIGIT_OF = new Map([...ALPHABET].map((ch, i) => [ch, BigInt(i)]));
+/** Each character code's digit, -1 for characters outside the alphabet. */
+const DIGIT_OF = Int8Array.from({ length: 128 }, (_, code) =>
+  ALPHABET.indexOf(String.fromCharCode(code)),
+);
 
 /** A new permute key: 128 random bits as 32 hex digits. */
 export function newPermuteKey(): string {
@@ -288,23 +291,33 @@ export class Permutation {
 
 /** `n` (below 2^63) as 13 base32 characters, most significant first. */
 export function toBase32(n: bigint): string {
+  // Two exact Numbers (35 and 28 bits) instead of 13 bigint shifts: the hot path.
+  let lo = Number(n & 0x7ffffffffn);
+  let hi = Number(n >> 35n);
   let out = '';
-  for (let i = 0; i < DIGITS; i++) {
-    out = ALPHABET[Number(n & 31n)]! + out;
-    n >>= 5n;
+  for (let i = 0; i < 7; i++) {
+    out = ALPHABET[lo % 32]! + out;
+    lo = Math.floor(lo / 32);
+  }
+  for (let i = 0; i < DIGITS - 7; i++) {
+    out = ALPHABET[hi % 32]! + out;
+    hi = Math.floor(hi / 32);
   }
   return out;
 }
 
 function fromBase32(text: string): bigint | undefined {
   if (text.length !== DIGITS) return undefined;
-  let n = 0n;
-  for (const ch of text) {
-    const d = DIGIT_OF.get(ch);
-    if (d === undefined) return undefined;
-    n = (n << 5n) | d;
+  // The top 6 digits (30 bits) and the low 7 (35 bits) as exact Numbers.
+  let hi = 0;
+  let lo = 0;
+  for (let i = 0; i < DIGITS; i++) {
+    const d = DIGIT_OF[text.charCodeAt(i)];
+    if (d === undefined || d < 0) return undefined;
+    if (i < DIGITS - 7) hi = hi * 32 + d;
+    else lo = lo * 32 + d;
   }
-  return n;
+  return (BigInt(hi) << 35n) | BigInt(lo);
 }
 
 // ── the shaper ────────────────────────────────────────────────────────────────────────
@@ -339,7 +352,7 @@ export class Shaper {
 
   /** The numeric ID of counter value `c` (the number under a prefix). */
   toNumber(c: bigint): bigint {
-    const v = c * this.regions + this.index;
+    const v = this.regions === 1n ? c : c * this.regions + this.index;
     switch (this.shape.kind) {
       case 'plain':
         return v;
@@ -352,6 +365,7 @@ export class Shaper {
 
   /** The ID of counter value `c` as callers see it: decimal digits, or `prefix_` and base32. */
   format(c: bigint): string {
+    if (this.identity) return c.toString();
     const n = this.toNumber(c);
     return this.shape.prefix === undefined ? n.toString() : `${this.shape.prefix}_${toBase32(n)}`;
   }
