@@ -22,6 +22,7 @@ export class GrantLedger {
   private readonly incarnationIndex = new Map<string, number>();
   private readonly layoutList: Layout[] = [];
   private readonly layoutIndex = new Map<string, number>();
+  private lastLayout = 0;
   private readonly deploymentSet = new Set<string>();
   private readonly tags = new Map<string, TagState>();
   private readonly holders = new Map<string, Holder>();
@@ -141,6 +142,10 @@ export class GrantLedger {
 
   /** The index of a layout, added when first seen (a log holds a handful). */
   private layoutOf(count: number, index: number, shape: string): number {
+    // Most lines repeat the last one's layout: no key built for them (millions of grants).
+    const last = this.layoutList[this.lastLayout];
+    if (last !== undefined && last.count === count && last.index === index && last.shape === shape)
+      return this.lastLayout;
     const key = `${count}/${index}/${shape}`;
     let i = this.layoutIndex.get(key);
     if (i === undefined) {
@@ -148,6 +153,7 @@ export class GrantLedger {
       this.layoutList.push(Object.freeze({ count, index, shape }));
       this.layoutIndex.set(key, i);
     }
+    this.lastLayout = i;
     return i;
   }
 
