@@ -34,7 +34,7 @@ import { silentLog, systemClock, withTimers, type Clock, type Log } from '../cor
 import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
 import type { AllocatorObserver, SegmentState } from './types.js';
 import { DiscardLog } from './discard-log.js';
-import type { Region } from '../core/shape.js';
+import { shapeFingerprint, type Region } from '../core/shape.js';
 
 export interface SegmentOptions {
   /** Fraction of a segment used before the next is fetched (`PREFETCH_AT`). @default 0.1 */
@@ -101,6 +101,12 @@ export class SegmentAllocator {
   private readonly log: Log;
   private readonly grants: GrantRecorder;
   private readonly discards: DiscardLog;
+  private readonly region: Region | undefined;
+  /**
+   * Per tag, the region and shape fingerprint its last grant's lines carried: remainders
+   * and discarded grants are recorded with them (a tag's shape is fixed once it issued IDs).
+   */
+  private readonly lineLayouts = new Map<string, { source: unknown; fields: LineLayout }>();
 
   constructor(deps: SegmentDeps) {
     this.opts = Object.freeze({ ...defaultSegmentOptions, ...deps.options });
@@ -110,6 +116,7 @@ export class SegmentAllocator {
     this.observer = deps.observer ?? {};
     this.log = deps.log ?? silentLog;
     this.grants = deps.grants ?? silentGrants;
+    this.region = deps.region;
     this.discards = new DiscardLog(this.log, this.clock);
     this.engine = new RangeBuffer<Grant>({
       fetch: (tag, step, fence) => this.grant(tag, step, false, fence, { kind: 'segment' }),
@@ -316,7 +323,12 @@ export class SegmentAllocator {
         this.observer.segmentFetched?.(tag, 'discarded', secondsSince(t0));
         this.observer.storeRegression?.(tag);
         this.skip(tag, 'fence', g.start, g.end);
-        recordUnserved(this.grants, { kind: 'fence', ...grantFields(tag, g), highWater: fence });
+        recordUnserved(this.grants, {
+          kind: 'fence',
+          ...grantFields(tag, g),
+          ...this.layoutOf(tag, g),
+          highWater: fence,
+        });
         this.log.error(
           { tag, granted: `${g.start}..${g.end}`, highWater: String(fence) },
           'store regression: the store granted IDs at or below ones it granted before; refused, raising its counter',
@@ -341,7 +353,7 @@ export class SegmentAllocator {
       }
       this.observer.segmentGranted?.(tag, g.end, g.max);
       const f = grantFields(tag, g);
-      this.grants.record({ ...f, ...use });
+      this.grants.record({ ...f, ...this.layoutOf(tag, g), ...use });
       return g;
     }
   }
@@ -351,8 +363,26 @@ export class SegmentAllocator {
     for (const r of ranges) {
       if (r === null || r.cursor > r.end) continue;
       this.skip(tag, 'shutdown_remainder', r.cursor, r.end);
-      recordUnserved(this.grants, { kind: 'remainder', tag, start: r.cursor, end: r.end });
+      recordUnserved(this.grants, {
+        kind: 'remainder',
+        tag,
+        start: r.cursor,
+        end: r.end,
+        ...this.lineLayouts.get(tag)?.fields,
+      });
     }
+  }
+
+  /** The region and shape fingerprint of a grant's lines (see {@link LineLayout}). */
+  private layoutOf(tag: string, g: Grant): LineLayout {
+    const last = this.lineLayouts.get(tag);
+    if (last !== undefined && last.source === g.shape) return last.fields;
+    const fields: LineLayout = {
+      ...(this.region === undefined ? {} : { region: this.region }),
+      ...(g.shape === undefined ? {} : { shape: shapeFingerprint(g.shape) }),
+    };
+    this.lineLayouts.set(tag, { source: g.shape, fields });
+    return fields;
   }
 
   /** Counts IDs `start`..`end` given up unserved (idalloc_ids_skipped_total). */
@@ -380,6 +410,7 @@ export class SegmentAllocator {
       start: s,
       end: e,
       ...(incarnation ? { incarnation } : {}),
+      ...this.lineLayouts.get(tag)?.fields,
       reason: err.message,
     });
   }
@@ -406,6 +437,17 @@ function isRefusal(err: unknown): boolean {
 /** What a grant is for: a buffered segment, a batch's own range, or a client's range. */
 type GrantUse =
   { readonly kind: 'segment' | 'batch' } | { readonly kind: 'range'; readonly client?: string };
+
+/**
+ * What a grant line says of how counter values become IDs: the node's region and the
+ * tag's shape fingerprint (core/grant-log.ts writes them only when not 0/1 and plain).
+ * Kept per tag with the shape it came from, so the fingerprint (a SHA-256 for permute)
+ * is computed once per tag, not per grant.
+ */
+interface LineLayout {
+  readonly region?: Region;
+  readonly shape?: string;
+}
 
 /** The fields of a grant the grant log records. */
 function grantFields(tag: string, g: Grant) {

@@ -3,7 +3,8 @@
  * IDs granted twice? Per deployment and tag, the ranges granted (segments, batches, leased
  * ranges) are swept once for overlaps and gaps (sweep.ts); a snowflake worker ID held by
  * two holders whose timestamp windows `[floor, horizon]` meet is an overlap too
- * (workers.ts). The audit never calls a log clean that it did not read: lines that look
+ * (workers.ts). Deployments of a tag in regions are compared with each other (regions.ts).
+ * The audit never calls a log clean that it did not read: lines that look
  * like grant lines but cannot be read make the verdict `unreadable`, and a log without one
  * grant line `empty`.
  *
@@ -17,6 +18,7 @@ import { GrantLedger } from './ledger.js';
 import { parseLine } from './parse.js';
 import { sweepTag } from './sweep.js';
 import { sweepWorkers } from './workers.js';
+import { checkRegions } from './regions.js';
 import type { AuditReport, TagReport, UnreadableLine, Verdict } from './types.js';
 
 /** Unreadable lines named in the report (all are counted). */
@@ -79,16 +81,23 @@ export class GrantAudit {
         return swept.report;
       });
     const workers = sweepWorkers(ledger.workerHolders());
-    const overlaps = tags.reduce((n, t) => n + t.overlaps, 0) + workers.overlaps;
+    const regions = checkRegions(ledger.namedTagStates(), ledger.namedHolders(), names);
+    const overlaps =
+      tags.reduce((n, t) => n + t.overlaps, 0) +
+      workers.overlaps +
+      regions.overlaps +
+      regions.workerOverlaps;
     const grantLines = ledger.grantLines - copies;
     const verdict: Verdict =
       overlaps > 0
         ? 'overlaps'
-        : this.unreadable > 0
-          ? 'unreadable'
-          : grantLines === 0
-            ? 'empty'
-            : 'clean';
+        : regions.unprovable > 0
+          ? 'unprovable'
+          : this.unreadable > 0
+            ? 'unreadable'
+            : grantLines === 0
+              ? 'empty'
+              : 'clean';
     return {
       verdict,
       lines: this.lines,
@@ -100,6 +109,7 @@ export class GrantAudit {
       nodes: [...ledger.nodes].sort(),
       tags,
       workers,
+      regions,
       overlaps,
     };
   }

@@ -1,5 +1,12 @@
 /** The audit report as text for a person (the CLI prints JSON with --json instead). */
-import type { AuditReport, Forecast, GrantRef, TagReport, UnreadableLine } from './types.js';
+import type {
+  AuditReport,
+  Forecast,
+  GrantRef,
+  RegionReport,
+  TagReport,
+  UnreadableLine,
+} from './types.js';
 
 const SECONDS_PER_YEAR = 365.25 * 86_400;
 /** Unexplained gaps listed per tag in the text report. */
@@ -74,11 +81,39 @@ function place(u: UnreadableLine): string {
   return u.file === '' ? `line ${u.line}` : `${u.file}:${u.line}`;
 }
 
+/** The check across deployments, once some tag or worker ID of N > 1 regions was compared. */
+function regionsText(g: RegionReport): string {
+  if (g.tags === 0 && g.workerHolders === 0) return '';
+  let out = `across ${g.deployments} deployments: ${g.tags} tag(s) in regions compared, ${g.overlaps} overlaps, ${g.unprovable} not provable`;
+  out +=
+    g.workerHolders > 0
+      ? `; ${g.workerHolders} worker holder(s) in regions, ${g.workerOverlaps} overlaps\n`
+      : '\n';
+  for (const o of g.overlapList) {
+    out += `  OVERLAP tag ${o.tag} region ${o.region} shape ${o.shape}: counter values ${o.start}..${o.end} (${o.ids} IDs) in ${o.first.deployment} ${ref(o.first)}  and in ${o.second.deployment} ${ref(o.second)}\n`;
+  }
+  if (g.overlaps > g.overlapList.length) {
+    out += `  … and ${g.overlaps - g.overlapList.length} more overlaps (${g.overlappingIds} IDs in all)\n`;
+  }
+  for (const u of g.unprovableList) {
+    out += `  NOT PROVABLE tag ${u.tag}: ${u.first.deployment} (region ${u.first.region}, shape ${u.first.shape}) and ${u.second.deployment} (region ${u.second.region}, shape ${u.second.shape}): ${u.reason}\n`;
+  }
+  if (g.unprovable > g.unprovableList.length) {
+    out += `  … and ${g.unprovable - g.unprovableList.length} more not provable\n`;
+  }
+  for (const o of g.workerOverlapList) {
+    out += `  OVERLAP worker ${o.worker} from ${o.from} to ${o.to}: ${o.first.deployment} node ${o.first.node} region ${o.first.region} (${o.first.floor}..${o.first.horizon}) and ${o.second.deployment} node ${o.second.node} region ${o.second.region} (${o.second.floor}..${o.second.horizon})\n`;
+  }
+  return out;
+}
+
 /** The last line: the verdict, in words a script's reader cannot mistake. */
 function verdictText(r: AuditReport): string {
   switch (r.verdict) {
     case 'overlaps':
       return `${r.overlaps} OVERLAPS: some IDs were granted twice${r.unreadable > 0 ? ` (and ${r.unreadable} grant lines could not be read)` : ''}`;
+    case 'unprovable':
+      return `NOT PROVEN: ${r.regions.unprovable} pair(s) of deployments issue a tag in regions the audit cannot prove disjoint (another region count or shape); no overlap found${r.unreadable > 0 ? ` (and ${r.unreadable} grant lines could not be read)` : ''}`;
     case 'unreadable':
       return `NOT CLEAN: ${r.unreadable} grant line(s) could not be read, and an overlap may hide in them; no overlap among the lines read`;
     case 'empty':
@@ -101,6 +136,7 @@ export function reportText(r: AuditReport): string {
       out += `  OVERLAP worker ${o.worker}${where} from ${o.from} to ${o.to}: node ${o.first.node} (${o.first.floor}..${o.first.horizon}) and node ${o.second.node} (${o.second.floor}..${o.second.horizon})\n`;
     }
   }
+  out += regionsText(r.regions);
   if (r.unreadable > 0) {
     out += `UNREADABLE grant lines: ${r.unreadable}\n`;
     for (const u of r.unreadableLines) out += `  ${place(u)}: ${u.why}\n`;

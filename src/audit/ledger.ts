@@ -8,7 +8,7 @@
  * ledger hands out.
  */
 import type { ParsedGrant } from './parse.js';
-import { TagState, type Names } from './sweep.js';
+import { TagState, type Layout, type Names } from './sweep.js';
 import type { Holder } from './workers.js';
 
 /** The grants taken so far, per deployment, tag and worker ID. */
@@ -20,6 +20,9 @@ export class GrantLedger {
   private readonly nodeIndex = new Map<string, number>();
   private readonly incarnations: string[] = [];
   private readonly incarnationIndex = new Map<string, number>();
+  private readonly layoutList: Layout[] = [];
+  private readonly layoutIndex = new Map<string, number>();
+  private lastLayout = 0;
   private readonly deploymentSet = new Set<string>();
   private readonly tags = new Map<string, TagState>();
   private readonly holders = new Map<string, Holder>();
@@ -41,7 +44,7 @@ export class GrantLedger {
 
   /** Node and incarnation names by the indexes the grants hold (for the sweeps). */
   get names(): Names {
-    return { nodes: this.nodeNames, incarnations: this.incarnations };
+    return { nodes: this.nodeNames, incarnations: this.incarnations, layouts: this.layoutList };
   }
 
   /** The names of the nodes whose grants were taken, in the order first seen. */
@@ -78,8 +81,8 @@ export class GrantLedger {
       const key = JSON.stringify([g.deployment, g.node, g.worker, g.floor]);
       const h = this.holders.get(key);
       if (h === undefined) {
-        const { deployment, worker, floor, horizon, at } = g;
-        this.holders.set(key, { deployment, node: g.node, worker, floor, horizon, at });
+        const { deployment, worker, floor, horizon, at, region } = g;
+        this.holders.set(key, { deployment, node: g.node, worker, floor, horizon, at, region });
       } else {
         h.horizon = Math.max(h.horizon, g.horizon);
         h.at = Math.min(h.at, g.at);
@@ -101,6 +104,8 @@ export class GrantLedger {
       case 'batch':
       case 'range': {
         const incarnation = intern(this.incarnationIndex, this.incarnations, g.incarnation);
+        const layout = this.layoutOf(g.region.count, g.region.index, g.shape);
+        t.layouts.add(layout);
         t.grants.push({
           start: g.start,
           end: g.end,
@@ -109,6 +114,7 @@ export class GrantLedger {
           kind: g.kind,
           incarnation,
           client: g.client,
+          layout,
         });
         if (g.skipped > 0n) {
           t.addSkip('incarnation_jump', g.skipped);
@@ -132,6 +138,37 @@ export class GrantLedger {
         t.addSkip('shutdown_remainder', n);
         return;
     }
+  }
+
+  /** The index of a layout, added when first seen (a log holds a handful). */
+  private layoutOf(count: number, index: number, shape: string): number {
+    // Most lines repeat the last one's layout: no key built for them (millions of grants).
+    const last = this.layoutList[this.lastLayout];
+    if (last !== undefined && last.count === count && last.index === index && last.shape === shape)
+      return this.lastLayout;
+    const key = `${count}/${index}/${shape}`;
+    let i = this.layoutIndex.get(key);
+    if (i === undefined) {
+      i = this.layoutList.length;
+      this.layoutList.push(Object.freeze({ count, index, shape }));
+      this.layoutIndex.set(key, i);
+    }
+    this.lastLayout = i;
+    return i;
+  }
+
+  /**
+   * Per tag and named deployment what the lines said, as taken (deployment-less lines
+   * left out: they belong to some deployment, unknown which): the cross-deployment check
+   * (regions.ts) compares these.
+   */
+  namedTagStates(): TagState[] {
+    return [...this.tags.values()].filter((t) => t.deployment !== '');
+  }
+
+  /** The worker holders of named deployments, as taken (see {@link namedTagStates}). */
+  namedHolders(): Holder[] {
+    return [...this.holders.values()].filter((h) => h.deployment !== '');
   }
 
   /**

@@ -9,6 +9,7 @@
  */
 import { MAX_ID } from '../core/tags.js';
 import { GRANT_MSG, type GrantLine } from '../core/grant-log.js';
+import { MAX_REGIONS, NO_REGION, type Region } from '../core/shape.js';
 
 /** A grant line's entry, checked and converted. */
 export type ParsedGrant = (
@@ -20,6 +21,8 @@ export type ParsedGrant = (
       readonly max: bigint | undefined;
       readonly skipped: bigint;
       readonly client: string | undefined;
+      /** The line's `shape` fingerprint; 'plain' for a line without one. */
+      readonly shape: string;
     }
   | {
       readonly kind: 'worker';
@@ -33,6 +36,8 @@ export type ParsedGrant = (
   readonly deployment: string;
   readonly at: number;
   readonly incarnation: string;
+  /** The node's region (`region: "i/N"`); 0/1 for a line without one. */
+  readonly region: Region;
 };
 
 export type LineResult =
@@ -45,6 +50,9 @@ const ID_KINDS = new Set(['segment', 'batch', 'range', 'discarded', 'fence', 're
 const DECIMAL = /^\d{1,19}$/;
 /** The largest time (Unix ms) a JavaScript Date can hold. */
 const MAX_TIME = 8.64e15;
+/** A shape fingerprint as core/shape.ts writes it: `bitreverse`, `permute/40/1a2b3c4d`… */
+const FINGERPRINT = /^[a-z][a-z0-9/]{0,39}$/;
+const REGION = /^(\d{1,4})\/(\d{1,4})$/;
 const OTHER: LineResult = Object.freeze({ type: 'other' });
 const MARKER = `"${GRANT_MSG}"`;
 
@@ -126,11 +134,17 @@ function checkGrant(g: Partial<Record<keyof GrantLine, unknown>>): LineResult {
   if (!Number.isFinite(at)) return unreadable(`grant of node ${node} without a valid time`);
   if (g.deployment !== undefined && str(g.deployment) === undefined)
     return unreadable(`grant of node ${node}: deployment is not a name`);
+  const region = regionOf(g.region);
+  if (region === undefined)
+    return unreadable(
+      `grant of node ${node}: region ${JSON.stringify(g.region)} is not i/N (0 ≤ i < N ≤ ${MAX_REGIONS})`,
+    );
   const common = {
     node,
     at,
     deployment: str(g.deployment) ?? '',
     incarnation: str(g.incarnation) ?? '',
+    region,
   };
   if (g.kind === 'worker') {
     const { worker, floor, horizon } = g;
@@ -169,6 +183,10 @@ function checkGrant(g: Partial<Record<keyof GrantLine, unknown>>): LineResult {
     return unreadable(
       `${g.kind} grant of node ${node}: max or skipped is not a decimal in 0..${MAX_ID}`,
     );
+  if (g.shape !== undefined && (typeof g.shape !== 'string' || !FINGERPRINT.test(g.shape)))
+    return unreadable(
+      `${g.kind} grant of node ${node}: shape ${JSON.stringify(g.shape).slice(0, 60)} is not a shape fingerprint`,
+    );
   return {
     type: 'grant',
     grant: {
@@ -180,6 +198,17 @@ function checkGrant(g: Partial<Record<keyof GrantLine, unknown>>): LineResult {
       max,
       skipped: skipped ?? 0n,
       client: str(g.client),
+      shape: (g.shape as string | undefined) ?? 'plain',
     },
   };
+}
+
+/** A line's `region`: 0/1 when absent, undefined when it is not `i/N`. */
+function regionOf(v: unknown): Region | undefined {
+  if (v === undefined) return NO_REGION;
+  const m = typeof v === 'string' ? REGION.exec(v) : null;
+  if (m === null) return undefined;
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  return count >= 1 && count <= MAX_REGIONS && index < count ? { index, count } : undefined;
 }

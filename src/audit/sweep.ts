@@ -17,6 +17,15 @@ export interface IdGrant {
   readonly kind: string;
   readonly incarnation: number;
   readonly client: string | undefined;
+  /** Index of its {@link Layout} in {@link Names.layouts}. */
+  readonly layout: number;
+}
+
+/** How a line's counter values became IDs: its region `index/count` and shape fingerprint. */
+export interface Layout {
+  readonly count: number;
+  readonly index: number;
+  readonly shape: string;
 }
 
 export interface Explained {
@@ -30,6 +39,8 @@ export class TagState {
   readonly grants: IdGrant[] = [];
   readonly explained: Explained[] = [];
   readonly skipped = new Map<SkipReason, bigint>();
+  /** The layouts its ID grants were made under (indexes into {@link Names.layouts}). */
+  readonly layouts = new Set<number>();
   max: { value: bigint; at: number } | undefined;
 
   constructor(
@@ -47,6 +58,7 @@ export class TagState {
     t.grants.push(...this.grants, ...other.grants);
     t.explained.push(...this.explained, ...other.explained);
     for (const s of [this, other]) for (const [r, n] of s.skipped) t.addSkip(r, n);
+    for (const s of [this, other]) for (const l of s.layouts) t.layouts.add(l);
     const maxes = [this.max, other.max].filter((m) => m !== undefined);
     t.max = maxes.sort((a, b) => a.at - b.at).at(-1);
     return t;
@@ -57,6 +69,7 @@ export class TagState {
 export interface Names {
   readonly nodes: readonly string[];
   readonly incarnations: readonly string[];
+  readonly layouts: readonly Layout[];
 }
 
 function cmp(a: bigint, b: bigint): number {

@@ -95,13 +95,90 @@ export interface WorkerReport {
   readonly overlapList: readonly WorkerOverlap[];
 }
 
+/** A grant of one deployment, as a cross-deployment finding shows it. */
+export interface RegionGrantRef extends GrantRef {
+  readonly deployment: string;
+}
+
+/** The same counter values of one tag, region and shape granted in two deployments. */
+export interface RegionOverlap {
+  readonly tag: string;
+  /** `i/N`: both grants' region. */
+  readonly region: string;
+  /** Both grants' shape fingerprint. */
+  readonly shape: string;
+  /** The counter values both grants hold (IDs shape(c·N + i) of both). */
+  readonly start: string;
+  readonly end: string;
+  readonly ids: string;
+  readonly first: RegionGrantRef;
+  readonly second: RegionGrantRef;
+}
+
+/** How one deployment issued a tag: region `i/N` and shape fingerprint. */
+export interface RegionSide {
+  readonly deployment: string;
+  readonly region: string;
+  readonly shape: string;
+}
+
+/** Two deployments of one tag whose IDs the audit cannot prove disjoint. */
+export interface Unprovable {
+  readonly tag: string;
+  readonly first: RegionSide;
+  readonly second: RegionSide;
+  readonly reason: string;
+}
+
+/** One snowflake worker ID held in two deployments at once (regions of N > 1). */
+export interface RegionWorkerOverlap {
+  readonly worker: number;
+  readonly from: string;
+  readonly to: string;
+  readonly first: RegionWorkerHolder;
+  readonly second: RegionWorkerHolder;
+}
+
+export interface RegionWorkerHolder {
+  readonly deployment: string;
+  readonly region: string;
+  readonly node: string;
+  readonly floor: string;
+  readonly horizon: string;
+  readonly at: string;
+}
+
+/**
+ * The check across deployments (regions.ts): each deployment is one store, and tags
+ * issued in regions of N > 1 must be disjoint between them.
+ */
+export interface RegionReport {
+  /** Named deployments in the log. */
+  readonly deployments: number;
+  /** Tags with lines of N > 1 in two or more deployments: the ones compared. */
+  readonly tags: number;
+  /** Grants that share counter values with a grant of another deployment, same layout. */
+  readonly overlaps: number;
+  readonly overlappingIds: string;
+  readonly overlapList: readonly RegionOverlap[];
+  /** Pairs of deployments and layouts of one tag that cannot be proven disjoint. */
+  readonly unprovable: number;
+  readonly unprovableList: readonly Unprovable[];
+  /** Worker holders of N > 1 compared across deployments. */
+  readonly workerHolders: number;
+  readonly workerOverlaps: number;
+  readonly workerOverlapList: readonly RegionWorkerOverlap[];
+}
+
 /**
  * What the audit concludes: `clean` — every grant line read, none granted twice;
- * `overlaps` — some ID was granted twice (whatever else); `unreadable` — no overlap among
+ * `overlaps` — some ID was granted twice (whatever else); `unprovable` — no overlap found,
+ * but two deployments issued a tag in regions the audit cannot prove disjoint (another
+ * region count or shape); `unreadable` — no overlap among
  * the lines read, but some grant lines could not be read, so none can be ruled out;
  * `empty` — not one grant line: nothing was audited.
  */
-export type Verdict = 'clean' | 'overlaps' | 'unreadable' | 'empty';
+export type Verdict = 'clean' | 'overlaps' | 'unprovable' | 'unreadable' | 'empty';
 
 /** A line that looks like a grant line but cannot be read. */
 export interface UnreadableLine {
@@ -127,6 +204,11 @@ export interface AuditReport {
   readonly nodes: readonly string[];
   readonly tags: readonly TagReport[];
   readonly workers: WorkerReport;
-  /** ID overlaps plus worker overlaps: non-zero means some ID may have been issued twice. */
+  /** Across deployments: tags and worker IDs of regions (N > 1) compared between stores. */
+  readonly regions: RegionReport;
+  /**
+   * ID overlaps plus worker overlaps, within and across deployments: non-zero means some
+   * ID may have been issued twice.
+   */
   readonly overlaps: number;
 }

@@ -4,6 +4,7 @@
  */
 import { LIST_LIMIT } from './sweep.js';
 import type { WorkerOverlap, WorkerReport } from './types.js';
+import type { Region } from '../core/shape.js';
 
 /** A snowflake worker ID held by one node: a claim and its renewals. */
 export interface Holder {
@@ -13,6 +14,8 @@ export interface Holder {
   readonly floor: number;
   horizon: number;
   at: number;
+  /** The holder's region (0/1 for lines without one). */
+  readonly region: Region;
 }
 
 /** Two holders of one worker ID (in one deployment) are safe iff their windows are disjoint. */

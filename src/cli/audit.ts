@@ -4,7 +4,8 @@
  * grants, overlaps, gaps and their causes, and how long the tag lasts. Needs no store.
  *
  * Exit codes ({@link AUDIT_EXIT}): 0 clean — every grant line read, no ID granted twice;
- * 1 overlaps; 2 usage error, or an input that cannot be read or is refused by its bounds
+ * 1 overlaps, or deployments of a tag in regions the audit cannot prove disjoint (another
+ * region count or shape: regions.ts); 2 usage error, or an input that cannot be read or is refused by its bounds
  * (a device, a line without end, a FIFO silent for the idle timeout): no verdict; 3 some
  * grant lines could not be read (cut, glued, out of range), no overlap among the rest;
  * 4 not one grant line. A script must never take 2, 3 or 4 for a clean audit.
@@ -16,8 +17,9 @@ import { forEachLine, InputError, type InputBounds } from './bounded-input.js';
 
 export const AUDIT_SYNOPSIS = `  audit [FILE...] [--json] [--idle-timeout S]
                   check grant logs of every node for IDs granted twice (no FILE or '-': stdin)
-                  exit 0 clean, 1 overlaps, 2 usage or input not read, 3 grant lines it could
-                  not read, 4 no grant line; a pipe silent for S seconds (default 60) is given up
+                  exit 0 clean, 1 overlaps (or regions not provably disjoint), 2 usage or input
+                  not read, 3 grant lines it could not read, 4 no grant line; a pipe silent for
+                  S seconds (default 60) is given up
 `;
 
 const USAGE_LINE = 'Usage: idalloc-admin audit [FILE...] [--json] [--idle-timeout SECONDS]';
@@ -26,6 +28,7 @@ const USAGE_LINE = 'Usage: idalloc-admin audit [FILE...] [--json] [--idle-timeou
 export const AUDIT_EXIT: Readonly<Record<Verdict | 'usage', number>> = Object.freeze({
   clean: 0,
   overlaps: 1,
+  unprovable: 1,
   usage: 2,
   unreadable: 3,
   empty: 4,

@@ -12,6 +12,7 @@
  * the writers that put lines somewhere (src/grants) and the audit that reads them back
  * (src/audit): the events, the line's shape and the recorder port.
  */
+import { regionText, type Region } from './shape.js';
 
 /** The logging the grant log needs (a pino logger, or the allocators' Log, fits). */
 export interface GrantLogSink {
@@ -55,6 +56,10 @@ interface IdsEvent<K extends string> {
   readonly incarnation?: string;
   /** IDs the incarnation guard skipped right before this grant. */
   readonly skipped?: bigint;
+  /** The node's region; written only when it has more than one (`region: "i/N"`). */
+  readonly region?: Region;
+  /** The tag's {@link shapeFingerprint}; written only when it is not `plain`. */
+  readonly shape?: string;
 }
 
 /** A snowflake worker ID held: timestamps from `floor` to `horizon` (Unix ms) are its. */
@@ -66,6 +71,8 @@ export interface WorkerEvent {
   /** 'claim' for a fresh claim, 'renew' for a raised horizon. */
   readonly how: 'claim' | 'renew';
   readonly incarnation?: string;
+  /** The node's region; written only when it has more than one (its worker IDs are a block). */
+  readonly region?: Region;
 }
 
 /** One grant line's `grant` object as written: IDs as decimal strings. */
@@ -93,6 +100,13 @@ export interface GrantLine {
   readonly floor?: number;
   readonly horizon?: number;
   readonly how?: 'claim' | 'renew';
+  /**
+   * `i/N`: the node's region index and count, only when N > 1 (absent: 0/1). The IDs of a
+   * counter value `c` are shape(c·N + i): the audit compares deployments through it.
+   */
+  readonly region?: string;
+  /** The tag's shape fingerprint (core/shape.ts), only when not `plain` (absent: plain). */
+  readonly shape?: string;
 }
 
 /** The `msg` of every grant line. */
@@ -125,6 +139,11 @@ export function recordUnserved(grants: GrantRecorder, event: GrantEvent): void {
   }
 }
 
+/** The `region` field of a line: present only for a node of more than one region. */
+function regionField(region: Region | undefined): { region?: string } {
+  return region !== undefined && region.count > 1 ? { region: regionText(region) } : {};
+}
+
 /** A grant event as the line's `grant` object. */
 export function grantLine(
   event: GrantEvent,
@@ -140,7 +159,15 @@ export function grantLine(
   };
   if (event.kind === 'worker') {
     const { worker, floor, horizon, how, incarnation } = event;
-    return { ...base, ...(incarnation ? { incarnation } : {}), worker, floor, horizon, how };
+    return {
+      ...base,
+      ...(incarnation ? { incarnation } : {}),
+      worker,
+      floor,
+      horizon,
+      how,
+      ...regionField(event.region),
+    };
   }
   return {
     ...base,
@@ -153,5 +180,7 @@ export function grantLine(
     ...(event.kind === 'range' && event.client ? { client: event.client } : {}),
     ...(event.kind === 'discarded' ? { reason: event.reason } : {}),
     ...(event.kind === 'fence' ? { highWater: event.highWater.toString() } : {}),
+    ...regionField(event.region),
+    ...(event.shape !== undefined && event.shape !== 'plain' ? { shape: event.shape } : {}),
   };
 }

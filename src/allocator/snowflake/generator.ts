@@ -27,6 +27,8 @@ import {
 } from './layout.js';
 import { WorkerLease, type Schedule, type WorkerGrant, type WorkerLeaseOptions } from './lease.js';
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
+import type { Region } from '../../core/shape.js';
+import { checkPinnedWorker } from './region-block.js';
 
 /** Waits `ms` milliseconds (injected: tests advance a fake clock instead). */
 export type Sleep = (ms: number) => Promise<void>;
@@ -57,6 +59,12 @@ export interface SnowflakeGeneratorOptions {
   readonly log?: Log;
   /** The grant log for worker claims and horizons. @default lines into `log` */
   readonly grants?: GrantRecorder;
+  /**
+   * The node's region (`REGION=i/N`): worker IDs only from region i's block of
+   * `[0, 2^workerBits)` (region-block.ts); a pinned `workerId` outside it is refused.
+   * @default 0/1 (every worker ID)
+   */
+  readonly region?: Region;
 }
 
 /**
@@ -111,6 +119,8 @@ export class SnowflakeGenerator {
           `snowflake worker ID ${opts.workerId} is not allowed: expected an integer from 0 to ${max} (${this.layout.workerBits} worker bits)`,
         );
       }
+      if (opts.region !== undefined)
+        checkPinnedWorker(opts.workerId, opts.region, this.layout.workerCount);
       const grant = { workerId: opts.workerId, floor: 0, horizon: Infinity, confirmedAt: 0 };
       this.pinned = Object.freeze({ ...grant, epoch: PINNED_EPOCH });
     } else if (opts.leaseStore) {
@@ -124,6 +134,7 @@ export class SnowflakeGenerator {
         log: this.log,
         ...(opts.grants ? { grants: opts.grants } : {}),
         layout: layoutFingerprint(this.layout),
+        ...(opts.region === undefined ? {} : { region: opts.region }),
       });
     } else {
       throw invalidArgument('a snowflake generator needs a pinned workerId or a leaseStore');

@@ -11,6 +11,7 @@ import type { SnowflakeSettings } from '../../core/settings.js';
 import { SnowflakeGenerator } from './generator.js';
 import { createLayout } from './layout.js';
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
+import type { Region } from '../../core/shape.js';
 
 export interface SnowflakeDeps {
   /** Where worker IDs are leased; not needed when `SNOWFLAKE_WORKER_ID` pins one. */
@@ -19,6 +20,11 @@ export interface SnowflakeDeps {
   readonly observer?: AllocatorObserver;
   readonly log?: Log;
   readonly grants?: GrantRecorder;
+  /**
+   * The node's region (`REGION`): worker IDs are claimed from its block only, and a
+   * pinned `SNOWFLAKE_WORKER_ID` outside the block is refused. @default 0/1
+   */
+  readonly region?: Region;
 }
 
 /**
@@ -44,6 +50,7 @@ export function snowflakeFromSettings(
     ...(deps.observer ? { observer: deps.observer } : {}),
     ...(deps.log ? { log: deps.log } : {}),
     ...(deps.grants ? { grants: deps.grants } : {}),
+    ...(deps.region ? { region: deps.region } : {}),
   });
 }
 
@@ -57,3 +64,4 @@ export {
   type SnowflakeLayoutOptions,
 } from './layout.js';
 export type { Schedule, WorkerGrant } from './lease.js';
+export { checkPinnedWorker, workerBlock, type WorkerBlock } from './region-block.js';

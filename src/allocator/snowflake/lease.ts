@@ -35,6 +35,8 @@ import {
 import type { WorkerLeaseStore } from '../../core/lease-port.js';
 import { ConfigError } from '../../core/errors.js';
 import { layoutMismatch } from './layout-check.js';
+import { NO_REGION, regionText, type Region } from '../../core/shape.js';
+import { workerBlock, type WorkerBlock } from './region-block.js';
 
 /** Runs `fn` after `ms`; returns a cancel function. */
 export type Schedule = (fn: () => unknown, ms: number) => () => void;
@@ -84,6 +86,11 @@ export interface WorkerLeaseOptions {
    * record gets it back from the first claim after the loss and no second layout mints.
    */
   readonly layout?: string;
+  /**
+   * The node's region (`REGION`): worker IDs are claimed only from its block
+   * (region-block.ts), and grant lines name it. @default 0/1 (every worker ID)
+   */
+  readonly region?: Region;
 }
 
 /** The lease timings derived from its length (documented in the README). */
@@ -124,6 +131,8 @@ export class WorkerLease {
   private readonly log: Log;
   private readonly grants: GrantRecorder;
   private readonly layout: string | undefined;
+  private readonly region: Region;
+  private readonly block: WorkerBlock;
 
   private hold: Hold | undefined;
   /** The failing streak of attempts: what was logged, how many, since when. */
@@ -140,6 +149,8 @@ export class WorkerLease {
   constructor(opts: WorkerLeaseOptions) {
     this.store = opts.store;
     this.workerCount = opts.workerCount;
+    this.region = opts.region ?? NO_REGION;
+    this.block = workerBlock(this.region, this.workerCount);
     this.leaseMs = opts.leaseMs ?? 30_000;
     if (!Number.isInteger(this.leaseMs) || this.leaseMs < 3) {
       throw invalidArgument(
@@ -147,7 +158,7 @@ export class WorkerLease {
       );
     }
     this.marginMs = opts.marginMs ?? this.leaseMs;
-    this.windowSize = Math.max(1, Math.min(opts.windowSize ?? 64, this.workerCount));
+    this.windowSize = Math.max(1, Math.min(opts.windowSize ?? 64, this.block.count));
     this.timings = leaseTimings(this.leaseMs);
     this.clock = opts.clock ?? systemClock;
     this.schedule = opts.schedule ?? timerSchedule;
@@ -295,6 +306,7 @@ export class WorkerLease {
       floor: r.floor ?? g.floor,
       horizon: r.horizon,
       ...(r.incarnation ? { incarnation: r.incarnation } : {}),
+      region: this.region,
     });
     this.problem = '';
     if (r.floor === undefined) {
@@ -318,7 +330,8 @@ export class WorkerLease {
   private async claim(): Promise<number> {
     // No worker ID is claimed while its claim could not be logged.
     this.grants.ensureWritable?.();
-    const n = this.workerCount;
+    // Only this region's block: another region's deployment may hold any ID outside it.
+    const { first: base, count: n } = this.block;
     const first = Math.floor(this.random() * n) % n;
     const token = this.newToken();
     this.moved = false;
@@ -327,7 +340,7 @@ export class WorkerLease {
     for (let offset = 0; offset < n; offset += this.windowSize) {
       const ids: number[] = [];
       for (let i = offset; i < Math.min(n, offset + this.windowSize); i++)
-        ids.push((first + i) % n);
+        ids.push(base + ((first + i) % n));
       const now = this.clock.now();
       for (const look of await this.store.inspect(ids, now, this.marginMs)) {
         if (look.state === 'damaged') damaged++;
@@ -345,10 +358,14 @@ export class WorkerLease {
       if (await this.tryClaim(f.id, token, wait + this.leaseMs)) return this.timings.renewEveryMs;
       if (this.moved) return this.refusedAsMoved();
     }
+    const of =
+      this.region.count === 1
+        ? `${n}`
+        : `${n} (${base} to ${base + n - 1}, region ${regionText(this.region)}'s block)`;
     this.problem =
       damaged === 0
-        ? `all ${n} worker IDs are leased; trying again every ${this.timings.renewEveryMs} ms`
-        : `no worker ID is free: of ${n}, ${damaged} have a damaged horizon in the store and the rest are leased; trying again every ${this.timings.renewEveryMs} ms`;
+        ? `all ${of} worker IDs are leased; trying again every ${this.timings.renewEveryMs} ms`
+        : `no worker ID is free: of ${of}, ${damaged} have a damaged horizon in the store and the rest are leased; trying again every ${this.timings.renewEveryMs} ms`;
     this.log.warn({ workerCount: n, damaged }, this.problem);
     return this.timings.renewEveryMs;
   }
@@ -388,6 +405,7 @@ export class WorkerLease {
         floor: r.floor,
         horizon: r.horizon,
         ...(r.incarnation ? { incarnation: r.incarnation } : {}),
+        region: this.region,
       });
     } catch (err) {
       // Not logged, so not used: given back at once, nothing of it used (the store keeps
