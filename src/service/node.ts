@@ -137,6 +137,7 @@ async function serve(
     store,
     snowflake: snowflake.generator,
     segment: options.segment,
+    region: options.region,
     observer: teeObservers(metrics.observer, activity.observer),
     log: logger,
     grants,
