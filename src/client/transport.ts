@@ -19,7 +19,14 @@
 import { ErrorCode, IdAllocError, unavailable } from '../core/errors.js';
 import { MAX_ID } from '../core/tags.js';
 import type { IdRange } from '../core/ids.js';
+import { Shaper, checkRegions, checkShape, type ShapeKind } from '../core/shape.js';
 import type { ClientSettings } from './options.js';
+
+/** A leased range of counter values and how they become the tag's IDs (docs/design.md §13). */
+export interface ShapedRange extends IdRange {
+  /** Built from the answer's shape descriptor; undefined when the IDs are the counter values. */
+  readonly shaper: Shaper | undefined;
+}
 
 /** A 503 without Retry-After (a proxy's, say) benches its URL this long. */
 const DEFAULT_RETRY_AFTER_MS = 1000;
@@ -33,15 +40,17 @@ export const MAX_ANSWER_BYTES = 64 * 1024;
 const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.INVALID_ARGUMENT,
   ErrorCode.UNAUTHORIZED,
+  ErrorCode.FORBIDDEN,
   ErrorCode.TAG_NOT_FOUND,
   ErrorCode.WRONG_MODE,
+  ErrorCode.WRONG_REGION,
   ErrorCode.TAG_EXHAUSTED,
 ]);
 
 const DECIMAL = /^(0|[1-9]\d{0,18})$/;
 
 type Outcome =
-  | { readonly kind: 'ok'; readonly range: IdRange }
+  | { readonly kind: 'ok'; readonly range: ShapedRange }
   | { readonly kind: 'final'; readonly error: IdAllocError }
   | {
       readonly kind: 'retry';
@@ -74,7 +83,7 @@ export class RangeTransport {
    * this client already holds) is refused like a malformed answer.
    * @throws IdAllocError UNAVAILABLE when no URL gave a range; the 4xx code when final
    */
-  async lease(tag: string, size: number, floor: bigint | null): Promise<IdRange> {
+  async lease(tag: string, size: number, floor: bigint | null): Promise<ShapedRange> {
     const { urls, clock } = this.s;
     const failures: string[] = [];
     for (let k = 0; k < urls.length; k++) {
@@ -213,7 +222,11 @@ export class RangeTransport {
   }
 }
 
-/** A 200's body: `{"tag","start","end"}`, decimal strings, exactly `size` IDs, above `floor`. */
+/**
+ * A 200's body: `{"tag","start","end","shape"?}`, decimal strings, exactly `size` IDs,
+ * above `floor`; `shape` (absent from services before issue 19: plain) as
+ * {@link shaperOf} reads it.
+ */
 function parseRange(text: string, tag: string, size: number, floor: bigint | null): Outcome {
   let body: unknown;
   try {
@@ -241,7 +254,43 @@ function parseRange(text: string, tag: string, size: number, floor: bigint | nul
       `range ${lo}..${hi} is not above ${floor}, the highest ID this client already leased: refused (has the store gone back?)`,
     );
   }
-  return { kind: 'ok', range: { start: lo, end: hi } };
+  let shaper: Shaper | undefined;
+  try {
+    shaper = shaperOf(b.shape);
+  } catch (err) {
+    return refuse(`malformed answer: shape ${snippet(b.shape)}: ${describe(err)}`);
+  }
+  return { kind: 'ok', range: { start: lo, end: hi, shaper } };
+}
+
+/**
+ * The shaper of a range answer's descriptor `{kind, prefix?, width?, key?, regions,
+ * region}`; undefined for plain IDs of one region (nothing to do per ID).
+ * @throws IdAllocError INVALID_ARGUMENT for a descriptor that is not a valid shape
+ */
+export function shaperOf(descriptor: unknown): Shaper | undefined {
+  if (descriptor === undefined) return undefined;
+  const d = (typeof descriptor === 'object' && descriptor !== null ? descriptor : {}) as Record<
+    string,
+    unknown
+  >;
+  const { kind, prefix, width, key, regions, region } = d;
+  const shape = checkShape({
+    kind: kind as ShapeKind,
+    ...(typeof prefix === 'string' ? { prefix } : {}),
+    ...(typeof width === 'number' ? { width } : {}),
+    ...(typeof key === 'string' ? { key } : {}),
+  });
+  const count = checkRegions(Number(regions));
+  const index = Number(region);
+  if (!Number.isInteger(index) || index < 0 || index >= count) {
+    throw new IdAllocError(
+      ErrorCode.INVALID_ARGUMENT,
+      `region ${String(region)} is not a region of ${count}`,
+    );
+  }
+  const shaper = new Shaper(shape, count, index);
+  return shaper.identity ? undefined : shaper;
 }
 
 function errorBody(text: string): { code: string; message: string } | undefined {

@@ -8,6 +8,7 @@ import type { ServedShape } from '../allocator/shaping.js';
 import { ErrorCode, IdAllocError } from '../core/errors.js';
 import { publicShape, type TagShape } from '../core/shape.js';
 import { bearerCheck } from './auth.js';
+import { ROUTES, pathTo } from './routes.js';
 
 /** Whether the `Authorization` header's token may hold permute keys. */
 export type KeyHolder = (header: string | undefined) => boolean;
@@ -32,7 +33,7 @@ export function shapeDescriptor(s: ServedShape, withKey: boolean): Record<string
 export function needsKey(tag: string, what: string): IdAllocError {
   return new IdAllocError(
     ErrorCode.FORBIDDEN,
-    `tag '${tag}' is a permute tag: ${what} would reveal its key or its counter; it needs a bearer token of KEY_TOKENS (use GET /v1/ids/${tag}?count=N for IDs)`,
+    `tag '${tag}' is a permute tag: ${what} would reveal its key or its counter; it needs a bearer token of KEY_TOKENS (IDs: GET ${pathTo(ROUTES.ids, tag)}?count=N)`,
     { tag },
   );
 }
