@@ -148,7 +148,7 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     pattern: '^(0|[1-9][0-9]{0,18}|[a-z][a-z0-9]{0,15}_[0-9a-hjkmnp-tv-z]{13})$',
     description:
       "An ID as callers see it (docs/design.md §13): decimal digits below 2^63, or for a tag with a prefix `prefix_` and 13 characters of Crockford's base32 in lower case",
-    examples: ['1001', 'ord_0000000000z1k'],
+    examples: ['1001', 'ord_00000000000z9'],
   },
   Error: errorBody(HTTP_ERROR_CODES),
   OneId: object({ tag: ref('TagName'), id: ref('PublicId') }),
