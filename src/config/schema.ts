@@ -225,7 +225,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
 
 /** A value as an error may repeat it: never a token or a password. */
 function shownValue(key: string, value: string): string {
-  if (key === 'API_TOKENS' || key === 'KEY_TOKENS') return value.trim() === '' || /^[\s,]*$/.test(value) ? value : '***';
+  if (key === 'API_TOKENS' || key === 'KEY_TOKENS')
+    return value.trim() === '' || /^[\s,]*$/.test(value) ? value : '***';
   return value.replace(/\/\/[^/@]*@/, '//***@');
 }
 

@@ -173,7 +173,9 @@ describe('shaped IDs over HTTP', () => {
     clients.push(keyed);
     const pid = await keyed.nextId('perm');
     expect(pid).toMatch(/^usr_/);
-    expect(store.grants.some(([t, s]) => t === 'perm' && s === shaper('perm').decode(pid).counter)).toBe(true);
+    expect(
+      store.grants.some(([t, s]) => t === 'perm' && s === shaper('perm').decode(pid).counter),
+    ).toBe(true);
   });
 
   it('IdClient without a KEY_TOKENS token fails FORBIDDEN on a permute tag, saying what to do', async () => {

@@ -61,8 +61,14 @@ describe('the facade shaping segment IDs', () => {
     const d = await a.decodeId('rev', id);
     expect(d).toMatchObject({ counter: 1n, region: 1, regions: 2, issued: true });
     const unissued = new Shaper({ kind: 'bitreverse', prefix: 'u' }, 2, 0).format(5000n);
-    expect(await a.decodeId('rev', unissued)).toMatchObject({ counter: 5000n, region: 0, issued: false });
-    await expect(a.decodeId('rev', '12')).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
+    expect(await a.decodeId('rev', unissued)).toMatchObject({
+      counter: 5000n,
+      region: 0,
+      issued: false,
+    });
+    await expect(a.decodeId('rev', '12')).rejects.toMatchObject({
+      code: ErrorCode.INVALID_ARGUMENT,
+    });
     await expect(a.decodeId('nope', '12')).rejects.toMatchObject({ code: ErrorCode.TAG_NOT_FOUND });
     await a.close();
   });
