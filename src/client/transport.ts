@@ -19,7 +19,8 @@
 import { ErrorCode, IdAllocError, unavailable } from '../core/errors.js';
 import { MAX_ID } from '../core/tags.js';
 import type { IdRange } from '../core/ids.js';
-import { Shaper, checkRegions, checkShape, type ShapeKind } from '../core/shape.js';
+import type { Shaper } from '../core/shape.js';
+import { shaperOf } from './shape-descriptor.js';
 import type { ClientSettings } from './options.js';
 
 /** A leased range of counter values and how they become the tag's IDs (docs/design.md §13). */
@@ -261,36 +262,6 @@ function parseRange(text: string, tag: string, size: number, floor: bigint | nul
     return refuse(`malformed answer: shape ${snippet(b.shape)}: ${describe(err)}`);
   }
   return { kind: 'ok', range: { start: lo, end: hi, shaper } };
-}
-
-/**
- * The shaper of a range answer's descriptor `{kind, prefix?, width?, key?, regions,
- * region}`; undefined for plain IDs of one region (nothing to do per ID).
- * @throws IdAllocError INVALID_ARGUMENT for a descriptor that is not a valid shape
- */
-export function shaperOf(descriptor: unknown): Shaper | undefined {
-  if (descriptor === undefined) return undefined;
-  const d = (typeof descriptor === 'object' && descriptor !== null ? descriptor : {}) as Record<
-    string,
-    unknown
-  >;
-  const { kind, prefix, width, key, regions, region } = d;
-  const shape = checkShape({
-    kind: kind as ShapeKind,
-    ...(typeof prefix === 'string' ? { prefix } : {}),
-    ...(typeof width === 'number' ? { width } : {}),
-    ...(typeof key === 'string' ? { key } : {}),
-  });
-  const count = checkRegions(Number(regions));
-  const index = Number(region);
-  if (!Number.isInteger(index) || index < 0 || index >= count) {
-    throw new IdAllocError(
-      ErrorCode.INVALID_ARGUMENT,
-      `region ${String(region)} is not a region of ${count}`,
-    );
-  }
-  const shaper = new Shaper(shape, count, index);
-  return shaper.identity ? undefined : shaper;
 }
 
 function errorBody(text: string): { code: string; message: string } | undefined {
