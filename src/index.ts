@@ -22,6 +22,7 @@ import type { WorkerLeaseHandle } from './core/lease-port.js';
 import { silentLog, type Log } from './core/time-and-log.js';
 import type { GrantRecorder } from './core/grant-log.js';
 import { createGrantLog } from './grants/log.js';
+import { NO_REGION, parseRegion, regionText, type Region } from './core/shape.js';
 import { openLibraryStore, type OpenedStore, type RedisLike } from './store/open.js';
 
 /** How the library builds its snowflake generator (docs/design.md §6). */
@@ -63,6 +64,12 @@ export interface LibraryOptions {
   readonly log?: Log;
   /** This process in the grant log. @default hostname:pid */
   readonly nodeId?: string;
+  /**
+   * This process's region, `'i/N'` or `{ index, count }` (the service's `REGION`,
+   * docs/design.md §13): segment IDs are shaped as region i of N, and tags shared by
+   * another number of regions are refused WRONG_REGION. @default '0/1'
+   */
+  readonly region?: string | Region;
 }
 
 /**
@@ -71,7 +78,15 @@ export interface LibraryOptions {
  * dedicated allocation connection, and a dedicated one for snowflake worker leases).
  */
 export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator> {
+  const region =
+    opts.region === undefined
+      ? NO_REGION
+      : typeof opts.region === 'string'
+        ? parseRegion(opts.region)
+        : parseRegion(regionText(opts.region));
   const storeOptions = {
+    // The store refuses tags of another region count (its open option `regions`).
+    regions: region.count,
     redis: opts.redis,
     keyPrefix: opts.keyPrefix ?? 'idalloc:',
     minReplicas: opts.minReplicas ?? 0,
@@ -99,6 +114,7 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
   }
   const facade = createFacade({
     store,
+    region,
     ...(opts.segment ? { segment: opts.segment } : {}),
     ...(snowflake ? { snowflake: snowflake.source } : {}),
     ...(opts.observer ? { observer: opts.observer } : {}),
@@ -156,6 +172,14 @@ async function snowflakeSource(
 export { ErrorCode, IdAllocError, isIdAllocError } from './core/errors.js';
 export { SnowflakeGenerator, createLayout, LAYOUT_PRESETS } from './allocator/snowflake/index.js';
 export type { DecodedSnowflake, IdRange } from './core/ids.js';
-export type { IdAllocator, Readiness, SegmentState, Serving } from './allocator/types.js';
+export type {
+  DecodedTagId,
+  IdAllocator,
+  Readiness,
+  SegmentState,
+  Serving,
+} from './allocator/types.js';
+export type { ServedShape } from './allocator/shaping.js';
+export { Shaper, parseRegion, type Region, type TagShape } from './core/shape.js';
 export { RedisStore } from './store/open.js';
 export { IdClient, type IdClientOptions } from './client/id-client.js';

@@ -16,9 +16,17 @@ import type { SegmentStore, TagMode, TagStore } from '../core/store-ports.js';
 import { SegmentAllocator, type SegmentOptions } from './segment.js';
 import { silentLog, systemClock, type Clock, type Log } from '../core/time-and-log.js';
 import { PING_TIMEOUT_MS, answersWithin, readinessOf } from './readiness.js';
-import type { AllocatorObserver, IdAllocator, Readiness, SegmentState } from './types.js';
+import type {
+  AllocatorObserver,
+  DecodedTagId,
+  IdAllocator,
+  Readiness,
+  SegmentState,
+} from './types.js';
 import type { DecodedSnowflake, IdRange } from '../core/ids.js';
-import type { Region } from '../core/shape.js';
+export type { ServedShape } from './shaping.js';
+import { NO_REGION, Shaper, type Region } from '../core/shape.js';
+import { TagShapes, type ServedShape } from './shaping.js';
 
 /** What the facade needs of a snowflake generator. */
 export interface SnowflakeSource {
@@ -58,8 +66,29 @@ interface KnownMode {
   checkedAt: number;
 }
 
+/** What a served value becomes: a counter value (segment) shaped, or a snowflake ID. */
+interface Form<R> {
+  segment(shaper: Shaper | undefined, counter: bigint): R;
+  snowflake(id: bigint): R;
+}
+
+const NUMBER: Form<bigint> = {
+  segment: (s, c) => (s === undefined ? c : s.toNumber(c)),
+  snowflake: (id) => id,
+};
+
+const TEXT: Form<string> = {
+  segment: (s, c) => (s === undefined ? c.toString() : s.format(c)),
+  snowflake: (id) => id.toString(),
+};
+
+function map<A, B>(r: A | Promise<A>, f: (a: A) => B): B | Promise<B> {
+  return r instanceof Promise ? r.then(f) : f(r);
+}
+
 class Allocator implements IdAllocator {
   readonly segments: SegmentAllocator;
+  private readonly shapes: TagShapes;
   private readonly modes = new Map<string, KnownMode>();
   private readonly observer: AllocatorObserver;
   private readonly clock: Clock;
@@ -71,8 +100,9 @@ class Allocator implements IdAllocator {
     this.observer = opts.observer ?? {};
     this.clock = opts.clock ?? systemClock;
     this.recheckMs = opts.modeRecheckMs ?? 5000;
+    this.shapes = new TagShapes(opts.region ?? NO_REGION);
     this.segments = new SegmentAllocator({
-      store: opts.store,
+      store: this.shapes.wrap(opts.store),
       observer: this.observer,
       log: opts.log ?? silentLog,
       grants: opts.grants ?? createGrantLog(opts.log ?? silentLog),
@@ -83,35 +113,91 @@ class Allocator implements IdAllocator {
   }
 
   next(tag: string, mode?: TagMode): bigint | Promise<bigint> {
+    return this.one(tag, mode, NUMBER);
+  }
+
+  nextId(tag: string, mode?: TagMode): string | Promise<string> {
+    return this.one(tag, mode, TEXT);
+  }
+
+  nextBatch(tag: string, count: number, mode?: TagMode): bigint[] | Promise<bigint[]> {
+    return this.many(tag, count, mode, NUMBER);
+  }
+
+  nextIds(tag: string, count: number, mode?: TagMode): string[] | Promise<string[]> {
+    return this.many(tag, count, mode, TEXT);
+  }
+
+  private one<R>(tag: string, mode: TagMode | undefined, form: Form<R>): R | Promise<R> {
     // The hot path: a buffered segment ID. Only a tag that got a segment has buffered
     // IDs, and a tag known as snowflake gets none (its segment fetch was refused), so
     // trying the buffers first routes every tag as the mode directory below would —
     // except for a caller that insists on snowflake, which the directory must answer.
     if (mode !== 'snowflake') {
-      const id = this.segments.nextBuffered(tag);
-      if (id !== undefined) {
+      const c = this.segments.nextBuffered(tag);
+      if (c !== undefined) {
         this.observer.idsIssued?.(tag, 'segment', 1);
-        return id;
+        return form.segment(this.shapes.shaperOf(tag), c);
       }
     }
     return this.serve(
       tag,
       mode,
-      () => this.segments.next(tag),
-      (s) => s.next(),
+      // The shape is known once the grant arrived (shaping.ts learns it from the grant).
+      () => map(this.segments.next(tag), (c) => form.segment(this.shapes.shaperOf(tag), c)),
+      (s) => map(s.next(), form.snowflake),
     );
   }
 
-  nextBatch(tag: string, count: number, mode?: TagMode): bigint[] | Promise<bigint[]> {
+  private many<R>(
+    tag: string,
+    count: number,
+    mode: TagMode | undefined,
+    form: Form<R>,
+  ): R[] | Promise<R[]> {
     if (!Number.isSafeInteger(count) || count < 1) {
       throw invalidArgument(`count ${count} is not allowed: expected an integer of at least 1`);
     }
     return this.serve(
       tag,
       mode,
-      () => this.segments.nextBatch(tag, count),
-      (s) => s.nextBatch(count),
+      () =>
+        map(this.segments.nextBatch(tag, count), (cs) => {
+          const shaper = this.shapes.shaperOf(tag);
+          return cs.map((c) => form.segment(shaper, c));
+        }),
+      (s) => map(s.nextBatch(count), (ids) => ids.map(form.snowflake)),
     );
+  }
+
+  shapeOf(tag: string): ServedShape | undefined {
+    return this.shapes.get(tag);
+  }
+
+  async lookupShape(tag: string): Promise<ServedShape | undefined> {
+    const known = this.shapes.get(tag);
+    if (known !== undefined) return known;
+    const t = await this.opts.store.getTag(tag);
+    if (t === undefined) throw tagNotFound(tag);
+    return this.shapes.learnConfig(tag, t);
+  }
+
+  async decodeId(tag: string, id: string): Promise<DecodedTagId> {
+    const t = await this.opts.store.getTag(tag);
+    if (t === undefined) throw tagNotFound(tag);
+    if (t.mode !== 'segment') {
+      throw invalidArgument(
+        `tag '${tag}' is a snowflake tag: its IDs are not counter values; decode them with GET /v1/snowflake/{id}`,
+      );
+    }
+    // Any region's ID of the tag decodes (the residue names the region): index 0 will do.
+    const d = new Shaper(t.shape, t.regions, 0).decode(id);
+    return {
+      ...d,
+      regions: t.regions,
+      shape: t.shape,
+      ...(t.next === undefined ? {} : { issued: d.counter < t.next }),
+    };
   }
 
   /**
@@ -123,7 +209,7 @@ class Allocator implements IdAllocator {
    * (the Leaf snowflake route) asks the store for the tag first, so that a segment tag
    * does not lose a segment to a request that will be refused.
    */
-  private serve<T extends bigint | bigint[]>(
+  private serve<T>(
     tag: string,
     wanted: TagMode | undefined,
     segment: () => T | Promise<T>,
@@ -150,20 +236,16 @@ class Allocator implements IdAllocator {
   }
 
   /** Counts what was issued, on the fast path without a promise. */
-  private counted<T extends bigint | bigint[]>(
-    tag: string,
-    mode: TagMode,
-    r: T | Promise<T>,
-  ): T | Promise<T> {
+  private counted<T>(tag: string, mode: TagMode, r: T | Promise<T>): T | Promise<T> {
     if (!(r instanceof Promise)) {
-      this.observer.idsIssued?.(tag, mode, typeof r === 'bigint' ? 1 : r.length);
+      this.observer.idsIssued?.(tag, mode, Array.isArray(r) ? r.length : 1);
       return r;
     }
     return r.then((v) => this.counted(tag, mode, v) as T);
   }
 
   /** A segment answer; a WRONG_MODE refusal of a snowflake tag is served by snowflake. */
-  private segmentOrSnowflake<T extends bigint | bigint[]>(
+  private segmentOrSnowflake<T>(
     tag: string,
     wanted: TagMode | undefined,
     r: T | Promise<T>,
@@ -256,7 +338,7 @@ class Allocator implements IdAllocator {
    * (unless the caller wants a segment tag). The refusal names the tag's mode; only a
    * store whose refusal does not is asked again.
    */
-  private async viaSnowflake<T extends bigint | bigint[]>(
+  private async viaSnowflake<T>(
     tag: string,
     wanted: TagMode | undefined,
     err: unknown,

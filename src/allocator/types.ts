@@ -6,6 +6,18 @@
 import type { SkipReason } from '../core/grant-log.js';
 import type { DecodedSnowflake, IdRange } from '../core/ids.js';
 import type { TagMode } from '../core/store-ports.js';
+import type { DecodedId, TagShape } from '../core/shape.js';
+import type { ServedShape } from './shaping.js';
+
+/** An ID of a segment tag taken back apart (`GET /v1/decode/{tag}`). */
+export interface DecodedTagId extends DecodedId {
+  /** The tag's region count. */
+  readonly regions: number;
+  /** The tag's shape, the permute key included: strip it before showing it. */
+  readonly shape: TagShape;
+  /** Whether the counter value is below the tag's next (was granted); absent when unknown. */
+  readonly issued?: boolean;
+}
 
 /** One buffer of a segment tag as this node holds it. */
 export interface SegmentView {
@@ -59,11 +71,36 @@ export interface IdAllocator {
    * @throws IdAllocError TAG_NOT_FOUND, WRONG_MODE, TAG_EXHAUSTED, UNAVAILABLE, …
    */
   next(tag: string, mode?: TagMode): bigint | Promise<bigint>;
-  /** `count` IDs of a tag, ascending. Synchronous when all are buffered. */
+  /**
+   * `count` IDs of a tag, in the order issued (ascending for plain tags). Synchronous
+   * when all are buffered.
+   */
   nextBatch(tag: string, count: number, mode?: TagMode): bigint[] | Promise<bigint[]>;
   /**
-   * A range of `size` IDs reserved for the caller alone (segment tags only). `client`
-   * names the caller in the grant log.
+   * The next ID as callers see it: decimal digits, or `prefix_` and 13 base32 characters
+   * for a tag with a prefix (docs/design.md §13). `next` gives the number under the
+   * prefix. Synchronous when buffered, as `next`.
+   */
+  nextId(tag: string, mode?: TagMode): string | Promise<string>;
+  /** `count` IDs as {@link nextId} writes them. */
+  nextIds(tag: string, count: number, mode?: TagMode): string[] | Promise<string[]>;
+  /** The shape of a segment tag as its last grant to this node said, or undefined. */
+  shapeOf(tag: string): ServedShape | undefined;
+  /**
+   * The shape of a segment tag: as known, else read from the store (one round trip);
+   * undefined for a snowflake tag.
+   * @throws IdAllocError TAG_NOT_FOUND, WRONG_REGION, UNAVAILABLE
+   */
+  lookupShape(tag: string): Promise<ServedShape | undefined>;
+  /**
+   * An ID of a segment tag back to its counter value and region, by the tag's stored shape.
+   * @throws IdAllocError TAG_NOT_FOUND, INVALID_ARGUMENT (not an ID of the tag, a snowflake tag)
+   */
+  decodeId(tag: string, id: string): Promise<DecodedTagId>;
+  /**
+   * A range of `size` counter values reserved for the caller alone (segment tags only);
+   * a shaped tag's IDs are {@link shapeOf}'s shaper over them. `client` names the
+   * caller in the grant log.
    * @throws IdAllocError WRONG_MODE for a snowflake tag
    */
   lease(tag: string, size: number, client?: string): Promise<IdRange>;

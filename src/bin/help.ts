@@ -19,6 +19,8 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
   DATA_DIR: 'directory of the embedded store (idalloc.db)',
   LOG_LEVEL: 'fatal, error, warn, info, debug, trace or silent',
   API_TOKENS: 'comma-separated bearer tokens; unset: no auth',
+  KEY_TOKENS: 'bearer tokens trusted with permute keys (ranges and decodes of permute tags)',
+  REGION: "this node's region i/N: segment IDs c·N+i, shaped; tags of another N are refused",
   METRICS_PUBLIC: 'true: /metrics without the token even when API_TOKENS is set',
   MAX_BATCH: 'largest ?count= of /v1/ids',
   MAX_RANGE: 'largest ?size= of /v1/ranges',

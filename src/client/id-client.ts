@@ -18,6 +18,9 @@
  *   spare ready and `next()` does not wait in steady state.
  * - One lease per tag at a time. Requests that find both buffers empty queue (FIFO, no
  *   spinning) on it, up to `waitTimeoutMs`, then fail UNAVAILABLE.
+ * - A range is counter values; its answer's shape descriptor (docs/design.md §13) says
+ *   how each becomes the tag's ID, and the client shapes them as the service would. The
+ *   fence and the size rule work on counter values.
  * - Leased ranges belong to this client alone (docs/design.md §2), so IDs are unique across
  *   clients. Within a client they increase: leases of a tag run one after another and
  *   the store's counter only rises, and a range at or below the highest ID already
@@ -25,11 +28,11 @@
  */
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../core/errors.js';
 import { checkTagName } from '../core/tags.js';
-import type { IdRange } from '../core/ids.js';
 import { RangeBuffer } from '../buffer/range-buffer.js';
+import type { Shaper } from '../core/shape.js';
 import { adaptSize, starvedSize, type SizeRule } from '../buffer/size-rule.js';
 import { resolveOptions, type ClientSettings, type IdClientOptions } from './options.js';
-import { RangeTransport, closedError } from './transport.js';
+import { RangeTransport, closedError, type ShapedRange } from './transport.js';
 
 export type { ClientClock, IdClientOptions } from './options.js';
 
@@ -56,8 +59,10 @@ interface LeaseSize {
 export class IdClient {
   private readonly s: ClientSettings;
   private readonly transport: RangeTransport;
-  private readonly engine: RangeBuffer<IdRange>;
+  private readonly engine: RangeBuffer<ShapedRange>;
   private readonly sizes = new Map<string, LeaseSize>();
+  /** Each shaped tag's shaper, from its last range (a tag's shape is fixed once it issued IDs). */
+  private readonly shapers = new Map<string, Shaper>();
   private rule: SizeRule;
   private closed = false;
 
@@ -66,7 +71,7 @@ export class IdClient {
     const s = (this.s = resolveOptions(options));
     this.rule = { targetMs: s.rangeTargetMs, ceiling: s.maxRangeSize };
     this.transport = new RangeTransport(s);
-    this.engine = new RangeBuffer<IdRange>({
+    this.engine = new RangeBuffer<ShapedRange>({
       fetch: (tag, size, fence) => this.lease(tag, size, fence),
       size: (tag) => this.sizeOf(tag),
       clock: s.clock,
@@ -93,6 +98,9 @@ export class IdClient {
       asError: asIdAllocError,
       notBefore: () => this.transport.eligibleAt(),
       onFilled: (tag, range) => {
+        // Before any of the range's IDs is served: they are shaped by its descriptor.
+        if (range.shaper === undefined) this.shapers.delete(tag);
+        else this.shapers.set(tag, range.shaper);
         const size = Number(range.end - range.start + 1n);
         this.sizes.set(tag, { size, lastLeaseAt: s.clock.now(), starved: false });
       },
@@ -104,28 +112,67 @@ export class IdClient {
   }
 
   /**
-   * The next ID of `tag`: the bigint itself when buffered (no promise), else a promise
-   * that settles when a range arrives or `waitTimeoutMs` passes.
+   * The next ID of `tag` as a number (the number under a prefix, for a tag with one):
+   * the bigint itself when buffered (no promise), else a promise that settles when a
+   * range arrives or `waitTimeoutMs` passes. The range's counter values are shaped here,
+   * by the range answer's descriptor (docs/library.md), as the service would.
    * @throws IdAllocError INVALID_ARGUMENT for a bad tag name, UNAVAILABLE once closed;
-   * the promise rejects with TAG_NOT_FOUND, WRONG_MODE, TAG_EXHAUSTED, UNAUTHORIZED,
-   * INVALID_ARGUMENT (a service's refusal) or UNAVAILABLE
+   * the promise rejects with TAG_NOT_FOUND, WRONG_MODE, WRONG_REGION, TAG_EXHAUSTED,
+   * UNAUTHORIZED, FORBIDDEN (a permute tag without a KEY_TOKENS token), INVALID_ARGUMENT
+   * (a service's refusal) or UNAVAILABLE
    */
   next(tag: string): bigint | Promise<bigint> {
-    return this.engine.next(tag);
+    const c = this.engine.next(tag);
+    if (c instanceof Promise) return c.then((v) => this.toNumber(tag, v), forbidden(tag));
+    return this.toNumber(tag, c);
+  }
+
+  /** The next ID of `tag` as the service's `/v1/ids` writes it: decimal, or `prefix_…`. */
+  nextId(tag: string): string | Promise<string> {
+    const c = this.engine.next(tag);
+    if (c instanceof Promise) return c.then((v) => this.format(tag, v), forbidden(tag));
+    return this.format(tag, c);
   }
 
   /**
-   * `count` IDs of `tag`, ascending; synchronous when the buffers hold them all. A batch
-   * larger than a range is filled from several leases, in order.
+   * `count` IDs of `tag` in the order issued (ascending for plain tags); synchronous
+   * when the buffers hold them all. A batch larger than a range is filled from several
+   * leases, in order.
    * @throws IdAllocError INVALID_ARGUMENT for a bad tag or count (1..1 000 000)
    */
   nextBatch(tag: string, count: number): bigint[] | Promise<bigint[]> {
+    const cs = this.counters(tag, count);
+    const shape = (vs: bigint[]) => {
+      const s = this.shapers.get(tag);
+      return s === undefined ? vs : vs.map((v) => s.toNumber(v));
+    };
+    return cs instanceof Promise ? cs.then(shape, forbidden(tag)) : shape(cs);
+  }
+
+  /** `count` IDs as {@link nextId} writes them. */
+  nextIds(tag: string, count: number): string[] | Promise<string[]> {
+    const cs = this.counters(tag, count);
+    const text = (vs: bigint[]) => vs.map((v) => this.format(tag, v));
+    return cs instanceof Promise ? cs.then(text, forbidden(tag)) : text(cs);
+  }
+
+  private counters(tag: string, count: number): bigint[] | Promise<bigint[]> {
     if (!Number.isSafeInteger(count) || count < 1 || count > MAX_CLIENT_BATCH) {
       throw invalidArgument(
         `count ${String(count)} is not allowed: expected an integer from 1 to ${MAX_CLIENT_BATCH}`,
       );
     }
     return this.engine.nextBatch(tag, count);
+  }
+
+  private toNumber(tag: string, c: bigint): bigint {
+    const s = this.shapers.get(tag);
+    return s === undefined ? c : s.toNumber(c);
+  }
+
+  private format(tag: string, c: bigint): string {
+    const s = this.shapers.get(tag);
+    return s === undefined ? c.toString() : s.format(c);
   }
 
   /**
@@ -145,7 +192,7 @@ export class IdClient {
    * the size (INVALID_ARGUMENT): the client grows no further than half of it from then
    * on and asks again at once, down to `rangeSize`, whose refusal is final.
    */
-  private async lease(tag: string, size: number, fence: bigint | null): Promise<IdRange> {
+  private async lease(tag: string, size: number, fence: bigint | null): Promise<ShapedRange> {
     for (;;) {
       try {
         return await this.transport.lease(tag, size, fence);
@@ -171,6 +218,24 @@ export class IdClient {
     if (ls.starved) return starvedSize(this.rule, ls.size, floor);
     return adaptSize(this.rule, ls.size, floor, this.s.clock.now() - ls.lastLeaseAt);
   }
+}
+
+/**
+ * A permute tag's range refused FORBIDDEN (the client's token is not one of KEY_TOKENS):
+ * said in the client's terms. The client does not fall back to server-shaped IDs: its
+ * buffers are ranges of counter values, and a permute tag's IDs form no range.
+ */
+function forbidden(tag: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof IdAllocError && err.code === ErrorCode.FORBIDDEN) {
+      throw new IdAllocError(
+        ErrorCode.FORBIDDEN,
+        `IdClient cannot serve tag '${tag}': it leases ranges of counter values and shapes them itself, and the service refused the range (${err.message}). Give the client a token of KEY_TOKENS, or take the tag's IDs from GET /v1/ids/${tag}?count=N`,
+        { tag },
+      );
+    }
+    throw err;
+  };
 }
 
 function asIdAllocError(tag: string, err: unknown): IdAllocError {

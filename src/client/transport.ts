@@ -19,7 +19,15 @@
 import { ErrorCode, IdAllocError, unavailable } from '../core/errors.js';
 import { MAX_ID } from '../core/tags.js';
 import type { IdRange } from '../core/ids.js';
+import type { Shaper } from '../core/shape.js';
+import { shaperOf } from './shape-descriptor.js';
 import type { ClientSettings } from './options.js';
+
+/** A leased range of counter values and how they become the tag's IDs (docs/design.md §13). */
+export interface ShapedRange extends IdRange {
+  /** Built from the answer's shape descriptor; undefined when the IDs are the counter values. */
+  readonly shaper: Shaper | undefined;
+}
 
 /** A 503 without Retry-After (a proxy's, say) benches its URL this long. */
 const DEFAULT_RETRY_AFTER_MS = 1000;
@@ -33,15 +41,17 @@ export const MAX_ANSWER_BYTES = 64 * 1024;
 const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.INVALID_ARGUMENT,
   ErrorCode.UNAUTHORIZED,
+  ErrorCode.FORBIDDEN,
   ErrorCode.TAG_NOT_FOUND,
   ErrorCode.WRONG_MODE,
+  ErrorCode.WRONG_REGION,
   ErrorCode.TAG_EXHAUSTED,
 ]);
 
 const DECIMAL = /^(0|[1-9]\d{0,18})$/;
 
 type Outcome =
-  | { readonly kind: 'ok'; readonly range: IdRange }
+  | { readonly kind: 'ok'; readonly range: ShapedRange }
   | { readonly kind: 'final'; readonly error: IdAllocError }
   | {
       readonly kind: 'retry';
@@ -74,7 +84,7 @@ export class RangeTransport {
    * this client already holds) is refused like a malformed answer.
    * @throws IdAllocError UNAVAILABLE when no URL gave a range; the 4xx code when final
    */
-  async lease(tag: string, size: number, floor: bigint | null): Promise<IdRange> {
+  async lease(tag: string, size: number, floor: bigint | null): Promise<ShapedRange> {
     const { urls, clock } = this.s;
     const failures: string[] = [];
     for (let k = 0; k < urls.length; k++) {
@@ -213,7 +223,11 @@ export class RangeTransport {
   }
 }
 
-/** A 200's body: `{"tag","start","end"}`, decimal strings, exactly `size` IDs, above `floor`. */
+/**
+ * A 200's body: `{"tag","start","end","shape"?}`, decimal strings, exactly `size` IDs,
+ * above `floor`; `shape` (absent from services before issue 19: plain) as
+ * {@link shaperOf} reads it.
+ */
 function parseRange(text: string, tag: string, size: number, floor: bigint | null): Outcome {
   let body: unknown;
   try {
@@ -241,7 +255,13 @@ function parseRange(text: string, tag: string, size: number, floor: bigint | nul
       `range ${lo}..${hi} is not above ${floor}, the highest ID this client already leased: refused (has the store gone back?)`,
     );
   }
-  return { kind: 'ok', range: { start: lo, end: hi } };
+  let shaper: Shaper | undefined;
+  try {
+    shaper = shaperOf(b.shape);
+  } catch (err) {
+    return refuse(`malformed answer: shape ${snippet(b.shape)}: ${describe(err)}`);
+  }
+  return { kind: 'ok', range: { start: lo, end: hi, shaper } };
 }
 
 function errorBody(text: string): { code: string; message: string } | undefined {

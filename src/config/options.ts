@@ -13,6 +13,7 @@ import type {
   SnowflakeSettings,
   StoreSettings,
 } from '../core/settings.js';
+import { NO_REGION, type Region } from '../core/shape.js';
 import type { Config } from './schema.js';
 
 /** Everything a node (service/node.ts) is started with. */
@@ -20,6 +21,8 @@ export interface NodeOptions {
   /** `HOST`, `PORT` */
   readonly listen: { readonly host: string; readonly port: number };
   readonly store: StoreSettings;
+  /** `REGION`: this node's region i of N (docs/design.md §13). */
+  readonly region: Region;
   /** `REQUIRE_DURABLE_STORE` */
   readonly requireDurableStore: boolean;
   readonly segment: SegmentSettings;
@@ -66,13 +69,15 @@ export function topologyOf(c: Config): RedisTopology | undefined {
 /** The store the configuration names: a Redis setting, else the embedded store at `DATA_DIR`. */
 export function storeSettings(c: Config): StoreSettings {
   const topology = topologyOf(c);
-  if (topology === undefined) return { kind: 'embedded', dataDir: c.DATA_DIR };
+  const regions = (c.REGION ?? NO_REGION).count;
+  if (topology === undefined) return { kind: 'embedded', dataDir: c.DATA_DIR, regions };
   return {
     kind: 'redis',
     topology,
     keyPrefix: c.KEY_PREFIX,
     minReplicas: c.REDIS_MIN_REPLICAS,
     waitTimeoutMs: c.REDIS_WAIT_TIMEOUT_MS,
+    regions,
   };
 }
 
@@ -103,6 +108,7 @@ export function httpSettings(c: Config): HttpSettings {
     maxBatch: c.MAX_BATCH,
     maxRange: c.MAX_RANGE,
     apiTokens: c.API_TOKENS,
+    keyTokens: c.KEY_TOKENS,
     metricsPublic: c.METRICS_PUBLIC,
   };
 }
@@ -111,6 +117,7 @@ export function nodeOptions(c: Config): NodeOptions {
   return Object.freeze({
     listen: { host: c.HOST, port: c.PORT },
     store: storeSettings(c),
+    region: c.REGION ?? NO_REGION,
     requireDurableStore: c.REQUIRE_DURABLE_STORE,
     segment: segmentSettings(c),
     snowflake: snowflakeSettings(c),

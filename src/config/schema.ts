@@ -9,6 +9,9 @@ import { ConfigError } from '../core/errors.js';
 import { autoWorkers } from './cpu-quota.js';
 import { DEFAULT_SNOWFLAKE_EPOCH, LAYOUT_PRESETS } from '../core/settings.js';
 import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE } from '../core/tags.js';
+import { MAX_REGIONS, parseRegion } from '../core/shape.js';
+
+const REGION_RULE = `i/N: the region index i from 0 to N-1 of N regions (N from 1 to ${MAX_REGIONS}), e.g. 1/3`;
 
 /** `host:port,host:port` → list of endpoints. */
 const endpoints = z.string().transform((s, ctx) => {
@@ -115,6 +118,32 @@ const schema = z.object({
     .pipe(z.array(z.string()).min(1, 'a comma-separated list of at least one token'))
     .optional(),
   /**
+   * Bearer tokens trusted with permute keys: a range of a permute tag (its key in the
+   * shape descriptor) and the decode of its IDs (docs/design.md §13). Never logged.
+   */
+  KEY_TOKENS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0),
+    )
+    .pipe(z.array(z.string()).min(1, 'a comma-separated list of at least one token'))
+    .optional(),
+  /** This node's region `i/N` (docs/design.md §13): segment IDs c·N + i, shaped. */
+  REGION: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return parseRegion(s);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: REGION_RULE });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /**
    * `/metrics` without the bearer token even when API_TOKENS is set. Off by default: the
    * exposition names every served tag and its remaining IDs, as `/v1/status` does.
    */
@@ -196,7 +225,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
 
 /** A value as an error may repeat it: never a token or a password. */
 function shownValue(key: string, value: string): string {
-  if (key === 'API_TOKENS') return value.trim() === '' || /^[\s,]*$/.test(value) ? value : '***';
+  if (key === 'API_TOKENS' || key === 'KEY_TOKENS')
+    return value.trim() === '' || /^[\s,]*$/.test(value) ? value : '***';
   return value.replace(/\/\/[^/@]*@/, '//***@');
 }
 

@@ -16,8 +16,11 @@ export type RedisTopology =
     }
   | { readonly kind: 'cluster'; readonly nodes: readonly { host: string; port: number }[] };
 
-/** Where the tags live: a Redis topology, or the embedded store's directory. */
-export type StoreSettings =
+/**
+ * Where the tags live: a Redis topology, or the embedded store's directory; with the
+ * node's region count (`REGION`'s N), which the store checks each segment tag against.
+ */
+export type StoreSettings = (
   | { readonly kind: 'embedded'; readonly dataDir: string }
   | {
       readonly kind: 'redis';
@@ -28,7 +31,11 @@ export type StoreSettings =
       readonly minReplicas: number;
       /** `REDIS_WAIT_TIMEOUT_MS` */
       readonly waitTimeoutMs: number;
-    };
+    }
+) & {
+  /** `REGION`'s N: a segment tag of another region count is refused WRONG_REGION. @default 1 */
+  readonly regions?: number;
+};
 
 /** The segment buffers (docs/design.md §5). */
 export interface SegmentSettings {
@@ -81,6 +88,11 @@ export interface HttpSettings {
   readonly maxRange: number;
   /** `API_TOKENS`: bearer tokens; undefined for an open service. */
   readonly apiTokens: readonly string[] | undefined;
+  /**
+   * `KEY_TOKENS`: bearer tokens trusted with permute keys (ranges of permute tags, the
+   * decode of their IDs); undefined or absent: no caller is.
+   */
+  readonly keyTokens?: readonly string[] | undefined;
   /** `METRICS_PUBLIC`: `/metrics` without a token. */
   readonly metricsPublic: boolean;
 }

@@ -9,6 +9,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { IdAllocator } from '../allocator/types.js';
 import { bearerAuth, bearerCheck } from './auth.js';
+import { keyHolderOf } from './shape-json.js';
 import type { RouteContext } from './context.js';
 import { errorHandler, notFound } from './errors.js';
 import { idRoutes } from './ids.js';
@@ -85,7 +86,11 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   deps.metrics.watch(deps.allocator);
 
-  const authorize = bearerCheck(deps.config.apiTokens);
+  // A KEY_TOKENS token also passes where API_TOKENS is asked for: it is trusted more.
+  const { apiTokens, keyTokens } = deps.config;
+  const authorize = bearerCheck(
+    apiTokens === undefined ? undefined : [...apiTokens, ...(keyTokens ?? [])],
+  );
   const refusals = new RefusalLog();
   const ctx: RouteContext = {
     allocator: deps.allocator,
@@ -96,6 +101,7 @@ export function createApp(deps: AppDeps): Express {
     ready: deps.ready,
     auth: bearerAuth(authorize),
     authorize,
+    keyHolder: keyHolderOf(keyTokens),
     refusals,
   };
   serveLeanFirst(app, leanIdPath(ctx));

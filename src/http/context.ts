@@ -10,6 +10,7 @@ import type { HttpSettings } from '../core/settings.js';
 import type { Metrics } from '../observe/metrics/index.js';
 import type { TagStore } from '../core/store-ports.js';
 import type { Authorize } from './auth.js';
+import type { KeyHolder } from './shape-json.js';
 import type { RefusalLog } from './refusals.js';
 import type { ReadyState } from './ready.js';
 import { pathParam, shown } from './validate.js';
@@ -25,6 +26,8 @@ export interface RouteContext {
   readonly auth: RequestHandler;
   /** The check behind `auth`, for the lean ID path. */
   readonly authorize: Authorize;
+  /** Whether a request's bearer token is one of `KEY_TOKENS` (may see permute keys). */
+  readonly keyHolder: KeyHolder;
   /** How refused requests are logged (debug, and a warn line a minute); one per app. */
   readonly refusals: RefusalLog;
 }

@@ -19,25 +19,27 @@ import { intParam, pathParam, readQuery, wantsText } from './validate.js';
 export const COUNT = ['count'] as const;
 export const NONE = [] as const;
 
-function sendId(res: ServerResponse, tag: string, id: bigint, text: boolean): void {
+// IDs are decimal digits or `prefix_` and base32 (core/shape.ts): no JSON escaping either.
+function sendId(res: ServerResponse, tag: string, id: string, text: boolean): void {
   // Tag names are [A-Za-z0-9_.-] (checked), so they need no JSON escaping.
   if (text) sendOk(res, TEXT_TYPE, `${id}\n`);
   else sendOk(res, JSON_TYPE, `{"tag":"${tag}","id":"${id}"}`);
 }
 
-function sendIds(res: ServerResponse, tag: string, ids: readonly bigint[], text: boolean): void {
+function sendIds(res: ServerResponse, tag: string, ids: readonly string[], text: boolean): void {
   if (text) {
     sendOk(res, TEXT_TYPE, ids.length === 0 ? '' : `${ids.join('\n')}\n`);
     return;
   }
-  // One join over the bigints: half the cost of quoting each ID in its own string first.
+  // One join: half the cost of quoting each ID in its own string first.
   const list = ids.length === 0 ? '' : `"${ids.join('","')}"`;
   sendOk(res, JSON_TYPE, `{"tag":"${tag}","ids":[${list}]}`);
 }
 
 /**
  * Answers `GET /v1/ids/{tag}` for a checked tag: one ID, or `count` (a validated
- * integer) of them. Synchronous when the allocator is.
+ * integer) of them, as callers see them (shaped, `prefix_…` for a tag with a prefix).
+ * Synchronous when the allocator is.
  */
 export function serveIds(
   ctx: RouteContext,
@@ -48,12 +50,12 @@ export function serveIds(
 ): Promise<void> | void {
   const { allocator } = ctx;
   if (count === undefined) {
-    const id = allocator.next(tag);
+    const id = allocator.nextId(tag);
     if (id instanceof Promise) return id.then((v) => sendId(res, tag, v, text));
     sendId(res, tag, id, text);
     return;
   }
-  const ids = allocator.nextBatch(tag, count);
+  const ids = allocator.nextIds(tag, count);
   if (ids instanceof Promise) return ids.then((v) => sendIds(res, tag, v, text));
   sendIds(res, tag, ids, text);
 }
@@ -84,7 +86,10 @@ export function idRoutes(app: Express, ctx: RouteContext): void {
 }
 
 /**
- * A Leaf answer: the bare ID, no newline (Leaf clients parse the body as a number). The
+ * A Leaf answer: the bare ID, no newline (Leaf clients parse the body as a number); a
+ * shaped tag's numeric ID. A tag with a prefix has no numeric form a Leaf client could
+ * use: refused, pointing to `/v1/ids` (before any ID is taken once this node knows the
+ * tag's shape; the first request of a tag not yet served loses its one ID). The
  * allocator's mode directory learns an unserved tag's mode (at most one store trip); a
  * tag of the other mode is refused WRONG_MODE, pointing to the route that serves it.
  */
@@ -94,6 +99,7 @@ export function serveLeaf(
   tag: string,
   wanted: TagMode,
 ): Promise<void> | void {
+  if (wanted === 'segment') refuseStringIds(ctx, tag);
   let id: bigint | Promise<bigint>;
   try {
     id = ctx.allocator.next(tag, wanted);
@@ -102,10 +108,24 @@ export function serveLeaf(
   }
   if (!(id instanceof Promise)) return sendOk(res, TEXT_TYPE, id.toString());
   return id.then(
-    (v) => sendOk(res, TEXT_TYPE, v.toString()),
+    (v) => {
+      if (wanted === 'segment') refuseStringIds(ctx, tag);
+      sendOk(res, TEXT_TYPE, v.toString());
+    },
     (err: unknown) => {
       throw leafHint(err, tag, wanted);
     },
+  );
+}
+
+/** @throws IdAllocError INVALID_ARGUMENT for a tag whose IDs are strings (a prefix) */
+function refuseStringIds(ctx: RouteContext, tag: string): void {
+  const prefix = ctx.allocator.shapeOf(tag)?.shape.prefix;
+  if (prefix === undefined) return;
+  throw new IdAllocError(
+    ErrorCode.INVALID_ARGUMENT,
+    `tag '${tag}' issues string IDs (${prefix}_…), which a Leaf client cannot parse as a number: ask ${pathTo(ROUTES.ids, tag)} instead`,
+    { tag, prefix },
   );
 }
 

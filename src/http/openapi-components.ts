@@ -46,6 +46,12 @@ const ERRORS: Readonly<
     description: 'UNAUTHORIZED: API_TOKENS is set and the bearer token is missing or wrong',
     headers: { 'WWW-Authenticate': ref('headers', 'WwwAuthenticate') },
   },
+  Forbidden: {
+    status: '403',
+    codes: [ErrorCode.FORBIDDEN],
+    description:
+      "FORBIDDEN: a permute tag's range or decode without a bearer token of KEY_TOKENS (it would reveal the key or the counter)",
+  },
   TagNotFound: {
     status: '404',
     codes: [ErrorCode.TAG_NOT_FOUND],
@@ -59,9 +65,9 @@ const ERRORS: Readonly<
   },
   Conflict: {
     status: '409',
-    codes: [ErrorCode.WRONG_MODE, ErrorCode.TAG_EXHAUSTED],
+    codes: [ErrorCode.WRONG_MODE, ErrorCode.WRONG_REGION, ErrorCode.TAG_EXHAUSTED],
     description:
-      "WRONG_MODE: the route does not serve the tag's mode; TAG_EXHAUSTED: the tag reached its max",
+      "WRONG_MODE: the route does not serve the tag's mode; WRONG_REGION: the tag is shared by another number of regions than this node's REGION; TAG_EXHAUSTED: the tag reached its max",
   },
   Internal: {
     status: '500',

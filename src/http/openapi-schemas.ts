@@ -6,6 +6,7 @@
  */
 import { ErrorCode } from '../core/errors.js';
 import { TAG_NAME_PATTERN } from '../core/tags.js';
+import { ID_BITS, MAX_REGIONS, MIN_WIDTH, PREFIX_PATTERN, SHAPE_KINDS } from '../core/shape.js';
 import { NOT_FOUND } from './errors.js';
 
 type Schema = Record<string, unknown>;
@@ -24,9 +25,11 @@ const object = (properties: Record<string, Schema>, extra: Schema = {}): Schema 
 export const HTTP_ERROR_CODES = [
   ErrorCode.INVALID_ARGUMENT,
   ErrorCode.UNAUTHORIZED,
+  ErrorCode.FORBIDDEN,
   NOT_FOUND,
   ErrorCode.TAG_NOT_FOUND,
   ErrorCode.WRONG_MODE,
+  ErrorCode.WRONG_REGION,
   ErrorCode.TAG_EXHAUSTED,
   ErrorCode.UNAVAILABLE,
   ErrorCode.INTERNAL,
@@ -140,12 +143,67 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     description: 'A 64-bit ID (0 to 2^63-1) as decimal digits: a JSON string, never a number',
     examples: ['1001'],
   },
+  PublicId: {
+    type: 'string',
+    pattern: '^(0|[1-9][0-9]{0,18}|[a-z][a-z0-9]{0,15}_[0-9a-hjkmnp-tv-z]{13})$',
+    description:
+      "An ID as callers see it (docs/design.md §13): decimal digits below 2^63, or for a tag with a prefix `prefix_` and 13 characters of Crockford's base32 in lower case",
+    examples: ['1001', 'ord_00000000000z9'],
+  },
   Error: errorBody(HTTP_ERROR_CODES),
-  OneId: object({ tag: ref('TagName'), id: ref('Id') }),
-  IdBatch: object({ tag: ref('TagName'), ids: { type: 'array', items: ref('Id'), minItems: 1 } }),
+  OneId: object({ tag: ref('TagName'), id: ref('PublicId') }),
+  IdBatch: object({
+    tag: ref('TagName'),
+    ids: { type: 'array', items: ref('PublicId'), minItems: 1 },
+  }),
   IdRange: object(
-    { tag: ref('TagName'), start: ref('Id'), end: ref('Id') },
-    { description: '`start`..`end` inclusive, reserved for the caller alone' },
+    { tag: ref('TagName'), start: ref('Id'), end: ref('Id'), shape: ref('ShapeDescriptor') },
+    {
+      description:
+        '`start`..`end` inclusive: counter values reserved for the caller alone; the IDs are `shape` applied to them (docs/design.md §13)',
+    },
+  ),
+  ShapeDescriptor: object(
+    {
+      kind: { type: 'string', enum: [...SHAPE_KINDS] },
+      prefix: { type: 'string', pattern: PREFIX_PATTERN.source },
+      width: { type: 'integer', minimum: MIN_WIDTH, maximum: ID_BITS },
+      key: {
+        type: 'string',
+        pattern: '^[0-9a-f]{32}$',
+        description: 'permute only, and only for a bearer token of KEY_TOKENS',
+      },
+      regions: { type: 'integer', minimum: 1, maximum: MAX_REGIONS },
+      region: { type: 'integer', minimum: 0, maximum: MAX_REGIONS - 1 },
+    },
+    {
+      required: ['kind', 'regions', 'region'],
+      description:
+        "How counter value c becomes an ID: v = c·regions + region, then the shape's bijection of v, written `prefix_`+base32 when there is a prefix",
+    },
+  ),
+  DecodedId: object(
+    {
+      tag: ref('TagName'),
+      id: ref('PublicId'),
+      counter: ref('Id'),
+      region: { type: 'integer', minimum: 0, maximum: MAX_REGIONS - 1 },
+      regions: { type: 'integer', minimum: 1, maximum: MAX_REGIONS },
+      shape: ref('ShapeDescriptorStored'),
+      issued: {
+        type: 'boolean',
+        description: "Whether the counter value is below the tag's next (granted by the store)",
+      },
+    },
+    { required: ['tag', 'id', 'counter', 'region', 'regions', 'shape'] },
+  ),
+  ShapeDescriptorStored: object(
+    {
+      kind: { type: 'string', enum: [...SHAPE_KINDS] },
+      prefix: { type: 'string', pattern: PREFIX_PATTERN.source },
+      width: { type: 'integer', minimum: MIN_WIDTH, maximum: ID_BITS },
+    },
+    { required: ['kind'], description: "A tag's shape without its key" },
   ),
   Tag: tagSchema(),
   TagList: object({
@@ -205,6 +263,11 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
   StatusTag: object({
     name: ref('TagName'),
     mode: { type: 'string', enum: ['segment', 'snowflake'] },
+    shape: {
+      ...nullable(ref('ShapeDescriptorStored')),
+      description: "The segment tag's shape as its last grant to this node said; null before one",
+    },
+    regions: nullable({ type: 'integer', minimum: 1, maximum: MAX_REGIONS }),
     issued: { type: 'integer', minimum: 0, description: 'IDs this node issued since start' },
     idsPerSecond: { type: 'number', minimum: 0, description: 'Over the last 5 whole seconds' },
     remaining: nullable({ type: 'string', pattern: '^[0-9]+$' }),
@@ -223,6 +286,11 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
   NodeIdentity: object({
     id: { type: 'string', minLength: 1, description: 'NODE_ID, or hostname:pid when unset' },
     host: { type: 'string' },
+    region: {
+      type: 'string',
+      pattern: '^[0-9]{1,4}/[0-9]{1,4}$',
+      description: "The node's REGION, i/N",
+    },
     version: { type: 'string' },
     startedAt: iso,
     workers: {

@@ -93,7 +93,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
       [ROUTES.ids.openApiPath]: op(
         'getIds',
         'Take one ID, or `count` IDs',
-        'Without `count`: one ID. With `count`: that many, ascending. `Accept: text/plain` gives bare digits, one per line.',
+        "Without `count`: one ID. With `count`: that many, in the order issued (ascending for plain tags). IDs are the tag's shape of its counter values (docs/design.md §13): decimal digits, or `prefix_` and 13 base32 characters for a tag with a prefix. `Accept: text/plain` gives the IDs, one per line.",
         {
           ...v1,
           parameters: [tagParam, ref('parameters', 'Count'), ref('parameters', 'Accept')],
@@ -120,7 +120,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
       [ROUTES.ranges.openApiPath]: op(
         'getRange',
         'Reserve `size` IDs for the caller alone',
-        'Segment tags only (a snowflake tag is WRONG_MODE). Straight from the store, all or nothing.',
+        "Segment tags only (a snowflake tag is WRONG_MODE). Straight from the store, all or nothing. `start`..`end` are counter values; `shape` says how to turn each into the tag's ID. A permute tag's range is FORBIDDEN unless the bearer token is one of KEY_TOKENS, whose answer carries the key.",
         {
           ...v1,
           parameters: [tagParam, ref('parameters', 'Size')],
@@ -128,6 +128,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
             ok('The range', json('IdRange')),
             'BadRequest',
             'Unauthorized',
+            'Forbidden',
             'TagNotFound',
             'Conflict',
             'Unavailable',
@@ -191,6 +192,33 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['tags'],
       ),
+      [ROUTES.decode.openApiPath]: op(
+        'decodeId',
+        "Take a segment tag's ID back to its counter value and region",
+        "By the tag's stored shape and region count. A permute tag's IDs need a bearer token of KEY_TOKENS (FORBIDDEN otherwise). `issued` says whether the store granted the counter value yet.",
+        {
+          ...v1,
+          parameters: [
+            tagParam,
+            {
+              name: 'id',
+              in: 'query',
+              required: true,
+              description: 'An ID of the tag, as GET /v1/ids/{tag} gave it',
+              schema: ref('schemas', 'PublicId'),
+            },
+          ],
+          responses: responses(
+            ok('The counter value and region', json('DecodedId')),
+            'BadRequest',
+            'Unauthorized',
+            'Forbidden',
+            'TagNotFound',
+            'Unavailable',
+          ),
+        },
+        ['tags'],
+      ),
       [ROUTES.status.openApiPath]: op(
         'getStatus',
         "This node's live status (what the page at / shows)",
@@ -203,7 +231,7 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
       ),
       [ROUTES.leafSegment.openApiPath]: leafOperation(
         'segment',
-        'The bare ID as text/plain, so Leaf clients switch without a change. A snowflake tag is WRONG_MODE.',
+        'The bare ID as text/plain, so Leaf clients switch without a change; a shaped tag gives its numeric ID. A snowflake tag is WRONG_MODE; a tag with a prefix (string IDs, which Leaf clients cannot parse) is INVALID_ARGUMENT, pointing to /v1/ids/{tag}.',
       ),
       [ROUTES.leafSnowflake.openApiPath]: leafOperation(
         'snowflake',

@@ -72,6 +72,7 @@ const TABLE = [
   route('tagList', '/v1/tags'),
   route('tag', '/v1/tags/:tag'),
   route('snowflake', '/v1/snowflake/:id'),
+  route('decode', '/v1/decode/:tag'),
   route('status', '/v1/status'),
   route('leafSegment', '/api/segment/get/:tag'),
   route('leafSnowflake', '/api/snowflake/get/:tag'),

@@ -69,6 +69,9 @@ export const STATUS_PAGE = `<!doctype html>
     return s < 60 ? s + ' s ago' : s < 3600 ? Math.round(s / 60) + ' min ago' : new Date(iso).toLocaleString();
   };
   const segment = (v) => v ? v.start + ' – ' + v.end + ' (next ' + v.next + ')' : '–';
+  // A tag's shape: kind, width, prefix, and the region count when several share it.
+  const shapeText = (t) => !t.shape ? '–' : t.shape.kind + (t.shape.width ? '/' + t.shape.width : '') +
+    (t.shape.prefix ? ' · ' + t.shape.prefix + '_' : '') + (t.regions > 1 ? ' · ' + t.regions + ' regions' : '');
   const rate = (n) => n >= 100 ? Math.round(n).toLocaleString() : n.toFixed(1);
   const SERVING = { store: 'the store', buffers: 'its buffers (the store does not answer)', snowflake: 'its snowflake worker ID (the store does not answer)' };
 
@@ -102,6 +105,7 @@ export const STATUS_PAGE = `<!doctype html>
       tr.dataset.tag = t.name;
       cell(tr, 'name', t.name);
       cell(tr, 'mode', t.mode);
+      cell(tr, 'shape', shapeText(t));
       cell(tr, 'step', t.step === null ? '–' : t.step === t.configuredStep ? String(t.step) : t.step + ' (configured ' + t.configuredStep + ')', true);
       cell(tr, 'current', segment(t.current));
       cell(tr, 'next', t.next ? segment(t.next) : t.fetching ? 'fetching…' : '–');
@@ -114,7 +118,7 @@ export const STATUS_PAGE = `<!doctype html>
     if (rows.length === 0) {
       const tr = document.createElement('tr');
       const td = el('td', { class: 'sub' }, 'no tag served yet');
-      td.colSpan = 9;
+      td.colSpan = 10;
       tr.appendChild(td); rows.push(tr);
     }
     return rows;
@@ -136,7 +140,7 @@ export const STATUS_PAGE = `<!doctype html>
       'fence', f.pinned ? 'no lease, no fence' : 'fence: from ' + f.floor + ' to ' + f.horizon + (f.ready ? '' : ' · ' + (f.reason || '')), 'sub'));
     const table = el('table');
     const head = el('tr');
-    for (const h of ['Tag', 'Mode', 'Step', 'Current segment', 'Next segment', 'Remaining', 'IDs/s', 'Issued', 'Last fetch']) head.append(el('th', {}, h));
+    for (const h of ['Tag', 'Mode', 'Shape', 'Step', 'Current segment', 'Next segment', 'Remaining', 'IDs/s', 'Issued', 'Last fetch']) head.append(el('th', {}, h));
     table.append(el('thead'), el('tbody'));
     table.tHead.append(head);
     table.tBodies[0].replaceChildren(...tagRows(w));
@@ -147,7 +151,7 @@ export const STATUS_PAGE = `<!doctype html>
 
   function render(s) {
     const n = s.node;
-    text($('node'), 'node ' + n.id + ' · host ' + n.host + ' · idalloc ' + n.version + ' · started ' + ago(n.startedAt) + ' · ' + n.workers + (n.workers === 1 ? ' worker' : ' workers'), 'sub');
+    text($('node'), 'node ' + n.id + ' · host ' + n.host + ' · region ' + n.region + ' · idalloc ' + n.version + ' · started ' + ago(n.startedAt) + ' · ' + n.workers + (n.workers === 1 ? ' worker' : ' workers'), 'sub');
     text($('updated'), 'refreshed every 1.5 s · updated ' + new Date(s.time).toLocaleTimeString(), 'sub');
     text($('missing'), s.workers.length < n.workers ? (n.workers - s.workers.length) + ' of ' + n.workers + ' workers did not answer in time (starting or being replaced)' : '', 'warn');
     $('workers').replaceChildren(...s.workers.map(workerSection));

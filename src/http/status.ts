@@ -22,6 +22,7 @@ import { stateJson } from './tags.js';
 import { STATUS_PAGE, STATUS_PAGE_HEADERS } from './status-page.js';
 import { readQuery } from './validate.js';
 import { nodeIdentity, type NodeIdentity } from './node-identity.js';
+import { NO_REGION, publicShape, regionText, type Region } from '../core/shape.js';
 
 /** The most tags one status answer lists (busiest first); `tagsServed` counts them all. */
 export const STATUS_MAX_TAGS = 200;
@@ -92,6 +93,8 @@ export interface StatusDeps {
   readonly worker?: number;
   /** Under `WORKERS`: how the other workers' status is gathered. */
   readonly cluster?: StatusCluster;
+  /** The node's region (`REGION`). @default 0/1 */
+  readonly region?: Region;
 }
 
 const NONE = [] as const;
@@ -133,6 +136,7 @@ export function statusRoutes(app: Express, ctx: RouteContext, deps: StatusDeps):
       node: {
         id: view.node.id,
         host: view.node.host,
+        region: regionText(deps.region ?? NO_REGION),
         version: view.node.version,
         startedAt: iso(view.node.startedAt),
         workers: view.workerCount,
@@ -200,9 +204,13 @@ function tagsJson(ctx: RouteContext, activity: TagActivity | undefined) {
     const remaining = state
       ? ((state.current?.remaining ?? 0n) + (state.next?.remaining ?? 0n)).toString()
       : null;
+    const shaped = allocator.shapeOf(name);
     return {
       name,
       mode,
+      // As the last grant said; null before one (and for snowflake tags). Never the key.
+      shape: shaped ? publicShape(shaped.shape) : null,
+      regions: shaped?.regions ?? null,
       issued: act?.issued ?? 0,
       idsPerSecond: act?.idsPerSecond ?? 0,
       remaining,

@@ -1,6 +1,6 @@
 /**
- * Ranges, tag information and snowflake decoding: `GET /v1/ranges/{tag}`,
- * `GET /v1/tags`, `GET /v1/tags/{tag}`, `GET /v1/snowflake/{id}`. 64-bit values are JSON
+ * Ranges, tag information and decoding: `GET /v1/ranges/{tag}`, `GET /v1/tags`,
+ * `GET /v1/tags/{tag}`, `GET /v1/snowflake/{id}`, `GET /v1/decode/{tag}?id=`. 64-bit values are JSON
  * strings; times are ISO-8601 UTC.
  */
 import type { Express, Request } from 'express';
@@ -11,6 +11,14 @@ import { checkTagName, parseId, TAG_NAME_PATTERN } from '../core/tags.js';
 import { JSON_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
 import { ROUTES } from './routes.js';
 import { intParam, pathParam, readQuery, shown } from './validate.js';
+import { decodedJson, needsKey, shapeDescriptor } from './shape-json.js';
+import { publicShape } from '../core/shape.js';
+import type { TagConfig } from '../core/store-ports.js';
+
+/** A tag as the API shows it: never its permute key. */
+function publicTagJson(t: TagConfig): Record<string, unknown> {
+  return tagJson(t.mode === 'segment' ? { ...t, shape: publicShape(t.shape) } : t);
+}
 
 function viewJson(v: SegmentView | null) {
   return v === null
@@ -38,6 +46,7 @@ export function stateJson(s: SegmentState) {
 }
 
 const SIZE = ['size'] as const;
+const ID = ['id'] as const;
 const NONE = [] as const;
 const PAGE = ['limit', 'after'] as const;
 
@@ -85,11 +94,23 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
       );
     }
     const n = intParam('size', size, 1, config.maxRange);
+    const keyed = ctx.keyHolder(req.headers.authorization);
+    // A permute tag's counter values are its IDs' secret: refused before any is taken.
+    const before = await allocator.lookupShape(tag);
+    if (before?.shape.kind === 'permute' && !keyed) throw needsKey(tag, 'a range');
     const range = await allocator.lease(tag, n, clientOf(req));
+    // The grant's own shape (it may have been set between the look-up and the lease).
+    const shape = allocator.shapeOf(tag) ?? before;
+    if (shape?.shape.kind === 'permute' && !keyed) throw needsKey(tag, 'a range');
     sendOk(
       res,
       JSON_TYPE,
-      JSON.stringify({ tag, start: range.start.toString(), end: range.end.toString() }),
+      JSON.stringify({
+        tag,
+        start: range.start.toString(),
+        end: range.end.toString(),
+        ...(shape === undefined ? {} : { shape: shapeDescriptor(shape, keyed) }),
+      }),
     );
   });
   refusePaths(app, ROUTES.ranges.base, ctx.auth, checkTagName);
@@ -108,7 +129,7 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
     const more = list.length > limit;
     const page = list.slice(0, limit);
     const nextAfter = more ? page[page.length - 1]!.name : null;
-    sendOk(res, JSON_TYPE, JSON.stringify({ tags: page.map(tagJson), nextAfter }));
+    sendOk(res, JSON_TYPE, JSON.stringify({ tags: page.map(publicTagJson), nextAfter }));
   });
 
   app.get(ROUTES.tag.pattern, ctx.auth, async (req, res) => {
@@ -120,7 +141,7 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
     sendOk(
       res,
       JSON_TYPE,
-      JSON.stringify({ ...tagJson(found), node: state ? stateJson(state) : null }),
+      JSON.stringify({ ...publicTagJson(found), node: state ? stateJson(state) : null }),
     );
   });
   refusePaths(app, ROUTES.tag.base, ctx.auth, checkTagName, { empty: false });
@@ -131,4 +152,20 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
     sendOk(res, JSON_TYPE, JSON.stringify(allocator.decodeSnowflake(id)));
   });
   refusePaths(app, ROUTES.snowflake.base, ctx.auth, checkSnowflakeId);
+
+  app.get(ROUTES.decode.pattern, ctx.auth, async (req, res) => {
+    const tag = checkTagName(pathParam(req.params.tag));
+    const { id } = readQuery(req, ID);
+    if (id === undefined) {
+      throw invalidArgument(`query parameter 'id' is required: an ID of tag '${tag}'`);
+    }
+    const found = await tags.getTag(tag);
+    if (!found) throw tagNotFound(tag);
+    if (found.mode === 'segment' && found.shape.kind === 'permute') {
+      if (!ctx.keyHolder(req.headers.authorization)) throw needsKey(tag, 'a decode');
+    }
+    const decoded = await allocator.decodeId(tag, id);
+    sendOk(res, JSON_TYPE, JSON.stringify(decodedJson(tag, id, decoded)));
+  });
+  refusePaths(app, ROUTES.decode.base, ctx.auth, checkTagName);
 }

@@ -24,6 +24,7 @@ import { TagActivity, teeObservers } from '../observe/activity.js';
 import type { Logger } from '../observe/logger.js';
 import { createMetrics, type Metrics } from '../observe/metrics/index.js';
 import { openStore, type OpenedStore } from '../store/open.js';
+import { regionText } from '../core/shape.js';
 import { checkStore, openGrantLog, startSnowflake, type SnowflakeSetup } from './startup.js';
 
 /** After this, sockets idle since shutdown began are closed. */
@@ -88,6 +89,7 @@ export async function startNode(options: NodeOptions, deps: NodeDeps): Promise<R
   if (store.warning) logger.warn(store.warning);
   const created = createMetrics({
     maxTags: options.metricsMaxTags,
+    region: regionText(options.region),
     defaultMetrics: deps.defaultMetrics ?? true,
   });
   const metrics = deps.wrapMetrics ? deps.wrapMetrics(created) : created;
@@ -137,6 +139,7 @@ async function serve(
     store,
     snowflake: snowflake.generator,
     segment: options.segment,
+    region: options.region,
     observer: teeObservers(metrics.observer, activity.observer),
     log: logger,
     grants,
@@ -152,6 +155,7 @@ async function serve(
     activity,
     snowflake: snowflake.generator,
     node: deps.identity ?? nodeIdentity(options.grantLog.nodeId),
+    region: options.region,
     ...(deps.worker === undefined ? {} : { worker: deps.worker }),
     ...(deps.statusCluster ? { cluster: deps.statusCluster } : {}),
   };

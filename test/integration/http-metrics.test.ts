@@ -82,6 +82,9 @@ describe('GET /metrics', () => {
         http_request_duration_seconds: 'histogram',
         // Issue 17: whether the last readiness check found the node ready.
         idalloc_ready: 'gauge',
+        // Issue 19: the node's region and each served tag's shape.
+        idalloc_region_info: 'gauge',
+        idalloc_tag_shape_info: 'gauge',
       },
     );
   });

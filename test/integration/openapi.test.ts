@@ -2,7 +2,8 @@
  * `GET /openapi.json` describes the API as it answers: the document is valid OpenAPI 3.1,
  * docs/openapi.json is the served one with the default settings, and a real app driven
  * through every route and every error code (400, 401, 404 unknown tag and unknown route,
- * 409 wrong mode and exhausted, 500, 503 with Retry-After) answers only what it says,
+ * 403 forbidden, 409 wrong mode, wrong region and exhausted, 500, 503 with Retry-After)
+ * answers only what it says,
  * status, headers and body.
  */
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { startService, type TestService } from '../support/http.js';
 import { OpenApiChecker } from '../support/openapi.js';
 import { RedisServer } from '../support/redis-server.js';
 import { segmentTag } from '../support/store.js';
+import { ShapedTagStore, startShapedService } from '../support/shaped-store.js';
+import { newPermuteKey, parseRegion } from '../../src/core/shape.js';
 
 const redisUrl = inject('redisUrl');
 const ROOT = new URL('../../', import.meta.url);
@@ -196,6 +199,46 @@ describe('the OpenAPI document', () => {
     expect(code(await get(b, '/api/segment/get/tiny', '/api/segment/get/{tag}'))).toBe(
       'TAG_EXHAUSTED',
     );
+  });
+
+  it('describes shaped IDs: the decode route, 403 FORBIDDEN and 409 WRONG_REGION', async () => {
+    const code = (r: { json?: unknown }) => (r.json as { error: { code: string } }).error.code;
+    const id = ((await get(svc.base, '/v1/ids/order', '/v1/ids/{tag}')).json as { id: string }).id;
+    const decoded = await get(svc.base, `/v1/decode/order?id=${id}`, '/v1/decode/{tag}');
+    expect(decoded.json).toMatchObject({ counter: id, region: 0, regions: 1, issued: true });
+    // A node of region 1/2 serves no tag of one region.
+    const regional = await startService(redisUrl, { env: { REGION: '1/2' } });
+    try {
+      await regional.store.createTag(segmentTag('order', { step: 10 }));
+      expect(code(await get(regional.base, '/v1/ids/order', '/v1/ids/{tag}'))).toBe('WRONG_REGION');
+    } finally {
+      await regional.close();
+    }
+    // Shaped tags (an in-memory store whose grants carry the shape): the answers they add.
+    const store = new ShapedTagStore();
+    store.add('ord', { kind: 'bitreverse', prefix: 'ord' }, 2);
+    store.add('perm', { kind: 'permute', width: 40, key: newPermuteKey() }, 2);
+    const shaped = await startShapedService(store, {
+      region: parseRegion('1/2'),
+      http: { keyTokens: ['keeper'] },
+    });
+    try {
+      const b = shaped.base;
+      const one = await get(b, '/v1/ids/ord', '/v1/ids/{tag}');
+      expect((one.json as { id: string }).id).toMatch(/^ord_/);
+      expect((await get(b, '/v1/ids/ord?count=3', '/v1/ids/{tag}')).status).toBe(200);
+      const range = await get(b, '/v1/ranges/ord?size=5', '/v1/ranges/{tag}');
+      expect((range.json as { shape: unknown }).shape).toMatchObject({ kind: 'bitreverse' });
+      expect(code(await get(b, '/v1/ranges/perm?size=5', '/v1/ranges/{tag}'))).toBe('FORBIDDEN');
+      const pid = ((await get(b, '/v1/ids/perm', '/v1/ids/{tag}')).json as { id: string }).id;
+      expect(code(await get(b, `/v1/decode/perm?id=${pid}`, '/v1/decode/{tag}'))).toBe('FORBIDDEN');
+      const keyed = { Authorization: 'Bearer keeper' };
+      const full = await get(b, '/v1/ranges/perm?size=5', '/v1/ranges/{tag}', keyed);
+      expect((full.json as { shape: { key?: string } }).shape.key).toMatch(/^[0-9a-f]{32}$/);
+      expect((await get(b, '/v1/status', '/v1/status')).status).toBe(200);
+    } finally {
+      await shaped.close();
+    }
   });
 
   it('describes 500 INTERNAL: a tag damaged in the store', async () => {

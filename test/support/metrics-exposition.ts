@@ -68,6 +68,11 @@ export function afterEvents(): Metrics {
   m.watch({
     segmentTags: () => [...states.keys()],
     segmentState: (tag: string) => states.get(tag),
+    // Tag a is shaped (issue 19); the key never shows in a label.
+    shapeOf: (tag: string) =>
+      tag === 'a'
+        ? { shape: { kind: 'permute', width: 40, key: 'k', prefix: 'ord' }, regions: 3, region: 1 }
+        : { shape: { kind: 'plain' }, regions: 1, region: 0 },
   } as unknown as IdAllocator);
   const o: AllocatorObserver = m.observer;
   o.idsIssued?.('a', 'segment', 5);

@@ -109,7 +109,7 @@ describe('dependency rules', () => {
   });
 });
 
-/** The rooms of the target layout (README "Project layout", docs/design.md §13); sub-rooms such as store/redis go with store. */
+/** The rooms of the target layout (README "Project layout", docs/design.md §14); sub-rooms such as store/redis go with store. */
 const rooms = [
   'core',
   'buffer',

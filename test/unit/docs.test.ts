@@ -62,8 +62,8 @@ describe('slug', () => {
   it('follows GitHub: lowercase, punctuation dropped but - and _, spaces to -', () => {
     expect(slug('HTTP client (`IdClient`)')).toBe('http-client-idclient');
     expect(slug('Every core: `WORKERS`')).toBe('every-core-workers');
-    expect(slug('13. Architecture: the parts and the arrows')).toBe(
-      '13-architecture-the-parts-and-the-arrows',
+    expect(slug('14. Architecture: the parts and the arrows')).toBe(
+      '14-architecture-the-parts-and-the-arrows',
     );
     expect(slug('8.1 Incarnation bump — against a counter')).toBe(
       '81-incarnation-bump--against-a-counter',

@@ -35,7 +35,7 @@ const DECLARATIONS = Object.freeze([
   '# TYPE idalloc_snowflake_clock_backwards_total counter',
   '# HELP http_request_duration_seconds HTTP requests by method, route pattern and status code.',
   '# TYPE http_request_duration_seconds histogram',
-  '# HELP idalloc_http_refused_total Requests refused with 400, 401, 404, 409 or 503, by error code (logged at debug but for a line a minute per kind).',
+  '# HELP idalloc_http_refused_total Requests refused with 400, 401, 403, 404, 409 or 503, by error code (logged at debug but for a line a minute per kind).',
   '# TYPE idalloc_http_refused_total counter',
   '# HELP idalloc_ids_skipped_total IDs given up unserved, by tag and reason (incarnation_jump, discarded_grant, fence, shutdown_remainder).',
   '# TYPE idalloc_ids_skipped_total counter',
@@ -44,6 +44,11 @@ const DECLARATIONS = Object.freeze([
   // Issue 17: added after the split, at the end (node.ts).
   '# HELP idalloc_ready Whether this node was ready at the last readiness check (1) or not (0): starting, draining, or able to serve nothing.',
   '# TYPE idalloc_ready gauge',
+  // Issue 19: shapes and regions, at the end (shapes.ts).
+  "# HELP idalloc_region_info The node's region (REGION, i/N): its segment IDs are counter values times N plus i, shaped.",
+  '# TYPE idalloc_region_info gauge',
+  "# HELP idalloc_tag_shape_info A served segment tag's shape and region count, as its last grant said (tags with a label of their own).",
+  '# TYPE idalloc_tag_shape_info gauge',
 ]);
 
 /** Labels, cluster aggregator and histogram buckets of each series. */
@@ -53,6 +58,7 @@ const SHAPES = Object.freeze([
   'idalloc_ids_issued_total labels=tag,mode aggregator=sum',
   'idalloc_ids_skipped_total labels=tag,reason aggregator=sum',
   'idalloc_ready labels= aggregator=min',
+  'idalloc_region_info labels=region aggregator=max',
   'idalloc_segment_fetch_duration_seconds labels=outcome aggregator=sum buckets=0.0005,0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5',
   'idalloc_segment_fetches_total labels=tag,outcome aggregator=sum',
   'idalloc_segment_remaining_ids labels=tag,buffer aggregator=sum',
@@ -64,10 +70,12 @@ const SHAPES = Object.freeze([
   'idalloc_store_regressions_total labels=tag aggregator=sum',
   'idalloc_store_up labels= aggregator=min',
   'idalloc_tag_ids_left labels=tag aggregator=sum',
+  'idalloc_tag_shape_info labels=tag,shape,regions aggregator=max',
 ]);
 
 /** The samples of a fresh registry: the series that exist before any event. */
 const FRESH = Object.freeze([
+  'idalloc_http_refused_total{code="FORBIDDEN"} 0',
   'idalloc_http_refused_total{code="INVALID_ARGUMENT"} 0',
   'idalloc_http_refused_total{code="NOT_FOUND"} 0',
   'idalloc_http_refused_total{code="OTHER"} 0',
@@ -76,7 +84,9 @@ const FRESH = Object.freeze([
   'idalloc_http_refused_total{code="UNAUTHORIZED"} 0',
   'idalloc_http_refused_total{code="UNAVAILABLE"} 0',
   'idalloc_http_refused_total{code="WRONG_MODE"} 0',
+  'idalloc_http_refused_total{code="WRONG_REGION"} 0',
   'idalloc_ready 0',
+  'idalloc_region_info{region="0/1"} 1',
   'idalloc_snowflake_clock_backwards_total{outcome="refused"} 0',
   'idalloc_snowflake_clock_backwards_total{outcome="waited"} 0',
   'idalloc_snowflake_worker_id -1',
@@ -90,6 +100,7 @@ const AFTER_EVENTS = Object.freeze([
   'http_request_duration_seconds_count{method="POST",route="unmatched",status_code="404"} 1',
   'http_request_duration_seconds_sum{method="GET",route="/v1/ids/:tag",status_code="200"} 0.0003',
   'http_request_duration_seconds_sum{method="POST",route="unmatched",status_code="404"} 0.02',
+  'idalloc_http_refused_total{code="FORBIDDEN"} 0',
   'idalloc_http_refused_total{code="INVALID_ARGUMENT"} 0',
   'idalloc_http_refused_total{code="NOT_FOUND"} 0',
   'idalloc_http_refused_total{code="OTHER"} 1',
@@ -98,11 +109,13 @@ const AFTER_EVENTS = Object.freeze([
   'idalloc_http_refused_total{code="UNAUTHORIZED"} 0',
   'idalloc_http_refused_total{code="UNAVAILABLE"} 0',
   'idalloc_http_refused_total{code="WRONG_MODE"} 0',
+  'idalloc_http_refused_total{code="WRONG_REGION"} 0',
   'idalloc_ids_issued_total{tag="a",mode="segment"} 5',
   'idalloc_ids_issued_total{tag="s",mode="snowflake"} 3',
   'idalloc_ids_skipped_total{tag="_unserved",reason="shutdown_remainder"} 1',
   'idalloc_ids_skipped_total{tag="a",reason="fence"} 4',
   'idalloc_ready 1',
+  'idalloc_region_info{region="0/1"} 1',
   'idalloc_segment_fetch_duration_seconds_count{outcome="discarded"} 1',
   'idalloc_segment_fetch_duration_seconds_count{outcome="error"} 1',
   'idalloc_segment_fetch_duration_seconds_count{outcome="ok"} 1',
@@ -127,6 +140,7 @@ const AFTER_EVENTS = Object.freeze([
   'idalloc_store_up 1',
   'idalloc_tag_ids_left{tag="a"} 900',
   'idalloc_tag_ids_left{tag="s"} 0',
+  'idalloc_tag_shape_info{tag="a",shape="permute/40 ord_",regions="3"} 1',
 ]);
 
 const own = (line: string) => /^# (HELP|TYPE) (idalloc_|http_)/.test(line);

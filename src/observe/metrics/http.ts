@@ -13,9 +13,11 @@ export const UNMATCHED_ROUTE = 'unmatched';
 export const REFUSED_CODES: readonly string[] = Object.freeze([
   'INVALID_ARGUMENT',
   'UNAUTHORIZED',
+  'FORBIDDEN',
   'NOT_FOUND',
   'TAG_NOT_FOUND',
   'WRONG_MODE',
+  'WRONG_REGION',
   'TAG_EXHAUSTED',
   'UNAVAILABLE',
   'OTHER',
@@ -41,7 +43,7 @@ export function httpSeries(registry: Registry): HttpSeries {
   });
   const refused = new Counter({
     name: 'idalloc_http_refused_total',
-    help: 'Requests refused with 400, 401, 404, 409 or 503, by error code (logged at debug but for a line a minute per kind).',
+    help: 'Requests refused with 400, 401, 403, 404, 409 or 503, by error code (logged at debug but for a line a minute per kind).',
     labelNames: ['code'] as const,
     registers: [registry],
   });

@@ -6,6 +6,7 @@
  * - segments.ts   whoever tunes steps: fetches, fetch time, buffers, steps, waits
  * - store.ts      the operator's alerts on the store: up, durable, regressions
  * - node.ts       the operator's view of the node: ready or not (starting, draining, nothing to serve)
+ * - shapes.ts     the operator of several regions: the node's region, each tag's shape
  * - snowflake.ts  the operator of snowflake tags: the worker ID held, clock steps back
  * - http.ts       the service's latency and refusals
  * - labels.ts     not an audience: the bounded tag label every per-tag series uses
@@ -25,6 +26,7 @@ import { snowflakeSeries } from './snowflake.js';
 import { nodeSeries } from './node.js';
 import { storeSeries } from './store.js';
 import { gapSeries, issuedSeries } from './tags.js';
+import { shapeSeries } from './shapes.js';
 
 export { REFUSED_CODES, UNMATCHED_ROUTE } from './http.js';
 export { DEFAULT_MAX_TAGS, OTHER_TAGS, TagLabels, UNSERVED_TAG } from './labels.js';
@@ -34,6 +36,8 @@ export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
   /** Served tags that get a label of their own (`METRICS_MAX_TAGS`). @default 100 */
   readonly maxTags?: number;
+  /** The node's region, `i/N` (`REGION`). @default '0/1' */
+  readonly region?: string;
 }
 
 /**
@@ -97,6 +101,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const http = httpSeries(registry);
   const gaps = gapSeries(registry, tags);
   const node = nodeSeries(registry);
+  // Issue 19: after the others, so a scrape lists the older series as it always has.
+  shapeSeries(registry, tags, () => allocator, options.region ?? '0/1');
 
   const observer: AllocatorObserver = Object.freeze({
     ...gaps,
