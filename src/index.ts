@@ -107,7 +107,7 @@ export async function createAllocator(opts: LibraryOptions): Promise<IdAllocator
   });
   let snowflake: { source: SnowflakeSource; leases?: WorkerLeaseHandle } | undefined;
   try {
-    snowflake = await snowflakeSource(opts, store, grants);
+    snowflake = await snowflakeSource(opts, store, grants, region);
   } catch (err) {
     await store.close();
     throw err;
@@ -136,6 +136,7 @@ async function snowflakeSource(
   opts: LibraryOptions,
   store: OpenedStore,
   grants: GrantRecorder,
+  region: Region,
 ): Promise<{ source: SnowflakeSource; leases?: WorkerLeaseHandle } | undefined> {
   const s = opts.snowflake;
   if (s === undefined || s === false) return undefined;
@@ -160,6 +161,8 @@ async function snowflakeSource(
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.observer ? { observer: opts.observer } : {}),
       grants,
+      // Worker IDs are split between regions, as in the service.
+      region,
     });
     await generator.start();
     return { source: generator, ...(leases ? { leases } : {}) };

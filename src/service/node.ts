@@ -115,7 +115,14 @@ export async function startNode(options: NodeOptions, deps: NodeDeps): Promise<R
         `LOG_LEVEL=${options.logLevel} drops the grant log's info lines: set GRANT_LOG=<file> to keep them for 'idalloc-admin audit'`,
       );
     }
-    snowflake = await startSnowflake(store, options.snowflake, logger, metrics, grants);
+    snowflake = await startSnowflake(
+      store,
+      options.snowflake,
+      logger,
+      metrics,
+      grants,
+      options.region,
+    );
     return await serve(options, deps, { store, metrics, grants, snowflake });
   } catch (err) {
     await snowflake?.generator.close().catch(() => {});

@@ -18,6 +18,7 @@ import {
   type DurabilityReport,
   type OpenedStore,
 } from '../store/open.js';
+import type { Region } from '../core/shape.js';
 
 /**
  * Redis: logs connection outages (observe/outage-log.ts; ioredis would print every error
@@ -98,6 +99,7 @@ export async function startSnowflake(
   logger: Logger,
   metrics: Metrics,
   grants?: GrantRecorder,
+  region?: Region,
 ): Promise<SnowflakeSetup> {
   // A pinned SNOWFLAKE_WORKER_ID needs no lease store.
   const outages = new OutageLog({ subject: 'snowflake lease connection', log: logger });
@@ -113,6 +115,8 @@ export async function startSnowflake(
     observer: metrics.observer,
     log: logger,
     ...(grants ? { grants } : {}),
+    // Worker IDs are split between regions: this node claims only from its block.
+    ...(region ? { region } : {}),
   });
   try {
     if (store.layouts) await checkSnowflakeLayout(store.layouts, generator.layout, logger);
