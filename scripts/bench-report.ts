@@ -46,10 +46,15 @@ function target(
   return { name, value, ratio, bound, pass };
 }
 
+/**
+ * @param shaped the contenders of shaped tags (`C-<shape>`, bench.ts SHAPED), each held
+ *   to within 5 % of C
+ */
 export function report(
   machine: Record<string, unknown>,
   results: readonly ContenderResult[],
   inProcess: readonly Measured[],
+  shaped: readonly string[] = [],
 ): { text: string; markdown: string; json: unknown } {
   const by = new Map(results.map((r) => [r.id, r]));
   const rps = (id: string) => median(by.get(id)?.rps ?? [NaN]);
@@ -73,6 +78,17 @@ export function report(
     target('C ≥ 0.9 × A', `${fmt(rps('C'))} vs ${fmt(rps('A'))} req/s`, ratioOf('C', 'A'), {
       min: 0.9,
     }),
+    target(
+      'C ≥ 0.9 × A at 128 connections',
+      `${fmt(rps('C128'))} vs ${fmt(rps('A128'))} req/s`,
+      ratioOf('C128', 'A128'),
+      { min: 0.9 },
+    ),
+    ...shaped.map((id) =>
+      target(`${id} ≥ 0.95 × C`, `${fmt(rps(id))} vs ${fmt(rps('C'))} req/s`, ratioOf(id, 'C'), {
+        min: 0.95,
+      }),
+    ),
     target('C ≥ 1.5 × F', `${fmt(rps('C'))} vs ${fmt(rps('F'))} req/s`, ratioOf('C', 'F'), {
       min: 1.5,
     }),
@@ -125,7 +141,7 @@ export function report(
   ];
 
   const head =
-    '| contender | req/s (median) | spread | IDs/s | p50 ms | p99 ms | ÷ A (paired) | Redis cmds per M IDs |';
+    '| contender | req/s (median) | spread | IDs/s | p50 ms | p99 ms | ÷ A (paired; …128 ÷ A128) | Redis cmds per M IDs |';
   const rows = results.map((r) => {
     const m = median(r.rps);
     const redis =
@@ -133,7 +149,9 @@ export function report(
         ? ''
         : r.redisPerMillionIds.toFixed(r.redisPerMillionIds < 10 ? 2 : 0);
     const failed = r.failures ? ` (${r.failures} failed)` : '';
-    return `| ${r.id} ${r.label}${failed} | ${fmt(m)} | ${pct(spread(r.rps))} | ${fmt(m * r.count)} | ${median(r.p50Ms).toFixed(3)} | ${median(r.p99Ms).toFixed(3)} | ${ratioOf(r.id, 'A').toFixed(2)} | ${redis} |`;
+    // The 128-connection contenders are compared with A at the same load.
+    const base = r.id.endsWith('128') ? 'A128' : 'A';
+    return `| ${r.id} ${r.label}${failed} | ${fmt(m)} | ${pct(spread(r.rps))} | ${fmt(m * r.count)} | ${median(r.p50Ms).toFixed(3)} | ${median(r.p99Ms).toFixed(3)} | ${ratioOf(r.id, base).toFixed(2)} | ${redis} |`;
   });
   const inRows = inProcess.map(
     (m) => `| ${m.id} | ${fmt(median(m.samples))} | ${pct(spread(m.samples))} |`,

@@ -11,6 +11,7 @@
  *   npm run bench                  full run (3 rounds × 5 s per contender, ~6 minutes)
  *   npm run bench -- --quick       a one-minute look (3 rounds × 1 s, warm-up once)
  *   npm run bench -- --rounds 5 --seconds 5 --out DIR
+ *   npm run bench -- --no-build    dist/ as it is
  *
  * Needs wrk, taskset and redis-server (it says how to install what is missing).
  */
@@ -40,6 +41,8 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     out: { type: 'string', default: 'bench-results' },
+    // dist/ as it is (built by hand): `npm run build` may reinstall node_modules first.
+    'no-build': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick;
@@ -52,15 +55,20 @@ if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(seconds) || sec
 }
 requireTools();
 // The servers under test run as `npm start` runs them: built JavaScript, no loader.
-console.log('bench: building dist/ (npm run build) …');
-if (spawnSync('npm', ['run', 'build'], { stdio: 'inherit' }).status !== 0) process.exit(1);
+if (!values['no-build']) {
+  console.log('bench: building dist/ (npm run build) …');
+  if (spawnSync('npm', ['run', 'build'], { stdio: 'inherit' }).status !== 0) process.exit(1);
+}
 
 const cores = availableParallelism();
 // One core for the server under test, the other for wrk, Redis and the proxy.
 const SERVER = cores >= 2 ? '1' : '0';
 const LOAD = '0';
 const ALL = cores >= 2 ? '0,1' : '0';
+/** wrk's connections for every contender but A128 and C128. */
 const CONNECTIONS = 32;
+/** The second load of A and C: many clients at once cost more per request than a few. */
+const MANY_CONNECTIONS = 128;
 const node = process.execPath;
 const tsx = ['--import', 'tsx'];
 
@@ -72,11 +80,28 @@ interface Contender {
   readonly url: string;
   /** IDs per request. */
   readonly count: number;
-  /** Where wrk runs, with how many threads. */
+  /** Where wrk runs, with how many threads and connections. */
   readonly load: string;
   readonly threads: number;
+  readonly connections: number;
   /** Counted in Redis commands per million IDs. */
   readonly redis: boolean;
+}
+
+/**
+ * Shaped tags beside plain on the single-ID route (issue 19: each within 5 % of C). One
+ * entry per shape: the tag (created in every idalloc server's prefix, next to `bench`),
+ * served by C's server at C's load as contender `C-<id>`, with the target
+ * `C-<id> ≥ 0.95 × C` (bench-report.ts). Empty until the shapes are merged.
+ */
+const SHAPED: readonly ShapedContender[] = [];
+
+interface ShapedContender {
+  /** `C-<id>` in the tables, e.g. `bitreverse`. */
+  readonly id: string;
+  readonly label: string;
+  /** What `createTag` takes; its name must differ from `bench` and `flake`. */
+  readonly tag: Parameters<ReturnType<typeof testStore>['createTag']>[0];
 }
 
 async function main(): Promise<void> {
@@ -115,6 +140,7 @@ async function main(): Promise<void> {
     const store = testStore(redisUrl, p);
     await store.createTag(segmentTag('bench', { step }));
     await store.createTag({ ...segmentTag('flake'), mode: 'snowflake' });
+    for (const shaped of SHAPED) await store.createTag(shaped.tag);
     await store.close();
     return p;
   };
@@ -163,12 +189,19 @@ async function main(): Promise<void> {
     count,
     load: LOAD,
     threads: 1,
+    connections: CONNECTIONS,
     redis,
   });
+  const many = (c: Contender): Contender => ({ ...c, connections: MANY_CONNECTIONS });
   const contenders: Contender[] = [
     one('A', 'bare node:http, constant JSON ID', `${A}/v1/ids/bench`, false),
     one('B', 'express 5, constant', `${B}/v1/ids/bench`, false),
     one('C', 'idalloc GET /v1/ids/{tag} (step 10^6)', `${C}/v1/ids/bench`, true),
+    many(one('A128', 'A at 128 connections', `${A}/v1/ids/bench`, false)),
+    many(one('C128', 'C at 128 connections', `${C}/v1/ids/bench`, true)),
+    ...SHAPED.map((s) =>
+      one(`C-${s.id}`, `${s.label} (shaped tag, C's server)`, `${C}/v1/ids/${s.tag.name}`, true),
+    ),
     one('E', 'idalloc snowflake tag', `${C}/v1/ids/flake`, true),
     one('F', 'express + one Redis INCR per request', `${F}/v1/ids/bench`, true),
     one('G', 'lock per ID (SET NX + GET + SET + DEL)', `${G}/v1/ids/bench`, true),
@@ -208,7 +241,7 @@ async function main(): Promise<void> {
     // Alternate, and rotate the order each round so no contender always follows another.
     const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
     for (const c of order) {
-      const opts = { threads: c.threads, connections: CONNECTIONS };
+      const opts = { threads: c.threads, connections: c.connections };
       await admin.config('RESETSTAT');
       const from = performance.now();
       // --quick warms each contender up in the first round only (a one-minute look).
@@ -271,13 +304,14 @@ async function main(): Promise<void> {
     cpu: cpus()[0]?.model ?? 'unknown',
     node: process.version,
     redisBackgroundPerSecond: Math.round(background * 10) / 10,
-    placement: `servers pinned to CPU ${SERVER}; wrk (-t1 -c${CONNECTIONS}), redis-server and the delaying proxy on CPU ${LOAD}; W1/W2 and their wrk (-t2) unpinned on CPUs ${ALL}`,
+    placement: `servers pinned to CPU ${SERVER}; wrk (-t1 -c${CONNECTIONS}; -c${MANY_CONNECTIONS} for A128 and C128), redis-server and the delaying proxy on CPU ${LOAD}; W1/W2 and their wrk (-t2) unpinned on CPUs ${ALL}`,
     rounds,
     seconds,
     warmSeconds,
     quick,
   };
-  const { text, markdown, json } = report(machine, results, inProcess);
+  const shaped = SHAPED.map((s) => `C-${s.id}`);
+  const { text, markdown, json } = report(machine, results, inProcess, shaped);
   console.log(`\n${text}`);
   mkdirSync(values.out!, { recursive: true });
   const stamp = machine.date.replace(/[:.]/g, '-');

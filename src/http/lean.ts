@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { TagMode } from '../core/store-ports.js';
-import { TAG_NAME_PATTERN } from '../core/tags.js';
+import { isTagName } from '../core/tags.js';
 import type { DrainLocals, RouteContext } from './context.js';
 import { answerError } from './errors.js';
 import { refusalCode } from './refusals.js';
@@ -64,7 +64,7 @@ export function leanIdPath(ctx: RouteContext): LeanHandler {
     const q = url.indexOf('?', r.prefix.length);
     const tag = url.slice(r.prefix.length, q < 0 ? undefined : q);
     // Escapes, slashes, bad names: express decodes and names them.
-    if (!TAG_NAME_PATTERN.test(tag)) return false;
+    if (!isTagName(tag)) return false;
     if (ctx.authorize(req.headers.authorization)) return false;
     let count: number | undefined;
     let text = false;
