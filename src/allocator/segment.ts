@@ -34,6 +34,8 @@ import { silentLog, systemClock, withTimers, type Clock, type Log } from '../cor
 import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
 import type { AllocatorObserver, SegmentState } from './types.js';
 import { DiscardLog } from './discard-log.js';
+import { GrantTrail, handBackTail, offerBack, type Unserved } from './handback.js';
+import type { HandBack } from '../core/store-ports.js';
 import type { Region } from '../core/shape.js';
 
 export interface SegmentOptions {
@@ -51,6 +53,12 @@ export interface SegmentOptions {
   readonly retryMaxMs: number;
   /** After a refusal (tag missing, exhausted…), how long before asking again. @default 1000 */
   readonly refusalHoldMs: number;
+  /**
+   * At `close()`, give each tag's unused tail back to the store's counter when nothing
+   * was granted after it (handback.ts); off, it stays skipped as `shutdown_remainder`.
+   * @default true
+   */
+  readonly handBack: boolean;
 }
 
 export const defaultSegmentOptions: SegmentOptions = Object.freeze({
@@ -61,6 +69,7 @@ export const defaultSegmentOptions: SegmentOptions = Object.freeze({
   retryBaseMs: 50,
   retryMaxMs: 2000,
   refusalHoldMs: 1000,
+  handBack: true,
 });
 
 export interface SegmentDeps {
@@ -101,6 +110,8 @@ export class SegmentAllocator {
   private readonly log: Log;
   private readonly grants: GrantRecorder;
   private readonly discards: DiscardLog;
+  /** The recent grants per tag, for the hand-back at close. */
+  private readonly trail = new GrantTrail();
 
   constructor(deps: SegmentDeps) {
     this.opts = Object.freeze({ ...defaultSegmentOptions, ...deps.options });
@@ -235,14 +246,74 @@ export class SegmentAllocator {
   }
 
   /**
-   * Stops retries and fails every waiting request; buffered IDs are dropped, and the
-   * grant log records each buffer's unserved remainder (a gap audit can account for).
+   * Stops retries and fails every waiting request; the grant log records each buffer's
+   * unserved remainder. Where a tag's unserved tail ends at the last grant of its counter,
+   * it is offered back to the store (hand-back, handback.ts): taken, it is no gap (a
+   * `handback` line says so); refused or unanswered, it is skipped (a gap audit accounts for).
    */
   async close(): Promise<void> {
-    for (const [tag, b] of this.engine.entries) this.giveUp(tag, [b.current, b.next]);
+    const offers: { tag: string; back: HandBack; ranges: Unserved[] }[] = [];
+    // All in one synchronous turn, ending with the engine closed: no ID of a tail is
+    // served after it was chosen.
+    for (const [tag, b] of this.engine.entries) {
+      const ranges = [b.current, b.next].filter(
+        (r): r is NonNullable<typeof r> => r !== null && r.cursor <= r.end,
+      );
+      for (const r of ranges) {
+        recordUnserved(this.grants, { kind: 'remainder', tag, start: r.cursor, end: r.end });
+      }
+      const d = this.opts.handBack
+        ? handBackTail(this.trail.get(tag), ranges, b.fetching || b.direct > 0)
+        : undefined;
+      if (d?.back !== undefined) offers.push({ tag, back: d.back, ranges });
+      else for (const r of ranges) this.skip(tag, 'shutdown_remainder', r.cursor, r.end);
+    }
     // Fetches in flight are not awaited: a store that hangs must not hold up shutdown.
     void this.engine.close(unavailable('the allocator is shutting down', 1));
     this.steps.clear();
+    await Promise.all(offers.map((o) => this.offerBack(o.tag, o.back, o.ranges)));
+  }
+
+  /** One tag's hand-back: counted as handed back when the store took it, else as skipped. */
+  private async offerBack(tag: string, back: HandBack, ranges: readonly Unserved[]): Promise<void> {
+    const fields = { tag, from: String(back.from), end: String(back.end) };
+    let r: Awaited<ReturnType<typeof offerBack>>;
+    try {
+      // A hand-back the grant log could not record would read as an overlap later.
+      this.grants.ensureWritable?.();
+      r = await offerBack(this.store, tag, back, this.opts.fetchTimeoutMs);
+    } catch (err) {
+      r = { returned: false, failed: err };
+    }
+    for (const g of ranges) {
+      if (!r.returned || g.cursor < back.from)
+        this.skip(tag, 'shutdown_remainder', g.cursor, g.end);
+    }
+    if (!r.returned) {
+      const why =
+        'failed' in r
+          ? String(r.failed instanceof Error ? r.failed.message : r.failed)
+          : `${r.reason} (${r.now})`;
+      this.log.info({ ...fields, why }, 'hand-back not taken: the unused IDs stay skipped');
+      return;
+    }
+    this.observer.idsHandedBack?.(tag, safeCount(back.end - back.from + 1n));
+    try {
+      this.grants.record({
+        kind: 'handback',
+        tag,
+        start: back.from,
+        end: back.end,
+        incarnation: back.incarnation,
+      });
+    } catch (err) {
+      this.log.error(
+        { ...fields, err },
+        'hand-back taken by the store but its grant-log line could not be written: audit will report a later grant of these IDs as an overlap (none was served)',
+      );
+      return;
+    }
+    this.log.info(fields, 'handed the unused IDs back to the store');
   }
 
   /** The step of a tag's next buffered fetch: 0 (the tag's own) until one was granted. */
@@ -301,6 +372,7 @@ export class SegmentAllocator {
       try {
         g = await this.store.allocate(tag, count, exact);
       } catch (err) {
+        this.trail.uncertain(tag);
         // A refusal (unknown tag, wrong mode, exhausted) is an answer, not a failed fetch.
         if (!isRefusal(err)) {
           const discarded = isIdAllocError(err) && err.details.discarded === true;
@@ -313,6 +385,7 @@ export class SegmentAllocator {
         throw err;
       }
       if (fence !== null && g.start <= fence) {
+        this.trail.uncertain(tag);
         this.observer.segmentFetched?.(tag, 'discarded', secondsSince(t0));
         this.observer.storeRegression?.(tag);
         this.skip(tag, 'fence', g.start, g.end);
@@ -342,6 +415,7 @@ export class SegmentAllocator {
       this.observer.segmentGranted?.(tag, g.end, g.max);
       const f = grantFields(tag, g);
       this.grants.record({ ...f, ...use });
+      this.trail.granted(tag, g, use.kind === 'segment');
       return g;
     }
   }
@@ -358,12 +432,7 @@ export class SegmentAllocator {
   /** Counts IDs `start`..`end` given up unserved (idalloc_ids_skipped_total). */
   private skip(tag: string, reason: SkipReason, start: bigint, end: bigint): void {
     if (end < start) return;
-    const n = end - start + 1n;
-    this.observer.idsSkipped?.(
-      tag,
-      reason,
-      n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n),
-    );
+    this.observer.idsSkipped?.(tag, reason, safeCount(end - start + 1n));
   }
 
   /** A grant `WAIT` did not confirm: logged and counted, never served. */
@@ -423,6 +492,11 @@ function grantFields(tag: string, g: Grant) {
 function discardReason(err: IdAllocError): string {
   const reason = err.details.reason;
   return typeof reason === 'string' ? reason : err.message;
+}
+
+/** A count of IDs as a number for a counter, capped at MAX_SAFE_INTEGER. */
+function safeCount(n: bigint): number {
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
 function secondsSince(t0: number): number {
