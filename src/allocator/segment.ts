@@ -112,6 +112,8 @@ export class SegmentAllocator {
   private readonly discards: DiscardLog;
   /** The recent grants per tag, for the hand-back at close. */
   private readonly trail = new GrantTrail();
+  /** While close() waits on fetches in flight: the segments they brought, by tag. */
+  private late: Map<string, Unserved[]> | undefined;
 
   constructor(deps: SegmentDeps) {
     this.opts = Object.freeze({ ...defaultSegmentOptions, ...deps.options });
@@ -155,7 +157,12 @@ export class SegmentAllocator {
             ),
       asError: (tag, err) => this.asError(tag, err),
       // IDs that left the buffers for nobody: in the grant log as remainders too.
-      onDropped: (tag, start, end) => this.giveUp(tag, [{ cursor: start, end }]),
+      onDropped: (tag, start, end) => {
+        // A segment that arrived after close, while its hand-back waits to decide.
+        const late = this.late?.get(tag);
+        if (late !== undefined) late.push({ start, cursor: start, end });
+        else this.giveUp(tag, [{ cursor: start, end }]);
+      },
       onFilled: (tag, g, asked) => {
         const st = this.steps.get(tag)!;
         st.step = Math.max(asked, g.step);
@@ -252,26 +259,54 @@ export class SegmentAllocator {
    * `handback` line says so); refused or unanswered, it is skipped (a gap audit accounts for).
    */
   async close(): Promise<void> {
-    const offers: { tag: string; back: HandBack; ranges: Unserved[] }[] = [];
+    const offers: Promise<void>[] = [];
+    const waiting = new Map<string, Unserved[]>();
     // All in one synchronous turn, ending with the engine closed: no ID of a tail is
     // served after it was chosen.
     for (const [tag, b] of this.engine.entries) {
       const ranges = [b.current, b.next].filter(
         (r): r is NonNullable<typeof r> => r !== null && r.cursor <= r.end,
       );
-      for (const r of ranges) {
-        recordUnserved(this.grants, { kind: 'remainder', tag, start: r.cursor, end: r.end });
-      }
-      const d = this.opts.handBack
-        ? handBackTail(this.trail.get(tag), ranges, b.fetching || b.direct > 0)
-        : undefined;
-      if (d?.back !== undefined) offers.push({ tag, back: d.back, ranges });
-      else for (const r of ranges) this.skip(tag, 'shutdown_remainder', r.cursor, r.end);
+      this.remainders(tag, ranges);
+      if (!this.opts.handBack) this.skipAll(tag, ranges);
+      // A fetch in flight: its outcome decides where the counter stands; wait for it.
+      else if (b.fetching || b.direct > 0) waiting.set(tag, ranges);
+      else offers.push(this.offerTail(tag, ranges));
     }
-    // Fetches in flight are not awaited: a store that hangs must not hold up shutdown.
-    void this.engine.close(unavailable('the allocator is shutting down', 1));
+    if (waiting.size > 0) this.late = new Map([...waiting.keys()].map((t) => [t, []]));
+    const settled = this.engine.close(unavailable('the allocator is shutting down', 1));
     this.steps.clear();
-    await Promise.all(offers.map((o) => this.offerBack(o.tag, o.back, o.ranges)));
+    if (waiting.size > 0) {
+      // A store that hangs must not hold up shutdown: at most one fetch timeout.
+      const inTime = await settledWithin(settled, this.opts.fetchTimeoutMs);
+      const late = this.late ?? new Map<string, Unserved[]>();
+      this.late = undefined;
+      for (const [tag, ranges] of waiting) {
+        const arrived = late.get(tag) ?? [];
+        this.remainders(tag, arrived);
+        if (inTime) offers.push(this.offerTail(tag, [...ranges, ...arrived]));
+        else this.skipAll(tag, [...ranges, ...arrived]);
+      }
+    }
+    await Promise.all(offers);
+  }
+
+  /** The grant log's remainder lines: IDs left unserved in the buffers at close. */
+  private remainders(tag: string, ranges: readonly Unserved[]): void {
+    for (const r of ranges) {
+      recordUnserved(this.grants, { kind: 'remainder', tag, start: r.cursor, end: r.end });
+    }
+  }
+
+  private skipAll(tag: string, ranges: readonly Unserved[]): void {
+    for (const r of ranges) this.skip(tag, 'shutdown_remainder', r.cursor, r.end);
+  }
+
+  /** Offers the tag's tail (handback.ts decides which), or counts the IDs as skipped. */
+  private async offerTail(tag: string, ranges: readonly Unserved[]): Promise<void> {
+    const d = handBackTail(this.trail.get(tag), ranges, false);
+    if (d.back === undefined) this.skipAll(tag, ranges);
+    else await this.offerBack(tag, d.back, ranges);
   }
 
   /** One tag's hand-back: counted as handed back when the store took it, else as skipped. */
@@ -497,6 +532,24 @@ function discardReason(err: IdAllocError): string {
 /** A count of IDs as a number for a counter, capped at MAX_SAFE_INTEGER. */
 function safeCount(n: bigint): number {
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+/** True when `p` settled within `ms`. */
+function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    t.unref();
+    void p.then(
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
+    );
+  });
 }
 
 function secondsSince(t0: number): number {

@@ -193,7 +193,7 @@ describe('SegmentAllocator.close, with a store that takes IDs back', () => {
     }
   });
 
-  it('asks nothing of the store while a fetch of the tag is in flight', async () => {
+  it('asks nothing of the store when a fetch in flight does not end within the fetch timeout', async () => {
     const { store, alloc, skipped } = setup();
     await draw(alloc, 1);
     store.hold();
@@ -202,6 +202,24 @@ describe('SegmentAllocator.close, with a store that takes IDs back', () => {
     expect(store.offers).toEqual([]);
     expect(skipped.shutdown_remainder).toBe(89);
     store.release();
+  });
+
+  it('waits for a fetch in flight, then gives back its segment with the rest', async () => {
+    const { store, alloc, grants, skipped, handedBack } = setup();
+    await draw(alloc, 1);
+    store.hold();
+    await draw(alloc, 10); // past the mark: the prefetch waits in the store
+    const closed = alloc.close();
+    store.release();
+    await closed;
+    expect(store.offers).toEqual([{ from: 12n, end: 300n, incarnation: 'inc-1' }]);
+    expect(store.counter).toBe(12n);
+    expect(handedBack()).toBe(289);
+    expect(skipped.shutdown_remainder).toBeUndefined();
+    expect(grants.filter((g) => g.kind === 'remainder').map((g) => [g.start, g.end])).toEqual([
+      [12n, 100n],
+      [101n, 300n],
+    ]);
   });
 
   it('asks nothing when the grant log cannot be written', async () => {
