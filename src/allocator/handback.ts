@@ -4,7 +4,8 @@
  * was granted after it — one compare-and-set per tag (`SegmentStore.handBack`). This file
  * holds the node's side: what it remembers of its recent grants ({@link GrantTrail}), the
  * decision which IDs, if any, may go back ({@link handBackTail}), and the call with its
- * time limit ({@link offerBack}).
+ * time limit ({@link offerBack}), and what the closing allocator writes and counts for each
+ * tag ({@link HandBacks}).
  *
  * The rule is "never when anything is uncertain": the tail must end at the node's last
  * grant of the tag, that grant must be a buffered segment of a known incarnation, the
@@ -12,7 +13,10 @@
  * flight. The store then checks what only it can know (its counter and incarnation). A
  * call that fails or times out leaves the IDs skipped, as before hand-back existed.
  */
+import { recordUnserved, type GrantRecorder } from '../core/grant-log.js';
 import type { HandBack, HandBackOutcome, SegmentStore } from '../core/store-ports.js';
+import type { Log } from '../core/time-and-log.js';
+import type { AllocatorObserver } from './types.js';
 
 /** One segment grant as the trail keeps it. */
 interface Segment {
@@ -145,4 +149,100 @@ export async function offerBack(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What {@link HandBacks} writes to and counts with: the segment allocator's own. */
+export interface HandBackDeps {
+  readonly store: SegmentStore;
+  readonly grants: GrantRecorder;
+  readonly observer: AllocatorObserver;
+  readonly log: Log;
+  /** How long one hand-back call may take (`FETCH_TIMEOUT_MS`). */
+  readonly timeoutMs: number;
+  /** Counts IDs as skipped at shutdown (`idalloc_ids_skipped_total{reason="shutdown_remainder"}`). */
+  readonly skip: (tag: string, start: bigint, end: bigint) => void;
+}
+
+/** The segment allocator's hand-back: its grant trail, and at close its lines and counts. */
+export class HandBacks {
+  readonly trail = new GrantTrail();
+
+  constructor(private readonly d: HandBackDeps) {}
+
+  /** The grant log's remainder lines: IDs left unserved in the buffers at close. */
+  remainders(tag: string, ranges: readonly Unserved[]): void {
+    for (const r of ranges) {
+      recordUnserved(this.d.grants, { kind: 'remainder', tag, start: r.cursor, end: r.end });
+    }
+  }
+
+  skipAll(tag: string, ranges: readonly Unserved[]): void {
+    for (const r of ranges) this.d.skip(tag, r.cursor, r.end);
+  }
+
+  /** Offers the tag's tail ({@link handBackTail} decides which), or counts the IDs as skipped. */
+  async offerTail(tag: string, ranges: readonly Unserved[]): Promise<void> {
+    const d = handBackTail(this.trail.get(tag), ranges, false);
+    if (d.back === undefined) this.skipAll(tag, ranges);
+    else await this.offer(tag, d.back, ranges);
+  }
+
+  /** One tag's hand-back: counted as handed back when the store took it, else as skipped. */
+  private async offer(tag: string, back: HandBack, ranges: readonly Unserved[]): Promise<void> {
+    const { grants, log } = this.d;
+    const fields = { tag, from: String(back.from), end: String(back.end) };
+    let r: OfferResult;
+    try {
+      // A hand-back the grant log could not record would read as an overlap later.
+      grants.ensureWritable?.();
+      r = await offerBack(this.d.store, tag, back, this.d.timeoutMs);
+    } catch (err) {
+      r = { returned: false, failed: err };
+    }
+    // The tail is whole buffers (from a buffer's cursor on): the others stay skipped.
+    for (const g of ranges)
+      if (!r.returned || g.cursor < back.from) this.d.skip(tag, g.cursor, g.end);
+    if (!r.returned) {
+      const why =
+        'failed' in r
+          ? String(r.failed instanceof Error ? r.failed.message : r.failed)
+          : `${r.reason} (${r.now})`;
+      log.info({ ...fields, why }, 'hand-back not taken: the unused IDs stay skipped');
+      return;
+    }
+    const n = back.end - back.from + 1n;
+    this.d.observer.idsHandedBack?.(
+      tag,
+      n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n),
+    );
+    try {
+      grants.record({
+        kind: 'handback',
+        tag,
+        start: back.from,
+        end: back.end,
+        incarnation: back.incarnation,
+      });
+    } catch (err) {
+      log.error(
+        { ...fields, err },
+        'hand-back taken by the store but its grant-log line could not be written: audit will report a later grant of these IDs as an overlap (none was served)',
+      );
+      return;
+    }
+    log.info(fields, 'handed the unused IDs back to the store');
+  }
+}
+
+/** True when `p` settled within `ms` (the closing allocator's wait on fetches in flight). */
+export function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    t.unref();
+    const done = () => {
+      clearTimeout(t);
+      resolve(true);
+    };
+    void p.then(done, done);
+  });
 }

@@ -34,8 +34,7 @@ import { silentLog, systemClock, withTimers, type Clock, type Log } from '../cor
 import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
 import type { AllocatorObserver, SegmentState } from './types.js';
 import { DiscardLog } from './discard-log.js';
-import { GrantTrail, handBackTail, offerBack, type Unserved } from './handback.js';
-import type { HandBack } from '../core/store-ports.js';
+import { HandBacks, settledWithin, type Unserved } from './handback.js';
 import type { Region } from '../core/shape.js';
 
 export interface SegmentOptions {
@@ -110,8 +109,8 @@ export class SegmentAllocator {
   private readonly log: Log;
   private readonly grants: GrantRecorder;
   private readonly discards: DiscardLog;
-  /** The recent grants per tag, for the hand-back at close. */
-  private readonly trail = new GrantTrail();
+  /** The recent grants per tag and the hand-back at close (handback.ts). */
+  private readonly handBacks: HandBacks;
   /** While close() waits on fetches in flight: the segments they brought, by tag. */
   private late: Map<string, Unserved[]> | undefined;
 
@@ -124,6 +123,14 @@ export class SegmentAllocator {
     this.log = deps.log ?? silentLog;
     this.grants = deps.grants ?? silentGrants;
     this.discards = new DiscardLog(this.log, this.clock);
+    this.handBacks = new HandBacks({
+      store: this.store,
+      grants: this.grants,
+      observer: this.observer,
+      log: this.log,
+      timeoutMs: this.opts.fetchTimeoutMs,
+      skip: (tag, start, end) => this.skip(tag, 'shutdown_remainder', start, end),
+    });
     this.engine = new RangeBuffer<Grant>({
       fetch: (tag, step, fence) => this.grant(tag, step, false, fence, { kind: 'segment' }),
       size: (tag) => this.stepOf(tag),
@@ -267,11 +274,11 @@ export class SegmentAllocator {
       const ranges = [b.current, b.next].filter(
         (r): r is NonNullable<typeof r> => r !== null && r.cursor <= r.end,
       );
-      this.remainders(tag, ranges);
-      if (!this.opts.handBack) this.skipAll(tag, ranges);
+      this.handBacks.remainders(tag, ranges);
+      if (!this.opts.handBack) this.handBacks.skipAll(tag, ranges);
       // A fetch in flight: its outcome decides where the counter stands; wait for it.
       else if (b.fetching || b.direct > 0) waiting.set(tag, ranges);
-      else offers.push(this.offerTail(tag, ranges));
+      else offers.push(this.handBacks.offerTail(tag, ranges));
     }
     if (waiting.size > 0) this.late = new Map([...waiting.keys()].map((t) => [t, []]));
     const settled = this.engine.close(unavailable('the allocator is shutting down', 1));
@@ -283,72 +290,12 @@ export class SegmentAllocator {
       this.late = undefined;
       for (const [tag, ranges] of waiting) {
         const arrived = late.get(tag) ?? [];
-        this.remainders(tag, arrived);
-        if (inTime) offers.push(this.offerTail(tag, [...ranges, ...arrived]));
-        else this.skipAll(tag, [...ranges, ...arrived]);
+        this.handBacks.remainders(tag, arrived);
+        if (inTime) offers.push(this.handBacks.offerTail(tag, [...ranges, ...arrived]));
+        else this.handBacks.skipAll(tag, [...ranges, ...arrived]);
       }
     }
     await Promise.all(offers);
-  }
-
-  /** The grant log's remainder lines: IDs left unserved in the buffers at close. */
-  private remainders(tag: string, ranges: readonly Unserved[]): void {
-    for (const r of ranges) {
-      recordUnserved(this.grants, { kind: 'remainder', tag, start: r.cursor, end: r.end });
-    }
-  }
-
-  private skipAll(tag: string, ranges: readonly Unserved[]): void {
-    for (const r of ranges) this.skip(tag, 'shutdown_remainder', r.cursor, r.end);
-  }
-
-  /** Offers the tag's tail (handback.ts decides which), or counts the IDs as skipped. */
-  private async offerTail(tag: string, ranges: readonly Unserved[]): Promise<void> {
-    const d = handBackTail(this.trail.get(tag), ranges, false);
-    if (d.back === undefined) this.skipAll(tag, ranges);
-    else await this.offerBack(tag, d.back, ranges);
-  }
-
-  /** One tag's hand-back: counted as handed back when the store took it, else as skipped. */
-  private async offerBack(tag: string, back: HandBack, ranges: readonly Unserved[]): Promise<void> {
-    const fields = { tag, from: String(back.from), end: String(back.end) };
-    let r: Awaited<ReturnType<typeof offerBack>>;
-    try {
-      // A hand-back the grant log could not record would read as an overlap later.
-      this.grants.ensureWritable?.();
-      r = await offerBack(this.store, tag, back, this.opts.fetchTimeoutMs);
-    } catch (err) {
-      r = { returned: false, failed: err };
-    }
-    for (const g of ranges) {
-      if (!r.returned || g.cursor < back.from)
-        this.skip(tag, 'shutdown_remainder', g.cursor, g.end);
-    }
-    if (!r.returned) {
-      const why =
-        'failed' in r
-          ? String(r.failed instanceof Error ? r.failed.message : r.failed)
-          : `${r.reason} (${r.now})`;
-      this.log.info({ ...fields, why }, 'hand-back not taken: the unused IDs stay skipped');
-      return;
-    }
-    this.observer.idsHandedBack?.(tag, safeCount(back.end - back.from + 1n));
-    try {
-      this.grants.record({
-        kind: 'handback',
-        tag,
-        start: back.from,
-        end: back.end,
-        incarnation: back.incarnation,
-      });
-    } catch (err) {
-      this.log.error(
-        { ...fields, err },
-        'hand-back taken by the store but its grant-log line could not be written: audit will report a later grant of these IDs as an overlap (none was served)',
-      );
-      return;
-    }
-    this.log.info(fields, 'handed the unused IDs back to the store');
   }
 
   /** The step of a tag's next buffered fetch: 0 (the tag's own) until one was granted. */
@@ -407,7 +354,7 @@ export class SegmentAllocator {
       try {
         g = await this.store.allocate(tag, count, exact);
       } catch (err) {
-        this.trail.uncertain(tag);
+        this.handBacks.trail.uncertain(tag);
         // A refusal (unknown tag, wrong mode, exhausted) is an answer, not a failed fetch.
         if (!isRefusal(err)) {
           const discarded = isIdAllocError(err) && err.details.discarded === true;
@@ -420,7 +367,7 @@ export class SegmentAllocator {
         throw err;
       }
       if (fence !== null && g.start <= fence) {
-        this.trail.uncertain(tag);
+        this.handBacks.trail.uncertain(tag);
         this.observer.segmentFetched?.(tag, 'discarded', secondsSince(t0));
         this.observer.storeRegression?.(tag);
         this.skip(tag, 'fence', g.start, g.end);
@@ -450,7 +397,7 @@ export class SegmentAllocator {
       this.observer.segmentGranted?.(tag, g.end, g.max);
       const f = grantFields(tag, g);
       this.grants.record({ ...f, ...use });
-      this.trail.granted(tag, g, use.kind === 'segment');
+      this.handBacks.trail.granted(tag, g, use.kind === 'segment');
       return g;
     }
   }
@@ -532,24 +479,6 @@ function discardReason(err: IdAllocError): string {
 /** A count of IDs as a number for a counter, capped at MAX_SAFE_INTEGER. */
 function safeCount(n: bigint): number {
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
-}
-
-/** True when `p` settled within `ms`. */
-function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    t.unref();
-    void p.then(
-      () => {
-        clearTimeout(t);
-        resolve(true);
-      },
-      () => {
-        clearTimeout(t);
-        resolve(true);
-      },
-    );
-  });
 }
 
 function secondsSince(t0: number): number {
