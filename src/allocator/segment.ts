@@ -280,8 +280,10 @@ export class SegmentAllocator {
       else if (b.fetching || b.direct > 0) waiting.set(tag, ranges);
       else offers.push(this.handBacks.offerTail(tag, ranges));
     }
-    if (waiting.size > 0) this.late = new Map([...waiting.keys()].map((t) => [t, []]));
+    // IDs collected by waiters are dropped inside close() (remainders, as ever); what a
+    // fetch in flight brings comes after it, into `late`.
     const settled = this.engine.close(unavailable('the allocator is shutting down', 1));
+    if (waiting.size > 0) this.late = new Map([...waiting.keys()].map((t) => [t, []]));
     this.steps.clear();
     if (waiting.size > 0) {
       // A store that hangs must not hold up shutdown: at most one fetch timeout.
