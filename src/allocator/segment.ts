@@ -35,6 +35,7 @@ import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
 import type { AllocatorObserver, SegmentState } from './types.js';
 import { DiscardLog } from './discard-log.js';
 import { shapeFingerprint, type Region } from '../core/shape.js';
+import { HandBacks, settledWithin, type Unserved } from './handback.js';
 
 export interface SegmentOptions {
   /** Fraction of a segment used before the next is fetched (`PREFETCH_AT`). @default 0.1 */
@@ -51,6 +52,12 @@ export interface SegmentOptions {
   readonly retryMaxMs: number;
   /** After a refusal (tag missing, exhausted…), how long before asking again. @default 1000 */
   readonly refusalHoldMs: number;
+  /**
+   * At `close()`, give each tag's unused tail back to the store's counter when nothing
+   * was granted after it (handback.ts); off, it stays skipped as `shutdown_remainder`.
+   * @default true
+   */
+  readonly handBack: boolean;
 }
 
 export const defaultSegmentOptions: SegmentOptions = Object.freeze({
@@ -61,6 +68,7 @@ export const defaultSegmentOptions: SegmentOptions = Object.freeze({
   retryBaseMs: 50,
   retryMaxMs: 2000,
   refusalHoldMs: 1000,
+  handBack: true,
 });
 
 export interface SegmentDeps {
@@ -107,6 +115,10 @@ export class SegmentAllocator {
    * and discarded grants are recorded with them (a tag's shape is fixed once it issued IDs).
    */
   private readonly lineLayouts = new Map<string, { source: unknown; fields: LineLayout }>();
+  /** The recent grants per tag and the hand-back at close (handback.ts). */
+  private readonly handBacks: HandBacks;
+  /** While close() waits on fetches in flight: the segments they brought, by tag. */
+  private late: Map<string, Unserved[]> | undefined;
 
   constructor(deps: SegmentDeps) {
     this.opts = Object.freeze({ ...defaultSegmentOptions, ...deps.options });
@@ -118,6 +130,14 @@ export class SegmentAllocator {
     this.grants = deps.grants ?? silentGrants;
     this.region = deps.region;
     this.discards = new DiscardLog(this.log, this.clock);
+    this.handBacks = new HandBacks({
+      store: this.store,
+      grants: this.grants,
+      observer: this.observer,
+      log: this.log,
+      timeoutMs: this.opts.fetchTimeoutMs,
+      skip: (tag, start, end) => this.skip(tag, 'shutdown_remainder', start, end),
+    });
     this.engine = new RangeBuffer<Grant>({
       fetch: (tag, step, fence) => this.grant(tag, step, false, fence, { kind: 'segment' }),
       size: (tag) => this.stepOf(tag),
@@ -151,7 +171,12 @@ export class SegmentAllocator {
             ),
       asError: (tag, err) => this.asError(tag, err),
       // IDs that left the buffers for nobody: in the grant log as remainders too.
-      onDropped: (tag, start, end) => this.giveUp(tag, [{ cursor: start, end }]),
+      onDropped: (tag, start, end) => {
+        // A segment that arrived after close, while its hand-back waits to decide.
+        const late = this.late?.get(tag);
+        if (late !== undefined) late.push({ start, cursor: start, end });
+        else this.giveUp(tag, [{ cursor: start, end }]);
+      },
       onFilled: (tag, g, asked) => {
         const st = this.steps.get(tag)!;
         st.step = Math.max(asked, g.step);
@@ -242,14 +267,44 @@ export class SegmentAllocator {
   }
 
   /**
-   * Stops retries and fails every waiting request; buffered IDs are dropped, and the
-   * grant log records each buffer's unserved remainder (a gap audit can account for).
+   * Stops retries and fails every waiting request; the grant log records each buffer's
+   * unserved remainder. Where a tag's unserved tail ends at the last grant of its counter,
+   * it is offered back to the store (hand-back, handback.ts): taken, it is no gap (a
+   * `handback` line says so); refused or unanswered, it is skipped (a gap audit accounts for).
    */
   async close(): Promise<void> {
-    for (const [tag, b] of this.engine.entries) this.giveUp(tag, [b.current, b.next]);
-    // Fetches in flight are not awaited: a store that hangs must not hold up shutdown.
-    void this.engine.close(unavailable('the allocator is shutting down', 1));
+    const offers: Promise<void>[] = [];
+    const waiting = new Map<string, Unserved[]>();
+    // All in one synchronous turn, ending with the engine closed: no ID of a tail is
+    // served after it was chosen.
+    for (const [tag, b] of this.engine.entries) {
+      const ranges = [b.current, b.next].filter(
+        (r): r is NonNullable<typeof r> => r !== null && r.cursor <= r.end,
+      );
+      this.handBacks.remainders(tag, ranges);
+      if (!this.opts.handBack) this.handBacks.skipAll(tag, ranges);
+      // A fetch in flight: its outcome decides where the counter stands; wait for it.
+      else if (b.fetching || b.direct > 0) waiting.set(tag, ranges);
+      else offers.push(this.handBacks.offerTail(tag, ranges));
+    }
+    // IDs collected by waiters are dropped inside close() (remainders, as ever); what a
+    // fetch in flight brings comes after it, into `late`.
+    const settled = this.engine.close(unavailable('the allocator is shutting down', 1));
+    if (waiting.size > 0) this.late = new Map([...waiting.keys()].map((t) => [t, []]));
     this.steps.clear();
+    if (waiting.size > 0) {
+      // A store that hangs must not hold up shutdown: at most one fetch timeout.
+      const inTime = await settledWithin(settled, this.opts.fetchTimeoutMs);
+      const late = this.late ?? new Map<string, Unserved[]>();
+      this.late = undefined;
+      for (const [tag, ranges] of waiting) {
+        const arrived = late.get(tag) ?? [];
+        this.handBacks.remainders(tag, arrived);
+        if (inTime) offers.push(this.handBacks.offerTail(tag, [...ranges, ...arrived]));
+        else this.handBacks.skipAll(tag, [...ranges, ...arrived]);
+      }
+    }
+    await Promise.all(offers);
   }
 
   /** The step of a tag's next buffered fetch: 0 (the tag's own) until one was granted. */
@@ -308,6 +363,7 @@ export class SegmentAllocator {
       try {
         g = await this.store.allocate(tag, count, exact);
       } catch (err) {
+        this.handBacks.trail.uncertain(tag);
         // A refusal (unknown tag, wrong mode, exhausted) is an answer, not a failed fetch.
         if (!isRefusal(err)) {
           const discarded = isIdAllocError(err) && err.details.discarded === true;
@@ -320,6 +376,7 @@ export class SegmentAllocator {
         throw err;
       }
       if (fence !== null && g.start <= fence) {
+        this.handBacks.trail.uncertain(tag);
         this.observer.segmentFetched?.(tag, 'discarded', secondsSince(t0));
         this.observer.storeRegression?.(tag);
         this.skip(tag, 'fence', g.start, g.end);
@@ -354,6 +411,7 @@ export class SegmentAllocator {
       this.observer.segmentGranted?.(tag, g.end, g.max);
       const f = grantFields(tag, g);
       this.grants.record({ ...f, ...this.layoutOf(tag, g), ...use });
+      this.handBacks.trail.granted(tag, g, use.kind === 'segment');
       return g;
     }
   }
@@ -388,12 +446,7 @@ export class SegmentAllocator {
   /** Counts IDs `start`..`end` given up unserved (idalloc_ids_skipped_total). */
   private skip(tag: string, reason: SkipReason, start: bigint, end: bigint): void {
     if (end < start) return;
-    const n = end - start + 1n;
-    this.observer.idsSkipped?.(
-      tag,
-      reason,
-      n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n),
-    );
+    this.observer.idsSkipped?.(tag, reason, safeCount(end - start + 1n));
   }
 
   /** A grant `WAIT` did not confirm: logged and counted, never served. */
@@ -465,6 +518,11 @@ function grantFields(tag: string, g: Grant) {
 function discardReason(err: IdAllocError): string {
   const reason = err.details.reason;
   return typeof reason === 'string' ? reason : err.message;
+}
+
+/** A count of IDs as a number for a counter, capped at MAX_SAFE_INTEGER. */
+function safeCount(n: bigint): number {
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
 function secondsSince(t0: number): number {

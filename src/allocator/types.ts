@@ -136,6 +136,8 @@ export interface AllocatorObserver {
   clockBackwards?(outcome: 'waited' | 'refused'): void;
   /** `count` IDs of a tag given up unserved, and why (they leave a gap). */
   idsSkipped?(tag: string, reason: SkipReason, count: number): void;
+  /** `count` unserved IDs of a tag given back to the store's counter at a clean stop (no gap). */
+  idsHandedBack?(tag: string, count: number): void;
   /** A grant accepted: its last ID and the tag's max then (for IDs left before max). */
   segmentGranted?(tag: string, end: bigint, max: bigint): void;
 }

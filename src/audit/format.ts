@@ -71,6 +71,13 @@ function tagText(t: TagReport, named: boolean): string {
     .map(([r, n]) => `${r} ${n}`)
     .join(', ');
   out += `  skipped (as the nodes logged): ${skipped}\n`;
+  if (t.handedBack !== '0' || t.handbacksIgnored > 0) {
+    const ignored =
+      t.handbacksIgnored > 0
+        ? `; ${t.handbacksIgnored} handback lines ignored (no matching grant and remainder)`
+        : '';
+    out += `  handed back at a clean stop: ${t.handedBack} IDs (granted again: no overlap)${ignored}\n`;
+  }
   if (t.incarnations.length > 1) {
     out += `  store incarnations: ${t.incarnations.length} (${t.incarnations.map((i) => i.slice(0, 12)).join(', ')})\n`;
   }

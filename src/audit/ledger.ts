@@ -136,6 +136,16 @@ export class GrantLedger {
         return;
       case 'remainder':
         t.addSkip('shutdown_remainder', n);
+        t.remainders.push({ start: g.start, end: g.end, node });
+        return;
+      case 'handback':
+        t.handbacks.push({
+          start: g.start,
+          end: g.end,
+          at: g.at,
+          node,
+          incarnation: intern(this.incarnationIndex, this.incarnations, g.incarnation),
+        });
         return;
     }
   }

@@ -14,7 +14,8 @@ import { MAX_REGIONS, NO_REGION, type Region } from '../core/shape.js';
 /** A grant line's entry, checked and converted. */
 export type ParsedGrant = (
   | {
-      readonly kind: 'segment' | 'batch' | 'range' | 'discarded' | 'fence' | 'remainder';
+      readonly kind:
+        'segment' | 'batch' | 'range' | 'discarded' | 'fence' | 'remainder' | 'handback';
       readonly tag: string;
       readonly start: bigint;
       readonly end: bigint;
@@ -45,7 +46,15 @@ export type LineResult =
   | { readonly type: 'unreadable'; readonly why: string }
   | { readonly type: 'other' };
 
-const ID_KINDS = new Set(['segment', 'batch', 'range', 'discarded', 'fence', 'remainder']);
+const ID_KINDS = new Set([
+  'segment',
+  'batch',
+  'range',
+  'discarded',
+  'fence',
+  'remainder',
+  'handback',
+]);
 /** IDs are signed 64-bit integers: 0..2^63−1 (MAX_ID), at most 19 digits. */
 const DECIMAL = /^\d{1,19}$/;
 /** The largest time (Unix ms) a JavaScript Date can hold. */

@@ -28,6 +28,19 @@ export interface Layout {
   readonly shape: string;
 }
 
+/** IDs a node logged as unserved at shutdown (a remainder line). */
+export interface Unserved {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly node: number;
+}
+
+/** IDs a node gave back to the store's counter (a handback line). */
+export interface HandedBack extends Unserved {
+  readonly at: number;
+  readonly incarnation: number;
+}
+
 export interface Explained {
   readonly start: bigint;
   readonly end: bigint;
@@ -38,6 +51,8 @@ export interface Explained {
 export class TagState {
   readonly grants: IdGrant[] = [];
   readonly explained: Explained[] = [];
+  readonly remainders: Unserved[] = [];
+  readonly handbacks: HandedBack[] = [];
   readonly skipped = new Map<SkipReason, bigint>();
   /** The layouts its ID grants were made under (indexes into {@link Names.layouts}). */
   readonly layouts = new Set<number>();
@@ -57,6 +72,8 @@ export class TagState {
     const t = new TagState(this.deployment, this.tag);
     t.grants.push(...this.grants, ...other.grants);
     t.explained.push(...this.explained, ...other.explained);
+    t.remainders.push(...this.remainders, ...other.remainders);
+    t.handbacks.push(...this.handbacks, ...other.handbacks);
     for (const s of [this, other]) for (const [r, n] of s.skipped) t.addSkip(r, n);
     for (const s of [this, other]) for (const l of s.layouts) t.layouts.add(l);
     const maxes = [this.max, other.max].filter((m) => m !== undefined);
@@ -103,6 +120,7 @@ function isCopy(p: IdGrant | undefined, g: IdGrant): boolean {
 
 /** A tag's report, and how many of its grant lines were copies (counted once). */
 export function sweepTag(t: TagState, names: Names): { report: TagReport; copies: number } {
+  const handed = applyHandbacks(t);
   // By start, then end; ties by node, time, kind and incarnation so that a line fed twice
   // lies next to its copy.
   t.grants.sort(
@@ -185,8 +203,12 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
   }
   const lowest = grants[0]?.start ?? 0n;
   const highest = holder?.end ?? 0n;
+  // IDs handed back were logged as remainders first: not skipped after all.
   const skipped = Object.fromEntries(
-    SKIP_REASONS.map((r) => [r, (t.skipped.get(r) ?? 0n).toString()]),
+    SKIP_REASONS.map((r) => {
+      const n = (t.skipped.get(r) ?? 0n) - (r === 'shutdown_remainder' ? handed.ids : 0n);
+      return [r, (n > 0n ? n : 0n).toString()];
+    }),
   ) as Record<SkipReason, string>;
   const report: TagReport = {
     tag: t.tag,
@@ -206,6 +228,8 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
       Object.entries(gapCauses).map(([c, n]) => [c, n.toString()]),
     ) as Record<GapCause, string>,
     skipped,
+    handedBack: handed.ids.toString(),
+    handbacksIgnored: handed.ignored,
     incarnations: incarnations.map((i) => names.incarnations[i]!).filter((s) => s !== ''),
     forecast: forecast(grants, covered, highest, t.max?.value),
   };
@@ -270,4 +294,55 @@ function forecast(
     exhaustedAt:
       Number.isFinite(endMs) && Math.abs(endMs) <= 8.64e15 ? new Date(endMs).toISOString() : null,
   };
+}
+
+/**
+ * Takes handed-back IDs out of the grants that held them, so that a later grant of them is
+ * no overlap (docs/design.md §5 "Hand-back"). A handback line counts only when it matches
+ * what the same node logged before it: a grant of that node, tag and store incarnation
+ * ending at its end and covering it, and remainder lines (IDs left unserved at its stop)
+ * covering all of it. Any other is ignored (counted): its IDs stay granted, so a later
+ * grant of them is still reported as an overlap.
+ */
+function applyHandbacks(t: TagState): { ids: bigint; ignored: number } {
+  let ids = 0n;
+  let ignored = 0;
+  for (const h of t.handbacks) {
+    const mine = (g: IdGrant) =>
+      g.node === h.node && g.at <= h.at && g.start <= h.end && g.end >= h.start;
+    const held = t.grants.filter(mine);
+    const matches =
+      held.some((g) => g.end === h.end) &&
+      held.every((g) => g.incarnation === h.incarnation && g.end <= h.end) &&
+      covered(held, h) &&
+      covered(
+        t.remainders.filter((r) => r.node === h.node),
+        h,
+      );
+    if (!matches) {
+      ignored++;
+      continue;
+    }
+    ids += h.end - h.start + 1n;
+    // The grants keep only what precedes the returned IDs.
+    for (let i = t.grants.length - 1; i >= 0; i--) {
+      const g = t.grants[i]!;
+      if (!mine(g)) continue;
+      if (g.start >= h.start) t.grants.splice(i, 1);
+      else t.grants[i] = { ...g, end: h.start - 1n };
+    }
+  }
+  return { ids, ignored };
+}
+
+/** True when the ranges together cover every ID of `h`. */
+function covered(ranges: readonly { start: bigint; end: bigint }[], h: Unserved): boolean {
+  const sorted = [...ranges].sort((a, b) => cmp(a.start, b.start));
+  let next = h.start;
+  for (const r of sorted) {
+    if (r.start > next) break;
+    if (r.end >= next) next = r.end + 1n;
+    if (next > h.end) return true;
+  }
+  return next > h.end;
 }

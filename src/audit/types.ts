@@ -71,8 +71,18 @@ export interface TagReport {
   readonly gapList: readonly Gap[];
   /** Gap IDs by cause, over all gaps. */
   readonly gapCauses: Record<GapCause, string>;
-  /** IDs given up unserved, by reason, as the nodes logged them. */
+  /**
+   * IDs given up unserved, by reason, as the nodes logged them; `shutdown_remainder`
+   * without the IDs handed back.
+   */
   readonly skipped: Record<SkipReason, string>;
+  /**
+   * IDs given back to the store's counter at a clean stop (handback lines that match the
+   * node's grant and remainder lines): never issued, so granting them again is no overlap.
+   */
+  readonly handedBack: string;
+  /** Handback lines that match no grant and remainder of their node: their IDs stay granted. */
+  readonly handbacksIgnored: number;
   /** Incarnations (Redis run_ids) the tag's grants came from, in order of first use. */
   readonly incarnations: readonly string[];
   readonly forecast: Forecast | null;

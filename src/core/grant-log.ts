@@ -2,7 +2,7 @@
  * The grant log: one JSON line per grant a node receives from its store (a segment, a
  * range leased to a client, a batch of its own, a snowflake worker claim or horizon), and
  * per range of IDs it gives up unserved (a discarded grant, a fenced one, the remainder of
- * its buffers at shutdown). `idalloc-admin audit` reads these lines from every node and
+ * its buffers at shutdown), and per range of those it gave back to the store (a hand-back). `idalloc-admin audit` reads these lines from every node and
  * proves, or disproves, that no ID was granted twice.
  *
  * A line is written synchronously, before any ID of its grant is served: the allocator
@@ -44,6 +44,12 @@ export type GrantEvent =
   | (IdsEvent<'fence'> & { readonly highWater: bigint })
   /** IDs of a buffer left unserved when the allocator closed. */
   | IdsEvent<'remainder'>
+  /**
+   * Unserved IDs (of a remainder line just before) given back to the store's counter at a
+   * clean stop, written once the store confirmed it: never issued, so a later grant of
+   * them is no overlap (docs/design.md §5 "Hand-back").
+   */
+  | IdsEvent<'handback'>
   | WorkerEvent;
 
 interface IdsEvent<K extends string> {

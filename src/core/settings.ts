@@ -51,6 +51,8 @@ export interface SegmentSettings {
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
   readonly refusalHoldMs?: number;
+  /** Hand-back at a clean stop (allocator/handback.ts); not from the environment. @default true */
+  readonly handBack?: boolean;
 }
 
 /** The widths of the two snowflake presets (`SNOWFLAKE_LAYOUT`); the timestamp takes 41 bits in both. */

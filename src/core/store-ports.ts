@@ -82,7 +82,40 @@ export interface SegmentStore {
   allocate(tag: string, count: number, exact: boolean): Promise<Grant>;
   /** Raises the tag's next to at least `floor`; never lowers it (regression fence). */
   raiseFloor(tag: string, floor: bigint): Promise<void>;
+  /**
+   * Hand-back (docs/design.md §5): one atomic compare-and-set that lowers the tag's next
+   * from `back.end + 1` to `back.from` when the counter still stands right after the
+   * caller's last grant and the store is the incarnation that granted it; otherwise it
+   * changes nothing and says why. Optional: a store without it never takes IDs back.
+   * @throws IdAllocError TAG_NOT_FOUND, WRONG_MODE, INTERNAL (damaged tag), UNAVAILABLE
+   *   (store unreachable: the outcome is unknown)
+   */
+  handBack?(tag: string, back: HandBack): Promise<HandBackOutcome>;
 }
+
+/** The unused tail of a caller's last grant, offered back to the counter. */
+export interface HandBack {
+  /** The first ID handed back: none from here to `end` was served. */
+  readonly from: bigint;
+  /** The last ID of the caller's last grant: the counter must stand at `end + 1`. */
+  readonly end: bigint;
+  /** The store incarnation the grant came from ({@link Grant.incarnation}). */
+  readonly incarnation: string;
+}
+
+/**
+ * What the store did with a hand-back: took it (`next` is now `from`), or not, because
+ * something was granted after the grant (`moved`: `next` says where the counter stands)
+ * or the store is not the incarnation that granted it (`incarnation`).
+ */
+export type HandBackOutcome =
+  | { readonly returned: true }
+  | {
+      readonly returned: false;
+      readonly reason: 'moved' | 'incarnation';
+      /** The counter (moved) or the store's incarnation now (incarnation). */
+      readonly now: string;
+    };
 
 export interface CreateTagInput {
   readonly name: string;

@@ -4,7 +4,7 @@
  * asked, logged before the request's own line) and for its snowflake worker claim; a
  * Redis restarted from its AOF (a new incarnation) shows as an incarnation jump in the
  * grant log and in `idalloc_ids_skipped_total` on /metrics; a shutdown logs what its
- * buffers still held. The audit of its log finds no overlap.
+ * buffers still held, and hands it back to the counter (it held the last grant). The audit of its log finds no overlap.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,11 +133,15 @@ describe('the grant log of a service process', () => {
     );
   });
 
-  it('logs the unserved remainder of its buffers at shutdown; the audit finds no overlap', async () => {
+  it('logs the unserved remainder of its buffers at shutdown and hands it back; the audit finds no overlap', async () => {
     svc.proc.kill('SIGTERM');
     expect((await svc.exited).code).toBe(0);
     const remainders = grants().filter((g) => g.grant.kind === 'remainder');
     expect(remainders.length).toBeGreaterThan(0);
+    // The node held the tag's last grant: its unserved tail went back to the counter.
+    const handback = grants().find((g) => g.grant.kind === 'handback')!.grant;
+    expect(handback).toMatchObject({ tag: 'order', incarnation: await runId() });
+    expect(handback.end).toBe(remainders.at(-1)!.grant.end);
 
     const trail = new GrantLogs();
     trail.addParsed(svc.logs);
@@ -145,7 +149,8 @@ describe('the grant log of a service process', () => {
     const order = report.tags.find((t) => t.tag === 'order')!;
     expect(order.gapCauses.incarnation_jump).not.toBe('0');
     expect(order.gapCauses.unexplained).toBe('0');
-    expect(BigInt(order.skipped.shutdown_remainder)).toBeGreaterThan(0n);
+    expect(BigInt(order.handedBack)).toBeGreaterThan(0n);
+    expect(order.handbacksIgnored).toBe(0);
     expect(order.incarnations).toHaveLength(2);
   });
 });

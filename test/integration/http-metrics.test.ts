@@ -82,6 +82,8 @@ describe('GET /metrics', () => {
         http_request_duration_seconds: 'histogram',
         // Issue 17: whether the last readiness check found the node ready.
         idalloc_ready: 'gauge',
+        // Issue 20: IDs given back to the counter at a clean stop.
+        idalloc_ids_handed_back_total: 'counter',
         // Issue 19: the node's region and each served tag's shape.
         idalloc_region_info: 'gauge',
         idalloc_tag_shape_info: 'gauge',

@@ -54,6 +54,8 @@ const SPEC_METRICS: Readonly<Record<string, MetricSpec>> = {
   },
   idalloc_http_refused_total: { type: 'counter', labels: { code: REFUSED_CODES } },
   idalloc_ids_skipped_total: { type: 'counter', labels: { tag: null, reason: SKIP_REASONS } },
+  // Issue 20: IDs a clean stop gave back to the counter (no gap).
+  idalloc_ids_handed_back_total: { type: 'counter', labels: { tag: null } },
   idalloc_tag_ids_left: { type: 'gauge', labels: { tag: null } },
   // Not the service's: the status file of `tag export --status-file` (cli/backup-status.ts),
   // read by node_exporter's textfile collector (docs/monitoring.md).

@@ -44,6 +44,9 @@ const DECLARATIONS = Object.freeze([
   // Issue 17: added after the split, at the end (node.ts).
   '# HELP idalloc_ready Whether this node was ready at the last readiness check (1) or not (0): starting, draining, or able to serve nothing.',
   '# TYPE idalloc_ready gauge',
+  // Issue 20: the hand-back at a clean stop, added at the end (tags.ts).
+  "# HELP idalloc_ids_handed_back_total IDs given back to the store's counter at a clean stop (unserved; granted again, no gap), by tag.",
+  '# TYPE idalloc_ids_handed_back_total counter',
   // Issue 19: shapes and regions, at the end (shapes.ts).
   "# HELP idalloc_region_info The node's region (REGION, i/N): its segment IDs are counter values times N plus i, shaped.",
   '# TYPE idalloc_region_info gauge',
@@ -55,6 +58,7 @@ const DECLARATIONS = Object.freeze([
 const SHAPES = Object.freeze([
   'http_request_duration_seconds labels=method,route,status_code aggregator=sum buckets=0.0001,0.0005,0.001,0.005,0.01,0.05,0.1,0.5,1,5',
   'idalloc_http_refused_total labels=code aggregator=sum',
+  'idalloc_ids_handed_back_total labels=tag aggregator=sum',
   'idalloc_ids_issued_total labels=tag,mode aggregator=sum',
   'idalloc_ids_skipped_total labels=tag,reason aggregator=sum',
   'idalloc_ready labels= aggregator=min',

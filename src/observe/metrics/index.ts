@@ -2,7 +2,7 @@
  * The service's metrics (docs/design.md §9) on a registry of its own, declared by the
  * audience that reads them, one file each:
  *
- * - tags.ts       a tag's owner: IDs issued, IDs skipped (gaps), IDs left before max
+ * - tags.ts       a tag's owner: IDs issued, IDs skipped (gaps), IDs handed back, IDs left before max
  * - segments.ts   whoever tunes steps: fetches, fetch time, buffers, steps, waits
  * - store.ts      the operator's alerts on the store: up, durable, regressions
  * - node.ts       the operator's view of the node: ready or not (starting, draining, nothing to serve)
@@ -25,7 +25,7 @@ import { segmentSeries } from './segments.js';
 import { snowflakeSeries } from './snowflake.js';
 import { nodeSeries } from './node.js';
 import { storeSeries } from './store.js';
-import { gapSeries, issuedSeries } from './tags.js';
+import { gapSeries, handBackSeries, issuedSeries } from './tags.js';
 import { shapeSeries } from './shapes.js';
 
 export { REFUSED_CODES, UNMATCHED_ROUTE } from './http.js';
@@ -101,11 +101,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const http = httpSeries(registry);
   const gaps = gapSeries(registry, tags);
   const node = nodeSeries(registry);
+  const handBack = handBackSeries(registry, tags);
   // Issue 19: after the others, so a scrape lists the older series as it always has.
   shapeSeries(registry, tags, () => allocator, options.region ?? '0/1');
 
   const observer: AllocatorObserver = Object.freeze({
     ...gaps,
+    ...handBack,
     ...issued,
     ...segments,
     ...store.observer,

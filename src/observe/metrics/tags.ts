@@ -52,6 +52,26 @@ export function issuedSeries(
 }
 
 /**
+ * `idalloc_ids_handed_back_total{tag}`: IDs a clean stop gave back to the store's counter
+ * (docs/design.md §5 "Hand-back") — unserved, and no gap: they are granted again. Added
+ * after `idalloc_ready`, the last series registered (index.ts).
+ */
+export function handBackSeries(
+  registry: Registry,
+  tags: TagLabeller,
+): Pick<AllocatorObserver, 'idsHandedBack'> {
+  const handedBack = new Counter({
+    name: 'idalloc_ids_handed_back_total',
+    help: "IDs given back to the store's counter at a clean stop (unserved; granted again, no gap), by tag.",
+    labelNames: ['tag'] as const,
+    registers: [registry],
+  });
+  return {
+    idsHandedBack: (tag: string, count: number) => handedBack.inc({ tag: tags.label(tag) }, count),
+  };
+}
+
+/**
  * The gap accounting: `idalloc_ids_skipped_total{tag,reason}` (reasons: incarnation_jump,
  * discarded_grant, fence, shutdown_remainder) and `idalloc_tag_ids_left{tag}`: IDs above
  * the last one this node was granted, up to the tag's max as that grant reported it

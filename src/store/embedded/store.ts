@@ -28,6 +28,8 @@ import type {
   BumpResult,
   CreateTagInput,
   Grant,
+  HandBack,
+  HandBackOutcome,
   ImportResult,
   Store,
   TagChanges,
@@ -227,6 +229,28 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
         incarnation: inc.id,
         skipped,
       };
+    });
+  }
+
+  /**
+   * handback-1.lua in one write transaction: next goes from `end + 1` down to `from` only
+   * when the row still stands right after the caller's grant and both the file and the row
+   * are of the incarnation the grant came from (a restored or replaced file is not).
+   */
+  async handBack(tag: string, back: HandBack): Promise<HandBackOutcome> {
+    const what = `hand-back for '${tag}'`;
+    if (back.from < 0n || back.from > back.end || !decValid(back.end.toString())) {
+      throw badArgument(what, `from ${back.from} and end ${back.end} are not IDs with from <= end`);
+    }
+    return this.write(what, (inc): HandBackOutcome => {
+      const row = this.rows.get(tag);
+      const s = this.segment(tag, row, SEGMENT_CONTEXT);
+      if (inc.id !== back.incarnation || row?.incarnation !== back.incarnation) {
+        return { returned: false, reason: 'incarnation', now: inc.id };
+      }
+      if (s.next !== back.end + 1n) return { returned: false, reason: 'moved', now: `${s.next}` };
+      this.rows.setNext(tag, back.from);
+      return { returned: true };
     });
   }
 

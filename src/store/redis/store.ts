@@ -18,6 +18,8 @@ import type {
   BumpResult,
   CreateTagInput,
   Grant,
+  HandBack,
+  HandBackOutcome,
   IgnoredKeys,
   ImportResult,
   Store,
@@ -31,6 +33,7 @@ import { recordName } from '../transfer.js';
 import { allocate, type Allocation } from './allocate.js';
 import type { RedisLike } from './client.js';
 import { checkDurability, type DurabilityReport } from './durability.js';
+import { handBack } from './handback.js';
 import { createKeys, type Keys } from './keys.js';
 import { importReply } from './reply-shapes.js';
 import { scriptError, storeFailure } from './replies.js';
@@ -129,6 +132,11 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
    */
   allocate(tag: string, count: number, exact: boolean): Promise<Grant> {
     return allocate(this.allocation, tag, count, exact);
+  }
+
+  /** One handback-1.lua call on the allocation connection, never resent (handback.ts). */
+  handBack(tag: string, back: HandBack): Promise<HandBackOutcome> {
+    return handBack(this.allocation, tag, back);
   }
 
   async raiseFloor(tag: string, floor: bigint): Promise<void> {

@@ -1,0 +1,60 @@
+--[[
+  handback-1: give the unused tail of a node's last grant back to a segment tag's counter,
+  when nothing was granted after it (docs/design.md §5 "Hand-back", §8.1).
+
+  KEYS[1]  the tag hash, {prefix}tag:{name}
+  ARGV[1]  from: the first ID handed back, a decimal string (the first one never served)
+  ARGV[2]  end: the last ID of the caller's last grant, a decimal string; next must be
+           exactly end + 1, i.e. nothing was granted after it
+  ARGV[3]  incarnation: the run_id the caller's last grant came from
+
+  Returns
+    {'returned', old_next, new_next}  next lowered from end + 1 to from
+    {'moved', next}                   next is not end + 1: something was granted after the
+                                      caller's grant (or the counter was bumped, imported)
+    {'incarnation', run_id}           the executing server, or the server that last wrote
+                                      the tag, is not the one the grant came from (restart,
+                                      failover, restore): its counter cannot be trusted to
+                                      know the grant, so nothing is lowered
+    -1  TAG_NOT_FOUND  no such tag (a deleted tag's tombstone is never lowered)
+    -2  TAG_DAMAGED
+    -3  WRONG_MODE     not a segment tag
+    an error reply     from, end or incarnation malformed, from above end (a caller's
+                       bug), or no run_id in INFO server; nothing written
+
+  Only ever lowers next to IDs the caller itself was granted last and never served; never
+  applies the incarnation guard (that would raise next, and the caller stops anyway).
+]]
+local rcall = redis.call
+-- @include decimal
+-- @include tag
+
+local key, from, last, incarnation = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+if not dec_valid(from) or not dec_valid(last) or dec_cmp(from, last) > 0 then
+  return bad_argument('handback-1', "from '" .. tostring(from) .. "' and end '" ..
+    tostring(last) .. "' are not decimal IDs with from <= end")
+end
+if type(incarnation) ~= 'string' or not string.match(incarnation, '^%x+$') then
+  return bad_argument('handback-1', "incarnation '" .. tostring(incarnation) .. "' is not a run_id")
+end
+
+-- Fail closed: a missing, deleted or damaged tag is never written.
+local t = read_tag(key)
+if not t then return -1 end
+if t.mode ~= 'segment' then
+  if t.mode == 'snowflake' then return -3 end
+  return -2
+end
+if not segment_fields_valid(t) then return -2 end
+
+-- The grant's server must be the one running now and the one that wrote the tag last.
+local run_id = server_run_id()
+if not run_id then return no_run_id('handback-1') end
+if run_id ~= incarnation or t.run_id ~= incarnation then return {'incarnation', run_id} end
+
+-- Nothing granted after the caller's grant: the counter stands right after it.
+local expected = dec_add(last, 1)
+if t.next ~= expected then return {'moved', t.next} end
+
+rcall('HSET', key, 'next', from)
+return {'returned', expected, from}

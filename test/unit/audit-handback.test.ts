@@ -1,0 +1,82 @@
+/**
+ * The audit and hand-back (docs/design.md §5 "Hand-back", §8.8): a handback line that
+ * matches its node's grant and remainder lines takes the returned IDs out of that grant,
+ * so a later grant of them by any node is no overlap and they are not counted as skipped;
+ * a re-grant without one, or with one that matches nothing the node logged, is an overlap.
+ */
+import { describe, expect, it } from 'vitest';
+import { auditGrantLog } from '../../src/audit/index.js';
+import { reportText } from '../../src/audit/format.js';
+import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+function line(node: string, s: number, event: GrantEvent): string {
+  return JSON.stringify({
+    msg: GRANT_MSG,
+    grant: grantLine(event, node, T0 + s * 1000, 'd-0123456789abcdef'),
+  });
+}
+
+const ids = (kind: 'segment' | 'remainder' | 'handback', start: bigint, end: bigint) =>
+  ({ kind, tag: 't', start, end, incarnation: 'aaa' }) as GrantEvent;
+
+/** Node a holds 1..100 (served 1..30) and 101..200, stops, and gives 31..200 back. */
+const stoppedA = [
+  line('a', 1, ids('segment', 1n, 100n)),
+  line('a', 2, ids('segment', 101n, 200n)),
+  line('a', 3, ids('remainder', 31n, 100n)),
+  line('a', 3, ids('remainder', 101n, 200n)),
+];
+const handbackA = line('a', 3, ids('handback', 31n, 200n));
+/** Node b is then granted 31..130. */
+const regrantB = line('b', 4, ids('segment', 31n, 130n));
+
+describe('audit of hand-backs', () => {
+  it('a re-grant of handed-back IDs is no overlap, and they are not skipped', () => {
+    const r = auditGrantLog([...stoppedA, handbackA, regrantB]);
+    expect(r.verdict).toBe('clean');
+    const t = r.tags[0]!;
+    expect(t.handedBack).toBe('170');
+    expect(t.skipped.shutdown_remainder).toBe('0');
+    expect(t.gaps).toBe(0);
+    expect(t.idsGranted).toBe(String(30 + 100));
+    expect(reportText(r)).toContain('handed back at a clean stop: 170 IDs');
+  });
+
+  it('a re-grant without a handback line is still an overlap', () => {
+    const r = auditGrantLog([...stoppedA, regrantB]);
+    expect(r.verdict).toBe('overlaps');
+    expect(r.tags[0]!.skipped.shutdown_remainder).toBe('170');
+    expect(r.tags[0]!.handedBack).toBe('0');
+  });
+
+  it('ignores a handback line that its node did not log as unserved: the re-grant is an overlap', () => {
+    const r = auditGrantLog([
+      line('a', 1, ids('segment', 1n, 100n)),
+      line('a', 3, ids('remainder', 61n, 100n)),
+      line('a', 3, ids('handback', 31n, 100n)), // 31..60 were served
+      line('b', 4, ids('segment', 31n, 130n)),
+    ]);
+    expect(r.verdict).toBe('overlaps');
+    expect(r.tags[0]!.handbacksIgnored).toBe(1);
+  });
+
+  it("ignores a handback line of another node or incarnation than the grant's", () => {
+    for (const bad of [
+      line('x', 3, ids('handback', 31n, 200n)),
+      line('a', 3, { ...ids('handback', 31n, 200n), incarnation: 'bbb' } as GrantEvent),
+      line('a', 3, ids('handback', 31n, 150n)), // not the end of a grant
+    ]) {
+      const r = auditGrantLog([...stoppedA, bad, regrantB]);
+      expect(r.verdict, bad).toBe('overlaps');
+      expect(r.tags[0]!.handbacksIgnored, bad).toBe(1);
+    }
+  });
+
+  it("keeps the node's own grants after the hand-back (a restart under the same name)", () => {
+    const r = auditGrantLog([...stoppedA, handbackA, line('a', 9, ids('segment', 31n, 130n))]);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.idsGranted).toBe('130');
+  });
+});
