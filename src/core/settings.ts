@@ -18,9 +18,19 @@ export type RedisTopology =
 
 /** Where the tags live: a Redis topology, or the embedded store's directory. */
 export type StoreSettings =
-  | { readonly kind: 'embedded'; readonly dataDir: string }
+  | {
+      readonly kind: 'embedded';
+      readonly dataDir: string;
+      /** The node's region count (`REGION=i/N`: N); 1 when absent. */
+      readonly regions?: number;
+    }
   | {
       readonly kind: 'redis';
+      /**
+       * The node's region count (`REGION=i/N`: N); 1 when absent. A segment tag stored
+       * with another count is refused WRONG_REGION (docs/design.md §13).
+       */
+      readonly regions?: number;
       readonly topology: RedisTopology;
       /** `KEY_PREFIX` */
       readonly keyPrefix: string;
