@@ -38,7 +38,7 @@ export function allocateReply(reply: ScriptReply): ScriptOutcome<Grant> {
     reply as [string, string, string, string, string, string, string, ...string[]];
   // A damaged shape is never served as plain: that could repeat another shape's IDs.
   const shaped = readShape({ shape: kind, prefix, width, key, regions });
-  if (!shaped) throw badReply('allocate (the tag\'s shape fields)', reply);
+  if (!shaped) throw badReply("allocate (the tag's shape fields)", reply);
   // Every field checked before use: a NaN step would stick to the tag for good.
   if (
     !ID.test(start) ||
