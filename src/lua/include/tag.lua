@@ -77,13 +77,15 @@ local SHAPE_FORM = {
   end,
 }
 
--- HSET the non-empty shape fields of `values` (name -> value) and HDEL the empty ones.
+-- HSET the shape fields of `values` (name -> value) and HDEL the empty ones and the
+-- defaults (plain, one region): a plain tag's hash stays as it was before shapes.
 local function write_shape(key, values)
   local set, del = {}, {}
   for _, field in ipairs({'shape', 'prefix', 'width', 'key', 'regions'}) do
     local v = values[field]
     if v ~= nil then
-      if v == '' then del[#del + 1] = field
+      if v == '' or (field == 'shape' and v == 'plain') or (field == 'regions' and v == '1') then
+        del[#del + 1] = field
       else set[#set + 1], set[#set + 2] = field, v end
     end
   end

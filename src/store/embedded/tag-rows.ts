@@ -32,7 +32,10 @@ export function rowShape(row: TagRow): { shape: TagShape; regions: number } | un
   return readShape(rowShapeFields(row));
 }
 
-/** The columns of a shape and region count ('' fields as null). */
+/**
+ * The columns of a shape and region count: null where the shape has no such field and
+ * for the defaults (plain, one region), as the Redis hash leaves them out (tag.lua).
+ */
 export function shapeColumns(
   shape: TagShape,
   regions: number,
@@ -40,11 +43,11 @@ export function shapeColumns(
   const f = shapeFields(shape, regions);
   const orNull = (v: string) => (v === '' ? null : v);
   return {
-    shape: f.shape,
+    shape: f.shape === 'plain' ? null : f.shape,
     prefix: orNull(f.prefix),
     width: orNull(f.width),
     key: orNull(f.key),
-    regions: f.regions,
+    regions: f.regions === '1' ? null : f.regions,
   };
 }
 
