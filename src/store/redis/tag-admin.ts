@@ -7,7 +7,6 @@
 import {
   checkCreateInput,
   checkMaxLimit,
-  checkShapeAndRegions,
   checkTagChanges,
   MAX_ID,
 } from '../../core/tags.js';
@@ -138,8 +137,9 @@ export async function updateTag(db: TagDb, name: string, changes: TagChanges): P
           args.push(field, value);
         }
       }
-    } else {
-      checkShapeAndRegions('snowflake', changes.shape, changes.regions);
+    } else if (changes.shape !== undefined || changes.regions !== undefined) {
+      // As update-1 answers step, max or gap of a snowflake tag (and the embedded store).
+      throw scriptError(ScriptCode.WRONG_MODE, name, { wanted: 'segment', mode: 'snowflake' });
     }
   }
   if (args.length === 0) {
