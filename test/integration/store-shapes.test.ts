@@ -207,9 +207,9 @@ for (const backend of [redis, embedded]) {
       const imported = await other.getTag('order');
       expect(imported).toMatchObject({ shape: PERMUTE, regions: 2, next: 1101n, max });
       // Its shape is fixed: nothing records where its counter started.
-      await expect(other.updateTag('order', { shape: PLAIN, max: 10n ** 6n })).rejects.toMatchObject(
-        { code: 'REFUSED' },
-      );
+      await expect(
+        other.updateTag('order', { shape: PLAIN, max: 10n ** 6n }),
+      ).rejects.toMatchObject({ code: 'REFUSED' });
       expect(await other.allocate('order', 1, false)).toMatchObject({ shape: PERMUTE, regions: 2 });
 
       // A live tag of another key: a conflict, left alone (dry run and real).
