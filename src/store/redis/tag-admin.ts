@@ -4,12 +4,7 @@
  * reply reply-shapes.ts reads. A refusal becomes its typed error here, where the request
  * is known: some messages name the tag's current next ID, read after the refusal.
  */
-import {
-  checkCreateInput,
-  checkMaxLimit,
-  checkTagChanges,
-  MAX_ID,
-} from '../../core/tags.js';
+import { checkCreateInput, checkMaxLimit, checkTagChanges, MAX_ID } from '../../core/tags.js';
 import type { BumpResult, CreateTagInput, TagChanges, TagConfig } from '../../core/store-ports.js';
 import type { RedisLike } from './client.js';
 import type { Keys } from './keys.js';
