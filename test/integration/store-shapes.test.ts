@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { counterLimit, PLAIN, type TagShape } from '../../src/core/shape.js';
 import type { Store } from '../../src/core/store-ports.js';
@@ -229,3 +230,40 @@ for (const backend of [redis, embedded]) {
     });
   });
 }
+
+describe('the embedded store file of an older idalloc (schema 2, no shape columns)', () => {
+  it('gets the columns at open: its tags read as plain, one region, shape fixed, and serve', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idalloc-schema2-'));
+    try {
+      const first = new EmbeddedStore({ dataDir: dir });
+      await first.createTag(segmentTag('order'));
+      await first.allocate('order', 5, false);
+      const path = first.path;
+      await first.close();
+      // As idalloc before shapes left it: no shape columns, schema version 2.
+      const raw = new DatabaseSync(path);
+      for (const column of ['shape', 'prefix', 'width', 'key', 'regions', 'first']) {
+        raw.exec(`ALTER TABLE tags DROP COLUMN ${column}`);
+      }
+      raw.exec('PRAGMA user_version = 2');
+      raw.close();
+
+      const again = new EmbeddedStore({ dataDir: dir });
+      try {
+        const tag = await again.getTag('order');
+        expect(tag).toMatchObject({ shape: { kind: 'plain' }, regions: 1, next: 6n });
+        expect(tag).not.toHaveProperty('first');
+        expect(await again.allocate('order', 1, false)).toMatchObject({ start: 6n, regions: 1 });
+        await expect(
+          again.updateTag('order', { regions: 2, max: 10n ** 6n }),
+        ).rejects.toMatchObject({
+          code: 'REFUSED',
+        });
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
