@@ -14,9 +14,17 @@ import { ConfigError, IdAllocError, isIdAllocError } from '../core/errors.js';
 import type { Store } from '../core/store-ports.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { defaultGap, openStore, storeLocation, type OpenedStore } from '../store/open.js';
-import { parseCommand, SYNOPSIS, USAGE, UsageError, type AdminCommand } from './args.js';
+import {
+  mergeShape,
+  parseCommand,
+  SYNOPSIS,
+  USAGE,
+  UsageError,
+  type AdminCommand,
+} from './args.js';
 import { runAudit } from './audit.js';
-import { tagJson } from '../core/tag-json.js';
+import { tagJsonWithKey as tagJson } from '../core/tag-json.js';
+import { Shaper } from '../core/shape.js';
 import {
   bumpJson,
   bumpText,
@@ -235,10 +243,25 @@ async function execute(
       return 0;
     }
     case 'update': {
-      const tag = await store.updateTag(command.name, command.changes);
+      let changes = command.changes;
+      if (command.shape !== undefined) {
+        // Flags not given keep the tag's own (its prefix, a permute tag's width and key).
+        const current = await store.getTag(command.name);
+        if (!current) throw new Failure(`tag '${command.name}' does not exist`, 'TAG_NOT_FOUND');
+        if (current.mode !== 'segment') {
+          throw new Failure(
+            `tag '${command.name}' is a snowflake tag: its IDs are shaped by the clock, so it takes no --shape, --prefix, --width or --key`,
+            'WRONG_MODE',
+          );
+        }
+        changes = { ...changes, shape: mergeShape(command.shape, current.shape) };
+      }
+      const tag = await store.updateTag(command.name, changes);
       print(`updated tag '${tag.name}'\n${tagText(tag)}`, { updated: tagJson(tag) });
       return 0;
     }
+    case 'decode':
+      return decode(store, command, io);
     case 'bump': {
       const result = await store.bumpTag(command.name, command.how, command.value);
       print(bumpText(command.name, result), bumpJson(command.name, result));
@@ -261,6 +284,47 @@ async function execute(
       return 0;
     }
   }
+}
+
+/**
+ * `tag decode NAME ID...`: each ID back to the counter value the store granted and the
+ * region index it was issued in (the residue of c·N + i, recovered by the decode
+ * itself). An ID that is not one of the tag's is reported and makes the exit code 1.
+ */
+async function decode(
+  store: Store,
+  command: Extract<AdminCommand, { kind: 'decode' }>,
+  io: Io,
+): Promise<number> {
+  const tag = await store.getTag(command.name);
+  if (!tag) throw new Failure(`tag '${command.name}' does not exist`, 'TAG_NOT_FOUND');
+  if (tag.mode !== 'segment') {
+    throw new Failure(
+      `tag '${command.name}' is a snowflake tag: its IDs are not shaped counter values (GET /v1/decode/${command.name}/{id} takes them apart)`,
+      'WRONG_MODE',
+    );
+  }
+  const shaper = new Shaper(tag.shape, tag.regions, 0);
+  const results: Record<string, unknown>[] = [];
+  let failed = 0;
+  for (const id of command.ids) {
+    try {
+      const { counter, region } = shaper.decode(id);
+      results.push({ id, counter: counter.toString(), region });
+      if (!command.json)
+        io.out(`${id}  counter ${counter}  region ${region} of ${tag.regions}
+`);
+    } catch (err) {
+      if (!isIdAllocError(err)) throw err;
+      failed++;
+      results.push({ id, error: { code: err.code, message: err.message } });
+      if (!command.json)
+        io.err(`idalloc-admin: ${err.message}
+`);
+    }
+  }
+  if (command.json) io.out(json({ tag: tag.name, regions: tag.regions, ids: results }));
+  return failed > 0 ? 1 : 0;
 }
 
 /**

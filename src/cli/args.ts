@@ -9,13 +9,27 @@ import { parseArgs } from 'node:util';
 import { isIdAllocError } from '../core/errors.js';
 import { DEFAULT_WORKER_HOLD_MS, parseWorkerHold } from './worker-transfer.js';
 import type { CreateTagInput, TagChanges, TagMode } from '../core/store-ports.js';
+import { invalidArgument } from '../core/errors.js';
+import {
+  checkShape,
+  counterLimit,
+  DEFAULT_WIDTH,
+  ID_BITS,
+  MAX_REGIONS,
+  MIN_WIDTH,
+  newPermuteKey,
+  PLAIN,
+  SHAPE_KINDS,
+  type ShapeKind,
+  type TagShape,
+} from '../core/shape.js';
 import {
   checkBump,
   checkCreateInput,
   checkDescription,
+  checkShapeAndRegions,
   checkTagChanges,
   checkTagName,
-  MAX_ID,
   MAX_SMALL,
   parseId,
   parseSmallInt,
@@ -26,9 +40,14 @@ export const SYNOPSIS = `Usage: idalloc-admin tag <command> [options]      (or: 
 
   tag create <name> [--mode segment|snowflake] [--step 1000] [--start 1] [--max N]
                     [--gap N] [--description TEXT]
+                    [--shape plain|bitreverse|permute] [--prefix ord] [--regions N]
+                    [--width 16..63] [--key HEX32]   (permute: width 63, a new key)
   tag list
-  tag show <name>
+  tag show <name>                       with the shape, regions and the permute key
   tag update <name> [--step N] [--max N] [--gap N] [--description TEXT]
+                    [--shape …] [--prefix …|''] [--width …] [--key …] [--regions N]
+                                        shape and regions only before the first ID
+  tag decode <name> <ID>...             each ID's counter value and region index
   tag bump <name> (--to N | --by N)     raise the next ID; never lowers it
   tag bump --all --by N                 every segment tag (after a store restore or failover)
   tag delete <name> --yes
@@ -73,10 +92,19 @@ export type AdminCommand =
   | { readonly kind: 'list'; readonly json: boolean }
   | { readonly kind: 'show'; readonly json: boolean; readonly name: string }
   | {
+      readonly kind: 'decode';
+      readonly json: boolean;
+      readonly name: string;
+      readonly ids: readonly string[];
+    }
+  | {
       readonly kind: 'update';
       readonly json: boolean;
       readonly name: string;
+      /** Without the shape: that needs the tag's current one (see {@link mergeShape}). */
       readonly changes: TagChanges;
+      /** The shape flags given, merged with the tag's shape before the update. */
+      readonly shape?: ShapeFlags;
     }
   | {
       readonly kind: 'bump';
@@ -130,17 +158,25 @@ const OPTIONS = {
   move: { type: 'boolean' },
   'status-file': { type: 'string' },
   'worker-hold': { type: 'string' },
+  shape: { type: 'string' },
+  prefix: { type: 'string' },
+  width: { type: 'string' },
+  key: { type: 'string' },
+  regions: { type: 'string' },
 } as const;
 
 type Flag = keyof typeof OPTIONS;
 type Values = { [K in Flag]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
 
+const SHAPE_FLAGS = ['shape', 'prefix', 'width', 'key'] as const;
+
 /** The flags each command takes, besides --json and --help. */
 const ALLOWED: Readonly<Record<string, readonly Flag[]>> = {
-  create: ['mode', 'step', 'start', 'max', 'gap', 'description'],
+  create: ['mode', 'step', 'start', 'max', 'gap', 'description', ...SHAPE_FLAGS, 'regions'],
   list: [],
   show: [],
-  update: ['step', 'max', 'gap', 'description'],
+  decode: [],
+  update: ['step', 'max', 'gap', 'description', ...SHAPE_FLAGS, 'regions'],
   bump: ['to', 'by', 'all'],
   delete: ['yes'],
   export: ['out', 'force', 'move', 'status-file'],
@@ -184,8 +220,15 @@ export function parseCommand(argv: readonly string[]): AdminCommand {
       throw new UsageError(`'tag ${sub}' does not take --${flag}`);
     }
   }
-  if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  if (extra.length > 0 && sub !== 'decode') {
+    throw new UsageError(`unexpected argument '${extra[0]}'`);
+  }
   try {
+    if (sub === 'decode') {
+      if (name === undefined) throw new UsageError(`'tag decode' needs a tag name`);
+      if (extra.length === 0) throw new UsageError(`'tag decode ${name}' needs at least one ID`);
+      return { kind: 'decode', json: values.json === true, name: checkTagName(name), ids: extra };
+    }
     return build(sub, name, values, values.json === true);
   } catch (err) {
     // Values that break a rule (range, name, form) are usage errors too.
@@ -242,8 +285,16 @@ function build(sub: string, name: string | undefined, v: Values, json: boolean):
       return { kind: 'create', json, input: buildCreate(name, v) };
     case 'show':
       return { kind: 'show', json, name };
-    case 'update':
-      return { kind: 'update', json, name, changes: buildUpdate(v) };
+    case 'update': {
+      const shape = shapeFlags(v);
+      return {
+        kind: 'update',
+        json,
+        name,
+        changes: buildUpdate(v, shape !== undefined),
+        ...(shape === undefined ? {} : { shape }),
+      };
+    }
     case 'bump':
       return buildBump(name, v, json);
     case 'delete':
@@ -269,25 +320,101 @@ function buildCreate(name: string, v: Values): CreateRequest {
   }
   const step = v.step === undefined ? 1000 : parseSmallInt('--step', v.step, 1, MAX_SMALL);
   const start = v.start === undefined ? 1n : parseId('--start', v.start);
-  const max = v.max === undefined ? MAX_ID : parseId('--max', v.max);
   const gap = v.gap === undefined ? undefined : parseGap(v.gap);
   const description = checkDescription(v.description ?? '');
+  const flags = shapeFlags(v);
+  const shape = flags === undefined ? undefined : mergeShape(flags, undefined);
+  const regions = parseRegions(v.regions);
+  if (mode === 'snowflake') checkShapeAndRegions('snowflake', shape, regions);
+  // The largest max the shape and region count allow, unless one is given.
+  const max =
+    v.max === undefined ? counterLimit(shape ?? PLAIN, regions ?? 1) : parseId('--max', v.max);
+  const shaped = {
+    ...(shape === undefined || mode === 'snowflake' ? {} : { shape }),
+    ...(regions === undefined || mode === 'snowflake' ? {} : { regions }),
+  };
   // The full check runs once the default gap is known; here a placeholder stands in.
-  checkCreateInput({ name, mode, step, start, max, gap: gap ?? 0n, description });
-  return { name, mode, step, start, max, description, ...(gap === undefined ? {} : { gap }) };
+  checkCreateInput({ name, mode, step, start, max, gap: gap ?? 0n, description, ...shaped });
+  return {
+    name,
+    mode,
+    step,
+    start,
+    max,
+    description,
+    ...shaped,
+    ...(gap === undefined ? {} : { gap }),
+  };
 }
 
-function buildUpdate(v: Values): TagChanges {
+function buildUpdate(v: Values, shapeGiven: boolean): TagChanges {
+  const regions = parseRegions(v.regions);
   const changes: TagChanges = {
     ...(v.step === undefined ? {} : { step: parseSmallInt('--step', v.step, 1, MAX_SMALL) }),
     ...(v.max === undefined ? {} : { max: parseId('--max', v.max) }),
     ...(v.gap === undefined ? {} : { gap: parseGap(v.gap) }),
     ...(v.description === undefined ? {} : { description: v.description }),
+    ...(regions === undefined ? {} : { regions }),
   };
-  if (Object.keys(changes).length === 0) {
-    throw new UsageError(`'tag update' needs at least one of --step, --max, --gap, --description`);
+  if (Object.keys(changes).length === 0 && !shapeGiven) {
+    throw new UsageError(
+      `'tag update' needs at least one of --step, --max, --gap, --description, --shape, --prefix, --width, --key, --regions`,
+    );
   }
   return checkTagChanges(changes);
+}
+
+/** The shape flags of `tag create` / `tag update`; `prefix: null` is `--prefix ''` (none). */
+export interface ShapeFlags {
+  readonly kind?: ShapeKind;
+  readonly prefix?: string | null;
+  readonly width?: number;
+  readonly key?: string;
+}
+
+function shapeFlags(v: Values): ShapeFlags | undefined {
+  if (SHAPE_FLAGS.every((f) => v[f] === undefined)) return undefined;
+  if (v.shape !== undefined && !SHAPE_KINDS.includes(v.shape as ShapeKind)) {
+    throw new UsageError(`--shape '${v.shape}' is not allowed: expected ${SHAPE_KINDS.join(', ')}`);
+  }
+  return {
+    ...(v.shape === undefined ? {} : { kind: v.shape as ShapeKind }),
+    ...(v.prefix === undefined ? {} : { prefix: v.prefix === '' ? null : v.prefix }),
+    ...(v.width === undefined
+      ? {}
+      : { width: parseSmallInt('--width', v.width, MIN_WIDTH, ID_BITS) }),
+    ...(v.key === undefined ? {} : { key: v.key.toLowerCase() }),
+  };
+}
+
+function parseRegions(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseSmallInt('--regions', text, 1, MAX_REGIONS);
+}
+
+/**
+ * The shape a tag gets from the flags given and the shape it has (`current`, none for
+ * `tag create`): what is not given is kept; a permute shape gets width 63 and a new
+ * key (newPermuteKey) unless it has or is given them; width and key go when the shape
+ * is not permute any more.
+ * @throws IdAllocError INVALID_ARGUMENT (checkShape) naming the value and the rule
+ */
+export function mergeShape(flags: ShapeFlags, current: TagShape | undefined): TagShape {
+  const kind = flags.kind ?? current?.kind ?? 'plain';
+  const prefix = flags.prefix === null ? undefined : (flags.prefix ?? current?.prefix);
+  const wasPermute = current?.kind === 'permute';
+  if (kind !== 'permute' && (flags.width !== undefined || flags.key !== undefined)) {
+    throw invalidArgument(`--width and --key are only for --shape permute, not ${kind}`);
+  }
+  const shape: TagShape =
+    kind === 'permute'
+      ? {
+          kind,
+          width: flags.width ?? (wasPermute ? current.width : undefined) ?? DEFAULT_WIDTH,
+          key: flags.key ?? (wasPermute ? current.key : undefined) ?? newPermuteKey(),
+          ...(prefix === undefined ? {} : { prefix }),
+        }
+      : { kind, ...(prefix === undefined ? {} : { prefix }) };
+  return checkShape(Object.freeze(shape));
 }
 
 function buildBump(name: string, v: Values, json: boolean): AdminCommand {

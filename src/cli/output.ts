@@ -2,7 +2,7 @@
  * What the admin script prints: a human form and a `--json` form of each result. In
  * JSON every ID (and every other 64-bit value) is a string of decimal digits.
  */
-import type { BumpResult, TagConfig } from '../core/store-ports.js';
+import type { BumpResult, SegmentTagConfig, TagConfig } from '../core/store-ports.js';
 
 /** How long a segment tag lasts, as far as its hash can tell (`tag show`). */
 export interface TagForecast {
@@ -52,12 +52,36 @@ export function tagText(t: TagConfig, now?: number): string {
       ['step', String(t.step)],
       ['max', t.max.toString()],
       ['gap', t.gap.toString()],
+      ...shapeRows(t),
     );
   }
   rows.push(['description', t.description], ['created', new Date(t.createdAt).toISOString()]);
   const f = now === undefined ? null : tagForecast(t, now);
   if (f !== null) rows.push(['IDs left', `${f.idsLeft} before max`], ['forecast', forecastRow(f)]);
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`.trimEnd()).join('\n') + '\n';
+}
+
+/**
+ * A segment tag's shape lines for `tag show` (docs/admin.md): the shape, its prefix and
+ * width where it has them, the region count and, the admin script being the only place
+ * that shows it, the permute key.
+ */
+function shapeRows(t: SegmentTagConfig): [string, string][] {
+  const { shape } = t;
+  const rows: [string, string][] = [['shape', shape.kind]];
+  if (shape.prefix !== undefined) rows.push(['prefix', `${shape.prefix} (IDs ${shape.prefix}_…)`]);
+  if (shape.width !== undefined)
+    rows.push(['width', `${shape.width} (IDs below 2^${shape.width})`]);
+  if (shape.key !== undefined) rows.push(['key', `${shape.key} (secret: enumerates the IDs)`]);
+  rows.push(['regions', String(t.regions)]);
+  const fixed =
+    t.first === undefined
+      ? 'fixed (no record of the first counter value: created before shapes, or imported)'
+      : t.next === t.first
+        ? 'may change (no ID issued yet)'
+        : 'fixed (IDs were issued)';
+  rows.push(['shape is', fixed]);
+  return rows;
 }
 
 /** `tag list`: a table, one tag a row. */
@@ -94,6 +118,16 @@ export function createdText(t: TagConfig, requestedStart: bigint, raised: boolea
   const lines = [`created ${t.mode} tag '${t.name}'`];
   if (t.mode === 'segment') {
     lines[0] += `: next ID ${t.next?.toString() ?? '?'}, step ${t.step}, max ${t.max}, gap ${t.gap}`;
+    if (t.shape.kind !== 'plain' || t.shape.prefix !== undefined || t.regions !== 1) {
+      const width = t.shape.width === undefined ? '' : ` width ${t.shape.width}`;
+      const prefix = t.shape.prefix === undefined ? '' : ` prefix ${t.shape.prefix}`;
+      lines[0] += `, shape ${t.shape.kind}${width}${prefix}, regions ${t.regions}`;
+      if (t.shape.key !== undefined) {
+        lines.push(
+          `key ${t.shape.key}: keep it secret (whoever holds it can enumerate the IDs); give it with --key to the same tag in another region's store`,
+        );
+      }
+    }
   }
   if (raised) {
     lines.push(

@@ -9,7 +9,8 @@ import type { WorkerRecord } from '../core/lease-port.js';
 import type { TagConfig, TagExport, TagRecord } from '../core/store-ports.js';
 import { MAX_DESCRIPTION, MAX_ID, MAX_SMALL, TAG_NAME_PATTERN } from '../core/tags.js';
 import { DEPLOYMENT_ID_PATTERN } from '../core/deployment.js';
-import { PLAIN } from '../core/shape.js';
+import { checkRegions, checkShape, PLAIN, type TagShape } from '../core/shape.js';
+import { checkMaxLimit } from '../core/tags.js';
 
 export const FILE_FORMAT = 'idalloc-tag-export';
 export const FILE_VERSION = 1;
@@ -44,6 +45,10 @@ function tagEntry(record: Extract<TagRecord, { state: 'live' }>): Record<string,
     step: t.step,
     max: t.max.toString(),
     gap: t.gap.toString(),
+    // With the key: a tag imported elsewhere (another region's store) must issue the
+    // same IDs. Written for every segment tag; files without it read as plain, 1 region.
+    shape: { ...t.shape },
+    regions: t.regions,
   };
 }
 
@@ -237,8 +242,20 @@ function parseTag(f: Fields): TagRecord {
     };
   }
   if (mode !== 'segment') f.fail('mode', mode, 'expected "segment" or "snowflake"');
-  f.only(['name', 'mode', 'description', 'createdAt', 'next', 'step', 'max', 'gap']);
+  f.only([
+    'name',
+    'mode',
+    'description',
+    'createdAt',
+    'next',
+    'step',
+    'max',
+    'gap',
+    'shape',
+    'regions',
+  ]);
   const max = f.id('max', 1n, MAX_ID);
+  const { shape, regions } = shapeOf(f, max);
   const tag = {
     name,
     mode,
@@ -248,10 +265,32 @@ function parseTag(f: Fields): TagRecord {
     description: f.description(),
     createdAt: f.time('createdAt'),
     next: f.id('next', 0n, max + 1n),
-    shape: PLAIN,
-    regions: 1,
+    shape,
+    regions,
   } as const;
   return { state: 'live', tag };
+}
+
+/** A segment entry's shape and region count (absent in older files: plain, 1 region). */
+function shapeOf(f: Fields, max: bigint): { shape: TagShape; regions: number } {
+  const o = f.o.shape;
+  const regions = f.o.regions ?? 1;
+  let shape: TagShape = PLAIN;
+  if (o !== undefined) {
+    if (!isObject(o)) f.fail('shape', o, 'expected an object {kind, prefix?, width?, key?}');
+    const extra = Object.keys(o).find((k) => !['kind', 'prefix', 'width', 'key'].includes(k));
+    if (extra !== undefined) f.fail(`shape.${extra}`, o[extra], 'unknown field');
+    shape = o as unknown as TagShape;
+  }
+  try {
+    checkShape(shape);
+    if (typeof regions !== 'number') throw new Error('expected an integer from 1 to 1024');
+    checkRegions(regions);
+    checkMaxLimit(max, shape, regions);
+  } catch (err) {
+    f.fail('shape', { ...shape, key: undefined, regions }, (err as Error).message);
+  }
+  return { shape: Object.freeze({ ...shape }), regions: regions as number };
 }
 
 function parseWorker(f: Fields): WorkerRecord {

@@ -3,6 +3,7 @@
  * exportTags / importTag, with the file written atomically and one line per tag.
  */
 import { randomBytes } from 'node:crypto';
+import type { TagShape } from '../core/shape.js';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AdminOptions } from '../config/options.js';
@@ -223,6 +224,13 @@ function gapFor(record: TagRecord, gap: bigint | undefined, options: AdminOption
   return record.gap ?? defaultGap(options.maxStep);
 }
 
+/** A shape for a message, without the key. */
+function describeShape(shape: TagShape, regions: number): string {
+  const width = shape.width === undefined ? '' : ` of width ${shape.width}`;
+  const prefix = shape.prefix === undefined ? '' : ` with prefix ${shape.prefix}`;
+  return `${shape.kind} shape${width}${prefix} over ${regions} region(s)`;
+}
+
 function what(record: TagRecord): string {
   return record.state === 'tombstone' ? 'tombstone' : `${record.tag.mode} tag`;
 }
@@ -247,6 +255,10 @@ function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dr
         ? `${held} '${name}' already exists${where}: nothing to raise`
         : `${held} '${name}' already above${where}: next ID ${r.after ?? r.before} >= ${target}`;
     case 'conflict':
+      // The same mode: the shapes or region counts differ (a shape never changes silently).
+      if (record.state === 'live' && r.found === record.tag.mode && record.tag.mode === 'segment') {
+        return `conflict: '${name}' has another shape or region count here than the ${describeShape(record.tag.shape, record.tag.regions)} in the export (a shape never changes: IDs could repeat); left alone`;
+      }
       return `conflict: '${name}' is a ${held} here but a ${what(record)} in the export; left alone`;
   }
 }

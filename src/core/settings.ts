@@ -20,10 +20,20 @@ export type RedisTopology =
  * Where the tags live: a Redis topology, or the embedded store's directory; with the
  * node's region count (`REGION`'s N), which the store checks each segment tag against.
  */
-export type StoreSettings = (
-  | { readonly kind: 'embedded'; readonly dataDir: string }
+export type StoreSettings =
+  | {
+      readonly kind: 'embedded';
+      readonly dataDir: string;
+      /** The node's region count (`REGION=i/N`: N); 1 when absent. */
+      readonly regions?: number;
+    }
   | {
       readonly kind: 'redis';
+      /**
+       * The node's region count (`REGION=i/N`: N); 1 when absent. A segment tag stored
+       * with another count is refused WRONG_REGION (docs/design.md §13).
+       */
+      readonly regions?: number;
       readonly topology: RedisTopology;
       /** `KEY_PREFIX` */
       readonly keyPrefix: string;
@@ -31,11 +41,7 @@ export type StoreSettings = (
       readonly minReplicas: number;
       /** `REDIS_WAIT_TIMEOUT_MS` */
       readonly waitTimeoutMs: number;
-    }
-) & {
-  /** `REGION`'s N: a segment tag of another region count is refused WRONG_REGION. @default 1 */
-  readonly regions?: number;
-};
+    };
 
 /** The segment buffers (docs/design.md §5). */
 export interface SegmentSettings {

@@ -34,6 +34,12 @@ export interface SegmentTagConfig extends TagBase {
   readonly shape: TagShape;
   /** How many regions share the tag (1..1024): region i of N issues c·N + i. Fixed like the shape. */
   readonly regions: number;
+  /**
+   * The counter value the tag started at (its next at creation): while next is still
+   * there, no ID was issued and the shape and region count may change. Missing on tags
+   * created before shapes existed and on imported tags: their shape is fixed.
+   */
+  readonly first?: bigint;
 }
 
 /** A snowflake tag: IDs come from the clock, so it has no counter, step, max or gap. */

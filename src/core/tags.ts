@@ -3,6 +3,7 @@
  * the stores (docs/design.md §2, §3).
  */
 import { invalidArgument } from './errors.js';
+import { checkRegions, checkShape, counterLimit, PLAIN, type TagShape } from './shape.js';
 import type { CreateTagInput, TagChanges } from './store-ports.js';
 
 export const TAG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -140,7 +141,46 @@ export function checkCreateInput(input: CreateTagInput): CreateTagInput {
     );
   }
   checkDescription(input.description);
+  checkShapeAndRegions(input.mode, input.shape, input.regions);
+  if (input.mode === 'segment') {
+    checkMaxLimit(input.max, input.shape ?? PLAIN, input.regions ?? 1);
+  }
   return input;
+}
+
+/**
+ * A tag's shape and region count: segment tags any shape of {@link checkShape} and 1..1024
+ * regions; snowflake tags neither (plain only, and their regions are worker IDs split
+ * between the regions, not a stored count).
+ * @throws IdAllocError INVALID_ARGUMENT
+ */
+export function checkShapeAndRegions(
+  mode: 'segment' | 'snowflake',
+  shape: TagShape | undefined,
+  regions: number | undefined,
+): void {
+  if (shape !== undefined) checkShape(shape, mode);
+  if (regions === undefined) return;
+  if (mode === 'snowflake' && regions !== 1) {
+    throw invalidArgument(
+      `regions ${String(regions)} is not allowed for a snowflake tag: its worker IDs are split between regions instead (REGION), so it has no region count`,
+    );
+  }
+  checkRegions(regions);
+}
+
+/**
+ * `max` within the shape's domain for `regions` regions ({@link counterLimit}): every
+ * region's last ID must stay an ID of the shape.
+ * @throws IdAllocError INVALID_ARGUMENT naming the max, the limit and why
+ */
+export function checkMaxLimit(max: bigint, shape: TagShape, regions: number): void {
+  const limit = counterLimit(shape, regions);
+  if (max > limit) {
+    throw invalidArgument(
+      `max ${max} is not allowed for the ${shape.kind} shape${shape.kind === 'permute' ? ` of width ${String(shape.width)}` : ''} over ${regions} region(s): the largest is ${limit}, so that every region's IDs stay below 2^${shape.kind === 'permute' ? String(shape.width) : '63'}`,
+    );
+  }
 }
 
 /** Checks the changes of `tag update` (same rules as {@link checkCreateInput}). */
@@ -153,6 +193,9 @@ export function checkTagChanges(changes: TagChanges): TagChanges {
     );
   }
   if (changes.description !== undefined) checkDescription(changes.description);
+  // The mode is not known here: the stores check snowflake tags against their mode.
+  if (changes.shape !== undefined) checkShape(changes.shape);
+  if (changes.regions !== undefined) checkRegions(changes.regions);
   return changes;
 }
 

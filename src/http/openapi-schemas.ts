@@ -62,6 +62,19 @@ const tagSchema = (extra: Record<string, Schema> = {}): Schema => ({
         ...nullable(ref('Id')),
         description: 'The next ID the store will grant; null when the tag is damaged in the store',
       },
+      shape: object(
+        {
+          kind: { enum: ['plain', 'bitreverse', 'permute'] },
+          prefix: { type: 'string', pattern: '^[a-z][a-z0-9]{0,15}$' },
+          width: { type: 'integer', minimum: 16, maximum: 63 },
+        },
+        {
+          required: ['kind'],
+          description:
+            'How counter values become IDs (docs/design.md §13); a permute key is never shown here',
+        },
+      ),
+      regions: { type: 'integer', minimum: 1, maximum: 1024 },
       ...extra,
     }),
     object(

@@ -9,6 +9,10 @@
   ARGV[5]  gap: the incarnation safety gap, an integer from 0 to 2^52
   ARGV[6]  description (may be empty)
   ARGV[7]  created_at: milliseconds since the Unix epoch
+  ARGV[8..12]  segment tags: shape (plain, bitreverse, permute), prefix, width, key
+           ('' when the shape has none) and regions (1..1024); absent (older callers):
+           plain, one region. Stored with `first`, the tag's first counter value, which
+           tells update-1 whether the tag has issued IDs (docs/design.md §13)
 
   A snowflake tag has no counter: its hash holds no next, except the floor of a deleted
   segment tag's tombstone, kept so that the floor outlives this tag too (delete-1 leaves
@@ -37,6 +41,17 @@ if (mode ~= 'segment' and mode ~= 'snowflake') or not small_valid(step, 1)
   return bad_argument('create-1', 'expected mode, step, start, max, gap, description, created_at')
 end
 
+local shape = {shape = ARGV[8] or 'plain', prefix = ARGV[9] or '', width = ARGV[10] or '',
+  key = ARGV[11] or '', regions = ARGV[12] or '1'}
+for field, check in pairs(SHAPE_FORM) do
+  if not check(shape[field]) then
+    return bad_argument('create-1', "shape field '" .. field .. "' is not allowed")
+  end
+end
+if mode == 'snowflake' and shape_signature(shape) ~= 'plain||||1' then
+  return bad_argument('create-1', 'a snowflake tag has no shape or regions')
+end
+
 if read_tag(key) then return -6 end
 local run_id = server_run_id()
 if not run_id then return no_run_id('create-1') end
@@ -63,6 +78,7 @@ if mode == 'segment' then
   end
   if dec_cmp(next_id, max) > 0 then return -7 end
   fields[#fields + 1], fields[#fields + 2] = 'next', next_id
+  fields[#fields + 1], fields[#fields + 2] = 'first', next_id
 elseif floor then
   next_id = floor
   fields[#fields + 1], fields[#fields + 2] = 'next', floor
@@ -72,4 +88,5 @@ rcall('DEL', key)
 -- Record the current server's run_id, so a new tag starts without an incarnation jump.
 fields[#fields + 1], fields[#fields + 2] = 'run_id', run_id
 rcall('HSET', key, unpack(fields))
+if mode == 'segment' then write_shape(key, shape) end
 return {next_id, raised}

@@ -14,11 +14,15 @@
   ARGV[6]  description                      (written only when the tag is created)
   ARGV[7]  created_at (tags) or deleted_at (tombstones), ms since the Unix epoch
   ARGV[8]  '1': a dry run, decide and write nothing; '0': write
+  ARGV[9..13]  segment records: shape, prefix, width, key ('' when the shape has none)
+           and regions (written only when the tag is created, without `first`: an
+           imported tag's shape is fixed); absent: plain, one region
 
   Nothing is ever lowered. What the hash holds decides:
     nothing       the record is written at target, with this server's run_id (as
                   create-1 does): created
-    a live tag of the other mode (segment vs snowflake): conflict, left alone
+    a live tag of the other mode (segment vs snowflake), or a segment tag of another
+                  shape or region count (tag.lua's shape_signature): conflict, left alone
     a segment tag (also for a tombstone record: the tag was created again since) its
                   counter first skips its gap if another server wrote it last (as in
                   allocate-1), then rises to target (stopping at its own max + 1)
@@ -61,6 +65,14 @@ if not ok then
     'expected what, target, step, max, gap, description, timestamp, dry run')
 end
 
+local shape = {shape = ARGV[9] or 'plain', prefix = ARGV[10] or '', width = ARGV[11] or '',
+  key = ARGV[12] or '', regions = ARGV[13] or '1'}
+for field, check in pairs(SHAPE_FORM) do
+  if not check(shape[field]) then
+    return bad_argument('import-1', "shape field '" .. field .. "' is not allowed")
+  end
+end
+
 local run_id = server_run_id()
 if not run_id then return no_run_id('import-1') end
 local writing = dry == '0'
@@ -84,7 +96,10 @@ if #flat == 0 then
   end
   -- This server's run_id: the gap is already in target, so no incarnation jump on top.
   fields[#fields + 1], fields[#fields + 2] = 'run_id', run_id
-  if writing then rcall('HSET', key, unpack(fields)) end
+  if writing then
+    rcall('HSET', key, unpack(fields))
+    if what == 'segment' then write_shape(key, shape) end
+  end
   return {'created', 'none', '', target}
 end
 
@@ -101,6 +116,10 @@ end
 local before = t.next or ''
 
 if found ~= 'tombstone' and what ~= 'tombstone' and found ~= what then
+  return {'conflict', found, before, before}
+end
+-- A shape never changes silently: another shape over the same counter could repeat IDs.
+if found == 'segment' and what == 'segment' and shape_signature(t) ~= shape_signature(shape) then
   return {'conflict', found, before, before}
 end
 

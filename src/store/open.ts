@@ -72,7 +72,13 @@ export interface OpenedStore extends Store, DeploymentIdentity {
  *   written there
  */
 export function openStore(settings: StoreSettings, log?: StoreLog): OpenedStore {
-  if (settings.kind === 'embedded') return new EmbeddedStore({ dataDir: settings.dataDir, log });
+  if (settings.kind === 'embedded') {
+    return new EmbeddedStore({
+      dataDir: settings.dataDir,
+      log,
+      ...(settings.regions === undefined ? {} : { regions: settings.regions }),
+    });
+  }
   return openRedisStore(settings);
 }
 
@@ -93,6 +99,8 @@ interface RedisSettings {
   readonly keyPrefix: string;
   readonly minReplicas: number;
   readonly waitTimeoutMs: number;
+  /** The node's region count; 1 when absent. */
+  readonly regions?: number | undefined;
 }
 
 /** Makes a connection of a role: from a topology (the service), or from a caller's client. */
@@ -121,6 +129,7 @@ function redisStoreOn(connect: Connect, s: RedisSettings, kind?: RedisStore['kin
     ...(kind === undefined ? {} : { kind }),
     minReplicas: s.minReplicas,
     waitTimeoutMs: s.waitTimeoutMs,
+    ...(s.regions === undefined ? {} : { regions: s.regions }),
   });
 }
 
@@ -141,6 +150,8 @@ export interface LibraryStoreOptions {
   readonly keyPrefix: string;
   readonly minReplicas: number;
   readonly waitTimeoutMs: number;
+  /** The node's region count (`REGION=i/N`: N); 1 when absent. */
+  readonly regions?: number;
 }
 
 /**
@@ -153,6 +164,7 @@ export function openLibraryStore(o: LibraryStoreOptions): OpenedStore {
     keyPrefix: checkKeyPrefix(o.keyPrefix),
     minReplicas: o.minReplicas,
     waitTimeoutMs: o.waitTimeoutMs,
+    regions: o.regions,
   };
   if (typeof o.redis === 'string') return redisStoreOf({ kind: 'redis', url: o.redis }, settings);
   const client = o.redis;

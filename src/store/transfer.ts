@@ -6,7 +6,7 @@
 import { ErrorCode, IdAllocError } from '../core/errors.js';
 import { MAX_ID, MAX_SMALL } from '../core/tags.js';
 import type { TagRecord } from '../core/store-ports.js';
-import { PLAIN } from '../core/shape.js';
+import { readShape } from './shape-fields.js';
 
 /** One past the largest ID: the next of an exhausted tag, the highest a floor goes. */
 export const MAX_NEXT = MAX_ID + 1n;
@@ -61,6 +61,14 @@ export function recordFromFields(
   const common = { name, description: f.description ?? '', createdAt: millis(f.created_at) };
   if (f.mode === 'segment') {
     const max = id(name, 'max', f.max, MAX_ID);
+    // Exported as stored, key included: a tag imported elsewhere must issue the same IDs.
+    const shaped = readShape(f);
+    if (!shaped) {
+      throw damaged(
+        name,
+        `shape fields '${[f.shape, f.prefix, f.width, f.regions].map((v) => v ?? '').join('|')}'`,
+      );
+    }
     const tag = {
       ...common,
       mode: 'segment' as const,
@@ -68,8 +76,8 @@ export function recordFromFields(
       max,
       gap: small(name, 'gap', f.gap, 0),
       next: id(name, 'next', f.next, max + 1n),
-      shape: PLAIN,
-      regions: 1,
+      shape: shaped.shape,
+      regions: shaped.regions,
     };
     return { state: 'live', tag };
   }

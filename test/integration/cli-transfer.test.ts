@@ -170,6 +170,8 @@ describe('idalloc-admin tag export', () => {
           step: 10,
           max: '9223372036854775807',
           gap: '1000000000',
+          shape: { kind: 'plain' },
+          regions: 1,
         },
       ],
       tombstones: [{ name: 'old', next: '77', gap: '1000000000', deletedAt: expect.any(String) }],

@@ -85,6 +85,8 @@ describe('idalloc-admin', () => {
       step: 500,
       max: '9223372036854775807',
       gap: '1000000000',
+      shape: { kind: 'plain' },
+      regions: 1,
     };
     expect(parsed(listJson)).toEqual({ tags: [snow.created, order] });
     expect(listText.stdout.split('\n')).toEqual([

@@ -149,7 +149,15 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
       const b = await store.allocate('order', 30, true);
       // The incarnation (run_id, or the embedded file's identity) is the same for both.
       const incarnation = expect.stringMatching(/^([0-9a-f]{40}|embedded:[0-9a-f]{16})$/);
-      const same = { step: 100, max: 100_000n, bumped: false, incarnation, skipped: 0n };
+      const same = {
+        step: 100,
+        max: 100_000n,
+        bumped: false,
+        incarnation,
+        skipped: 0n,
+        shape: { kind: 'plain' },
+        regions: 1,
+      };
       expect(a).toEqual({ start: 500n, end: 599n, ...same });
       expect(b).toEqual({ start: 600n, end: 629n, ...same });
       expect(a.incarnation).toBe(b.incarnation);
@@ -304,6 +312,9 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
         description: 'Orders',
         createdAt: NOW,
         next: 42n,
+        first: 42n,
+        shape: { kind: 'plain' },
+        regions: 1,
       };
       expect(tag).toEqual(expected);
       expect(await store.getTag('order')).toEqual(expected);
@@ -315,6 +326,8 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
         gap: '7000',
         description: 'Orders',
         created_at: String(NOW),
+        // Plain, one region: no shape fields, as before shapes; the first counter value.
+        first: '42',
       });
     });
 
@@ -437,6 +450,9 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
         description: 'Orders, v2',
         createdAt: NOW,
         next: 11n,
+        first: 1n,
+        shape: { kind: 'plain' },
+        regions: 1,
       });
       expect(await store.getTag('order')).toEqual(last);
     });
@@ -452,6 +468,8 @@ describe.each([redisBackend, embeddedBackend])('Store contract: $name', (backend
         bumped: false,
         incarnation: expect.any(String),
         skipped: 0n,
+        shape: { kind: 'plain' },
+        regions: 1,
       });
     });
 

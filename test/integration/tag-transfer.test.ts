@@ -159,6 +159,8 @@ describe.each(backends)('tag export and import: $name', (backend) => {
         description: 'Orders',
         createdAt: NOW,
         next: 101n,
+        shape: { kind: 'plain' },
+        regions: 1,
       },
     });
     expect(byName.events).toMatchObject({ state: 'live', tag: { mode: 'snowflake' } });

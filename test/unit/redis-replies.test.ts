@@ -90,9 +90,9 @@ describe('tag script replies: a refusal is its code, for the store to add what i
 });
 
 describe('allocateReply', () => {
-  const good = ['1001', '2000', '1', '9223372036854775807', '1', 'ab12', '5'];
+  const good = ['1001', '2000', '1', '9223372036854775807', '1', 'ab12', '5', '', '', '', '', ''];
 
-  it('reads a good reply', () => {
+  it('reads a good reply (no shape fields: plain, one region)', () => {
     expect(allocateReply(good)).toEqual({
       ok: true,
       value: {
@@ -103,7 +103,18 @@ describe('allocateReply', () => {
         bumped: true,
         incarnation: 'ab12',
         skipped: 5n,
+        shape: { kind: 'plain' },
+        regions: 1,
       },
+    });
+  });
+
+  it('reads the shape fields the tag has', () => {
+    const key = '0123456789abcdef0123456789abcdef';
+    const shaped = [...good.slice(0, 7), 'permute', 'ord', '40', key, '3'];
+    expect(allocateReply(shaped)).toMatchObject({
+      ok: true,
+      value: { shape: { kind: 'permute', prefix: 'ord', width: 40, key }, regions: 3 },
     });
   });
 
@@ -119,9 +130,16 @@ describe('allocateReply', () => {
       [5, 'XYZ'],
       [5, ''],
       [6, '-1'],
+      [7, 'rot13'],
+      [8, 'Ord'],
+      [9, '40'],
+      [10, 'nothex'],
+      [11, '0'],
+      [11, '1025'],
     ];
     for (const [i, value] of bad) expectBadReply(() => allocateReply(withField(good, i, value)));
     expectBadReply(() => allocateReply(good.slice(0, 6)));
+    expectBadReply(() => allocateReply(good.slice(0, 7)));
     expectBadReply(() => allocateReply([]));
   });
 });

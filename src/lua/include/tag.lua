@@ -54,3 +54,41 @@ local function apply_incarnation(key, t, run_id)
   t.next, t.run_id = next_id, run_id
   return '1'
 end
+
+-- A segment tag's shape and region count as one string (store/shape-fields.ts builds
+-- the same with shapeSignature): missing fields are plain, one region.
+local function shape_signature(t)
+  return (t.shape or 'plain') .. '|' .. (t.prefix or '') .. '|' .. (t.width or '') .. '|'
+    .. (t.key or '') .. '|' .. (t.regions or '1')
+end
+
+-- The shape fields of create-1, update-1 and import-1, each well-formed or '' (absent):
+-- kind, prefix, width, key, regions. The stores check them fully before a script runs;
+-- this keeps a caller's bug from leaving a tag no reader can use.
+local SHAPE_FORM = {
+  shape = function(v) return v == 'plain' or v == 'bitreverse' or v == 'permute' end,
+  prefix = function(v) return v == '' or string.match(v, '^[a-z][a-z0-9]*$') ~= nil and #v <= 16 end,
+  width = function(v)
+    return v == '' or (string.match(v, '^%d%d$') ~= nil and tonumber(v) >= 16 and tonumber(v) <= 63)
+  end,
+  key = function(v) return v == '' or (#v == 32 and string.match(v, '^[0-9a-f]+$') ~= nil) end,
+  regions = function(v)
+    return string.match(v, '^[1-9]%d?%d?%d?$') ~= nil and tonumber(v) <= 1024
+  end,
+}
+
+-- HSET the shape fields of `values` (name -> value) and HDEL the empty ones and the
+-- defaults (plain, one region): a plain tag's hash stays as it was before shapes.
+local function write_shape(key, values)
+  local set, del = {}, {}
+  for _, field in ipairs({'shape', 'prefix', 'width', 'key', 'regions'}) do
+    local v = values[field]
+    if v ~= nil then
+      if v == '' or (field == 'shape' and v == 'plain') or (field == 'regions' and v == '1') then
+        del[#del + 1] = field
+      else set[#set + 1], set[#set + 2] = field, v end
+    end
+  end
+  if #set > 0 then rcall('HSET', key, unpack(set)) end
+  if #del > 0 then rcall('HDEL', key, unpack(del)) end
+end

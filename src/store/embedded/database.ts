@@ -37,9 +37,10 @@ export const DATABASE_FILE = 'idalloc.db';
 
 /**
  * Bumped when the tables change; a file from a newer version is refused. 2: the `meta`
- * table and the `incarnation` columns of the incarnation guard (incarnation.ts).
+ * table and the `incarnation` columns of the incarnation guard (incarnation.ts). 3: the
+ * shape columns of `tags` (store/shape-fields.ts; null on older rows: plain, one region).
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /**
  * IDs (`next`, `max`) are decimal TEXT: `next` reaches 2^63 (max + 1) when a tag is
@@ -59,7 +60,13 @@ CREATE TABLE IF NOT EXISTS tags (
   description TEXT,
   created_at  INTEGER,
   deleted_at  INTEGER,
-  incarnation TEXT
+  incarnation TEXT,
+  shape       TEXT,
+  prefix      TEXT,
+  width       TEXT,
+  key         TEXT,
+  regions     TEXT,
+  first       TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS worker_leases (
   id         INTEGER PRIMARY KEY NOT NULL,
@@ -78,10 +85,19 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 `;
 
-/** Columns added since schema version 1: a file of an older idalloc gets them at open. */
+/**
+ * Columns added since schema version 1: a file of an older idalloc gets them at open,
+ * null in every existing row (so its tags read as plain, one region, shape fixed).
+ */
 const ADDED_COLUMNS = [
   ['tags', 'incarnation'],
   ['worker_horizons', 'incarnation'],
+  ['tags', 'shape'],
+  ['tags', 'prefix'],
+  ['tags', 'width'],
+  ['tags', 'key'],
+  ['tags', 'regions'],
+  ['tags', 'first'],
 ] as const;
 
 /** Primary SQLite result codes that mean a damaged file or a bug rather than "try again". */

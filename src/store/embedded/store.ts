@@ -23,7 +23,13 @@ import { checkedDeploymentId, type DeploymentIdentity } from '../../core/deploym
 import { ErrorCode, IdAllocError } from '../../core/errors.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
 import { Refusal, refusal } from '../refusals.js';
-import { checkBump, checkCreateInput, checkTagChanges, MAX_SMALL } from '../../core/tags.js';
+import {
+  checkBump,
+  checkCreateInput,
+  checkMaxLimit,
+  checkTagChanges,
+  MAX_SMALL,
+} from '../../core/tags.js';
 import type {
   BumpResult,
   CreateTagInput,
@@ -45,8 +51,13 @@ import {
   writeDeploymentId,
   type Incarnation,
 } from './incarnation.js';
+import { checkRegions, PLAIN } from '../../core/shape.js';
+import { shapeSignature } from '../shape-fields.js';
 import {
   applyIncarnation,
+  rowFirst,
+  rowShape,
+  shapeColumns,
   decValid,
   smallValid,
   newRow,
@@ -76,6 +87,12 @@ export interface EmbeddedStoreOptions {
    * running (once) and SQLite failures that retrying will not heal (rate-limited).
    */
   readonly log?: StoreLog;
+  /**
+   * The node's region count (`REGION=i/N`: N, docs/design.md §13): allocations of a
+   * segment tag stored with another count are refused WRONG_REGION.
+   * @default 1
+   */
+  readonly regions?: number;
 }
 
 /** What the service logs first when it runs on the embedded store. */
@@ -122,6 +139,7 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
   /** No snowflake layout is recorded in the file (one host: its nodes share one config). */
   readonly layouts = undefined;
   private transfer: EmbeddedTransfer | undefined;
+  private readonly regions: number;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
@@ -143,6 +161,7 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
     this.path = path;
     this.warning = embeddedWarning(path);
     this.now = opts.now ?? Date.now;
+    this.regions = checkRegions(opts.regions ?? 1);
     this.leases = new EmbeddedWorkerLeaseStore(this.guarded, this.now);
     this.rows = new TagRows(db);
     this.probe = db.prepare('SELECT count(*) AS n FROM tags LIMIT 1');
@@ -211,6 +230,19 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
       throw badArgument(what, `count ${count} is not 0 or an integer from 1 to 2^52`);
     }
     return this.write(what, (inc) => {
+      // Before anything moves (the incarnation guard included): a node of another region
+      // count would issue IDs of another region's residues. Damaged shape columns are
+      // refused, never served as plain.
+      const row = this.rows.get(tag);
+      this.segment(tag, row, SEGMENT_CONTEXT);
+      const shaped = rowShape(row!);
+      if (!shaped) throw refusal(Refusal.TAG_DAMAGED, tag, SEGMENT_CONTEXT);
+      if (shaped.regions !== this.regions) {
+        throw refusal(Refusal.WRONG_REGION, tag, {
+          tagRegions: shaped.regions,
+          nodeRegions: this.regions,
+        });
+      }
       const { s, skipped, bumped } = this.counter(tag, SEGMENT_CONTEXT, inc);
       let wanted = count === 0 ? BigInt(s.step) : BigInt(count);
       // What is left below max decides the size of the grant.
@@ -228,6 +260,8 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
         bumped,
         incarnation: inc.id,
         skipped,
+        shape: shaped.shape,
+        regions: shaped.regions,
       };
     });
   }
@@ -324,6 +358,12 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
         created_at: BigInt(Math.floor(this.now())),
         // The current incarnation, so a new tag starts without a jump.
         incarnation: inc.id,
+        ...(input.mode === 'segment'
+          ? {
+              ...shapeColumns(input.shape ?? PLAIN, input.regions ?? 1),
+              first: next === undefined ? null : next.toString(),
+            }
+          : {}),
       });
       this.rows.put(row);
       return { row, raised };
@@ -348,7 +388,7 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
 
   async updateTag(name: string, changes: TagChanges): Promise<TagConfig> {
     checkTagChanges(changes);
-    const fields = (['step', 'max', 'gap', 'description'] as const).filter(
+    const fields = (['step', 'max', 'gap', 'description', 'shape', 'regions'] as const).filter(
       (f) => changes[f] !== undefined,
     );
     if (fields.length === 0) {
@@ -380,8 +420,29 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
           }
         }
       }
+      let shapeChange = {};
+      if (old.mode === 'segment') {
+        const current = rowShape(old);
+        if (!current) throw refusal(Refusal.TAG_DAMAGED, name, context);
+        const shape = changes.shape ?? current.shape;
+        const regions = changes.regions ?? current.regions;
+        checkMaxLimit(changes.max ?? (decValid(old.max) ? BigInt(old.max) : 0n), shape, regions);
+        if (shapeSignature(shape, regions) !== shapeSignature(current.shape, current.regions)) {
+          // A shape that changes after the first ID could map new counter values onto
+          // IDs already issued: only while next is still where the tag started.
+          const first = rowFirst(old);
+          if (first === undefined || old.next !== first.toString()) {
+            throw refusal(Refusal.SHAPE_FIXED, name, {
+              next: old.next,
+              first: first ?? 'unknown (created before shapes, or imported)',
+            });
+          }
+          shapeChange = shapeColumns(shape, regions);
+        }
+      }
       const updated: TagRow = {
         ...old,
+        ...shapeChange,
         ...(changes.step !== undefined ? { step: BigInt(changes.step) } : {}),
         ...(changes.max !== undefined ? { max: changes.max.toString() } : {}),
         ...(changes.gap !== undefined ? { gap: changes.gap } : {}),

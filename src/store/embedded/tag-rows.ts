@@ -11,7 +11,50 @@
 import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { MAX_ID, MAX_SMALL } from '../../core/tags.js';
 import type { TagConfig } from '../../core/store-ports.js';
-import { PLAIN } from '../../core/shape.js';
+import type { TagShape } from '../../core/shape.js';
+import { readFirst, readShape, shapeFields, type ShapeFields } from '../shape-fields.js';
+
+const text = (v: SQLOutputValue): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** The row's shape fields as store/shape-fields.ts reads them. */
+function rowShapeFields(row: TagRow): ShapeFields {
+  return {
+    shape: text(row.shape),
+    prefix: text(row.prefix),
+    width: text(row.width),
+    key: text(row.key),
+    regions: text(row.regions),
+  };
+}
+
+/** The row's shape and region count; undefined when damaged (the tag is then refused). */
+export function rowShape(row: TagRow): { shape: TagShape; regions: number } | undefined {
+  return readShape(rowShapeFields(row));
+}
+
+/**
+ * The columns of a shape and region count: null where the shape has no such field and
+ * for the defaults (plain, one region), as the Redis hash leaves them out (tag.lua).
+ */
+export function shapeColumns(
+  shape: TagShape,
+  regions: number,
+): Pick<TagRow, 'shape' | 'prefix' | 'width' | 'key' | 'regions'> {
+  const f = shapeFields(shape, regions);
+  const orNull = (v: string) => (v === '' ? null : v);
+  return {
+    shape: f.shape === 'plain' ? null : f.shape,
+    prefix: orNull(f.prefix),
+    width: orNull(f.width),
+    key: orNull(f.key),
+    regions: f.regions === '1' ? null : f.regions,
+  };
+}
+
+/** The row's `first`, if it has one. */
+export function rowFirst(row: TagRow): bigint | undefined {
+  return readFirst(text(row.first));
+}
 
 /** A row as stored; any column may hold anything a hand edit put there. */
 export interface TagRow {
@@ -25,6 +68,14 @@ export interface TagRow {
   readonly created_at: SQLOutputValue;
   readonly deleted_at: SQLOutputValue;
   readonly incarnation: SQLOutputValue;
+  /** Segment tags: the shape fields of store/shape-fields.ts, as text; null when absent. */
+  readonly shape: SQLOutputValue;
+  readonly prefix: SQLOutputValue;
+  readonly width: SQLOutputValue;
+  readonly key: SQLOutputValue;
+  readonly regions: SQLOutputValue;
+  /** The counter at creation (decimal text): the shape may change while next is still there. */
+  readonly first: SQLOutputValue;
 }
 
 const COLUMNS = [
@@ -38,6 +89,12 @@ const COLUMNS = [
   'created_at',
   'deleted_at',
   'incarnation',
+  'shape',
+  'prefix',
+  'width',
+  'key',
+  'regions',
+  'first',
 ] as const;
 
 /** A canonical non-negative decimal of at most 20 digits (decimal.lua's dec_valid). */
@@ -100,14 +157,19 @@ export function toTagConfig(row: TagRow): TagConfig | undefined {
     createdAt: int(row.created_at),
   };
   if (row.mode === 'snowflake') return Object.freeze({ ...common, mode: 'snowflake' });
+  // Damaged shape columns read as plain here (a listing shows the tag); an allocation
+  // checks them strictly, so such a tag is never served.
+  const shaped = rowShape(row) ?? { shape: { kind: 'plain' as const }, regions: 1 };
+  const first = rowFirst(row);
   return Object.freeze({
     ...common,
     mode: 'segment',
     step: int(row.step),
     max: id(row.max, MAX_ID),
     gap: typeof row.gap === 'bigint' && row.gap >= 0n ? row.gap : 0n,
-    shape: PLAIN,
-    regions: 1,
+    shape: shaped.shape,
+    regions: shaped.regions,
+    ...(first === undefined ? {} : { first }),
     ...(decValid(row.next) ? { next: BigInt(row.next) } : {}),
   });
 }
@@ -175,6 +237,12 @@ export function newRow(name: string, fields: Partial<Omit<TagRow, 'name'>>): Tag
     created_at: null,
     deleted_at: null,
     incarnation: null,
+    shape: null,
+    prefix: null,
+    width: null,
+    key: null,
+    regions: null,
+    first: null,
     ...fields,
   };
 }

@@ -9,9 +9,13 @@ import { MAX_ID } from '../../core/tags.js';
 import { Refusal, refusal } from '../refusals.js';
 import { MAX_NEXT, recordFromFields, recordName } from '../transfer.js';
 import type { ImportResult, TagExport, TagRecord } from '../../core/store-ports.js';
+import type { TagShape } from '../../core/shape.js';
+import { shapeSignature } from '../shape-fields.js';
 import {
   decValid,
   newRow,
+  rowShape,
+  shapeColumns,
   segmentFields,
   smallValid,
   type TagRow,
@@ -93,7 +97,15 @@ export class EmbeddedTransfer {
     const before = decValid(old.next) ? BigInt(old.next) : undefined;
     const kept = { found, ...(before === undefined ? {} : { before }) };
     const wanted = record.state === 'tombstone' ? 'tombstone' : record.tag.mode;
-    if (found !== 'tombstone' && wanted !== 'tombstone' && found !== wanted) {
+    // Another mode, or a segment tag of another shape or region count: left alone (a
+    // shape never changes silently; import-1.lua decides alike).
+    const otherShape =
+      found === 'segment' &&
+      record.state === 'live' &&
+      record.tag.mode === 'segment' &&
+      shapeSignature(record.tag.shape, record.tag.regions) !==
+        shapeSignature(...storedShape(name, old));
+    if ((found !== 'tombstone' && wanted !== 'tombstone' && found !== wanted) || otherShape) {
       return { outcome: 'conflict', ...kept, ...(before === undefined ? {} : { after: before }) };
     }
     // As allocate-1 or create-1 would first: a counter or floor written under another
@@ -119,6 +131,12 @@ export class EmbeddedTransfer {
     write({ ...old, next: after.toString(), incarnation });
     return { outcome: 'raised', ...kept, after };
   }
+}
+
+/** A stored segment row's shape and region count; a damaged one refuses the import. */
+function storedShape(name: string, row: TagRow): [TagShape, number] {
+  const shaped = rowShape(row) ?? damagedTag(name);
+  return [shaped.shape, shaped.regions];
 }
 
 function damagedTag(name: string): never {
@@ -155,5 +173,8 @@ function createdRow(record: TagRecord, target: bigint | undefined, now: number):
     gap: tag.gap,
     description: tag.description,
     created_at: BigInt(Math.floor(tag.createdAt || now)),
+    // No `first`: where the counter stood at creation is not known here, so the
+    // imported tag's shape is fixed.
+    ...shapeColumns(tag.shape, tag.regions),
   });
 }

@@ -16,7 +16,7 @@ import {
 import type { Keys } from './keys.js';
 import { allocateReply } from './reply-shapes.js';
 import { confirmReplicated } from './replication.js';
-import { scriptError, storeFailure } from './replies.js';
+import { ScriptCode, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 
 /** The allocation connection and the settings an allocation runs with. */
@@ -30,6 +30,8 @@ export interface Allocation {
   readonly minReplicas: number;
   /** How long `WAIT` may block. */
   readonly waitTimeoutMs: number;
+  /** The node's region count (`REGION=i/N`: N): a tag of another count is refused. */
+  readonly regions: number;
 }
 
 export async function allocate(
@@ -42,23 +44,34 @@ export async function allocate(
   let conn: Redis;
   let reply: ScriptReply;
   let epochAtGrant: number;
+  const regions = String(a.regions);
   try {
     conn = await allocationConnection(a.alloc, key, a.readyTimeoutMs);
     try {
-      reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0');
+      reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0', regions);
     } catch (err) {
       // A redirected command did not run: once, follow the cluster's new slot map.
       if (!(a.alloc instanceof Cluster && isRedirection(err))) throw err;
       await refreshSlots(a.alloc);
       conn = await allocationConnection(a.alloc, key, a.readyTimeoutMs);
-      reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0');
+      reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0', regions);
     }
     epochAtGrant = connectionEpoch(conn);
   } catch (err) {
     throw storeFailure(err, `the allocation for '${tag}'`);
   }
   const granted = allocateReply(reply);
-  if (!granted.ok) throw scriptError(granted.code, tag, { wanted: 'segment', mode: 'snowflake' });
+  if (!granted.ok) {
+    // WRONG_REGION names the tag's count: read after the refusal (nothing was written).
+    const tagRegions =
+      granted.code === ScriptCode.WRONG_REGION ? await storedRegions(conn, key) : undefined;
+    throw scriptError(granted.code, tag, {
+      wanted: 'segment',
+      mode: 'snowflake',
+      tagRegions,
+      nodeRegions: a.regions,
+    });
+  }
   const grant = granted.value;
   if (a.minReplicas > 0) {
     // Not pipelined with the script: a NOSCRIPT there makes ioredis re-run the script
@@ -75,4 +88,13 @@ export async function allocate(
     });
   }
   return grant;
+}
+
+/** The tag's stored region count, for a message ('1' when the hash has none). */
+async function storedRegions(conn: Redis, key: string): Promise<string> {
+  try {
+    return (await conn.hget(key, 'regions')) ?? '1';
+  } catch {
+    return 'another number of';
+  }
 }

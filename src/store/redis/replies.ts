@@ -26,6 +26,8 @@ export const ScriptCode = {
   WORKER_TAKEN: -10,
   WORKER_DAMAGED: -11,
   WORKER_MOVED: -12,
+  WRONG_REGION: -13,
+  SHAPE_FIXED: -14,
 } as const;
 export type ScriptCode = (typeof ScriptCode)[keyof typeof ScriptCode];
 
@@ -41,6 +43,8 @@ const REFUSAL_OF: Readonly<Record<number, Refusal>> = {
   [ScriptCode.HORIZON_BEHIND]: Refusal.HORIZON_BEHIND,
   [ScriptCode.WORKER_TAKEN]: Refusal.WORKER_TAKEN,
   [ScriptCode.WORKER_DAMAGED]: Refusal.WORKER_DAMAGED,
+  [ScriptCode.WRONG_REGION]: Refusal.WRONG_REGION,
+  [ScriptCode.SHAPE_FIXED]: Refusal.SHAPE_FIXED,
 };
 
 /** The one place a script's negative reply becomes a typed error. */

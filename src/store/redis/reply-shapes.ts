@@ -7,6 +7,7 @@
  * store, thrown here as {@link badReply}.
  */
 import type { BumpResult, Grant, ImportResult } from '../../core/store-ports.js';
+import { readShape } from '../shape-fields.js';
 import { badReply, codeOf } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 
@@ -25,20 +26,19 @@ function isStringArray(reply: ScriptReply, length: number): reply is string[] {
   );
 }
 
-/** allocate-1: start, end, step, max, bumped, run_id, skipped; or a code. */
+/**
+ * allocate-1: start, end, step, max, bumped, run_id, skipped, then the shape fields
+ * (shape, prefix, width, key, regions); or a code.
+ */
 export function allocateReply(reply: ScriptReply): ScriptOutcome<Grant> {
   const code = codeOf(reply);
   if (code !== undefined) return refused(code);
-  if (!isStringArray(reply, 7)) throw badReply('allocate', reply);
-  const [start, end, step, max, bumped, runId, skipped] = reply as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
+  if (!isStringArray(reply, 12)) throw badReply('allocate', reply);
+  const [start, end, step, max, bumped, runId, skipped, kind, prefix, width, key, regions] =
+    reply as [string, string, string, string, string, string, string, ...string[]];
+  // A damaged shape is never served as plain: that could repeat another shape's IDs.
+  const shaped = readShape({ shape: kind, prefix, width, key, regions });
+  if (!shaped) throw badReply("allocate (the tag's shape fields)", reply);
   // Every field checked before use: a NaN step would stick to the tag for good.
   if (
     !ID.test(start) ||
@@ -58,6 +58,8 @@ export function allocateReply(reply: ScriptReply): ScriptOutcome<Grant> {
     bumped: bumped === '1',
     incarnation: runId,
     skipped: BigInt(skipped),
+    shape: shaped.shape,
+    regions: shaped.regions,
   });
 }
 

@@ -16,7 +16,12 @@ export type ScriptReply = (string | number)[] | number;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    idallocAllocate(key: string, count: string, exact: '0' | '1'): Result<ScriptReply, Context>;
+    idallocAllocate(
+      key: string,
+      count: string,
+      exact: '0' | '1',
+      regions?: string,
+    ): Result<ScriptReply, Context>;
     idallocCreate(key: string, ...args: string[]): Result<ScriptReply, Context>;
     idallocBump(
       key: string,

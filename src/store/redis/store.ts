@@ -14,6 +14,7 @@ import {
 import type { LayoutRegistry } from '../../core/layout-port.js';
 import type { WorkerLeaseHandle, WorkerTransfer } from '../../core/lease-port.js';
 import { checkBump } from '../../core/tags.js';
+import { checkRegions } from '../../core/shape.js';
 import type {
   BumpResult,
   CreateTagInput,
@@ -78,6 +79,12 @@ export interface RedisStoreOptions {
    * {@link RedisStore.openWorkerLeases}); without it, leases share the general one.
    */
   readonly leaseClient?: () => RedisLike;
+  /**
+   * The node's region count (`REGION=i/N`: N, docs/design.md §13): allocations of a
+   * segment tag stored with another count are refused WRONG_REGION.
+   * @default 1
+   */
+  readonly regions?: number;
 }
 
 export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
@@ -114,6 +121,7 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
       readyTimeoutMs: this.readyTimeoutMs,
       minReplicas: this.minReplicas,
       waitTimeoutMs: this.waitTimeoutMs,
+      regions: checkRegions(opts.regions ?? 1),
     };
     this.db = { client: this.client, keys: this.keys, now: opts.now ?? Date.now };
     this.reader = {

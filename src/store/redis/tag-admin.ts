@@ -4,14 +4,15 @@
  * reply reply-shapes.ts reads. A refusal becomes its typed error here, where the request
  * is known: some messages name the tag's current next ID, read after the refusal.
  */
-import { checkCreateInput, checkTagChanges, MAX_ID } from '../../core/tags.js';
+import { checkCreateInput, checkMaxLimit, checkTagChanges, MAX_ID } from '../../core/tags.js';
 import type { BumpResult, CreateTagInput, TagChanges, TagConfig } from '../../core/store-ports.js';
 import type { RedisLike } from './client.js';
 import type { Keys } from './keys.js';
 import { bumpReply, createReply, doneReply } from './reply-shapes.js';
 import { badReply, ScriptCode, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
-import { PLAIN } from '../../core/shape.js';
+import { counterLimit, PLAIN } from '../../core/shape.js';
+import { readFirst, readShape, shapeFields, shapeSignature } from '../shape-fields.js';
 
 /** The general connection, the key builder and the wall clock of a store. */
 export interface TagDb {
@@ -66,6 +67,9 @@ export async function createTag(
       input.gap.toString(),
       input.description,
       String(db.now()),
+      ...(input.mode === 'segment'
+        ? Object.values(shapeFields(input.shape ?? PLAIN, input.regions ?? 1))
+        : []),
     );
   } catch (err) {
     throw storeFailure(err, `the creation of '${input.name}'`);
@@ -112,6 +116,27 @@ export async function updateTag(db: TagDb, name: string, changes: TagChanges): P
   if (changes.max !== undefined) args.push('max', changes.max.toString());
   if (changes.gap !== undefined) args.push('gap', changes.gap.toString());
   if (changes.description !== undefined) args.push('description', changes.description);
+  if (changes.shape !== undefined || changes.regions !== undefined || changes.max !== undefined) {
+    // The limit on max depends on the shape the tag will have: read it, and have the
+    // script check that it is still the one read (expect), atomically with the write.
+    const current = await getTag(db, name);
+    if (!current) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
+    if (current.mode === 'segment') {
+      const shape = changes.shape ?? current.shape;
+      const regions = changes.regions ?? current.regions;
+      checkMaxLimit(changes.max ?? current.max, shape, regions);
+      args.push('expect', shapeSignature(current.shape, current.regions));
+      args.push('limit', counterLimit(shape, regions).toString());
+      if (changes.shape !== undefined || changes.regions !== undefined) {
+        for (const [field, value] of Object.entries(shapeFields(shape, regions))) {
+          args.push(field, value);
+        }
+      }
+    } else if (changes.shape !== undefined || changes.regions !== undefined) {
+      // As update-1 answers step, max or gap of a snowflake tag (and the embedded store).
+      throw scriptError(ScriptCode.WRONG_MODE, name, { wanted: 'segment', mode: 'snowflake' });
+    }
+  }
   if (args.length === 0) {
     const tag = await getTag(db, name);
     if (!tag) throw scriptError(ScriptCode.TAG_NOT_FOUND, name);
@@ -126,12 +151,17 @@ export async function updateTag(db: TagDb, name: string, changes: TagChanges): P
   const updated = doneReply('update', reply);
   if (!updated.ok) {
     const { code } = updated;
-    const current = code === ScriptCode.MAX_BELOW_NEXT ? await getTag(db, name) : undefined;
+    const current =
+      code === ScriptCode.MAX_BELOW_NEXT || code === ScriptCode.SHAPE_FIXED
+        ? await getTag(db, name)
+        : undefined;
+    const first = current?.mode === 'segment' ? current.first : undefined;
     throw scriptError(code, name, {
       wanted: 'segment',
       mode: 'snowflake',
       max: changes.max,
       next: current?.next,
+      first: first ?? 'unknown (created before shapes, or imported)',
     });
   }
   const tag = await getTag(db, name);
@@ -161,14 +191,19 @@ export function parseTag(name: string, f: Record<string, string>): TagConfig | u
   if (f.mode === 'snowflake') return Object.freeze({ ...common, mode: 'snowflake' });
   const big = (s: string | undefined, fallback: bigint) =>
     s !== undefined && /^\d{1,20}$/.test(s) ? BigInt(s) : fallback;
+  // Damaged shape fields read as plain here (a listing shows the tag); allocate-1's
+  // reply is checked strictly, so such a tag is never served.
+  const shaped = readShape(f) ?? { shape: PLAIN, regions: 1 };
+  const first = readFirst(f.first);
   return Object.freeze({
     ...common,
     mode: 'segment',
     step: Number(f.step ?? 0),
     max: big(f.max, MAX_ID),
     gap: big(f.gap, 0n),
-    shape: PLAIN,
-    regions: 1,
+    shape: shaped.shape,
+    regions: shaped.regions,
+    ...(first === undefined ? {} : { first }),
     ...(f.next !== undefined && /^\d{1,20}$/.test(f.next) ? { next: BigInt(f.next) } : {}),
   });
 }

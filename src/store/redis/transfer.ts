@@ -6,6 +6,7 @@
  * import-1.lua call per tag (its reply read in reply-shapes.ts).
  */
 import { MAX_ID } from '../../core/tags.js';
+import { shapeFields } from '../shape-fields.js';
 import { recordFromFields } from '../transfer.js';
 import type { TagExport, TagRecord } from '../../core/store-ports.js';
 import type { RedisLike } from './client.js';
@@ -66,6 +67,7 @@ export function importArgs(
     tag.description,
     String(tag.createdAt),
     dry,
+    ...Object.values(shapeFields(tag.shape, tag.regions)),
   ];
 }
 

@@ -23,6 +23,8 @@ describe('allocate-1', () => {
       bumped: false,
       incarnation: await f.runId(),
       skipped: 0n,
+      shape: { kind: 'plain' },
+      regions: 1,
     });
     expect(range(b)).toEqual([600n, 629n]);
     expect(await f.raw.hget(f.key('order'), 'next')).toBe('630');

@@ -26,6 +26,9 @@ describe('create-1', () => {
       description: 'Orders',
       createdAt: 1_732_000_000_000,
       next: 42n,
+      first: 42n,
+      shape: { kind: 'plain' },
+      regions: 1,
     });
     expect(await f.raw.hgetall(f.key('order'))).toEqual({
       mode: 'segment',
@@ -36,6 +39,7 @@ describe('create-1', () => {
       run_id: await f.runId(),
       description: 'Orders',
       created_at: '1732000000000',
+      first: '42',
     });
   });
 
