@@ -24,6 +24,7 @@ import { Redis } from 'ioredis';
 import { freePort } from '../test/support/redis-server.js';
 import { testPrefix } from '../test/support/prefix.js';
 import { segmentTag, testStore } from '../test/support/store.js';
+import { counterLimit, newPermuteKey, type TagShape } from '../src/core/shape.js';
 import { report, type ContenderResult, type Measured } from './bench-report.js';
 import {
   redisCommands,
@@ -92,9 +93,31 @@ interface Contender {
  * Shaped tags beside plain on the single-ID route (issue 19: each within 5 % of C). One
  * entry per shape: the tag (created in every idalloc server's prefix, next to `bench`),
  * served by C's server at C's load as contender `C-<id>`, with the target
- * `C-<id> ≥ 0.95 × C` (bench-report.ts). Empty until the shapes are merged.
+ * `C-<id> ≥ 0.95 × C` (bench-report.ts).
  */
-const SHAPED: readonly ShapedContender[] = [];
+const shapedTag = (name: string, shape: TagShape) => ({
+  ...segmentTag(name, { step: 1_000_000, max: counterLimit(shape, 1) }),
+  shape,
+  regions: 1,
+});
+const SHAPED: readonly ShapedContender[] = [
+  { id: 'bitreverse', label: 'bitreverse', tag: shapedTag('rev', { kind: 'bitreverse' }) },
+  {
+    id: 'permute',
+    label: 'permute (width 63)',
+    tag: shapedTag('perm', { kind: 'permute', width: 63, key: newPermuteKey() }),
+  },
+  {
+    id: 'prefix',
+    label: 'plain, string form',
+    tag: shapedTag('pre', { kind: 'plain', prefix: 'ord' }),
+  },
+  {
+    id: 'permute-prefix',
+    label: 'permute, string form',
+    tag: shapedTag('permpre', { kind: 'permute', width: 63, key: newPermuteKey(), prefix: 'usr' }),
+  },
+];
 
 interface ShapedContender {
   /** `C-<id>` in the tables, e.g. `bitreverse`. */

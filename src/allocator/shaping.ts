@@ -86,9 +86,15 @@ export class TagShapes {
     return this.learn(tag, config.shape, config.regions);
   }
 
-  /** The store the segment allocator gets: every grant teaches the tag's shape first. */
+  /**
+   * The store the segment allocator gets: every grant teaches the tag's shape first. Every
+   * other method of the port is passed through as it is (an optional one only when the
+   * store has it: the allocator tells a store without hand-back by its absence).
+   */
   wrap(store: SegmentStore): SegmentStore {
+    const handBack = store.handBack?.bind(store);
     return {
+      ...(handBack ? { handBack } : {}),
       allocate: async (tag, count, exact): Promise<Grant> => {
         const g = await store.allocate(tag, count, exact);
         // A grant from a store that did not check the region count: its IDs are not
