@@ -17,6 +17,7 @@ import { recordUnserved, type GrantRecorder } from '../core/grant-log.js';
 import type { HandBack, HandBackOutcome, SegmentStore } from '../core/store-ports.js';
 import type { Log } from '../core/time-and-log.js';
 import type { AllocatorObserver } from './types.js';
+import type { Region } from '../core/shape.js';
 
 /** One segment grant as the trail keeps it. */
 interface Segment {
@@ -159,6 +160,13 @@ export interface HandBackDeps {
   readonly log: Log;
   /** How long one hand-back call may take (`FETCH_TIMEOUT_MS`). */
   readonly timeoutMs: number;
+  /**
+   * The region and shape fingerprint the tag's grant lines carry (issue 19), for its
+   * remainder and hand-back lines alike; nothing for a plain tag of one region.
+   */
+  readonly layout?: (
+    tag: string,
+  ) => { readonly region?: Region; readonly shape?: string } | undefined;
   /** Counts IDs as skipped at shutdown (`idalloc_ids_skipped_total{reason="shutdown_remainder"}`). */
   readonly skip: (tag: string, start: bigint, end: bigint) => void;
 }
@@ -172,7 +180,13 @@ export class HandBacks {
   /** The grant log's remainder lines: IDs left unserved in the buffers at close. */
   remainders(tag: string, ranges: readonly Unserved[]): void {
     for (const r of ranges) {
-      recordUnserved(this.d.grants, { kind: 'remainder', tag, start: r.cursor, end: r.end });
+      recordUnserved(this.d.grants, {
+        kind: 'remainder',
+        tag,
+        start: r.cursor,
+        end: r.end,
+        ...this.d.layout?.(tag),
+      });
     }
   }
 
@@ -222,6 +236,7 @@ export class HandBacks {
         start: back.from,
         end: back.end,
         incarnation: back.incarnation,
+        ...this.d.layout?.(tag),
       });
     } catch (err) {
       log.error(

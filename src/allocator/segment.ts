@@ -137,6 +137,7 @@ export class SegmentAllocator {
       log: this.log,
       timeoutMs: this.opts.fetchTimeoutMs,
       skip: (tag, start, end) => this.skip(tag, 'shutdown_remainder', start, end),
+      layout: (tag) => this.lineLayouts.get(tag)?.fields,
     });
     this.engine = new RangeBuffer<Grant>({
       fetch: (tag, step, fence) => this.grant(tag, step, false, fence, { kind: 'segment' }),
