@@ -97,6 +97,10 @@ export class TagShapes {
         return g;
       },
       raiseFloor: (tag, floor) => store.raiseFloor(tag, floor),
+      // The hand-back (handback.ts) passes through: without it no IDs ever go back.
+      ...(store.handBack === undefined
+        ? {}
+        : { handBack: (tag, back) => store.handBack!(tag, back) }),
     };
   }
 }
