@@ -69,6 +69,7 @@ function route<N extends string>(name: N, pattern: string, probe = false) {
 const TABLE = [
   route('ids', '/v1/ids/:tag'),
   route('ranges', '/v1/ranges/:tag'),
+  route('returns', '/v1/returns/:tag'),
   route('tagList', '/v1/tags'),
   route('tag', '/v1/tags/:tag'),
   route('snowflake', '/v1/snowflake/:id'),
