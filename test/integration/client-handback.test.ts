@@ -19,6 +19,7 @@ let svc: TestService;
 beforeAll(async () => {
   const setup = testStore(redisUrl, keyPrefix);
   for (const t of ['a', 'b', 'c', 'd', 'e']) await setup.createTag(segmentTag(t, { step: 100 }));
+  await setup.createTag({ ...segmentTag('rev', { step: 100 }), shape: { kind: 'bitreverse' } });
   await setup.close();
   svc = await startService(redisUrl, { keyPrefix, env: { SNOWFLAKE_WORKER_ID: '1' } });
 });
@@ -58,6 +59,19 @@ describe('IdClient.close() through the service', () => {
     const next = await second.next('a');
     await second.close();
     expect(next).toBe(served.at(-1)! + 1n);
+  });
+
+  it("returns a shaped tag's tail in counter values: the next client's IDs follow the last served", async () => {
+    const first = client();
+    const served = await Promise.all([1, 2, 3].map(() => first.nextId('rev')));
+    await first.close();
+    const second = client();
+    const next = await second.nextId('rev');
+    await second.close();
+    // The IDs are bit-reversed counter values: the next one is counter 4's.
+    const byCounter = await fetch(`${svc.base}/v1/decode/rev?id=${next}`);
+    expect(((await byCounter.json()) as { counter: string }).counter).toBe('4');
+    expect(new Set([...served, next]).size).toBe(4);
   });
 
   it('returns nothing when another client leased after it: the IDs stay skipped', async () => {
