@@ -19,11 +19,13 @@ import { PING_TIMEOUT_MS, answersWithin, readinessOf } from './readiness.js';
 import type {
   AllocatorObserver,
   DecodedTagId,
+  GiveBackResult,
   IdAllocator,
+  LeasedRange,
   Readiness,
   SegmentState,
 } from './types.js';
-import type { DecodedSnowflake, IdRange } from '../core/ids.js';
+import type { DecodedSnowflake } from '../core/ids.js';
 export type { ServedShape } from './shaping.js';
 import { NO_REGION, Shaper, type Region } from '../core/shape.js';
 import { TagShapes, type ServedShape } from './shaping.js';
@@ -261,7 +263,11 @@ class Allocator implements IdAllocator {
     );
   }
 
-  async lease(tag: string, size: number, client?: string): Promise<IdRange> {
+  giveBack(tag: string, lease: string, from: bigint): Promise<GiveBackResult> {
+    return this.segments.giveBack(tag, lease, from);
+  }
+
+  async lease(tag: string, size: number, client?: string): Promise<LeasedRange> {
     const range = await this.segments.lease(tag, size, client);
     this.observer.idsIssued?.(tag, 'segment', Number(range.end - range.start + 1n));
     return range;

@@ -26,16 +26,16 @@ import {
   type GrantRecorder,
   type SkipReason,
 } from '../core/grant-log.js';
-import type { IdRange } from '../core/ids.js';
 import { RangeBuffer } from '../buffer/range-buffer.js';
 import type { Grant, SegmentStore } from '../core/store-ports.js';
 import { checkTagName } from '../core/tags.js';
 import { silentLog, systemClock, withTimers, type Clock, type Log } from '../core/time-and-log.js';
 import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
-import type { AllocatorObserver, SegmentState } from './types.js';
+import type { AllocatorObserver, GiveBackResult, LeasedRange, SegmentState } from './types.js';
 import { DiscardLog } from './discard-log.js';
 import { shapeFingerprint, type Region } from '../core/shape.js';
 import { HandBacks, settledWithin, type Unserved } from './handback.js';
+import { LeaseReturns } from './give-back.js';
 
 export interface SegmentOptions {
   /** Fraction of a segment used before the next is fetched (`PREFETCH_AT`). @default 0.1 */
@@ -117,6 +117,8 @@ export class SegmentAllocator {
   private readonly lineLayouts = new Map<string, { source: unknown; fields: LineLayout }>();
   /** The recent grants per tag and the hand-back at close (handback.ts). */
   private readonly handBacks: HandBacks;
+  /** The last client lease per tag and the return of its tail (give-back.ts). */
+  private readonly returns: LeaseReturns;
   /** While close() waits on fetches in flight: the segments they brought, by tag. */
   private late: Map<string, Unserved[]> | undefined;
 
@@ -138,6 +140,14 @@ export class SegmentAllocator {
       timeoutMs: this.opts.fetchTimeoutMs,
       skip: (tag, start, end) => this.skip(tag, 'shutdown_remainder', start, end),
       layout: (tag) => this.lineLayouts.get(tag)?.fields,
+    });
+    this.returns = new LeaseReturns({
+      store: this.store,
+      grants: this.grants,
+      observer: this.observer,
+      log: this.log,
+      timeoutMs: this.opts.fetchTimeoutMs,
+      inLine: (tag, op) => this.engine.inLine(tag, op),
     });
     this.engine = new RangeBuffer<Grant>({
       fetch: (tag, step, fence) => this.grant(tag, step, false, fence, { kind: 'segment' }),
@@ -227,15 +237,24 @@ export class SegmentAllocator {
   }
 
   /** A range of `size` IDs reserved for the caller alone, straight from the store. */
-  async lease(tag: string, size: number, client?: string): Promise<IdRange> {
+  async lease(tag: string, size: number, client?: string): Promise<LeasedRange> {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw invalidArgument(`size ${size} is not allowed: expected an integer of at least 1`);
     }
     const use: GrantUse = client === undefined ? { kind: 'range' } : { kind: 'range', client };
-    const g = await this.engine.fetchDirect(tag, (fence) =>
-      this.grant(tag, size, true, fence, use),
-    );
-    return { start: g.start, end: g.end };
+    let lease: string | undefined;
+    const g = await this.engine.fetchDirect(tag, async (fence) => {
+      const granted = await this.grant(tag, size, true, fence, use);
+      // In the tag's line of store calls: no other grant comes between.
+      lease = this.returns.leased(tag, granted);
+      return granted;
+    });
+    return { start: g.start, end: g.end, ...(lease === undefined ? {} : { lease }) };
+  }
+
+  /** A client's hand-back of its last lease's tail (give-back.ts). */
+  giveBack(tag: string, lease: string, from: bigint): Promise<GiveBackResult> {
+    return this.returns.giveBack(tag, lease, from);
   }
 
   /** This node's live state of a tag, or undefined when it holds nothing for it. */
@@ -365,6 +384,7 @@ export class SegmentAllocator {
         g = await this.store.allocate(tag, count, exact);
       } catch (err) {
         this.handBacks.trail.uncertain(tag);
+        this.returns.forget(tag);
         // A refusal (unknown tag, wrong mode, exhausted) is an answer, not a failed fetch.
         if (!isRefusal(err)) {
           const discarded = isIdAllocError(err) && err.details.discarded === true;
@@ -378,6 +398,7 @@ export class SegmentAllocator {
       }
       if (fence !== null && g.start <= fence) {
         this.handBacks.trail.uncertain(tag);
+        this.returns.forget(tag);
         this.observer.segmentFetched?.(tag, 'discarded', secondsSince(t0));
         this.observer.storeRegression?.(tag);
         this.skip(tag, 'fence', g.start, g.end);
@@ -413,6 +434,7 @@ export class SegmentAllocator {
       const f = grantFields(tag, g);
       this.grants.record({ ...f, ...this.layoutOf(tag, g), ...use });
       this.handBacks.trail.granted(tag, g, use.kind === 'segment');
+      this.returns.forget(tag);
       return g;
     }
   }

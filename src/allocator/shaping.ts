@@ -92,9 +92,7 @@ export class TagShapes {
    * store has it: the allocator tells a store without hand-back by its absence).
    */
   wrap(store: SegmentStore): SegmentStore {
-    const handBack = store.handBack?.bind(store);
     return {
-      ...(handBack ? { handBack } : {}),
       allocate: async (tag, count, exact): Promise<Grant> => {
         const g = await store.allocate(tag, count, exact);
         // A grant from a store that did not check the region count: its IDs are not
@@ -103,6 +101,10 @@ export class TagShapes {
         return g;
       },
       raiseFloor: (tag, floor) => store.raiseFloor(tag, floor),
+      // The hand-back (handback.ts) passes through: without it no IDs ever go back.
+      ...(store.handBack === undefined
+        ? {}
+        : { handBack: (tag, back) => store.handBack!(tag, back) }),
     };
   }
 }

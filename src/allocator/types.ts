@@ -62,6 +62,36 @@ export interface Readiness {
   readonly serving?: Serving;
 }
 
+/** A client's range (counter values) and the key that lets it return its tail. */
+export interface LeasedRange extends IdRange {
+  /** The lease key for {@link IdAllocator.giveBack}: absent when no return is possible. */
+  readonly lease?: string;
+}
+
+/**
+ * What became of a client's hand-back (`POST /v1/returns/{tag}`): `returned` IDs `from`..
+ * `end` went back to the counter, or none (`returned` 0) and `reason` says why.
+ */
+export type GiveBackResult =
+  | {
+      readonly returned: bigint;
+      readonly from: bigint;
+      readonly end: bigint;
+      readonly reason?: undefined;
+    }
+  | {
+      readonly returned: 0n;
+      /**
+       * unknown_lease: not the last lease of the tag on this node (or returned already);
+       * nothing: the lease was served out; unsupported: the store takes nothing back;
+       * moved: IDs were granted after the lease; incarnation: the store is not the one
+       * that granted it; uncertain: the store did not answer.
+       */
+      readonly reason:
+        'unknown_lease' | 'nothing' | 'unsupported' | 'moved' | 'incarnation' | 'uncertain';
+      readonly message: string;
+    };
+
 /** The allocator as the service and library users see it. */
 export interface IdAllocator {
   /**
@@ -103,7 +133,13 @@ export interface IdAllocator {
    * caller in the grant log.
    * @throws IdAllocError WRONG_MODE for a snowflake tag
    */
-  lease(tag: string, size: number, client?: string): Promise<IdRange>;
+  lease(tag: string, size: number, client?: string): Promise<LeasedRange>;
+  /**
+   * Takes back the unserved tail `from`..end of the last range this node leased of `tag`
+   * (its `lease` key), when nothing was granted after it (docs/design.md §5 "Hand-back").
+   * @throws IdAllocError INVALID_ARGUMENT for a malformed key or `from` outside the lease
+   */
+  giveBack(tag: string, lease: string, from: bigint): Promise<GiveBackResult>;
   /** The tag's mode as this node's mode directory knows it, or undefined when it has not served it. */
   modeOf(tag: string): TagMode | undefined;
   /** This node's state of a segment tag, or undefined when it holds none. */

@@ -181,6 +181,36 @@ export class RangeBuffer<R extends FetchedRange> {
     }
   }
 
+  /**
+   * Runs `op` in the key's line of fetches (after the previous one, before the next) with
+   * the key's fence, and lowers the fence to the `fence` it returns, if any: a hand-back of
+   * the last range fetched, whose IDs the store may grant again. Never below a buffered
+   * range's end. Without a range ever fetched for the key (or once closed), `op` gets null.
+   */
+  async inLine<T>(
+    key: string,
+    op: (fence: bigint | null) => Promise<{ readonly value: T; readonly fence?: bigint }>,
+  ): Promise<T> {
+    const b = this.closed ? undefined : this.entries.get(key);
+    if (b === undefined) return (await op(null)).value;
+    const run = async (): Promise<T> => {
+      const r = await op(this.closed ? null : b.highWater);
+      const held = [b.current?.end, b.next?.end].filter((e): e is bigint => e !== undefined);
+      if (
+        r.fence !== undefined &&
+        b.highWater !== null &&
+        r.fence < b.highWater &&
+        held.every((e) => e <= r.fence!)
+      ) {
+        b.highWater = r.fence;
+      }
+      return r.value;
+    };
+    const p = b.chain.then(run, run);
+    b.chain = p.catch(noop);
+    return p;
+  }
+
   /** Drops buffered ranges that end below `id` (a direct range above them was served). */
   dropBelow(key: string, id: bigint): void {
     const b = this.entries.get(key);

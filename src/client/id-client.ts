@@ -33,6 +33,7 @@ import type { Shaper } from '../core/shape.js';
 import { adaptSize, starvedSize, type SizeRule } from '../buffer/size-rule.js';
 import { resolveOptions, type ClientSettings, type IdClientOptions } from './options.js';
 import { RangeTransport, closedError, type ShapedRange } from './transport.js';
+import { returnTail, tailToReturn, type LastLease, type TailReturn } from './give-back.js';
 
 export type { ClientClock, IdClientOptions } from './options.js';
 
@@ -63,6 +64,8 @@ export class IdClient {
   private readonly sizes = new Map<string, LeaseSize>();
   /** Each shaped tag's shaper, from its last range (a tag's shape is fixed once it issued IDs). */
   private readonly shapers = new Map<string, Shaper>();
+  /** Each tag's last leased range with its lease key, for the return of its tail at close. */
+  private readonly leases = new Map<string, LastLease>();
   private rule: SizeRule;
   private closed = false;
 
@@ -101,6 +104,8 @@ export class IdClient {
         // Before any of the range's IDs is served: they are shaped by its descriptor.
         if (range.shaper === undefined) this.shapers.delete(tag);
         else this.shapers.set(tag, range.shaper);
+        if (range.lease === undefined || range.url === undefined) this.leases.delete(tag);
+        else this.leases.set(tag, { ...range, lease: range.lease, url: range.url });
         const size = Number(range.end - range.start + 1n);
         this.sizes.set(tag, { size, lastLeaseAt: s.clock.now(), starved: false });
       },
@@ -178,12 +183,32 @@ export class IdClient {
   /**
    * Stops leasing: requests in flight are aborted, waiting calls fail UNAVAILABLE,
    * buffered IDs are dropped (a gap, never a duplicate). Later calls throw UNAVAILABLE.
+   * With `handBack` (the default), each tag's unserved tail of its last lease goes back
+   * to the service that leased it, one POST with `timeoutMs` (client/give-back.ts): the
+   * service takes it when nothing was granted after it; failures are ignored.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Chosen in the same turn as the engine closes: no ID of a tail is served after.
+    const tails: [string, TailReturn][] = [];
+    if (this.s.handBack) {
+      for (const [tag, b] of this.engine.entries) {
+        const t = tailToReturn(this.leases.get(tag), b);
+        if (t !== undefined) tails.push([tag, t]);
+      }
+    }
     this.transport.close();
-    await this.engine.close(closedError());
+    const closing = this.engine.close(closedError());
+    this.leases.clear();
+    await Promise.all(
+      tails.map(async ([tag, t]) => {
+        const said = await returnTail(this.s, tag, t, this.s.timeoutMs);
+        const line = { tag, url: t.url, from: String(t.from), end: String(t.end), said };
+        this.s.log.info(line, 'idalloc: returned the unserved tail of the last range');
+      }),
+    );
+    await closing;
     this.sizes.clear();
   }
 

@@ -65,6 +65,12 @@ export interface IdClientOptions {
   readonly random?: () => number;
   /** Failovers (warn) and refused answers (error) are logged here. @default silent */
   readonly log?: Log;
+  /**
+   * At `close()`, return each tag's unserved tail of its last range to the service that
+   * leased it (`POST /v1/returns/{tag}`, one try, `timeoutMs`); off, it stays a gap.
+   * @default true
+   */
+  readonly handBack?: boolean;
 }
 
 /** The checked options, with every default filled in. */
@@ -83,6 +89,7 @@ export interface ClientSettings {
   readonly clock: ClientClock;
   readonly random: () => number;
   readonly log: Log;
+  readonly handBack: boolean;
 }
 
 /** The largest `MAX_RANGE` a service accepts (config/schema.ts), so the largest useful lease. */
@@ -190,6 +197,7 @@ const schema = z.strictObject(
         allowed('expected { error, warn, info } functions (a pino logger fits)'),
       )
       .optional(),
+    handBack: z.boolean(allowed('expected true or false')).default(true),
   },
   allowed('expected an object with at least { urls: [...] }'),
 );
@@ -261,5 +269,6 @@ export function resolveOptions(opts: IdClientOptions): Readonly<ClientSettings> 
     clock: o.clock ?? systemClientClock,
     random: o.random,
     log: o.log ?? silentLog,
+    handBack: o.handBack,
   });
 }

@@ -27,6 +27,10 @@ import type { ClientSettings } from './options.js';
 export interface ShapedRange extends IdRange {
   /** Built from the answer's shape descriptor; undefined when the IDs are the counter values. */
   readonly shaper: Shaper | undefined;
+  /** The answer's lease key, for a return of the range's tail (give-back.ts). */
+  readonly lease?: string;
+  /** The URL that leased it: a return goes there and nowhere else. */
+  readonly url?: string;
 }
 
 /** A 503 without Retry-After (a proxy's, say) benches its URL this long. */
@@ -49,6 +53,7 @@ const FINAL_CODES: ReadonlySet<string> = new Set([
 ]);
 
 const DECIMAL = /^(0|[1-9]\d{0,18})$/;
+const LEASE_KEY = /^[A-Za-z0-9_-]{22}$/;
 
 type Outcome =
   | { readonly kind: 'ok'; readonly range: ShapedRange }
@@ -99,7 +104,7 @@ export class RangeTransport {
       if (this.closed) throw closedError();
       if (out.kind === 'ok') {
         this.preferred = i;
-        return out.range;
+        return { ...out.range, url };
       }
       if (out.kind === 'final') throw out.error;
       if (out.retryAfterMs !== undefined) this.notBefore[i] = clock.now() + out.retryAfterMs;
@@ -261,7 +266,12 @@ function parseRange(text: string, tag: string, size: number, floor: bigint | nul
   } catch (err) {
     return refuse(`malformed answer: shape ${snippet(b.shape)}: ${describe(err)}`);
   }
-  return { kind: 'ok', range: { start: lo, end: hi, shaper } };
+  // A lease key (services before issue 20 send none): without one, no return.
+  const lease = typeof b.lease === 'string' && LEASE_KEY.test(b.lease) ? b.lease : undefined;
+  return {
+    kind: 'ok',
+    range: { start: lo, end: hi, shaper, ...(lease === undefined ? {} : { lease }) },
+  };
 }
 
 function errorBody(text: string): { code: string; message: string } | undefined {

@@ -22,6 +22,7 @@ import type { ReadyState } from './ready.js';
 import { statusRoutes, type StatusDeps } from './status.js';
 import { assignRequestId } from './request-id.js';
 import { tagRoutes } from './tags.js';
+import { returnRoutes } from './returns.js';
 import type { Metrics } from '../observe/metrics/index.js';
 import type { HttpSettings } from '../core/settings.js';
 import type { TagStore } from '../core/store-ports.js';
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): Express {
   idRoutes(app, ctx);
   app.use(requestLog(deps.logger, refusals));
   tagRoutes(app, ctx);
+  returnRoutes(app, ctx);
   statusRoutes(app, ctx, deps.status ?? { storeKind: 'unknown' });
   openApiRoute(app, ctx);
   opsRoutes(app, ctx, deps.config.metricsPublic);

@@ -11,6 +11,19 @@ import { NOT_FOUND } from './errors.js';
 
 type Schema = Record<string, unknown>;
 
+/** A range's lease key (allocator/give-back.ts): 128 bits, base64url. */
+const LEASE_KEY = '^[A-Za-z0-9_-]{22}$';
+
+/** Why a return took nothing back (allocator/types.ts GiveBackResult). */
+export const RETURN_REFUSALS = [
+  'unknown_lease',
+  'nothing',
+  'unsupported',
+  'moved',
+  'incarnation',
+  'uncertain',
+] as const;
+
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (s: Schema): Schema => ({ oneOf: [s, { type: 'null' }] });
 const object = (properties: Record<string, Schema>, extra: Schema = {}): Schema => ({
@@ -170,12 +183,58 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
     ids: { type: 'array', items: ref('PublicId'), minItems: 1 },
   }),
   IdRange: object(
-    { tag: ref('TagName'), start: ref('Id'), end: ref('Id'), shape: ref('ShapeDescriptor') },
     {
+      tag: ref('TagName'),
+      start: ref('Id'),
+      end: ref('Id'),
+      shape: ref('ShapeDescriptor'),
+      lease: {
+        type: 'string',
+        pattern: LEASE_KEY,
+        description:
+          "The key of a return of the range's unserved tail (POST /v1/returns/{tag}); only this answer carries it",
+      },
+    },
+    {
+      required: ['tag', 'start', 'end', 'shape'],
       description:
         '`start`..`end` inclusive: counter values reserved for the caller alone; the IDs are `shape` applied to them (docs/design.md §13)',
     },
   ),
+  RangeReturn: object(
+    {
+      lease: { type: 'string', pattern: LEASE_KEY, description: "The range answer's `lease`" },
+      from: {
+        ...ref('Id'),
+        description:
+          'The first counter value of the range never served: from here to its end goes back',
+      },
+    },
+    { description: 'The unserved tail of the last range the caller leased of the tag' },
+  ),
+  RangeReturned: {
+    oneOf: [
+      object(
+        { tag: ref('TagName'), returned: ref('Id'), from: ref('Id'), end: ref('Id') },
+        {
+          description:
+            '`returned` IDs `from`..`end` went back to the counter: the next grant starts at `from`',
+        },
+      ),
+      object(
+        {
+          tag: ref('TagName'),
+          returned: { const: '0' },
+          reason: { type: 'string', enum: [...RETURN_REFUSALS] },
+          message: { type: 'string', minLength: 1 },
+        },
+        {
+          description:
+            'Nothing went back (the IDs stay skipped, a gap): unknown_lease (not the last range this node leased of the tag, or returned already), nothing (served out), unsupported (the store takes nothing back), moved (IDs were granted after it), incarnation (the store restarted or failed over), uncertain (the store did not answer)',
+        },
+      ),
+    ],
+  },
   ShapeDescriptor: object(
     {
       kind: { type: 'string', enum: [...SHAPE_KINDS] },

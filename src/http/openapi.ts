@@ -136,6 +136,24 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         },
         ['ids'],
       ),
+      [ROUTES.returns.openApiPath]: {
+        post: {
+          operationId: 'returnRange',
+          summary: "Give back the unserved tail of the caller's last range",
+          description:
+            'An IdClient\'s hand-back at close (docs/design.md §5 "Hand-back"): `from`..end of the range whose answer carried `lease` goes back to the tag\'s counter when it is the last range this node leased of the tag and nothing was granted after it (the store\'s compare-and-set); one return per lease. The answer says what happened: `returned` IDs, or "0" and why; IDs not taken back stay skipped (a gap, never a duplicate). Not retried, not failed over.',
+          tags: ['ids'],
+          ...v1,
+          parameters: [tagParam, REQUEST_ID_PARAM],
+          requestBody: { required: true, content: json('RangeReturn') },
+          responses: responses(
+            ok('What became of the return', json('RangeReturned')),
+            'BadRequest',
+            'Unauthorized',
+            'Unavailable',
+          ),
+        },
+      },
       [ROUTES.tagList.openApiPath]: op(
         'listTags',
         'The tags and their configuration, a page at a time',

@@ -25,6 +25,8 @@ export interface Route {
   readonly openApiPath: string;
   /** A frequent probe (`/healthz`…): its successes are logged at debug only. */
   readonly probe: boolean;
+  /** The method it is registered with (HEAD comes with GET). */
+  readonly method: 'get' | 'post';
 }
 
 /** Where the parameter starts (`:`) and its name; the whole pattern when it has none. */
@@ -54,7 +56,12 @@ export function openApiPath(pattern: string): string {
   return name === undefined ? pattern : `${leanPrefix(pattern)}{${name}}`;
 }
 
-function route<N extends string>(name: N, pattern: string, probe = false) {
+function route<N extends string>(
+  name: N,
+  pattern: string,
+  probe = false,
+  method: 'get' | 'post' = 'get',
+) {
   return {
     name,
     pattern,
@@ -63,12 +70,14 @@ function route<N extends string>(name: N, pattern: string, probe = false) {
     prefix: leanPrefix(pattern),
     openApiPath: openApiPath(pattern),
     probe,
+    method,
   };
 }
 
 const TABLE = [
   route('ids', '/v1/ids/:tag'),
   route('ranges', '/v1/ranges/:tag'),
+  route('returns', '/v1/returns/:tag', false, 'post'),
   route('tagList', '/v1/tags'),
   route('tag', '/v1/tags/:tag'),
   route('snowflake', '/v1/snowflake/:id'),

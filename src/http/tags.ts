@@ -110,6 +110,8 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
         start: range.start.toString(),
         end: range.end.toString(),
         ...(shape === undefined ? {} : { shape: shapeDescriptor(shape, keyed) }),
+        // The key of a return of the range's tail (POST /v1/returns/{tag}).
+        ...(range.lease === undefined ? {} : { lease: range.lease }),
       }),
     );
   });

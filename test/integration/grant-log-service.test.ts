@@ -94,7 +94,8 @@ describe('the grant log of a service process', () => {
       headers: { 'x-client-id': 'billing-7' },
     });
     expect(res.status).toBe(200);
-    // The answer also carries the tag's shape descriptor (issue 19); the line has the range.
+    // The answer also carries the tag's shape descriptor (issue 19) and a lease key for a
+    // return of its tail (issue 20): not grant fields; the line has the range.
     const { start, end } = (await res.json()) as { start: string; end: string };
     const isRequest = (l: Record<string, unknown>) =>
       (l.req as { url?: string } | undefined)?.url === '/v1/ranges/order?size=50';

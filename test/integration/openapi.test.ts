@@ -284,6 +284,26 @@ describe('the OpenAPI document', () => {
     }
   }, 90_000); // the general connection retries a dead store for seconds per call
 
+  it('describes POST /v1/returns/{tag}: taken, refused with a reason, 400 and 401', async () => {
+    const path = '/v1/returns/{tag}';
+    const post = async (base: string, body: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${base}/v1/returns/order`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, ...(await api.check(res, path, 'post')) };
+    };
+    const lease = await get(svc.base, '/v1/ranges/order?size=5', '/v1/ranges/{tag}');
+    const l = lease.json as { start: string; lease: string };
+    const taken = await post(svc.base, { lease: l.lease, from: l.start });
+    expect(taken.json).toMatchObject({ returned: '5' });
+    const refused = await post(svc.base, { lease: l.lease, from: l.start });
+    expect(refused.json).toMatchObject({ returned: '0', reason: 'unknown_lease' });
+    expect((await post(svc.base, { lease: l.lease })).status).toBe(400);
+    expect((await post(authed.base, { lease: l.lease, from: l.start })).status).toBe(401);
+  });
+
   it('saw every operation answer 200, and every error code of the API', () => {
     const ok = new Set(api.checked.filter((c) => c.status === 200).map((c) => c.operation));
     expect([...ok].sort()).toEqual(api.operations().sort());

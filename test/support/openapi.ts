@@ -48,7 +48,11 @@ export class OpenApiChecker {
    * `null` for a request no route matches (checked against components/responses/NotFound).
    * @throws an Error naming what does not match
    */
-  async check(res: Response, path: string | null): Promise<{ body: string; json?: unknown }> {
+  async check(
+    res: Response,
+    path: string | null,
+    method: 'get' | 'post' = 'get',
+  ): Promise<{ body: string; json?: unknown }> {
     const body = await res.text();
     let response: Obj;
     let at: string;
@@ -59,16 +63,16 @@ export class OpenApiChecker {
       response = this.resolve(at);
       if (res.status !== 404) throw new Error(`an unmatched route answered ${res.status}`);
     } else {
-      const op = ((this.doc.paths as Obj)[path] as Obj | undefined)?.get as Obj | undefined;
-      if (!op) throw new Error(`the document has no GET ${path}`);
+      const op = ((this.doc.paths as Obj)[path] as Obj | undefined)?.[method] as Obj | undefined;
+      if (!op) throw new Error(`the document has no ${method.toUpperCase()} ${path}`);
       operation = op.operationId as string;
       const declared = (op.responses as Obj)[String(res.status)] as Obj | undefined;
       if (!declared) {
         throw new Error(
-          `GET ${path} answered ${res.status}, which the document does not list: ${body}`,
+          `${method.toUpperCase()} ${path} answered ${res.status}, which the document does not list: ${body}`,
         );
       }
-      at = `#/${pointer('paths', path, 'get', 'responses', String(res.status))}`;
+      at = `#/${pointer('paths', path, method, 'responses', String(res.status))}`;
       if (typeof declared.$ref === 'string') at = declared.$ref;
       response = this.resolve(at);
     }

@@ -80,12 +80,13 @@ describe('the route table', () => {
     expect(new Set(patterns).size).toBe(patterns.length);
   });
 
-  it('is registered by the app: each route exactly once, as a GET of its pattern', () => {
+  it('is registered by the app: each route exactly once, with its method (GET but for a return)', () => {
     const routes = registeredRoutes();
-    for (const { pattern } of TABLE) {
+    for (const { pattern, method } of TABLE) {
       const found = routes.filter((r) => r.path === pattern);
       expect(found, pattern).toHaveLength(1);
-      expect(found[0]!.methods, pattern).toEqual(['get']);
+      expect(found[0]!.methods, pattern).toEqual([method]);
+      expect(method === 'post', pattern).toBe(pattern === '/v1/returns/:tag');
     }
   });
 
