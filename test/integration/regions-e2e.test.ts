@@ -100,4 +100,55 @@ describe('regions on two unlinked Redis servers (issue 19)', () => {
     expect(audit.code, audit.stdout + audit.stderr).toBe(1);
     expect(audit.stdout).toMatch(/overlap/i);
   }, 180_000);
+
+  it("an export of region 0's store imported into another store keeps the region count; that store's region 1 stays disjoint", async () => {
+    const prefix = testPrefix();
+    const [a, b] = servers as [RedisServer, RedisServer];
+    const store = testStore(a.url, prefix);
+    await store.createTag({
+      ...segmentTag('order', { step: 1000, max: counterLimit(PLAIN, 2) }),
+      regions: 2,
+    });
+    await store.close();
+    const draw = async (url: string, region: string, node: string) => {
+      const svc = await startService(url, {
+        keyPrefix: prefix,
+        env: { REGION: region, NODE_ID: node },
+      });
+      try {
+        const res = await fetch(`${svc.base}/v1/ids/order?count=${BATCH}`);
+        return {
+          status: res.status,
+          body: (await res.json()) as { ids?: string[] },
+          logs: svc.logs,
+        };
+      } finally {
+        await svc.close();
+      }
+    };
+    const first = await draw(a.url, '0/2', 'import-a');
+    expect(first.status).toBe(200);
+
+    const file = join(dir, 'region0-export.json');
+    const exp = await runAdmin(['tag', 'export', '--out', file], {
+      REDIS_URL: a.url,
+      KEY_PREFIX: prefix,
+    });
+    expect(exp.code, exp.stderr).toBe(0);
+    const imp = await runAdmin(['tag', 'import', file], { REDIS_URL: b.url, KEY_PREFIX: prefix });
+    expect(imp.code, imp.stderr).toBe(0);
+
+    // The region count came along: a node of one region is refused, naming both counts.
+    const single = await draw(b.url, '0/1', 'import-b0');
+    expect(single.status).toBe(409);
+    const second = await draw(b.url, '1/2', 'import-b1');
+    expect(second.status).toBe(200);
+    const ids0 = first.body.ids!;
+    const ids1 = second.body.ids!;
+    expect(ids1.every((id) => BigInt(id) % 2n === 1n)).toBe(true);
+    expect(ids0.filter((id) => ids1.includes(id))).toEqual([]);
+    // The imported counter starts above region 0's: the same counter values are not reused
+    // even though they could not collide across regions.
+    expect(BigInt(ids1[0]!) / 2n).toBeGreaterThan(BigInt(ids0.at(-1)!) / 2n);
+  }, 120_000);
 });
