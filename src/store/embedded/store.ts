@@ -51,8 +51,8 @@ import {
   writeDeploymentId,
   type Incarnation,
 } from './incarnation.js';
-import { checkRegions, PLAIN } from '../../core/shape.js';
-import { shapeSignature } from '../shape-fields.js';
+import { checkRegions, PLAIN, type TagShape } from '../../core/shape.js';
+import { numberSignature, shapeSignature } from '../shape-fields.js';
 import {
   applyIncarnation,
   rowFirst,
@@ -119,6 +119,33 @@ function tombstoneFloor(row: TagRow, inc: Incarnation): bigint | undefined {
   if (!decValid(row.next)) return undefined;
   const floor = BigInt(row.next);
   return row.incarnation !== inc.id && smallValid(row.gap, 0) ? floor + row.gap : floor;
+}
+
+/**
+ * The numeric shape columns a floor keeps (shape, width, key, regions; tag.lua's
+ * NUMBER_FIELDS): copied from a live tag to its tombstone, and from a tombstone to a
+ * snowflake tag created over it, as they stand.
+ */
+function floorColumns(row: TagRow): Pick<TagRow, 'shape' | 'width' | 'key' | 'regions'> {
+  return { shape: row.shape, width: row.width, key: row.key, regions: row.regions };
+}
+
+/**
+ * create-1.lua's SHAPE_OF_DELETED: a segment tag created over a floor must have the
+ * numeric shape the deleted tag issued its IDs under (absent columns: plain, 1 region).
+ */
+function checkShapeOfDeleted(name: string, old: TagRow, shape: TagShape, regions: number): void {
+  const kept = rowShape(old);
+  if (kept && numberSignature(kept.shape, kept.regions) === numberSignature(shape, regions)) return;
+  throw refusal(Refusal.SHAPE_OF_DELETED, name, {
+    ...(kept
+      ? {
+          kind: kept.shape.kind,
+          ...(kept.shape.width === undefined ? {} : { width: kept.shape.width }),
+          regions: kept.regions,
+        }
+      : {}),
+  });
 }
 
 /** Errors of segment operations carry what a WRONG_MODE refusal names. */
@@ -334,6 +361,11 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
       const floor = old ? tombstoneFloor(old, inc) : undefined;
       let next: bigint | undefined = floor;
       let raised = false;
+      // The floor's numeric shape goes with it (create-1.lua alike).
+      const floorShape = old && floor !== undefined ? floorColumns(old) : {};
+      if (input.mode === 'segment' && old && floor !== undefined) {
+        checkShapeOfDeleted(input.name, old, input.shape ?? PLAIN, input.regions ?? 1);
+      }
       if (input.mode === 'segment') {
         next = input.start;
         if (floor !== undefined && floor > input.start) {
@@ -363,7 +395,7 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
               ...shapeColumns(input.shape ?? PLAIN, input.regions ?? 1),
               first: next === undefined ? null : next.toString(),
             }
-          : {}),
+          : floorShape),
       });
       this.rows.put(row);
       return { row, raised };
@@ -469,6 +501,8 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
             deleted_at: BigInt(Math.floor(this.now())),
             gap: smallValid(old.gap, 0) ? old.gap : null,
             incarnation: old.incarnation,
+            // The numbers under its shape: a tag created again must keep them.
+            ...floorColumns(old),
           }),
         );
       } else {
