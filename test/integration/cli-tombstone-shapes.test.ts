@@ -32,7 +32,11 @@ describe('idalloc-admin: a tag created again over its tombstone', () => {
     const key = shown.shape.key;
     expect(key).toMatch(/^[0-9a-f]{32}$/);
     expect((await run('tag', 'bump', 'order', '--to', '500')).code).toBe(0);
-    expect((await run('tag', 'delete', 'order', '--yes')).code).toBe(0);
+    const deleted = await run('tag', 'delete', 'order', '--yes');
+    expect(deleted.stdout).toContain(
+      'its tombstone keeps next ID 500 and its shape (permute, width 40, 1 region(s))',
+    );
+    expect(deleted.stdout).not.toContain(key);
 
     const refused = await run('tag', 'create', 'order', '--shape', 'bitreverse');
     expect(refused.code).toBe(1);
