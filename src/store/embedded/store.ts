@@ -51,10 +51,12 @@ import {
   writeDeploymentId,
   type Incarnation,
 } from './incarnation.js';
-import { checkRegions, PLAIN, type TagShape } from '../../core/shape.js';
-import { numberSignature, shapeSignature } from '../shape-fields.js';
+import { checkRegions, PLAIN } from '../../core/shape.js';
+import { shapeSignature } from '../shape-fields.js';
 import {
   applyIncarnation,
+  checkShapeOfDeleted,
+  floorColumns,
   rowFirst,
   rowShape,
   shapeColumns,
@@ -119,33 +121,6 @@ function tombstoneFloor(row: TagRow, inc: Incarnation): bigint | undefined {
   if (!decValid(row.next)) return undefined;
   const floor = BigInt(row.next);
   return row.incarnation !== inc.id && smallValid(row.gap, 0) ? floor + row.gap : floor;
-}
-
-/**
- * The numeric shape columns a floor keeps (shape, width, key, regions; tag.lua's
- * NUMBER_FIELDS): copied from a live tag to its tombstone, and from a tombstone to a
- * snowflake tag created over it, as they stand.
- */
-function floorColumns(row: TagRow): Pick<TagRow, 'shape' | 'width' | 'key' | 'regions'> {
-  return { shape: row.shape, width: row.width, key: row.key, regions: row.regions };
-}
-
-/**
- * create-1.lua's SHAPE_OF_DELETED: a segment tag created over a floor must have the
- * numeric shape the deleted tag issued its IDs under (absent columns: plain, 1 region).
- */
-function checkShapeOfDeleted(name: string, old: TagRow, shape: TagShape, regions: number): void {
-  const kept = rowShape(old);
-  if (kept && numberSignature(kept.shape, kept.regions) === numberSignature(shape, regions)) return;
-  throw refusal(Refusal.SHAPE_OF_DELETED, name, {
-    ...(kept
-      ? {
-          kind: kept.shape.kind,
-          ...(kept.shape.width === undefined ? {} : { width: kept.shape.width }),
-          regions: kept.regions,
-        }
-      : {}),
-  });
 }
 
 /** Errors of segment operations carry what a WRONG_MODE refusal names. */
