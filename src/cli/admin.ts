@@ -278,7 +278,7 @@ async function execute(
       await store.deleteTag(command.name);
       const kept =
         before?.mode === 'segment' && before.next !== undefined
-          ? `; its tombstone keeps next ID ${before.next}, so a tag created again under this name starts above every ID it issued`
+          ? `; its tombstone keeps next ID ${before.next} and its shape (${before.shape.kind}${before.shape.width === undefined ? '' : `, width ${before.shape.width}`}, ${before.regions} region(s)), so a tag created again under this name starts above every ID it issued and must have that shape`
           : '';
       print(`deleted tag '${command.name}'${kept}\n`, { deleted: command.name });
       return 0;

@@ -36,6 +36,9 @@ function tagEntry(record: Extract<TagRecord, { state: 'live' }>): Record<string,
       createdAt: iso(t.createdAt),
       ...(record.gap === undefined ? {} : { gap: record.gap.toString() }),
       ...(record.floor === undefined ? {} : { floor: record.floor.toString() }),
+      // The deleted segment tag's numbers, key included (absent: plain, one region).
+      ...(record.floorShape === undefined ? {} : { floorShape: { ...record.floorShape } }),
+      ...(record.floorRegions === undefined ? {} : { floorRegions: record.floorRegions }),
     };
   }
   return {
@@ -82,6 +85,10 @@ export function tagFile(
         next: r.next.toString(),
         ...(r.gap === undefined ? {} : { gap: r.gap.toString() }),
         deletedAt: iso(r.deletedAt),
+        // The deleted tag's numbers, key included: a tag created again after a store move
+        // must keep them. Absent (plain, one region, and files of older versions).
+        ...(r.shape === undefined ? {} : { shape: { ...r.shape } }),
+        ...(r.regions === undefined ? {} : { regions: r.regions }),
       });
     }
   }
@@ -225,9 +232,19 @@ function parseTag(f: Fields): TagRecord {
   const name = f.name();
   const mode = f.o.mode;
   if (mode === 'snowflake') {
-    f.only(['name', 'mode', 'description', 'createdAt', 'gap', 'floor']);
+    f.only([
+      'name',
+      'mode',
+      'description',
+      'createdAt',
+      'gap',
+      'floor',
+      'floorShape',
+      'floorRegions',
+    ]);
     const floor = f.decimal('floor', 0n, MAX_NEXT, true);
     const gap = f.decimal('gap', 0n, GAP, true);
+    const kept = floorShapeOf(f, 'floorShape', 'floorRegions');
     const tag = {
       name,
       mode,
@@ -239,6 +256,7 @@ function parseTag(f: Fields): TagRecord {
       tag,
       ...(floor === undefined ? {} : { floor }),
       ...(gap === undefined ? {} : { gap }),
+      ...(kept && { floorShape: kept.shape, floorRegions: kept.regions }),
     };
   }
   if (mode !== 'segment') f.fail('mode', mode, 'expected "segment" or "snowflake"');
@@ -271,15 +289,38 @@ function parseTag(f: Fields): TagRecord {
   return { state: 'live', tag };
 }
 
+/**
+ * A floor's numeric shape (a tombstone's `shape`/`regions`, a snowflake entry's
+ * `floorShape`/`floorRegions`): no prefix; undefined for plain, one region.
+ */
+function floorShapeOf(
+  f: Fields,
+  shapeField: string,
+  regionsField: string,
+): { shape: TagShape; regions: number } | undefined {
+  if (f.o[shapeField] === undefined && f.o[regionsField] === undefined) return undefined;
+  const o = f.o[shapeField];
+  if (isObject(o) && o.prefix !== undefined) {
+    f.fail(`${shapeField}.prefix`, o.prefix, 'a floor keeps no prefix (only the numbers under it)');
+  }
+  const kept = shapeOf(f, 0n, shapeField, regionsField);
+  return kept.shape.kind === 'plain' && kept.regions === 1 ? undefined : kept;
+}
+
 /** A segment entry's shape and region count (absent in older files: plain, 1 region). */
-function shapeOf(f: Fields, max: bigint): { shape: TagShape; regions: number } {
-  const o = f.o.shape;
-  const regions = f.o.regions ?? 1;
+function shapeOf(
+  f: Fields,
+  max: bigint,
+  shapeField = 'shape',
+  regionsField = 'regions',
+): { shape: TagShape; regions: number } {
+  const o = f.o[shapeField];
+  const regions = f.o[regionsField] ?? 1;
   let shape: TagShape = PLAIN;
   if (o !== undefined) {
-    if (!isObject(o)) f.fail('shape', o, 'expected an object {kind, prefix?, width?, key?}');
+    if (!isObject(o)) f.fail(shapeField, o, 'expected an object {kind, prefix?, width?, key?}');
     const extra = Object.keys(o).find((k) => !['kind', 'prefix', 'width', 'key'].includes(k));
-    if (extra !== undefined) f.fail(`shape.${extra}`, o[extra], 'unknown field');
+    if (extra !== undefined) f.fail(`${shapeField}.${extra}`, o[extra], 'unknown field');
     shape = o as unknown as TagShape;
   }
   try {
@@ -288,7 +329,7 @@ function shapeOf(f: Fields, max: bigint): { shape: TagShape; regions: number } {
     checkRegions(regions);
     checkMaxLimit(max, shape, regions);
   } catch (err) {
-    f.fail('shape', { ...shape, key: undefined, regions }, (err as Error).message);
+    f.fail(shapeField, { ...shape, key: undefined, regions }, (err as Error).message);
   }
   return { shape: Object.freeze({ ...shape }), regions: regions as number };
 }
@@ -307,14 +348,16 @@ function parseWorker(f: Fields): WorkerRecord {
 }
 
 function parseTombstone(f: Fields): TagRecord {
-  f.only(['name', 'next', 'gap', 'deletedAt']);
+  f.only(['name', 'next', 'gap', 'deletedAt', 'shape', 'regions']);
   const gap = f.decimal('gap', 0n, GAP, true);
+  const kept = floorShapeOf(f, 'shape', 'regions');
   return {
     state: 'tombstone',
     name: f.name(),
     next: f.id('next', 0n, MAX_NEXT),
     ...(gap === undefined ? {} : { gap }),
     deletedAt: f.time('deletedAt'),
+    ...(kept && { shape: kept.shape, regions: kept.regions }),
   };
 }
 

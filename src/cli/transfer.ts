@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { AdminOptions } from '../config/options.js';
 import { isIdAllocError } from '../core/errors.js';
 import { defaultGap, type OpenedStore } from '../store/open.js';
-import { importTarget, recordName } from '../store/transfer.js';
+import { importTarget, recordName, recordNumberShape } from '../store/transfer.js';
 import type { DeploymentIdentity } from '../core/deployment.js';
 import type { ImportResult, Store, TagRecord } from '../core/store-ports.js';
 import {
@@ -235,6 +235,12 @@ function what(record: TagRecord): string {
   return record.state === 'tombstone' ? 'tombstone' : `${record.tag.mode} tag`;
 }
 
+/** Whether a conflict is one of modes (a snowflake tag against a segment tag). */
+function modesDiffer(record: TagRecord, r: ImportResult): boolean {
+  const wanted = record.state === 'tombstone' ? 'tombstone' : record.tag.mode;
+  return r.found !== 'tombstone' && wanted !== 'tombstone' && r.found !== wanted;
+}
+
 /** One line of what import did (or would do) with a record. */
 function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dry: boolean) {
   const name = recordName(record);
@@ -259,7 +265,15 @@ function line(record: TagRecord, r: ImportResult, target: bigint | undefined, dr
       if (record.state === 'live' && r.found === record.tag.mode && record.tag.mode === 'segment') {
         return `conflict: '${name}' has another shape or region count here than the ${describeShape(record.tag.shape, record.tag.regions)} in the export (a shape never changes: IDs could repeat); left alone`;
       }
-      return `conflict: '${name}' is a ${held} here but a ${what(record)} in the export; left alone`;
+      if (modesDiffer(record, r)) {
+        return `conflict: '${name}' is a ${held} here but a ${what(record)} in the export; left alone`;
+      }
+      {
+        // Across a delete: the counter or floor here was issued under other numbers than
+        // the export's (one floor cannot guard IDs of two shapes).
+        const { shape, regions } = recordNumberShape(record);
+        return `conflict: the ${held} '${name}' here counts under another shape or region count than the ${describeShape(shape, regions)} of the ${what(record)} in the export (a tag of this name would repeat IDs under one of them); left alone`;
+      }
   }
 }
 

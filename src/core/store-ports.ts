@@ -200,6 +200,12 @@ export type TagRecord =
       readonly floor?: bigint;
       /** Snowflake tags only: the gap the store keeps beside that floor, if any. */
       readonly gap?: bigint;
+      /**
+       * Snowflake tags only: the numeric shape (no prefix) and region count of the
+       * deleted segment tag whose floor this is; absent: plain, one region.
+       */
+      readonly floorShape?: TagShape;
+      readonly floorRegions?: number;
     }
   | {
       readonly state: 'tombstone';
@@ -210,6 +216,13 @@ export type TagRecord =
       readonly gap?: bigint;
       /** Milliseconds since the Unix epoch. */
       readonly deletedAt: number;
+      /**
+       * The deleted tag's numeric shape (no prefix) and region count: a tag created again
+       * must have the same (docs/design.md §3). Absent (older stores and files): plain,
+       * one region.
+       */
+      readonly shape?: TagShape;
+      readonly regions?: number;
     };
 
 /** What `tag export` read, and how consistently. */

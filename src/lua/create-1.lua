@@ -15,8 +15,13 @@
            tells update-1 whether the tag has issued IDs (docs/design.md §13)
 
   A snowflake tag has no counter: its hash holds no next, except the floor of a deleted
-  segment tag's tombstone, kept so that the floor outlives this tag too (delete-1 leaves
-  a tombstone wherever the hash holds a next).
+  segment tag's tombstone, kept with that tag's shape fields so that both outlive this
+  tag too (delete-1 leaves a tombstone wherever the hash holds a next).
+
+  A segment tag created over a tombstone with a floor must have the deleted tag's
+  numeric shape (tag.lua's number_signature: kind, width, key, regions; a tombstone
+  without those fields, of an older version, is plain, one region): under another
+  bijection its new counter values could map onto IDs the deleted tag issued.
 
   Returns
     {next, raised}  the tag's first ID (segment tags; the floor or '' for snowflake
@@ -24,6 +29,9 @@
                     at or above start, so a segment tag's next starts above them instead
     -6  TAG_EXISTS      a live tag has this name
     -7  MAX_BELOW_NEXT  the deleted tag's IDs already reach max
+    -15 SHAPE_OF_DELETED  a deleted segment tag of this name issued IDs under another
+                        shape or region count (the caller reads the tombstone to say
+                        which); nothing written
     an error reply      a malformed argument (a caller's bug), or no run_id in INFO
                         server; nothing written
 ]]
@@ -59,12 +67,17 @@ if not run_id then return no_run_id('create-1') end
 -- A tombstone remembers how far a deleted tag got: a tag created again under its name
 -- must never hand out those IDs a second time. Written last by another server (the
 -- tombstone survived a failover or restart), that floor first skips the old gap.
-local tomb = rcall('HMGET', key, 'next', 'run_id', 'gap')
+local tomb = rcall('HMGET', key, 'next', 'run_id', 'gap', unpack(NUMBER_FIELDS))
 local floor = tomb[1]
+local floor_shape = {}
+for i, field in ipairs(NUMBER_FIELDS) do floor_shape[field] = tomb[3 + i] or nil end
 if not dec_valid(floor) then
   floor = nil
 elseif tomb[2] ~= run_id and small_valid(tomb[3], 0) then
   floor = dec_add(floor, tonumber(tomb[3]))
+end
+if floor and mode == 'segment' and number_signature(floor_shape) ~= number_signature(shape) then
+  return -15
 end
 
 local fields = {'mode', mode, 'step', step, 'max', max, 'gap', gap,
@@ -82,6 +95,10 @@ if mode == 'segment' then
 elseif floor then
   next_id = floor
   fields[#fields + 1], fields[#fields + 2] = 'next', floor
+  for _, field in ipairs(NUMBER_FIELDS) do
+    local v = floor_shape[field]
+    if v and v ~= '' then fields[#fields + 1], fields[#fields + 2] = field, v end
+  end
 end
 
 rcall('DEL', key)

@@ -14,15 +14,19 @@
   ARGV[6]  description                      (written only when the tag is created)
   ARGV[7]  created_at (tags) or deleted_at (tombstones), ms since the Unix epoch
   ARGV[8]  '1': a dry run, decide and write nothing; '0': write
-  ARGV[9..13]  segment records: shape, prefix, width, key ('' when the shape has none)
-           and regions (written only when the tag is created, without `first`: an
-           imported tag's shape is fixed); absent: plain, one region
+  ARGV[9..13]  shape, prefix, width, key ('' when the shape has none) and regions: of a
+           segment tag (written only when the tag is created, without `first`: an
+           imported tag's shape is fixed), or of the deleted segment tag whose floor a
+           tombstone or snowflake tag keeps (prefix ''); absent: plain, one region
 
   Nothing is ever lowered. What the hash holds decides:
     nothing       the record is written at target, with this server's run_id (as
                   create-1 does): created
     a live tag of the other mode (segment vs snowflake), or a segment tag of another
                   shape or region count (tag.lua's shape_signature): conflict, left alone
+    a counter or floor whose numeric shape (tag.lua's number_signature) is not the
+                  record's, both having one: conflict, left alone (one floor cannot
+                  guard IDs issued under two bijections; create-1 refuses alike)
     a segment tag (also for a tombstone record: the tag was created again since) its
                   counter first skips its gap if another server wrote it last (as in
                   allocate-1), then rises to target (stopping at its own max + 1)
@@ -98,7 +102,8 @@ if #flat == 0 then
   fields[#fields + 1], fields[#fields + 2] = 'run_id', run_id
   if writing then
     rcall('HSET', key, unpack(fields))
-    if what == 'segment' then write_shape(key, shape) end
+    if what == 'segment' then write_shape(key, shape)
+    elseif target ~= '' then write_number_shape(key, shape) end
   end
   return {'created', 'none', '', target}
 end
@@ -120,6 +125,12 @@ if found ~= 'tombstone' and what ~= 'tombstone' and found ~= what then
 end
 -- A shape never changes silently: another shape over the same counter could repeat IDs.
 if found == 'segment' and what == 'segment' and shape_signature(t) ~= shape_signature(shape) then
+  return {'conflict', found, before, before}
+end
+
+-- Likewise across a delete: a floor keeps the numbers of the shape it was issued under.
+local counted = what ~= 'snowflake' or target ~= ''
+if counted and dec_valid(t.next) and number_signature(t) ~= number_signature(shape) then
   return {'conflict', found, before, before}
 end
 
@@ -155,5 +166,9 @@ else
 end
 
 if after == before then return {'unchanged', found, before, after} end
-if writing then rcall('HSET', key, 'next', after, 'run_id', run_id) end
+if writing then
+  rcall('HSET', key, 'next', after, 'run_id', run_id)
+  -- A floor where none was (a snowflake tag without one): with the record's shape.
+  if not dec_valid(t.next) then write_number_shape(key, shape) end
+end
 return {'raised', found, before, after}

@@ -14,6 +14,8 @@ export const Refusal = {
   WRONG_REGION: 'WRONG_REGION',
   /** A shape or region count change of a tag that issued IDs. */
   SHAPE_FIXED: 'SHAPE_FIXED',
+  /** A segment tag created over a tombstone whose deleted tag had another numeric shape. */
+  SHAPE_OF_DELETED: 'SHAPE_OF_DELETED',
   TAG_EXHAUSTED: 'TAG_EXHAUSTED',
   /** A bump that would lower the counter. */
   WOULD_LOWER: 'WOULD_LOWER',
@@ -66,6 +68,8 @@ export function refusal(
         `tag '${tag}' has issued IDs (next ${String(context.next)} is past its first ${String(context.first)}): its shape and region count are fixed, since another would map new counter values onto IDs already issued`,
         { tag, ...context },
       );
+    case Refusal.SHAPE_OF_DELETED:
+      return shapeOfDeleted(tag, context);
     case Refusal.TAG_EXHAUSTED:
       return new IdAllocError(
         ErrorCode.TAG_EXHAUSTED,
@@ -104,4 +108,33 @@ export function refusal(
         { worker: tag, ...context },
       );
   }
+}
+
+/**
+ * SHAPE_OF_DELETED: `context.kind`, `width`, `regions` are the deleted tag's (as its
+ * tombstone keeps them; unknown when it could not be read). Never the key: the message
+ * reaches logs and terminals, and the key is in any export taken while the tag was live.
+ */
+function shapeOfDeleted(tag: string, context: Record<string, unknown>): IdAllocError {
+  const { kind, width, regions } = context;
+  const known = typeof kind === 'string';
+  const shown = known
+    ? `${kind}${width === undefined ? '' : ` (width ${String(width)})`}, ${String(regions ?? 1)} region(s)`
+    : 'another shape or region count';
+  const flags = known
+    ? `--shape ${kind}${width === undefined ? '' : ` --width ${String(width)}`} --regions ${String(regions ?? 1)}` +
+      (kind === 'permute'
+        ? " and the deleted tag's key, passed with --key (it is in any export taken while the tag was live)"
+        : '')
+    : "the deleted tag's shape";
+  return new IdAllocError(
+    ErrorCode.REFUSED,
+    `tag '${tag}' was deleted after issuing IDs as ${shown}: a tag created again under this name must keep that shape and region count, since another would map its new counter values onto IDs the deleted tag issued; create it with ${flags}, or pick another name`,
+    {
+      tag,
+      ...(known ? { kind } : {}),
+      ...(width === undefined ? {} : { width }),
+      ...(regions === undefined ? {} : { regions }),
+    },
+  );
 }

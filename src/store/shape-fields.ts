@@ -82,6 +82,25 @@ export function shapeSignature(shape: TagShape, regions: number): string {
   return [f.shape, f.prefix, f.width, f.key, f.regions].join('|');
 }
 
+/**
+ * The numbers a counter value becomes under a shape and region count: kind, width, key
+ * and regions, the prefix left out (it only writes that number another way). A deleted
+ * segment tag's tombstone keeps these, and a tag created again under its name must have
+ * the same (docs/design.md §3): under another bijection its new counter values could map
+ * onto IDs the deleted tag issued. Built alike by tag.lua's number_signature.
+ */
+export function numberSignature(shape: TagShape, regions: number): string {
+  const f = shapeFields(shape, regions);
+  return [f.shape, f.width, f.key, f.regions].join('|');
+}
+
+/** The shape without its prefix: what a tombstone keeps of it. */
+export function numberShape(shape: TagShape): TagShape {
+  if (shape.prefix === undefined) return shape;
+  const { prefix: _prefix, ...rest } = shape;
+  return Object.freeze(rest);
+}
+
 /** Reads `first` (a decimal counter value), or undefined. */
 export function readFirst(v: string | null | undefined): bigint | undefined {
   return typeof v === 'string' && /^(0|[1-9]\d{0,19})$/.test(v) ? BigInt(v) : undefined;

@@ -6,7 +6,8 @@
 import { ErrorCode, IdAllocError } from '../core/errors.js';
 import { MAX_ID, MAX_SMALL } from '../core/tags.js';
 import type { TagRecord } from '../core/store-ports.js';
-import { readShape } from './shape-fields.js';
+import { PLAIN, type TagShape } from '../core/shape.js';
+import { numberShape, readShape } from './shape-fields.js';
 
 /** One past the largest ID: the next of an exhausted tag, the highest a floor goes. */
 export const MAX_NEXT = MAX_ID + 1n;
@@ -50,12 +51,14 @@ export function recordFromFields(
   if (Object.values(f).every((v) => v === undefined)) return undefined;
   if (f.deleted_at !== undefined) {
     const gap = f.gap !== undefined && /^\d{1,16}$/.test(f.gap) ? BigInt(f.gap) : undefined;
+    const kept = floorShape(name, f);
     return {
       state: 'tombstone',
       name,
       next: id(name, 'next', f.next, MAX_NEXT),
       ...(gap !== undefined && gap <= BigInt(MAX_SMALL) ? { gap } : {}),
       deletedAt: millis(f.deleted_at),
+      ...(kept && { shape: kept.shape, regions: kept.regions }),
     };
   }
   const common = { name, description: f.description ?? '', createdAt: millis(f.created_at) };
@@ -85,14 +88,49 @@ export function recordFromFields(
     const gap = f.gap !== undefined && /^\d{1,16}$/.test(f.gap) ? BigInt(f.gap) : undefined;
     const tag = { ...common, mode: 'snowflake' as const };
     const floor = f.next === undefined ? undefined : id(name, 'next', f.next, MAX_NEXT);
+    const kept = floor === undefined ? undefined : floorShape(name, f);
     return {
       state: 'live',
       tag,
       ...(floor === undefined ? {} : { floor }),
       ...(gap === undefined || gap > BigInt(MAX_SMALL) ? {} : { gap }),
+      ...(kept && { floorShape: kept.shape, floorRegions: kept.regions }),
     };
   }
   throw damaged(name, `mode ${f.mode === undefined ? 'missing' : `'${f.mode}'`}`);
+}
+
+/**
+ * The numeric shape a floor keeps (a tombstone's, or a snowflake tag's over one), with
+ * the key: undefined for plain, one region (also what older stores left: no fields).
+ * @throws IdAllocError INTERNAL when the fields are damaged
+ */
+function floorShape(
+  name: string,
+  f: Readonly<Record<string, string | undefined>>,
+): { shape: TagShape; regions: number } | undefined {
+  const kept = readShape({ shape: f.shape, width: f.width, key: f.key, regions: f.regions });
+  if (!kept) {
+    throw damaged(
+      name,
+      `the deleted tag's shape fields '${[f.shape, f.width, f.regions].map((v) => v ?? '').join('|')}'`,
+    );
+  }
+  return kept.shape.kind === 'plain' && kept.regions === 1 ? undefined : kept;
+}
+
+/**
+ * The numeric shape and region count a record's counter or floor was issued under
+ * (absent ones: plain, one region), as import-1.lua and the embedded import compare them.
+ */
+export function recordNumberShape(record: TagRecord): { shape: TagShape; regions: number } {
+  if (record.state === 'tombstone') {
+    return { shape: record.shape ?? PLAIN, regions: record.regions ?? 1 };
+  }
+  if (record.tag.mode === 'segment') {
+    return { shape: numberShape(record.tag.shape), regions: record.tag.regions };
+  }
+  return { shape: record.floorShape ?? PLAIN, regions: record.floorRegions ?? 1 };
 }
 
 /**

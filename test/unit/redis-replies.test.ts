@@ -57,6 +57,7 @@ const REFUSAL_CODE: readonly [number, ErrorCode, RegExp][] = [
   [ScriptCode.WOULD_LOWER, ErrorCode.REFUSED, /bump would lower/],
   [ScriptCode.TAG_EXISTS, ErrorCode.TAG_EXISTS, /already exists/],
   [ScriptCode.MAX_BELOW_NEXT, ErrorCode.REFUSED, /below IDs already issued/],
+  [ScriptCode.SHAPE_OF_DELETED, ErrorCode.REFUSED, /was deleted after issuing IDs as another/],
   [ScriptCode.NOT_HOLDER, ErrorCode.UNAVAILABLE, /not this node's any more/],
   [ScriptCode.HORIZON_BEHIND, ErrorCode.UNAVAILABLE, /is fenced until/],
   [ScriptCode.WORKER_TAKEN, ErrorCode.UNAVAILABLE, /leased by another node/],

@@ -62,6 +62,18 @@ local function shape_signature(t)
     .. (t.key or '') .. '|' .. (t.regions or '1')
 end
 
+-- The numbers a counter value becomes under a shape and region count: kind, width, key
+-- and regions (the prefix only writes that number another way), missing or '' fields
+-- being plain, no width, no key, one region. A tombstone keeps these fields (delete-1),
+-- so a tag created again under its name with other ones could map its new counter
+-- values onto IDs the deleted tag issued (store/shape-fields.ts numberSignature).
+local NUMBER_FIELDS = {'shape', 'width', 'key', 'regions'}
+local function number_signature(t)
+  local function v(x, d) if x == nil or x == '' then return d end return x end
+  return v(t.shape, 'plain') .. '|' .. v(t.width, '') .. '|' .. v(t.key, '') .. '|'
+    .. v(t.regions, '1')
+end
+
 -- The shape fields of create-1, update-1 and import-1, each well-formed or '' (absent):
 -- kind, prefix, width, key, regions. The stores check them fully before a script runs;
 -- this keeps a caller's bug from leaving a tag no reader can use.
@@ -91,4 +103,11 @@ local function write_shape(key, values)
   end
   if #set > 0 then rcall('HSET', key, unpack(set)) end
   if #del > 0 then rcall('HDEL', key, unpack(del)) end
+end
+
+-- The numeric shape fields alone (a floor's: a tombstone or a snowflake tag keeping one),
+-- as write_shape writes them.
+local function write_number_shape(key, values)
+  write_shape(key, {shape = values.shape, width = values.width, key = values.key,
+    regions = values.regions})
 end

@@ -55,6 +55,8 @@ import { checkRegions, PLAIN } from '../../core/shape.js';
 import { shapeSignature } from '../shape-fields.js';
 import {
   applyIncarnation,
+  checkShapeOfDeleted,
+  floorColumns,
   rowFirst,
   rowShape,
   shapeColumns,
@@ -334,6 +336,11 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
       const floor = old ? tombstoneFloor(old, inc) : undefined;
       let next: bigint | undefined = floor;
       let raised = false;
+      // The floor's numeric shape goes with it (create-1.lua alike).
+      const floorShape = old && floor !== undefined ? floorColumns(old) : {};
+      if (input.mode === 'segment' && old && floor !== undefined) {
+        checkShapeOfDeleted(input.name, old, input.shape ?? PLAIN, input.regions ?? 1);
+      }
       if (input.mode === 'segment') {
         next = input.start;
         if (floor !== undefined && floor > input.start) {
@@ -363,7 +370,7 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
               ...shapeColumns(input.shape ?? PLAIN, input.regions ?? 1),
               first: next === undefined ? null : next.toString(),
             }
-          : {}),
+          : floorShape),
       });
       this.rows.put(row);
       return { row, raised };
@@ -469,6 +476,8 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
             deleted_at: BigInt(Math.floor(this.now())),
             gap: smallValid(old.gap, 0) ? old.gap : null,
             incarnation: old.incarnation,
+            // The numbers under its shape: a tag created again must keep them.
+            ...floorColumns(old),
           }),
         );
       } else {

@@ -12,7 +12,14 @@ import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 
 import { MAX_ID, MAX_SMALL } from '../../core/tags.js';
 import type { TagConfig } from '../../core/store-ports.js';
 import type { TagShape } from '../../core/shape.js';
-import { readFirst, readShape, shapeFields, type ShapeFields } from '../shape-fields.js';
+import { Refusal, refusal } from '../refusals.js';
+import {
+  numberSignature,
+  readFirst,
+  readShape,
+  shapeFields,
+  type ShapeFields,
+} from '../shape-fields.js';
 
 const text = (v: SQLOutputValue): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -54,6 +61,38 @@ export function shapeColumns(
 /** The row's `first`, if it has one. */
 export function rowFirst(row: TagRow): bigint | undefined {
   return readFirst(text(row.first));
+}
+
+/**
+ * The numeric shape columns a floor keeps (shape, width, key, regions; tag.lua's
+ * NUMBER_FIELDS): copied from a live tag to its tombstone, and from a tombstone to a
+ * snowflake tag created over it, as they stand.
+ */
+export function floorColumns(row: TagRow): Pick<TagRow, 'shape' | 'width' | 'key' | 'regions'> {
+  return { shape: row.shape, width: row.width, key: row.key, regions: row.regions };
+}
+
+/**
+ * create-1.lua's SHAPE_OF_DELETED: a segment tag created over a floor must have the
+ * numeric shape the deleted tag issued its IDs under (absent columns: plain, 1 region).
+ */
+export function checkShapeOfDeleted(
+  name: string,
+  old: TagRow,
+  shape: TagShape,
+  regions: number,
+): void {
+  const kept = rowShape(old);
+  if (kept && numberSignature(kept.shape, kept.regions) === numberSignature(shape, regions)) return;
+  throw refusal(Refusal.SHAPE_OF_DELETED, name, {
+    ...(kept
+      ? {
+          kind: kept.shape.kind,
+          ...(kept.shape.width === undefined ? {} : { width: kept.shape.width }),
+          regions: kept.regions,
+        }
+      : {}),
+  });
 }
 
 /** A row as stored; any column may hold anything a hand edit put there. */

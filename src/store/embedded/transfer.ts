@@ -7,10 +7,10 @@
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { MAX_ID } from '../../core/tags.js';
 import { Refusal, refusal } from '../refusals.js';
-import { MAX_NEXT, recordFromFields, recordName } from '../transfer.js';
+import { MAX_NEXT, recordFromFields, recordName, recordNumberShape } from '../transfer.js';
 import type { ImportResult, TagExport, TagRecord } from '../../core/store-ports.js';
 import type { TagShape } from '../../core/shape.js';
-import { shapeSignature } from '../shape-fields.js';
+import { numberSignature, shapeSignature } from '../shape-fields.js';
 import {
   decValid,
   newRow,
@@ -105,7 +105,17 @@ export class EmbeddedTransfer {
       record.tag.mode === 'segment' &&
       shapeSignature(record.tag.shape, record.tag.regions) !==
         shapeSignature(...storedShape(name, old));
-    if ((found !== 'tombstone' && wanted !== 'tombstone' && found !== wanted) || otherShape) {
+    // Likewise across a delete: a counter or floor keeps the numbers of the shape it was
+    // issued under, and one floor cannot guard IDs of two bijections (create refuses alike).
+    const counted =
+      record.state === 'tombstone' || record.tag.mode === 'segment' || target !== undefined;
+    const otherNumbers =
+      counted && before !== undefined && numberSignatureOf(record) !== storedNumbers(name, old);
+    if (
+      (found !== 'tombstone' && wanted !== 'tombstone' && found !== wanted) ||
+      otherShape ||
+      otherNumbers
+    ) {
       return { outcome: 'conflict', ...kept, ...(before === undefined ? {} : { after: before }) };
     }
     // As allocate-1 or create-1 would first: a counter or floor written under another
@@ -128,7 +138,9 @@ export class EmbeddedTransfer {
     if (after === undefined || after === before) {
       return { outcome: 'unchanged', ...kept, ...(after === undefined ? {} : { after }) };
     }
-    write({ ...old, next: after.toString(), incarnation });
+    // A floor where none was (a snowflake tag without one): with the record's shape.
+    const floorColumns = before === undefined ? numberColumns(record) : {};
+    write({ ...old, next: after.toString(), incarnation, ...floorColumns });
     return { outcome: 'raised', ...kept, after };
   }
 }
@@ -137,6 +149,24 @@ export class EmbeddedTransfer {
 function storedShape(name: string, row: TagRow): [TagShape, number] {
   const shaped = rowShape(row) ?? damagedTag(name);
   return [shaped.shape, shaped.regions];
+}
+
+/** A record's numeric shape as {@link numberSignature} writes it. */
+function numberSignatureOf(record: TagRecord): string {
+  const { shape, regions } = recordNumberShape(record);
+  return numberSignature(shape, regions);
+}
+
+/** A stored row's numeric shape (a tag's, or a floor's); a damaged one refuses the import. */
+function storedNumbers(name: string, row: TagRow): string {
+  return numberSignature(...storedShape(name, row));
+}
+
+/** The numeric shape columns of a tombstone's or a snowflake tag's floor. */
+function numberColumns(record: TagRecord): Pick<TagRow, 'shape' | 'width' | 'key' | 'regions'> {
+  const { shape, regions } = recordNumberShape(record);
+  const { prefix: _prefix, ...columns } = shapeColumns(shape, regions);
+  return columns;
 }
 
 function damagedTag(name: string): never {
@@ -151,6 +181,7 @@ function createdRow(record: TagRecord, target: bigint | undefined, now: number):
       next,
       gap: record.gap ?? null,
       deleted_at: BigInt(Math.floor(record.deletedAt || now)),
+      ...numberColumns(record),
     });
   }
   const { tag } = record;
@@ -163,6 +194,7 @@ function createdRow(record: TagRecord, target: bigint | undefined, now: number):
       gap: record.gap ?? null,
       description: tag.description,
       created_at: BigInt(Math.floor(tag.createdAt || now)),
+      ...(next === null ? {} : numberColumns(record)),
     });
   }
   return newRow(tag.name, {

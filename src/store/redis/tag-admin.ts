@@ -80,9 +80,13 @@ export async function createTag(
     // MAX_BELOW_NEXT: the tombstone of a deleted tag of this name already reaches max.
     const floor =
       code === ScriptCode.MAX_BELOW_NEXT ? await tombstoneNext(db, input.name) : undefined;
+    // SHAPE_OF_DELETED: the message names the deleted tag's shape, as its tombstone keeps it.
+    const deleted =
+      code === ScriptCode.SHAPE_OF_DELETED ? await tombstoneShape(db, input.name) : {};
     throw scriptError(code, input.name, {
       max: input.max,
       next: `${floor ?? 'above max'}, left by a deleted tag of this name`,
+      ...deleted,
     });
   }
   const tag = await getTag(db, input.name);
@@ -96,6 +100,25 @@ async function tombstoneNext(db: TagDb, name: string): Promise<string | undefine
     return (await db.client.hget(db.keys.tag(name), 'next')) ?? undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** The kind, width and region count a tombstone keeps (never the key), for messages. */
+async function tombstoneShape(db: TagDb, name: string): Promise<Record<string, unknown>> {
+  try {
+    const [shape, width, regions] = await db.client.hmget(
+      db.keys.tag(name),
+      'shape',
+      'width',
+      'regions',
+    );
+    return {
+      kind: shape ?? 'plain',
+      ...(width ? { width: Number(width) } : {}),
+      regions: regions ? Number(regions) : 1,
+    };
+  } catch {
+    return {};
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { MAX_ID } from '../../core/tags.js';
 import { shapeFields } from '../shape-fields.js';
-import { recordFromFields } from '../transfer.js';
+import { recordFromFields, recordNumberShape } from '../transfer.js';
 import type { TagExport, TagRecord } from '../../core/store-ports.js';
 import type { RedisLike } from './client.js';
 import type { Keys } from './keys.js';
@@ -48,15 +48,28 @@ export function importArgs(
 ): string[] {
   const t = target === undefined ? '' : target.toString();
   const dry = dryRun ? '1' : '0';
+  // The numbers a tombstone's or a snowflake tag's floor was issued under (no prefix).
+  const floor = recordNumberShape(record);
+  const floorShape = Object.values(shapeFields(floor.shape, floor.regions));
   if (record.state === 'tombstone') {
     const gap = record.gap === undefined ? '' : record.gap.toString();
-    return ['tombstone', t, '1', '0', gap, '', String(record.deletedAt), dry];
+    return ['tombstone', t, '1', '0', gap, '', String(record.deletedAt), dry, ...floorShape];
   }
   const { tag } = record;
   if (tag.mode === 'snowflake') {
     // No counter settings: import-1 reads step and max only for segment tags.
     const gap = record.gap === undefined ? '' : record.gap.toString();
-    return [tag.mode, t, '1', MAX_ID.toString(), gap, tag.description, String(tag.createdAt), dry];
+    return [
+      tag.mode,
+      t,
+      '1',
+      MAX_ID.toString(),
+      gap,
+      tag.description,
+      String(tag.createdAt),
+      dry,
+      ...floorShape,
+    ];
   }
   return [
     tag.mode,
