@@ -15,6 +15,8 @@ export const Refusal = {
   /** A shape or region count change of a tag that issued IDs. */
   SHAPE_FIXED: 'SHAPE_FIXED',
   TAG_EXHAUSTED: 'TAG_EXHAUSTED',
+  /** An Idempotency-Key recorded with other parameters. */
+  IDEMPOTENCY_MISMATCH: 'IDEMPOTENCY_MISMATCH',
   /** A bump that would lower the counter. */
   WOULD_LOWER: 'WOULD_LOWER',
   TAG_EXISTS: 'TAG_EXISTS',
@@ -70,6 +72,12 @@ export function refusal(
       return new IdAllocError(
         ErrorCode.TAG_EXHAUSTED,
         `tag '${tag}' reached its max${context.max === undefined ? '' : ` (${String(context.max)})`}`,
+        { tag, ...context },
+      );
+    case Refusal.IDEMPOTENCY_MISMATCH:
+      return new IdAllocError(
+        ErrorCode.IDEMPOTENCY_MISMATCH,
+        `this Idempotency-Key was used for tag '${tag}' with other parameters than ${String(context.params ?? 'these')}: a key names one request; send a new key for a new request`,
         { tag, ...context },
       );
     case Refusal.WOULD_LOWER:

@@ -28,6 +28,7 @@ export const ScriptCode = {
   WORKER_MOVED: -12,
   WRONG_REGION: -13,
   SHAPE_FIXED: -14,
+  IDEMPOTENCY_MISMATCH: -15,
 } as const;
 export type ScriptCode = (typeof ScriptCode)[keyof typeof ScriptCode];
 
@@ -45,6 +46,7 @@ const REFUSAL_OF: Readonly<Record<number, Refusal>> = {
   [ScriptCode.WORKER_DAMAGED]: Refusal.WORKER_DAMAGED,
   [ScriptCode.WRONG_REGION]: Refusal.WRONG_REGION,
   [ScriptCode.SHAPE_FIXED]: Refusal.SHAPE_FIXED,
+  [ScriptCode.IDEMPOTENCY_MISMATCH]: Refusal.IDEMPOTENCY_MISMATCH,
 };
 
 /** The one place a script's negative reply becomes a typed error. */
