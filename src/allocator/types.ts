@@ -112,7 +112,13 @@ export interface IdAllocator {
    * @throws IdAllocError IDEMPOTENCY_MISMATCH (the key was used with another kind or
    *   count), WRONG_MODE (a snowflake tag), and what {@link lease} throws
    */
-  keyed(tag: string, key: IdempotencyKey, kind: KeyedKind, count: number, client?: string): Promise<KeyedRange>;
+  keyed(
+    tag: string,
+    key: IdempotencyKey,
+    kind: KeyedKind,
+    count: number,
+    client?: string,
+  ): Promise<KeyedRange>;
   /** The tag's mode as this node's mode directory knows it, or undefined when it has not served it. */
   modeOf(tag: string): TagMode | undefined;
   /** This node's state of a segment tag, or undefined when it holds none. */

@@ -72,7 +72,11 @@ export function allocateKeyedReply(reply: ScriptReply): ScriptOutcome<KeyedGrant
   if (code !== undefined) return refused(code);
   if (!Array.isArray(reply) || reply.length !== 14) throw badReply('allocate-keyed', reply);
   const [region, replay] = reply.slice(12);
-  if (typeof region !== 'string' || !/^\d{1,4}$/.test(region) || (replay !== '0' && replay !== '1')) {
+  if (
+    typeof region !== 'string' ||
+    !/^\d{1,4}$/.test(region) ||
+    (replay !== '0' && replay !== '1')
+  ) {
     throw badReply('allocate-keyed', reply);
   }
   const base = allocateReply(reply.slice(0, 12));
