@@ -22,6 +22,9 @@ import type {
   GiveBackResult,
   IdAllocator,
   LeasedRange,
+  IdempotencyKey,
+  KeyedKind,
+  KeyedRange,
   Readiness,
   SegmentState,
 } from './types.js';
@@ -271,6 +274,48 @@ class Allocator implements IdAllocator {
     const range = await this.segments.lease(tag, size, client);
     this.observer.idsIssued?.(tag, 'segment', Number(range.end - range.start + 1n));
     return range;
+  }
+
+  async keyed(
+    tag: string,
+    key: IdempotencyKey,
+    kind: KeyedKind,
+    count: number,
+    client?: string,
+  ): Promise<KeyedRange> {
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw invalidArgument(`count ${count} is not allowed: expected an integer of at least 1`);
+    }
+    const region = this.shapes.region.index;
+    const use =
+      kind !== 'range'
+        ? ({ kind: 'batch' } as const)
+        : client === undefined
+          ? ({ kind: 'range' } as const)
+          : ({ kind: 'range', client } as const);
+    let g;
+    try {
+      g = await this.segments.keyed(
+        tag,
+        { record: key.record, ttlMs: key.ttlMs, params: `${kind}:${count}`, count, region },
+        use,
+      );
+    } catch (err) {
+      if (!isIdAllocError(err, ErrorCode.WRONG_MODE)) throw err;
+      throw new IdAllocError(
+        ErrorCode.WRONG_MODE,
+        `tag '${tag}' is a snowflake tag: an Idempotency-Key applies to segment tags only (a snowflake ID is not recorded); send the request without it`,
+        { tag, mode: 'snowflake' },
+      );
+    }
+    const mine = this.shapes.learn(tag, g.shape, g.regions);
+    // A replay of another region's grant: formatted as that node formatted it.
+    const served =
+      g.region === mine.region
+        ? mine
+        : { ...mine, region: g.region, shaper: new Shaper(mine.shape, mine.regions, g.region) };
+    if (!g.replay) this.observer.idsIssued?.(tag, 'segment', count);
+    return { start: g.start, end: g.end, replay: g.replay, served };
   }
 
   modeOf(tag: string): TagMode | undefined {

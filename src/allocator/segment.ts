@@ -27,7 +27,7 @@ import {
   type SkipReason,
 } from '../core/grant-log.js';
 import { RangeBuffer } from '../buffer/range-buffer.js';
-import type { Grant, SegmentStore } from '../core/store-ports.js';
+import type { Grant, KeyedGrant, KeyedRequest, SegmentStore } from '../core/store-ports.js';
 import { checkTagName } from '../core/tags.js';
 import { silentLog, systemClock, withTimers, type Clock, type Log } from '../core/time-and-log.js';
 import { nextStep, segmentView, starvedStep, type StepRule } from './step.js';
@@ -257,6 +257,40 @@ export class SegmentAllocator {
     return this.returns.giveBack(tag, lease, from);
   }
 
+  /**
+   * A grant under an Idempotency-Key (docs/design.md §5 "Idempotency keys"): one store
+   * call, outside the buffers and their per-tag line of fetches. A fresh grant is checked
+   * by the regression fence and written to the grant log like a lease; a replay (the
+   * record of an earlier grant, maybe another node's) writes no line: it is the same
+   * grant, already in the log of the node that got it.
+   * @throws IdAllocError INTERNAL when the store keeps no idempotency records
+   */
+  async keyed(tag: string, req: KeyedRequest, use: GrantUse): Promise<KeyedGrant> {
+    const store = this.store;
+    if (store.allocateKeyed === undefined) {
+      throw new IdAllocError(
+        ErrorCode.INTERNAL,
+        'this store keeps no Idempotency-Key records: a keyed request cannot be served',
+      );
+    }
+    let replay: KeyedGrant | undefined;
+    const g = await this.grant(
+      tag,
+      req.count,
+      true,
+      this.engine.entries.get(tag)?.highWater ?? null,
+      use,
+      async () => {
+        const k = await store.allocateKeyed!(tag, req);
+        if (k.replay) replay = k;
+        return k;
+      },
+      () => replay !== undefined,
+    );
+    if (replay !== undefined) this.observer.idempotentReplay?.(tag);
+    return g as KeyedGrant;
+  }
+
   /** This node's live state of a tag, or undefined when it holds nothing for it. */
   state(tag: string): SegmentState | undefined {
     const st = this.steps.get(tag);
@@ -368,6 +402,9 @@ export class SegmentAllocator {
    * @param count 0 for the tag's step
    * @param exact exactly `count` IDs (a lease, an own range) or none
    * @param use what the grant is for, as the grant log records it
+   * @param call the store call (a keyed grant's); by default `allocate`
+   * @param replayed true when the call's answer is a replay: served as it is, with no
+   *   fence (its IDs may lie below IDs granted since) and no line (it has its line)
    */
   private async grant(
     tag: string,
@@ -375,13 +412,15 @@ export class SegmentAllocator {
     exact: boolean,
     fence: bigint | null,
     use: GrantUse,
+    call?: () => Promise<Grant>,
+    replayed?: () => boolean,
   ): Promise<Grant> {
     for (;;) {
       this.grants.ensureWritable?.();
       const t0 = performance.now();
       let g: Grant;
       try {
-        g = await this.store.allocate(tag, count, exact);
+        g = call === undefined ? await this.store.allocate(tag, count, exact) : await call();
       } catch (err) {
         this.handBacks.trail.uncertain(tag);
         this.returns.forget(tag);
@@ -395,6 +434,10 @@ export class SegmentAllocator {
           }
         }
         throw err;
+      }
+      if (replayed?.() === true) {
+        this.observer.segmentFetched?.(tag, 'ok', secondsSince(t0));
+        return g;
       }
       if (fence !== null && g.start <= fence) {
         this.handBacks.trail.uncertain(tag);
@@ -413,6 +456,10 @@ export class SegmentAllocator {
           'store regression: the store granted IDs at or below ones it granted before; refused, raising its counter',
         );
         await this.store.raiseFloor(tag, fence + 1n);
+        // A keyed call asked again would replay the refused range: the caller retries.
+        if (call !== undefined) {
+          throw unavailable(`store regression for tag '${tag}': the keyed grant was refused`, 1);
+        }
         continue;
       }
       this.observer.segmentFetched?.(tag, 'ok', secondsSince(t0));
@@ -511,7 +558,7 @@ function isRefusal(err: unknown): boolean {
 }
 
 /** What a grant is for: a buffered segment, a batch's own range, or a client's range. */
-type GrantUse =
+export type GrantUse =
   { readonly kind: 'segment' | 'batch' } | { readonly kind: 'range'; readonly client?: string };
 
 /**

@@ -101,10 +101,15 @@ export class TagShapes {
         return g;
       },
       raiseFloor: (tag, floor) => store.raiseFloor(tag, floor),
-      // The hand-back (handback.ts) passes through: without it no IDs ever go back.
+      // Passed through as they are (each only where the store has it): a keyed grant's
+      // shape is learned by the facade, which formats it for the granting node's region;
+      // a hand-back moves no shape.
       ...(store.handBack === undefined
         ? {}
         : { handBack: (tag, back) => store.handBack!(tag, back) }),
+      ...(store.allocateKeyed === undefined
+        ? {}
+        : { allocateKeyed: (tag, req) => store.allocateKeyed!(tag, req) }),
     };
   }
 }

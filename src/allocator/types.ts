@@ -140,6 +140,21 @@ export interface IdAllocator {
    * @throws IdAllocError INVALID_ARGUMENT for a malformed key or `from` outside the lease
    */
   giveBack(tag: string, lease: string, from: bigint): Promise<GiveBackResult>;
+  /**
+   * IDs under an Idempotency-Key (docs/design.md §5 "Idempotency keys"): one store round
+   * trip, outside the buffers, recorded with the key; the same key (the same `record`)
+   * with the same kind and count gets the same counter values back from any node, with
+   * the shape of the node that granted them (its region).
+   * @throws IdAllocError IDEMPOTENCY_MISMATCH (the key was used with another kind or
+   *   count), WRONG_MODE (a snowflake tag), and what {@link lease} throws
+   */
+  keyed(
+    tag: string,
+    key: IdempotencyKey,
+    kind: KeyedKind,
+    count: number,
+    client?: string,
+  ): Promise<KeyedRange>;
   /** The tag's mode as this node's mode directory knows it, or undefined when it has not served it. */
   modeOf(tag: string): TagMode | undefined;
   /** This node's state of a segment tag, or undefined when it holds none. */
@@ -174,6 +189,29 @@ export interface AllocatorObserver {
   idsSkipped?(tag: string, reason: SkipReason, count: number): void;
   /** `count` unserved IDs of a tag given back to the store's counter at a clean stop (no gap). */
   idsHandedBack?(tag: string, count: number): void;
+  /** A keyed request answered with the grant recorded under its Idempotency-Key. */
+  idempotentReplay?(tag: string): void;
   /** A grant accepted: its last ID and the tag's max then (for IDs left before max). */
   segmentGranted?(tag: string, end: bigint, max: bigint): void;
+}
+
+/** What a keyed request asked for: one ID, a batch (`?count=`), or a range (`size`). */
+export type KeyedKind = 'id' | 'ids' | 'range';
+
+/** An Idempotency-Key as the allocator sees it: never the key itself. */
+export interface IdempotencyKey {
+  /** Hex SHA-256 over the caller and the key (http: idempotency.ts). */
+  readonly record: string;
+  /** How long the store keeps the record, ms. */
+  readonly ttlMs: number;
+}
+
+/** The answer to a keyed request: counter values and how to shape them. */
+export interface KeyedRange {
+  readonly start: bigint;
+  readonly end: bigint;
+  /** True when this is the recorded grant again (no IDs were taken). */
+  readonly replay: boolean;
+  /** The tag's shape, for the region of the node that granted the range. */
+  readonly served: ServedShape;
 }

@@ -24,6 +24,7 @@ export const MEANINGS: Readonly<Record<string, string>> = Object.freeze({
   METRICS_PUBLIC: 'true: /metrics without the token even when API_TOKENS is set',
   MAX_BATCH: 'largest ?count= of /v1/ids',
   MAX_RANGE: 'largest ?size= of /v1/ranges',
+  IDEMPOTENCY_TTL_SECONDS: 'how long the store keeps an Idempotency-Key and the IDs it got',
   PREFETCH_AT: 'fraction of a segment used before the next is fetched',
   SEGMENT_TARGET_SECONDS: 'how long a segment should last (dynamic step)',
   MAX_STEP: 'largest segment a node fetches',

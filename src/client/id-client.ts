@@ -26,6 +26,7 @@
  *   the store's counter only rises, and a range at or below the highest ID already
  *   leased is refused anyway (a fence against a store that went back).
  */
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../core/errors.js';
 import { checkTagName } from '../core/tags.js';
 import { RangeBuffer } from '../buffer/range-buffer.js';
@@ -68,6 +69,12 @@ export class IdClient {
   private readonly leases = new Map<string, LastLease>();
   private rule: SizeRule;
   private closed = false;
+  /**
+   * Per tag, the lease not answered yet: its size and Idempotency-Key, sent again by every
+   * retry until a range arrives, so a granted range whose answer was lost (a timeout, a
+   * dropped connection, a failover) is answered again instead of leaving a gap.
+   */
+  private readonly pending = new Map<string, { readonly size: number; readonly key: string }>();
 
   /** @throws IdAllocError INVALID_ARGUMENT naming the bad option */
   constructor(options: IdClientOptions) {
@@ -218,10 +225,21 @@ export class IdClient {
    * on and asks again at once, down to `rangeSize`, whose refusal is final.
    */
   private async lease(tag: string, size: number, fence: bigint | null): Promise<ShapedRange> {
+    // A retry asks for what the lost lease asked (the same key with another size is refused).
+    const open = this.pending.get(tag);
+    if (open !== undefined) size = open.size;
     for (;;) {
+      const key = this.pending.get(tag)?.key ?? randomUUID();
+      this.pending.set(tag, { size, key });
       try {
-        return await this.transport.lease(tag, size, fence);
+        const range = await this.transport.lease(tag, size, fence, key);
+        this.pending.delete(tag);
+        return range;
       } catch (err) {
+        // Only an unanswered lease may have been granted: any other outcome ends the key.
+        if (!(err instanceof IdAllocError && err.code === ErrorCode.UNAVAILABLE)) {
+          this.pending.delete(tag);
+        }
         if (size <= this.s.rangeSize || !(err instanceof IdAllocError)) throw err;
         if (err.code !== ErrorCode.INVALID_ARGUMENT) throw err;
         const lower = Math.max(this.s.rangeSize, Math.floor(size / 2));

@@ -50,6 +50,8 @@ const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.WRONG_MODE,
   ErrorCode.WRONG_REGION,
   ErrorCode.TAG_EXHAUSTED,
+  // The lease's key was used with another size: a bug of the caller's, the same on every URL.
+  ErrorCode.IDEMPOTENCY_MISMATCH,
 ]);
 
 const DECIMAL = /^(0|[1-9]\d{0,18})$/;
@@ -86,10 +88,12 @@ export class RangeTransport {
 
   /**
    * Leases `size` IDs of `tag`. A range that starts at or below `floor` (the highest ID
-   * this client already holds) is refused like a malformed answer.
+   * this client already holds) is refused like a malformed answer. With `key`, every
+   * attempt sends it as `Idempotency-Key`: a URL that granted the range but whose answer
+   * was lost answers the same range to the next attempt, on any URL.
    * @throws IdAllocError UNAVAILABLE when no URL gave a range; the 4xx code when final
    */
-  async lease(tag: string, size: number, floor: bigint | null): Promise<ShapedRange> {
+  async lease(tag: string, size: number, floor: bigint | null, key?: string): Promise<ShapedRange> {
     const { urls, clock } = this.s;
     const failures: string[] = [];
     for (let k = 0; k < urls.length; k++) {
@@ -100,7 +104,7 @@ export class RangeTransport {
         failures.push(`${url}: asked to retry after ${Math.ceil(wait / 1000)} s more`);
         continue;
       }
-      const out = await this.attempt(url, tag, size, floor);
+      const out = await this.attempt(url, tag, size, floor, key);
       if (this.closed) throw closedError();
       if (out.kind === 'ok') {
         this.preferred = i;
@@ -134,7 +138,13 @@ export class RangeTransport {
     this.inFlight.clear();
   }
 
-  private async attempt(url: string, tag: string, size: number, floor: bigint | null) {
+  private async attempt(
+    url: string,
+    tag: string,
+    size: number,
+    floor: bigint | null,
+    key: string | undefined,
+  ) {
     if (this.closed) throw closedError();
     const { clock, timeoutMs, token } = this.s;
     const ac = new AbortController();
@@ -156,6 +166,7 @@ export class RangeTransport {
           headers: {
             accept: 'application/json',
             ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+            ...(key === undefined ? {} : { 'idempotency-key': key }),
           },
           // A redirect would carry the token elsewhere; a service never sends one.
           redirect: 'manual',

@@ -107,6 +107,7 @@ export function httpSettings(c: Config): HttpSettings {
   return {
     maxBatch: c.MAX_BATCH,
     maxRange: c.MAX_RANGE,
+    idempotencyTtlSeconds: c.IDEMPOTENCY_TTL_SECONDS,
     apiTokens: c.API_TOKENS,
     keyTokens: c.KEY_TOKENS,
     metricsPublic: c.METRICS_PUBLIC,

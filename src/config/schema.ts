@@ -150,6 +150,8 @@ const schema = z.object({
   METRICS_PUBLIC: bool.default(false),
   MAX_BATCH: int(1, 1_000_000).default(1000),
   MAX_RANGE: int(1, 100_000_000).default(100_000),
+  /** How long the store keeps an Idempotency-Key's record (docs/design.md §5). 30 days at most. */
+  IDEMPOTENCY_TTL_SECONDS: int(1, 86_400 * 30).default(86_400),
   PREFETCH_AT: fraction.default(0.1),
   SEGMENT_TARGET_SECONDS: int(1, 86_400 * 7).default(900),
   MAX_STEP: int(1, 1_000_000_000).default(1_000_000),

@@ -17,6 +17,8 @@ export const ErrorCode = {
   /** The tag's region count is not the node's (`REGION`): serving it could collide. */
   WRONG_REGION: 'WRONG_REGION',
   TAG_EXHAUSTED: 'TAG_EXHAUSTED',
+  /** An Idempotency-Key reused with other parameters (route kind, count or size). */
+  IDEMPOTENCY_MISMATCH: 'IDEMPOTENCY_MISMATCH',
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
   /** Admin only: `tag create` of a name that exists. */

@@ -94,6 +94,8 @@ export interface HttpSettings {
   readonly maxBatch: number;
   /** `MAX_RANGE`: most IDs one `GET /v1/ranges/{tag}` leases. */
   readonly maxRange: number;
+  /** `IDEMPOTENCY_TTL_SECONDS`: how long a key's record is kept. @default 86400 */
+  readonly idempotencyTtlSeconds?: number;
   /** `API_TOKENS`: bearer tokens; undefined for an open service. */
   readonly apiTokens: readonly string[] | undefined;
   /**

@@ -75,6 +75,31 @@ export interface Grant {
   readonly regions?: number;
 }
 
+/**
+ * A grant under an Idempotency-Key (docs/design.md §5 "Idempotency keys"): the store
+ * records `record` with the grant in the same atomic step, and a later request with the
+ * same record and params gets the recorded range back instead of a new one.
+ */
+export interface KeyedRequest {
+  /** Hex SHA-256 of the caller and the key: the key is never stored in clear. */
+  readonly record: string;
+  /** The request's parameters, `<kind>:<count>` (kind id, ids or range). */
+  readonly params: string;
+  /** How many IDs, all or nothing. */
+  readonly count: number;
+  /** The node's region index: kept with the record, so a replay formats the same IDs. */
+  readonly region: number;
+  /** How long the record is kept, ms. */
+  readonly ttlMs: number;
+}
+
+/** A keyed grant: fresh (`replay` false), or the recorded one again. */
+export interface KeyedGrant extends Grant {
+  readonly replay: boolean;
+  /** The region index of the node that granted it: its IDs are formatted for that region. */
+  readonly region: number;
+}
+
 /** What the segment allocator needs of a store. */
 export interface SegmentStore {
   /**
@@ -97,6 +122,13 @@ export interface SegmentStore {
    *   (store unreachable: the outcome is unknown)
    */
   handBack?(tag: string, back: HandBack): Promise<HandBackOutcome>;
+  /**
+   * A grant recorded under an Idempotency-Key, or the one recorded before replayed; one
+   * atomic step either way. Optional: a store without it cannot serve keyed requests.
+   * @throws IdAllocError as allocate, and IDEMPOTENCY_MISMATCH when the record has other
+   *   params (nothing written)
+   */
+  allocateKeyed?(tag: string, req: KeyedRequest): Promise<KeyedGrant>;
 }
 
 /** The unused tail of a caller's last grant, offered back to the counter. */

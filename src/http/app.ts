@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { IdAllocator } from '../allocator/types.js';
 import { bearerAuth, bearerCheck } from './auth.js';
 import { keyHolderOf } from './shape-json.js';
+import { DEFAULT_IDEMPOTENCY_TTL_SECONDS, idempotencyReader } from './idempotency.js';
 import type { RouteContext } from './context.js';
 import { errorHandler, notFound } from './errors.js';
 import { idRoutes } from './ids.js';
@@ -103,6 +104,10 @@ export function createApp(deps: AppDeps): Express {
     auth: bearerAuth(authorize),
     authorize,
     keyHolder: keyHolderOf(keyTokens),
+    idempotency: idempotencyReader(
+      apiTokens !== undefined,
+      deps.config.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+    ),
     refusals,
   };
   serveLeanFirst(app, leanIdPath(ctx));

@@ -10,6 +10,7 @@ import type { HttpSettings } from '../core/settings.js';
 import type { Metrics } from '../observe/metrics/index.js';
 import type { TagStore } from '../core/store-ports.js';
 import type { Authorize } from './auth.js';
+import type { IdempotencyReader } from './idempotency.js';
 import type { KeyHolder } from './shape-json.js';
 import type { RefusalLog } from './refusals.js';
 import type { ReadyState } from './ready.js';
@@ -28,6 +29,8 @@ export interface RouteContext {
   readonly authorize: Authorize;
   /** Whether a request's bearer token is one of `KEY_TOKENS` (may see permute keys). */
   readonly keyHolder: KeyHolder;
+  /** A request's Idempotency-Key as the allocator takes it (idempotency.ts), or undefined. */
+  readonly idempotency: IdempotencyReader;
   /** How refused requests are logged (debug, and a warn line a minute); one per app. */
   readonly refusals: RefusalLog;
 }

@@ -24,6 +24,8 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   [ErrorCode.WRONG_MODE]: 409,
   [ErrorCode.WRONG_REGION]: 409,
   [ErrorCode.TAG_EXHAUSTED]: 409,
+  // draft-ietf-httpapi-idempotency-key-header: a key reused for another request.
+  [ErrorCode.IDEMPOTENCY_MISMATCH]: 422,
   [ErrorCode.UNAVAILABLE]: 503,
 });
 

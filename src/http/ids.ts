@@ -11,6 +11,8 @@ import type { ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import { ErrorCode, IdAllocError, isIdAllocError } from '../core/errors.js';
 import type { TagMode } from '../core/store-ports.js';
+import type { IdempotencyKey, KeyedRange } from '../allocator/types.js';
+import { REPLAY_HEADER } from './idempotency.js';
 import { checkTagName } from '../core/tags.js';
 import { JSON_TYPE, TEXT_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
 import { LEAF_ROUTES, ROUTES, pathTo } from './routes.js';
@@ -65,13 +67,45 @@ export function countParam(ctx: RouteContext, count: string | undefined): number
   return count === undefined ? undefined : intParam('count', count, 1, ctx.config.maxBatch);
 }
 
+/**
+ * Answers a keyed `GET /v1/ids/{tag}` (an Idempotency-Key): one store round trip that
+ * records the grant with the key, or answers the grant recorded before, formatted as the
+ * node that granted it formatted it (its region) — the same IDs byte for byte.
+ */
+async function serveKeyedIds(
+  ctx: RouteContext,
+  res: ServerResponse,
+  tag: string,
+  count: number | undefined,
+  key: IdempotencyKey,
+  text: boolean,
+): Promise<void> {
+  const r = await ctx.allocator.keyed(tag, key, count === undefined ? 'id' : 'ids', count ?? 1);
+  const ids = keyedIds(r);
+  if (r.replay) res.setHeader(REPLAY_HEADER, 'true');
+  if (count === undefined) sendId(res, tag, ids[0]!, text);
+  else sendIds(res, tag, ids, text);
+}
+
+/** The IDs of a keyed grant, as callers see them. */
+export function keyedIds(r: KeyedRange): string[] {
+  const { shaper } = r.served;
+  const out: string[] = [];
+  for (let c = r.start; c <= r.end; c++)
+    out.push(shaper.identity ? c.toString() : shaper.format(c));
+  return out;
+}
+
 /** Registers the ID routes on `app`. */
 export function idRoutes(app: Express, ctx: RouteContext): void {
   app.get(ROUTES.ids.pattern, ctx.auth, (req, res) => {
     const tag = checkTagName(pathParam(req.params.tag));
     const { count } = readQuery(req, COUNT);
     const text = wantsText(req);
-    return serveIds(ctx, res, tag, countParam(ctx, count), text);
+    const n = countParam(ctx, count);
+    const key = ctx.idempotency(req.headers);
+    if (key !== undefined) return serveKeyedIds(ctx, res, tag, n, key, text);
+    return serveIds(ctx, res, tag, n, text);
   });
   refusePaths(app, ROUTES.ids.base, ctx.auth, checkTagName);
 

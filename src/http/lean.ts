@@ -16,6 +16,7 @@ import type { TagMode } from '../core/store-ports.js';
 import { isTagName } from '../core/tags.js';
 import type { DrainLocals, RouteContext } from './context.js';
 import { answerError } from './errors.js';
+import { IDEMPOTENCY_HEADER } from './idempotency.js';
 import { refusalCode } from './refusals.js';
 import { COUNT, NONE, countParam, serveIds, serveLeaf } from './ids.js';
 import { assignRequestId, givenRequestId } from './request-id.js';
@@ -66,6 +67,8 @@ export function leanIdPath(ctx: RouteContext): LeanHandler {
     // Escapes, slashes, bad names: express decodes and names them.
     if (!isTagName(tag)) return false;
     if (ctx.authorize(req.headers.authorization)) return false;
+    // A keyed request is one store round trip anyway: express serves it (ids.ts).
+    if (req.headers[IDEMPOTENCY_HEADER] !== undefined) return false;
     let count: number | undefined;
     let text = false;
     if (r.leaf) {

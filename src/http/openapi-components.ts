@@ -30,6 +30,15 @@ export const ID_ROUTE_HEADERS: Obj = {
   'Cache-Control': ref('headers', 'NoStore'),
 };
 
+/**
+ * Headers of the answers of the routes that take an Idempotency-Key: a replay says so.
+ * `base`: the route's own headers.
+ */
+export const keyedHeaders = (base: Obj): Obj => ({
+  ...base,
+  'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'),
+});
+
 /** Error answers: one component per status, its body's code limited to what it means. */
 const ERRORS: Readonly<
   Record<string, { status: string; codes: string[]; description: string; headers?: Obj }>
@@ -68,6 +77,12 @@ const ERRORS: Readonly<
     codes: [ErrorCode.WRONG_MODE, ErrorCode.WRONG_REGION, ErrorCode.TAG_EXHAUSTED],
     description:
       "WRONG_MODE: the route does not serve the tag's mode; WRONG_REGION: the tag is shared by another number of regions than this node's REGION; TAG_EXHAUSTED: the tag reached its max",
+  },
+  Unprocessable: {
+    status: '422',
+    codes: [ErrorCode.IDEMPOTENCY_MISMATCH],
+    description:
+      'IDEMPOTENCY_MISMATCH: this caller used the Idempotency-Key for the tag with another request (route, `count` or `size`); nothing was taken',
   },
   Internal: {
     status: '500',
@@ -146,6 +161,14 @@ export function components(config: Pick<HttpSettings, 'maxBatch' | 'maxRange'>):
           'Echoed in the answer and named in the logs when it is 1-128 of A-Za-z0-9_.:@-; otherwise a new UUID is used',
         schema: { type: 'string', examples: ['req-42'] },
       },
+      IdempotencyKey: {
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        description:
+          'Makes the request retry-safe (draft-ietf-httpapi-idempotency-key-header): the same key from the same caller (bearer token) for the same tag and request answers the same IDs, from any node, for IDEMPOTENCY_TTL_SECONDS; with another request it is refused 422. 1 to 255 printable ASCII characters, bare or as a quoted string. One store round trip per keyed request; never logged',
+        schema: { type: 'string', minLength: 1, maxLength: 257, pattern: '^[ -~]+$' },
+      },
       Accept: {
         name: 'Accept',
         in: 'header',
@@ -174,6 +197,12 @@ export function components(config: Pick<HttpSettings, 'maxBatch' | 'maxRange'>):
         description: 'Seconds before a retry is useful',
         required: true,
         schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
+      },
+      IdempotentReplayed: {
+        description:
+          'Present (`true`) when the answer is the one recorded under the Idempotency-Key before',
+        required: false,
+        schema: { const: 'true' },
       },
       WwwAuthenticate: {
         description: 'The scheme the route needs',

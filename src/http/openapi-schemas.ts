@@ -44,6 +44,7 @@ export const HTTP_ERROR_CODES = [
   ErrorCode.WRONG_MODE,
   ErrorCode.WRONG_REGION,
   ErrorCode.TAG_EXHAUSTED,
+  ErrorCode.IDEMPOTENCY_MISMATCH,
   ErrorCode.UNAVAILABLE,
   ErrorCode.INTERNAL,
 ] as const;

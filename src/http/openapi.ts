@@ -11,6 +11,7 @@ import { JSON_TYPE, sendOk, type RouteContext } from './context.js';
 import {
   COMMON_HEADERS,
   ID_ROUTE_HEADERS,
+  keyedHeaders,
   components,
   ref,
   responses,
@@ -96,7 +97,12 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         "Without `count`: one ID. With `count`: that many, in the order issued (ascending for plain tags). IDs are the tag's shape of its counter values (docs/design.md §13): decimal digits, or `prefix_` and 13 base32 characters for a tag with a prefix. `Accept: text/plain` gives the IDs, one per line.",
         {
           ...v1,
-          parameters: [tagParam, ref('parameters', 'Count'), ref('parameters', 'Accept')],
+          parameters: [
+            tagParam,
+            ref('parameters', 'Count'),
+            ref('parameters', 'Accept'),
+            ref('parameters', 'IdempotencyKey'),
+          ],
           responses: responses(
             ok(
               'The ID or IDs',
@@ -106,12 +112,13 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
                 },
                 ...idText,
               },
-              ID_ROUTE_HEADERS,
+              keyedHeaders(ID_ROUTE_HEADERS),
             ),
             'BadRequest',
             'Unauthorized',
             'TagNotFound',
             'Conflict',
+            'Unprocessable',
             'Unavailable',
           ),
         },
@@ -123,14 +130,15 @@ export function openApiDocument(config: Pick<HttpSettings, 'maxBatch' | 'maxRang
         "Segment tags only (a snowflake tag is WRONG_MODE). Straight from the store, all or nothing. `start`..`end` are counter values; `shape` says how to turn each into the tag's ID. A permute tag's range is FORBIDDEN unless the bearer token is one of KEY_TOKENS, whose answer carries the key.",
         {
           ...v1,
-          parameters: [tagParam, ref('parameters', 'Size')],
+          parameters: [tagParam, ref('parameters', 'Size'), ref('parameters', 'IdempotencyKey')],
           responses: responses(
-            ok('The range', json('IdRange')),
+            ok('The range', json('IdRange'), keyedHeaders(COMMON_HEADERS)),
             'BadRequest',
             'Unauthorized',
             'Forbidden',
             'TagNotFound',
             'Conflict',
+            'Unprocessable',
             'Unavailable',
           ),
         },

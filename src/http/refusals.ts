@@ -1,7 +1,7 @@
 /**
  * Refused requests must not be able to fill a disk: anyone can send them as fast as the
  * network allows. That holds for 400, 401 and 404, for 409 (a range of a snowflake tag,
- * an exhausted tag: 300–600 B of log each) and for the 503 every request gets while the
+ * an exhausted tag: 300–600 B of log each), for 422 (an Idempotency-Key reused) and for the 503 every request gets while the
  * store is down (≈350 B each). Each one is counted in `idalloc_http_refused_total` by its
  * error code and logged at debug; at most one line a minute per kind (client errors,
  * conflicts, unavailable, and a probe's refusal — a not-ready `/readyz`) is logged at its
@@ -16,6 +16,8 @@ const KIND_OF: ReadonlyMap<number, RefusalKind> = new Map([
   [401, 'client'],
   [404, 'client'],
   [409, 'conflict'],
+  // An Idempotency-Key reused with other parameters.
+  [422, 'conflict'],
   [503, 'unavailable'],
 ]);
 

@@ -5,6 +5,9 @@
  */
 import type { Express, Request } from 'express';
 import type { SegmentState, SegmentView } from '../allocator/types.js';
+import type { ServedShape } from '../allocator/shaping.js';
+import type { IdRange } from '../core/ids.js';
+import { REPLAY_HEADER } from './idempotency.js';
 import { invalidArgument, tagNotFound } from '../core/errors.js';
 import { tagJson } from '../core/tag-json.js';
 import { checkTagName, parseId, TAG_NAME_PATTERN } from '../core/tags.js';
@@ -98,9 +101,21 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
     // A permute tag's counter values are its IDs' secret: refused before any is taken.
     const before = await allocator.lookupShape(tag);
     if (before?.shape.kind === 'permute' && !keyed) throw needsKey(tag, 'a range');
-    const range = await allocator.lease(tag, n, clientOf(req));
-    // The grant's own shape (it may have been set between the look-up and the lease).
-    const shape = allocator.shapeOf(tag) ?? before;
+    const key = ctx.idempotency(req.headers);
+    // A keyed range has no lease key: its tail is not returned (a replay may come from any node).
+    let range: IdRange & { readonly lease?: string };
+    let shape: ServedShape | undefined;
+    if (key === undefined) {
+      range = await allocator.lease(tag, n, clientOf(req));
+      // The grant's own shape (it may have been set between the look-up and the lease).
+      shape = allocator.shapeOf(tag) ?? before;
+    } else {
+      // Recorded with the key, or the recorded range again (with its region's shape).
+      const keyed = await allocator.keyed(tag, key, 'range', n, clientOf(req));
+      if (keyed.replay) res.setHeader(REPLAY_HEADER, 'true');
+      range = keyed;
+      shape = keyed.served;
+    }
     if (shape?.shape.kind === 'permute' && !keyed) throw needsKey(tag, 'a range');
     sendOk(
       res,

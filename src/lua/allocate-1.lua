@@ -30,6 +30,7 @@
 local rcall = redis.call
 -- @include decimal
 -- @include tag
+-- @include allocate
 
 local key = KEYS[1]
 if ARGV[1] ~= '0' and not small_valid(ARGV[1], 1) then
@@ -42,40 +43,4 @@ local node_regions = ARGV[3] or '1'
 if not SHAPE_FORM.regions(node_regions) then
   return bad_argument('allocate-1', "regions '" .. tostring(ARGV[3]) .. "' is not 1..1024")
 end
-local count = tonumber(ARGV[1])
-local exact = ARGV[2] == '1'
-
--- Fail closed: allocation never creates a tag, and never trusts a damaged one.
-local t = read_tag(key)
-if not t then return -1 end
-if t.mode ~= 'segment' then
-  if t.mode == 'snowflake' then return -3 end
-  return -2
-end
-if not segment_fields_valid(t) then return -2 end
-if count == 0 then count = tonumber(t.step) end
--- Before anything moves: a node of another region count would issue IDs of another
--- region's residues (c·N + i with the wrong N).
-if (t.regions or '1') ~= node_regions then return -13 end
-
--- Incarnation guard: skip the safety gap first if another server wrote last.
-local run_id = server_run_id()
-if not run_id then return no_run_id('allocate-1') end
-local before = t.next
-local bumped = apply_incarnation(key, t, run_id)
-local next_id = t.next
-local skipped = string.format('%.0f', dec_sub(next_id, before))
-local max_plus_one = dec_add(t.max, 1)
-
--- What is left below max decides the size of the grant.
-local room = dec_sub(max_plus_one, next_id)
-if room <= 0 then return -4 end
-if room < count then
-  if exact then return -4 end
-  count = room
-end
-
-local last = dec_add(next_id, count - 1)
-rcall('HSET', key, 'next', dec_add(next_id, count))
-return {next_id, last, t.step, t.max, bumped, run_id, skipped,
-  t.shape or '', t.prefix or '', t.width or '', t.key or '', t.regions or ''}
+return grant_segment('allocate-1', key, tonumber(ARGV[1]), ARGV[2] == '1', node_regions)

@@ -17,6 +17,8 @@ export const Refusal = {
   /** A segment tag created over a tombstone whose deleted tag had another numeric shape. */
   SHAPE_OF_DELETED: 'SHAPE_OF_DELETED',
   TAG_EXHAUSTED: 'TAG_EXHAUSTED',
+  /** An Idempotency-Key recorded with other parameters. */
+  IDEMPOTENCY_MISMATCH: 'IDEMPOTENCY_MISMATCH',
   /** A bump that would lower the counter. */
   WOULD_LOWER: 'WOULD_LOWER',
   TAG_EXISTS: 'TAG_EXISTS',
@@ -74,6 +76,12 @@ export function refusal(
       return new IdAllocError(
         ErrorCode.TAG_EXHAUSTED,
         `tag '${tag}' reached its max${context.max === undefined ? '' : ` (${String(context.max)})`}`,
+        { tag, ...context },
+      );
+    case Refusal.IDEMPOTENCY_MISMATCH:
+      return new IdAllocError(
+        ErrorCode.IDEMPOTENCY_MISMATCH,
+        `this Idempotency-Key was used for tag '${tag}' with other parameters than ${String(context.params ?? 'these')}: a key names one request; send a new key for a new request`,
         { tag, ...context },
       );
     case Refusal.WOULD_LOWER:

@@ -87,6 +87,8 @@ describe('GET /metrics', () => {
         // Issue 19: the node's region and each served tag's shape.
         idalloc_region_info: 'gauge',
         idalloc_tag_shape_info: 'gauge',
+        // Issue 20: keyed requests answered with their recorded IDs.
+        idalloc_idempotent_replays_total: 'counter',
       },
     );
   });

@@ -156,6 +156,22 @@ describe('shaped IDs over HTTP', () => {
     expect(missing.text).toContain("'id' is required");
   });
 
+  it("shapes a keyed batch for the node's region, and replays it byte for byte", async () => {
+    const keyed = () =>
+      fetch(`${svc.base}/v1/ids/ord?count=3`, {
+        headers: { authorization: 'Bearer reader', 'idempotency-key': 'shaped-1' },
+      });
+    const first = await keyed();
+    const body = await first.text();
+    const { ids } = JSON.parse(body) as { ids: string[] };
+    const counters = ids.map((id) => shaper('ord').decode(id));
+    expect(counters.map((d) => d.region)).toEqual([1, 1, 1]);
+    expect(counters[2]!.counter - counters[0]!.counter).toBe(2n);
+    const again = await keyed();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe(body);
+  });
+
   it('IdClient shapes its ranges locally: the IDs /v1/ids would give for the same counters', async () => {
     for (const tag of ['plain', 'rev', 'ord']) {
       const c = new IdClient({ urls: [svc.base], token: 'reader', rangeSize: 8 });

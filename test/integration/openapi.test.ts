@@ -2,7 +2,8 @@
  * `GET /openapi.json` describes the API as it answers: the document is valid OpenAPI 3.1,
  * docs/openapi.json is the served one with the default settings, and a real app driven
  * through every route and every error code (400, 401, 404 unknown tag and unknown route,
- * 403 forbidden, 409 wrong mode, wrong region and exhausted, 500, 503 with Retry-After)
+ * 403 forbidden, 409 wrong mode, wrong region and exhausted, 422 a reused Idempotency-Key,
+ * 500, 503 with Retry-After)
  * answers only what it says,
  * status, headers and body.
  */
@@ -123,6 +124,31 @@ describe('the OpenAPI document', () => {
     expect((await get(authed.base, '/', '/')).status).toBe(200);
     expect((await get(authed.base, '/openapi.json', '/openapi.json')).status).toBe(200);
     expect((await get(authed.base, '/metrics', '/metrics', auth)).status).toBe(200);
+  });
+
+  it('describes keyed requests: replays with Idempotent-Replayed, 422 IDEMPOTENCY_MISMATCH, 400 for a bad key', async () => {
+    const b = svc.base;
+    const code = (r: { json?: unknown }) => (r.json as { error: { code: string } }).error.code;
+    const key = (k: string) => ({ 'Idempotency-Key': k });
+    const first = await get(b, '/v1/ids/order?count=2', '/v1/ids/{tag}', key('oa-1'));
+    expect(first.status).toBe(200);
+    const again = await get(b, '/v1/ids/order?count=2', '/v1/ids/{tag}', key('oa-1'));
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toBe(first.body);
+    const range = await get(b, '/v1/ranges/order?size=3', '/v1/ranges/{tag}', key('oa-2'));
+    expect(range.status).toBe(200);
+    const replay = await get(b, '/v1/ranges/order?size=3', '/v1/ranges/{tag}', key('oa-2'));
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    for (const [target, path] of [
+      ['/v1/ids/order?count=3', '/v1/ids/{tag}'],
+      ['/v1/ranges/order?size=2', '/v1/ranges/{tag}'],
+    ] as const) {
+      const refused = await get(b, target, path, key(path === '/v1/ids/{tag}' ? 'oa-1' : 'oa-2'));
+      expect(refused.status).toBe(422);
+      expect(code(refused)).toBe('IDEMPOTENCY_MISMATCH');
+    }
+    const bad = await get(b, '/v1/ids/order', '/v1/ids/{tag}', key('x'.repeat(256)));
+    expect(bad.status).toBe(400);
   });
 
   it('describes 400 INVALID_ARGUMENT on every route that reads input', async () => {

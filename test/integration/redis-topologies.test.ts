@@ -74,6 +74,22 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     }
   });
 
+  it("records a keyed grant beside its tag on the slot's master, and replays it, with the replication ack on", async () => {
+    const record = 'c1'.repeat(32);
+    for (const name of tags) {
+      const req = { record, params: 'ids:5', count: 5, region: 0, ttlMs: 60_000 };
+      const first = await store.allocateKeyed(name, req);
+      expect(first.replay).toBe(false);
+      const again = await store.allocateKeyed(name, req);
+      expect(again).toMatchObject({ replay: true, start: first.start, end: first.end });
+      // One script touched both keys: the record lives on the tag's master.
+      const stored = await withClient(owners.get(name)!.port, (c) =>
+        c.get(store.keys.idempotency(name, record)),
+      );
+      expect(stored).toBe(`ids:5|${first.start}|${first.end}|0|${first.incarnation}`);
+    }
+  });
+
   it('routes by its own slot map, even through a Cluster client with stringNumbers on', async () => {
     // ioredis 6 leaves slots 5461-10922 unmapped in such a client (see cluster-route.ts).
     const nodes = cluster.seeds.map((n) => ({ host: n.host, port: n.port }));
@@ -289,10 +305,17 @@ describe('RedisStore behind Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER)', 
     expect(next).toBe('21');
   });
 
+  it('records and replays a keyed grant on the master, acknowledged by both replicas', async () => {
+    const req = { record: 'ab'.repeat(32), params: 'range:4', count: 4, region: 0, ttlMs: 60_000 };
+    const first = await store.allocateKeyed('order', req);
+    expect(first).toMatchObject({ replay: false, start: 21n, end: 24n });
+    expect(await store.allocateKeyed('order', req)).toMatchObject({ replay: true, start: 21n });
+  });
+
   it('exports from the master the Sentinels name', async () => {
     expect(await store.exportTags()).toEqual({
       consistency: 'per-tag',
-      records: [{ state: 'live', tag: expect.objectContaining({ name: 'order', next: 21n }) }],
+      records: [{ state: 'live', tag: expect.objectContaining({ name: 'order', next: 25n }) }],
     });
   });
 

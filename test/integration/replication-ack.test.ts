@@ -50,3 +50,39 @@ describe('RedisStore.allocate with REDIS_MIN_REPLICAS=1', () => {
     expect(after.start).toBe(201n);
   });
 });
+
+describe('RedisStore.allocateKeyed with REDIS_MIN_REPLICAS=1', () => {
+  const keyed = (record: string, count = 10) => ({
+    record: record.padEnd(64, '0'),
+    params: `ids:${count}`,
+    count,
+    region: 0,
+    ttlMs: 60_000,
+  });
+
+  it('confirms a keyed grant and its replays with WAIT; a replay not confirmed is refused, nothing discarded', async () => {
+    const first = await store.allocateKeyed('order', keyed('aa'));
+    expect(first.replay).toBe(false);
+    const replica = set.replicas[0]!;
+    await replica.kill('SIGKILL');
+
+    // The replay wrote its record again: WAIT covers the first grant too, and fails here.
+    const err = await store.allocateKeyed('order', keyed('aa')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(IdAllocError);
+    expect((err as IdAllocError).code).toBe(ErrorCode.UNAVAILABLE);
+    expect((err as IdAllocError).details.discarded).toBeUndefined();
+    // A fresh keyed grant is discarded as any grant is.
+    await expect(store.allocateKeyed('order', keyed('bb'))).rejects.toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      details: { discarded: true },
+    });
+
+    await replica.start();
+    await set.waitInSync(replica);
+    const again = await store.allocateKeyed('order', keyed('aa'));
+    expect(again).toMatchObject({ replay: true, start: first.start, end: first.end });
+  });
+});

@@ -9,10 +9,16 @@ import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { createAllocator } from '../../src/allocator/index.js';
 import type { IdAllocator } from '../../src/allocator/types.js';
-import { tagNotFound } from '../../src/core/errors.js';
+import { ErrorCode, IdAllocError, tagNotFound } from '../../src/core/errors.js';
 import type { HttpSettings } from '../../src/core/settings.js';
 import { NO_REGION, type Region, type TagShape } from '../../src/core/shape.js';
-import type { Grant, SegmentTagConfig, TagConfig } from '../../src/core/store-ports.js';
+import type {
+  Grant,
+  KeyedGrant,
+  KeyedRequest,
+  SegmentTagConfig,
+  TagConfig,
+} from '../../src/core/store-ports.js';
 import { createApp } from '../../src/http/app.js';
 import { ReadyState } from '../../src/http/ready.js';
 import { createHttpServer } from '../../src/http/server.js';
@@ -55,6 +61,31 @@ export class ShapedTagStore {
       shape: t.shape,
       regions: t.regions,
     };
+  }
+
+  /** Idempotency-Key records by record name (never expiring here). */
+  private readonly keyed = new Map<string, { params: string; grant: KeyedGrant }>();
+
+  /** A grant recorded under a key, or the recorded one replayed (as the stores do). */
+  async allocateKeyed(tag: string, req: KeyedRequest): Promise<KeyedGrant> {
+    const name = `${tag}\n${req.record}`;
+    const had = this.keyed.get(name);
+    if (had !== undefined) {
+      if (had.params !== req.params) {
+        throw new IdAllocError(
+          ErrorCode.IDEMPOTENCY_MISMATCH,
+          `other parameters than ${req.params}`,
+        );
+      }
+      return { ...had.grant, replay: true };
+    }
+    const grant = {
+      ...(await this.allocate(tag, req.count, true)),
+      region: req.region,
+      replay: false,
+    };
+    this.keyed.set(name, { params: req.params, grant });
+    return grant;
   }
 
   async raiseFloor(): Promise<void> {}

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'info',
       MAX_BATCH: 1000,
       MAX_RANGE: 100_000,
+      IDEMPOTENCY_TTL_SECONDS: 86_400,
       PREFETCH_AT: 0.1,
       SEGMENT_TARGET_SECONDS: 900,
       MAX_STEP: 1_000_000,

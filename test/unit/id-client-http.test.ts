@@ -104,4 +104,37 @@ describe('IdClient over real HTTP', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ url: endless, reason: expect.stringContaining('65536') });
   });
+
+  it('sends an Idempotency-Key per lease, the same again on a retry of a lost answer, a new one for the next lease', async () => {
+    const keys: (string | undefined)[] = [];
+    const granted = new Map<string, number>();
+    let leases = 0;
+    const handle = (res: ServerResponse, req: IncomingMessage, drop: boolean) => {
+      const key = req.headers['idempotency-key'] as string | undefined;
+      keys.push(key);
+      // A keyed service: the same key gets the range it got before.
+      let n = key === undefined ? undefined : granted.get(key);
+      if (n === undefined) {
+        n = leases++;
+        if (key !== undefined) granted.set(key, n);
+      }
+      if (drop)
+        res.destroy(); // granted, but the answer is lost on the way
+      else lease(res, n);
+    };
+    const a = await serve((n, res, req) => handle(res, req, n === 0));
+    const b = await serve((_n, res, req) => handle(res, req, false));
+    const { c } = client([a, b], { refillAt: 0 });
+
+    // The first lease's answer from A is lost; B answers the same key with the same range.
+    expect(await c.nextBatch('order', 10)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n]);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[1]).toBe(keys[0]);
+    // The next lease has a key of its own.
+    expect(await c.next('order')).toBe(11n);
+    expect(keys[2]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(leases).toBe(2);
+  });
 });

@@ -35,7 +35,7 @@ const DECLARATIONS = Object.freeze([
   '# TYPE idalloc_snowflake_clock_backwards_total counter',
   '# HELP http_request_duration_seconds HTTP requests by method, route pattern and status code.',
   '# TYPE http_request_duration_seconds histogram',
-  '# HELP idalloc_http_refused_total Requests refused with 400, 401, 403, 404, 409 or 503, by error code (logged at debug but for a line a minute per kind).',
+  '# HELP idalloc_http_refused_total Requests refused with 400, 401, 403, 404, 409, 422 or 503, by error code (logged at debug but for a line a minute per kind).',
   '# TYPE idalloc_http_refused_total counter',
   '# HELP idalloc_ids_skipped_total IDs given up unserved, by tag and reason (incarnation_jump, discarded_grant, fence, shutdown_remainder).',
   '# TYPE idalloc_ids_skipped_total counter',
@@ -52,12 +52,16 @@ const DECLARATIONS = Object.freeze([
   '# TYPE idalloc_region_info gauge',
   "# HELP idalloc_tag_shape_info A served segment tag's shape and region count, as its last grant said (tags with a label of their own).",
   '# TYPE idalloc_tag_shape_info gauge',
+  // Issue 20: Idempotency-Key replays, at the end (tags.ts).
+  '# HELP idalloc_idempotent_replays_total Requests with an Idempotency-Key answered with the IDs recorded under it (a retry that took no new IDs), by tag.',
+  '# TYPE idalloc_idempotent_replays_total counter',
 ]);
 
 /** Labels, cluster aggregator and histogram buckets of each series. */
 const SHAPES = Object.freeze([
   'http_request_duration_seconds labels=method,route,status_code aggregator=sum buckets=0.0001,0.0005,0.001,0.005,0.01,0.05,0.1,0.5,1,5',
   'idalloc_http_refused_total labels=code aggregator=sum',
+  'idalloc_idempotent_replays_total labels=tag aggregator=sum',
   'idalloc_ids_handed_back_total labels=tag aggregator=sum',
   'idalloc_ids_issued_total labels=tag,mode aggregator=sum',
   'idalloc_ids_skipped_total labels=tag,reason aggregator=sum',
@@ -80,6 +84,7 @@ const SHAPES = Object.freeze([
 /** The samples of a fresh registry: the series that exist before any event. */
 const FRESH = Object.freeze([
   'idalloc_http_refused_total{code="FORBIDDEN"} 0',
+  'idalloc_http_refused_total{code="IDEMPOTENCY_MISMATCH"} 0',
   'idalloc_http_refused_total{code="INVALID_ARGUMENT"} 0',
   'idalloc_http_refused_total{code="NOT_FOUND"} 0',
   'idalloc_http_refused_total{code="OTHER"} 0',
@@ -105,6 +110,7 @@ const AFTER_EVENTS = Object.freeze([
   'http_request_duration_seconds_sum{method="GET",route="/v1/ids/:tag",status_code="200"} 0.0003',
   'http_request_duration_seconds_sum{method="POST",route="unmatched",status_code="404"} 0.02',
   'idalloc_http_refused_total{code="FORBIDDEN"} 0',
+  'idalloc_http_refused_total{code="IDEMPOTENCY_MISMATCH"} 0',
   'idalloc_http_refused_total{code="INVALID_ARGUMENT"} 0',
   'idalloc_http_refused_total{code="NOT_FOUND"} 0',
   'idalloc_http_refused_total{code="OTHER"} 1',

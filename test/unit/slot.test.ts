@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/store/redis/keys.js';
 import { keySlot, SLOT_COUNT } from '../../src/store/redis/slot.js';
@@ -73,6 +74,21 @@ describe('keySlot', () => {
       for (const id of [0, 5, 1023]) {
         expect(keySlot(keys.worker(id))).toBe(specSlot(keys.worker(id)));
         expect(keySlot(keys.workerHorizon(id))).toBe(keySlot(keys.worker(id)));
+      }
+    }
+  });
+
+  it("puts an Idempotency-Key's record in its tag's slot, by cluster-key-slot as by the spec", () => {
+    const hex = 'ab'.repeat(32);
+    for (const prefix of ['', 'idalloc:', 'a.b-c_d:', 'x'.repeat(64)]) {
+      const keys = createKeys(prefix);
+      for (const name of ['order', 'A', '0', 'a.b-c_d', 'z'.repeat(64)]) {
+        const record = keys.idempotency(name, hex);
+        expect(record).toBe(`{${keys.tag(name)}}:idem:${hex}`);
+        expect(calculateSlot(record), record).toBe(calculateSlot(keys.tag(name)));
+        expect(specSlot(record), record).toBe(specSlot(keys.tag(name)));
+        // Never listed as a tag (the tag pattern starts with the prefix, this with '{').
+        expect(keys.tagName(record)).toBeUndefined();
       }
     }
   });

@@ -19,6 +19,7 @@ export const REFUSED_CODES: readonly string[] = Object.freeze([
   'WRONG_MODE',
   'WRONG_REGION',
   'TAG_EXHAUSTED',
+  'IDEMPOTENCY_MISMATCH',
   'UNAVAILABLE',
   'OTHER',
 ]);
@@ -47,7 +48,7 @@ export function httpSeries(registry: Registry): HttpSeries {
   });
   const refused = new Counter({
     name: 'idalloc_http_refused_total',
-    help: 'Requests refused with 400, 401, 403, 404, 409 or 503, by error code (logged at debug but for a line a minute per kind).',
+    help: 'Requests refused with 400, 401, 403, 404, 409, 422 or 503, by error code (logged at debug but for a line a minute per kind).',
     labelNames: ['code'] as const,
     registers: [registry],
   });

@@ -25,7 +25,7 @@ import { segmentSeries } from './segments.js';
 import { snowflakeSeries } from './snowflake.js';
 import { nodeSeries } from './node.js';
 import { storeSeries } from './store.js';
-import { gapSeries, handBackSeries, issuedSeries } from './tags.js';
+import { gapSeries, handBackSeries, issuedSeries, replaySeries } from './tags.js';
 import { shapeSeries } from './shapes.js';
 
 export { REFUSED_CODES, UNMATCHED_ROUTE } from './http.js';
@@ -104,10 +104,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const handBack = handBackSeries(registry, tags);
   // Issue 19: after the others, so a scrape lists the older series as it always has.
   shapeSeries(registry, tags, () => allocator, options.region ?? '0/1');
+  // Issue 20: Idempotency-Key replays, after the others too.
+  const replays = replaySeries(registry, tags);
 
   const observer: AllocatorObserver = Object.freeze({
     ...gaps,
     ...handBack,
+    ...replays,
     ...issued,
     ...segments,
     ...store.observer,

@@ -72,6 +72,26 @@ export function handBackSeries(
 }
 
 /**
+ * `idalloc_idempotent_replays_total{tag}`: keyed requests answered with the grant their
+ * Idempotency-Key recorded (docs/design.md §5 "Idempotency keys") — a retry that cost no
+ * IDs. Added at the end, after the shape series (index.ts).
+ */
+export function replaySeries(
+  registry: Registry,
+  tags: TagLabeller,
+): Pick<AllocatorObserver, 'idempotentReplay'> {
+  const replays = new Counter({
+    name: 'idalloc_idempotent_replays_total',
+    help: 'Requests with an Idempotency-Key answered with the IDs recorded under it (a retry that took no new IDs), by tag.',
+    labelNames: ['tag'] as const,
+    registers: [registry],
+  });
+  return {
+    idempotentReplay: (tag: string) => replays.inc({ tag: tags.label(tag) }),
+  };
+}
+
+/**
  * The gap accounting: `idalloc_ids_skipped_total{tag,reason}` (reasons: incarnation_jump,
  * discarded_grant, fence, shutdown_remainder) and `idalloc_tag_ids_left{tag}`: IDs above
  * the last one this node was granted, up to the tag's max as that grant reported it

@@ -39,8 +39,9 @@ export const DATABASE_FILE = 'idalloc.db';
  * Bumped when the tables change; a file from a newer version is refused. 2: the `meta`
  * table and the `incarnation` columns of the incarnation guard (incarnation.ts). 3: the
  * shape columns of `tags` (store/shape-fields.ts; null on older rows: plain, one region).
+ * 4: the `idempotency` table of Idempotency-Key records (idempotency.ts).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /**
  * IDs (`next`, `max`) are decimal TEXT: `next` reaches 2^63 (max + 1) when a tag is
@@ -79,6 +80,18 @@ CREATE TABLE IF NOT EXISTS worker_horizons (
   floor       INTEGER,
   incarnation TEXT
 );
+CREATE TABLE IF NOT EXISTS idempotency (
+  tag         TEXT NOT NULL,
+  record      TEXT NOT NULL,
+  params      TEXT NOT NULL,
+  start       TEXT NOT NULL,
+  "end"       TEXT NOT NULL,
+  region      INTEGER NOT NULL,
+  incarnation TEXT NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (tag, record)
+);
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY NOT NULL,
   value TEXT NOT NULL

@@ -37,6 +37,8 @@ import type {
   HandBack,
   HandBackOutcome,
   ImportResult,
+  KeyedGrant,
+  KeyedRequest,
   Store,
   TagChanges,
   TagConfig,
@@ -44,6 +46,7 @@ import type {
   TagRecord,
 } from '../../core/store-ports.js';
 import { openDatabase, readSettings, type DatabaseSettings } from './database.js';
+import { IdempotencyRecords } from './idempotency.js';
 import { FileGuard, GuardedDatabase, type StoreLog } from './file-guard.js';
 import {
   IncarnationGuard,
@@ -142,6 +145,7 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
   readonly layouts = undefined;
   private transfer: EmbeddedTransfer | undefined;
   private readonly regions: number;
+  private readonly keyed: IdempotencyRecords;
 
   /** @throws ConfigError naming DATA_DIR when the store cannot be created or written there */
   constructor(opts: EmbeddedStoreOptions) {
@@ -166,6 +170,7 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
     this.regions = checkRegions(opts.regions ?? 1);
     this.leases = new EmbeddedWorkerLeaseStore(this.guarded, this.now);
     this.rows = new TagRows(db);
+    this.keyed = new IdempotencyRecords(db);
     this.probe = db.prepare('SELECT count(*) AS n FROM tags LIMIT 1');
   }
 
@@ -231,41 +236,103 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
     if (count !== 0 && !(Number.isSafeInteger(count) && count >= 1 && count <= MAX_SMALL)) {
       throw badArgument(what, `count ${count} is not 0 or an integer from 1 to 2^52`);
     }
+    return this.write(what, (inc) => this.grantIn(tag, count, exact, inc));
+  }
+
+  /**
+   * allocate-keyed-2 in one write transaction: the record of the key read first; a live
+   * one with the same params is replayed (nothing written), one with other params
+   * refused; else a grant as {@link allocate}, recorded with the key in the same commit.
+   */
+  async allocateKeyed(tag: string, req: KeyedRequest): Promise<KeyedGrant> {
+    const what = `keyed allocation for '${tag}'`;
+    if (!(Number.isSafeInteger(req.count) && req.count >= 1 && req.count <= MAX_SMALL)) {
+      throw badArgument(what, `count ${req.count} is not an integer from 1 to 2^52`);
+    }
     return this.write(what, (inc) => {
-      // Before anything moves (the incarnation guard included): a node of another region
-      // count would issue IDs of another region's residues. Damaged shape columns are
-      // refused, never served as plain.
-      const row = this.rows.get(tag);
-      this.segment(tag, row, SEGMENT_CONTEXT);
-      const shaped = rowShape(row!);
-      if (!shaped) throw refusal(Refusal.TAG_DAMAGED, tag, SEGMENT_CONTEXT);
-      if (shaped.regions !== this.regions) {
-        throw refusal(Refusal.WRONG_REGION, tag, {
-          tagRegions: shaped.regions,
-          nodeRegions: this.regions,
-        });
+      const now = this.now();
+      const found = this.keyed.get(tag, req.record, now);
+      if (found !== undefined) {
+        if (found.params !== req.params) {
+          throw refusal(Refusal.IDEMPOTENCY_MISMATCH, tag, { params: req.params });
+        }
+        const row = this.rows.get(tag);
+        const s = this.segment(tag, row, SEGMENT_CONTEXT);
+        const shaped = this.shapedFor(tag, row);
+        return {
+          start: found.start,
+          end: found.end,
+          step: s.step,
+          max: s.max,
+          bumped: false,
+          incarnation: found.incarnation,
+          skipped: 0n,
+          shape: shaped.shape,
+          regions: shaped.regions,
+          region: found.region,
+          replay: true,
+        };
       }
-      const { s, skipped, bumped } = this.counter(tag, SEGMENT_CONTEXT, inc);
-      let wanted = count === 0 ? BigInt(s.step) : BigInt(count);
-      // What is left below max decides the size of the grant.
-      const room = s.max + 1n - s.next;
-      if (room <= 0n || (exact && room < wanted)) {
-        throw refusal(Refusal.TAG_EXHAUSTED, tag, SEGMENT_CONTEXT);
-      }
-      if (room < wanted) wanted = room;
-      this.rows.setNext(tag, s.next + wanted);
-      return {
-        start: s.next,
-        end: s.next + wanted - 1n,
-        step: s.step,
-        max: s.max,
-        bumped,
-        incarnation: inc.id,
-        skipped,
-        shape: shaped.shape,
-        regions: shaped.regions,
-      };
+      const g = this.grantIn(tag, req.count, true, inc);
+      this.keyed.add(
+        tag,
+        req.record,
+        {
+          params: req.params,
+          start: g.start,
+          end: g.end,
+          region: req.region,
+          incarnation: inc.id,
+        },
+        now + req.ttlMs,
+        now,
+      );
+      return { ...g, region: req.region, replay: false };
     });
+  }
+
+  /** The tag's shape, refused when damaged or of another region count than the node's. */
+  private shapedFor(tag: string, row: TagRow | undefined) {
+    // Damaged shape columns are refused, never served as plain; segment() checked the row.
+    const shaped = rowShape(row!);
+    if (!shaped) throw refusal(Refusal.TAG_DAMAGED, tag, SEGMENT_CONTEXT);
+    if (shaped.regions !== this.regions) {
+      throw refusal(Refusal.WRONG_REGION, tag, {
+        tagRegions: shaped.regions,
+        nodeRegions: this.regions,
+      });
+    }
+    return shaped;
+  }
+
+  /** allocate-1's steps, inside a write transaction. */
+  private grantIn(tag: string, count: number, exact: boolean, inc: Incarnation): Grant {
+    // Before anything moves (the incarnation guard included): a node of another region
+    // count would issue IDs of another region's residues. Damaged shape columns are
+    // refused, never served as plain.
+    const row = this.rows.get(tag);
+    this.segment(tag, row, SEGMENT_CONTEXT);
+    const shaped = this.shapedFor(tag, row);
+    const { s, skipped, bumped } = this.counter(tag, SEGMENT_CONTEXT, inc);
+    let wanted = count === 0 ? BigInt(s.step) : BigInt(count);
+    // What is left below max decides the size of the grant.
+    const room = s.max + 1n - s.next;
+    if (room <= 0n || (exact && room < wanted)) {
+      throw refusal(Refusal.TAG_EXHAUSTED, tag, SEGMENT_CONTEXT);
+    }
+    if (room < wanted) wanted = room;
+    this.rows.setNext(tag, s.next + wanted);
+    return {
+      start: s.next,
+      end: s.next + wanted - 1n,
+      step: s.step,
+      max: s.max,
+      bumped,
+      incarnation: inc.id,
+      skipped,
+      shape: shaped.shape,
+      regions: shaped.regions,
+    };
   }
 
   /**

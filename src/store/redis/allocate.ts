@@ -5,7 +5,7 @@
  * on that same connection confirms it (docs/design.md §8.3).
  */
 import { Cluster, type Redis } from 'ioredis';
-import type { Grant } from '../../core/store-ports.js';
+import type { Grant, KeyedGrant, KeyedRequest } from '../../core/store-ports.js';
 import {
   allocationConnection,
   connectionEpoch,
@@ -14,8 +14,8 @@ import {
   type RedisLike,
 } from './client.js';
 import type { Keys } from './keys.js';
-import { allocateReply } from './reply-shapes.js';
-import { confirmReplicated } from './replication.js';
+import { allocateKeyedReply, allocateReply, type ScriptOutcome } from './reply-shapes.js';
+import { confirmReplicated, confirmWritten } from './replication.js';
 import { ScriptCode, scriptError, storeFailure } from './replies.js';
 import type { ScriptReply } from './scripts.js';
 
@@ -41,53 +41,125 @@ export async function allocate(
   exact: boolean,
 ): Promise<Grant> {
   const key = a.keys.tag(tag);
-  let conn: Redis;
-  let reply: ScriptReply;
-  let epochAtGrant: number;
   const regions = String(a.regions);
+  const ran = await onTagSlot(a, tag, key, (conn) =>
+    conn.idallocAllocate(key, String(count), exact ? '1' : '0', regions),
+  );
+  const grant = await refusedOr(a, tag, key, ran.conn, allocateReply(ran.reply));
+  await confirm(a, tag, ran, grant);
+  return grant;
+}
+
+/**
+ * A grant recorded under an Idempotency-Key (allocate-keyed-2), or the recorded one
+ * replayed. A fresh grant is confirmed by `WAIT` as any grant (a failure discards it);
+ * a replay too, since the script wrote its record again and the `WAIT` then covers the
+ * first grant: one not confirmed is refused UNAVAILABLE, with nothing to discard (the
+ * grant belongs to the first request, and its line is in that node's grant log).
+ */
+export async function allocateKeyed(
+  a: Allocation,
+  tag: string,
+  req: KeyedRequest,
+): Promise<KeyedGrant> {
+  const key = a.keys.tag(tag);
+  const record = a.keys.idempotency(tag, req.record);
+  const ran = await onTagSlot(a, tag, key, (conn) =>
+    conn.idallocAllocateKeyed(
+      key,
+      record,
+      String(req.count),
+      String(a.regions),
+      req.params,
+      String(req.region),
+      String(req.ttlMs),
+    ),
+  );
+  const grant = await refusedOr(a, tag, key, ran.conn, allocateKeyedReply(ran.reply), req.params);
+  if (!grant.replay) {
+    await confirm(a, tag, ran, grant);
+  } else if (a.minReplicas > 0) {
+    const node = ran.conn;
+    await confirmWritten({
+      what: `the replay of ${grant.start}..${grant.end} of tag '${tag}'`,
+      minReplicas: a.minReplicas,
+      waitTimeoutMs: a.waitTimeoutMs,
+      wait: (n, ms) => node.wait(n, ms),
+      epochAtWrite: ran.epochAtGrant,
+      epochNow: () => connectionEpoch(node),
+    });
+  }
+  return grant;
+}
+
+interface Ran {
+  readonly conn: Redis;
+  readonly reply: ScriptReply;
+  readonly epochAtGrant: number;
+}
+
+/** Runs a script on the allocation connection of the tag's slot (a redirection followed once). */
+async function onTagSlot(
+  a: Allocation,
+  tag: string,
+  key: string,
+  run: (conn: Redis) => Promise<ScriptReply>,
+): Promise<Ran> {
   try {
-    conn = await allocationConnection(a.alloc, key, a.readyTimeoutMs);
+    let conn = await allocationConnection(a.alloc, key, a.readyTimeoutMs);
+    let reply: ScriptReply;
     try {
-      reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0', regions);
+      reply = await run(conn);
     } catch (err) {
       // A redirected command did not run: once, follow the cluster's new slot map.
       if (!(a.alloc instanceof Cluster && isRedirection(err))) throw err;
       await refreshSlots(a.alloc);
       conn = await allocationConnection(a.alloc, key, a.readyTimeoutMs);
-      reply = await conn.idallocAllocate(key, String(count), exact ? '1' : '0', regions);
+      reply = await run(conn);
     }
-    epochAtGrant = connectionEpoch(conn);
+    return { conn, reply, epochAtGrant: connectionEpoch(conn) };
   } catch (err) {
     throw storeFailure(err, `the allocation for '${tag}'`);
   }
-  const granted = allocateReply(reply);
-  if (!granted.ok) {
-    // WRONG_REGION names the tag's count: read after the refusal (nothing was written).
-    const tagRegions =
-      granted.code === ScriptCode.WRONG_REGION ? await storedRegions(conn, key) : undefined;
-    throw scriptError(granted.code, tag, {
-      wanted: 'segment',
-      mode: 'snowflake',
-      tagRegions,
-      nodeRegions: a.regions,
-    });
-  }
-  const grant = granted.value;
-  if (a.minReplicas > 0) {
-    // Not pipelined with the script: a NOSCRIPT there makes ioredis re-run the script
-    // outside the pipeline, after the WAIT meant for it.
-    const node = conn;
-    await confirmReplicated({
-      tag,
-      grant,
-      minReplicas: a.minReplicas,
-      waitTimeoutMs: a.waitTimeoutMs,
-      wait: (n, ms) => node.wait(n, ms),
-      epochAtGrant,
-      epochNow: () => connectionEpoch(node),
-    });
-  }
-  return grant;
+}
+
+/** The grant, or the script's refusal thrown as a typed error. */
+async function refusedOr<G>(
+  a: Allocation,
+  tag: string,
+  key: string,
+  conn: Redis,
+  outcome: ScriptOutcome<G>,
+  params?: string,
+): Promise<G> {
+  if (outcome.ok) return outcome.value;
+  // WRONG_REGION names the tag's count: read after the refusal (nothing was written).
+  const tagRegions =
+    outcome.code === ScriptCode.WRONG_REGION ? await storedRegions(conn, key) : undefined;
+  throw scriptError(outcome.code, tag, {
+    wanted: 'segment',
+    mode: 'snowflake',
+    tagRegions,
+    nodeRegions: a.regions,
+    ...(params === undefined ? {} : { params }),
+  });
+}
+
+/** With a replication ack, the grant is served only once `WAIT` confirms it. */
+async function confirm(a: Allocation, tag: string, ran: Ran, grant: Grant): Promise<void> {
+  if (a.minReplicas <= 0) return;
+  // Not pipelined with the script: a NOSCRIPT there makes ioredis re-run the script
+  // outside the pipeline, after the WAIT meant for it.
+  const node = ran.conn;
+  await confirmReplicated({
+    tag,
+    grant,
+    minReplicas: a.minReplicas,
+    waitTimeoutMs: a.waitTimeoutMs,
+    wait: (n, ms) => node.wait(n, ms),
+    epochAtGrant: ran.epochAtGrant,
+    epochNow: () => connectionEpoch(node),
+  });
 }
 
 /** The tag's stored region count, for a message ('1' when the hash has none). */

@@ -20,6 +20,13 @@ export interface Keys {
    * which no tag name has.
    */
   tagName(key: string): string | undefined;
+  /**
+   * `{<tag key>}:idem:<hex>` — an Idempotency-Key's record (expires). Its hash tag is the
+   * whole tag key, so it lives in the tag's Cluster slot (allocate-keyed-2 touches both);
+   * prefixes and tag names cannot hold braces, so the hash tag ends where the tag key
+   * does. It starts with `{`, so no tag or worker pattern of any prefix matches it.
+   */
+  idempotency(name: string, hex: string): string;
   /** `{prefix}worker:{id}` — a snowflake worker's lease (expires). */
   worker(id: number): string;
   /** `{prefix}worker:{id}:horizon` — the worker's horizon (never expires). */
@@ -47,6 +54,7 @@ export function createKeys(prefix: string): Keys {
       const name = key.startsWith(tagHead) ? key.slice(tagHead.length) : undefined;
       return name !== undefined && TAG_NAME_PATTERN.test(name) ? name : undefined;
     },
+    idempotency: (name: string, hex: string) => `{${tagHead}${name}}:idem:${hex}`,
     worker: (id: number) => `${prefix}worker:{${id}}`,
     workerHorizon: (id: number) => `${prefix}worker:{${id}}:horizon`,
     workerPattern: `${escapeGlob(prefix)}worker:{*`,

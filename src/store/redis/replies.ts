@@ -29,6 +29,7 @@ export const ScriptCode = {
   WRONG_REGION: -13,
   SHAPE_FIXED: -14,
   SHAPE_OF_DELETED: -15,
+  IDEMPOTENCY_MISMATCH: -16,
 } as const;
 export type ScriptCode = (typeof ScriptCode)[keyof typeof ScriptCode];
 
@@ -47,6 +48,7 @@ const REFUSAL_OF: Readonly<Record<number, Refusal>> = {
   [ScriptCode.WRONG_REGION]: Refusal.WRONG_REGION,
   [ScriptCode.SHAPE_FIXED]: Refusal.SHAPE_FIXED,
   [ScriptCode.SHAPE_OF_DELETED]: Refusal.SHAPE_OF_DELETED,
+  [ScriptCode.IDEMPOTENCY_MISMATCH]: Refusal.IDEMPOTENCY_MISMATCH,
 };
 
 /** The one place a script's negative reply becomes a typed error. */

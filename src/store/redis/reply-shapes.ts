@@ -6,7 +6,7 @@
  * request: the tag, the values a message names); any other shape is a bug or a damaged
  * store, thrown here as {@link badReply}.
  */
-import type { BumpResult, Grant, ImportResult } from '../../core/store-ports.js';
+import type { BumpResult, Grant, ImportResult, KeyedGrant } from '../../core/store-ports.js';
 import { readShape } from '../shape-fields.js';
 import { badReply, codeOf } from './replies.js';
 import type { ScriptReply } from './scripts.js';
@@ -61,6 +61,27 @@ export function allocateReply(reply: ScriptReply): ScriptOutcome<Grant> {
     shape: shaped.shape,
     regions: shaped.regions,
   });
+}
+
+/**
+ * allocate-keyed-2: the 12 fields of allocate-1, then the region index the IDs are
+ * formatted for and replay ('1' or '0'); or a code.
+ */
+export function allocateKeyedReply(reply: ScriptReply): ScriptOutcome<KeyedGrant> {
+  const code = codeOf(reply);
+  if (code !== undefined) return refused(code);
+  if (!Array.isArray(reply) || reply.length !== 14) throw badReply('allocate-keyed', reply);
+  const [region, replay] = reply.slice(12);
+  if (
+    typeof region !== 'string' ||
+    !/^\d{1,4}$/.test(region) ||
+    (replay !== '0' && replay !== '1')
+  ) {
+    throw badReply('allocate-keyed', reply);
+  }
+  const base = allocateReply(reply.slice(0, 12));
+  if (!base.ok) throw badReply('allocate-keyed', reply);
+  return ok({ ...base.value, region: Number(region), replay: replay === '1' });
 }
 
 /** bump-1: old next, new next, clamped; or a code. */

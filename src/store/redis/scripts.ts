@@ -22,6 +22,16 @@ declare module 'ioredis' {
       exact: '0' | '1',
       regions?: string,
     ): Result<ScriptReply, Context>;
+    /** allocate-keyed-2: tag key, record key, count, regions, params, region, ttl ms. */
+    idallocAllocateKeyed(
+      key: string,
+      record: string,
+      count: string,
+      regions: string,
+      params: string,
+      region: string,
+      ttlMs: string,
+    ): Result<ScriptReply, Context>;
     idallocCreate(key: string, ...args: string[]): Result<ScriptReply, Context>;
     idallocBump(
       key: string,

@@ -23,6 +23,8 @@ import type {
   HandBackOutcome,
   IgnoredKeys,
   ImportResult,
+  KeyedGrant,
+  KeyedRequest,
   Store,
   TagChanges,
   TagConfig,
@@ -31,7 +33,7 @@ import type {
   TagRecord,
 } from '../../core/store-ports.js';
 import { recordName } from '../transfer.js';
-import { allocate, type Allocation } from './allocate.js';
+import { allocate, allocateKeyed, type Allocation } from './allocate.js';
 import type { RedisLike } from './client.js';
 import { checkDurability, type DurabilityReport } from './durability.js';
 import { handBack } from './handback.js';
@@ -143,6 +145,11 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
   }
 
   /** One handback-1.lua call on the allocation connection, never resent (handback.ts). */
+  /** A grant under an Idempotency-Key, or its replay (allocate-keyed-2; allocate.ts). */
+  allocateKeyed(tag: string, req: KeyedRequest): Promise<KeyedGrant> {
+    return allocateKeyed(this.allocation, tag, req);
+  }
+
   handBack(tag: string, back: HandBack): Promise<HandBackOutcome> {
     return handBack(this.allocation, tag, back);
   }
