@@ -109,6 +109,8 @@ export class SegmentAllocator {
   private readonly log: Log;
   private readonly grants: GrantRecorder;
   private readonly discards: DiscardLog;
+  /** Keyed grants this node refused as a store regression (tag and record): never replayed here. */
+  private readonly fencedRecords = new Set<string>();
   private readonly region: Region | undefined;
   /**
    * Per tag, the region and shape fingerprint its last grant's lines carried: remainders
@@ -273,6 +275,11 @@ export class SegmentAllocator {
         'this store keeps no Idempotency-Key records: a keyed request cannot be served',
       );
     }
+    // A record this node refused (the fence) and could not delete is never served here.
+    const refused = `${tag}\n${req.record}`;
+    if (this.fencedRecords.has(refused)) {
+      throw unavailable(`store regression for tag '${tag}': the keyed grant was refused`, 1);
+    }
     let replay: KeyedGrant | undefined;
     const g = await this.grant(
       tag,
@@ -286,6 +293,18 @@ export class SegmentAllocator {
         return k;
       },
       () => replay !== undefined,
+      async () => {
+        try {
+          if (store.forgetKeyed === undefined) throw new Error('no way to delete it');
+          await store.forgetKeyed(tag, req.record);
+        } catch (err) {
+          this.fencedRecords.add(refused);
+          this.log.error(
+            { tag, err: err instanceof Error ? err.message : String(err) },
+            'the record of a keyed grant refused by the regression fence could not be deleted: this node will not replay it; another node could',
+          );
+        }
+      },
     );
     if (replay !== undefined) this.observer.idempotentReplay?.(tag);
     return g as KeyedGrant;
@@ -414,6 +433,7 @@ export class SegmentAllocator {
     use: GrantUse,
     call?: () => Promise<Grant>,
     replayed?: () => boolean,
+    forget?: () => Promise<void>,
   ): Promise<Grant> {
     for (;;) {
       this.grants.ensureWritable?.();
@@ -456,8 +476,10 @@ export class SegmentAllocator {
           'store regression: the store granted IDs at or below ones it granted before; refused, raising its counter',
         );
         await this.store.raiseFloor(tag, fence + 1n);
-        // A keyed call asked again would replay the refused range: the caller retries.
         if (call !== undefined) {
+          // A retry under the same key would replay the refused range, unfenced on a node
+          // that never granted above it: the record is deleted before the caller hears.
+          await forget?.();
           throw unavailable(`store regression for tag '${tag}': the keyed grant was refused`, 1);
         }
         continue;

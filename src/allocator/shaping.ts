@@ -110,6 +110,9 @@ export class TagShapes {
       ...(store.allocateKeyed === undefined
         ? {}
         : { allocateKeyed: (tag, req) => store.allocateKeyed!(tag, req) }),
+      ...(store.forgetKeyed === undefined
+        ? {}
+        : { forgetKeyed: (tag, record) => store.forgetKeyed!(tag, record) }),
     };
   }
 }

@@ -129,6 +129,11 @@ export interface SegmentStore {
    *   params (nothing written)
    */
   allocateKeyed?(tag: string, req: KeyedRequest): Promise<KeyedGrant>;
+  /**
+   * Deletes a keyed grant's record (`req.record`): the node refused that grant (the
+   * regression fence), so a retry under the same key must not be answered with it again.
+   */
+  forgetKeyed?(tag: string, record: string): Promise<void>;
 }
 
 /** The unused tail of a caller's last grant, offered back to the counter. */

@@ -210,8 +210,11 @@ describe('SegmentAllocator', () => {
     store.hold();
     const waiting = alloc.next('order');
     await settle();
+    // close() waits (up to a fetch timeout) for the fetch in flight: the waiting caller is
+    // refused meanwhile, so its rejection is watched from before close() on.
+    const refused = expect(waiting).rejects.toThrow(/shutting down/);
     await alloc.close();
-    await expect(waiting).rejects.toThrow(/shutting down/);
+    await refused;
     store.release();
     await settle();
     expect(

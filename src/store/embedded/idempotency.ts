@@ -23,6 +23,7 @@ export class IdempotencyRecords {
   private readonly find: StatementSync;
   private readonly put: StatementSync;
   private readonly prune: StatementSync;
+  private readonly drop: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.find = db.prepare(
@@ -31,6 +32,7 @@ export class IdempotencyRecords {
     this.put = db.prepare(
       'INSERT OR REPLACE INTO idempotency (tag, record, params, start, "end", region, incarnation, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    this.drop = db.prepare('DELETE FROM idempotency WHERE tag = ? AND record = ?');
     this.prune = db.prepare(
       `DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency WHERE expires_at <= ? ORDER BY expires_at LIMIT ${PRUNE_PER_INSERT})`,
     );
@@ -47,6 +49,11 @@ export class IdempotencyRecords {
       region: Number(r.region),
       incarnation: String(r.incarnation),
     };
+  }
+
+  /** Deletes a record (its grant was refused by a node's regression fence). */
+  delete(tag: string, record: string): void {
+    this.drop.run(tag, record);
   }
 
   /** Records a grant (replacing an expired record of the same key) and prunes a few expired rows. */

@@ -357,6 +357,10 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
     });
   }
 
+  async forgetKeyed(tag: string, record: string): Promise<void> {
+    this.write(`forgetting a keyed grant of '${tag}'`, () => this.keyed.delete(tag, record));
+  }
+
   async raiseFloor(tag: string, floor: bigint): Promise<void> {
     if (!decValid(floor.toString())) {
       throw badArgument(`bump of '${tag}'`, `floor ${floor} is not a decimal ID`);

@@ -150,6 +150,10 @@ export class RedisStore implements Store, LayoutRegistry, DeploymentIdentity {
     return allocateKeyed(this.allocation, tag, req);
   }
 
+  async forgetKeyed(tag: string, record: string): Promise<void> {
+    await this.alloc.del(this.keys.idempotency(tag, record));
+  }
+
   handBack(tag: string, back: HandBack): Promise<HandBackOutcome> {
     return handBack(this.allocation, tag, back);
   }
