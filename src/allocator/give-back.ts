@@ -18,6 +18,7 @@ import type { Grant, SegmentStore } from '../core/store-ports.js';
 import type { Log } from '../core/time-and-log.js';
 import { offerBack } from './handback.js';
 import type { AllocatorObserver, GiveBackResult } from './types.js';
+import type { Region } from '../core/shape.js';
 
 /** A client's lease as the node remembers it for a return. */
 interface Lease {
@@ -35,6 +36,10 @@ export interface LeaseReturnDeps {
   readonly log: Log;
   /** How long the store's compare-and-set may take (`FETCH_TIMEOUT_MS`). */
   readonly timeoutMs: number;
+  /** The region and shape fingerprint of the tag's grant lines (issue 19), for these lines too. */
+  readonly layout?: (
+    tag: string,
+  ) => { readonly region?: Region; readonly shape?: string } | undefined;
   /** Runs `op` in the tag's line of store calls with its fence (RangeBuffer.inLine). */
   readonly inLine: <T>(
     tag: string,
@@ -137,13 +142,21 @@ export class LeaseReturns {
     );
     const fields = { tag, from: String(back.from), end: String(back.end) };
     try {
-      recordUnserved(this.d.grants, { kind: 'remainder', tag, start: back.from, end: back.end });
+      const layout = this.d.layout?.(tag);
+      recordUnserved(this.d.grants, {
+        kind: 'remainder',
+        tag,
+        start: back.from,
+        end: back.end,
+        ...layout,
+      });
       this.d.grants.record({
         kind: 'handback',
         tag,
         start: back.from,
         end: back.end,
         incarnation: back.incarnation,
+        ...layout,
       });
     } catch (err) {
       this.d.log.error(

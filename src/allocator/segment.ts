@@ -150,6 +150,7 @@ export class SegmentAllocator {
       log: this.log,
       timeoutMs: this.opts.fetchTimeoutMs,
       inLine: (tag, op) => this.engine.inLine(tag, op),
+      layout: (tag) => this.lineLayouts.get(tag)?.fields,
     });
     this.engine = new RangeBuffer<Grant>({
       fetch: (tag, step, fence) => this.grant(tag, step, false, fence, { kind: 'segment' }),

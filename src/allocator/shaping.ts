@@ -13,7 +13,6 @@ import {
   PLAIN,
   Shaper,
   regionText,
-  shapeFingerprint,
   type Region,
   type TagShape,
 } from '../core/shape.js';
@@ -66,7 +65,10 @@ export class TagShapes {
       had !== undefined &&
       had.regions === regions &&
       had.shape.prefix === shape.prefix &&
-      (had.shape === shape || shapeFingerprint(had.shape) === shapeFingerprint(shape))
+      (had.shape === shape ||
+        (had.shape.kind === shape.kind &&
+          had.shape.width === shape.width &&
+          had.shape.key === shape.key))
     ) {
       return had;
     }

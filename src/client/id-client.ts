@@ -28,6 +28,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, IdAllocError, invalidArgument, unavailable } from '../core/errors.js';
+import { PLAIN, shaperSignature } from '../core/shape.js';
 import { checkTagName } from '../core/tags.js';
 import { RangeBuffer } from '../buffer/range-buffer.js';
 import type { Shaper } from '../core/shape.js';
@@ -37,6 +38,9 @@ import { RangeTransport, closedError, type ShapedRange } from './transport.js';
 import { returnTail, tailToReturn, type LastLease, type TailReturn } from './give-back.js';
 
 export type { ClientClock, IdClientOptions } from './options.js';
+
+/** The signature of an unshaped range (plain, one region). */
+const PLAIN_SIGNATURE = shaperSignature(PLAIN, 1, 0);
 
 /** The largest `nextBatch`: every ID is materialised as a bigint. */
 export const MAX_CLIENT_BATCH = 1_000_000;
@@ -65,6 +69,8 @@ export class IdClient {
   private readonly sizes = new Map<string, LeaseSize>();
   /** Each shaped tag's shaper, from its last range (a tag's shape is fixed once it issued IDs). */
   private readonly shapers = new Map<string, Shaper>();
+  /** Each tag's shaper signature since its first range: a range of another is refused. */
+  private readonly signatures = new Map<string, string>();
   /** Each tag's last leased range with its lease key, for the return of its tail at close. */
   private readonly leases = new Map<string, LastLease>();
   private rule: SizeRule;
@@ -74,7 +80,10 @@ export class IdClient {
    * retry until a range arrives, so a granted range whose answer was lost (a timeout, a
    * dropped connection, a failover) is answered again instead of leaving a gap.
    */
-  private readonly pending = new Map<string, { readonly size: number; readonly key: string }>();
+  private readonly pending = new Map<
+    string,
+    { readonly size: number; readonly key: string | undefined }
+  >();
 
   /** @throws IdAllocError INVALID_ARGUMENT naming the bad option */
   constructor(options: IdClientOptions) {
@@ -111,6 +120,7 @@ export class IdClient {
         // Before any of the range's IDs is served: they are shaped by its descriptor.
         if (range.shaper === undefined) this.shapers.delete(tag);
         else this.shapers.set(tag, range.shaper);
+        this.signatures.set(tag, range.shaper?.signature ?? PLAIN_SIGNATURE);
         if (range.lease === undefined || range.url === undefined) this.leases.delete(tag);
         else this.leases.set(tag, { ...range, lease: range.lease, url: range.url });
         const size = Number(range.end - range.start + 1n);
@@ -229,11 +239,12 @@ export class IdClient {
     const open = this.pending.get(tag);
     if (open !== undefined) size = open.size;
     for (;;) {
-      const key = this.pending.get(tag)?.key ?? randomUUID();
+      const key = this.s.idempotencyKeys ? (this.pending.get(tag)?.key ?? randomUUID()) : undefined;
       this.pending.set(tag, { size, key });
       try {
         const range = await this.transport.lease(tag, size, fence, key);
         this.pending.delete(tag);
+        this.checkSameShape(tag, range);
         return range;
       } catch (err) {
         // Only an unanswered lease may have been granted: any other outcome ends the key.
@@ -251,6 +262,23 @@ export class IdClient {
         size = lower;
       }
     }
+  }
+
+  /**
+   * A range shaped otherwise than the IDs this client is serving of the tag (its `urls`
+   * reach services of two regions or deployments) is refused, its counter values a gap:
+   * served under one shaper and leased under another, they could be another region's IDs.
+   * @throws IdAllocError WRONG_REGION naming both shapes (final: not retried)
+   */
+  private checkSameShape(tag: string, range: ShapedRange): void {
+    const held = this.signatures.get(tag);
+    const got = range.shaper?.signature ?? PLAIN_SIGNATURE;
+    if (held === undefined || held === got) return;
+    throw new IdAllocError(
+      ErrorCode.WRONG_REGION,
+      `tag '${tag}': the service answered a range shaped ${got} (shape|prefix|region), while this client serves the tag shaped ${held}: the urls reach services of different regions or deployments; give IdClient the services of one (the range is dropped, a gap)`,
+      { tag },
+    );
   }
 
   /** The size of a tag's next lease: `rangeSize` first, then as consumption says. */

@@ -71,6 +71,14 @@ export interface IdClientOptions {
    * @default true
    */
   readonly handBack?: boolean;
+  /**
+   * Send every lease with an `Idempotency-Key` (a fresh UUID per lease, the same on each
+   * retry): a lost answer costs nothing. A range leased under a key is never handed back
+   * (the service keeps no lease key for it: a replay of the key would serve the returned
+   * IDs again), so `handBack` applies only with this off.
+   * @default true
+   */
+  readonly idempotencyKeys?: boolean;
 }
 
 /** The checked options, with every default filled in. */
@@ -90,6 +98,7 @@ export interface ClientSettings {
   readonly random: () => number;
   readonly log: Log;
   readonly handBack: boolean;
+  readonly idempotencyKeys: boolean;
 }
 
 /** The largest `MAX_RANGE` a service accepts (config/schema.ts), so the largest useful lease. */
@@ -198,6 +207,7 @@ const schema = z.strictObject(
       )
       .optional(),
     handBack: z.boolean(allowed('expected true or false')).default(true),
+    idempotencyKeys: z.boolean(allowed('expected true or false')).default(true),
   },
   allowed('expected an object with at least { urls: [...] }'),
 );
@@ -270,5 +280,6 @@ export function resolveOptions(opts: IdClientOptions): Readonly<ClientSettings> 
     random: o.random,
     log: o.log ?? silentLog,
     handBack: o.handBack,
+    idempotencyKeys: o.idempotencyKeys,
   });
 }

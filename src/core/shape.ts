@@ -320,6 +320,11 @@ function fromBase32(text: string): bigint | undefined {
   return (BigInt(hi) << 35n) | BigInt(lo);
 }
 
+/** {@link Shaper.signature} without building a shaper (plain over 0/1 for an unshaped range). */
+export function shaperSignature(shape: TagShape, regions: number, region: number): string {
+  return `${shapeFingerprint(shape)}|${shape.prefix ?? ''}|${region}/${regions}`;
+}
+
 // ── the shaper ────────────────────────────────────────────────────────────────────────
 
 /**
@@ -333,6 +338,12 @@ export class Shaper {
   private readonly limit: bigint;
   /** True when the IDs are counter values as they are (plain, one region, no prefix). */
   readonly identity: boolean;
+  /**
+   * What makes two shapers give the same IDs: the bijection's fingerprint, the prefix, the
+   * region count and index. Counter values of one tag shaped under two signatures may
+   * collide (another region's IDs), so a client never mixes them.
+   */
+  readonly signature: string;
 
   constructor(
     readonly shape: TagShape,
@@ -348,6 +359,7 @@ export class Shaper {
         : undefined;
     this.limit = 1n << BigInt(domainBits(shape));
     this.identity = shape.kind === 'plain' && regions === 1 && shape.prefix === undefined;
+    this.signature = shaperSignature(shape, regions, region);
   }
 
   /** The numeric ID of counter value `c` (the number under a prefix). */

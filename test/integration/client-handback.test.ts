@@ -18,16 +18,25 @@ let svc: TestService;
 
 beforeAll(async () => {
   const setup = testStore(redisUrl, keyPrefix);
-  for (const t of ['a', 'b', 'c', 'd', 'e']) await setup.createTag(segmentTag(t, { step: 100 }));
+  for (const t of ['a', 'b', 'c', 'd', 'e', 'keyed']) await setup.createTag(segmentTag(t, { step: 100 }));
   await setup.createTag({ ...segmentTag('rev', { step: 100 }), shape: { kind: 'bitreverse' } });
   await setup.close();
   svc = await startService(redisUrl, { keyPrefix, env: { SNOWFLAKE_WORKER_ID: '1' } });
 });
 afterAll(() => svc.close());
 
-/** A client that leases `size` IDs at a time and asks for the next range only when out. */
-const client = (size = 50) =>
-  new IdClient({ urls: [svc.base], rangeSize: size, maxRangeSize: size, refillAt: 1 });
+/**
+ * A client that leases `size` IDs at a time and asks for the next range only when out;
+ * without Idempotency-Keys, whose ranges are never handed back.
+ */
+const client = (size = 50, idempotencyKeys = false) =>
+  new IdClient({
+    urls: [svc.base],
+    rangeSize: size,
+    maxRangeSize: size,
+    refillAt: 1,
+    idempotencyKeys,
+  });
 
 async function serve(c: IdClient, tag: string, n: number): Promise<bigint[]> {
   const out: bigint[] = [];
@@ -59,6 +68,17 @@ describe('IdClient.close() through the service', () => {
     const next = await second.next('a');
     await second.close();
     expect(next).toBe(served.at(-1)! + 1n);
+  });
+
+  it('returns nothing of a range leased under an Idempotency-Key (the default): a replay of the key would serve it again', async () => {
+    const keyed = client(50, true);
+    const served = await serve(keyed, 'keyed', 7);
+    await keyed.close();
+    const second = client();
+    const next = await second.next('keyed');
+    await second.close();
+    // The 43 unserved IDs of the keyed range stay a gap.
+    expect(next).toBe(served.at(-1)! + 44n);
   });
 
   it("returns a shaped tag's tail in counter values: the next client's IDs follow the last served", async () => {

@@ -30,15 +30,24 @@ function isStringArray(reply: ScriptReply, length: number): reply is string[] {
  * allocate-1: start, end, step, max, bumped, run_id, skipped, then the shape fields
  * (shape, prefix, width, key, regions); or a code.
  */
+/** An allocate reply with its permute key (index 10) hidden, for an error's details. */
+function withoutKey(reply: ScriptReply): ScriptReply {
+  if (!Array.isArray(reply) || reply.length <= 10 || reply[10] === '') return reply;
+  const copy = [...reply];
+  copy[10] = '<key hidden>';
+  return copy;
+}
+
 export function allocateReply(reply: ScriptReply): ScriptOutcome<Grant> {
   const code = codeOf(reply);
   if (code !== undefined) return refused(code);
-  if (!isStringArray(reply, 12)) throw badReply('allocate', reply);
+  // The permute key (index 10) never reaches an error's details, and so never a log line.
+  if (!isStringArray(reply, 12)) throw badReply('allocate', withoutKey(reply));
   const [start, end, step, max, bumped, runId, skipped, kind, prefix, width, key, regions] =
     reply as [string, string, string, string, string, string, string, ...string[]];
   // A damaged shape is never served as plain: that could repeat another shape's IDs.
   const shaped = readShape({ shape: kind, prefix, width, key, regions });
-  if (!shaped) throw badReply("allocate (the tag's shape fields)", reply);
+  if (!shaped) throw badReply("allocate (the tag's shape fields)", withoutKey(reply));
   // Every field checked before use: a NaN step would stick to the tag for good.
   if (
     !ID.test(start) ||
