@@ -200,23 +200,44 @@ export function checkRegions(
   };
 }
 
-/** Worker IDs of regions (N > 1) held in two deployments at once. */
+/**
+ * Worker IDs held in two deployments at once, where at least one holder is of a region
+ * (N > 1): a holder of no region (0/1) may claim any worker ID, so it is compared with
+ * them too. Two deployments of no region are independent, as everywhere in the audit.
+ */
 function checkWorkers(
   holders: readonly Holder[],
 ): Pick<RegionReport, 'workerHolders' | 'workerOverlaps' | 'workerOverlapList'> {
-  const byWorker = new Map<number, Span<Holder>[]>();
-  let count = 0;
-  for (const h of holders) {
-    if (h.region.count === 1) continue;
-    count++;
-    const spans = byWorker.get(h.worker) ?? [];
-    spans.push({
-      start: BigInt(h.floor),
-      end: BigInt(h.horizon),
-      deployment: h.deployment,
-      item: h,
-    });
-    byWorker.set(h.worker, spans);
+  const span = (h: Holder, deployment: string): Span<Holder> => ({
+    start: BigInt(h.floor),
+    end: BigInt(h.horizon),
+    deployment,
+    item: h,
+  });
+  const regional = holders.filter((h) => h.region.count > 1);
+  const plain = holders.filter((h) => h.region.count === 1);
+  /** Per worker ID, the sweeps to run: each finds pairs of two labels only. */
+  const sweeps = new Map<number, Span<Holder>[][]>();
+  const add = (worker: number, spans: Span<Holder>[]) => {
+    if (spans.length > 1) sweeps.set(worker, [...(sweeps.get(worker) ?? []), spans]);
+  };
+  const byWorker = <T>(xs: readonly Holder[], f: (h: Holder) => T) => {
+    const m = new Map<number, T[]>();
+    for (const h of xs) m.set(h.worker, [...(m.get(h.worker) ?? []), f(h)]);
+    return m;
+  };
+  // Regions against regions, deployment by deployment.
+  for (const [worker, spans] of byWorker(regional, (h) => span(h, h.deployment)))
+    add(worker, spans);
+  // Each deployment's regional holders against the other deployments' holders of no region.
+  const plainBy = byWorker(plain, (h) => h);
+  for (const [worker, hs] of byWorker(regional, (h) => h)) {
+    const others = plainBy.get(worker) ?? [];
+    for (const d of new Set(hs.map((h) => h.deployment))) {
+      const mine = hs.filter((h) => h.deployment === d).map((h) => span(h, 'region'));
+      const theirs = others.filter((h) => h.deployment !== d).map((h) => span(h, 'other'));
+      if (theirs.length > 0) add(worker, [...mine, ...theirs]);
+    }
   }
   const show = (h: Holder): RegionWorkerHolder => ({
     deployment: h.deployment,
@@ -228,19 +249,21 @@ function checkWorkers(
   });
   const list: RegionWorkerOverlap[] = [];
   let overlaps = 0;
-  for (const [worker, spans] of [...byWorker].sort((a, b) => a[0] - b[0])) {
-    crossSweep(spans, (earlier, later) => {
-      overlaps++;
-      if (list.length < LIST_LIMIT) {
-        list.push({
-          worker,
-          from: new Date(later.item.floor).toISOString(),
-          to: new Date(Math.min(later.item.horizon, earlier.item.horizon)).toISOString(),
-          first: show(earlier.item),
-          second: show(later.item),
-        });
-      }
-    });
+  for (const [worker, all] of [...sweeps].sort((a, b) => a[0] - b[0])) {
+    for (const spans of all) {
+      crossSweep(spans, (earlier, later) => {
+        overlaps++;
+        if (list.length < LIST_LIMIT) {
+          list.push({
+            worker,
+            from: new Date(later.item.floor).toISOString(),
+            to: new Date(Math.min(later.item.horizon, earlier.item.horizon)).toISOString(),
+            first: show(earlier.item),
+            second: show(later.item),
+          });
+        }
+      });
+    }
   }
-  return { workerHolders: count, workerOverlaps: overlaps, workerOverlapList: list };
+  return { workerHolders: regional.length, workerOverlaps: overlaps, workerOverlapList: list };
 }

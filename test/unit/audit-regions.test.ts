@@ -210,6 +210,22 @@ describe('audit of snowflake worker IDs across deployments of regions', () => {
     expect(reportText(r)).toMatch(/OVERLAP worker 3 from .* east node e1 region 0\/2/);
   });
 
+  it('compares a holder of no region (0/1: any worker ID) with the holders of regions', () => {
+    const r = auditGrantLog([
+      line('east', 'e1', 1, worker(600, T0, T0 + 60_000, '0/1')),
+      line('west', 'w1', 1, worker(600, T0, T0 + 60_000, '1/2')),
+      // Two deployments of no region stay independent, as everywhere in the audit.
+      line('north', 'n1', 1, worker(7, T0, T0 + 60_000, '0/1')),
+      line('south', 's1', 1, worker(7, T0, T0 + 60_000, '0/1')),
+    ]);
+    expect(r.regions.workerOverlaps).toBe(1);
+    const o = r.regions.workerOverlapList[0]!;
+    expect(o.worker).toBe(600);
+    expect([o.first.region, o.second.region].sort()).toEqual(['0/1', '1/2']);
+    expect([o.first.deployment, o.second.deployment].sort()).toEqual(['east', 'west']);
+    expect(r.verdict).toBe('overlaps');
+  });
+
   it('finds nothing when the windows do not meet or the worker IDs differ', () => {
     const r = auditGrantLog([
       line('east', 'e1', 1, worker(3, T0, T0 + 60_000, '0/2')),
