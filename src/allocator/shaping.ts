@@ -8,14 +8,7 @@
  */
 import { ErrorCode, IdAllocError } from '../core/errors.js';
 import type { Grant, SegmentStore, TagConfig } from '../core/store-ports.js';
-import {
-  NO_REGION,
-  PLAIN,
-  Shaper,
-  regionText,
-  type Region,
-  type TagShape,
-} from '../core/shape.js';
+import { NO_REGION, PLAIN, Shaper, regionText, type Region, type TagShape } from '../core/shape.js';
 
 /** How a segment tag's IDs are shaped on this node. */
 export interface ServedShape {

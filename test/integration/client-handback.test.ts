@@ -18,7 +18,8 @@ let svc: TestService;
 
 beforeAll(async () => {
   const setup = testStore(redisUrl, keyPrefix);
-  for (const t of ['a', 'b', 'c', 'd', 'e', 'keyed']) await setup.createTag(segmentTag(t, { step: 100 }));
+  for (const t of ['a', 'b', 'c', 'd', 'e', 'keyed'])
+    await setup.createTag(segmentTag(t, { step: 100 }));
   await setup.createTag({ ...segmentTag('rev', { step: 100 }), shape: { kind: 'bitreverse' } });
   await setup.close();
   svc = await startService(redisUrl, { keyPrefix, env: { SNOWFLAKE_WORKER_ID: '1' } });
