@@ -155,7 +155,7 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
     expect(await card(page, 'ready').innerText()).toBe('ready');
     // The node named (NODE_ID unset: hostname:pid), and its one process labelled.
     expect(await page.locator('#node').innerText()).toMatch(
-      /^node \S+:\d+ · host \S+ · idalloc \d+\.\d+\.\d+ · started .+ · 1 worker$/,
+      /^node \S+:\d+ · host \S+ · region 0\/1 · idalloc \d+\.\d+\.\d+ · started .+ · 1 worker$/,
     );
     expect(await page.locator('section.worker > h2').innerText()).toMatch(
       new RegExp(`^process · pid ${process.pid} · started `),
@@ -229,7 +229,7 @@ describe.runIf(hasChromium || process.env.CI === 'true')('the status page in Chr
         ),
       );
       expect(await page.locator('#node').innerText()).toMatch(
-        /^node node-a · host \S+ · idalloc .+ · 2 workers$/,
+        /^node node-a · host \S+ · region 0\/1 · idalloc .+ · 2 workers$/,
       );
       // Polls every 1.5 s reach either worker; the page keeps each worker in its place.
       for (let i = 0; i < 3; i++) {
