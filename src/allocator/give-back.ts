@@ -13,12 +13,10 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidArgument } from '../core/errors.js';
-import { recordUnserved, type GrantRecorder } from '../core/grant-log.js';
-import type { Grant, SegmentStore } from '../core/store-ports.js';
-import type { Log } from '../core/time-and-log.js';
-import { offerBack } from './handback.js';
-import type { AllocatorObserver, GiveBackResult } from './types.js';
-import type { Region } from '../core/shape.js';
+import { recordUnserved } from '../core/grant-log.js';
+import type { Grant } from '../core/store-ports.js';
+import { offerBack, type HandBackDeps } from './handback.js';
+import type { GiveBackResult } from './types.js';
 
 /** A client's lease as the node remembers it for a return. */
 interface Lease {
@@ -28,18 +26,11 @@ interface Lease {
   readonly key: string;
 }
 
-/** What {@link LeaseReturns} works with: the segment allocator's own. */
-export interface LeaseReturnDeps {
-  readonly store: SegmentStore;
-  readonly grants: GrantRecorder;
-  readonly observer: AllocatorObserver;
-  readonly log: Log;
-  /** How long the store's compare-and-set may take (`FETCH_TIMEOUT_MS`). */
-  readonly timeoutMs: number;
-  /** The region and shape fingerprint of the tag's grant lines (issue 19), for these lines too. */
-  readonly layout?: (
-    tag: string,
-  ) => { readonly region?: Region; readonly shape?: string } | undefined;
+/**
+ * What {@link LeaseReturns} works with: the segment allocator's own, as its hand-back at
+ * close has them (handback.ts), and the tag's line of store calls.
+ */
+export interface LeaseReturnDeps extends Omit<HandBackDeps, 'skip'> {
   /** Runs `op` in the tag's line of store calls with its fence (RangeBuffer.inLine). */
   readonly inLine: <T>(
     tag: string,

@@ -56,13 +56,8 @@ if stored then
   if not p then return bad_argument(script, 'the record of this key is damaged') end
   if p ~= params then return -16 end
   -- The tag as it is now: its step, max and shape (fixed once it issued these IDs).
-  local t = read_tag(key)
-  if not t then return -1 end
-  if t.mode ~= 'segment' then
-    if t.mode == 'snowflake' then return -3 end
-    return -2
-  end
-  if not segment_fields_valid(t) then return -2 end
+  local t, refused = read_segment_tag(key)
+  if not t then return refused end
   if (t.regions or '1') ~= node_regions then return -13 end
   -- Written again as it is (KEEPTTL): the WAIT after a replay then covers the grant.
   rcall('SET', record, stored, 'KEEPTTL')

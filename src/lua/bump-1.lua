@@ -38,13 +38,8 @@ else
   return bad_argument('bump-1', "how '" .. tostring(how) .. "' is not to, by or atleast")
 end
 
-local t = read_tag(key)
-if not t then return -1 end
-if t.mode ~= 'segment' then
-  if t.mode == 'snowflake' then return -3 end
-  return -2
-end
-if not segment_fields_valid(t) then return -2 end
+local t, refused = read_segment_tag(key)
+if not t then return refused end
 
 -- A counter another server wrote last first skips its gap: a bump starts from there.
 local run_id = server_run_id()

@@ -39,13 +39,8 @@ if type(incarnation) ~= 'string' or not string.match(incarnation, '^%x+$') then
 end
 
 -- Fail closed: a missing, deleted or damaged tag is never written.
-local t = read_tag(key)
-if not t then return -1 end
-if t.mode ~= 'segment' then
-  if t.mode == 'snowflake' then return -3 end
-  return -2
-end
-if not segment_fields_valid(t) then return -2 end
+local t, refused = read_segment_tag(key)
+if not t then return refused end
 
 -- The grant's server must be the one running now and the one that wrote the tag last.
 local run_id = server_run_id()

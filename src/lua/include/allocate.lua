@@ -8,13 +8,8 @@
 -- width, key, regions}), a negative code (-1, -2, -3, -4, -13), or an error reply.
 local function grant_segment(script, key, count, exact, node_regions)
   -- Fail closed: allocation never creates a tag, and never trusts a damaged one.
-  local t = read_tag(key)
-  if not t then return -1 end
-  if t.mode ~= 'segment' then
-    if t.mode == 'snowflake' then return -3 end
-    return -2
-  end
-  if not segment_fields_valid(t) then return -2 end
+  local t, refused = read_segment_tag(key)
+  if not t then return refused end
   if count == 0 then count = tonumber(t.step) end
   -- Before anything moves: a node of another region count would issue IDs of another
   -- region's residues (c·N + i with the wrong N).

@@ -40,6 +40,16 @@ local function segment_fields_valid(t)
     and dec_cmp(t.next, '9223372036854775808') <= 0
 end
 
+-- A segment tag fit to grant from, or the code refusing it (fail closed: never a damaged
+-- tag): -1 TAG_NOT_FOUND (none, or a tombstone), -3 WRONG_MODE (snowflake), -2 TAG_DAMAGED.
+local function read_segment_tag(key)
+  local t = read_tag(key)
+  if not t then return nil, -1 end
+  if t.mode == 'snowflake' then return nil, -3 end
+  if t.mode ~= 'segment' or not segment_fields_valid(t) then return nil, -2 end
+  return t
+end
+
 -- Incarnation guard (docs/design.md §8.1): a segment tag last written by another server — a
 -- restart, a promoted replica, a restore, or a hash with no run_id at all — may lack
 -- that server's latest grants. So before anything reads or changes its counter, next
