@@ -48,12 +48,21 @@ export function closeIfDraining(res: ServerResponse & { locals?: DrainLocals }):
   if (res.locals?.ready?.shuttingDown) res.setHeader('Connection', 'close');
 }
 
-/** Sends a 200 body as is: no ETag, never cached (every answer is a new ID). */
+/**
+ * Sends a 200 body as is: no ETag, never cached (every answer is a new ID). The headers
+ * go to `writeHead` as one list, the length included, which skips the header object
+ * `setHeader` would build for the answer (most answers set no other header).
+ */
 export function sendOk(res: ServerResponse, contentType: string, body: string): void {
   closeIfDraining(res);
-  res.statusCode = 200;
-  res.setHeader('Content-Type', contentType);
-  res.setHeader('Cache-Control', 'no-store');
+  res.writeHead(200, [
+    'Content-Type',
+    contentType,
+    'Cache-Control',
+    'no-store',
+    'Content-Length',
+    String(Buffer.byteLength(body)),
+  ]);
   res.end(body);
 }
 

@@ -11,7 +11,11 @@ const REQUEST_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
 /** The client's request id when it sent a sane one. */
 export function givenRequestId(req: IncomingMessage): string | undefined {
-  const given = req.headers['x-request-id'];
+  return saneRequestId(req.headers['x-request-id']);
+}
+
+/** An `x-request-id` value when it may be echoed, else undefined. */
+export function saneRequestId(given: string | string[] | undefined): string | undefined {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : undefined;
 }
 

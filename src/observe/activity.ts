@@ -83,16 +83,27 @@ export class TagActivity {
  * forwarded — a hook added to {@link AllocatorObserver} later needs no change here.
  */
 export function teeObservers(...observers: readonly AllocatorObserver[]): AllocatorObserver {
-  type Hook = (...args: unknown[]) => void;
+  // Hooks take at most three arguments (AllocatorObserver). `idsIssued` runs per ID: a
+  // fixed arity forwards them without gathering them into an array first.
+  type Hook = (a?: unknown, b?: unknown, c?: unknown) => void;
   const tee: Record<string, Hook> = {};
   const names = new Set(observers.flatMap((o) => Object.keys(o)));
   for (const name of names) {
     const hooks = observers
       .map((o) => (o as Readonly<Record<string, Hook | undefined>>)[name])
       .filter((h): h is Hook => typeof h === 'function');
-    tee[name] = (...args) => {
-      for (const h of hooks) h(...args);
-    };
+    const [first, second] = hooks;
+    tee[name] =
+      hooks.length === 1
+        ? first!
+        : hooks.length === 2
+          ? (a, b, c) => {
+              first!(a, b, c);
+              second!(a, b, c);
+            }
+          : (a, b, c) => {
+              for (const h of hooks) h(a, b, c);
+            };
   }
   return Object.freeze(tee) as AllocatorObserver;
 }

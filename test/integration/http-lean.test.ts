@@ -3,11 +3,29 @@
  * leaves to express, and that both answer alike. Its answers carry no `X-Request-Id`
  * unless the client sent one (express's always do), which tells the two paths apart.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { segmentTag } from '../support/store.js';
 import { find, parseExposition, startService, type TestService } from '../support/http.js';
 
 const redisUrl = inject('redisUrl');
+
+/** A GET with header lines exactly as given (fetch would join repeated names). */
+function rawGet(svc: TestService, path: string, lines: readonly string[]) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; text: string }>(
+    (resolve, reject) => {
+      const host = ['Host', new URL(svc.base).host];
+      const req = request(svc.base + path, { headers: [...host, ...lines] }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      });
+      req.on('error', reject);
+      req.end();
+    },
+  );
+}
 
 async function get(svc: TestService, path: string, init: RequestInit = {}) {
   const res = await fetch(svc.base + path, init);
@@ -70,6 +88,58 @@ describe('the lean ID path', () => {
     expect(head.headers.get('x-request-id')).not.toBeNull();
   });
 
+  it('reads its headers in any case, and leaves repeated ones to express', async () => {
+    // Header names in odd case: still the lean path's (no request id in the answer).
+    const odd = await rawGet(svc, '/v1/ids/lean', [
+      'AUTHORIZATION',
+      'Bearer sesame',
+      'aCCEPT',
+      'text/plain',
+      'X-REQUEST-ID',
+      'odd-1',
+    ]);
+    expect(odd.status).toBe(200);
+    expect(odd.text).toMatch(/^\d+\n$/);
+    expect(odd.headers['x-request-id']).toBe('odd-1');
+    const plain = await rawGet(svc, '/v1/ids/lean', ['Authorization', 'Bearer sesame']);
+    expect(plain.headers['x-request-id']).toBeUndefined();
+    expect(plain.headers['content-length']).toBe(String(Buffer.byteLength(plain.text)));
+    // A repeated Accept or Authorization: express answers, by Node's rules for repeats
+    // (Accept joined: JSON wins over text here; Authorization: the first one counts).
+    const accepts = await rawGet(svc, '/v1/ids/lean', [
+      'Authorization',
+      'Bearer sesame',
+      'Accept',
+      'application/json',
+      'Accept',
+      'text/plain',
+    ]);
+    expect(accepts.status).toBe(200);
+    expect(JSON.parse(accepts.text)).toEqual({ tag: 'lean', id: expect.any(String) });
+    expect(accepts.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/); // express's context
+    const twice = await rawGet(svc, '/v1/ids/lean', [
+      'Authorization',
+      'Bearer sesame',
+      'authorization',
+      'Bearer wrong',
+    ]);
+    expect(twice.status).toBe(200);
+    expect(twice.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const refusedTwice = await rawGet(svc, '/v1/ids/lean', [
+      'Authorization',
+      'Bearer wrong',
+      'Authorization',
+      'Bearer sesame',
+    ]);
+    expect(refusedTwice.status).toBe(401);
+    // An Idempotency-Key in any case is a keyed request: express's route, replayed.
+    const keyed = ['Authorization', 'Bearer sesame', 'IDEMPOTENCY-KEY', 'lean-k1'];
+    const first = await rawGet(svc, '/v1/ids/lean', keyed);
+    const again = await rawGet(svc, '/v1/ids/lean', keyed);
+    expect(again.text).toBe(first.text);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+  });
+
   it("answers the allocator's errors itself with the shared error body, log line and metrics", async () => {
     const a = await get(svc, '/v1/ids/nosuchtag', {
       headers: { ...auth, 'x-request-id': 'lean-404' },
@@ -89,5 +159,28 @@ describe('the lean ID path', () => {
     const byStatus = Object.fromEntries(series.map((s) => [s.labels.status_code, s.value]));
     expect(byStatus['404']).toBe(1);
     expect(byStatus['200']).toBeGreaterThanOrEqual(2);
+  });
+
+  it('says Connection: close once shutdown began, buffered or waiting for a range', async () => {
+    const own = await startService(redisUrl);
+    try {
+      await own.store.createTag(segmentTag('drainbuf', { step: 100 }));
+      await own.store.createTag(segmentTag('drainwait', { step: 100 }));
+      const before = await get(own, '/v1/ids/drainbuf');
+      expect(before.headers.get('connection')).toBe('keep-alive');
+      own.ready.beginShutdown();
+      // Buffered: answered synchronously by the lean path (no request id).
+      const buffered = await get(own, '/v1/ids/drainbuf');
+      expect(buffered.status).toBe(200);
+      expect(buffered.headers.get('x-request-id')).toBeNull();
+      expect(buffered.headers.get('connection')).toBe('close');
+      // Not buffered yet: the answer waits for the tag's first range.
+      const waited = await get(own, '/v1/ids/drainwait');
+      expect(waited.status).toBe(200);
+      expect(waited.headers.get('x-request-id')).toBeNull();
+      expect(waited.headers.get('connection')).toBe('close');
+    } finally {
+      await own.close();
+    }
   });
 });
