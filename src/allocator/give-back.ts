@@ -4,9 +4,10 @@
  * /v1/returns/{tag}`). The node remembers, per tag, the last range it leased to a client,
  * with the grant's incarnation and a random lease key that only the answer carried, and
  * accepts one return for it: only of that lease's tail, only while it is the last grant
- * this node made of the tag (its fence stands at the lease's end), and only when the
- * store's compare-and-set (the node's own hand-back: `SegmentStore.handBack`) finds
- * nothing granted after it. Anything else is refused with the reason; the IDs then stay
+ * this node made of the tag (its fence stands at the lease's end, or below it for a keyed
+ * lease), and only when the store's compare-and-set (the node's own hand-back:
+ * `SegmentStore.handBack`) finds nothing granted after it — for a keyed lease, deleting
+ * the key's record in the same step, so that no replay serves the returned IDs again. Anything else is refused with the reason; the IDs then stay
  * skipped, as before hand-back existed. Taken, the grant log gets the `remainder` and
  * `handback` lines a node writes at close, and the node's fence comes down to just below
  * the returned IDs, so that its next grant of them is served, not refused.
@@ -14,7 +15,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidArgument } from '../core/errors.js';
 import { recordUnserved } from '../core/grant-log.js';
-import type { Grant } from '../core/store-ports.js';
+import type { Grant, HandBack } from '../core/store-ports.js';
 import { offerBack, type HandBackDeps } from './handback.js';
 import type { GiveBackResult } from './types.js';
 
@@ -24,6 +25,8 @@ interface Lease {
   readonly end: bigint;
   readonly incarnation: string | undefined;
   readonly key: string;
+  /** The Idempotency-Key record it was granted under, if any: deleted with a return. */
+  readonly record: string | undefined;
 }
 
 /**
@@ -53,11 +56,26 @@ export class LeaseReturns {
 
   constructor(private readonly d: LeaseReturnDeps) {}
 
-  /** A client's range granted: remembered for its return; its key goes to the client. */
-  leased(tag: string, g: Grant): string {
+  /**
+   * A client's range granted: remembered for its return; its key goes to the client.
+   * @param record the Idempotency-Key record of a keyed lease
+   */
+  leased(tag: string, g: Grant, record?: string): string {
     const key = randomBytes(16).toString('base64url');
-    this.last.set(tag, { start: g.start, end: g.end, incarnation: g.incarnation, key });
+    this.last.set(tag, { start: g.start, end: g.end, incarnation: g.incarnation, key, record });
     return key;
+  }
+
+  /**
+   * The lease key of a keyed lease replayed (its answer was lost and the client asked
+   * again with the key): the key its first answer carried, while it is still the last
+   * lease of the tag here; else undefined (another node's grant, or one since).
+   */
+  keyOf(tag: string, record: string, g: { readonly start: bigint; readonly end: bigint }) {
+    const l = this.last.get(tag);
+    return l !== undefined && l.record === record && l.start === g.start && l.end === g.end
+      ? l.key
+      : undefined;
   }
 
   /** Any other grant or an uncertain store call of the tag: no lease of it may come back. */
@@ -93,9 +111,18 @@ export class LeaseReturns {
     if (l.incarnation === undefined || this.d.store.handBack === undefined) {
       return refused('unsupported', 'this store takes no IDs back: nothing returned');
     }
-    const back = { from, end: l.end, incarnation: l.incarnation };
+    const back = {
+      from,
+      end: l.end,
+      incarnation: l.incarnation,
+      ...(l.record === undefined ? {} : { record: l.record }),
+    };
     return this.d.inLine(tag, async (fence) => {
-      if (fence !== l.end) {
+      // A lease is granted in the tag's line and its end is the fence until the next
+      // grant. A keyed one is granted beside the line (its one store trip waits for no
+      // fetch) and leaves the fence where it was: a fence above it means a grant since.
+      // Either way the store's compare-and-set below has the last word.
+      if (l.record === undefined ? fence !== l.end : fence !== null && fence > l.end) {
         return {
           value: refused(
             'moved',
@@ -125,7 +152,7 @@ export class LeaseReturns {
   }
 
   /** The grant log's lines of a taken return, as a node writes them at close. */
-  private record(tag: string, back: { from: bigint; end: bigint; incarnation: string }): void {
+  private record(tag: string, back: HandBack): void {
     const n = back.end - back.from + 1n;
     this.d.observer.idsHandedBack?.(
       tag,

@@ -315,7 +315,13 @@ class Allocator implements IdAllocator {
         ? mine
         : { ...mine, region: g.region, shaper: new Shaper(mine.shape, mine.regions, g.region) };
     if (!g.replay) this.observer.idsIssued?.(tag, 'segment', count);
-    return { start: g.start, end: g.end, replay: g.replay, served };
+    return {
+      start: g.start,
+      end: g.end,
+      replay: g.replay,
+      served,
+      ...(g.lease === undefined ? {} : { lease: g.lease }),
+    };
   }
 
   modeOf(tag: string): TagMode | undefined {

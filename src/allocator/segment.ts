@@ -265,10 +265,15 @@ export class SegmentAllocator {
    * call, outside the buffers and their per-tag line of fetches. A fresh grant is checked
    * by the regression fence and written to the grant log like a lease; a replay (the
    * record of an earlier grant, maybe another node's) writes no line: it is the same
-   * grant, already in the log of the node that got it.
+   * grant, already in the log of the node that got it. A range (`use` kind range) gets
+   * a lease key for the return of its tail, as an unkeyed lease does.
    * @throws IdAllocError INTERNAL when the store keeps no idempotency records
    */
-  async keyed(tag: string, req: KeyedRequest, use: GrantUse): Promise<KeyedGrant> {
+  async keyed(
+    tag: string,
+    req: KeyedRequest,
+    use: GrantUse,
+  ): Promise<KeyedGrant & { readonly lease?: string }> {
     const store = this.store;
     if (store.allocateKeyed === undefined) {
       throw new IdAllocError(
@@ -308,7 +313,15 @@ export class SegmentAllocator {
       },
     );
     if (replay !== undefined) this.observer.idempotentReplay?.(tag);
-    return g as KeyedGrant;
+    if (use.kind !== 'range') return g as KeyedGrant;
+    // A keyed lease may have its tail returned like any lease (give-back.ts): the return
+    // deletes the key's record with it. A replay carries the first answer's lease key
+    // while that lease is still this node's last of the tag.
+    const lease =
+      replay === undefined
+        ? this.returns.leased(tag, g, req.record)
+        : this.returns.keyOf(tag, req.record, g);
+    return { ...(g as KeyedGrant), ...(lease === undefined ? {} : { lease }) };
   }
 
   /** This node's live state of a tag, or undefined when it holds nothing for it. */

@@ -214,4 +214,9 @@ export interface KeyedRange {
   readonly replay: boolean;
   /** The tag's shape, for the region of the node that granted the range. */
   readonly served: ServedShape;
+  /**
+   * A keyed range's lease key, for the return of its tail (`POST /v1/returns/{tag}`): a
+   * fresh lease's, or a replay's while the lease is still this node's last of the tag.
+   */
+  readonly lease?: string;
 }

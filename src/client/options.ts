@@ -73,9 +73,9 @@ export interface IdClientOptions {
   readonly handBack?: boolean;
   /**
    * Send every lease with an `Idempotency-Key` (a fresh UUID per lease, the same on each
-   * retry): a lost answer costs nothing. A range leased under a key is never handed back
-   * (the service keeps no lease key for it: a replay of the key would serve the returned
-   * IDs again), so `handBack` applies only with this off.
+   * retry): a lost answer costs nothing. Keyed ranges are handed back like any (the
+   * service deletes the key's record with the return); one answered by a replay from
+   * another node than the one that granted it carries no lease key and stays a gap.
    * @default true
    */
   readonly idempotencyKeys?: boolean;

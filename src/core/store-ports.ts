@@ -144,6 +144,12 @@ export interface HandBack {
   readonly end: bigint;
   /** The store incarnation the grant came from ({@link Grant.incarnation}). */
   readonly incarnation: string;
+  /**
+   * The Idempotency-Key record the grant was made under ({@link KeyedRequest.record}), if
+   * any: deleted in the same step as the counter comes down, so that no replay of the key
+   * serves the returned IDs again. Kept when the hand-back is not taken.
+   */
+  readonly record?: string;
 }
 
 /**

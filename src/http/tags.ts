@@ -102,7 +102,8 @@ export function tagRoutes(app: Express, ctx: RouteContext): void {
     const before = await allocator.lookupShape(tag);
     if (before?.shape.kind === 'permute' && !keyed) throw needsKey(tag, 'a range');
     const key = ctx.idempotency(req.headers);
-    // A keyed range has no lease key: its tail is not returned (a replay may come from any node).
+    // A keyed range has a lease key too, from the node that granted it (its return
+    // deletes the key's record); a replay on another node has none.
     let range: IdRange & { readonly lease?: string };
     let shape: ServedShape | undefined;
     if (key === undefined) {

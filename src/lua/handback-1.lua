@@ -28,28 +28,6 @@
 local rcall = redis.call
 -- @include decimal
 -- @include tag
+-- @include handback
 
-local key, from, last, incarnation = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-if not dec_valid(from) or not dec_valid(last) or dec_cmp(from, last) > 0 then
-  return bad_argument('handback-1', "from '" .. tostring(from) .. "' and end '" ..
-    tostring(last) .. "' are not decimal IDs with from <= end")
-end
-if type(incarnation) ~= 'string' or not string.match(incarnation, '^%x+$') then
-  return bad_argument('handback-1', "incarnation '" .. tostring(incarnation) .. "' is not a run_id")
-end
-
--- Fail closed: a missing, deleted or damaged tag is never written.
-local t, refused = read_segment_tag(key)
-if not t then return refused end
-
--- The grant's server must be the one running now and the one that wrote the tag last.
-local run_id = server_run_id()
-if not run_id then return no_run_id('handback-1') end
-if run_id ~= incarnation or t.run_id ~= incarnation then return {'incarnation', run_id} end
-
--- Nothing granted after the caller's grant: the counter stands right after it.
-local expected = dec_add(last, 1)
-if t.next ~= expected then return {'moved', t.next} end
-
-rcall('HSET', key, 'next', from)
-return {'returned', expected, from}
+return hand_back('handback-1', KEYS[1], ARGV[1], ARGV[2], ARGV[3])

@@ -71,15 +71,39 @@ describe('IdClient.close() through the service', () => {
     expect(next).toBe(served.at(-1)! + 1n);
   });
 
-  it('returns nothing of a range leased under an Idempotency-Key (the default): a replay of the key would serve it again', async () => {
+  it('returns the tail of a range leased under an Idempotency-Key (the default) too', async () => {
     const keyed = client(50, true);
     const served = await serve(keyed, 'keyed', 7);
     await keyed.close();
-    const second = client();
+    const second = client(50, true);
     const next = await second.next('keyed');
     await second.close();
-    // The 43 unserved IDs of the keyed range stay a gap.
-    expect(next).toBe(served.at(-1)! + 44n);
+    expect(next).toBe(served.at(-1)! + 1n);
+  });
+
+  it("spends the key of a keyed lease whose tail was returned: a replay can't serve the IDs again", async () => {
+    const ask = async (key: string) => {
+      const r = await fetch(`${svc.base}/v1/ranges/e?size=10`, {
+        headers: { 'idempotency-key': key },
+      });
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as { start: string; end: string; lease: string };
+      return { ...body, replayed: r.headers.get('idempotent-replayed') === 'true' };
+    };
+    const first = await ask('spent-1');
+    // A replay on the granting node carries the same lease key.
+    expect(await ask('spent-1')).toEqual({ ...first, replayed: true });
+    const from = BigInt(first.start) + 4n;
+    expect((await giveBack('e', { lease: first.lease, from: String(from) })).json).toMatchObject({
+      returned: String(BigInt(first.end) - from + 1n),
+    });
+    // The record went with the return: the key asks afresh, and the returned IDs are
+    // granted once more, to this one request only.
+    const again = await ask('spent-1');
+    expect(again.replayed).toBe(false);
+    expect(BigInt(again.start)).toBe(from);
+    const other = await ask('spent-2');
+    expect(BigInt(other.start)).toBe(BigInt(again.end) + 1n);
   });
 
   it("returns a shaped tag's tail in counter values: the next client's IDs follow the last served", async () => {

@@ -6,6 +6,7 @@
  * the one that holds the last grant gives its tail back at close, the other does not, and
  * the audit of their grant logs with a third node's re-grant is clean.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import { RedisServer } from '../support/redis-server.js';
 import { segmentTag, testStore } from '../support/store.js';
 
 interface Opened {
-  readonly store: Store & Required<Pick<Store, 'handBack'>>;
+  readonly store: Store & Required<Pick<Store, 'handBack' | 'allocateKeyed'>>;
   close(): Promise<void>;
 }
 
@@ -89,6 +90,53 @@ describe.each(backends)('$name hand-back', ({ open }) => {
     const outcome = await o.store.handBack('t', { from: g.start, end: g.end, incarnation: 'abc' });
     expect(outcome).toMatchObject({ returned: false, reason: 'incarnation' });
     expect(await nextOf()).toBe(g.end + 1n);
+  });
+
+  it("deletes a keyed grant's Idempotency-Key record with a hand-back taken, and only then", async () => {
+    const record = (n: string) => createHash('sha256').update(n).digest('hex');
+    const req = (r: string) => ({
+      record: r,
+      params: 'range:20',
+      count: 20,
+      region: 0,
+      ttlMs: 60_000,
+    });
+    // Taken: the counter comes down and the key is spent (no replay of returned IDs).
+    const g = await o.store.allocateKeyed('t', req(record('k1')));
+    const back = {
+      from: g.start + 5n,
+      end: g.end,
+      incarnation: g.incarnation!,
+      record: record('k1'),
+    };
+    expect(await o.store.handBack('t', back)).toEqual({ returned: true });
+    const after = await o.store.allocateKeyed('t', req(record('k1')));
+    expect(after.replay).toBe(false);
+    expect(after.start).toBe(g.start + 5n);
+    // Refused (something granted after the lease): the record stays, the replay stands.
+    const later = await o.store.allocate('t', 0, false);
+    const refused = await o.store.handBack('t', {
+      from: after.start,
+      end: after.end,
+      incarnation: after.incarnation!,
+      record: record('k1'),
+    });
+    expect(refused).toEqual({ returned: false, reason: 'moved', now: String(later.end + 1n) });
+    const replay = await o.store.allocateKeyed('t', req(record('k1')));
+    expect(replay).toMatchObject({ replay: true, start: after.start, end: after.end });
+    // Refused for the incarnation: the record stays too.
+    const k2 = await o.store.allocateKeyed('t', req(record('k2')));
+    const other = await o.store.handBack('t', {
+      from: k2.start,
+      end: k2.end,
+      incarnation: 'abc',
+      record: record('k2'),
+    });
+    expect(other).toMatchObject({ returned: false, reason: 'incarnation' });
+    expect(await o.store.allocateKeyed('t', req(record('k2')))).toMatchObject({
+      replay: true,
+      start: k2.start,
+    });
   });
 
   it("never lowers a deleted tag's tombstone", async () => {

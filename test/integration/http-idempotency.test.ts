@@ -116,8 +116,17 @@ describe('Idempotency-Key on two nodes of one Redis deployment', () => {
     expect((await get(b.base, '/v1/ids/order', 'single')).body).toBe(one.body);
     const range = await get(a.base, '/v1/ranges/order?size=50', 'lease-1');
     expect(range.status).toBe(200);
+    // The lease key (for a return of the tail) is the granting node's to honour: its own
+    // replay carries it, byte for byte; another node's carries the same range without it.
+    const { lease, ...rest } = JSON.parse(range.body) as { lease?: string };
+    expect(lease).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(await get(a.base, '/v1/ranges/order?size=50', 'lease-1')).toEqual({
+      ...range,
+      replayed: 'true',
+    });
     expect(await get(b.base, '/v1/ranges/order?size=50', 'lease-1')).toEqual({
       ...range,
+      body: JSON.stringify(rest),
       replayed: 'true',
     });
     const text = await fetch(`${a.base}/v1/ids/order?count=3`, {

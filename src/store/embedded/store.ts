@@ -336,7 +336,7 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
   }
 
   /**
-   * handback-1.lua in one write transaction: next goes from `end + 1` down to `from` only
+   * handback-1.lua (handback-keyed-2.lua with a record) in one write transaction: next goes from `end + 1` down to `from` only
    * when the row still stands right after the caller's grant and both the file and the row
    * are of the incarnation the grant came from (a restored or replaced file is not).
    */
@@ -353,6 +353,8 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
       }
       if (s.next !== back.end + 1n) return { returned: false, reason: 'moved', now: `${s.next}` };
       this.rows.setNext(tag, back.from);
+      // A keyed grant's record goes with it (handback-keyed-2.lua): no replay of the returned IDs.
+      if (back.record !== undefined) this.keyed.delete(tag, back.record);
       return { returned: true };
     });
   }

@@ -1,7 +1,8 @@
 /**
  * One hand-back on Redis for {@link RedisStore} (docs/design.md §5 "Hand-back"):
- * handback-1.lua on the allocation connection (for a Cluster, the master of the tag's
- * slot), never resent (that connection has no offline queue and no automatic resend), its
+ * handback-1.lua — handback-keyed-2.lua for a range granted under an Idempotency-Key,
+ * which deletes the key's record with it — on the allocation connection (for a Cluster,
+ * the master of the tag's slot: the record lives in the tag's slot), never resent (that connection has no offline queue and no automatic resend), its
  * reply checked for the shape the script's header promises.
  *
  * No `WAIT` follows, even with `REDIS_MIN_REPLICAS`: a hand-back only lowers `next`, so a
@@ -26,6 +27,13 @@ declare module 'ioredis' {
       end: string,
       incarnation: string,
     ): Result<ScriptReply, Context>;
+    idallocHandbackKeyed(
+      key: string,
+      record: string,
+      from: string,
+      end: string,
+      incarnation: string,
+    ): Result<ScriptReply, Context>;
   }
 }
 
@@ -40,19 +48,18 @@ export async function handBack(
   let reply: ScriptReply;
   try {
     const conn = await allocationConnection(a.alloc, key, a.readyTimeoutMs);
-    reply = await conn.idallocHandback(
-      key,
-      back.from.toString(),
-      back.end.toString(),
-      back.incarnation,
-    );
+    const args = [back.from.toString(), back.end.toString(), back.incarnation] as const;
+    reply =
+      back.record === undefined
+        ? await conn.idallocHandback(key, ...args)
+        : await conn.idallocHandbackKeyed(key, a.keys.idempotency(tag, back.record), ...args);
   } catch (err) {
     throw storeFailure(err, `the hand-back for '${tag}'`);
   }
   return handBackReply(tag, reply);
 }
 
-/** handback-1: {'returned', old, new}, {'moved', next}, {'incarnation', run_id}, or a code. */
+/** handback-1 (and -keyed-2): {'returned', old, new}, {'moved', next}, {'incarnation', run_id}, or a code. */
 export function handBackReply(tag: string, reply: ScriptReply): HandBackOutcome {
   const code = codeOf(reply);
   if (code !== undefined) throw scriptError(code, tag, { wanted: 'segment', mode: 'snowflake' });
