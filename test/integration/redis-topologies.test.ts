@@ -90,6 +90,21 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     }
   });
 
+  it("hands a keyed lease's tail back on the slot's master, deleting its record there in the same step", async () => {
+    const record = 'c2'.repeat(32);
+    for (const name of tags) {
+      const req = { record, params: 'range:10', count: 10, region: 0, ttlMs: 60_000 };
+      const g = await store.allocateKeyed(name, req);
+      const back = { from: g.start + 3n, end: g.end, incarnation: g.incarnation!, record };
+      expect(await store.handBack(name, back)).toEqual({ returned: true });
+      const [next, stored] = await withClient(owners.get(name)!.port, async (c) => [
+        await c.hget(store.keys.tag(name), 'next'),
+        await c.get(store.keys.idempotency(name, record)),
+      ]);
+      expect([next, stored]).toEqual([String(g.start + 3n), null]);
+    }
+  });
+
   it('routes by its own slot map, even through a Cluster client with stringNumbers on', async () => {
     // ioredis 6 leaves slots 5461-10922 unmapped in such a client (see cluster-route.ts).
     const nodes = cluster.seeds.map((n) => ({ host: n.host, port: n.port }));

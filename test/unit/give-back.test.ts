@@ -10,7 +10,14 @@ import { createAllocator } from '../../src/allocator/index.js';
 import { SegmentAllocator } from '../../src/allocator/segment.js';
 import type { GrantEvent } from '../../src/core/grant-log.js';
 import { isIdAllocError } from '../../src/core/errors.js';
-import type { Grant, HandBack, HandBackOutcome, TagConfig } from '../../src/core/store-ports.js';
+import type {
+  Grant,
+  HandBack,
+  HandBackOutcome,
+  KeyedGrant,
+  KeyedRequest,
+  TagConfig,
+} from '../../src/core/store-ports.js';
 import { FakeSegmentStore } from '../support/fake-segment-store.js';
 
 /** The fake store with an incarnation and handback-1.lua's compare-and-set. */
@@ -19,15 +26,33 @@ class CasStore extends FakeSegmentStore {
   override async allocate(tag: string, count: number, exact: boolean): Promise<Grant> {
     return { ...(await super.allocate(tag, count, exact)), incarnation: 'inc-1' };
   }
+  /** Idempotency-Key records: the grant recorded under each, as allocate-keyed-2 keeps them. */
+  readonly records = new Map<string, Grant>();
+  async allocateKeyed(tag: string, req: KeyedRequest): Promise<KeyedGrant> {
+    const had = this.records.get(req.record);
+    if (had !== undefined) return { ...had, replay: true, region: 0 };
+    const g = await this.allocate(tag, req.count, true);
+    this.records.set(req.record, g);
+    return { ...g, replay: false, region: 0 };
+  }
   async handBack(_tag: string, back: HandBack): Promise<HandBackOutcome> {
     this.offers.push(back);
     if (this.counter !== back.end + 1n) {
       return { returned: false, reason: 'moved', now: `${this.counter}` };
     }
     this.counter = back.from;
+    if (back.record !== undefined) this.records.delete(back.record);
     return { returned: true };
   }
 }
+
+const keyedRange = (record: string, count = 10): KeyedRequest => ({
+  record,
+  params: `range:${count}`,
+  count,
+  region: 0,
+  ttlMs: 60_000,
+});
 
 function setup() {
   const store = new CasStore();
@@ -80,6 +105,37 @@ describe('SegmentAllocator.giveBack', () => {
     const r = await alloc.giveBack('t', l.lease!, 2n);
     expect(r).toMatchObject({ returned: 0n, reason: 'moved' });
     expect(lines.length).toBe(before);
+    await alloc.close();
+  });
+
+  it("takes back a keyed lease's tail with its record, below the node's buffered segment", async () => {
+    const { store, alloc } = setup();
+    expect(await alloc.next('t')).toBe(1n); // a buffered segment 1..100, the fence at 100
+    const l = await alloc.keyed('t', keyedRange('r1'), { kind: 'range' });
+    expect(l).toMatchObject({ start: 101n, end: 110n, replay: false });
+    expect(l.lease).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    // The node's own replay repeats the lease key; a batch under a key gets none.
+    expect((await alloc.keyed('t', keyedRange('r1'), { kind: 'range' })).lease).toBe(l.lease);
+    expect(await alloc.giveBack('t', l.lease!, 105n)).toEqual({
+      returned: 6n,
+      from: 105n,
+      end: 110n,
+    });
+    expect(store.offers.at(-1)).toEqual({
+      from: 105n,
+      end: 110n,
+      incarnation: 'inc-1',
+      record: 'r1',
+    });
+    expect(store.records.has('r1')).toBe(false);
+    // Spent: the key asks afresh and gets the returned IDs, once.
+    const again = await alloc.keyed('t', keyedRange('r1'), { kind: 'range' });
+    expect(again).toMatchObject({ start: 105n, end: 114n, replay: false });
+    const batch = await alloc.keyed('t', keyedRange('b1', 3), { kind: 'batch' });
+    expect(batch).not.toHaveProperty('lease');
+    // A batch granted after the lease: the lease is no longer this node's last.
+    expect((await alloc.giveBack('t', again.lease!, 110n)).reason).toBe('unknown_lease');
+    expect(store.records.has('r1')).toBe(true);
     await alloc.close();
   });
 
