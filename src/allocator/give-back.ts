@@ -14,9 +14,8 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidArgument } from '../core/errors.js';
-import { recordUnserved } from '../core/grant-log.js';
-import type { Grant, HandBack } from '../core/store-ports.js';
-import { offerBack, type HandBackDeps } from './handback.js';
+import type { Grant } from '../core/store-ports.js';
+import { offerBack, recordHandBack, type HandBackDeps } from './handback.js';
 import type { GiveBackResult } from './types.js';
 
 /** A client's lease as the node remembers it for a return. */
@@ -146,43 +145,8 @@ export class LeaseReturns {
           value: refused('failed' in r ? 'uncertain' : r.reason, `nothing returned: ${why}`),
         };
       }
-      this.record(tag, back);
+      recordHandBack(this.d, tag, back, 'client');
       return { value: { returned: l.end - from + 1n, from, end: l.end }, fence: from - 1n };
     });
-  }
-
-  /** The grant log's lines of a taken return, as a node writes them at close. */
-  private record(tag: string, back: HandBack): void {
-    const n = back.end - back.from + 1n;
-    this.d.observer.idsHandedBack?.(
-      tag,
-      n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n),
-    );
-    const fields = { tag, from: String(back.from), end: String(back.end) };
-    try {
-      const layout = this.d.layout?.(tag);
-      recordUnserved(this.d.grants, {
-        kind: 'remainder',
-        tag,
-        start: back.from,
-        end: back.end,
-        ...layout,
-      });
-      this.d.grants.record({
-        kind: 'handback',
-        tag,
-        start: back.from,
-        end: back.end,
-        incarnation: back.incarnation,
-        ...layout,
-      });
-    } catch (err) {
-      this.d.log.error(
-        { ...fields, err },
-        'client hand-back taken by the store but its grant-log lines could not be written: audit will report a later grant of these IDs as an overlap (none was served)',
-      );
-      return;
-    }
-    this.d.log.info(fields, "handed a client's unused IDs back to the store");
   }
 }

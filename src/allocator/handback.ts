@@ -224,29 +224,46 @@ export class HandBacks {
       log.info({ ...fields, why }, 'hand-back not taken: the unused IDs stay skipped');
       return;
     }
-    const n = back.end - back.from + 1n;
-    this.d.observer.idsHandedBack?.(
-      tag,
-      n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n),
-    );
-    try {
-      grants.record({
-        kind: 'handback',
-        tag,
-        start: back.from,
-        end: back.end,
-        incarnation: back.incarnation,
-        ...this.d.layout?.(tag),
-      });
-    } catch (err) {
-      log.error(
-        { ...fields, err },
-        'hand-back taken by the store but its grant-log line could not be written: audit will report a later grant of these IDs as an overlap (none was served)',
-      );
-      return;
-    }
-    log.info(fields, 'handed the unused IDs back to the store');
+    recordHandBack(this.d, tag, back, 'node');
   }
+}
+
+/**
+ * What a hand-back the store took leaves behind: `idsHandedBack` counted and the grant
+ * log's `handback` line — for a client's return (`whose` client) after a `remainder` line
+ * of the same IDs, which a stopping node wrote before its call already. Never throws: a
+ * line that cannot be written is logged, since the store's counter has already moved.
+ */
+export function recordHandBack(
+  d: Pick<HandBackDeps, 'grants' | 'observer' | 'log' | 'layout'>,
+  tag: string,
+  back: HandBack,
+  whose: 'node' | 'client',
+): void {
+  const fields = { tag, from: String(back.from), end: String(back.end) };
+  const n = back.end - back.from + 1n;
+  d.observer.idsHandedBack?.(
+    tag,
+    n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n),
+  );
+  const ids = { tag, start: back.from, end: back.end };
+  const layout = d.layout?.(tag);
+  try {
+    if (whose === 'client') recordUnserved(d.grants, { kind: 'remainder', ...ids, ...layout });
+    d.grants.record({ kind: 'handback', ...ids, incarnation: back.incarnation, ...layout });
+  } catch (err) {
+    d.log.error(
+      { ...fields, err },
+      `${whose === 'client' ? 'client ' : ''}hand-back taken by the store but its grant-log lines could not be written: audit will report a later grant of these IDs as an overlap (none was served)`,
+    );
+    return;
+  }
+  d.log.info(
+    fields,
+    whose === 'client'
+      ? "handed a client's unused IDs back to the store"
+      : 'handed the unused IDs back to the store',
+  );
 }
 
 /** True when `p` settled within `ms` (the closing allocator's wait on fetches in flight). */

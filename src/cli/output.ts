@@ -3,6 +3,7 @@
  * JSON every ID (and every other 64-bit value) is a string of decimal digits.
  */
 import type { BumpResult, SegmentTagConfig, TagConfig } from '../core/store-ports.js';
+import type { TagShape } from '../core/shape.js';
 
 /** How long a segment tag lasts, as far as its hash can tell (`tag show`). */
 export interface TagForecast {
@@ -84,10 +85,22 @@ function shapeRows(t: SegmentTagConfig): [string, string][] {
   return rows;
 }
 
+/**
+ * A segment tag's shape in a word or three for `tag list`: `plain`, `bitreverse`,
+ * `permute(40)`, then `prefix=ord` and `regions=3` when it has them (never the key).
+ */
+export function shapeLabel(t: { readonly shape: TagShape; readonly regions: number }): string {
+  const { shape } = t;
+  const parts = [shape.kind === 'permute' ? `permute(${shape.width})` : shape.kind];
+  if (shape.prefix !== undefined) parts.push(`prefix=${shape.prefix}`);
+  if (t.regions > 1) parts.push(`regions=${t.regions}`);
+  return parts.join(' ');
+}
+
 /** `tag list`: a table, one tag a row. */
 export function tagTable(tags: readonly TagConfig[]): string {
   if (tags.length === 0) return 'no tags\n';
-  const rows = [['NAME', 'MODE', 'NEXT', 'STEP', 'MAX', 'GAP', 'DESCRIPTION']];
+  const rows = [['NAME', 'MODE', 'NEXT', 'STEP', 'MAX', 'GAP', 'SHAPE', 'DESCRIPTION']];
   for (const t of tags) {
     const seg = t.mode === 'segment';
     rows.push([
@@ -97,6 +110,7 @@ export function tagTable(tags: readonly TagConfig[]): string {
       seg ? String(t.step) : '-',
       seg ? t.max.toString() : '-',
       seg ? t.gap.toString() : '-',
+      seg ? shapeLabel(t) : '-',
       t.description,
     ]);
   }

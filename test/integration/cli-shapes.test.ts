@@ -93,6 +93,12 @@ describe('idalloc-admin: shapes and regions', () => {
       shape: { kind: 'plain' },
       regions: 1,
     });
+    // The list has a SHAPE column, without the key.
+    const list = (await run('tag', 'list')).stdout;
+    expect(list).toMatch(/^b +segment +.* +bitreverse prefix=ord$/m);
+    expect(list).toMatch(/^k +segment +.* +permute\(40\) regions=2$/m);
+    expect(list).toMatch(/^p +segment +.* +plain$/m);
+    expect(list).not.toContain(created.shape.key!);
   });
 
   it('refuses bad shape flags as usage errors, naming the value', async () => {

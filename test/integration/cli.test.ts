@@ -90,9 +90,9 @@ describe('idalloc-admin', () => {
     };
     expect(parsed(listJson)).toEqual({ tags: [snow.created, order] });
     expect(listText.stdout.split('\n')).toEqual([
-      expect.stringMatching(/^NAME +MODE +NEXT +STEP +MAX +GAP +DESCRIPTION$/),
-      expect.stringMatching(/^clock +snowflake +- +- +- +-$/),
-      expect.stringMatching(/^order +segment +1000 +500 +9223372036854775807 +1000000000$/),
+      expect.stringMatching(/^NAME +MODE +NEXT +STEP +MAX +GAP +SHAPE +DESCRIPTION$/),
+      expect.stringMatching(/^clock +snowflake +- +- +- +- +-$/),
+      expect.stringMatching(/^order +segment +1000 +500 +9223372036854775807 +1000000000 +plain$/),
       '',
     ]);
     // show adds the forecast; at any rate a 2^63 max outlasts what a date can show.
