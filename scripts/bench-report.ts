@@ -55,6 +55,7 @@ export function report(
   results: readonly ContenderResult[],
   inProcess: readonly Measured[],
   shaped: readonly string[] = [],
+  partial = false,
 ): { text: string; markdown: string; json: unknown } {
   const by = new Map(results.map((r) => [r.id, r]));
   const rps = (id: string) => median(by.get(id)?.rps ?? [NaN]);
@@ -74,7 +75,7 @@ export function report(
   const ratioOf = (x: string, y: string, key: 'rps' | 'p50Ms' | 'p99Ms' = 'rps') =>
     paired(series(x, key), series(y, key));
 
-  const targets: Target[] = [
+  const all: Target[] = [
     target('C ≥ 0.9 × A', `${fmt(rps('C'))} vs ${fmt(rps('A'))} req/s`, ratioOf('C', 'A'), {
       min: 0.9,
     }),
@@ -135,9 +136,17 @@ export function report(
       { max: 2 },
     ),
   ];
+  // A run of some contenders (--only) reports the targets it measured, and no others.
+  const targets = partial ? all.filter((t) => !Number.isNaN(t.ratio)) : all;
   const notes = [
     'ratios are medians over rounds of each round\'s own ratio (the load drifts between rounds); "measured" shows the medians of each side',
-    `F's p50 with the proxy: ${p50('F-proxy').toFixed(3)} vs ${p50('F').toFixed(3)} ms direct (× ${ratioOf('F-proxy', 'F', 'p50Ms').toFixed(1)})`,
+    ...(partial && (!by.has('F') || !by.has('F-proxy'))
+      ? [
+          `a run of ${results.map((r) => r.id).join(', ')} only (--only): the other targets were not measured`,
+        ]
+      : [
+          `F's p50 with the proxy: ${p50('F-proxy').toFixed(3)} vs ${p50('F').toFixed(3)} ms direct (× ${ratioOf('F-proxy', 'F', 'p50Ms').toFixed(1)})`,
+        ]),
   ];
 
   const head =

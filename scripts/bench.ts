@@ -12,6 +12,9 @@
  *   npm run bench -- --quick       a one-minute look (3 rounds × 1 s, warm-up once)
  *   npm run bench -- --rounds 5 --seconds 5 --out DIR
  *   npm run bench -- --no-build    dist/ as it is
+ *   npm run bench -- --only A,C,A128,C128 --rounds 9
+ *                                  those contenders alone (more rounds for the same time),
+ *                                  their targets only, no in-process runs
  *
  * Needs wrk, taskset and redis-server (it says how to install what is missing).
  */
@@ -44,8 +47,10 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench-results' },
     // dist/ as it is (built by hand): `npm run build` may reinstall node_modules first.
     'no-build': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
+const only = values.only?.split(',').map((s) => s.trim());
 const quick = values.quick;
 const rounds = Number(values.rounds ?? 3);
 const seconds = Number(values.seconds ?? (quick ? 1 : 5));
@@ -216,7 +221,7 @@ async function main(): Promise<void> {
     redis,
   });
   const many = (c: Contender): Contender => ({ ...c, connections: MANY_CONNECTIONS });
-  const contenders: Contender[] = [
+  const every: Contender[] = [
     one('A', 'bare node:http, constant JSON ID', `${A}/v1/ids/bench`, false),
     one('B', 'express 5, constant', `${B}/v1/ids/bench`, false),
     one('C', 'idalloc GET /v1/ids/{tag} (step 10^6)', `${C}/v1/ids/bench`, true),
@@ -245,6 +250,14 @@ async function main(): Promise<void> {
       threads: 2,
     },
   ];
+
+  const unknown = only?.filter((id) => !every.some((c) => c.id === id)) ?? [];
+  if (unknown.length > 0) {
+    throw new Error(
+      `--only: no contender ${unknown.join(', ')}; the contenders are ${every.map((c) => c.id).join(', ')}`,
+    );
+  }
+  const contenders = only === undefined ? every : every.filter((c) => only.includes(c.id));
 
   // Idle contenders still talk to Redis (readiness polls, lease renewals): measure that
   // background rate and take it out of each contender's count.
@@ -288,22 +301,25 @@ async function main(): Promise<void> {
     }
   }
 
-  console.log('  in-process: allocator next() vs floor, snowflake direct, IdClient …');
-  const inproc = startPinned(SERVER, node, [
-    ...tsx,
-    'scripts/bench-inprocess.ts',
-    redisUrl,
-    C,
-    String(seconds * 1000),
-    String(rounds),
-  ]);
-  let out = '';
-  inproc.stdout!.removeAllListeners('data');
-  inproc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((resolve) => inproc.once('exit', resolve));
-  const { samples } = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
-    samples: Record<string, number[]>;
-  };
+  let samples: Record<string, number[]> = {};
+  if (only === undefined) {
+    console.log('  in-process: allocator next() vs floor, snowflake direct, IdClient …');
+    const inproc = startPinned(SERVER, node, [
+      ...tsx,
+      'scripts/bench-inprocess.ts',
+      redisUrl,
+      C,
+      String(seconds * 1000),
+      String(rounds),
+    ]);
+    let out = '';
+    inproc.stdout!.removeAllListeners('data');
+    inproc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((resolve) => inproc.once('exit', resolve));
+    ({ samples } = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+      samples: Record<string, number[]>;
+    });
+  }
   await admin.quit();
 
   const results: ContenderResult[] = contenders.map((c) => {
@@ -332,9 +348,10 @@ async function main(): Promise<void> {
     seconds,
     warmSeconds,
     quick,
+    ...(only === undefined ? {} : { only }),
   };
   const shaped = SHAPED.map((s) => `C-${s.id}`);
-  const { text, markdown, json } = report(machine, results, inProcess, shaped);
+  const { text, markdown, json } = report(machine, results, inProcess, shaped, only !== undefined);
   console.log(`\n${text}`);
   mkdirSync(values.out!, { recursive: true });
   const stamp = machine.date.replace(/[:.]/g, '-');
