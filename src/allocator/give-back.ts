@@ -7,8 +7,9 @@
  * this node made of the tag (its fence stands at the lease's end, or below it for a keyed
  * lease), and only when the store's compare-and-set (the node's own hand-back:
  * `SegmentStore.handBack`) finds nothing granted after it — for a keyed lease, deleting
- * the key's record in the same step, so that no replay serves the returned IDs again. Anything else is refused with the reason; the IDs then stay
- * skipped, as before hand-back existed. Taken, the grant log gets the `remainder` and
+ * the key's record in the same step, so that no replay serves the returned IDs again.
+ * Anything else is refused with the reason; the IDs then stay skipped, as before
+ * hand-back existed. Taken, the grant log gets the `remainder` and
  * `handback` lines a node writes at close, and the node's fence comes down to just below
  * the returned IDs, so that its next grant of them is served, not refused.
  */
@@ -70,7 +71,11 @@ export class LeaseReturns {
    * again with the key): the key its first answer carried, while it is still the last
    * lease of the tag here; else undefined (another node's grant, or one since).
    */
-  keyOf(tag: string, record: string, g: { readonly start: bigint; readonly end: bigint }) {
+  keyOf(
+    tag: string,
+    record: string,
+    g: { readonly start: bigint; readonly end: bigint },
+  ): string | undefined {
     const l = this.last.get(tag);
     return l !== undefined && l.record === record && l.start === g.start && l.end === g.end
       ? l.key
@@ -80,6 +85,11 @@ export class LeaseReturns {
   /** Any other grant or an uncertain store call of the tag: no lease of it may come back. */
   forget(tag: string): void {
     this.last.delete(tag);
+  }
+
+  /** The node closes: no lease may come back (the answer says the node knows none). */
+  forgetAll(): void {
+    this.last.clear();
   }
 
   /**
@@ -97,7 +107,7 @@ export class LeaseReturns {
     if (l === undefined || !timingSafeEqual(Buffer.from(l.key), Buffer.from(key))) {
       return refused(
         'unknown_lease',
-        `lease is not the last range this node leased of tag '${tag}' (another was granted after it, it was returned already, or the node restarted): nothing returned`,
+        `lease is not the last range this node leased of tag '${tag}' (another was granted after it, it was returned already, or the node restarted or is stopping): nothing returned`,
       );
     }
     if (from < l.start || from > l.end + 1n) {

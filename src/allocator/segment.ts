@@ -360,6 +360,8 @@ export class SegmentAllocator {
    * `handback` line says so); refused or unanswered, it is skipped (a gap audit accounts for).
    */
   async close(): Promise<void> {
+    // A closing node takes no client's return: its store and grant log are closing too.
+    this.returns.forgetAll();
     const offers: Promise<void>[] = [];
     const waiting = new Map<string, Unserved[]>();
     // All in one synchronous turn, ending with the engine closed: no ID of a tail is

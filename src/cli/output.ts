@@ -87,14 +87,15 @@ function shapeRows(t: SegmentTagConfig): [string, string][] {
 
 /**
  * A segment tag's shape in a word or three for `tag list`: `plain`, `bitreverse`,
- * `permute(40)`, then `prefix=ord` and `regions=3` when it has them (never the key).
+ * `permute(40)`, then `,prefix=ord` and `,regions=3` when it has them (never the key).
  */
 export function shapeLabel(t: { readonly shape: TagShape; readonly regions: number }): string {
   const { shape } = t;
   const parts = [shape.kind === 'permute' ? `permute(${shape.width})` : shape.kind];
   if (shape.prefix !== undefined) parts.push(`prefix=${shape.prefix}`);
   if (t.regions > 1) parts.push(`regions=${t.regions}`);
-  return parts.join(' ');
+  // No spaces: the table stays columns split by whitespace.
+  return parts.join(',');
 }
 
 /** `tag list`: a table, one tag a row. */

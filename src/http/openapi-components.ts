@@ -166,7 +166,7 @@ export function components(config: Pick<HttpSettings, 'maxBatch' | 'maxRange'>):
         in: 'header',
         required: false,
         description:
-          'Makes the request retry-safe (draft-ietf-httpapi-idempotency-key-header): the same key from the same caller (bearer token) for the same tag and request answers the same IDs, from any node, for IDEMPOTENCY_TTL_SECONDS; with another request it is refused 422. 1 to 255 printable ASCII characters, bare or as a quoted string. One store round trip per keyed request; never logged',
+          'Makes the request retry-safe (draft-ietf-httpapi-idempotency-key-header): the same key from the same caller (bearer token) for the same tag and request answers the same IDs, from any node, for IDEMPOTENCY_TTL_SECONDS or until the tail of a range is returned (POST /v1/returns/{tag} spends the key); with another request it is refused 422. 1 to 255 printable ASCII characters, bare or as a quoted string. One store round trip per keyed request; never logged',
         schema: { type: 'string', minLength: 1, maxLength: 257, pattern: '^[ -~]+$' },
       },
       Accept: {

@@ -193,7 +193,7 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
         type: 'string',
         pattern: LEASE_KEY,
         description:
-          "The key of a return of the range's unserved tail (POST /v1/returns/{tag}); only this answer carries it (and, for a keyed range, a replay by the node that granted it; a replay by another node has none)",
+          "The key of a return of the range's unserved tail (POST /v1/returns/{tag}); only this answer carries it (and, for a keyed range, a replay by the node that granted it while the range is still its last of the tag; a replay by another node has none)",
       },
     },
     {

@@ -95,8 +95,8 @@ describe('idalloc-admin: shapes and regions', () => {
     });
     // The list has a SHAPE column, without the key.
     const list = (await run('tag', 'list')).stdout;
-    expect(list).toMatch(/^b +segment +.* +bitreverse prefix=ord$/m);
-    expect(list).toMatch(/^k +segment +.* +permute\(40\) regions=2$/m);
+    expect(list).toMatch(/^b +segment +.* +bitreverse,prefix=ord$/m);
+    expect(list).toMatch(/^k +segment +.* +permute\(40\),regions=2$/m);
     expect(list).toMatch(/^p +segment +.* +plain$/m);
     expect(list).not.toContain(created.shape.key!);
   });

@@ -139,6 +139,17 @@ describe('SegmentAllocator.giveBack', () => {
     await alloc.close();
   });
 
+  it('takes no return once the node closes, keyed or not: the store is not asked', async () => {
+    const { store, alloc } = setup();
+    const plain = await alloc.lease('t', 10);
+    const keyed = await alloc.keyed('u', keyedRange('r9'), { kind: 'range' });
+    await alloc.close();
+    expect((await alloc.giveBack('t', plain.lease!, 2n)).reason).toBe('unknown_lease');
+    expect((await alloc.giveBack('u', keyed.lease!, keyed.start)).reason).toBe('unknown_lease');
+    expect(store.offers.filter((o) => o.record !== undefined)).toEqual([]);
+    expect(store.records.has('r9')).toBe(true);
+  });
+
   it('refuses a malformed key or a `from` outside the lease as INVALID_ARGUMENT', async () => {
     const { alloc } = setup();
     const l = await alloc.lease('t', 10);

@@ -336,9 +336,10 @@ export class EmbeddedStore implements Store, DeploymentIdentity {
   }
 
   /**
-   * handback-1.lua (handback-keyed-2.lua with a record) in one write transaction: next goes from `end + 1` down to `from` only
-   * when the row still stands right after the caller's grant and both the file and the row
-   * are of the incarnation the grant came from (a restored or replaced file is not).
+   * handback-1.lua (handback-keyed-2.lua with a record) in one write transaction: next
+   * goes from `end + 1` down to `from` only when the row still stands right after the
+   * caller's grant and both the file and the row are of the incarnation the grant came
+   * from (a restored or replaced file is not); a keyed grant's record goes with it.
    */
   async handBack(tag: string, back: HandBack): Promise<HandBackOutcome> {
     const what = `hand-back for '${tag}'`;

@@ -2,8 +2,9 @@
  * One hand-back on Redis for {@link RedisStore} (docs/design.md §5 "Hand-back"):
  * handback-1.lua — handback-keyed-2.lua for a range granted under an Idempotency-Key,
  * which deletes the key's record with it — on the allocation connection (for a Cluster,
- * the master of the tag's slot: the record lives in the tag's slot), never resent (that connection has no offline queue and no automatic resend), its
- * reply checked for the shape the script's header promises.
+ * the master of the tag's slot: the record lives in the tag's slot), never resent (that
+ * connection has no offline queue and no automatic resend), its reply checked for the
+ * shape the script's header promises.
  *
  * No `WAIT` follows, even with `REDIS_MIN_REPLICAS`: a hand-back only lowers `next`, so a
  * replica that missed it holds the higher counter — promoted, it grants above the
