@@ -8,9 +8,13 @@
 # a key it sets (to whatever value) is left as it is, and reported if it differs.
 set -euo pipefail
 
+# Every package the suite needs, not only the commands: podman installed by hand (with
+# its recommends, crun) lacks runc, the runtime configured below.
+packages=(podman podman-compose mmdebstrap runc catatonit uidmap slirp4netns fuse-overlayfs
+  containernetworking-plugins golang-github-containernetworking-plugin-dnsname)
 missing=()
-for tool in podman podman-compose mmdebstrap catatonit; do
-  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/libexec/podman/$tool" ] || missing+=("$tool")
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ci: installing ${missing[*]} (and what podman needs here)"
@@ -19,9 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # runc: the runtime configured below; catatonit: compose's `init: true`; slirp4netns,
   # uidmap, fuse-overlayfs, the CNI plugins and dnsname: podman 4.3's networking and
   # storage, and service names resolving inside a compose network.
-  apt-get install -y -qq --no-install-recommends podman podman-compose mmdebstrap runc \
-    catatonit uidmap slirp4netns fuse-overlayfs containernetworking-plugins \
-    golang-github-containernetworking-plugin-dnsname >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 conf=/etc/containers/containers.conf
