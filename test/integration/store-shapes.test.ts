@@ -9,53 +9,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { counterLimit, PLAIN, type TagShape } from '../../src/core/shape.js';
 import type { Store } from '../../src/core/store-ports.js';
 import { MAX_ID } from '../../src/core/tags.js';
 import { EmbeddedStore } from '../../src/store/embedded/store.js';
-import { createRedisClient } from '../../src/store/redis/client.js';
-import { RedisStore } from '../../src/store/redis/store.js';
 import { importTarget } from '../../src/store/transfer.js';
-import { testPrefix } from '../support/prefix.js';
+import { regionBackends } from '../support/region-backends.js';
 import { segmentTag } from '../support/store.js';
 
 const KEY = '00112233445566778899aabbccddeeff';
 const PERMUTE: TagShape = { kind: 'permute', width: 40, key: KEY };
 const BITREVERSE: TagShape = { kind: 'bitreverse', prefix: 'ord' };
 
-interface Backend {
-  readonly name: string;
-  /** A store of this backend as a node of `regions` regions; `place` names the data (a prefix or a directory). */
-  open(place: string, regions: number): Store;
-  /** A fresh place. */
-  place(): string;
-  cleanup(place: string): void;
-}
-
-const redis: Backend = {
-  name: 'RedisStore',
-  open(place, regions) {
-    const topology = { kind: 'redis' as const, url: inject('redisUrl') };
-    return new RedisStore({
-      client: createRedisClient(topology, 'general'),
-      allocClient: createRedisClient(topology, 'allocation'),
-      keyPrefix: place,
-      regions,
-    });
-  },
-  place: () => testPrefix(),
-  cleanup: () => {},
-};
-
-const embedded: Backend = {
-  name: 'EmbeddedStore',
-  open: (place, regions) => new EmbeddedStore({ dataDir: place, regions }),
-  place: () => mkdtempSync(join(tmpdir(), 'idalloc-shapes-')),
-  cleanup: (place) => rmSync(place, { recursive: true, force: true }),
-};
-
-for (const backend of [redis, embedded]) {
+for (const backend of regionBackends('idalloc-shapes-')) {
   describe(`shapes and regions: ${backend.name}`, () => {
     let place: string;
     const opened: Store[] = [];

@@ -7,53 +7,18 @@
  * counter values could map onto IDs the deleted tag issued. Export and import carry the
  * tombstone's shape; a counter or floor of other numbers is an import conflict.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { counterLimit, type TagShape } from '../../src/core/shape.js';
 import type { Store, TagRecord } from '../../src/core/store-ports.js';
-import { EmbeddedStore } from '../../src/store/embedded/store.js';
-import { createRedisClient } from '../../src/store/redis/client.js';
-import { RedisStore } from '../../src/store/redis/store.js';
 import { importTarget } from '../../src/store/transfer.js';
-import { testPrefix } from '../support/prefix.js';
+import { regionBackends } from '../support/region-backends.js';
 import { segmentTag } from '../support/store.js';
 
 const KEY = '00112233445566778899aabbccddeeff';
 const OTHER_KEY = 'ffeeddccbbaa99887766554433221100';
 const PERMUTE: TagShape = { kind: 'permute', width: 40, key: KEY };
 
-interface Backend {
-  readonly name: string;
-  open(place: string, regions: number): Store;
-  place(): string;
-  cleanup(place: string): void;
-}
-
-const redis: Backend = {
-  name: 'RedisStore',
-  open(place, regions) {
-    const topology = { kind: 'redis' as const, url: inject('redisUrl') };
-    return new RedisStore({
-      client: createRedisClient(topology, 'general'),
-      allocClient: createRedisClient(topology, 'allocation'),
-      keyPrefix: place,
-      regions,
-    });
-  },
-  place: () => testPrefix(),
-  cleanup: () => {},
-};
-
-const embedded: Backend = {
-  name: 'EmbeddedStore',
-  open: (place, regions) => new EmbeddedStore({ dataDir: place, regions }),
-  place: () => mkdtempSync(join(tmpdir(), 'idalloc-tomb-shapes-')),
-  cleanup: (place) => rmSync(place, { recursive: true, force: true }),
-};
-
-for (const backend of [redis, embedded]) {
+for (const backend of regionBackends('idalloc-tomb-shapes-')) {
   describe(`a tag created again over its tombstone keeps its shape: ${backend.name}`, () => {
     let place: string;
     const opened: Store[] = [];
