@@ -201,39 +201,60 @@ export function reverse63(v: bigint): bigint {
 const SPECK_ROUNDS = 27;
 const FEISTEL_ROUNDS = 4;
 
-/** Speck64/128's 27 round keys of a 128-bit key (32 hex digits). */
-function speckSchedule(keyHex: string): Uint32Array {
-  const w = [0, 1, 2, 3].map((i) => parseInt(keyHex.slice(24 - 8 * i, 32 - 8 * i), 16) >>> 0);
-  const k = new Uint32Array(SPECK_ROUNDS);
+/** Speck64/128's 27 round keys of a 128-bit key (32 hex digits), as 32-bit words. */
+export function speckSchedule(keyHex: string): Int32Array {
+  const w = [0, 1, 2, 3].map((i) => parseInt(keyHex.slice(24 - 8 * i, 32 - 8 * i), 16) | 0);
+  const k = new Int32Array(SPECK_ROUNDS);
   const l = [w[1]!, w[2]!, w[3]!];
   k[0] = w[0]!;
   for (let i = 0; i < SPECK_ROUNDS - 1; i++) {
     const li = l[i]!;
     const ki = k[i]!;
-    const nl = ((((li >>> 8) | (li << 24)) >>> 0) + ki) >>> 0;
-    l.push((nl ^ i) >>> 0);
-    k[i + 1] = ((((ki << 3) | (ki >>> 29)) >>> 0) ^ (nl ^ i)) >>> 0;
+    const nl = (((li >>> 8) | (li << 24)) + ki) ^ i;
+    l.push(nl);
+    k[i + 1] = ((ki << 3) | (ki >>> 29)) ^ nl;
   }
   return k;
 }
 
-/** Speck64/128 of the block (x, y); returns x ^ y of the cipher text (a PRF of 32 bits). */
-function speck(k: Uint32Array, x: number, y: number): number {
+/**
+ * Speck64/128 of the block (x, y) under the round keys `k`; returns x ^ y of the cipher
+ * text, unsigned (a PRF of 32 bits). Int32 arithmetic throughout (`| 0` is the sum mod
+ * 2^32): no value leaves the 32-bit range, so nothing is a floating-point number.
+ */
+export function speck64Prf(k: Int32Array, x: number, y: number): number {
   for (let i = 0; i < SPECK_ROUNDS; i++) {
-    x = ((((x >>> 8) | (x << 24)) >>> 0) + y) >>> 0;
-    x = (x ^ k[i]!) >>> 0;
-    y = ((((y << 3) | (y >>> 29)) >>> 0) ^ x) >>> 0;
+    x = (((x >>> 8) | (x << 24)) + y) | 0;
+    x ^= k[i]!;
+    y = ((y << 3) | (y >>> 29)) ^ x;
   }
   return (x ^ y) >>> 0;
 }
 
-/** A keyed permutation of `[0, 2^width)` and its inverse. */
+/** 2^53: counter values below it are exact JavaScript numbers. */
+const EXACT = 2 ** 53;
+const EXACT_BIG = BigInt(EXACT);
+
+/**
+ * A keyed permutation of `[0, 2^width)` and its inverse: a 4-round Feistel network over
+ * two halves of `half = ⌈width/2⌉` bits, cycle-walked back into the domain. The halves
+ * are numbers below 2^32; a value is split into them and joined again once per call.
+ */
 export class Permutation {
-  private readonly keys: Uint32Array;
+  private readonly keys: Int32Array;
   private readonly half: number;
+  /** 2^half: value = left · scale + right. */
+  private readonly scale: number;
+  /** The low `half` bits, as an int32 mask. */
   private readonly mask: number;
+  /** A value is inside the domain when its left half is below this: 2^(width - half). */
+  private readonly top: number;
   private readonly halfBig: bigint;
+  private readonly maskBig: bigint;
   private readonly limit: bigint;
+  /** The halves of the value being permuted (no pair allocated per call). */
+  private left = 0;
+  private right = 0;
 
   constructor(
     keyHex: string,
@@ -241,41 +262,52 @@ export class Permutation {
   ) {
     this.keys = speckSchedule(keyHex);
     this.half = Math.ceil(width / 2);
-    this.mask = this.half === 32 ? 0xffffffff : (1 << this.half) - 1;
+    this.scale = 2 ** this.half;
+    this.mask = (this.scale - 1) | 0;
+    this.top = 2 ** (width - this.half);
     this.halfBig = BigInt(this.half);
+    this.maskBig = BigInt(this.scale - 1);
     this.limit = 1n << BigInt(width);
   }
 
-  private round(r: number, x: number): number {
-    return (speck(this.keys, x, r) & this.mask) >>> 0;
-  }
-
-  private once(v: bigint, inverse: boolean): bigint {
-    let left = Number(v >> this.halfBig);
-    let right = Number(v & BigInt(this.mask));
+  /** One pass of the network over (left, right). */
+  private once(inverse: boolean): void {
+    const { keys, mask } = this;
+    let left = this.left;
+    let right = this.right;
     if (!inverse) {
       for (let r = 0; r < FEISTEL_ROUNDS; r++) {
-        const next = (left ^ this.round(r, right)) >>> 0;
+        const next = (left ^ (speck64Prf(keys, right, r) & mask)) >>> 0;
         left = right;
         right = next;
       }
     } else {
       for (let r = FEISTEL_ROUNDS - 1; r >= 0; r--) {
-        const prev = (right ^ this.round(r, left)) >>> 0;
+        const prev = (right ^ (speck64Prf(keys, left, r) & mask)) >>> 0;
         right = left;
         left = prev;
       }
     }
-    return (BigInt(left) << this.halfBig) | BigInt(right);
+    this.left = left;
+    this.right = right;
   }
 
   /** Cycle walking: the network permutes `[0, 2^(2·half))`; step again until inside the domain. */
   private walk(v: bigint, inverse: boolean): bigint {
     if (v < 0n || v >= this.limit)
       throw new RangeError(`value ${v} is outside [0, 2^${this.width})`);
-    let x = this.once(v, inverse);
-    while (x >= this.limit) x = this.once(x, inverse);
-    return x;
+    if (v < EXACT_BIG) {
+      const n = Number(v);
+      this.left = Math.floor(n / this.scale);
+      this.right = n - this.left * this.scale;
+    } else {
+      this.left = Number(v >> this.halfBig);
+      this.right = Number(v & this.maskBig);
+    }
+    this.once(inverse);
+    while (this.left >= this.top) this.once(inverse);
+    const n = this.left * this.scale + this.right;
+    return n < EXACT ? BigInt(n) : (BigInt(this.left) << this.halfBig) | BigInt(this.right);
   }
 
   forward(v: bigint): bigint {
@@ -289,21 +321,39 @@ export class Permutation {
 
 // ── the string form ───────────────────────────────────────────────────────────────────
 
+/** The alphabet's character codes, by digit. */
+const CODE_OF = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+
 /** `n` (below 2^63) as 13 base32 characters, most significant first. */
 export function toBase32(n: bigint): string {
-  // Two exact Numbers (35 and 28 bits) instead of 13 bigint shifts: the hot path.
-  let lo = Number(n & 0x7ffffffffn);
-  let hi = Number(n >> 35n);
-  let out = '';
-  for (let i = 0; i < 7; i++) {
-    out = ALPHABET[lo % 32]! + out;
-    lo = Math.floor(lo / 32);
+  // Two exact numbers, the top 28 bits and the low 35, instead of 13 bigint shifts (the
+  // hot path); their digits by division (exact on powers of two) and `& 31`.
+  let hi: number;
+  let lo: number;
+  if (n < EXACT_BIG) {
+    const m = Number(n);
+    hi = Math.floor(m / 2 ** 35);
+    lo = m - hi * 2 ** 35;
+  } else {
+    hi = Number(n >> 35n);
+    lo = Number(n & 0x7ffffffffn);
   }
-  for (let i = 0; i < DIGITS - 7; i++) {
-    out = ALPHABET[hi % 32]! + out;
-    hi = Math.floor(hi / 32);
-  }
-  return out;
+  const c = CODE_OF;
+  return String.fromCharCode(
+    c[(hi / 2 ** 25) & 31]!,
+    c[(hi / 2 ** 20) & 31]!,
+    c[(hi / 2 ** 15) & 31]!,
+    c[(hi / 2 ** 10) & 31]!,
+    c[(hi / 2 ** 5) & 31]!,
+    c[hi & 31]!,
+    c[(lo / 2 ** 30) & 31]!,
+    c[(lo / 2 ** 25) & 31]!,
+    c[(lo / 2 ** 20) & 31]!,
+    c[(lo / 2 ** 15) & 31]!,
+    c[(lo / 2 ** 10) & 31]!,
+    c[(lo / 2 ** 5) & 31]!,
+    c[lo & 31]!,
+  );
 }
 
 function fromBase32(text: string): bigint | undefined {
