@@ -52,8 +52,15 @@ export function closeIfDraining(res: ServerResponse & { locals?: DrainLocals }):
  * Sends a 200 body as is: no ETag, never cached (every answer is a new ID). The headers
  * go to `writeHead` as one list, the length included, which skips the header object
  * `setHeader` would build for the answer (most answers set no other header).
+ * @param bytes the body's length in bytes, when the caller knows it without counting
+ *   (an ASCII body: its `length`; see {@link sendAscii})
  */
-export function sendOk(res: ServerResponse, contentType: string, body: string): void {
+export function sendOk(
+  res: ServerResponse,
+  contentType: string,
+  body: string,
+  bytes: number = Buffer.byteLength(body),
+): void {
   closeIfDraining(res);
   res.writeHead(200, [
     'Content-Type',
@@ -61,9 +68,18 @@ export function sendOk(res: ServerResponse, contentType: string, body: string): 
     'Cache-Control',
     'no-store',
     'Content-Length',
-    String(Buffer.byteLength(body)),
+    String(bytes),
   ]);
   res.end(body);
+}
+
+/**
+ * {@link sendOk} for a body of ASCII characters only, whose length in bytes is its
+ * length: the ID answers (tag names, decimal digits, `prefix_` and base32), where
+ * counting the UTF-8 bytes cost as much as the rest of the answer.
+ */
+export function sendAscii(res: ServerResponse, contentType: string, body: string): void {
+  sendOk(res, contentType, body, body.length);
 }
 
 export const JSON_TYPE = 'application/json; charset=utf-8';

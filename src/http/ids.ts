@@ -14,7 +14,7 @@ import type { TagMode } from '../core/store-ports.js';
 import type { IdempotencyKey, KeyedRange } from '../allocator/types.js';
 import { REPLAY_HEADER } from './idempotency.js';
 import { checkTagName } from '../core/tags.js';
-import { JSON_TYPE, TEXT_TYPE, refusePaths, sendOk, type RouteContext } from './context.js';
+import { JSON_TYPE, TEXT_TYPE, refusePaths, sendAscii, type RouteContext } from './context.js';
 import { LEAF_ROUTES, ROUTES, pathTo } from './routes.js';
 import { intParam, pathParam, readQuery, wantsText } from './validate.js';
 
@@ -24,18 +24,18 @@ export const NONE = [] as const;
 // IDs are decimal digits or `prefix_` and base32 (core/shape.ts): no JSON escaping either.
 function sendId(res: ServerResponse, tag: string, id: string, text: boolean): void {
   // Tag names are [A-Za-z0-9_.-] (checked), so they need no JSON escaping.
-  if (text) sendOk(res, TEXT_TYPE, `${id}\n`);
-  else sendOk(res, JSON_TYPE, `{"tag":"${tag}","id":"${id}"}`);
+  if (text) sendAscii(res, TEXT_TYPE, `${id}\n`);
+  else sendAscii(res, JSON_TYPE, `{"tag":"${tag}","id":"${id}"}`);
 }
 
 function sendIds(res: ServerResponse, tag: string, ids: readonly string[], text: boolean): void {
   if (text) {
-    sendOk(res, TEXT_TYPE, ids.length === 0 ? '' : `${ids.join('\n')}\n`);
+    sendAscii(res, TEXT_TYPE, ids.length === 0 ? '' : `${ids.join('\n')}\n`);
     return;
   }
   // One join: half the cost of quoting each ID in its own string first.
   const list = ids.length === 0 ? '' : `"${ids.join('","')}"`;
-  sendOk(res, JSON_TYPE, `{"tag":"${tag}","ids":[${list}]}`);
+  sendAscii(res, JSON_TYPE, `{"tag":"${tag}","ids":[${list}]}`);
 }
 
 /**
@@ -140,11 +140,11 @@ export function serveLeaf(
   } catch (err) {
     throw leafHint(err, tag, wanted);
   }
-  if (!(id instanceof Promise)) return sendOk(res, TEXT_TYPE, id.toString());
+  if (!(id instanceof Promise)) return sendAscii(res, TEXT_TYPE, id.toString());
   return id.then(
     (v) => {
       if (wanted === 'segment') refuseStringIds(ctx, tag);
-      sendOk(res, TEXT_TYPE, v.toString());
+      sendAscii(res, TEXT_TYPE, v.toString());
     },
     (err: unknown) => {
       throw leafHint(err, tag, wanted);

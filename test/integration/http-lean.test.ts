@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { newPermuteKey } from '../../src/core/shape.js';
 import { segmentTag } from '../support/store.js';
 import { find, parseExposition, startService, type TestService } from '../support/http.js';
 
@@ -41,6 +42,11 @@ describe('the lean ID path', () => {
     });
     await svc.store.createTag(segmentTag('lean', { step: 10 }));
     await svc.store.createTag({ ...segmentTag('leanflake'), mode: 'snowflake' });
+    await svc.store.createTag({
+      ...segmentTag('leanshaped', { step: 10 }),
+      shape: { kind: 'permute', width: 63, key: newPermuteKey(), prefix: 'usr' },
+      regions: 1,
+    });
   });
   afterAll(() => svc.close());
 
@@ -86,6 +92,25 @@ describe('the lean ID path', () => {
     const head = await get(svc, '/v1/ids/lean', { method: 'HEAD', headers: auth });
     expect(head.status).toBe(200);
     expect(head.headers.get('x-request-id')).not.toBeNull();
+  });
+
+  it('gives every ID answer the Content-Length of its bytes (counted as ASCII)', async () => {
+    const paths = [
+      '/v1/ids/lean',
+      '/v1/ids/lean?count=7',
+      '/v1/ids/leanshaped',
+      '/v1/ids/leanshaped?count=7',
+      '/api/segment/get/lean',
+      '/api/snowflake/get/leanflake',
+    ];
+    for (const path of paths) {
+      for (const accept of ['application/json', 'text/plain']) {
+        const a = await rawGet(svc, path, ['Authorization', 'Bearer sesame', 'Accept', accept]);
+        expect([path, accept, a.status]).toEqual([path, accept, 200]);
+        expect(a.text).toMatch(/^[\x20-\x7e\n]+$/);
+        expect(a.headers['content-length']).toBe(String(Buffer.byteLength(a.text)));
+      }
+    }
   });
 
   it('reads its headers in any case, and leaves repeated ones to express', async () => {
