@@ -13,6 +13,11 @@ export interface ContenderResult {
   readonly p99Ms: readonly number[];
   readonly failures: number;
   readonly redisPerMillionIds: number | undefined;
+  /**
+   * The contender's base (the `base` of a target `id ≥ k × base`), measured right next to
+   * each of its rounds (req/s, one per round): the target's ratio compares these pairs.
+   */
+  readonly pairedWith?: { readonly base: string; readonly rps: readonly number[] };
 }
 
 /** An in-process contender: IDs per second, one sample per round. */
@@ -72,8 +77,13 @@ export function report(
    */
   const paired = (x: readonly number[], y: readonly number[]) =>
     median(x.map((v, i) => v / (y[i] ?? NaN)));
-  const ratioOf = (x: string, y: string, key: 'rps' | 'p50Ms' | 'p99Ms' = 'rps') =>
-    paired(series(x, key), series(y, key));
+  /** x ÷ y by round; for req/s from runs made back to back where x was paired with y. */
+  const ratioOf = (x: string, y: string, key: 'rps' | 'p50Ms' | 'p99Ms' = 'rps') => {
+    const twin = by.get(x)?.pairedWith;
+    return key === 'rps' && twin?.base === y
+      ? paired(series(x, key), twin.rps)
+      : paired(series(x, key), series(y, key));
+  };
 
   const all: Target[] = [
     target('C ≥ 0.9 × A', `${fmt(rps('C'))} vs ${fmt(rps('A'))} req/s`, ratioOf('C', 'A'), {
@@ -140,6 +150,16 @@ export function report(
   const targets = partial ? all.filter((t) => !Number.isNaN(t.ratio)) : all;
   const notes = [
     'ratios are medians over rounds of each round\'s own ratio (the load drifts between rounds); "measured" shows the medians of each side',
+    ...(results.some((r) => r.pairedWith)
+      ? [
+          `back to back: ${results
+            .filter((r) => r.pairedWith)
+            .map((r) => `${r.id} ÷ ${r.pairedWith!.base}`)
+            .join(
+              ', ',
+            )} compare each round's run with a run of the base made right before or after it (the order alternating by round)`,
+        ]
+      : []),
     ...(partial && (!by.has('F') || !by.has('F-proxy'))
       ? [
           `a run of ${results.map((r) => r.id).join(', ')} only (--only): the other targets were not measured`,

@@ -4,11 +4,12 @@
  * It starts what it needs (a redis-server on a free port, each server under test as a
  * process of its own pinned with `taskset` to one core while wrk and Redis run on the
  * other), then measures every contender with the same connections, warm-up and duration,
- * alternating them within each round, for several rounds; it reports medians and the
- * spread, every target with its ratio and PASS/MISS, and writes JSON and Markdown to
- * bench-results/ (git-ignored).
+ * alternating them within each round, for several rounds (C, C128 and the shaped
+ * contenders each beside a run of its base, which its target compares it with); it
+ * reports medians and the spread, every target with its ratio and PASS/MISS, and writes
+ * JSON and Markdown to bench-results/ (git-ignored).
  *
- *   npm run bench                  full run (3 rounds × 5 s per contender, ~6 minutes)
+ *   npm run bench                  full run (3 rounds × 5 s per contender, ~8 minutes)
  *   npm run bench -- --quick       a one-minute look (3 rounds × 1 s, warm-up once)
  *   npm run bench -- --rounds 5 --seconds 5 --out DIR
  *   npm run bench -- --no-build    dist/ as it is
@@ -267,25 +268,54 @@ async function main(): Promise<void> {
   const background = (await redisCommands(admin)) / ((performance.now() - idleFrom) / 1000);
 
   const runs = new Map<string, WrkRun[]>(contenders.map((c) => [c.id, []]));
+  // The close targets (C within 0.9 of A at both loads, each shape within 0.95 of C) are a
+  // few per cent wide, less than the machine drifts within a round: each such contender
+  // is measured next to a run of its base, and its target compares those two.
+  const baseOf = new Map<string, Contender>();
+  const byId = new Map(contenders.map((c) => [c.id, c]));
+  for (const [x, base] of [
+    ['C', 'A'],
+    ['C128', 'A128'],
+    ...SHAPED.map((sh) => [`C-${sh.id}`, 'C']),
+  ] as const) {
+    const b = byId.get(base);
+    if (byId.has(x) && b) baseOf.set(x, b);
+  }
+  const twinRuns = new Map<string, WrkRun[]>([...baseOf.keys()].map((id) => [id, []]));
   const commands = new Map<string, { calls: number; ids: number }>();
   const warmRounds = quick ? 1 : rounds;
-  const total = contenders.length * (rounds * seconds + warmRounds * warmSeconds);
+  const total = (contenders.length + baseOf.size) * (rounds * seconds + warmRounds * warmSeconds);
   console.log(
     `bench: ${contenders.length} contenders × ${rounds} rounds × ${seconds} s (${warmSeconds} s warm-up ${quick ? 'in the first round' : 'each time'}), about ${Math.ceil(total / 60)} min of HTTP load, then the in-process runs`,
   );
   for (let round = 0; round < rounds; round++) {
     // Alternate, and rotate the order each round so no contender always follows another.
     const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
-    for (const c of order) {
+    /** One measured run of `c`, warmed up as the options say. */
+    const measure = async (c: Contender) => {
       const opts = { threads: c.threads, connections: c.connections };
-      await admin.config('RESETSTAT');
-      const from = performance.now();
       // --quick warms each contender up in the first round only (a one-minute look).
       const warm =
         round === 0 || !quick
           ? await wrk(c.load, c.url, { ...opts, seconds: warmSeconds })
           : undefined;
-      const run = await wrk(c.load, c.url, { ...opts, seconds });
+      return { warm, run: await wrk(c.load, c.url, { ...opts, seconds }) };
+    };
+    /** The base's run next to `c`'s: before it in even rounds, after it in odd ones. */
+    const twin = async (c: Contender) => {
+      const base = baseOf.get(c.id);
+      if (base === undefined) return;
+      const { run } = await measure(base);
+      twinRuns.get(c.id)!.push(run);
+      process.stdout.write(
+        `  round ${round + 1}/${rounds} ${`(${base.id})`.padEnd(10)} ${Math.round(run.rps).toString().padStart(7)} req/s  beside ${c.id}\n`,
+      );
+    };
+    for (const c of order) {
+      if (round % 2 === 0) await twin(c);
+      await admin.config('RESETSTAT');
+      const from = performance.now();
+      const { warm, run } = await measure(c);
       const elapsed = (performance.now() - from) / 1000;
       const calls = Math.max(0, (await redisCommands(admin)) - background * elapsed);
       runs.get(c.id)!.push(run);
@@ -298,6 +328,7 @@ async function main(): Promise<void> {
       process.stdout.write(
         `  round ${round + 1}/${rounds} ${c.id.padEnd(10)} ${Math.round(run.rps).toString().padStart(7)} req/s  p50 ${run.p50Ms.toFixed(2)} ms  p99 ${run.p99Ms.toFixed(2)} ms${run.failures ? `  ${run.failures} FAILED` : ''}\n`,
       );
+      if (round % 2 === 1) await twin(c);
     }
   }
 
@@ -334,6 +365,9 @@ async function main(): Promise<void> {
       p99Ms: rs.map((r) => r.p99Ms),
       failures: rs.reduce((a, r) => a + r.failures, 0),
       redisPerMillionIds: cmd ? (cmd.calls * 1e6) / cmd.ids : undefined,
+      ...(baseOf.has(c.id)
+        ? { pairedWith: { base: baseOf.get(c.id)!.id, rps: twinRuns.get(c.id)!.map((r) => r.rps) } }
+        : {}),
     };
   });
   const inProcess: Measured[] = Object.entries(samples).map(([id, xs]) => ({ id, samples: xs }));
