@@ -177,6 +177,33 @@ export interface DecodedId {
   readonly region: number;
 }
 
+// ── splitting a value into numbers ────────────────────────────────────────────────────
+
+/** 2^53: counter values below it are exact JavaScript numbers. */
+const EXACT = 2 ** 53;
+const EXACT_BIG = BigInt(EXACT);
+
+/** What {@link split} wrote last (no pair allocated per ID; read at once by the caller). */
+const SPLIT = { hi: 0, lo: 0 };
+
+/**
+ * `v` (below 2^64) cut at bit `bits` (at most 35) into two exact numbers: `SPLIT.hi` =
+ * v >> bits, `SPLIT.lo` = its low `bits` bits. Below 2^53 by number arithmetic alone
+ * (counter values are small: the hot path), above it through bigints, never through a
+ * number that could round.
+ */
+function split(v: bigint, bits: number): void {
+  const scale = 2 ** bits;
+  if (v < EXACT_BIG) {
+    const n = Number(v);
+    SPLIT.hi = Math.floor(n / scale);
+    SPLIT.lo = n - SPLIT.hi * scale;
+  } else {
+    SPLIT.hi = Number(v >> BigInt(bits));
+    SPLIT.lo = Number(BigInt.asUintN(bits, v));
+  }
+}
+
 // ── bit reversal ──────────────────────────────────────────────────────────────────────
 
 function reverse32(x: number): number {
@@ -189,8 +216,8 @@ function reverse32(x: number): number {
 
 /** The 63 low bits of `v` in reverse order: its own inverse. */
 export function reverse63(v: bigint): bigint {
-  const lo = Number(v & 0xffffffffn);
-  const hi = Number(v >> 32n); // < 2^31
+  split(v, 32);
+  const { lo, hi } = SPLIT; // hi < 2^31
   // As 64 bits: reversed low word on top, reversed high word below; bit 63 of v is 0,
   // so the reversal's bit 0 is 0 and one shift gives the 63-bit reversal.
   return ((BigInt(reverse32(lo)) << 32n) | BigInt(reverse32(hi))) >> 1n;
@@ -231,10 +258,6 @@ export function speck64Prf(k: Int32Array, x: number, y: number): number {
   return (x ^ y) >>> 0;
 }
 
-/** 2^53: counter values below it are exact JavaScript numbers. */
-const EXACT = 2 ** 53;
-const EXACT_BIG = BigInt(EXACT);
-
 /**
  * A keyed permutation of `[0, 2^width)` and its inverse: a 4-round Feistel network over
  * two halves of `half = ⌈width/2⌉` bits, cycle-walked back into the domain. The halves
@@ -250,7 +273,6 @@ export class Permutation {
   /** A value is inside the domain when its left half is below this: 2^(width - half). */
   private readonly top: number;
   private readonly halfBig: bigint;
-  private readonly maskBig: bigint;
   private readonly limit: bigint;
   /** The halves of the value being permuted (no pair allocated per call). */
   private left = 0;
@@ -266,7 +288,6 @@ export class Permutation {
     this.mask = (this.scale - 1) | 0;
     this.top = 2 ** (width - this.half);
     this.halfBig = BigInt(this.half);
-    this.maskBig = BigInt(this.scale - 1);
     this.limit = 1n << BigInt(width);
   }
 
@@ -296,14 +317,9 @@ export class Permutation {
   private walk(v: bigint, inverse: boolean): bigint {
     if (v < 0n || v >= this.limit)
       throw new RangeError(`value ${v} is outside [0, 2^${this.width})`);
-    if (v < EXACT_BIG) {
-      const n = Number(v);
-      this.left = Math.floor(n / this.scale);
-      this.right = n - this.left * this.scale;
-    } else {
-      this.left = Number(v >> this.halfBig);
-      this.right = Number(v & this.maskBig);
-    }
+    split(v, this.half);
+    this.left = SPLIT.hi;
+    this.right = SPLIT.lo;
     this.once(inverse);
     while (this.left >= this.top) this.once(inverse);
     const n = this.left * this.scale + this.right;
@@ -328,16 +344,8 @@ const CODE_OF = Array.from(ALPHABET, (c) => c.charCodeAt(0));
 export function toBase32(n: bigint): string {
   // Two exact numbers, the top 28 bits and the low 35, instead of 13 bigint shifts (the
   // hot path); their digits by division (exact on powers of two) and `& 31`.
-  let hi: number;
-  let lo: number;
-  if (n < EXACT_BIG) {
-    const m = Number(n);
-    hi = Math.floor(m / 2 ** 35);
-    lo = m - hi * 2 ** 35;
-  } else {
-    hi = Number(n >> 35n);
-    lo = Number(n & 0x7ffffffffn);
-  }
+  split(n, 35);
+  const { hi, lo } = SPLIT;
   const c = CODE_OF;
   return String.fromCharCode(
     c[(hi / 2 ** 25) & 31]!,
