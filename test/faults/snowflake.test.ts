@@ -95,7 +95,9 @@ async function resumedUnder(nodes: readonly Node[], incarnation: string, n = 100
         workerWindows(node.proc.logs).some((w) => w.incarnation === incarnation),
       ),
     `every node to hold a worker ID confirmed by run_id ${incarnation}`,
-    30_000,
+    // Usually 5–8 s after the fault; on a loaded 2-core machine the Sentinel's
+    // reconfiguration of the other replica (REDIS_MIN_REPLICAS=1) once took over 30 s.
+    60_000,
   );
   const marks = nodes.map((node) => node.load.served);
   await waitUntil(
