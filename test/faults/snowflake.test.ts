@@ -98,13 +98,28 @@ async function resumedUnder(nodes: readonly Node[], incarnation: string, n = 100
     // Usually 5–8 s after the fault; on a loaded 2-core machine the Sentinel's
     // reconfiguration of the other replica (REDIS_MIN_REPLICAS=1) once took over 30 s.
     60_000,
-  );
+  ).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${recentTrouble(nodes)}`);
+  });
   const marks = nodes.map((node) => node.load.served);
   await waitUntil(
     () => nodes.every((node, i) => node.load.served >= marks[i]! + n),
     `every node to serve ${n} IDs under run_id ${incarnation}`,
     30_000,
   );
+}
+
+/** Each node's last warnings and errors (and its worker lines), for a failure's message. */
+function recentTrouble(nodes: readonly Node[], n = 12): string {
+  return nodes
+    .map((node) => {
+      const lines = node.proc.logs
+        .filter((l) => Number(l.level) >= 40 || /worker/.test(String(l.msg)))
+        .slice(-n)
+        .map((l) => `  ${new Date(Number(l.time)).toISOString()} ${JSON.stringify(l)}`);
+      return `${node.name} (${node.load.served} served):\n${lines.join('\n')}`;
+    })
+    .join('\n');
 }
 
 /**
