@@ -54,6 +54,12 @@ export interface RenewRequest {
   /** Raise the horizon to at least this (Unix ms). */
   readonly target: number;
   readonly marginMs: number;
+  /**
+   * The first timestamp the holder uses now (its claim's floor, or the last re-fence it
+   * received). A store floor above it — a re-fence whose answer the holder never used,
+   * say the replication ack after it failed — is handed back as the renewal's floor.
+   */
+  readonly floor: number;
   /** As a claim's: recorded when the store holds none; another one ends the lease. */
   readonly layout?: string;
 }
@@ -62,7 +68,10 @@ export type RenewOutcome =
   | {
       readonly kind: 'renewed';
       readonly horizon: number;
-      /** Set when the store's server changed: the holder starts again from here. */
+      /**
+       * Set when the store's server changed, or the store holds a floor above the
+       * holder's (see RenewRequest.floor): the holder starts again from here.
+       */
       readonly floor: number | undefined;
       /** The store incarnation that confirmed it (Redis run_id), for the grant log. */
       readonly incarnation?: string;

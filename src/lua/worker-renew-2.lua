@@ -9,13 +9,18 @@
   ARGV[3]  now: the holder's clock, Unix ms
   ARGV[4]  target, Unix ms: raise the horizon to at least this (the holder's now + ahead)
   ARGV[5]  margin, ms: as in worker-claim-2, for a horizon this server did not confirm
+  ARGV[6]  held floor, Unix ms: the first timestamp the holder uses now (its claim's floor,
+           or the last re-fence it received)
 
   Returns
     {horizon, floor, run_id}
         horizon: the highest timestamp (Unix ms) the holder may use until it renews again;
-        floor '0' when this server confirmed the horizon before (nothing was lost), else
-        the first timestamp the holder may use from now on: the server changed (restart,
-        failover) and may have lost raises, so the holder starts again above the margin;
+        floor '0' when this server confirmed the horizon before (nothing was lost) and the
+        holder already starts at the stored floor, else the first timestamp the holder may
+        use from now on: the server changed (restart, failover) and may have lost raises,
+        so the holder starts again above the margin; or an earlier renewal re-fenced here
+        and its answer never reached the holder (its WAIT failed, the reply was lost), so
+        the stored floor above the held one is handed over again;
         run_id the executing server's ('' when INFO shows none), for the grant log
     -8   NOT_HOLDER      the lease expired or holds another token; nothing written
     -11  WORKER_DAMAGED  the horizon hash is not what these scripts write; nothing written
@@ -27,15 +32,16 @@ local rcall = redis.call
 local token = ARGV[1]
 local lease_ms, now = tonumber(ARGV[2]), tonumber(ARGV[3])
 local target, margin = tonumber(ARGV[4]), tonumber(ARGV[5])
+local held_floor = tonumber(ARGV[6])
 if token == '' or not lease_ms or lease_ms < 1 or not now or now < 0 or not target
-  or target < 0 or not margin or margin < 0 then
-  return bad_argument('worker-renew', 'expected token, lease ms, now, target, margin')
+  or target < 0 or not margin or margin < 0 or not held_floor or held_floor < 0 then
+  return bad_argument('worker-renew', 'expected token, lease ms, now, target, margin, held floor')
 end
 
 -- Compare: only the holder renews.
 if rcall('GET', KEYS[1]) ~= token then return -8 end
 
-local ok, h, stored_run_id = read_horizon(KEYS[2])
+local ok, h, stored_run_id, stored_floor = read_horizon(KEYS[2])
 if not ok then return -11 end
 local run_id = server_run_id()
 
@@ -47,6 +53,11 @@ if h == nil or stored_run_id ~= run_id then
   floor_out = ms(floor)
   horizon = math.max(horizon, floor)
   rcall('HSET', KEYS[2], 'floor', floor_out)
+elseif stored_floor and stored_floor > held_floor then
+  -- This holder was re-fenced here and never used the answer (a WAIT that failed, a
+  -- reply lost with its connection): it must not mint below that floor.
+  floor_out = ms(stored_floor)
+  horizon = math.max(horizon, stored_floor)
 end
 
 -- Expire, then raise: the horizon never goes down here.

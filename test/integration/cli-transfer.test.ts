@@ -73,7 +73,8 @@ describe('tag export --move', () => {
         marginMs: 3000,
         maxWaitMs: 10 ** 9,
       });
-      expect((await handle.leases.claim(1, claim('old-node'))).kind).toBe('claimed');
+      const held = await handle.leases.claim(1, claim('old-node'));
+      expect(held.kind).toBe('claimed');
       const file = join(dir, 'tags.json');
       const moved = await admin(['tag', 'export', '--move', '--out', file], {
         ...env,
@@ -92,6 +93,7 @@ describe('tag export --move', () => {
         now: Date.now(),
         target: Date.now() + 1000,
         marginMs: 3000,
+        floor: held.kind === 'claimed' ? held.floor : 0,
       });
       expect(renewed.kind).toBe('renewed');
       // Lost or released, it is not granted again either.

@@ -226,7 +226,14 @@ describe('RedisStore on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       });
       expect(await leased(b)).toBe(0);
       // A renewal under another layout gives the lease back.
-      const renew = { token: 'node-a', leaseMs: 30_000, now, target: now + 2000, marginMs: 3000 };
+      const renew = {
+        token: 'node-a',
+        leaseMs: 30_000,
+        now,
+        target: now + 2000,
+        marginMs: 3000,
+        floor: first.kind === 'claimed' ? first.floor : 0,
+      };
       expect(await handle.leases.renew(a, { ...renew, layout: L2 })).toEqual({
         kind: 'layout',
         recorded: L1,

@@ -9,7 +9,7 @@ import { createRedisClient, type RedisLike } from '../../src/store/redis/client.
 import { createKeys } from '../../src/store/redis/keys.js';
 import { RedisWorkerLeaseStore } from '../../src/store/redis/worker-lease.js';
 import { testPrefix } from '../support/prefix.js';
-import { startReplicated, type ReplicatedSet } from '../support/replication.js';
+import { promote, startReplicated, type ReplicatedSet } from '../support/replication.js';
 
 let set: ReplicatedSet;
 let client: RedisLike;
@@ -35,13 +35,14 @@ describe('worker leases with a replication ack', () => {
   it('claims and renews while a replica acknowledges, and refuses both once none does', async () => {
     const now = Date.now();
     const claimed = await claim(1, 'tok-a', now);
-    expect(claimed.kind).toBe('claimed');
+    if (claimed.kind !== 'claimed') throw new Error(`not claimed: ${claimed.kind}`);
     const renewed = await leases.renew(1, {
       token: 'tok-a',
       leaseMs: 5000,
       now: now + 10,
       target: now + 4010,
       marginMs: 0,
+      floor: claimed.floor,
     });
     expect(renewed.kind).toBe('renewed');
 
@@ -54,11 +55,62 @@ describe('worker leases with a replication ack', () => {
         now: now + 20,
         target: now + 4020,
         marginMs: 0,
+        floor: claimed.floor,
       }),
     ).rejects.toMatchObject({ code: ErrorCode.UNAVAILABLE, message: /not confirmed on 1 replica/ });
     await expect(claim(2, 'tok-b', now + 30)).rejects.toMatchObject({
       code: ErrorCode.UNAVAILABLE,
       message: /the claim of snowflake worker 2 is not confirmed/,
     });
+  });
+
+  it("hands a promoted replica's re-fence to the holder even when the renewal that wrote it went unconfirmed", async () => {
+    // A master and two replicas: the master dies, one replica is promoted while the other
+    // still follows the dead master (Sentinel reconfigures it only afterwards).
+    const three = await startReplicated({ replicas: 2 });
+    const keys = createKeys(testPrefix());
+    const on = (url: string) => createRedisClient({ kind: 'redis', url }, 'general');
+    const before = on(three.master.url);
+    const after = on(three.replicas[0]!.url);
+    try {
+      const ack = { minReplicas: 1, waitTimeoutMs: 300 };
+      const now = Date.now();
+      const claimed = await new RedisWorkerLeaseStore(before, keys, ack).claim(4, {
+        token: 'tok-a',
+        leaseMs: 30_000,
+        now,
+        aheadMs: 4000,
+        marginMs: 5000,
+        maxWaitMs: 10 ** 9,
+      });
+      if (claimed.kind !== 'claimed') throw new Error(`not claimed: ${claimed.kind}`);
+      await three.waitInSync();
+      await three.master.kill('SIGKILL');
+      await promote(three.replicas[0]!);
+      const leases = new RedisWorkerLeaseStore(after, keys, ack);
+      const renew = (at: number) =>
+        leases.renew(4, {
+          token: 'tok-a',
+          leaseMs: 30_000,
+          now: at,
+          target: at + 4000,
+          marginMs: 5000,
+          floor: claimed.floor,
+        });
+      // Another run_id: the script re-fences, and no replica acknowledges it.
+      await expect(renew(now + 100)).rejects.toMatchObject({
+        code: ErrorCode.UNAVAILABLE,
+        message: /the renewal of snowflake worker 4 is not confirmed on 1 replica/,
+      });
+      await three.follow(three.replicas[1]!, three.replicas[0]!);
+      // The retry meets this server's own run_id: the stored floor above the holder's
+      // still fences it, above the old horizon by the margin.
+      const renewed = await renew(now + 1200);
+      expect(renewed).toMatchObject({ kind: 'renewed', floor: claimed.horizon + 1 + 5000 });
+    } finally {
+      before.disconnect();
+      after.disconnect();
+      await three.dispose();
+    }
   });
 });

@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { SnowflakeGenerator } from '../../src/allocator/snowflake/generator.js';
 import { createLayout, decodeSnowflake } from '../../src/allocator/snowflake/layout.js';
+import type { RenewOutcome, RenewRequest } from '../../src/core/lease-port.js';
+import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import { createRedisClient } from '../../src/store/redis/client.js';
 import { createKeys, type Keys } from '../../src/store/redis/keys.js';
 import { RedisWorkerLeaseStore } from '../../src/store/redis/worker-lease.js';
@@ -26,11 +28,31 @@ afterEach(async () => {
   await client.quit();
 });
 
+/**
+ * The Redis lease store, whose next renewal can be made to fail after its script ran, as
+ * a replication ack (`WAIT`) that times out does: written in Redis, refused to the node.
+ */
+class AckFailsAfterWrite extends RedisWorkerLeaseStore {
+  failNext = false;
+  override async renew(workerId: number, req: RenewRequest): Promise<RenewOutcome> {
+    const r = await super.renew(workerId, req);
+    if (!this.failNext) return r;
+    this.failNext = false;
+    throw new IdAllocError(ErrorCode.UNAVAILABLE, 'the renewal is not confirmed on 1 replica');
+  }
+}
+
 /** A node on `time` whose choice of worker ID starts at `start`. */
-function node(time: FakeTime, start = 0, marginMs?: number, windowSize?: number) {
+function node(
+  time: FakeTime,
+  start = 0,
+  marginMs?: number,
+  windowSize?: number,
+  leaseStore: RedisWorkerLeaseStore = store,
+) {
   const gen = new SnowflakeGenerator({
     layout,
-    leaseStore: store,
+    leaseStore,
     leaseMs: LEASE,
     clock: time.clock,
     sleep: time.sleep,
@@ -163,6 +185,33 @@ describe('snowflake worker lease on Redis', () => {
     const h = Number(await client.hget(keys.workerHorizon(8), 'h'));
     await time.advance(10_000);
     expect(gen.workerId).toBe(8);
+    expect(gen.readiness()).toMatchObject({
+      ready: false,
+      reason: expect.stringContaining('fenced until'),
+    });
+    expect(() => gen.next()).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+    time.t = h + 1 + LEASE;
+    const after = gen.next() as bigint;
+    expect(parts(after).timestamp).toBe(h + 1 + LEASE);
+    expect(after > before).toBe(true);
+  });
+
+  it('keeps a re-fence whose renewal failed after the store wrote it: the next renewal hands it over', async () => {
+    const time = new FakeTime();
+    const flaky = new AckFailsAfterWrite(client, keys);
+    const gen = node(time, 9, undefined, undefined, flaky);
+    await gen.start();
+    await time.advance(LEASE);
+    const before = gen.next() as bigint;
+    await client.hset(keys.workerHorizon(9), 'run_id', 'another-server');
+    const h = Number(await client.hget(keys.workerHorizon(9), 'h'));
+    // The renewal on the "new server" re-fences in Redis, and its ack fails; the ones
+    // after it meet this server's own run_id and only the stored floor tells.
+    flaky.failNext = true;
+    // The renewal due in 10 s fails; its retry follows a second later.
+    await time.advance(12_000);
+    expect(flaky.failNext).toBe(false);
+    expect(Number(await client.hget(keys.workerHorizon(9), 'floor'))).toBe(h + 1 + LEASE);
     expect(gen.readiness()).toMatchObject({
       ready: false,
       reason: expect.stringContaining('fenced until'),

@@ -796,8 +796,9 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
       marginMs: MARGIN,
       maxWaitMs,
     });
-  const renew = (token: string, target: number, now = T, id = 7) =>
-    leases.renew(id, { token, leaseMs: LEASE, now, target, marginMs: MARGIN });
+  /** A renewal by a holder whose floor is `floor` (by default, a first claim's at T). */
+  const renew = (token: string, target: number, now = T, id = 7, floor = T + FRESH) =>
+    leases.renew(id, { token, leaseMs: LEASE, now, target, marginMs: MARGIN, floor });
 
   it(`leases a fresh worker ID at now + ${backend.freshMargin} ms (its fresh margin)`, async () => {
     expect(await leases.inspect([7], T, MARGIN)).toEqual([
@@ -871,6 +872,31 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     expect(await h.horizon(7)).toEqual({ h: T + 5 + MARGIN, floor: T + 5 + MARGIN });
   });
 
+  it('hands a re-fence its holder did not take up to its next renewal, and only once', async () => {
+    await claim('a');
+    await h.dropHorizon(7);
+    const floor = T + 5 + MARGIN;
+    expect(await renew('a', T + 1000, T + 5)).toMatchObject({ floor });
+    // The answer never reached the holder (a replication ack that failed after it, a
+    // reply lost with its connection): it renews again from its old floor.
+    for (const now of [T + 10, T + 20]) {
+      expect(await renew('a', T + 2000, now)).toEqual({
+        kind: 'renewed',
+        incarnation: expect.any(String),
+        horizon: floor,
+        floor,
+      });
+    }
+    // Taken up: a plain renewal again.
+    expect(await renew('a', floor + 3000, T + 30, 7, floor)).toEqual({
+      kind: 'renewed',
+      incarnation: expect.any(String),
+      horizon: floor + 3000,
+      floor: undefined,
+    });
+    expect(await h.horizon(7)).toEqual({ h: floor + 3000, floor });
+  });
+
   it('releases for the holder only, settling the horizon; the next holder starts right above', async () => {
     const first = await claim('a');
     const floor = T + FRESH;
@@ -908,7 +934,12 @@ describe.each([redisLeases, embeddedLeases])('WorkerLeaseStore contract: $name',
     expect(await claim('b')).toMatchObject({ kind: 'claimed', floor: T + 40_001, margin: false });
     expect(await renew('a', T + 50_000)).toEqual({ kind: 'lost' });
     expect(await leases.release(7, 'a', T)).toBe('lost');
-    expect(await renew('b', T + 50_000)).toMatchObject({ kind: 'renewed', horizon: T + 50_000 });
+    expect(await renew('b', T + 50_000, T, 7, T + 40_001)).toEqual({
+      kind: 'renewed',
+      incarnation: expect.any(String),
+      horizon: T + 50_000,
+      floor: undefined,
+    });
   });
 
   it('refuses a horizon it did not write (damaged), taking no lease', async () => {

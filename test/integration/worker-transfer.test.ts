@@ -124,7 +124,8 @@ describe.each(backends)('worker transfer on $name', ({ open }) => {
 
   it('once marked moved, refuses every new claim in the claim itself; a held lease renews and releases', async () => {
     const { leases, transfer } = open();
-    expect((await leases.claim(1, claimOf('old-node'))).kind).toBe('claimed');
+    const held = await leases.claim(1, claimOf('old-node'));
+    expect(held.kind).toBe('claimed');
     await transfer.markMoved(4);
     await transfer.markMoved(4); // idempotent
     for (const id of [0, 2, 3])
@@ -135,6 +136,7 @@ describe.each(backends)('worker transfer on $name', ({ open }) => {
       now: Date.now(),
       target: Date.now() + 1000,
       marginMs: MARGIN_MS,
+      floor: held.kind === 'claimed' ? held.floor : 0,
     });
     expect(renewed.kind).toBe('renewed');
     expect(await leases.release(1, 'old-node', Date.now())).toBe('released');
@@ -173,8 +175,9 @@ describe.each(backends)('worker transfer on $name', ({ open }) => {
       now: Date.now(),
       target: Date.now() + 1000,
       marginMs: MARGIN_MS,
+      floor: first,
     });
-    expect(renewed.kind).toBe('renewed');
+    expect(renewed).toMatchObject({ kind: 'renewed', floor: undefined });
   });
 });
 

@@ -279,6 +279,7 @@ export class WorkerLease {
       now,
       target: Math.max(g.horizon, now + this.timings.aheadMs),
       marginMs: this.marginMs,
+      floor: g.floor,
       ...(this.layout === undefined ? {} : { layout: this.layout }),
     });
     if (r.kind === 'layout') {
@@ -321,7 +322,7 @@ export class WorkerLease {
       };
       this.log.warn(
         { workerId: g.workerId, floor: new Date(r.floor).toISOString() },
-        'the store answering for the snowflake worker lease changed (restart or failover): issuing again only from the fenced floor',
+        'the store fenced the snowflake worker lease again (its server changed: restart or failover; or an earlier re-fence went unconfirmed): issuing again only from the fenced floor',
       );
     }
     return this.timings.renewEveryMs;

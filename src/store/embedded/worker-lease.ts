@@ -175,7 +175,8 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       isMs(req.leaseMs, 1) &&
       isMs(req.now) &&
       isMs(req.target) &&
-      isMs(req.marginMs);
+      isMs(req.marginMs) &&
+      isMs(req.floor);
     if (!valid) throw badArgument('the renewal', workerId);
     return this.write(`the renewal of snowflake worker ${workerId}`, (inc): RenewOutcome => {
       // Compare: only the holder renews.
@@ -191,6 +192,10 @@ export class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
         refenced = claimFloor(horizon, { id: inc.id, fresh: false }, req.now, req.marginMs).floor;
         floor = refenced;
         h = Math.max(h, refenced);
+      } else if (floor !== undefined && floor > req.floor) {
+        // A re-fence the holder never took up (its answer was lost): it starts there.
+        refenced = floor;
+        h = Math.max(h, floor);
       }
       // Expire, then raise: the horizon never goes down here.
       if (horizon !== undefined && horizon.h > h) h = horizon.h;

@@ -66,6 +66,7 @@ declare module 'ioredis' {
       now: string,
       target: string,
       margin: string,
+      heldFloor: string,
     ): Result<ScriptReply, Context>;
     idallocWorkerRelease(
       lease: string,

@@ -163,6 +163,7 @@ export class RedisWorkerLeaseStore implements WorkerLeaseStore {
         String(Math.floor(req.now)),
         String(Math.floor(req.target)),
         String(req.marginMs),
+        String(Math.floor(req.floor)),
       );
       if (conn instanceof Redis) epoch = connectionEpoch(conn);
     } catch (err) {

@@ -2,14 +2,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NOW, workerFixture, type WorkerFixture } from './worker-fixture.js';
 
 let f: WorkerFixture;
+/** The floor held() stored: the holder's own. */
+let heldAt = 0;
 beforeEach(() => {
   f = workerFixture();
+  heldAt = 0;
 });
 afterEach(() => f.close());
 
 const MARGIN = 30_000;
 
-function renew(token: string, now: number, target: number, leaseMs = 30_000) {
+/** A renewal by a holder that starts at `heldFloor` (by default the floor held() stored). */
+function renew(token: string, now: number, target: number, leaseMs = 30_000, heldFloor = heldAt) {
   return f.raw.idallocWorkerRenew(
     ...f.pair(3),
     token,
@@ -17,6 +21,7 @@ function renew(token: string, now: number, target: number, leaseMs = 30_000) {
     String(now),
     String(target),
     String(MARGIN),
+    String(heldFloor),
   );
 }
 
@@ -24,7 +29,8 @@ function renew(token: string, now: number, target: number, leaseMs = 30_000) {
 async function held(token: string, h: number, pttl = 1000) {
   const [lease, horizon] = f.pair(3);
   await f.raw.set(lease, token, 'PX', pttl);
-  await f.raw.hset(horizon, 'h', String(h), 'run_id', await f.runId(), 'floor', String(h - 100));
+  heldAt = h - 100;
+  await f.raw.hset(horizon, 'h', String(h), 'run_id', await f.runId(), 'floor', String(heldAt));
 }
 
 describe('worker-renew-2', () => {
@@ -56,6 +62,33 @@ describe('worker-renew-2', () => {
     expect(await renew('a', NOW, NOW + 29_000)).toEqual([
       String(floor),
       String(floor),
+      await f.runId(),
+    ]);
+    expect(await f.horizon(3)).toEqual({
+      h: String(floor),
+      run_id: await f.runId(),
+      floor: String(floor),
+    });
+  });
+
+  it('hands a stored floor above the held one back (a re-fence whose answer was lost), once taken up no more', async () => {
+    await held('a', NOW + 100);
+    await f.raw.hset(f.pair(3)[1], 'run_id', 'another-server');
+    const floor = NOW + 101 + MARGIN;
+    expect(await renew('a', NOW, NOW + 29_000)).toEqual([
+      String(floor),
+      String(floor),
+      await f.runId(),
+    ]);
+    // Same server now: only the stored floor, above the holder's, says it was re-fenced.
+    expect(await renew('a', NOW + 10, NOW + 29_010)).toEqual([
+      String(floor),
+      String(floor),
+      await f.runId(),
+    ]);
+    expect(await renew('a', NOW + 20, NOW + 29_020, 30_000, floor)).toEqual([
+      String(floor),
+      '0',
       await f.runId(),
     ]);
     expect(await f.horizon(3)).toEqual({
@@ -97,7 +130,10 @@ describe('worker-renew-2', () => {
   it('answers malformed arguments with an error reply', async () => {
     await held('a', NOW + 100);
     await expect(
-      f.raw.idallocWorkerRenew(...f.pair(3), 'a', '30000', 'now', '1', '1'),
+      f.raw.idallocWorkerRenew(...f.pair(3), 'a', '30000', 'now', '1', '1', '0'),
     ).rejects.toThrow(/worker-renew: expected token/);
+    await expect(
+      f.raw.idallocWorkerRenew(...f.pair(3), 'a', '30000', String(NOW), '1', '1', ''),
+    ).rejects.toThrow(/worker-renew: expected token, lease ms, now, target, margin, held floor/);
   });
 });
