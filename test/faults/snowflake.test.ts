@@ -95,8 +95,9 @@ async function resumedUnder(nodes: readonly Node[], incarnation: string, n = 100
         workerWindows(node.proc.logs).some((w) => w.incarnation === incarnation),
       ),
     `every node to hold a worker ID confirmed by run_id ${incarnation}`,
-    // Usually 5–8 s after the fault; on a loaded 2-core machine the Sentinel's
-    // reconfiguration of the other replica (REDIS_MIN_REPLICAS=1) once took over 30 s.
+    // Usually 5–8 s after the fault. Two CI runs once waited here in vain: a renewal
+    // that re-fenced on the promoted replica went unconfirmed (its WAIT ran before the
+    // other replica followed) and the retry dropped the fence; fixed in worker-renew-2.
     60_000,
   ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${recentTrouble(nodes)}`);
