@@ -32,9 +32,10 @@ local rcall = redis.call
 local token = ARGV[1]
 local lease_ms, now = tonumber(ARGV[2]), tonumber(ARGV[3])
 local target, margin = tonumber(ARGV[4]), tonumber(ARGV[5])
-local held_floor = tonumber(ARGV[6])
+-- digits only: tonumber would also take 'nan' or 'inf', which compare false to any floor
+local held_floor = string.match(ARGV[6] or '', '^%d+$') and tonumber(ARGV[6])
 if token == '' or not lease_ms or lease_ms < 1 or not now or now < 0 or not target
-  or target < 0 or not margin or margin < 0 or not held_floor or held_floor < 0 then
+  or target < 0 or not margin or margin < 0 or not held_floor then
   return bad_argument('worker-renew', 'expected token, lease ms, now, target, margin, held floor')
 end
 

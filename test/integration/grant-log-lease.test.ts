@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { leaseTimings, WorkerLease } from '../../src/allocator/snowflake/lease.js';
 import { GrantLogError } from '../../src/core/errors.js';
@@ -104,6 +105,41 @@ describe('the worker lease when its grant lines cannot be written', () => {
     await time.advance(leaseTimings(LEASE).retryMs);
     expect(lease.current()!.horizon).toBeGreaterThan(held!.horizon);
     expect(lease.reason).toBeUndefined();
+    await lease.close(time.t);
+  });
+
+  it('takes up a re-fence whose line failed at the next renewal, never the raised horizon without it', async () => {
+    const time = new FakeTime();
+    const store = new EmbeddedStore({ dataDir, now: time.clock.now });
+    open.push(store);
+    const grants = new SwitchableGrants();
+    const lease = new WorkerLease({
+      store: store.workerLeases(),
+      workerCount: 4,
+      leaseMs: LEASE,
+      clock: time.clock,
+      schedule: time.schedule,
+      random: () => 0,
+      grants,
+    });
+    await lease.start();
+    const held = lease.current()!;
+    // The horizon is gone, as a wiped store would lose it: the next renewal re-fences.
+    const raw = new DatabaseSync(store.path);
+    raw.exec('PRAGMA busy_timeout = 5000');
+    raw.prepare('DELETE FROM worker_horizons WHERE id = ?').run(held.workerId);
+    raw.close();
+    grants.failing = true;
+    await time.advance(leaseTimings(LEASE).renewEveryMs);
+    const fence = time.t + LEASE; // now + the margin (the lease length by default)
+    expect(lease.current()).toMatchObject({ floor: held.floor, horizon: held.horizon });
+    expect(lease.reason).toMatch(/^cannot renew the lease on worker \d: the grant log/);
+    // Logged now, through a renewal that meets the same incarnation: the fence comes with it.
+    grants.failing = false;
+    await time.advance(leaseTimings(LEASE).retryMs);
+    expect(lease.current()).toMatchObject({ floor: fence, epoch: held.epoch + 1 });
+    expect(grants.lines.at(-1)).toMatchObject({ how: 'renew', floor: fence });
+    expect(lease.current()!.horizon).toBeGreaterThanOrEqual(fence);
     await lease.close(time.t);
   });
 });

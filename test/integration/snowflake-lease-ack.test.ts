@@ -10,6 +10,7 @@ import { createKeys } from '../../src/store/redis/keys.js';
 import { RedisWorkerLeaseStore } from '../../src/store/redis/worker-lease.js';
 import { testPrefix } from '../support/prefix.js';
 import { promote, startReplicated, type ReplicatedSet } from '../support/replication.js';
+import { info } from '../support/wait.js';
 
 let set: ReplicatedSet;
 let client: RedisLike;
@@ -71,6 +72,7 @@ describe('worker leases with a replication ack', () => {
     const keys = createKeys(testPrefix());
     const on = (url: string) => createRedisClient({ kind: 'redis', url }, 'general');
     const before = on(three.master.url);
+    before.on('error', () => undefined); // its server is killed below
     const after = on(three.replicas[0]!.url);
     try {
       const ack = { minReplicas: 1, waitTimeoutMs: 300 };
@@ -102,11 +104,18 @@ describe('worker leases with a replication ack', () => {
         code: ErrorCode.UNAVAILABLE,
         message: /the renewal of snowflake worker 4 is not confirmed on 1 replica/,
       });
+      // Yet the script re-fenced in the promoted replica: its run_id and the new floor.
+      const stored = await after.hgetall(keys.workerHorizon(4));
+      const fence = claimed.horizon + 1 + 5000;
+      expect(stored).toMatchObject({
+        run_id: (await info(three.replicas[0]!.port, 'server')).run_id,
+        floor: String(fence),
+      });
       await three.follow(three.replicas[1]!, three.replicas[0]!);
       // The retry meets this server's own run_id: the stored floor above the holder's
       // still fences it, above the old horizon by the margin.
       const renewed = await renew(now + 1200);
-      expect(renewed).toMatchObject({ kind: 'renewed', floor: claimed.horizon + 1 + 5000 });
+      expect(renewed).toMatchObject({ kind: 'renewed', floor: fence });
     } finally {
       before.disconnect();
       after.disconnect();

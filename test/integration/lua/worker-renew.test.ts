@@ -135,5 +135,10 @@ describe('worker-renew-2', () => {
     await expect(
       f.raw.idallocWorkerRenew(...f.pair(3), 'a', '30000', String(NOW), '1', '1', ''),
     ).rejects.toThrow(/worker-renew: expected token, lease ms, now, target, margin, held floor/);
+    for (const heldFloor of ['nan', 'inf', '-1', '1e3']) {
+      await expect(
+        f.raw.idallocWorkerRenew(...f.pair(3), 'a', '30000', String(NOW), '1', '1', heldFloor),
+      ).rejects.toThrow(/held floor/);
+    }
   });
 });
