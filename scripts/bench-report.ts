@@ -13,11 +13,17 @@ export interface ContenderResult {
   readonly p99Ms: readonly number[];
   readonly failures: number;
   readonly redisPerMillionIds: number | undefined;
+  /** The server's CPU time per request, µs, one per round (single-process servers). */
+  readonly cpuUsPerRequest?: readonly number[];
   /**
    * The contender's base (the `base` of a target `id ≥ k × base`), measured right next to
    * each of its rounds (req/s, one per round): the target's ratio compares these pairs.
    */
-  readonly pairedWith?: { readonly base: string; readonly rps: readonly number[] };
+  readonly pairedWith?: {
+    readonly base: string;
+    readonly rps: readonly number[];
+    readonly cpuUsPerRequest?: readonly number[];
+  };
 }
 
 /** An in-process contender: IDs per second, one sample per round. */
@@ -148,7 +154,24 @@ export function report(
   ];
   // A run of some contenders (--only) reports the targets it measured, and no others.
   const targets = partial ? all.filter((t) => !Number.isNaN(t.ratio)) : all;
+  // The same pairs by CPU time per request: base ÷ contender, so that, as for req/s,
+  // above 1 means the contender costs less; the range is the rounds' lowest and highest.
+  const cpuPairs = results.flatMap((r) => {
+    const mine = r.cpuUsPerRequest;
+    const theirs = r.pairedWith?.cpuUsPerRequest;
+    if (!mine || !theirs) return [];
+    const ratios = mine.map((us, i) => (theirs[i] ?? NaN) / us);
+    const [lo, hi] = [Math.min(...ratios), Math.max(...ratios)];
+    return [
+      `${r.id} ÷ ${r.pairedWith!.base} ${median(ratios).toFixed(3)} (${lo.toFixed(2)}–${hi.toFixed(2)}; ${median(mine).toFixed(1)} vs ${median(theirs).toFixed(1)} µs)`,
+    ];
+  });
   const notes = [
+    ...(cpuPairs.length > 0
+      ? [
+          `by CPU time per request (the server's user + system time over the requests wrk counted; where these track the req/s ratios, the pinned server was busy all along and its req/s measure its own cost, not a wait for wrk or Redis): ${cpuPairs.join(', ')}`,
+        ]
+      : []),
     'ratios are medians over rounds of each round\'s own ratio (the load drifts between rounds); "measured" shows the medians of each side',
     ...(results.some((r) => r.pairedWith)
       ? [
@@ -170,7 +193,7 @@ export function report(
   ];
 
   const head =
-    '| contender | req/s (median) | spread | IDs/s | p50 ms | p99 ms | ÷ A (paired; …128 ÷ A128) | Redis cmds per M IDs |';
+    '| contender | req/s (median) | spread | IDs/s | p50 ms | p99 ms | ÷ A (paired; …128 ÷ A128) | CPU µs per request | Redis cmds per M IDs |';
   const rows = results.map((r) => {
     const m = median(r.rps);
     const redis =
@@ -180,7 +203,8 @@ export function report(
     const failed = r.failures ? ` (${r.failures} failed)` : '';
     // The 128-connection contenders are compared with A at the same load.
     const base = r.id.endsWith('128') ? 'A128' : 'A';
-    return `| ${r.id} ${r.label}${failed} | ${fmt(m)} | ${pct(spread(r.rps))} | ${fmt(m * r.count)} | ${median(r.p50Ms).toFixed(3)} | ${median(r.p99Ms).toFixed(3)} | ${ratioOf(r.id, base).toFixed(2)} | ${redis} |`;
+    const cpu = r.cpuUsPerRequest ? median(r.cpuUsPerRequest).toFixed(1) : '';
+    return `| ${r.id} ${r.label}${failed} | ${fmt(m)} | ${pct(spread(r.rps))} | ${fmt(m * r.count)} | ${median(r.p50Ms).toFixed(3)} | ${median(r.p99Ms).toFixed(3)} | ${ratioOf(r.id, base).toFixed(2)} | ${cpu} | ${redis} |`;
   });
   const inRows = inProcess.map(
     (m) => `| ${m.id} | ${fmt(median(m.samples))} | ${pct(spread(m.samples))} |`,
@@ -198,7 +222,7 @@ export function report(
       .join('\n'),
     '',
     head,
-    '|---|---|---|---|---|---|---|---|',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     '| in-process | IDs/s (median) | spread |',
@@ -216,7 +240,7 @@ export function report(
   const text = [
     ...results.map(
       (r) =>
-        `${r.id.padEnd(10)} ${fmt(median(r.rps)).padStart(9)} req/s ${pct(spread(r.rps)).padStart(6)}  p50 ${median(r.p50Ms).toFixed(3)} ms  p99 ${median(r.p99Ms).toFixed(3)} ms${r.redisPerMillionIds === undefined ? '' : `  Redis ${r.redisPerMillionIds.toFixed(2)} cmds/M IDs`}${r.failures ? `  ${r.failures} FAILED` : ''}`,
+        `${r.id.padEnd(10)} ${fmt(median(r.rps)).padStart(9)} req/s ${pct(spread(r.rps)).padStart(6)}${r.cpuUsPerRequest ? `  ${median(r.cpuUsPerRequest).toFixed(1)} µs CPU` : ''}  p50 ${median(r.p50Ms).toFixed(3)} ms  p99 ${median(r.p99Ms).toFixed(3)} ms${r.redisPerMillionIds === undefined ? '' : `  Redis ${r.redisPerMillionIds.toFixed(2)} cmds/M IDs`}${r.failures ? `  ${r.failures} FAILED` : ''}`,
     ),
     ...inProcess.map(
       (m) =>

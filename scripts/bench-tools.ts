@@ -1,10 +1,11 @@
 /**
  * What `npm run bench` runs its contenders with: processes pinned to cores (`taskset`),
- * waiting for a port to answer, wrk runs and their parsed output, Redis command counts,
- * and the statistics of the rounds.
+ * waiting for a port to answer, wrk runs and their parsed output (and the server's CPU
+ * time over each), Redis command counts, and the statistics of the rounds.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 
 /** The tools the bench needs, and how to get each on Debian/Ubuntu. */
@@ -96,6 +97,31 @@ export interface WrkRun {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly failures: number;
+  /**
+   * The server's CPU time (user + system) over the run, per request wrk counted, in µs;
+   * when its process was given. A server pinned to a core it shares with neighbours
+   * answers fewer requests per second as they take the core, but spends about the same
+   * CPU on each: this is the steadier measure of its own cost.
+   */
+  readonly cpuUsPerRequest?: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (`getconf CLK_TCK`; 100 on Linux). */
+let ticksPerSecond: number | undefined;
+
+/** A process's CPU time so far (user + system), µs; undefined when /proc cannot say. */
+export function cpuMicros(pid: number): number | undefined {
+  ticksPerSecond ??=
+    Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+  try {
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]); // utime, stime: fields 14 and 15
+    return Number.isFinite(ticks) ? (ticks * 1e6) / ticksPerSecond : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const toMs = (value: string, unit: string): number =>
@@ -121,16 +147,22 @@ export async function wrk(
   cpus: string,
   url: string,
   opts: { threads: number; connections: number; seconds: number },
+  /** The server's process: its CPU time over the run is measured (cpuUsPerRequest). */
+  serverPid?: number,
 ): Promise<WrkRun> {
   const args = ['-c', cpus, 'wrk', `-t${opts.threads}`, `-c${opts.connections}`];
   args.push(`-d${opts.seconds}s`, '--latency', url);
+  const cpuBefore = serverPid === undefined ? undefined : cpuMicros(serverPid);
   const proc = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = (await once(proc, 'exit')) as [number | null];
+  const cpuAfter = serverPid === undefined ? undefined : cpuMicros(serverPid);
   if (code !== 0) throw new Error(`wrk exited ${code}: ${out}`);
-  return parseWrk(out);
+  const run = parseWrk(out);
+  if (cpuBefore === undefined || cpuAfter === undefined || !(run.requests > 0)) return run;
+  return { ...run, cpuUsPerRequest: (cpuAfter - cpuBefore) / run.requests };
 }
 
 /** Commands Redis executed since the last reset (the bench's own INFO/CONFIG left out). */

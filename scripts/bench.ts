@@ -93,6 +93,8 @@ interface Contender {
   readonly connections: number;
   /** Counted in Redis commands per million IDs. */
   readonly redis: boolean;
+  /** The server's one process, whose CPU time per request is measured (not W1/W2). */
+  readonly pid: number | undefined;
 }
 
 /**
@@ -174,18 +176,21 @@ async function main(): Promise<void> {
     return p;
   };
   const servers: Promise<void>[] = [];
+  /** The process serving each base URL, where it is one process (taskset execs it). */
+  const pidOf = new Map<string, number>();
   const baseline = async (kind: string, url = redisUrl) => {
     const port = await freePort();
-    startPinned(SERVER, node, ['scripts/bench-server.mjs', kind], {
+    const proc = startPinned(SERVER, node, ['scripts/bench-server.mjs', kind], {
       PORT: String(port),
       REDIS_URL: url,
     });
     servers.push(waitForOk(`http://127.0.0.1:${port}/v1/ids/bench`));
+    if (proc.pid !== undefined) pidOf.set(`http://127.0.0.1:${port}`, proc.pid);
     return `http://127.0.0.1:${port}`;
   };
   const idalloc = async (cpus: string, env: Record<string, string>, step = 1_000_000) => {
     const port = await freePort();
-    startPinned(cpus, node, ['dist/bin/idalloc.js'], {
+    const proc = startPinned(cpus, node, ['dist/bin/idalloc.js'], {
       REDIS_URL: redisUrl,
       KEY_PREFIX: await prefix(step),
       PORT: String(port),
@@ -196,6 +201,8 @@ async function main(): Promise<void> {
     });
     const base = `http://127.0.0.1:${port}`;
     servers.push(waitForOk(`${base}/v1/ids/bench`).then(() => waitForOk(`${base}/v1/ids/flake`)));
+    // WORKERS=n serves from worker processes: the primary's CPU time is not theirs.
+    if (env.WORKERS === undefined && proc.pid !== undefined) pidOf.set(base, proc.pid);
     return base;
   };
 
@@ -220,6 +227,7 @@ async function main(): Promise<void> {
     threads: 1,
     connections: CONNECTIONS,
     redis,
+    pid: pidOf.get(new URL(url).origin),
   });
   const many = (c: Contender): Contender => ({ ...c, connections: MANY_CONNECTIONS });
   const every: Contender[] = [
@@ -286,7 +294,7 @@ async function main(): Promise<void> {
   const warmRounds = quick ? 1 : rounds;
   const total = (contenders.length + baseOf.size) * (rounds * seconds + warmRounds * warmSeconds);
   console.log(
-    `bench: ${contenders.length} contenders × ${rounds} rounds × ${seconds} s (${warmSeconds} s warm-up ${quick ? 'in the first round' : 'each time'}), about ${Math.ceil(total / 60)} min of HTTP load, then the in-process runs`,
+    `bench: ${contenders.length} contenders × ${rounds} rounds × ${seconds} s (${warmSeconds} s warm-up ${quick ? 'in the first round' : 'each time'}), about ${Math.ceil(total / 60)} min of HTTP load${only === undefined ? ', then the in-process runs' : ''}`,
   );
   for (let round = 0; round < rounds; round++) {
     // Alternate, and rotate the order each round so no contender always follows another.
@@ -299,7 +307,7 @@ async function main(): Promise<void> {
         round === 0 || !quick
           ? await wrk(c.load, c.url, { ...opts, seconds: warmSeconds })
           : undefined;
-      return { warm, run: await wrk(c.load, c.url, { ...opts, seconds }) };
+      return { warm, run: await wrk(c.load, c.url, { ...opts, seconds }, c.pid) };
     };
     /** The base's run next to `c`'s: before it in even rounds, after it in odd ones. */
     const twin = async (c: Contender) => {
@@ -308,7 +316,7 @@ async function main(): Promise<void> {
       const { run } = await measure(base);
       twinRuns.get(c.id)!.push(run);
       process.stdout.write(
-        `  round ${round + 1}/${rounds} ${`(${base.id})`.padEnd(10)} ${Math.round(run.rps).toString().padStart(7)} req/s  beside ${c.id}\n`,
+        `  round ${round + 1}/${rounds} ${`(${base.id})`.padEnd(10)} ${Math.round(run.rps).toString().padStart(7)} req/s${cpuText(run)}  beside ${c.id}\n`,
       );
     };
     for (const c of order) {
@@ -326,7 +334,7 @@ async function main(): Promise<void> {
         commands.set(c.id, acc);
       }
       process.stdout.write(
-        `  round ${round + 1}/${rounds} ${c.id.padEnd(10)} ${Math.round(run.rps).toString().padStart(7)} req/s  p50 ${run.p50Ms.toFixed(2)} ms  p99 ${run.p99Ms.toFixed(2)} ms${run.failures ? `  ${run.failures} FAILED` : ''}\n`,
+        `  round ${round + 1}/${rounds} ${c.id.padEnd(10)} ${Math.round(run.rps).toString().padStart(7)} req/s${cpuText(run)}  p50 ${run.p50Ms.toFixed(2)} ms  p99 ${run.p99Ms.toFixed(2)} ms${run.failures ? `  ${run.failures} FAILED` : ''}\n`,
       );
       if (round % 2 === 1) await twin(c);
     }
@@ -365,8 +373,15 @@ async function main(): Promise<void> {
       p99Ms: rs.map((r) => r.p99Ms),
       failures: rs.reduce((a, r) => a + r.failures, 0),
       redisPerMillionIds: cmd ? (cmd.calls * 1e6) / cmd.ids : undefined,
+      ...cpuOf(rs),
       ...(baseOf.has(c.id)
-        ? { pairedWith: { base: baseOf.get(c.id)!.id, rps: twinRuns.get(c.id)!.map((r) => r.rps) } }
+        ? {
+            pairedWith: {
+              base: baseOf.get(c.id)!.id,
+              rps: twinRuns.get(c.id)!.map((r) => r.rps),
+              ...cpuOf(twinRuns.get(c.id)!),
+            },
+          }
         : {}),
     };
   });
@@ -392,6 +407,17 @@ async function main(): Promise<void> {
   writeFileSync(join(values.out!, `bench-${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(join(values.out!, `bench-${stamp}.md`), markdown);
   console.log(`written: ${join(values.out!, `bench-${stamp}.{json,md}`)}`);
+}
+
+/** `  25.1 µs CPU` for a run whose server's CPU time was measured. */
+function cpuText(run: WrkRun): string {
+  return run.cpuUsPerRequest === undefined ? '' : `  ${run.cpuUsPerRequest.toFixed(1)} µs CPU`;
+}
+
+/** The CPU time per request of each run, when every run has one. */
+function cpuOf(runs: readonly WrkRun[]): { cpuUsPerRequest?: number[] } {
+  const us = runs.map((r) => r.cpuUsPerRequest);
+  return us.every((u) => u !== undefined) ? { cpuUsPerRequest: us } : {};
 }
 
 try {
