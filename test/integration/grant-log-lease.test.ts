@@ -47,6 +47,19 @@ class SwitchableGrants implements GrantRecorder {
   }
 }
 
+/** A lease of 4 worker IDs on `store`, on injected time, its lines into `grants`. */
+function leaseOf(store: WorkerLeaseStore, time: FakeTime, grants: GrantRecorder): WorkerLease {
+  return new WorkerLease({
+    store,
+    workerCount: 4,
+    leaseMs: LEASE,
+    clock: time.clock,
+    schedule: time.schedule,
+    random: () => 0,
+    grants,
+  });
+}
+
 describe('the worker lease when its grant lines cannot be written', () => {
   it('neither uses nor keeps a claim it could not log, and claims none while failing', async () => {
     const time = new FakeTime();
@@ -65,15 +78,7 @@ describe('the worker lease when its grant lines cannot be written', () => {
     };
     const grants = new SwitchableGrants();
     grants.failing = true;
-    const lease = new WorkerLease({
-      store: counted,
-      workerCount: 4,
-      leaseMs: LEASE,
-      clock: time.clock,
-      schedule: time.schedule,
-      random: () => 0,
-      grants,
-    });
+    const lease = leaseOf(counted, time, grants);
     await lease.start();
     // Claimed in the store, its line failed: not held, and given back.
     expect(claims).toBe(1);
@@ -113,15 +118,7 @@ describe('the worker lease when its grant lines cannot be written', () => {
     const store = new EmbeddedStore({ dataDir, now: time.clock.now });
     open.push(store);
     const grants = new SwitchableGrants();
-    const lease = new WorkerLease({
-      store: store.workerLeases(),
-      workerCount: 4,
-      leaseMs: LEASE,
-      clock: time.clock,
-      schedule: time.schedule,
-      random: () => 0,
-      grants,
-    });
+    const lease = leaseOf(store.workerLeases(), time, grants);
     await lease.start();
     const held = lease.current()!;
     // The horizon is gone, as a wiped store would lose it: the next renewal re-fences.

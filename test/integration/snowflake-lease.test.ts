@@ -69,6 +69,38 @@ function node(
 
 const parts = (id: bigint) => decodeSnowflake(layout, id.toString(), Date.UTC(2100, 0, 1));
 
+/**
+ * Starts `gen` on worker `id`, mints once past its fence (`before`), then makes its
+ * horizon look confirmed by another server, as a promoted replica that never saw the last
+ * raises would; `h` is that horizon.
+ */
+async function servingThenServerChanged(gen: SnowflakeGenerator, time: FakeTime, id: number) {
+  await gen.start();
+  await time.advance(LEASE);
+  const before = gen.next() as bigint;
+  await client.hset(keys.workerHorizon(id), 'run_id', 'another-server');
+  const h = Number(await client.hget(keys.workerHorizon(id), 'h'));
+  return { before, h };
+}
+
+/** `gen` refuses until its fence one lease above `h`, then mints there, above `before`. */
+async function expectFencedAbove(
+  gen: SnowflakeGenerator,
+  time: FakeTime,
+  h: number,
+  before: bigint,
+) {
+  expect(gen.readiness()).toMatchObject({
+    ready: false,
+    reason: expect.stringContaining('fenced until'),
+  });
+  expect(() => gen.next()).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+  time.t = h + 1 + LEASE;
+  const after = gen.next() as bigint;
+  expect(parts(after).timestamp).toBe(h + 1 + LEASE);
+  expect(after > before).toBe(true);
+}
+
 describe('snowflake worker lease on Redis', () => {
   it('claims a worker ID on a fresh store, waits one lease for its fence, then issues', async () => {
     const time = new FakeTime();
@@ -177,34 +209,17 @@ describe('snowflake worker lease on Redis', () => {
   it('re-fences a holder whose store changed server (restart or failover), then goes on', async () => {
     const time = new FakeTime();
     const gen = node(time, 8);
-    await gen.start();
-    await time.advance(LEASE);
-    const before = gen.next() as bigint;
-    // As if a replica that never saw the last raises were promoted: another run_id.
-    await client.hset(keys.workerHorizon(8), 'run_id', 'another-server');
-    const h = Number(await client.hget(keys.workerHorizon(8), 'h'));
+    const { before, h } = await servingThenServerChanged(gen, time, 8);
     await time.advance(10_000);
     expect(gen.workerId).toBe(8);
-    expect(gen.readiness()).toMatchObject({
-      ready: false,
-      reason: expect.stringContaining('fenced until'),
-    });
-    expect(() => gen.next()).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
-    time.t = h + 1 + LEASE;
-    const after = gen.next() as bigint;
-    expect(parts(after).timestamp).toBe(h + 1 + LEASE);
-    expect(after > before).toBe(true);
+    await expectFencedAbove(gen, time, h, before);
   });
 
   it('keeps a re-fence whose renewal failed after the store wrote it: the next renewal hands it over', async () => {
     const time = new FakeTime();
     const flaky = new AckFailsAfterWrite(client, keys);
     const gen = node(time, 9, undefined, undefined, flaky);
-    await gen.start();
-    await time.advance(LEASE);
-    const before = gen.next() as bigint;
-    await client.hset(keys.workerHorizon(9), 'run_id', 'another-server');
-    const h = Number(await client.hget(keys.workerHorizon(9), 'h'));
+    const { before, h } = await servingThenServerChanged(gen, time, 9);
     // The renewal on the "new server" re-fences in Redis, and its ack fails; the ones
     // after it meet this server's own run_id and only the stored floor tells.
     flaky.failNext = true;
@@ -212,15 +227,7 @@ describe('snowflake worker lease on Redis', () => {
     await time.advance(12_000);
     expect(flaky.failNext).toBe(false);
     expect(Number(await client.hget(keys.workerHorizon(9), 'floor'))).toBe(h + 1 + LEASE);
-    expect(gen.readiness()).toMatchObject({
-      ready: false,
-      reason: expect.stringContaining('fenced until'),
-    });
-    expect(() => gen.next()).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
-    time.t = h + 1 + LEASE;
-    const after = gen.next() as bigint;
-    expect(parts(after).timestamp).toBe(h + 1 + LEASE);
-    expect(after > before).toBe(true);
+    await expectFencedAbove(gen, time, h, before);
   });
 
   it('claims again at once when its lease was lost', async () => {

@@ -33,6 +33,22 @@ async function held(token: string, h: number, pttl = 1000) {
   await f.raw.hset(horizon, 'h', String(h), 'run_id', await f.runId(), 'floor', String(heldAt));
 }
 
+/**
+ * Worker 3 held by 'a' on a horizon another server confirmed (NOW + 100), renewed here at
+ * NOW: the renewal re-fences above the margin. Returns that floor.
+ */
+async function refencedHere(): Promise<number> {
+  await held('a', NOW + 100);
+  await f.raw.hset(f.pair(3)[1], 'run_id', 'another-server');
+  const floor = NOW + 101 + MARGIN;
+  expect(await renew('a', NOW, NOW + 29_000)).toEqual([
+    String(floor),
+    String(floor),
+    await f.runId(),
+  ]);
+  return floor;
+}
+
 describe('worker-renew-2', () => {
   it('extends the lease and raises the horizon to the target, floor unchanged', async () => {
     await held('a', NOW + 100);
@@ -56,14 +72,7 @@ describe('worker-renew-2', () => {
   });
 
   it('re-fences above the margin when another server confirmed the horizon', async () => {
-    await held('a', NOW + 100);
-    await f.raw.hset(f.pair(3)[1], 'run_id', 'another-server');
-    const floor = NOW + 101 + MARGIN;
-    expect(await renew('a', NOW, NOW + 29_000)).toEqual([
-      String(floor),
-      String(floor),
-      await f.runId(),
-    ]);
+    const floor = await refencedHere();
     expect(await f.horizon(3)).toEqual({
       h: String(floor),
       run_id: await f.runId(),
@@ -72,14 +81,7 @@ describe('worker-renew-2', () => {
   });
 
   it('hands a stored floor above the held one back (a re-fence whose answer was lost), once taken up no more', async () => {
-    await held('a', NOW + 100);
-    await f.raw.hset(f.pair(3)[1], 'run_id', 'another-server');
-    const floor = NOW + 101 + MARGIN;
-    expect(await renew('a', NOW, NOW + 29_000)).toEqual([
-      String(floor),
-      String(floor),
-      await f.runId(),
-    ]);
+    const floor = await refencedHere();
     // Same server now: only the stored floor, above the holder's, says it was re-fenced.
     expect(await renew('a', NOW + 10, NOW + 29_010)).toEqual([
       String(floor),
