@@ -30,12 +30,15 @@ export class GrantAudit {
   private unreadable = 0;
   private readonly unreadableLines: UnreadableLine[] = [];
   private source = '';
+  /** The sources begun so far: a line's place is its source's ordinal and line number. */
+  private sources = 0;
   private lineNo = 0;
   private readonly ledger = new GrantLedger();
 
   /** The lines that follow come from `file` (numbered from 1 again): for the report. */
   beginSource(file: string): void {
     this.source = file;
+    this.sources++;
     this.lineNo = 0;
   }
 
@@ -49,7 +52,7 @@ export class GrantAudit {
     let r: ReturnType<typeof parseLine>;
     try {
       r = parseLine(line, unterminated);
-      if (r.type === 'grant') this.ledger.take(r.grant);
+      if (r.type === 'grant') this.ledger.take(r.grant, this.sources, this.lineNo);
     } catch (err) {
       // Whatever a line holds, it must not end the audit: it is a line not read.
       r = { type: 'unreadable', why: err instanceof Error ? err.message : String(err) };

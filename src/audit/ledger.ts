@@ -52,8 +52,11 @@ export class GrantLedger {
     return this.nodeNames;
   }
 
-  /** One grant line, read. */
-  take(g: ParsedGrant): void {
+  /**
+   * One grant line, read: line `line` of the `source`-th input (the order of a node's lines
+   * within one millisecond, see {@link IdGrant.line}).
+   */
+  take(g: ParsedGrant, source = 0, line = 0): void {
     this.grants++;
     this.deploymentSet.add(g.deployment);
     // The same grant fed twice (one log passed twice) is one grant, not an overlap. ID
@@ -71,10 +74,10 @@ export class GrantLedger {
       }
       this.seen.add(key);
     }
-    this.add(g);
+    this.add(g, source, line);
   }
 
-  private add(g: ParsedGrant): void {
+  private add(g: ParsedGrant, source: number, line: number): void {
     const node = intern(this.nodeIndex, this.nodeNames, g.node);
     if (g.kind === 'worker') {
       // One holder per deployment, node, worker ID and floor: a claim and its renewals.
@@ -115,6 +118,8 @@ export class GrantLedger {
           incarnation,
           client: g.client,
           layout,
+          source,
+          line,
         });
         if (g.skipped > 0n) {
           t.addSkip('incarnation_jump', g.skipped);
@@ -145,6 +150,8 @@ export class GrantLedger {
           at: g.at,
           node,
           incarnation: intern(this.incarnationIndex, this.incarnations, g.incarnation),
+          source,
+          line,
         });
         return;
     }

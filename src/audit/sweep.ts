@@ -19,6 +19,13 @@ export interface IdGrant {
   readonly client: string | undefined;
   /** Index of its {@link Layout} in {@link Names.layouts}. */
   readonly layout: number;
+  /**
+   * Where its line was read: the input's ordinal and the line's number in it. Within one
+   * millisecond this alone orders a node's lines (a node writes its log in order, a line
+   * before any ID of its grant is served); see {@link writtenBefore}.
+   */
+  readonly source: number;
+  readonly line: number;
 }
 
 /** How a line's counter values became IDs: its region `index/count` and shape fingerprint. */
@@ -39,6 +46,9 @@ export interface Unserved {
 export interface HandedBack extends Unserved {
   readonly at: number;
   readonly incarnation: number;
+  /** Where its line was read, as {@link IdGrant.source} and {@link IdGrant.line}. */
+  readonly source: number;
+  readonly line: number;
 }
 
 export interface Explained {
@@ -118,26 +128,35 @@ function isCopy(p: IdGrant | undefined, g: IdGrant): boolean {
   );
 }
 
+/** By start, then end; ties by node, time, kind and incarnation, so that copies lie together. */
+function byRange(a: IdGrant, b: IdGrant): number {
+  return (
+    cmp(a.start, b.start) ||
+    cmp(a.end, b.end) ||
+    a.node - b.node ||
+    a.at - b.at ||
+    (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
+    a.incarnation - b.incarnation
+  );
+}
+
 /** A tag's report, and how many of its grant lines were copies (counted once). */
 export function sweepTag(t: TagState, names: Names): { report: TagReport; copies: number } {
-  const handed = applyHandbacks(t);
-  // By start, then end; ties by node, time, kind and incarnation so that a line fed twice
-  // lies next to its copy.
-  t.grants.sort(
-    (a, b) =>
-      cmp(a.start, b.start) ||
-      cmp(a.end, b.end) ||
-      a.node - b.node ||
-      a.at - b.at ||
-      (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
-      a.incarnation - b.incarnation,
-  );
+  // A line fed twice lies next to its copy once sorted (the sort is stable: the copy read
+  // first stays). Copies go before the hand-backs are matched, so that a handback line
+  // meets one grant per grant line, whichever copy of the log it was read from.
+  t.grants.sort(byRange);
   let copies = 0;
-  const grants: IdGrant[] = [];
+  let kept = 0;
   for (const g of t.grants) {
-    if (isCopy(grants[grants.length - 1], g)) copies++;
-    else grants.push(g);
+    if (isCopy(t.grants[kept - 1], g)) copies++;
+    else t.grants[kept++] = g;
   }
+  t.grants.length = kept;
+  const handed = applyHandbacks(t);
+  // A hand-back shortens grants (their ends): sorted again by start and end.
+  if (handed.ids > 0n) t.grants.sort(byRange);
+  const grants = t.grants;
   const explained = t.explained.sort((a, b) => cmp(a.start, b.start));
   const overlapList: Overlap[] = [];
   const gapList: Gap[] = [];
@@ -309,7 +328,7 @@ function applyHandbacks(t: TagState): { ids: bigint; ignored: number } {
   let ignored = 0;
   for (const h of t.handbacks) {
     const mine = (g: IdGrant) =>
-      g.node === h.node && g.at <= h.at && g.start <= h.end && g.end >= h.start;
+      g.node === h.node && writtenBefore(g, h) && g.start <= h.end && g.end >= h.start;
     const held = t.grants.filter(mine);
     const matches =
       held.some((g) => g.end === h.end) &&
@@ -333,6 +352,18 @@ function applyHandbacks(t: TagState): { ids: bigint; ignored: number } {
     }
   }
   return { ids, ignored };
+}
+
+/**
+ * True when grant `g`'s line was written before handback `h`'s by their node (same node
+ * assumed): an earlier millisecond, or the same one and an earlier line of the same input.
+ * Lines of one millisecond in two inputs (a log rotated within it) count as not before:
+ * the grant then keeps its IDs, so the doubt can only report an overlap, never hide one —
+ * a grant written after the handback must never lose the returned IDs, or a second grant of
+ * them elsewhere (a duplicate) would meet nothing.
+ */
+function writtenBefore(g: IdGrant, h: HandedBack): boolean {
+  return g.at < h.at || (g.at === h.at && g.source === h.source && g.line < h.line);
 }
 
 /** True when the ranges together cover every ID of `h`. */

@@ -5,7 +5,7 @@
  * a re-grant without one, or with one that matches nothing the node logged, is an overlap.
  */
 import { describe, expect, it } from 'vitest';
-import { auditGrantLog } from '../../src/audit/index.js';
+import { auditGrantLog, GrantAudit } from '../../src/audit/index.js';
 import { reportText } from '../../src/audit/format.js';
 import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
 
@@ -78,5 +78,79 @@ describe('audit of hand-backs', () => {
     const r = auditGrantLog([...stoppedA, handbackA, line('a', 9, ids('segment', 31n, 130n))]);
     expect(r.verdict).toBe('clean');
     expect(r.tags[0]!.idsGranted).toBe('130');
+  });
+});
+
+/**
+ * A node's lines of one millisecond: their stamps tie, so their order in the node's log
+ * (written as they happened) says which grant the hand-back returned from and which came
+ * after it. A grant written after the handback line is never one it returned from.
+ */
+describe('audit of hand-backs: lines of the same millisecond', () => {
+  /** Node a leased 1..100 to a client, who returned 51..100, all at second 3. */
+  const returned = [
+    line('a', 3, ids('segment', 1n, 100n)),
+    line('a', 3, ids('remainder', 51n, 100n)),
+    line('a', 3, ids('handback', 51n, 100n)),
+  ];
+
+  it('a grant of the returned IDs by the same node in that millisecond is no overlap', () => {
+    // The next fetch of node a takes 51..1050 from the lowered counter.
+    const r = auditGrantLog([...returned, line('a', 3, ids('segment', 51n, 1050n))]);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.handbacksIgnored).toBe(0);
+    expect(r.tags[0]!.handedBack).toBe('50');
+    expect(r.tags[0]!.idsGranted).toBe('1050');
+  });
+
+  it('keeps a grant written after the handback line, so that a duplicate of it is found', () => {
+    // Node a is granted 51..60 again after the return; node b is granted 51..60 as well
+    // (a counter that went back): served twice, which the audit must report.
+    const r = auditGrantLog([
+      ...returned,
+      line('a', 3, ids('segment', 51n, 60n)),
+      line('b', 4, ids('segment', 51n, 60n)),
+    ]);
+    expect(r.verdict).toBe('overlaps');
+    expect(r.tags[0]!.overlappingIds).toBe('10');
+  });
+
+  it('a log fed twice is still one log (its copies are not overlaps)', () => {
+    const log = [...returned, line('a', 3, ids('segment', 51n, 1050n))];
+    const r = auditGrantLog([...log, ...log]);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.idsGranted).toBe('1050');
+  });
+
+  /** The audit of `files` (name and lines), each read as its own input, as the CLI does. */
+  const auditFiles = (files: [string, string[]][]) => {
+    const audit = new GrantAudit();
+    for (const [name, lines] of files) {
+      audit.beginSource(name);
+      audit.addLines(lines);
+    }
+    return audit.report();
+  };
+
+  it('a log passed as two files is one log', () => {
+    const log = [...returned, line('a', 3, ids('segment', 51n, 1050n))];
+    const r = auditFiles([
+      ['a.log', log],
+      ['copy-of-a.log', log],
+    ]);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.idsGranted).toBe('1050');
+  });
+
+  it('a grant in another file of the same millisecond is not taken as returned (a duplicate of it is found)', () => {
+    // a's log rotated within the millisecond: the grant after the handback line opens the
+    // new file, at a lower line number than the handback line in the old one.
+    const r = auditFiles([
+      ['a.log.1', returned],
+      ['a.log', [line('a', 3, ids('segment', 51n, 60n))]],
+      ['b.log', [line('b', 4, ids('segment', 51n, 60n))]],
+    ]);
+    expect(r.verdict).toBe('overlaps');
+    expect(r.tags[0]!.overlappingIds).toBe('10');
   });
 });
