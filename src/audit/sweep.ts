@@ -22,8 +22,16 @@ export interface IdGrant {
   /**
    * Where its line was read: the input's ordinal and the line's number in it. Within one
    * millisecond this alone orders a node's lines (a node writes its log in order, a line
-   * before any ID of its grant is served); see {@link writtenBefore}.
+   * before any ID of its grant is served); see {@link order}.
    */
+  readonly source: number;
+  readonly line: number;
+  /** Where the copies of its line were read (the same line fed again), if any. */
+  readonly copies?: readonly LinePlace[];
+}
+
+/** Where a line was read: its input's ordinal and its line number there. */
+export interface LinePlace {
   readonly source: number;
   readonly line: number;
 }
@@ -80,16 +88,24 @@ export class TagState {
   /** This tag's lines and `other`'s together, as lines of this deployment. */
   with(other: TagState): TagState {
     const t = new TagState(this.deployment, this.tag);
-    t.grants.push(...this.grants, ...other.grants);
-    t.explained.push(...this.explained, ...other.explained);
-    t.remainders.push(...this.remainders, ...other.remainders);
-    t.handbacks.push(...this.handbacks, ...other.handbacks);
+    // Element by element: a spread passes each one as an argument, more than the stack holds
+    // for a tag of a few hundred thousand grants.
+    for (const s of [this, other]) {
+      append(t.grants, s.grants);
+      append(t.explained, s.explained);
+      append(t.remainders, s.remainders);
+      append(t.handbacks, s.handbacks);
+    }
     for (const s of [this, other]) for (const [r, n] of s.skipped) t.addSkip(r, n);
     for (const s of [this, other]) for (const l of s.layouts) t.layouts.add(l);
     const maxes = [this.max, other.max].filter((m) => m !== undefined);
     t.max = maxes.sort((a, b) => a.at - b.at).at(-1);
     return t;
   }
+}
+
+function append<T>(to: T[], from: readonly T[]): void {
+  for (const x of from) to.push(x);
 }
 
 /** Node and incarnation names by the indexes grants hold. */
@@ -143,20 +159,23 @@ function byRange(a: IdGrant, b: IdGrant): number {
 /** A tag's report, and how many of its grant lines were copies (counted once). */
 export function sweepTag(t: TagState, names: Names): { report: TagReport; copies: number } {
   // A line fed twice lies next to its copy once sorted (the sort is stable: the copy read
-  // first stays). Copies go before the hand-backs are matched, so that a handback line
-  // meets one grant per grant line, whichever copy of the log it was read from.
+  // first stays, and notes where the others were read). Copies go before the hand-backs
+  // are matched, so that a handback line meets one grant per grant line. The tag's own
+  // list is only sorted: the regions' check reads it as the lines said.
   t.grants.sort(byRange);
   let copies = 0;
-  let kept = 0;
+  const grants: IdGrant[] = [];
   for (const g of t.grants) {
-    if (isCopy(t.grants[kept - 1], g)) copies++;
-    else t.grants[kept++] = g;
+    const kept = grants[grants.length - 1];
+    if (kept !== undefined && isCopy(kept, g)) {
+      copies++;
+      const place = { source: g.source, line: g.line };
+      grants[grants.length - 1] = { ...kept, copies: [...(kept.copies ?? []), place] };
+    } else grants.push(g);
   }
-  t.grants.length = kept;
-  const handed = applyHandbacks(t);
+  const handed = applyHandbacks(t, grants);
   // A hand-back shortens grants (their ends): sorted again by start and end.
-  if (handed.ids > 0n) t.grants.sort(byRange);
-  const grants = t.grants;
+  if (handed.ids > 0n) grants.sort(byRange);
   const explained = t.explained.sort((a, b) => cmp(a.start, b.start));
   const overlapList: Overlap[] = [];
   const gapList: Gap[] = [];
@@ -323,16 +342,18 @@ function forecast(
  * covering all of it. Any other is ignored (counted): its IDs stay granted, so a later
  * grant of them is still reported as an overlap.
  */
-function applyHandbacks(t: TagState): { ids: bigint; ignored: number } {
+function applyHandbacks(t: TagState, grants: IdGrant[]): { ids: bigint; ignored: number } {
   let ids = 0n;
   let ignored = 0;
   for (const h of t.handbacks) {
-    const mine = (g: IdGrant) =>
-      g.node === h.node && writtenBefore(g, h) && g.start <= h.end && g.end >= h.start;
-    const held = t.grants.filter(mine);
+    const meets = (g: IdGrant) => g.node === h.node && g.start <= h.end && g.end >= h.start;
+    // What only grants written before it can do (match it, give up IDs) takes those known
+    // to be; what any grant that may have been can do (refuse it) takes those too.
+    const held = grants.filter((g) => meets(g) && order(g, h) === 'before');
+    const maybe = grants.filter((g) => meets(g) && order(g, h) !== 'after');
     const matches =
       held.some((g) => g.end === h.end) &&
-      held.every((g) => g.incarnation === h.incarnation && g.end <= h.end) &&
+      maybe.every((g) => g.incarnation === h.incarnation && g.end <= h.end) &&
       covered(held, h) &&
       covered(
         t.remainders.filter((r) => r.node === h.node),
@@ -343,27 +364,36 @@ function applyHandbacks(t: TagState): { ids: bigint; ignored: number } {
       continue;
     }
     ids += h.end - h.start + 1n;
-    // The grants keep only what precedes the returned IDs.
-    for (let i = t.grants.length - 1; i >= 0; i--) {
-      const g = t.grants[i]!;
-      if (!mine(g)) continue;
-      if (g.start >= h.start) t.grants.splice(i, 1);
-      else t.grants[i] = { ...g, end: h.start - 1n };
+    // The grants written before it keep only what precedes the returned IDs.
+    for (let i = grants.length - 1; i >= 0; i--) {
+      const g = grants[i]!;
+      if (!meets(g) || order(g, h) !== 'before') continue;
+      if (g.start >= h.start) grants.splice(i, 1);
+      else grants[i] = { ...g, end: h.start - 1n };
     }
   }
   return { ids, ignored };
 }
 
 /**
- * True when grant `g`'s line was written before handback `h`'s by their node (same node
- * assumed): an earlier millisecond, or the same one and an earlier line of the same input.
- * Lines of one millisecond in two inputs (a log rotated within it) count as not before:
- * the grant then keeps its IDs, so the doubt can only report an overlap, never hide one —
- * a grant written after the handback must never lose the returned IDs, or a second grant of
- * them elsewhere (a duplicate) would meet nothing.
+ * Where grant `g`'s line stands to handback `h`'s in their node's log (same node assumed).
+ * Another millisecond decides. Within one, only the order of lines in one input is known
+ * (a node writes its log in order): `before` or `after` when `g` was read (a copy of it
+ * included) in `h`'s input — before if any copy there lies above `h`'s line — and
+ * `unknown` when only in other inputs (a log rotated within the millisecond). An unknown
+ * grant neither gives up IDs nor lets the handback match, but can refuse it: the doubt can
+ * report an overlap, never hide one. A grant written after the handback must never lose
+ * the returned IDs, or a second grant of them elsewhere (a duplicate) would meet nothing.
  */
-function writtenBefore(g: IdGrant, h: HandedBack): boolean {
-  return g.at < h.at || (g.at === h.at && g.source === h.source && g.line < h.line);
+function order(g: IdGrant, h: HandedBack): 'before' | 'after' | 'unknown' {
+  if (g.at !== h.at) return g.at < h.at ? 'before' : 'after';
+  let seen = false;
+  for (const p of [g, ...(g.copies ?? [])]) {
+    if (p.source !== h.source) continue;
+    if (p.line < h.line) return 'before';
+    seen = true;
+  }
+  return seen ? 'after' : 'unknown';
 }
 
 /** True when the ranges together cover every ID of `h`. */

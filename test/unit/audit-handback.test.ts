@@ -153,4 +153,86 @@ describe('audit of hand-backs: lines of the same millisecond', () => {
     expect(r.verdict).toBe('overlaps');
     expect(r.tags[0]!.overlappingIds).toBe('10');
   });
+
+  it('a grant of that millisecond in another file still refuses the handback it may precede', () => {
+    // a's log rotated within the millisecond: 51..150 (a grant past the returned tail, or
+    // under another incarnation) may have been written before the handback line.
+    for (const second of [
+      ids('segment', 51n, 150n),
+      { ...ids('segment', 51n, 100n), incarnation: 'bbb' } as GrantEvent,
+    ]) {
+      const r = auditFiles([
+        ['a.log.1', [line('a', 2, ids('segment', 1n, 100n)), line('a', 3, second)]],
+        [
+          'a.log',
+          [line('a', 3, ids('remainder', 51n, 100n)), line('a', 3, ids('handback', 51n, 100n))],
+        ],
+      ]);
+      expect(
+        r.verdict,
+        JSON.stringify(second, (_k, v) => (typeof v === 'bigint' ? `${v}` : v)),
+      ).toBe('overlaps');
+      expect(r.tags[0]!.handbacksIgnored).toBe(1);
+    }
+  });
+
+  it('a copy read first from another file neither hides nor invents an overlap', () => {
+    const log = [
+      line('a', 2, ids('segment', 1n, 100n)),
+      line('a', 3, ids('segment', 51n, 150n)), // before the handback line: refuses it
+      line('a', 3, ids('remainder', 51n, 100n)),
+      line('a', 3, ids('handback', 51n, 100n)),
+    ];
+    const refused = auditFiles([
+      ['part.log', [log[1]!]],
+      ['a.log', log],
+    ]);
+    expect(refused.verdict).toBe('overlaps');
+    expect(refused.tags[0]!.handbacksIgnored).toBe(1);
+
+    // A snapshot taken before the handback line was written, read first: the grant's copy
+    // in a.log still shows it came before the handback.
+    const snapshot = [
+      line('a', 3, ids('segment', 1n, 100n)),
+      line('a', 3, ids('remainder', 51n, 100n)),
+    ];
+    const whole = [
+      ...snapshot,
+      line('a', 3, ids('handback', 51n, 100n)),
+      line('a', 3, ids('segment', 101n, 200n)),
+    ];
+    const r = auditFiles([
+      ['snapshot.log', snapshot],
+      ['a.log', whole],
+      ['b.log', [line('b', 4, ids('segment', 51n, 60n))]],
+    ]);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.handedBack).toBe('50');
+  });
+
+  it('reports the same twice over', () => {
+    const audit = new GrantAudit();
+    audit.addLines([...returned, line('a', 3, ids('segment', 51n, 1050n)), ...returned]);
+    const first = audit.report();
+    expect(first.verdict).toBe('clean');
+    expect(audit.report()).toEqual(first);
+  });
+});
+
+describe('audit of an upgrade: lines with and without a deployment', () => {
+  it('merges a tag of 200 000 grants with the lines of an older node', () => {
+    const lines = Array.from({ length: 200_000 }, (_, i) =>
+      line('a', 1, ids('segment', BigInt(i * 10 + 1), BigInt(i * 10 + 10))),
+    );
+    // A node of an older version writes no deployment.
+    lines.push(
+      JSON.stringify({
+        msg: GRANT_MSG,
+        grant: grantLine(ids('segment', 2_000_001n, 2_000_010n), 'old', T0 + 2000),
+      }),
+    );
+    const r = auditGrantLog(lines);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.grants).toBe(200_001);
+  });
 });
