@@ -8,7 +8,7 @@
  * ledger hands out.
  */
 import type { ParsedGrant } from './parse.js';
-import { TagState, type Layout, type Names } from './sweep.js';
+import { TagState, type Layout, type LinePlace, type Names } from './sweep.js';
 import type { Holder } from './workers.js';
 
 /** The grants taken so far, per deployment, tag and worker ID. */
@@ -16,6 +16,8 @@ export class GrantLedger {
   private grants = 0;
   private dropped = 0;
   private readonly seen = new Set<string>();
+  /** The places of the copies of each handback line, by its key in {@link seen}. */
+  private readonly handbackCopies = new Map<string, LinePlace[]>();
   private readonly nodeNames: string[] = [];
   private readonly nodeIndex = new Map<string, number>();
   private readonly incarnations: string[] = [];
@@ -68,16 +70,24 @@ export class GrantLedger {
           : [g.deployment, g.node, g.incarnation, g.kind, g.tag, `${g.start}`, `${g.end}`, g.at],
       );
       if (this.seen.has(key)) {
+        // Where a handback line's copies lie orders it against grants (sweep.ts).
+        this.handbackCopies.get(key)?.push({ source, line });
         this.dropped++;
         this.grants--;
         return;
       }
       this.seen.add(key);
+      if (g.kind === 'handback') {
+        const copies: LinePlace[] = [];
+        this.handbackCopies.set(key, copies);
+        this.add(g, source, line, copies);
+        return;
+      }
     }
     this.add(g, source, line);
   }
 
-  private add(g: ParsedGrant, source: number, line: number): void {
+  private add(g: ParsedGrant, source: number, line: number, copies: LinePlace[] = []): void {
     const node = intern(this.nodeIndex, this.nodeNames, g.node);
     if (g.kind === 'worker') {
       // One holder per deployment, node, worker ID and floor: a claim and its renewals.
@@ -152,6 +162,7 @@ export class GrantLedger {
           incarnation: intern(this.incarnationIndex, this.incarnations, g.incarnation),
           source,
           line,
+          copies,
         });
         return;
     }

@@ -159,7 +159,7 @@ export function checkRegions(
     // Same layout (N, i, shape) in two deployments: their counter ranges must not meet.
     const byLayout = new Map<number, Span<IdGrant>[]>();
     for (const t of list) {
-      for (const g of t.grants) {
+      for (const g of t.swept ?? t.grants) {
         if (names.layouts[g.layout]!.count === 1) continue;
         const spans = byLayout.get(g.layout) ?? [];
         spans.push({ start: g.start, end: g.end, deployment: t.deployment, item: g });

@@ -22,12 +22,10 @@ export interface IdGrant {
   /**
    * Where its line was read: the input's ordinal and the line's number in it. Within one
    * millisecond this alone orders a node's lines (a node writes its log in order, a line
-   * before any ID of its grant is served); see {@link order}.
+   * before any ID of its grant is served); see {@link whenWritten}.
    */
   readonly source: number;
   readonly line: number;
-  /** Where the copies of its line were read (the same line fed again), if any. */
-  readonly copies?: readonly LinePlace[];
 }
 
 /** Where a line was read: its input's ordinal and its line number there. */
@@ -57,6 +55,8 @@ export interface HandedBack extends Unserved {
   /** Where its line was read, as {@link IdGrant.source} and {@link IdGrant.line}. */
   readonly source: number;
   readonly line: number;
+  /** Where copies of its line were read (the same line fed again). */
+  readonly copies: readonly LinePlace[];
 }
 
 export interface Explained {
@@ -75,6 +75,8 @@ export class TagState {
   /** The layouts its ID grants were made under (indexes into {@link Names.layouts}). */
   readonly layouts = new Set<number>();
   max: { value: bigint; at: number } | undefined;
+  /** Its grants as its sweep left them (copies once, handed-back IDs out), once swept. */
+  swept: readonly IdGrant[] | undefined;
 
   constructor(
     readonly deployment: string,
@@ -140,42 +142,55 @@ function isCopy(p: IdGrant | undefined, g: IdGrant): boolean {
     p.node === g.node &&
     p.at === g.at &&
     p.kind === g.kind &&
-    p.incarnation === g.incarnation
+    p.incarnation === g.incarnation &&
+    p.client === g.client
   );
 }
 
-/** By start, then end; ties by node, time, kind and incarnation, so that copies lie together. */
+function order(a: string | undefined, b: string | undefined): number {
+  return a === b ? 0 : a === undefined ? -1 : b === undefined ? 1 : a < b ? -1 : 1;
+}
+
+/** By start, then end; ties by every other field {@link isCopy} compares, so copies lie together. */
 function byRange(a: IdGrant, b: IdGrant): number {
   return (
     cmp(a.start, b.start) ||
     cmp(a.end, b.end) ||
     a.node - b.node ||
     a.at - b.at ||
-    (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
-    a.incarnation - b.incarnation
+    order(a.kind, b.kind) ||
+    a.incarnation - b.incarnation ||
+    order(a.client, b.client)
   );
 }
 
 /** A tag's report, and how many of its grant lines were copies (counted once). */
 export function sweepTag(t: TagState, names: Names): { report: TagReport; copies: number } {
-  // A line fed twice lies next to its copy once sorted (the sort is stable: the copy read
-  // first stays, and notes where the others were read). Copies go before the hand-backs
-  // are matched, so that a handback line meets one grant per grant line. The tag's own
-  // list is only sorted: the regions' check reads it as the lines said.
+  // A line fed twice lies next to its copies once sorted (the sort is stable: the copy read
+  // first stands for them). Copies go before the hand-backs are matched, so that a
+  // handback line meets one grant per grant line; where they were read stays at hand
+  // (`runs`: grant k's copies are t.grants[runs[2k]] to t.grants[runs[2k + 1] - 1]).
   t.grants.sort(byRange);
-  let copies = 0;
-  const grants: IdGrant[] = [];
-  for (const g of t.grants) {
-    const kept = grants[grants.length - 1];
-    if (kept !== undefined && isCopy(kept, g)) {
-      copies++;
-      const place = { source: g.source, line: g.line };
-      grants[grants.length - 1] = { ...kept, copies: [...(kept.copies ?? []), place] };
-    } else grants.push(g);
+  const grants: (IdGrant | undefined)[] = [];
+  const runs: number[] = [];
+  const places = t.handbacks.length > 0;
+  for (let i = 0; i < t.grants.length; i++) {
+    const g = t.grants[i]!;
+    if (isCopy(grants[grants.length - 1], g)) {
+      if (places) runs[runs.length - 1] = i + 1;
+    } else {
+      grants.push(g);
+      if (places) runs.push(i, i + 1);
+    }
   }
-  const handed = applyHandbacks(t, grants);
-  // A hand-back shortens grants (their ends): sorted again by start and end.
-  if (handed.ids > 0n) grants.sort(byRange);
+  const handed = applyHandbacks(t, grants, runs);
+  // A line that stood for two grants (one each side of a handback line) counts as two.
+  const copies = t.grants.length - grants.length - handed.again.length;
+  const swept =
+    handed.ids > 0n || handed.again.length > 0
+      ? reswept(grants, handed.again)
+      : (grants as IdGrant[]);
+  t.swept = swept;
   const explained = t.explained.sort((a, b) => cmp(a.start, b.start));
   const overlapList: Overlap[] = [];
   const gapList: Gap[] = [];
@@ -195,7 +210,7 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
   let ex = 0; // explanations before this index end below the current gap
   const nodes = new Set<number>();
   const incarnations: number[] = [];
-  for (const g of grants) {
+  for (const g of swept) {
     granted += g.end - g.start + 1n;
     nodes.add(g.node);
     if (!incarnations.includes(g.incarnation)) incarnations.push(g.incarnation);
@@ -239,7 +254,7 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
     }
     if (holder === undefined || g.end > holder.end) holder = g;
   }
-  const lowest = grants[0]?.start ?? 0n;
+  const lowest = swept[0]?.start ?? 0n;
   const highest = holder?.end ?? 0n;
   // IDs handed back were logged as remainders first: not skipped after all.
   const skipped = Object.fromEntries(
@@ -251,7 +266,7 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
   const report: TagReport = {
     tag: t.tag,
     deployment: t.deployment,
-    grants: grants.length,
+    grants: swept.length,
     nodes: [...nodes].map((i) => names.nodes[i]!).sort(),
     idsGranted: granted.toString(),
     lowest: lowest.toString(),
@@ -269,7 +284,7 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
     handedBack: handed.ids.toString(),
     handbacksIgnored: handed.ignored,
     incarnations: incarnations.map((i) => names.incarnations[i]!).filter((s) => s !== ''),
-    forecast: forecast(grants, covered, highest, t.max?.value),
+    forecast: forecast(swept, covered, highest, t.max?.value),
   };
   return { report, copies };
 }
@@ -334,23 +349,62 @@ function forecast(
   };
 }
 
+/** The grants a hand-back left (trimmed, some gone) and those it found again, sorted. */
+function reswept(grants: readonly (IdGrant | undefined)[], again: readonly IdGrant[]): IdGrant[] {
+  const out: IdGrant[] = [];
+  for (const g of grants) if (g !== undefined) out.push(g);
+  for (const g of again) out.push(g);
+  // A hand-back shortens grants (their ends): sorted again by start and end.
+  return out.sort(byRange);
+}
+
 /**
  * Takes handed-back IDs out of the grants that held them, so that a later grant of them is
  * no overlap (docs/design.md §5 "Hand-back"). A handback line counts only when it matches
  * what the same node logged before it: a grant of that node, tag and store incarnation
  * ending at its end and covering it, and remainder lines (IDs left unserved at its stop)
- * covering all of it. Any other is ignored (counted): its IDs stay granted, so a later
- * grant of them is still reported as an overlap.
+ * covering all of it; and no grant of the node that may have been written before it
+ * reaches past its end or belongs to another incarnation. Any other is ignored (counted):
+ * its IDs stay granted, so a later grant of them is still reported as an overlap.
+ *
+ * `grants` are the tag's grants once each (`runs`: where each one's copies lie in
+ * `t.grants`); a grant the hand-back empties becomes undefined (positions stay put).
+ * `again`: grant lines that stood for two grants, one each side of a handback line (the
+ * same range leased again to the same client in that millisecond), as the later one.
  */
-function applyHandbacks(t: TagState, grants: IdGrant[]): { ids: bigint; ignored: number } {
+function applyHandbacks(
+  t: TagState,
+  grants: (IdGrant | undefined)[],
+  runs: readonly number[],
+): { ids: bigint; ignored: number; again: IdGrant[] } {
   let ids = 0n;
   let ignored = 0;
-  for (const h of t.handbacks) {
-    const meets = (g: IdGrant) => g.node === h.node && g.start <= h.end && g.end >= h.start;
+  const again: IdGrant[] = [];
+  if (t.handbacks.length === 0) return { ids, ignored, again };
+  // Each node's grants by position: a handback looks at its own node's only.
+  const byNode = new Map<number, number[]>();
+  for (let i = 0; i < grants.length; i++) {
+    const node = grants[i]!.node;
+    const list = byNode.get(node);
+    if (list === undefined) byNode.set(node, [i]);
+    else list.push(i);
+  }
+  const foundAgain = new Set<number>();
+  // In the order the node wrote them: one hand-back's trimming is the next one's grant.
+  const handbacks = [...t.handbacks].sort(
+    (a, b) => a.at - b.at || a.source - b.source || a.line - b.line,
+  );
+  for (const h of handbacks) {
+    const near: { i: number; g: IdGrant; when: Written }[] = [];
+    for (const i of byNode.get(h.node) ?? []) {
+      const g = grants[i];
+      if (g === undefined || g.start > h.end || g.end < h.start) continue;
+      near.push({ i, g, when: whenWritten(t.grants, runs[2 * i]!, runs[2 * i + 1]!, h) });
+    }
     // What only grants written before it can do (match it, give up IDs) takes those known
     // to be; what any grant that may have been can do (refuse it) takes those too.
-    const held = grants.filter((g) => meets(g) && order(g, h) === 'before');
-    const maybe = grants.filter((g) => meets(g) && order(g, h) !== 'after');
+    const held = near.filter((n) => n.when === 'before' || n.when === 'both').map((n) => n.g);
+    const maybe = near.filter((n) => n.when !== 'after').map((n) => n.g);
     const matches =
       held.some((g) => g.end === h.end) &&
       maybe.every((g) => g.incarnation === h.incarnation && g.end <= h.end) &&
@@ -365,36 +419,64 @@ function applyHandbacks(t: TagState, grants: IdGrant[]): { ids: bigint; ignored:
     }
     ids += h.end - h.start + 1n;
     // The grants written before it keep only what precedes the returned IDs.
-    for (let i = grants.length - 1; i >= 0; i--) {
-      const g = grants[i]!;
-      if (!meets(g) || order(g, h) !== 'before') continue;
-      if (g.start >= h.start) grants.splice(i, 1);
-      else grants[i] = { ...g, end: h.start - 1n };
+    for (const { i, g, when } of near) {
+      if (when !== 'before' && when !== 'both') continue;
+      if (when === 'both' && !foundAgain.has(i)) {
+        foundAgain.add(i);
+        again.push(t.grants[runs[2 * i]!]!); // the later grant, as its line said
+      }
+      grants[i] = g.start >= h.start ? undefined : { ...g, end: h.start - 1n };
     }
   }
-  return { ids, ignored };
+  return { ids, ignored, again };
 }
 
 /**
- * Where grant `g`'s line stands to handback `h`'s in their node's log (same node assumed).
- * Another millisecond decides. Within one, only the order of lines in one input is known
- * (a node writes its log in order): `before` or `after` when `g` was read (a copy of it
- * included) in `h`'s input — before if any copy there lies above `h`'s line — and
- * `unknown` when only in other inputs (a log rotated within the millisecond). An unknown
- * grant neither gives up IDs nor lets the handback match, but can refuse it: the doubt can
- * report an overlap, never hide one. A grant written after the handback must never lose
- * the returned IDs, or a second grant of them elsewhere (a duplicate) would meet nothing.
+ * Where a grant line stands to handback line `h` in their node's log (same node assumed):
+ * `before`, `after`, `unknown`, or `both` — the line stands for two grants, one before
+ * and one after. Another millisecond decides. Within one, only the order of lines in one
+ * input is known (a node writes its log in order), so the grant's copies
+ * (`all[from..to)`) are compared with the handback's in each input that holds both: the
+ * first copy of the grant above the handback's first copy there makes it `before`, and
+ * more copies of the grant than of the handback there, one of them below it, `both` (a log
+ * fed twice in one stream holds as many of each; a range leased again one more). Read only
+ * in other inputs than the handback (a log rotated within the millisecond), it is
+ * `unknown`: it gives up no IDs and cannot make the handback match, but can refuse it —
+ * the doubt can report an overlap, never hide one. A grant written after a handback never
+ * loses the returned IDs, or a second grant of them elsewhere (a duplicate) would meet
+ * nothing.
  */
-function order(g: IdGrant, h: HandedBack): 'before' | 'after' | 'unknown' {
+function whenWritten(all: readonly IdGrant[], from: number, to: number, h: HandedBack): Written {
+  const g = all[from]!;
   if (g.at !== h.at) return g.at < h.at ? 'before' : 'after';
-  let seen = false;
-  for (const p of [g, ...(g.copies ?? [])]) {
-    if (p.source !== h.source) continue;
-    if (p.line < h.line) return 'before';
-    seen = true;
+  const hs = [h, ...h.copies];
+  let shared = false;
+  let before = false;
+  let twice = false;
+  for (const source of new Set(hs.map((p) => p.source))) {
+    const lines = hs.filter((p) => p.source === source).map((p) => p.line);
+    const first = Math.min(...lines);
+    let n = 0;
+    let above = false;
+    let below = false;
+    for (let j = from; j < to; j++) {
+      const p = all[j]!;
+      if (p.source !== source) continue;
+      n++;
+      if (p.line < first) above = true;
+      else below = true;
+    }
+    if (n === 0) continue;
+    shared = true;
+    if (above) {
+      before = true;
+      if (below && n > lines.length) twice = true;
+    }
   }
-  return seen ? 'after' : 'unknown';
+  return !shared ? 'unknown' : twice ? 'both' : before ? 'before' : 'after';
 }
+
+type Written = 'before' | 'after' | 'unknown' | 'both';
 
 /** True when the ranges together cover every ID of `h`. */
 function covered(ranges: readonly { start: bigint; end: bigint }[], h: Unserved): boolean {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { auditGrantLog, GrantAudit } from '../../src/audit/index.js';
 import { reportText } from '../../src/audit/format.js';
 import { GRANT_MSG, grantLine, type GrantEvent } from '../../src/core/grant-log.js';
+import { parseRegion } from '../../src/core/shape.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -18,8 +19,28 @@ function line(node: string, s: number, event: GrantEvent): string {
   });
 }
 
+/** The audit of `files` (name and lines), each read as its own input, as the CLI does. */
+function auditFiles(files: [string, string[]][]) {
+  const audit = new GrantAudit();
+  for (const [name, lines] of files) {
+    audit.beginSource(name);
+    audit.addLines(lines);
+  }
+  return audit.report();
+}
+
 const ids = (kind: 'segment' | 'remainder' | 'handback', start: bigint, end: bigint) =>
   ({ kind, tag: 't', start, end, incarnation: 'aaa' }) as GrantEvent;
+
+/** Node a granted start..end at second `s`, and took back from..end at second `back`. */
+const takenBack = (s: number, back: number, start: bigint, end: bigint, from: bigint) => [
+  line('a', s, ids('segment', start, end)),
+  line('a', back, ids('remainder', from, end)),
+  line('a', back, ids('handback', from, end)),
+];
+
+/** Node a leased 1..100 to a client, who returned 51..100, all at second 3. */
+const returned = takenBack(3, 3, 1n, 100n, 51n);
 
 /** Node a holds 1..100 (served 1..30) and 101..200, stops, and gives 31..200 back. */
 const stoppedA = [
@@ -87,13 +108,6 @@ describe('audit of hand-backs', () => {
  * after it. A grant written after the handback line is never one it returned from.
  */
 describe('audit of hand-backs: lines of the same millisecond', () => {
-  /** Node a leased 1..100 to a client, who returned 51..100, all at second 3. */
-  const returned = [
-    line('a', 3, ids('segment', 1n, 100n)),
-    line('a', 3, ids('remainder', 51n, 100n)),
-    line('a', 3, ids('handback', 51n, 100n)),
-  ];
-
   it('a grant of the returned IDs by the same node in that millisecond is no overlap', () => {
     // The next fetch of node a takes 51..1050 from the lowered counter.
     const r = auditGrantLog([...returned, line('a', 3, ids('segment', 51n, 1050n))]);
@@ -121,16 +135,6 @@ describe('audit of hand-backs: lines of the same millisecond', () => {
     expect(r.verdict).toBe('clean');
     expect(r.tags[0]!.idsGranted).toBe('1050');
   });
-
-  /** The audit of `files` (name and lines), each read as its own input, as the CLI does. */
-  const auditFiles = (files: [string, string[]][]) => {
-    const audit = new GrantAudit();
-    for (const [name, lines] of files) {
-      audit.beginSource(name);
-      audit.addLines(lines);
-    }
-    return audit.report();
-  };
 
   it('a log passed as two files is one log', () => {
     const log = [...returned, line('a', 3, ids('segment', 51n, 1050n))];
@@ -216,6 +220,99 @@ describe('audit of hand-backs: lines of the same millisecond', () => {
     const first = audit.report();
     expect(first.verdict).toBe('clean');
     expect(audit.report()).toEqual(first);
+  });
+});
+
+describe('audit of hand-backs: lines alike on both sides of a handback line', () => {
+  const lease = (client: string) =>
+    ({ ...ids('segment', 51n, 100n), kind: 'range', client }) as GrantEvent;
+  /** Node a leases 51..100 to `first`, takes all of it back, leases it again to `second`. */
+  const released = (first: string, second: string) => [
+    line('a', 3, lease(first)),
+    line('a', 3, ids('remainder', 51n, 100n)),
+    line('a', 3, ids('handback', 51n, 100n)),
+    line('a', 3, lease(second)),
+  ];
+  const regrantB = line('b', 4, ids('segment', 51n, 100n));
+
+  it('a range leased again in that millisecond keeps its IDs, whichever client holds it', () => {
+    for (const [first, second] of [
+      ['10.0.0.7', '10.0.0.8'],
+      ['10.0.0.7', '10.0.0.7'], // the same line twice: two leases all the same
+    ] as const) {
+      const r = auditGrantLog([...released(first, second), regrantB]);
+      expect(r.verdict, second).toBe('overlaps');
+      expect(r.tags[0]!.overlappingIds, second).toBe('50');
+      expect(r.tags[0]!.handedBack, second).toBe('50');
+      expect(r.duplicateLines, second).toBe(0);
+    }
+  });
+
+  it('two leases of one range to two clients are an overlap, not a line fed twice', () => {
+    const r = auditGrantLog([line('a', 3, lease('10.0.0.7')), line('a', 3, lease('10.0.0.8'))]);
+    expect(r.verdict).toBe('overlaps');
+    expect(r.duplicateLines).toBe(0);
+  });
+
+  it('the same log fed twice in one stream is still one log', () => {
+    const log = released('10.0.0.7', '10.0.0.7');
+    const r = auditGrantLog([...log, ...log]);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.grants).toBe(1);
+    expect(r.tags[0]!.idsGranted).toBe('50');
+    expect(r.duplicateLines).toBe(4);
+  });
+});
+
+describe('audit of hand-backs: several files', () => {
+  it("applies a node's hand-backs in the order it wrote them, whatever the files' order", () => {
+    const older = takenBack(1, 2, 1n, 100n, 31n);
+    const newer = takenBack(5, 6, 31n, 130n, 61n);
+    for (const files of [
+      [
+        ['a.log.1', older],
+        ['a.log', newer],
+      ],
+      [
+        ['a.log', newer],
+        ['a.log.1', older],
+      ],
+    ] as [string, string[]][][]) {
+      const r = auditFiles([...files, ['b.log', [line('b', 7, ids('segment', 61n, 200n))]]]);
+      expect(r.verdict, files[0]![0]).toBe('clean');
+      expect(r.tags[0]!.handedBack).toBe('140');
+    }
+  });
+
+  it('a copy of the handback line read first, in a file without the grant, changes nothing', () => {
+    const r = auditFiles([
+      ['tail.log', [returned[2]!]],
+      ['a.log', returned],
+      ['b.log', [line('b', 4, ids('segment', 51n, 60n))]],
+    ]);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.handedBack).toBe('50');
+  });
+
+  it('the check across deployments leaves out IDs handed back too', () => {
+    const d = (deployment: string, node: string, s: number, event: GrantEvent) =>
+      JSON.stringify({
+        msg: GRANT_MSG,
+        grant: grantLine(
+          { ...event, region: parseRegion('0/2') } as GrantEvent,
+          node,
+          T0 + s * 1000,
+          deployment,
+        ),
+      });
+    const r = auditGrantLog([
+      d('d-00000000000000d1', 'a', 1, ids('segment', 1n, 100n)),
+      d('d-00000000000000d1', 'a', 2, ids('remainder', 51n, 100n)),
+      d('d-00000000000000d1', 'a', 2, ids('handback', 51n, 100n)),
+      d('d-00000000000000d2', 'c', 3, ids('segment', 51n, 100n)),
+    ]);
+    expect(r.verdict).toBe('clean');
+    expect(r.regions.overlaps).toBe(0);
   });
 });
 
