@@ -16,7 +16,7 @@
  */
 import { GrantLedger } from './ledger.js';
 import { parseLine } from './parse.js';
-import { sweepTag } from './sweep.js';
+import { sweepTag, sweptGrants, type IdGrant, type TagState } from './sweep.js';
 import { sweepWorkers } from './workers.js';
 import { checkRegions } from './regions.js';
 import type { AuditReport, TagReport, UnreadableLine, Verdict } from './types.js';
@@ -74,17 +74,26 @@ export class GrantAudit {
     // are duplicate lines, not grant lines.
     let copies = 0;
     const names = ledger.names;
+    const swept = new Map<TagState, readonly IdGrant[]>();
     const tags: TagReport[] = ledger
       .tagStates()
       .sort((a, b) => order(a.deployment, b.deployment) || order(a.tag, b.tag))
       .filter((t) => t.grants.length > 0 || t.skipped.size > 0)
       .map((t) => {
-        const swept = sweepTag(t, names);
-        copies += swept.copies;
-        return swept.report;
+        const s = sweepTag(t, names);
+        copies += s.copies;
+        swept.set(t, s.grants);
+        return s.report;
       });
     const workers = sweepWorkers(ledger.workerHolders());
-    const regions = checkRegions(ledger.namedTagStates(), ledger.namedHolders(), names);
+    // The regions' check reads each deployment's own grants as its hand-backs left them
+    // (swept above, or here when the sweep had lines without a deployment merged in).
+    const regions = checkRegions(
+      ledger.namedTagStates(),
+      ledger.namedHolders(),
+      names,
+      (t) => swept.get(t) ?? sweptGrants(t).grants,
+    );
     const overlaps =
       tags.reduce((n, t) => n + t.overlaps, 0) +
       workers.overlaps +

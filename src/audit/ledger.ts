@@ -151,7 +151,7 @@ export class GrantLedger {
         return;
       case 'remainder':
         t.addSkip('shutdown_remainder', n);
-        t.remainders.push({ start: g.start, end: g.end, node });
+        t.remainders.push({ start: g.start, end: g.end, node, at: g.at });
         return;
       case 'handback':
         t.handbacks.push({

@@ -95,6 +95,7 @@ export function checkRegions(
   states: readonly TagState[],
   holders: readonly Holder[],
   names: Names,
+  grantsOf: (t: TagState) => readonly IdGrant[] = (t) => t.grants,
 ): RegionReport {
   const byTag = new Map<string, TagState[]>();
   const deployments = new Set<string>();
@@ -159,7 +160,7 @@ export function checkRegions(
     // Same layout (N, i, shape) in two deployments: their counter ranges must not meet.
     const byLayout = new Map<number, Span<IdGrant>[]>();
     for (const t of list) {
-      for (const g of t.swept ?? t.grants) {
+      for (const g of grantsOf(t)) {
         if (names.layouts[g.layout]!.count === 1) continue;
         const spans = byLayout.get(g.layout) ?? [];
         spans.push({ start: g.start, end: g.end, deployment: t.deployment, item: g });

@@ -46,11 +46,11 @@ export interface Unserved {
   readonly start: bigint;
   readonly end: bigint;
   readonly node: number;
+  readonly at: number;
 }
 
 /** IDs a node gave back to the store's counter (a handback line). */
 export interface HandedBack extends Unserved {
-  readonly at: number;
   readonly incarnation: number;
   /** Where its line was read, as {@link IdGrant.source} and {@link IdGrant.line}. */
   readonly source: number;
@@ -75,8 +75,6 @@ export class TagState {
   /** The layouts its ID grants were made under (indexes into {@link Names.layouts}). */
   readonly layouts = new Set<number>();
   max: { value: bigint; at: number } | undefined;
-  /** Its grants as its sweep left them (copies once, handed-back IDs out), once swept. */
-  swept: readonly IdGrant[] | undefined;
 
   constructor(
     readonly deployment: string,
@@ -164,8 +162,16 @@ function byRange(a: IdGrant, b: IdGrant): number {
   );
 }
 
-/** A tag's report, and how many of its grant lines were copies (counted once). */
-export function sweepTag(t: TagState, names: Names): { report: TagReport; copies: number } {
+/**
+ * A tag's grants once each, as its hand-backs left them (sorted by range), and how many of
+ * its grant lines were copies. The sweep below and the check across deployments
+ * (regions.ts) read these.
+ */
+export function sweptGrants(t: TagState): {
+  grants: IdGrant[];
+  copies: number;
+  handed: { ids: bigint; ignored: number };
+} {
   // A line fed twice lies next to its copies once sorted (the sort is stable: the copy read
   // first stands for them). Copies go before the hand-backs are matched, so that a
   // handback line meets one grant per grant line; where they were read stays at hand
@@ -183,14 +189,24 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
       if (places) runs.push(i, i + 1);
     }
   }
+  const unique = grants.length;
   const handed = applyHandbacks(t, grants, runs);
-  // A line that stood for two grants (one each side of a handback line) counts as two.
-  const copies = t.grants.length - grants.length - handed.again.length;
-  const swept =
-    handed.ids > 0n || handed.again.length > 0
-      ? reswept(grants, handed.again)
+  // A line that stood for more than one grant (one each side of a handback line) counts
+  // as that many: `grants` holds them at its end.
+  const copies = t.grants.length - unique - (grants.length - unique);
+  const kept =
+    handed.ids > 0n || grants.length > unique
+      ? (grants.filter((g) => g !== undefined) as IdGrant[]).sort(byRange)
       : (grants as IdGrant[]);
-  t.swept = swept;
+  return { grants: kept, copies, handed };
+}
+
+/** A tag's report, and how many of its grant lines were copies (counted once). */
+export function sweepTag(
+  t: TagState,
+  names: Names,
+): { report: TagReport; copies: number; grants: readonly IdGrant[] } {
+  const { grants: swept, copies, handed } = sweptGrants(t);
   const explained = t.explained.sort((a, b) => cmp(a.start, b.start));
   const overlapList: Overlap[] = [];
   const gapList: Gap[] = [];
@@ -286,7 +302,7 @@ export function sweepTag(t: TagState, names: Names): { report: TagReport; copies
     incarnations: incarnations.map((i) => names.incarnations[i]!).filter((s) => s !== ''),
     forecast: forecast(swept, covered, highest, t.max?.value),
   };
-  return { report, copies };
+  return { report, copies, grants: swept };
 }
 
 /**
@@ -349,111 +365,160 @@ function forecast(
   };
 }
 
-/** The grants a hand-back left (trimmed, some gone) and those it found again, sorted. */
-function reswept(grants: readonly (IdGrant | undefined)[], again: readonly IdGrant[]): IdGrant[] {
-  const out: IdGrant[] = [];
-  for (const g of grants) if (g !== undefined) out.push(g);
-  for (const g of again) out.push(g);
-  // A hand-back shortens grants (their ends): sorted again by start and end.
-  return out.sort(byRange);
-}
-
 /**
  * Takes handed-back IDs out of the grants that held them, so that a later grant of them is
  * no overlap (docs/design.md §5 "Hand-back"). A handback line counts only when it matches
  * what the same node logged before it: a grant of that node, tag and store incarnation
- * ending at its end and covering it, and remainder lines (IDs left unserved at its stop)
- * covering all of it; and no grant of the node that may have been written before it
- * reaches past its end or belongs to another incarnation. Any other is ignored (counted):
- * its IDs stay granted, so a later grant of them is still reported as an overlap.
+ * ending at its end and covering it, and remainder lines (IDs left unserved at its stop,
+ * written after that grant and not after the handback) covering all of it; and no grant of
+ * the node holding any of its IDs that may have been written before it reaches past its
+ * end or belongs to another incarnation. Any other is ignored (counted): its IDs stay
+ * granted, so a later grant of them is still reported as an overlap.
  *
  * `grants` are the tag's grants once each (`runs`: where each one's copies lie in
- * `t.grants`); a grant the hand-back empties becomes undefined (positions stay put).
- * `again`: grant lines that stood for two grants, one each side of a handback line (the
- * same range leased again to the same client in that millisecond), as the later one.
+ * `t.grants`); a grant the hand-back empties becomes undefined (positions stay put). A
+ * grant line that stands for more than one grant (see {@link whenWritten}) has the later
+ * ones added at the end of `grants`: written after that handback line, and of unknown order
+ * to the node's later ones, so they never give up IDs.
  */
 function applyHandbacks(
   t: TagState,
   grants: (IdGrant | undefined)[],
   runs: readonly number[],
-): { ids: bigint; ignored: number; again: IdGrant[] } {
+): { ids: bigint; ignored: number } {
   let ids = 0n;
   let ignored = 0;
-  const again: IdGrant[] = [];
-  if (t.handbacks.length === 0) return { ids, ignored, again };
-  // Each node's grants by position: a handback looks at its own node's only.
-  const byNode = new Map<number, number[]>();
-  for (let i = 0; i < grants.length; i++) {
-    const node = grants[i]!.node;
-    const list = byNode.get(node);
-    if (list === undefined) byNode.set(node, [i]);
-    else list.push(i);
+  if (t.handbacks.length === 0) return { ids, ignored };
+  // The grants a handback meets: `grants` is sorted by start, so they lie at or below the
+  // last one starting at or below its end, back to where no grant reaches its start
+  // (`reach`: the highest end so far; a hand-back only lowers ends). Later grants found
+  // below (see whenWritten) are added at the end, apart.
+  const firsts = grants.length;
+  const line = (i: number) => t.grants[runs[2 * i]!]!;
+  const reach: bigint[] = [];
+  let high = -1n;
+  for (let i = 0; i < firsts; i++) {
+    if (line(i).end > high) high = line(i).end;
+    reach.push(high);
   }
-  const foundAgain = new Set<number>();
+  const laterOnes: number[] = [];
+  const meeting = (h: HandedBack): number[] => {
+    let lo = 0;
+    let hi = firsts;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (line(mid).start <= h.end) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: number[] = [];
+    for (let i = lo - 1; i >= 0 && reach[i]! >= h.start; i--) if (meets(grants[i], h)) out.push(i);
+    for (const i of laterOnes) if (meets(grants[i], h)) out.push(i);
+    return out;
+  };
+  const meets = (g: IdGrant | undefined, h: HandedBack): g is IdGrant =>
+    g !== undefined && g.node === h.node && g.start <= h.end && g.end >= h.start;
   // In the order the node wrote them: one hand-back's trimming is the next one's grant.
-  const handbacks = [...t.handbacks].sort(
-    (a, b) => a.at - b.at || a.source - b.source || a.line - b.line,
-  );
-  for (const h of handbacks) {
-    const near: { i: number; g: IdGrant; when: Written }[] = [];
-    for (const i of byNode.get(h.node) ?? []) {
-      const g = grants[i];
-      if (g === undefined || g.start > h.end || g.end < h.start) continue;
-      near.push({ i, g, when: whenWritten(t.grants, runs[2 * i]!, runs[2 * i + 1]!, h) });
+  const handbacks = [...t.handbacks].sort(writtenOrder);
+  // The later grants a line stands for, by position: the index of the handback they follow.
+  const later = new Map<number, number>();
+  const split = new Set<number>();
+  handbacks.forEach((h, k) => {
+    for (const i of meeting(h)) {
+      if (i >= firsts || split.has(i)) continue;
+      const { more } = whenWritten(t.grants, runs[2 * i]!, runs[2 * i + 1]!, h);
+      if (more === 0) continue;
+      split.add(i);
+      for (let n = 0; n < more; n++) {
+        later.set(grants.length, k);
+        laterOnes.push(grants.length);
+        grants.push(line(i)); // as its line said
+      }
+    }
+  });
+  handbacks.forEach((h, k) => {
+    const near: { i: number; g: IdGrant; when: Order }[] = [];
+    for (const i of meeting(h)) {
+      const g = grants[i]!;
+      const after = later.get(i);
+      const when =
+        after === undefined
+          ? whenWritten(t.grants, runs[2 * i]!, runs[2 * i + 1]!, h).when
+          : k <= after
+            ? 'after'
+            : 'unknown';
+      near.push({ i, g, when });
     }
     // What only grants written before it can do (match it, give up IDs) takes those known
     // to be; what any grant that may have been can do (refuse it) takes those too.
-    const held = near.filter((n) => n.when === 'before' || n.when === 'both').map((n) => n.g);
+    const held = near.filter((n) => n.when === 'before').map((n) => n.g);
     const maybe = near.filter((n) => n.when !== 'after').map((n) => n.g);
+    const from = held.find((g) => g.end === h.end);
     const matches =
-      held.some((g) => g.end === h.end) &&
+      from !== undefined &&
       maybe.every((g) => g.incarnation === h.incarnation && g.end <= h.end) &&
       covered(held, h) &&
       covered(
-        t.remainders.filter((r) => r.node === h.node),
+        t.remainders.filter((r) => r.node === h.node && r.at >= from.at && r.at <= h.at),
         h,
       );
     if (!matches) {
       ignored++;
-      continue;
+      return;
     }
     ids += h.end - h.start + 1n;
     // The grants written before it keep only what precedes the returned IDs.
     for (const { i, g, when } of near) {
-      if (when !== 'before' && when !== 'both') continue;
-      if (when === 'both' && !foundAgain.has(i)) {
-        foundAgain.add(i);
-        again.push(t.grants[runs[2 * i]!]!); // the later grant, as its line said
-      }
-      grants[i] = g.start >= h.start ? undefined : { ...g, end: h.start - 1n };
+      if (when === 'before')
+        grants[i] = g.start >= h.start ? undefined : { ...g, end: h.start - 1n };
     }
-  }
-  return { ids, ignored, again };
+  });
+  return { ids, ignored };
 }
 
+/** Two handback lines of one node in the order it wrote them (see {@link whenWritten}). */
+function writtenOrder(a: HandedBack, b: HandedBack): number {
+  if (a.at !== b.at) return a.at - b.at;
+  // Within a millisecond, their lines in an input holding both.
+  for (const p of [a, ...a.copies]) {
+    for (const q of [b, ...b.copies]) if (p.source === q.source) return p.line - q.line;
+  }
+  return a.source - b.source || a.line - b.line;
+}
+
+type Order = 'before' | 'after' | 'unknown';
+
 /**
- * Where a grant line stands to handback line `h` in their node's log (same node assumed):
- * `before`, `after`, `unknown`, or `both` — the line stands for two grants, one before
- * and one after. Another millisecond decides. Within one, only the order of lines in one
- * input is known (a node writes its log in order), so the grant's copies
- * (`all[from..to)`) are compared with the handback's in each input that holds both: the
- * first copy of the grant above the handback's first copy there makes it `before`, and
- * more copies of the grant than of the handback there, one of them below it, `both` (a log
- * fed twice in one stream holds as many of each; a range leased again one more). Read only
- * in other inputs than the handback (a log rotated within the millisecond), it is
- * `unknown`: it gives up no IDs and cannot make the handback match, but can refuse it —
- * the doubt can report an overlap, never hide one. A grant written after a handback never
- * loses the returned IDs, or a second grant of them elsewhere (a duplicate) would meet
- * nothing.
+ * Where a grant line stands to handback line `h` in their node's log (same node assumed),
+ * and how many more grants than one it stands for (`more`). Another millisecond decides.
+ * Within one, only the order of lines in one input is known (a node writes its log in
+ * order), so the grant's copies (`all[from..to)`) are compared with the handback's in each
+ * input that holds both: the first copy of the grant above the handback's first there makes
+ * it `before`; read only in inputs without the handback (a log rotated within the
+ * millisecond), it is `unknown` — it gives up no IDs and cannot make the handback match,
+ * but can refuse it: the doubt can report an overlap, never hide one.
+ *
+ * A grant before the handback may have a twin after it: the same range leased again to
+ * the same client in that millisecond writes the same line. An input holding more copies
+ * of the grant than of the handback, some below it, holds that many more grants (a log fed
+ * twice in one stream holds as many of each); a copy in an input without the handback
+ * may be one too (the log rotated after the handback), and is counted as one — a false
+ * alarm at worst. A grant written after a handback never loses the returned IDs, or a
+ * second grant of them elsewhere (a duplicate) would meet nothing.
  */
-function whenWritten(all: readonly IdGrant[], from: number, to: number, h: HandedBack): Written {
+function whenWritten(
+  all: readonly IdGrant[],
+  from: number,
+  to: number,
+  h: HandedBack,
+): { when: Order; more: number } {
   const g = all[from]!;
-  if (g.at !== h.at) return g.at < h.at ? 'before' : 'after';
+  if (g.at !== h.at) return { when: g.at < h.at ? 'before' : 'after', more: 0 };
   const hs = [h, ...h.copies];
+  const inputs = new Set(hs.map((p) => p.source));
   let shared = false;
   let before = false;
-  let twice = false;
-  for (const source of new Set(hs.map((p) => p.source))) {
+  let more = 0;
+  for (const source of inputs) {
     const lines = hs.filter((p) => p.source === source).map((p) => p.line);
     const first = Math.min(...lines);
     let n = 0;
@@ -468,15 +533,18 @@ function whenWritten(all: readonly IdGrant[], from: number, to: number, h: Hande
     }
     if (n === 0) continue;
     shared = true;
-    if (above) {
-      before = true;
-      if (below && n > lines.length) twice = true;
-    }
+    if (!above) continue;
+    before = true;
+    if (below) more = Math.max(more, Math.ceil(n / lines.length) - 1);
   }
-  return !shared ? 'unknown' : twice ? 'both' : before ? 'before' : 'after';
+  if (!shared) return { when: 'unknown', more: 0 };
+  if (before) {
+    let elsewhere = false;
+    for (let j = from; j < to; j++) if (!inputs.has(all[j]!.source)) elsewhere = true;
+    if (elsewhere) more += 1;
+  }
+  return { when: before ? 'before' : 'after', more };
 }
-
-type Written = 'before' | 'after' | 'unknown' | 'both';
 
 /** True when the ranges together cover every ID of `h`. */
 function covered(ranges: readonly { start: bigint; end: bigint }[], h: Unserved): boolean {
