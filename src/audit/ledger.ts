@@ -70,14 +70,14 @@ export class GrantLedger {
           : [g.deployment, g.node, g.incarnation, g.kind, g.tag, `${g.start}`, `${g.end}`, g.at],
       );
       if (this.seen.has(key)) {
-        // Where a handback line's copies lie orders it against grants (sweep.ts).
+        // Where copies of a handback or remainder line lie orders it (sweep.ts).
         this.handbackCopies.get(key)?.push({ source, line });
         this.dropped++;
         this.grants--;
         return;
       }
       this.seen.add(key);
-      if (g.kind === 'handback') {
+      if (g.kind === 'handback' || g.kind === 'remainder') {
         const copies: LinePlace[] = [];
         this.handbackCopies.set(key, copies);
         this.add(g, source, line, copies);
@@ -151,7 +151,7 @@ export class GrantLedger {
         return;
       case 'remainder':
         t.addSkip('shutdown_remainder', n);
-        t.remainders.push({ start: g.start, end: g.end, node, at: g.at });
+        t.remainders.push({ start: g.start, end: g.end, node, at: g.at, source, line, copies });
         return;
       case 'handback':
         t.handbacks.push({

@@ -47,16 +47,16 @@ export interface Unserved {
   readonly end: bigint;
   readonly node: number;
   readonly at: number;
-}
-
-/** IDs a node gave back to the store's counter (a handback line). */
-export interface HandedBack extends Unserved {
-  readonly incarnation: number;
   /** Where its line was read, as {@link IdGrant.source} and {@link IdGrant.line}. */
   readonly source: number;
   readonly line: number;
   /** Where copies of its line were read (the same line fed again). */
   readonly copies: readonly LinePlace[];
+}
+
+/** IDs a node gave back to the store's counter (a handback line). */
+export interface HandedBack extends Unserved {
+  readonly incarnation: number;
 }
 
 export interface Explained {
@@ -191,8 +191,8 @@ export function sweptGrants(t: TagState): {
   }
   const unique = grants.length;
   const handed = applyHandbacks(t, grants, runs);
-  // A line that stood for more than one grant (one each side of a handback line) counts
-  // as that many: `grants` holds them at its end.
+  // A line that stands for more than one grant (see whenWritten) counts as that many:
+  // `grants` holds the later ones at its end.
   const copies = t.grants.length - unique - (grants.length - unique);
   const kept =
     handed.ids > 0n || grants.length > unique
@@ -443,22 +443,42 @@ function applyHandbacks(
       const when =
         after === undefined
           ? whenWritten(t.grants, runs[2 * i]!, runs[2 * i + 1]!, h).when
-          : k <= after
-            ? 'after'
-            : 'unknown';
+          : g.at !== h.at
+            ? g.at < h.at
+              ? 'before'
+              : 'after'
+            : k <= after
+              ? 'after'
+              : 'unknown';
       near.push({ i, g, when });
     }
     // What only grants written before it can do (match it, give up IDs) takes those known
     // to be; what any grant that may have been can do (refuse it) takes those too.
     const held = near.filter((n) => n.when === 'before').map((n) => n.g);
     const maybe = near.filter((n) => n.when !== 'after').map((n) => n.g);
-    const from = held.find((g) => g.end === h.end);
+    const found = near.find((n) => n.when === 'before' && n.g.end === h.end);
+    const from = found?.g;
+    // The grant's line and its copies, to order the remainder lines after it.
+    // (A later grant a line stood for was written after the handback line that split it.)
+    const fromLines: readonly Placed[] =
+      found === undefined
+        ? []
+        : found.i < firsts
+          ? t.grants
+              .slice(runs[2 * found.i]!, runs[2 * found.i + 1]!)
+              .map((g) => ({ ...g, copies: [] }))
+          : [handbacks[later.get(found.i)!]!];
     const matches =
       from !== undefined &&
       maybe.every((g) => g.incarnation === h.incarnation && g.end <= h.end) &&
+      // IDs the node was granted twice stay an overlap: no hand-back takes them out.
+      disjoint(maybe) &&
       covered(held, h) &&
       covered(
-        t.remainders.filter((r) => r.node === h.node && r.at >= from.at && r.at <= h.at),
+        t.remainders.filter(
+          (r) =>
+            r.node === h.node && fromLines.some((g) => linesInOrder(g, r)) && linesInOrder(r, h),
+        ),
         h,
       );
     if (!matches) {
@@ -517,6 +537,7 @@ function whenWritten(
   const inputs = new Set(hs.map((p) => p.source));
   let shared = false;
   let before = false;
+  let belowOnly = false;
   let more = 0;
   for (const source of inputs) {
     const lines = hs.filter((p) => p.source === source).map((p) => p.line);
@@ -533,18 +554,45 @@ function whenWritten(
     }
     if (n === 0) continue;
     shared = true;
-    if (!above) continue;
+    if (!above) {
+      belowOnly = true;
+      continue;
+    }
     before = true;
     if (below) more = Math.max(more, Math.ceil(n / lines.length) - 1);
   }
   if (!shared) return { when: 'unknown', more: 0 };
   if (before) {
-    let elsewhere = false;
+    // A copy only below the handback in one input (a window of the log that starts
+    // between them), or in an input without it (the log rotated after it): one more.
+    let elsewhere = belowOnly;
     for (let j = from; j < to; j++) if (!inputs.has(all[j]!.source)) elsewhere = true;
-    if (elsewhere) more += 1;
+    if (elsewhere) more = Math.max(more, 1);
   }
   return { when: before ? 'before' : 'after', more };
 }
+
+/** True when no two of the ranges share an ID. */
+function disjoint(ranges: readonly { start: bigint; end: bigint }[]): boolean {
+  const sorted = [...ranges].sort((a, b) => cmp(a.start, b.start));
+  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.start <= sorted[i - 1]!.end) return false;
+  return true;
+}
+
+/**
+ * True when line `a` was written before line `b` of the same node, as far as can be known:
+ * an earlier millisecond, or the same one and an earlier line in an input holding both
+ * (copies included).
+ */
+function linesInOrder(a: Placed, b: Placed): boolean {
+  if (a.at !== b.at) return a.at < b.at;
+  for (const p of [a, ...a.copies])
+    for (const q of [b, ...b.copies]) if (p.source === q.source && p.line < q.line) return true;
+  return false;
+}
+
+/** A line, where it was read and where its copies were. */
+type Placed = LinePlace & { readonly at: number; readonly copies: readonly LinePlace[] };
 
 /** True when the ranges together cover every ID of `h`. */
 function covered(ranges: readonly { start: bigint; end: bigint }[], h: Unserved): boolean {
