@@ -456,31 +456,34 @@ function applyHandbacks(
     // to be; what any grant that may have been can do (refuse it) takes those too.
     const held = near.filter((n) => n.when === 'before').map((n) => n.g);
     const maybe = near.filter((n) => n.when !== 'after').map((n) => n.g);
-    const found = near.find((n) => n.when === 'before' && n.g.end === h.end);
-    const from = found?.g;
-    // The grant's line and its copies, to order the remainder lines after it.
-    // (A later grant a line stood for was written after the handback line that split it.)
-    const fromLines: readonly Placed[] =
-      found === undefined
-        ? []
-        : found.i < firsts
-          ? t.grants
-              .slice(runs[2 * found.i]!, runs[2 * found.i + 1]!)
-              .map((g) => ({ ...g, copies: [] }))
-          : [handbacks[later.get(found.i)!]!];
+    const from = held.find((g) => g.end === h.end);
+    // Where a grant's line and its copies were read, to order the remainder lines after it
+    // (a later grant a line stood for was written after the handback line that split it).
+    const placesOf = (i: number): readonly Placed[] =>
+      i < firsts
+        ? t.grants.slice(runs[2 * i]!, runs[2 * i + 1]!).map((g) => ({ ...g, copies: [] }))
+        : [handbacks[later.get(i)!]!];
+    const before = near.filter((n) => n.when === 'before');
+    // A remainder line counts when written after a grant whose IDs it names, and before
+    // the handback line.
+    const unserved = t.remainders.filter(
+      (r) =>
+        r.node === h.node &&
+        linesInOrder(r, h) &&
+        before.some(
+          (n) =>
+            n.g.start <= r.end &&
+            n.g.end >= r.start &&
+            placesOf(n.i).some((p) => linesInOrder(p, r)),
+        ),
+    );
     const matches =
       from !== undefined &&
       maybe.every((g) => g.incarnation === h.incarnation && g.end <= h.end) &&
       // IDs the node was granted twice stay an overlap: no hand-back takes them out.
       disjoint(maybe) &&
       covered(held, h) &&
-      covered(
-        t.remainders.filter(
-          (r) =>
-            r.node === h.node && fromLines.some((g) => linesInOrder(g, r)) && linesInOrder(r, h),
-        ),
-        h,
-      );
+      covered(unserved, h);
     if (!matches) {
       ignored++;
       return;

@@ -437,6 +437,21 @@ describe('audit of hand-backs: a fourth review', () => {
     expect(r.tags[0]!.handedBack).toBe('100');
   });
 
+  it("a stopping node's remainder lines may come before its last grant's line", () => {
+    // The spare segment's grant landed while the node was stopping: the current buffer's
+    // remainder line was written before it (as in test/integration/handback-restarts).
+    const r = auditGrantLog([
+      a(ids('segment', 101n, 300n), 1),
+      a(ids('remainder', 127n, 300n), 2),
+      a(ids('segment', 301n, 700n), 2),
+      a(ids('remainder', 301n, 700n), 2),
+      a(ids('handback', 127n, 700n), 2),
+      a(ids('segment', 127n, 226n), 3),
+    ]);
+    expect(r.verdict).toBe('clean');
+    expect(r.tags[0]!.handedBack).toBe('574');
+  });
+
   it('a remainder line written after the handback line does not make it match', () => {
     const r = auditGrantLog([
       a(ids('segment', 1n, 100n)),
