@@ -193,7 +193,7 @@ export function sweptGrants(t: TagState): {
   const handed = applyHandbacks(t, grants, runs);
   // A line that stands for more than one grant (see whenWritten) counts as that many:
   // `grants` holds the later ones at its end.
-  const copies = t.grants.length - unique - (grants.length - unique);
+  const copies = t.grants.length - grants.length;
   const kept =
     handed.ids > 0n || grants.length > unique
       ? (grants.filter((g) => g !== undefined) as IdGrant[]).sort(byRange)
@@ -370,16 +370,18 @@ function forecast(
  * no overlap (docs/design.md §5 "Hand-back"). A handback line counts only when it matches
  * what the same node logged before it: a grant of that node, tag and store incarnation
  * ending at its end and covering it, and remainder lines (IDs left unserved at its stop,
- * written after that grant and not after the handback) covering all of it; and no grant of
- * the node holding any of its IDs that may have been written before it reaches past its
- * end or belongs to another incarnation. Any other is ignored (counted): its IDs stay
- * granted, so a later grant of them is still reported as an overlap.
+ * each written after a grant whose IDs it names and before the handback) covering all of
+ * it; and no grant of the node holding any of its IDs that may have been written before it
+ * reaches past its end, belongs to another incarnation or shares an ID with another such
+ * grant. Any other is ignored (counted): its IDs stay granted, so a later grant of them is
+ * still reported as an overlap.
  *
  * `grants` are the tag's grants once each (`runs`: where each one's copies lie in
  * `t.grants`); a grant the hand-back empties becomes undefined (positions stay put). A
  * grant line that stands for more than one grant (see {@link whenWritten}) has the later
- * ones added at the end of `grants`: written after that handback line, and of unknown order
- * to the node's later ones, so they never give up IDs.
+ * ones added at the end of `grants`: written after that handback line, of unknown order
+ * to the node's later ones of the same millisecond (which they can refuse, never give IDs
+ * up to), and before those of later milliseconds.
  */
 function applyHandbacks(
   t: TagState,
@@ -454,7 +456,8 @@ function applyHandbacks(
     }
     // What only grants written before it can do (match it, give up IDs) takes those known
     // to be; what any grant that may have been can do (refuse it) takes those too.
-    const held = near.filter((n) => n.when === 'before').map((n) => n.g);
+    const before = near.filter((n) => n.when === 'before');
+    const held = before.map((n) => n.g);
     const maybe = near.filter((n) => n.when !== 'after').map((n) => n.g);
     const from = held.find((g) => g.end === h.end);
     // Where a grant's line and its copies were read, to order the remainder lines after it
@@ -463,7 +466,6 @@ function applyHandbacks(
       i < firsts
         ? t.grants.slice(runs[2 * i]!, runs[2 * i + 1]!).map((g) => ({ ...g, copies: [] }))
         : [handbacks[later.get(i)!]!];
-    const before = near.filter((n) => n.when === 'before');
     // A remainder line counts when written after a grant whose IDs it names, and before
     // the handback line.
     const unserved = t.remainders.filter(
