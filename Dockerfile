@@ -70,4 +70,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PORT:-8080} && printf 'GET /healthz HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && read -r -t 2 status <&3 && [[ $status == 'HTTP/1.1 200 '* ]]"]
 
 # Node as PID 1 is fine here: the service handles SIGTERM itself (drain, close, exit 0).
-CMD ["node", "dist/bin/idalloc.js"]
+# --no-memory-reducer: the service's V8 flag (src/bin/idalloc.ts says why).
+CMD ["node", "--no-memory-reducer", "dist/bin/idalloc.js"]

@@ -12,7 +12,8 @@
  *
  * Plain JavaScript, like the built service it is compared with (dist/), so that no
  * loader sits in either. Every answer has idalloc's headers (JSON, `Cache-Control:
- * no-store`, no ETag) so that only the work behind it differs.
+ * no-store`, no ETag) so that only the work behind it differs. The bench starts it with
+ * the service's V8 flags (`SERVICE_NODE_FLAGS`, bench-tools.ts) for the same reason.
  */
 import http from 'node:http';
 import express from 'express';

@@ -8,6 +8,16 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 
+/**
+ * The V8 flags the service runs with (the `idalloc` bin's shebang, `npm start`, the
+ * image's CMD; test/unit/node-flags.test.ts holds them equal). The bench starts every
+ * server with them, its baselines too, so that a ratio measures the path, not a
+ * runtime setting: `--no-memory-reducer` keeps V8's idle-time memory-reducing GCs
+ * from running, after which a Node HTTP server served each request 12–20 % slower for
+ * as long as it was watched (docs/benchmarks.md, check of 2026-12-06 15:00).
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
+
 /** The tools the bench needs, and how to get each on Debian/Ubuntu. */
 const TOOLS: readonly [string, string][] = [
   ['wrk', 'sudo apt-get install wrk'],

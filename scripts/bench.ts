@@ -33,6 +33,7 @@ import { report, type ContenderResult, type Measured } from './bench-report.js';
 import {
   redisCommands,
   requireTools,
+  SERVICE_NODE_FLAGS,
   startPinned,
   stopAll,
   waitForOk,
@@ -180,17 +181,22 @@ async function main(): Promise<void> {
   const pidOf = new Map<string, number>();
   const baseline = async (kind: string, url = redisUrl) => {
     const port = await freePort();
-    const proc = startPinned(SERVER, node, ['scripts/bench-server.mjs', kind], {
-      PORT: String(port),
-      REDIS_URL: url,
-    });
+    const proc = startPinned(
+      SERVER,
+      node,
+      [...SERVICE_NODE_FLAGS, 'scripts/bench-server.mjs', kind],
+      {
+        PORT: String(port),
+        REDIS_URL: url,
+      },
+    );
     servers.push(waitForOk(`http://127.0.0.1:${port}/v1/ids/bench`));
     if (proc.pid !== undefined) pidOf.set(`http://127.0.0.1:${port}`, proc.pid);
     return `http://127.0.0.1:${port}`;
   };
   const idalloc = async (cpus: string, env: Record<string, string>, step = 1_000_000) => {
     const port = await freePort();
-    const proc = startPinned(cpus, node, ['dist/bin/idalloc.js'], {
+    const proc = startPinned(cpus, node, [...SERVICE_NODE_FLAGS, 'dist/bin/idalloc.js'], {
       REDIS_URL: redisUrl,
       KEY_PREFIX: await prefix(step),
       PORT: String(port),

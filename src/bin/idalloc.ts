@@ -1,8 +1,15 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-memory-reducer
 /**
  * The `idalloc` bin: checks the Node.js version first, answers `--help` (the
  * configuration, from the same schema the service parses) and `--version`, and
  * otherwise starts the service with the configuration in the environment.
+ *
+ * Node runs it with `--no-memory-reducer` (the shebang; `npm start` and the image's CMD
+ * pass it too): V8's idle-time memory-reducing GCs left a Node HTTP server serving each
+ * request 12–20 % slower once traffic came back, for as long as it was watched
+ * (docs/benchmarks.md, check of 2026-12-06 15:00). An idle node keeps its heap's peak
+ * size instead (tens of MB). The flag cannot be set from inside: V8 reads it as the
+ * heap is set up, and `NODE_OPTIONS` does not take it.
  */
 import { requireNode } from './node-check.js';
 
