@@ -212,55 +212,74 @@ async function main(): Promise<void> {
     return base;
   };
 
-  const A = await baseline('bare');
-  const B = await baseline('express');
-  const F = await baseline('incr');
-  const G = await baseline('lock');
-  const Fp = await baseline('incr', proxyUrl);
-  const C = await idalloc(SERVER, {});
-  const Cs = await idalloc(SERVER, { MAX_STEP: '100' }, 100);
-  const Cp = await idalloc(SERVER, { REDIS_URL: proxyUrl });
-  const W1 = await idalloc(ALL, { WORKERS: '1' });
-  const W2 = await idalloc(ALL, { WORKERS: '2' });
-  await Promise.all(servers);
+  /**
+   * The servers under test, started on first use: a run `--only` some contenders starts
+   * only their servers, so no idle neighbour (an idalloc wakes every 10 ms for its
+   * event-loop metric; C-step100's and C-proxy's servers are pinned to C's core) takes
+   * cache and CPU from the servers being compared.
+   */
+  const serverOf = {
+    A: () => baseline('bare'),
+    B: () => baseline('express'),
+    F: () => baseline('incr'),
+    G: () => baseline('lock'),
+    Fp: () => baseline('incr', proxyUrl),
+    C: () => idalloc(SERVER, {}),
+    Cs: () => idalloc(SERVER, { MAX_STEP: '100' }, 100),
+    Cp: () => idalloc(SERVER, { REDIS_URL: proxyUrl }),
+    W1: () => idalloc(ALL, { WORKERS: '1' }),
+    W2: () => idalloc(ALL, { WORKERS: '2' }),
+  } as const;
+  type Server = keyof typeof serverOf;
+  interface Spec extends Omit<Contender, 'url' | 'pid'> {
+    readonly server: Server;
+    readonly path: string;
+  }
 
-  const one = (id: string, label: string, url: string, redis: boolean, count = 1): Contender => ({
+  const one = (
+    id: string,
+    label: string,
+    server: Server,
+    path: string,
+    redis: boolean,
+    count = 1,
+  ): Spec => ({
     id,
     label,
-    url,
+    server,
+    path,
     count,
     load: LOAD,
     threads: 1,
     connections: CONNECTIONS,
     redis,
-    pid: pidOf.get(new URL(url).origin),
   });
-  const many = (c: Contender): Contender => ({ ...c, connections: MANY_CONNECTIONS });
-  const every: Contender[] = [
-    one('A', 'bare node:http, constant JSON ID', `${A}/v1/ids/bench`, false),
-    one('B', 'express 5, constant', `${B}/v1/ids/bench`, false),
-    one('C', 'idalloc GET /v1/ids/{tag} (step 10^6)', `${C}/v1/ids/bench`, true),
-    many(one('A128', 'A at 128 connections', `${A}/v1/ids/bench`, false)),
-    many(one('C128', 'C at 128 connections', `${C}/v1/ids/bench`, true)),
+  const many = (c: Spec): Spec => ({ ...c, connections: MANY_CONNECTIONS });
+  const every: Spec[] = [
+    one('A', 'bare node:http, constant JSON ID', 'A', '/v1/ids/bench', false),
+    one('B', 'express 5, constant', 'B', '/v1/ids/bench', false),
+    one('C', 'idalloc GET /v1/ids/{tag} (step 10^6)', 'C', '/v1/ids/bench', true),
+    many(one('A128', 'A at 128 connections', 'A', '/v1/ids/bench', false)),
+    many(one('C128', 'C at 128 connections', 'C', '/v1/ids/bench', true)),
     ...SHAPED.map((s) =>
-      one(`C-${s.id}`, `${s.label} (shaped tag, C's server)`, `${C}/v1/ids/${s.tag.name}`, true),
+      one(`C-${s.id}`, `${s.label} (shaped tag, C's server)`, 'C', `/v1/ids/${s.tag.name}`, true),
     ),
-    one('E', 'idalloc snowflake tag', `${C}/v1/ids/flake`, true),
-    one('F', 'express + one Redis INCR per request', `${F}/v1/ids/bench`, true),
-    one('G', 'lock per ID (SET NX + GET + SET + DEL)', `${G}/v1/ids/bench`, true),
-    one('D100', 'idalloc ?count=100', `${C}/v1/ids/bench?count=100`, true, 100),
-    one('D1000', 'idalloc ?count=1000', `${C}/v1/ids/bench?count=1000`, true, 1000),
-    one('C-step100', 'idalloc, tag step and MAX_STEP 100', `${Cs}/v1/ids/bench`, true),
-    one('C-proxy', 'idalloc, Redis link +1 ms each way', `${Cp}/v1/ids/bench`, true),
-    one('F-proxy', 'INCR per request, Redis link +1 ms each way', `${Fp}/v1/ids/bench`, true),
+    one('E', 'idalloc snowflake tag', 'C', '/v1/ids/flake', true),
+    one('F', 'express + one Redis INCR per request', 'F', '/v1/ids/bench', true),
+    one('G', 'lock per ID (SET NX + GET + SET + DEL)', 'G', '/v1/ids/bench', true),
+    one('D100', 'idalloc ?count=100', 'C', '/v1/ids/bench?count=100', true, 100),
+    one('D1000', 'idalloc ?count=1000', 'C', '/v1/ids/bench?count=1000', true, 1000),
+    one('C-step100', 'idalloc, tag step and MAX_STEP 100', 'Cs', '/v1/ids/bench', true),
+    one('C-proxy', 'idalloc, Redis link +1 ms each way', 'Cp', '/v1/ids/bench', true),
+    one('F-proxy', 'INCR per request, Redis link +1 ms each way', 'Fp', '/v1/ids/bench', true),
     // Both unpinned (server and wrk share both cores), wrk with two threads.
     {
-      ...one('W1', 'idalloc WORKERS=1 (unpinned)', `${W1}/v1/ids/bench`, true),
+      ...one('W1', 'idalloc WORKERS=1 (unpinned)', 'W1', '/v1/ids/bench', true),
       load: ALL,
       threads: 2,
     },
     {
-      ...one('W2', 'idalloc WORKERS=2 (unpinned)', `${W2}/v1/ids/bench`, true),
+      ...one('W2', 'idalloc WORKERS=2 (unpinned)', 'W2', '/v1/ids/bench', true),
       load: ALL,
       threads: 2,
     },
@@ -272,7 +291,18 @@ async function main(): Promise<void> {
       `--only: no contender ${unknown.join(', ')}; the contenders are ${every.map((c) => c.id).join(', ')}`,
     );
   }
-  const contenders = only === undefined ? every : every.filter((c) => only.includes(c.id));
+  const chosen = only === undefined ? every : every.filter((c) => only.includes(c.id));
+  // C's server also serves the in-process IdClient run of a full run.
+  const needed = new Set<Server>([...chosen.map((c) => c.server), ...(only ? [] : ['C' as const])]);
+  const base = new Map<Server, string>();
+  for (const name of Object.keys(serverOf) as Server[]) {
+    if (needed.has(name)) base.set(name, await serverOf[name]());
+  }
+  await Promise.all(servers);
+  const contenders: Contender[] = chosen.map(({ server, path, ...c }) => {
+    const origin = base.get(server)!;
+    return { ...c, url: `${origin}${path}`, pid: pidOf.get(origin) };
+  });
 
   // Idle contenders still talk to Redis (readiness polls, lease renewals): measure that
   // background rate and take it out of each contender's count.
@@ -353,7 +383,7 @@ async function main(): Promise<void> {
       ...tsx,
       'scripts/bench-inprocess.ts',
       redisUrl,
-      C,
+      base.get('C')!,
       String(seconds * 1000),
       String(rounds),
     ]);
