@@ -20,7 +20,7 @@ import { startServiceProcess, type ServiceProcess } from '../support/service-pro
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE_DIR = dirname(process.execPath);
-/** The PATH a user has: this Node first, so the bins' `#!/usr/bin/env node` finds it. */
+/** The PATH a user has: this Node first, so the bins' shebangs (`#!/usr/bin/env node`, `#!/usr/bin/env -S node …`) find it. */
 const PATH = [NODE_DIR, process.env.PATH ?? ''].join(delimiter);
 
 let scratch: string;
