@@ -13,8 +13,8 @@ import { Redis } from 'ioredis';
  * image's CMD; test/unit/node-flags.test.ts holds them equal). The bench starts every
  * server with them, its baselines too, so that a ratio measures the path, not a
  * runtime setting: `--no-memory-reducer` keeps V8's idle-time memory-reducing GCs
- * from running, after which a Node HTTP server served each request 12–20 % slower for
- * as long as it was watched (docs/benchmarks.md, check of 2026-12-06 15:00).
+ * from running, after which a Node HTTP server spent 13–25 % more CPU per request
+ * for as long as it was watched (docs/benchmarks.md, check of 2026-12-06 15:00).
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
 

@@ -214,9 +214,9 @@ async function main(): Promise<void> {
 
   /**
    * The servers under test, started on first use: a run `--only` some contenders starts
-   * only their servers, so no idle neighbour (an idalloc wakes every 10 ms for its
-   * event-loop metric; C-step100's and C-proxy's servers are pinned to C's core) takes
-   * cache and CPU from the servers being compared.
+   * only their servers, so no idle neighbour (six of the servers share C's core; an
+   * idalloc wakes every 10 ms for its event-loop metric) takes cache and CPU from the
+   * servers being compared.
    */
   const serverOf = {
     A: () => baseline('bare'),

@@ -5,11 +5,11 @@
  * otherwise starts the service with the configuration in the environment.
  *
  * Node runs it with `--no-memory-reducer` (the shebang; `npm start` and the image's CMD
- * pass it too): V8's idle-time memory-reducing GCs left a Node HTTP server serving each
- * request 12–20 % slower once traffic came back, for as long as it was watched
+ * pass it too): V8's idle-time memory-reducing GCs left a Node HTTP server spending
+ * 13–25 % more CPU per request once traffic came back, for as long as it was watched
  * (docs/benchmarks.md, check of 2026-12-06 15:00). An idle node keeps its heap's peak
- * size instead (tens of MB). The flag cannot be set from inside: V8 reads it as the
- * heap is set up, and `NODE_OPTIONS` does not take it.
+ * size instead (tens of MB). The flag cannot be set from inside (`v8.setFlagsFromString`
+ * left some of those GCs running), and `NODE_OPTIONS` does not take it.
  */
 import { requireNode } from './node-check.js';
 

@@ -2,7 +2,7 @@
  * The service's V8 flags (`SERVICE_NODE_FLAGS`, scripts/bench-tools.ts): every launcher
  * passes the same ones, and `--no-memory-reducer` does what src/bin/idalloc.ts says it is
  * there for — no idle-time memory-reducing GC, after which a Node HTTP server served each
- * request 12–20 % slower (docs/benchmarks.md, check of 2026-12-06 15:00).
+ * request with 13–25 % more CPU (docs/benchmarks.md, check of 2026-12-06 15:00).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -38,6 +38,11 @@ describe('the service V8 flags', () => {
     expect(cmd, 'the Dockerfile has a CMD line').toBeDefined();
     const words = JSON.parse(cmd!.slice('CMD '.length)) as string[];
     expect(flagsBefore(words, 'dist/bin/idalloc.js')).toEqual(SERVICE_NODE_FLAGS);
+
+    // The bench starts idalloc and its baselines with them.
+    const bench = read('scripts/bench.ts');
+    expect(bench).toContain("[...SERVICE_NODE_FLAGS, 'dist/bin/idalloc.js']");
+    expect(bench).toContain("[...SERVICE_NODE_FLAGS, 'scripts/bench-server.mjs', kind]");
   });
 
   // The control shows the premise still holds on this Node: with nothing idle to do but
@@ -52,9 +57,12 @@ describe('the service V8 flags', () => {
       setTimeout(() => {}, 25000);
     `;
     const children: ChildProcess[] = [];
-    /** The `--trace-gc` lines of a memory-reducing GC, once one shows or after 25 s. */
+    /**
+     * What `--trace-gc` printed, until a memory-reducing GC shows or after 25 s; and how
+     * the process ended (a flag Node refused would end it at once, printing nothing).
+     */
     const reduces = (flags: readonly string[]) =>
-      new Promise<string[]>((resolve, reject) => {
+      new Promise<{ reduced: string[]; gcs: number; code: number | null }>((resolve, reject) => {
         const child = spawn(process.execPath, [...flags, '--trace-gc', '-e', script], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -66,7 +74,13 @@ describe('the service V8 flags', () => {
           if (found().length > 0) child.kill();
         });
         child.on('error', reject);
-        child.on('close', () => resolve(found()));
+        child.on('close', (code) =>
+          resolve({
+            reduced: found(),
+            gcs: out.split('\n').filter((l) => / ms: /.test(l)).length,
+            code,
+          }),
+        );
       });
     const controlled = reduces([]);
     const flaggedRun = reduces(SERVICE_NODE_FLAGS);
@@ -75,7 +89,12 @@ describe('the service V8 flags', () => {
     const margin = setTimeout(() => children[1]?.kill(), 5_000);
     const flagged = await flaggedRun;
     clearTimeout(margin);
-    expect(control.length, 'the control process ran a memory-reducing GC').toBeGreaterThan(0);
-    expect(flagged).toEqual([]);
+    expect(control.reduced.length, 'the control process ran a memory-reducing GC').toBeGreaterThan(
+      0,
+    );
+    // The flagged process ran (its scavenges are traced): Node took the flag.
+    expect(flagged.gcs, 'the flagged process traced its GCs').toBeGreaterThan(0);
+    expect([null, 0], 'the flagged process was stopped or ended by itself').toContain(flagged.code);
+    expect(flagged.reduced).toEqual([]);
   }, 40_000);
 });
