@@ -313,8 +313,11 @@ export class Permutation {
     this.right = right;
   }
 
-  /** Cycle walking: the network permutes `[0, 2^(2·half))`; step again until inside the domain. */
-  private walk(v: bigint, inverse: boolean): bigint {
+  /**
+   * Cycle walking: the network permutes `[0, 2^(2·half))`; step again until inside the
+   * domain. The result is left in (`left`, `right`): value = left · 2^half + right.
+   */
+  private run(v: bigint, inverse: boolean): void {
     if (v < 0n || v >= this.limit)
       throw new RangeError(`value ${v} is outside [0, 2^${this.width})`);
     split(v, this.half);
@@ -322,12 +325,34 @@ export class Permutation {
     this.right = SPLIT.lo;
     this.once(inverse);
     while (this.left >= this.top) this.once(inverse);
+  }
+
+  private walk(v: bigint, inverse: boolean): bigint {
+    this.run(v, inverse);
     const n = this.left * this.scale + this.right;
     return n < EXACT ? BigInt(n) : (BigInt(this.left) << this.halfBig) | BigInt(this.right);
   }
 
   forward(v: bigint): bigint {
     return this.walk(v, false);
+  }
+
+  /**
+   * `toBase32(forward(v))`, from the halves without the bigint in between (the string
+   * form's hot path). The base32 digits need the value cut at bit 35: below 2^53 the
+   * value is an exact number; above, `half` ≤ 32 < 35, so the cut falls inside `left`.
+   */
+  forwardBase32(v: bigint): string {
+    this.run(v, false);
+    const { left, right, scale } = this;
+    const n = left * scale + right;
+    if (n < EXACT) {
+      const hi = Math.floor(n / 2 ** 35);
+      return base32Of(hi, n - hi * 2 ** 35);
+    }
+    const d = 2 ** (35 - this.half);
+    const hi = Math.floor(left / d);
+    return base32Of(hi, (left - hi * d) * scale + right);
   }
 
   inverse(v: bigint): bigint {
@@ -345,7 +370,11 @@ export function toBase32(n: bigint): string {
   // Two exact numbers, the top 28 bits and the low 35, instead of 13 bigint shifts (the
   // hot path); their digits by division (exact on powers of two) and `& 31`.
   split(n, 35);
-  const { hi, lo } = SPLIT;
+  return base32Of(SPLIT.hi, SPLIT.lo);
+}
+
+/** The 13 base32 characters of hi · 2^35 + lo (hi below 2^28, lo below 2^35, exact). */
+function base32Of(hi: number, lo: number): string {
   const c = CODE_OF;
   return String.fromCharCode(
     c[(hi / 2 ** 25) & 31]!,
@@ -436,8 +465,13 @@ export class Shaper {
   /** The ID of counter value `c` as callers see it: decimal digits, or `prefix_` and base32. */
   format(c: bigint): string {
     if (this.identity) return c.toString();
-    const n = this.toNumber(c);
-    return this.shape.prefix === undefined ? n.toString() : `${this.shape.prefix}_${toBase32(n)}`;
+    const { prefix } = this.shape;
+    if (prefix === undefined) return this.toNumber(c).toString();
+    if (this.permutation !== undefined) {
+      const v = this.regions === 1n ? c : c * this.regions + this.index;
+      return `${prefix}_${this.permutation.forwardBase32(v)}`;
+    }
+    return `${prefix}_${toBase32(this.toNumber(c))}`;
   }
 
   /**

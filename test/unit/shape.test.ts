@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, IdAllocError } from '../../src/core/errors.js';
 import {
+  Permutation,
   Shaper,
   checkRegions,
   checkShape,
@@ -11,6 +12,7 @@ import {
   publicShape,
   reverse63,
   shapeFingerprint,
+  toBase32,
 } from '../../src/core/shape.js';
 import { MAX_ID } from '../../src/core/tags.js';
 
@@ -120,6 +122,63 @@ describe('Shaper', () => {
     expect(refusal(() => s.decode('ord_000000000000u')).message).toMatch(/not an ID/);
     const n = new Shaper({ kind: 'permute', width: 20, key: KEY }, 1, 0);
     expect(refusal(() => n.decode(String(2 ** 20))).message).toMatch(/below 2\^20/);
+  });
+});
+
+describe("permute's string form from the halves (forwardBase32)", () => {
+  // The string form of a permute tag skips the bigint between the network and base32: it
+  // must give exactly what formatting the number does, at every width (below and above
+  // 2^53, odd widths that cycle-walk) and at the domain's edges.
+  it('equals toBase32(forward(v)) for 20 000 random values per width and the edges', () => {
+    for (const width of [16, 17, 31, 32, 33, 52, 53, 54, 55, 62, 63]) {
+      for (const key of [KEY, newPermuteKey()]) {
+        const p = new Permutation(key, width);
+        const top = 1n << BigInt(width);
+        const values = [0n, 1n, top - 2n, top - 1n];
+        for (let i = 0; i < 20_000; i++) {
+          const r =
+            (BigInt(Math.floor(Math.random() * 2 ** 32)) << 32n) |
+            BigInt(Math.floor(Math.random() * 2 ** 32));
+          values.push(r % top);
+        }
+        for (const v of values) {
+          const want = toBase32(p.forward(v));
+          if (p.forwardBase32(v) !== want) {
+            expect({ width, v, got: p.forwardBase32(v) }).toEqual({ width, v, got: want });
+          }
+        }
+      }
+    }
+  });
+
+  it('Shaper.format of a prefixed permute tag is prefix_ and the base32 of its number, over regions too', () => {
+    for (const [regions, region] of [
+      [1, 0],
+      [3, 2],
+    ] as const) {
+      const sh = new Shaper(
+        { kind: 'permute', width: 63, key: KEY, prefix: 'ord' },
+        regions,
+        region,
+      );
+      for (const c of [
+        1n,
+        2n,
+        1000n,
+        123_456_789n,
+        2n ** 52n,
+        counterLimit({ kind: 'permute', width: 63, key: KEY }, regions) - 1n,
+      ]) {
+        expect(sh.format(c)).toBe(`ord_${toBase32(sh.toNumber(c))}`);
+        expect(sh.decode(sh.format(c))).toEqual({ counter: c, region });
+      }
+    }
+  });
+
+  it('refuses a value outside the domain as forward does', () => {
+    const p = new Permutation(KEY, 20);
+    expect(() => p.forwardBase32(1n << 20n)).toThrow(RangeError);
+    expect(() => p.forwardBase32(-1n)).toThrow(RangeError);
   });
 });
 
