@@ -449,9 +449,14 @@ export class Shaper {
     this.signature = shaperSignature(shape, regions, region);
   }
 
+  /** Counter value `c` in this region's share of the domain: c·N + i (c itself for one region). */
+  private value(c: bigint): bigint {
+    return this.regions === 1n ? c : c * this.regions + this.index;
+  }
+
   /** The numeric ID of counter value `c` (the number under a prefix). */
   toNumber(c: bigint): bigint {
-    const v = this.regions === 1n ? c : c * this.regions + this.index;
+    const v = this.value(c);
     switch (this.shape.kind) {
       case 'plain':
         return v;
@@ -468,8 +473,7 @@ export class Shaper {
     const { prefix } = this.shape;
     if (prefix === undefined) return this.toNumber(c).toString();
     if (this.permutation !== undefined) {
-      const v = this.regions === 1n ? c : c * this.regions + this.index;
-      return `${prefix}_${this.permutation.forwardBase32(v)}`;
+      return `${prefix}_${this.permutation.forwardBase32(this.value(c))}`;
     }
     return `${prefix}_${toBase32(this.toNumber(c))}`;
   }
